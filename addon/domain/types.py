@@ -1,0 +1,186 @@
+"""Plain value types shared by every layer: what an invoice, contact or payment *is* to Cashline.
+
+Connectors map platform JSON onto these; services persist them; domain logic computes on them.
+Money is always ``Decimal`` with an explicit ISO-4217 currency; datetimes are timezone-aware (UTC).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+
+
+class Platform(enum.StrEnum):
+    XERO = "xero"
+    QBO = "qbo"
+    FAKE = "fake"
+
+
+class InvoiceStatus(enum.StrEnum):
+    """Platform-neutral invoice lifecycle (Xero AUTHORISED/SUBMITTED and QBO open invoices are OPEN)."""
+
+    DRAFT = "draft"
+    OPEN = "open"
+    PAID = "paid"
+    VOIDED = "voided"
+    DELETED = "deleted"
+
+
+class EntityKind(enum.StrEnum):
+    CONTACT = "contact"
+    INVOICE = "invoice"
+    PAYMENT = "payment"
+    CREDIT_NOTE = "credit_note"
+
+
+class ChangeOperation(enum.StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+    VOID = "void"
+    MERGE = "merge"
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    remote_id: str
+    name: str
+    emails: tuple[str, ...] = ()
+    currency: str | None = None
+    archived: bool = False
+    updated_at: datetime | None = None
+    bank_accounts: tuple[str, ...] = ()
+    timezone: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Allocation:
+    """An amount of a payment or credit note applied to one invoice."""
+
+    invoice_id: str
+    amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Invoice:
+    remote_id: str
+    number: str
+    contact_id: str
+    currency: str
+    issue_date: date
+    due_date: date
+    total: Decimal
+    amount_due: Decimal
+    status: InvoiceStatus
+    amount_paid: Decimal = Decimal("0")
+    amount_credited: Decimal = Decimal("0")
+    updated_at: datetime | None = None
+    sent: bool = False
+    fully_paid_on: date | None = None
+    reference: str | None = None
+    billing_email: str | None = None
+    online_url: str | None = None
+    note: str | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status is InvoiceStatus.OPEN and self.amount_due > 0
+
+
+@dataclass(frozen=True, slots=True)
+class Payment:
+    remote_id: str
+    contact_id: str | None
+    date: date
+    amount: Decimal
+    currency: str
+    allocations: tuple[Allocation, ...] = ()
+    unapplied_amount: Decimal = Decimal("0")
+    reference: str | None = None
+    deleted: bool = False
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CreditNote:
+    remote_id: str
+    number: str | None
+    contact_id: str
+    date: date
+    currency: str
+    total: Decimal
+    remaining: Decimal
+    allocations: tuple[Allocation, ...] = ()
+    voided: bool = False
+    reason: str | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewPayment:
+    """A payment we ask the platform to create, applied to one or more invoices."""
+
+    contact_id: str
+    date: date
+    currency: str
+    allocations: tuple[Allocation, ...]
+    reference: str | None = None
+    account_code: str | None = None  # Xero bank account code; QBO deposit account id
+
+    @property
+    def amount(self) -> Decimal:
+        return sum((a.amount for a in self.allocations), Decimal("0"))
+
+
+@dataclass(frozen=True, slots=True)
+class NewCreditNote:
+    """A credit note/memo to create and allocate against invoices (e.g. an accepted short-pay)."""
+
+    contact_id: str
+    date: date
+    currency: str
+    amount: Decimal
+    reason: str
+    allocations: tuple[Allocation, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeEvent:
+    """One entity change announced by a platform webhook (after signature verification)."""
+
+    platform: Platform
+    tenant_remote_id: str
+    kind: EntityKind
+    entity_id: str
+    operation: ChangeOperation
+    occurred_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TokenSet:
+    access_token: str
+    refresh_token: str
+    expires_at: datetime
+    refresh_expires_at: datetime | None = None
+    scope: str = ""
+    id_token: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BankLine:
+    """One normalised bank-statement line, whatever the file format."""
+
+    booking_date: date
+    amount: Decimal  # positive = money in
+    currency: str
+    value_date: date | None = None
+    counterparty_name: str | None = None
+    counterparty_account: str | None = None
+    end_to_end_id: str | None = None
+    structured_reference: str | None = None
+    remittance_text: str | None = None
+    bank_reference: str | None = None
+    reversal: bool = False
+    extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)

@@ -1,0 +1,156 @@
+"""The one interface every accounting platform implements, and the registry that picks one.
+
+Connectors speak domain types only (``addon.domain.types``); platform JSON, SDK objects and HTTP
+errors never leak past this boundary. Every write takes an idempotency key so a retried job never
+creates a second payment, credit note or note.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar
+
+from addon.domain.types import (
+    ChangeEvent,
+    Contact,
+    CreditNote,
+    Invoice,
+    NewCreditNote,
+    NewPayment,
+    Payment,
+)
+from connectors.tokens import TokenStore
+
+
+@dataclass(frozen=True)
+class ConnectorConfig:
+    """Where the platform lives and who we are to it (client credentials, base URLs)."""
+
+    client_id: str
+    client_secret: str
+    api_url: str  # Xero: .../api.xro/2.0 host root; QBO: .../v3 root
+    identity_url: str  # Xero identity host; QBO discovery document URL
+    webhook_key: str = ""
+
+
+@dataclass(frozen=True)
+class ChangeSet:
+    """Entities changed since a point in time, plus ids the platform reports as deleted."""
+
+    contacts: list[Contact]
+    invoices: list[Invoice]
+    payments: list[Payment]
+    credit_notes: list[CreditNote]
+    deleted: dict[str, list[str]]  # EntityKind value -> remote ids
+
+
+class AccountingConnector(abc.ABC):
+    """One tenant (Xero organisation / QBO realm) on one platform."""
+
+    platform: ClassVar[str]
+
+    def __init__(self, config: ConnectorConfig, tenant_remote_id: str, tokens: TokenStore) -> None:
+        self.config = config
+        self.tenant_remote_id = tenant_remote_id
+        self.tokens = tokens
+
+    # --- reads -----------------------------------------------------------------------------
+    @abc.abstractmethod
+    def list_contacts(self, *, modified_since: datetime | None = None) -> Iterator[Contact]:
+        """Contacts/customers changed since ``modified_since`` (all when None), paging internally."""
+
+    @abc.abstractmethod
+    def list_invoices(self, *, modified_since: datetime | None = None) -> Iterator[Invoice]:
+        """Sales invoices (Xero ACCREC / QBO Invoice) changed since ``modified_since``."""
+
+    @abc.abstractmethod
+    def list_payments(self, *, modified_since: datetime | None = None) -> Iterator[Payment]:
+        """Customer payments changed since ``modified_since``."""
+
+    @abc.abstractmethod
+    def list_credit_notes(self, *, modified_since: datetime | None = None) -> Iterator[CreditNote]:
+        """Sales credit notes/memos changed since ``modified_since``."""
+
+    def changes_since(self, since: datetime) -> ChangeSet:
+        """Everything changed since ``since``; platforms with a CDC endpoint override this."""
+        return ChangeSet(
+            contacts=list(self.list_contacts(modified_since=since)),
+            invoices=list(self.list_invoices(modified_since=since)),
+            payments=list(self.list_payments(modified_since=since)),
+            credit_notes=list(self.list_credit_notes(modified_since=since)),
+            deleted={},
+        )
+
+    @abc.abstractmethod
+    def get_invoice(self, invoice_id: str) -> Invoice:
+        """One invoice, fresh from the platform (raises NotFoundError)."""
+
+    @abc.abstractmethod
+    def get_contact(self, contact_id: str) -> Contact:
+        """One contact, fresh from the platform (raises NotFoundError)."""
+
+    # --- writes (all idempotent on the key) --------------------------------------------------
+    @abc.abstractmethod
+    def create_payment(self, payment: NewPayment, *, idempotency_key: str) -> Payment:
+        """Create a payment applied to the given invoices."""
+
+    @abc.abstractmethod
+    def create_credit_note(self, credit: NewCreditNote, *, idempotency_key: str) -> CreditNote:
+        """Create a sales credit note/memo and allocate it to the given invoices."""
+
+    @abc.abstractmethod
+    def add_invoice_note(self, invoice_id: str, text: str, *, idempotency_key: str) -> None:
+        """Append a note to the invoice (Xero history record; QBO PrivateNote, keeping old text)."""
+
+    def set_risk_tag(self, invoice_id: str, band: str, text: str, *, idempotency_key: str) -> None:
+        """Write the risk band where the platform shows it; by default as an invoice note."""
+        self.add_invoice_note(invoice_id, text, idempotency_key=idempotency_key)
+
+    # --- webhooks (no tenant needed: class-level) ---------------------------------------------
+    @staticmethod
+    @abc.abstractmethod
+    def verify_webhook(body: bytes, signature: str | None, key: str) -> bool:
+        """Constant-time check of the platform's HMAC signature over the raw body."""
+
+    @staticmethod
+    @abc.abstractmethod
+    def parse_webhook(body: bytes) -> list[ChangeEvent]:
+        """Parse a verified delivery into change events (raises ValueError on malformed payloads)."""
+
+
+_REGISTRY: dict[str, type[AccountingConnector]] = {}
+
+
+def register(cls: type[AccountingConnector]) -> type[AccountingConnector]:
+    """Class decorator: make a connector available to ``get_connector`` under ``cls.platform``."""
+    _REGISTRY[cls.platform] = cls
+    return cls
+
+
+def connector_class(platform: str) -> type[AccountingConnector]:
+    _load_builtin_connectors()
+    try:
+        return _REGISTRY[platform]
+    except KeyError:
+        raise LookupError(f"no connector registered for platform {platform!r}") from None
+
+
+def get_connector(platform: str, config: ConnectorConfig, tenant_remote_id: str,
+                  tokens: TokenStore, **kwargs: Any) -> AccountingConnector:
+    """Build the connector for ``platform`` ('xero', 'qbo' or 'fake')."""
+    return connector_class(platform)(config, tenant_remote_id, tokens, **kwargs)
+
+
+def _load_builtin_connectors() -> None:
+    # Imported lazily so importing connectors.base stays cheap and free of SDK side effects.
+    import importlib
+
+    for module in ("connectors.fake", "connectors.xero", "connectors.quickbooks"):
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:  # a platform package still being built must not break the others
+            if exc.name and not exc.name.startswith("connectors"):
+                raise

@@ -1,0 +1,50 @@
+"""Typed connector errors: the only exceptions a connector lets escape.
+
+Callers decide on retries by type, never by inspecting HTTP status codes or SDK exceptions.
+"""
+
+from __future__ import annotations
+
+
+class ConnectorError(Exception):
+    """Base class. ``status`` and ``body`` keep the platform's answer for logs and the audit trail."""
+
+    def __init__(self, message: str, *, status: int | None = None, body: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = body
+
+
+class AuthError(ConnectorError):
+    """Tokens are invalid, revoked or expired beyond refresh: the tenant must reconnect."""
+
+
+class NotFoundError(ConnectorError):
+    """The entity does not exist (or not for this tenant)."""
+
+
+class ValidationError(ConnectorError):
+    """The platform rejected the request body; retrying the same request cannot succeed."""
+
+    def __init__(self, message: str, *, errors: list[str] | None = None, status: int | None = 400,
+                 body: str | None = None) -> None:
+        super().__init__(message, status=status, body=body)
+        self.errors = errors or [message]
+
+
+class ConflictError(ConnectorError):
+    """Optimistic-lock conflict (QBO Stale Object Error 5010): re-read and re-apply."""
+
+
+class RateLimitedError(ConnectorError):
+    """HTTP 429. ``retry_after`` is in seconds; ``problem`` is e.g. 'minute', 'day', 'concurrent'."""
+
+    def __init__(self, message: str, *, retry_after: float, problem: str | None = None,
+                 status: int | None = 429, body: str | None = None) -> None:
+        super().__init__(message, status=status, body=body)
+        self.retry_after = retry_after
+        self.problem = problem
+
+
+class TransientError(ConnectorError):
+    """5xx, timeouts and connection failures: safe to retry later."""

@@ -1,0 +1,221 @@
+"""Seeded company generator: customers with distinct payment behaviours and 24+ months of history.
+
+Platform-neutral: the Xero and QBO emulators serialise the same company in their own wire formats,
+the risk model trains on it, and benchmarks size it up to 100k+ invoices. Same seed -> same company.
+
+Behaviours (how many days after the due date a customer pays):
+- reliable:      on time or a little early, rarely late
+- slow:          habitually 2-5 weeks late
+- seasonal:      on time most of the year, late around year end and in summer
+- deteriorating: on time at first, delays grow month by month (a customer in trouble)
+- disputing:     often disputes, short-pays with a credit note, pays late
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+BEHAVIOURS = ("reliable", "slow", "seasonal", "deteriorating", "disputing")
+
+# Several behaviour mixes so models are never tuned to one population.
+MIXES: dict[str, dict[str, float]] = {
+    "balanced": {"reliable": 0.4, "slow": 0.2, "seasonal": 0.15, "deteriorating": 0.1, "disputing": 0.15},
+    "mostly_reliable": {"reliable": 0.7, "slow": 0.1, "seasonal": 0.1, "deteriorating": 0.05, "disputing": 0.05},
+    "distressed": {"reliable": 0.2, "slow": 0.3, "seasonal": 0.1, "deteriorating": 0.25, "disputing": 0.15},
+}
+
+TERMS_DAYS = (7, 14, 30, 30, 30, 45, 60)
+CURRENCY_WEIGHTS = {"GBP": 0.6, "EUR": 0.25, "USD": 0.15}
+CENT = Decimal("0.01")
+
+_NAME_HEADS = ("Acme", "Northwind", "Globex", "Initech", "Umbrella", "Stark", "Wayne", "Hooli",
+               "Vandelay", "Soylent", "Tyrell", "Cyberdyne", "Wonka", "Gringotts", "Monarch", "Oscorp",
+               "Pied Piper", "Dunder", "Bluth", "Prestige", "Sterling", "Massive", "Virtucon", "Aperture")
+_NAME_TAILS = ("Trading", "Foods", "Logistics", "Engineering", "Retail", "Design", "Media", "Supplies",
+               "Holdings", "Labs", "Partners", "Services", "Systems", "Works")
+_SUFFIXES = ("Ltd", "Limited", "LLC", "Inc", "GmbH", "BV", "plc", "SARL")
+_TIMEZONES = ("Europe/London", "Europe/Amsterdam", "America/New_York", "Australia/Sydney")
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxCustomer:
+    id: str
+    name: str
+    email: str
+    currency: str
+    behaviour: str
+    iban: str
+    timezone: str
+    typical_amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxPayment:
+    id: str
+    invoice_id: str
+    customer_id: str
+    date: date
+    amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxCreditNote:
+    id: str
+    number: str
+    invoice_id: str
+    customer_id: str
+    date: date
+    amount: Decimal
+    reason: str
+
+
+@dataclass(slots=True)
+class SandboxInvoice:
+    id: str
+    number: str
+    customer_id: str
+    currency: str
+    issue_date: date
+    due_date: date
+    total: Decimal
+    sent: bool
+    disputed: bool = False
+    voided: bool = False
+    paid_date: date | None = None  # date it was fully settled (payments + credits), None if open
+    payments: list[SandboxPayment] = field(default_factory=list)
+    credit_notes: list[SandboxCreditNote] = field(default_factory=list)
+
+    @property
+    def amount_paid(self) -> Decimal:
+        return sum((p.amount for p in self.payments), Decimal("0"))
+
+    @property
+    def amount_credited(self) -> Decimal:
+        return sum((c.amount for c in self.credit_notes), Decimal("0"))
+
+    @property
+    def amount_due(self) -> Decimal:
+        if self.voided:
+            return Decimal("0")
+        return self.total - self.amount_paid - self.amount_credited
+
+
+@dataclass(slots=True)
+class SandboxCompany:
+    name: str
+    base_currency: str
+    today: date
+    seed: int
+    customers: list[SandboxCustomer]
+    invoices: list[SandboxInvoice]
+
+    @property
+    def payments(self) -> list[SandboxPayment]:
+        return [p for inv in self.invoices for p in inv.payments]
+
+    @property
+    def credit_notes(self) -> list[SandboxCreditNote]:
+        return [c for inv in self.invoices for c in inv.credit_notes]
+
+    def customer(self, customer_id: str) -> SandboxCustomer:
+        return self._by_id()[customer_id]
+
+    def _by_id(self) -> dict[str, SandboxCustomer]:
+        return {c.id: c for c in self.customers}
+
+
+def generate_company(seed: int = 7, *, customers: int = 40, invoices: int = 1500, months: int = 26,
+                     today: date = date(2026, 11, 1), mix: str = "balanced",
+                     name: str | None = None, base_currency: str = "GBP") -> SandboxCompany:
+    """Build a deterministic company: ``customers`` with behaviours drawn from ``mix`` and
+    ``invoices`` spread over the last ``months`` months before ``today``."""
+    if mix not in MIXES:
+        raise ValueError(f"unknown mix {mix!r}; choose one of {sorted(MIXES)}")
+    rng = random.Random(seed)
+    custs = [_make_customer(rng, i, MIXES[mix], base_currency) for i in range(customers)]
+    weights = [rng.paretovariate(1.3) for _ in custs]  # a few big customers, a long tail
+    start = today - timedelta(days=int(months * 30.44))
+    span = (today - start).days
+    issue_days = sorted(rng.randrange(span) for _ in range(invoices))
+    chosen = rng.choices(range(customers), weights=weights, k=invoices)
+    out = [
+        _make_invoice(rng, n, custs[ci], start + timedelta(days=offset), start, today)
+        for n, (offset, ci) in enumerate(zip(issue_days, chosen, strict=True), start=1)
+    ]
+    return SandboxCompany(name=name or f"Sandbox Company {seed}", base_currency=base_currency,
+                          today=today, seed=seed, customers=custs, invoices=out)
+
+
+def _make_customer(rng: random.Random, i: int, mix: dict[str, float], base_currency: str) -> SandboxCustomer:
+    behaviour = rng.choices(list(mix), weights=list(mix.values()))[0]
+    head, tail, suffix = rng.choice(_NAME_HEADS), rng.choice(_NAME_TAILS), rng.choice(_SUFFIXES)
+    name = f"{head} {tail} {suffix}" if i < 200 else f"{head} {tail} {i} {suffix}"
+    slug = "".join(ch for ch in f"{head}{tail}{i}".lower() if ch.isalnum())
+    currency = base_currency if rng.random() < 0.8 else rng.choices(
+        list(CURRENCY_WEIGHTS), weights=list(CURRENCY_WEIGHTS.values()))[0]
+    typical = Decimal(str(round(math.exp(rng.gauss(7.0, 1.0)), 2)))
+    iban = f"GB{rng.randrange(10, 99)}NWBK{rng.randrange(10**13, 10**14)}"
+    return SandboxCustomer(id=f"C{i + 1:05d}", name=name, email=f"ap@{slug}.example", currency=currency,
+                           behaviour=behaviour, iban=iban, timezone=rng.choice(_TIMEZONES),
+                           typical_amount=typical)
+
+
+def payment_delay_days(rng: random.Random, customer: SandboxCustomer, issue: date, start: date,
+                       amount_ratio: float) -> int:
+    """Days after the due date this customer pays this invoice (negative = early)."""
+    b = customer.behaviour
+    size_effect = 4.0 * math.log(max(amount_ratio, 0.05))  # big invoices go through more approval
+    if b == "reliable":
+        delay = rng.gauss(-2, 3) + (rng.random() < 0.05) * rng.expovariate(1 / 12)
+    elif b == "slow":
+        delay = rng.gauss(22, 9)
+    elif b == "seasonal":
+        late_season = issue.month in (11, 12, 1, 7, 8)
+        delay = rng.gauss(25, 8) if late_season else rng.gauss(0, 4)
+    elif b == "deteriorating":
+        months_in = (issue - start).days / 30.44
+        delay = rng.gauss(-1 + 2.2 * months_in, 5)
+    else:  # disputing
+        delay = rng.gauss(15, 12)
+    return round(delay + size_effect)
+
+
+def _make_invoice(rng: random.Random, n: int, cust: SandboxCustomer, issue: date, start: date,
+                  today: date) -> SandboxInvoice:
+    total = (cust.typical_amount * Decimal(str(math.exp(rng.gauss(0, 0.6))))).quantize(CENT, ROUND_HALF_UP)
+    total = max(total, Decimal("25.00"))
+    due = issue + timedelta(days=rng.choice(TERMS_DAYS))
+    inv = SandboxInvoice(id=f"I{n:07d}", number=f"INV-{n:06d}", customer_id=cust.id, currency=cust.currency,
+                         issue_date=issue, due_date=due, total=total, sent=rng.random() < 0.9)
+    if rng.random() < 0.01:
+        inv.voided = True
+        return inv
+    ratio = float(total / cust.typical_amount)
+    delay = payment_delay_days(rng, cust, issue, start, ratio)
+    inv.disputed = cust.behaviour == "disputing" and rng.random() < 0.25 or rng.random() < 0.01
+    settle = due + timedelta(days=delay + (rng.randrange(10, 40) if inv.disputed else 0))
+    settle = max(settle, issue)
+    remaining = total
+    if inv.disputed and rng.random() < 0.6:
+        credit = (total * Decimal(str(rng.choice((0.05, 0.1, 0.2))))).quantize(CENT, ROUND_HALF_UP)
+        credit_date = min(settle, today)
+        if credit_date <= today and (settle - timedelta(days=5)) <= today:
+            inv.credit_notes.append(SandboxCreditNote(
+                id=f"CN{n:07d}", number=f"CN-{n:06d}", invoice_id=inv.id, customer_id=cust.id,
+                date=max(issue, credit_date - timedelta(days=5)), amount=credit,
+                reason=rng.choice(("pricing", "damaged goods", "short delivery"))))
+            remaining -= credit
+    if rng.random() < 0.12:  # partial payment first, the rest at settlement
+        part_date = max(issue, settle - timedelta(days=rng.randrange(7, 30)))
+        part = (remaining * Decimal(str(rng.choice((0.25, 0.4, 0.5))))).quantize(CENT, ROUND_HALF_UP)
+        if part_date <= today:
+            inv.payments.append(SandboxPayment(f"P{n:07d}a", inv.id, cust.id, part_date, part))
+            remaining -= part
+    if settle <= today:
+        inv.payments.append(SandboxPayment(f"P{n:07d}", inv.id, cust.id, settle, remaining))
+        inv.paid_date = settle
+    return inv
