@@ -1,14 +1,25 @@
-"""`cashline emulator ...` commands."""
+"""`cashline emulator xero|qbo ...`: run a platform emulator (sandbox company) on a local port.
+
+Each platform's command lives beside its emulator (connectors/<platform>/emulator/cli.py).
+"""
 
 from __future__ import annotations
+
+import importlib
 
 import click
 
 
 @click.group(name="emulator")
 def group() -> None:
-    """emulator commands."""
+    """Run a local, wire-faithful Xero or QuickBooks Online emulator."""
 
 
 def register(cli: click.Group) -> None:
+    for module in ("connectors.xero.emulator.cli", "connectors.quickbooks.emulator.cli"):
+        try:
+            group.add_command(importlib.import_module(module).command)
+        except ModuleNotFoundError as exc:
+            if exc.name != module and not module.startswith(str(exc.name)):
+                raise
     cli.add_command(group)
