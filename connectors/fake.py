@@ -7,10 +7,10 @@ injects typed errors so retry paths can be tested without HTTP.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import hashlib
 import hmac
-import base64
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime

@@ -55,7 +55,7 @@ def backoff_seconds(attempt: int, retry_after: float | None = None) -> float:
 
 def add_jitter(delay: float) -> float:
     # Jitter spreads out workers that failed together so they do not retry in lock-step.
-    return delay * (0.75 + random.random() * 0.5)  # noqa: S311 - not cryptographic
+    return delay * (0.75 + random.random() * 0.5)
 
 
 def call_with_retries(fn: Callable[[], T], *, max_attempts: int = MAX_ATTEMPTS,

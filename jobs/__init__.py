@@ -1,0 +1,1 @@
+"""RQ job functions: thin wrappers (ids in, small dict out) over services."""

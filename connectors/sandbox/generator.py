@@ -196,7 +196,7 @@ def _make_invoice(rng: random.Random, n: int, cust: SandboxCustomer, issue: date
         return inv
     ratio = float(total / cust.typical_amount)
     delay = payment_delay_days(rng, cust, issue, start, ratio)
-    inv.disputed = cust.behaviour == "disputing" and rng.random() < 0.25 or rng.random() < 0.01
+    inv.disputed = (cust.behaviour == "disputing" and rng.random() < 0.25) or rng.random() < 0.01
     settle = due + timedelta(days=delay + (rng.randrange(10, 40) if inv.disputed else 0))
     settle = max(settle, issue)
     remaining = total

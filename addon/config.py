@@ -1,0 +1,90 @@
+"""Typed settings read from the environment when the app is created (never at import time).
+
+``CASHLINE_ENV=production`` makes missing secrets a startup error; in development and the demo they
+are generated once and kept under ``instance/`` so restarts keep sessions and decryptable tokens.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from cryptography.fernet import Fernet
+
+DEFAULTS: dict[str, Any] = {
+    "CASHLINE_ENV": "development",
+    "REDIS_URL": "redis://127.0.0.1:6379/0",
+    "PUBLIC_URL": "http://127.0.0.1:5000",
+    "XERO_CLIENT_ID": "",
+    "XERO_CLIENT_SECRET": "",
+    "XERO_WEBHOOK_KEY": "",
+    "XERO_IDENTITY_URL": "https://identity.xero.com",
+    "XERO_LOGIN_URL": "https://login.xero.com",
+    "XERO_API_URL": "https://api.xero.com",
+    "QBO_CLIENT_ID": "",
+    "QBO_CLIENT_SECRET": "",
+    "QBO_WEBHOOK_VERIFIER_TOKEN": "",
+    "QBO_DISCOVERY_URL": "https://developer.api.intuit.com/.well-known/openid_configuration",
+    "QBO_API_URL": "https://quickbooks.api.intuit.com",
+    "SMTP_HOST": "127.0.0.1",
+    "SMTP_PORT": "25",
+    "SMTP_USERNAME": "",
+    "SMTP_PASSWORD": "",
+    "SMTP_STARTTLS": "false",
+    "MAIL_FROM": "Cashline <no-reply@cashline.invalid>",
+    "INBOUND_REPLY_DOMAIN": "reply.cashline.invalid",
+    "WEBHOOK_MAX_ATTEMPTS": "5",
+    "LOG_LEVEL": "INFO",
+}
+
+SECRETS = ("SECRET_KEY", "TOKEN_ENCRYPTION_KEY")
+ENV_KEYS = (*DEFAULTS.keys(), "DATABASE_URL", *SECRETS)
+
+
+class ConfigError(RuntimeError):
+    """The environment does not describe a runnable app; the message says what to set."""
+
+
+def load_config(environ: Mapping[str, str], instance_path: Path,
+                overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Merge defaults, environment and explicit overrides into a Flask config dict."""
+    cfg: dict[str, Any] = dict(DEFAULTS)
+    cfg.update({k: environ[k] for k in ENV_KEYS if environ.get(k)})
+    if overrides:
+        cfg.update(overrides)
+    cfg.setdefault("DATABASE_URL", f"sqlite:///{instance_path / 'cashline.sqlite3'}")
+    _resolve_secrets(cfg, instance_path)
+    cfg["SMTP_PORT"] = int(cfg["SMTP_PORT"])
+    cfg["SMTP_STARTTLS"] = str(cfg["SMTP_STARTTLS"]).lower() in ("1", "true", "yes", "on")
+    cfg["WEBHOOK_MAX_ATTEMPTS"] = int(cfg["WEBHOOK_MAX_ATTEMPTS"])
+    return cfg
+
+
+def _resolve_secrets(cfg: dict[str, Any], instance_path: Path) -> None:
+    missing = [name for name in SECRETS if not cfg.get(name)]
+    if not missing:
+        return
+    if cfg["CASHLINE_ENV"] == "production":
+        raise ConfigError(
+            f"missing required setting(s) {', '.join(missing)} in production: set them in the environment "
+            "(TOKEN_ENCRYPTION_KEY is a Fernet key: python -c 'from cryptography.fernet import Fernet; "
+            "print(Fernet.generate_key().decode())')")
+    generators = {"SECRET_KEY": lambda: secrets.token_urlsafe(48),
+                  "TOKEN_ENCRYPTION_KEY": lambda: Fernet.generate_key().decode()}
+    for name in missing:
+        cfg[name] = _stored_secret(instance_path / f"{name.lower()}.txt", generators[name])
+
+
+def _stored_secret(path: Path, make: Any) -> str:
+    """Read a generated secret from ``path``, creating it (mode 0600) on first use."""
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = str(make())
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(value)
+    return value

@@ -1,0 +1,42 @@
+"""Dunning engine (pure): policies and stages, risk-adaptive schedules and the reminder planner."""
+
+from __future__ import annotations
+
+from addon.domain.dunning.adapt import EffectiveStage, Schedule, adapt_schedule
+from addon.domain.dunning.model import (
+    ActionLine,
+    DunningCustomer,
+    DunningInvoice,
+    DunningPlan,
+    DunningSettings,
+    ReminderAction,
+    SendSlot,
+    SentStage,
+    Skip,
+    exactly_once_key,
+)
+from addon.domain.dunning.planner import plan_reminders, plan_run
+from addon.domain.dunning.policy import (
+    Channel,
+    Policy,
+    PolicyError,
+    PolicySet,
+    RiskAdaptation,
+    RiskBand,
+    Stage,
+    StageConditions,
+    Tone,
+    default_policy,
+    validate_policy,
+)
+from addon.domain.dunning.sendtime import ReminderOutcome, learn_send_slots
+from addon.domain.dunning.statutory import StatutoryClaim, statutory_claim
+from addon.domain.dunning.stops import stop_reason
+
+__all__ = [
+    "ActionLine", "Channel", "DunningCustomer", "DunningInvoice", "DunningPlan", "DunningSettings",
+    "EffectiveStage", "Policy", "PolicyError", "PolicySet", "ReminderAction", "ReminderOutcome",
+    "RiskAdaptation", "RiskBand", "Schedule", "SendSlot", "SentStage", "Skip", "Stage", "StageConditions",
+    "StatutoryClaim", "Tone", "adapt_schedule", "default_policy", "exactly_once_key", "learn_send_slots",
+    "plan_reminders", "plan_run", "statutory_claim", "stop_reason", "validate_policy",
+]

@@ -1,0 +1,145 @@
+"""Inputs and outputs of a dunning run: plain dataclasses, filled by the service layer from fresh state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+
+from addon.domain.dunning.policy import Channel, RiskBand, Tone
+from addon.domain.dunning.statutory import StatutoryClaim
+
+
+@dataclass(frozen=True, slots=True)
+class DunningInvoice:
+    """An open receivable as re-read from the platform right before planning."""
+
+    invoice_id: str
+    number: str
+    customer_id: str
+    currency: str
+    amount_due: Decimal
+    due_date: date
+    issue_date: date
+    total: Decimal | None = None
+    paid: bool = False
+    voided: bool = False
+    credited: bool = False  # fully credited by a credit note
+    disputed: bool = False
+    promise_to_pay_until: date | None = None  # the customer promised to pay by this date
+    risk_band: RiskBand | None = None
+    billing_email: str | None = None  # the invoice's own billing contact wins over the contact record
+    payment_url: str | None = None  # Xero online invoice URL / QBO invoice link
+
+
+@dataclass(frozen=True, slots=True)
+class SendSlot:
+    """A local weekday (0 = Monday) and hour after which payments tend to follow reminders."""
+
+    weekday: int | None
+    hour: int
+
+
+@dataclass(frozen=True, slots=True)
+class DunningCustomer:
+    customer_id: str
+    name: str
+    emails: tuple[str, ...] = ()
+    timezone: str | None = None  # IANA name; the tenant's timezone when unknown
+    reliable: bool = False  # history says this customer pays on time
+    opted_out: bool = False  # unsubscribed or on the suppression list (hard bounce)
+    last_reminders: tuple[datetime, ...] = ()  # when earlier reminders were sent (any channel)
+    language: str = "en"
+    segment: str | None = None
+    phone: str | None = None
+    send_slot: SendSlot | None = None  # learned by ``learn_send_slots``
+
+
+@dataclass(frozen=True, slots=True)
+class SentStage:
+    """History: this stage already fired (or was claimed) for this invoice."""
+
+    invoice_id: str
+    stage_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class DunningSettings:
+    """Tenant-wide knobs (the settings page edits these)."""
+
+    enabled: bool = True
+    timezone: str = "Europe/London"  # tenant default when a customer has none
+    send_hour: int = 9  # tenant default local send time when nothing was learned
+    quiet_start: time = time(20, 0)  # no reminders from this local time ...
+    quiet_end: time = time(8, 0)  # ... until this local time
+    business_days_only: bool = True
+    frequency_cap: int = 2  # at most this many reminders per customer ...
+    frequency_window: timedelta = timedelta(days=7)  # ... in this rolling window
+    max_slot_wait: timedelta = timedelta(days=2)  # how long we may wait for a learned weekday
+    sms_enabled: bool = False
+    statutory_pack: str | None = None  # "uk" or "eu"; None = never show statutory claims
+    reference_rates: tuple[tuple[date, Decimal], ...] = ()  # (effective from, % p.a.) for the pack
+
+
+@dataclass(frozen=True, slots=True)
+class ActionLine:
+    """One invoice inside a consolidated reminder, with the stage it is at and why."""
+
+    invoice_id: str
+    number: str
+    stage_key: str
+    tone: Tone
+    amount_due: Decimal
+    currency: str
+    due_date: date
+    days_overdue: int
+    payment_url: str | None
+    reason: str
+    statutory: StatutoryClaim | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReminderAction:
+    """One reminder for one customer in one run, consolidating all their due/overdue invoices."""
+
+    customer_id: str
+    channel: Channel
+    stage_key: str  # the most advanced stage among the lines
+    tone: Tone
+    template: str
+    language: str
+    send_at: datetime  # UTC
+    recipients: tuple[str, ...]
+    lines: tuple[ActionLine, ...]
+    reason: str
+    needs_approval: bool
+    exactly_once_keys: tuple[str, ...]
+
+    @property
+    def invoice_ids(self) -> tuple[str, ...]:
+        return tuple(line.invoice_id for line in self.lines)
+
+    @property
+    def action_key(self) -> str:
+        """Stable id of this action: the same invoices at the same stages give the same key."""
+        return f"{self.customer_id}/{self.channel}/" + ",".join(sorted(self.exactly_once_keys))
+
+
+@dataclass(frozen=True, slots=True)
+class Skip:
+    """An invoice not chased in this run, and why (for the audit log and the preview)."""
+
+    invoice_id: str
+    customer_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class DunningPlan:
+    actions: tuple[ReminderAction, ...]
+    skipped: tuple[Skip, ...] = field(default=())
+
+
+def exactly_once_key(invoice_id: str, stage_key: str) -> str:
+    """The key the database enforces as unique: a stage never fires twice for an invoice."""
+    return f"{invoice_id}:{stage_key}"

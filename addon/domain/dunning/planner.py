@@ -1,0 +1,180 @@
+"""``plan_reminders``: who gets which reminder in this run, consolidated per customer, with reasons."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from addon.domain.dunning.adapt import EffectiveStage, Schedule, adapt_schedule
+from addon.domain.dunning.model import (
+    ActionLine,
+    DunningCustomer,
+    DunningInvoice,
+    DunningPlan,
+    DunningSettings,
+    ReminderAction,
+    SentStage,
+    Skip,
+    exactly_once_key,
+)
+from addon.domain.dunning.policy import TONE_ORDER, Channel, Policy, PolicySet, RiskBand
+from addon.domain.dunning.statutory import MissingReferenceRateError, StatutoryClaim, statutory_claim
+from addon.domain.dunning.stops import stop_reason
+from addon.domain.dunning.timing import customer_zone, plan_send_time
+
+
+@dataclass(frozen=True, slots=True)
+class _Due:
+    invoice: DunningInvoice
+    stage: EffectiveStage
+    line: ActionLine
+
+
+def plan_reminders(invoices: Iterable[DunningInvoice], customers: Iterable[DunningCustomer],
+                   policy: Policy | PolicySet, history: Iterable[SentStage], now: datetime,
+                   settings: DunningSettings | None = None) -> list[ReminderAction]:
+    """The reminders to send in a run at ``now`` (UTC-aware); see ``plan_run`` for the skips too."""
+    return list(plan_run(invoices, customers, policy, history, now, settings).actions)
+
+
+def plan_run(invoices: Iterable[DunningInvoice], customers: Iterable[DunningCustomer],
+             policy: Policy | PolicySet, history: Iterable[SentStage], now: datetime,
+             settings: DunningSettings | None = None) -> DunningPlan:
+    """Plan a run: at most one consolidated reminder per customer, never a stage twice per invoice."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    settings = settings or DunningSettings()
+    if not settings.enabled:
+        return DunningPlan(actions=())
+    policies = policy if isinstance(policy, PolicySet) else PolicySet(default=policy)
+    today = now.astimezone(ZoneInfo(settings.timezone)).date()
+    by_customer = {c.customer_id: c for c in customers}
+    sent: dict[str, set[str]] = defaultdict(set)
+    for row in history:
+        sent[row.invoice_id].add(row.stage_key)
+    schedules: dict[tuple[int, RiskBand | None, bool], Schedule] = {}
+    due: dict[str, list[_Due]] = defaultdict(list)
+    skipped: list[Skip] = []
+    for invoice in invoices:
+        customer = by_customer.get(invoice.customer_id)
+        reason = "unknown customer" if customer is None else stop_reason(invoice, today)
+        if reason is not None or customer is None:
+            skipped.append(Skip(invoice.invoice_id, invoice.customer_id, reason or "unknown customer"))
+            continue
+        chosen = policies.for_customer(customer.customer_id, customer.segment)
+        if not chosen.enabled:
+            continue
+        key = (id(chosen), invoice.risk_band, customer.reliable)
+        schedule = schedules.get(key)
+        if schedule is None:
+            schedule = schedules[key] = adapt_schedule(chosen, invoice.risk_band, customer.reliable)
+        item = _due_stage(invoice, schedule, sent.get(invoice.invoice_id, set()), today, settings)
+        if item is not None:
+            due[customer.customer_id].append(item)
+    actions = [_consolidate(by_customer[cid], items, now, settings) for cid, items in due.items()]
+    actions.sort(key=lambda a: (a.send_at, a.customer_id))
+    return DunningPlan(actions=tuple(actions), skipped=tuple(skipped))
+
+
+def _due_stage(invoice: DunningInvoice, schedule: Schedule, sent: set[str], today: date,
+               settings: DunningSettings) -> _Due | None:
+    """The latest stage that is due and not yet sent, after the last one that was sent."""
+    days = (today - invoice.due_date).days
+    last_sent = max((schedule.index_of(k) for k in sent), default=-1)
+    chosen: int | None = None
+    missed: list[str] = []
+    for i in range(last_sent + 1, len(schedule.stages)):
+        eff = schedule.stages[i]
+        if eff.offset_days > days:
+            break
+        if eff.stage.offset_days < 0 and days > 0:
+            continue  # a "due soon" heads-up makes no sense once the invoice is overdue
+        if not eff.stage.conditions.allows(invoice.amount_due, invoice.risk_band):
+            continue
+        if chosen is not None:
+            missed.append(schedule.stages[chosen].stage.key)
+        chosen = i
+    if chosen is None:
+        return None
+    eff = schedule.stages[chosen]
+    parts = [f"{invoice.number}: stage {eff.stage.key} ({eff.offset_days:+d} days, {eff.tone}), "
+             f"{_overdue_text(days)}", schedule.note]
+    parts += [p for p in (eff.note,) if p]
+    if missed:
+        parts.append(f"catch-up: {', '.join(missed)} not sent in time, superseded")
+    claim = None
+    if settings.statutory_pack and eff.stage.show_statutory:
+        claim, note = _claim(invoice, today, settings)
+        parts += [note] if note else []
+    line = ActionLine(invoice.invoice_id, invoice.number, eff.stage.key, eff.tone, invoice.amount_due,
+                      invoice.currency, invoice.due_date, days, invoice.payment_url, "; ".join(parts), claim)
+    return _Due(invoice, eff, line)
+
+
+def _overdue_text(days: int) -> str:
+    if days > 0:
+        return f"{days} days overdue"
+    return "due today" if days == 0 else f"due in {-days} days"
+
+
+def _claim(invoice: DunningInvoice, today: date,
+           settings: DunningSettings) -> tuple[StatutoryClaim | None, str]:
+    pack = settings.statutory_pack or ""
+    try:
+        claim = statutory_claim(pack, invoice.amount_due, invoice.currency, invoice.due_date, today,
+                                settings.reference_rates)
+    except MissingReferenceRateError as exc:
+        return None, f"statutory {pack} pack not shown: {exc}"
+    return claim, f"statutory {pack} pack shown" if claim else ""
+
+
+def _consolidate(customer: DunningCustomer, items: Sequence[_Due], now: datetime,
+                 settings: DunningSettings) -> ReminderAction:
+    items = sorted(items, key=lambda d: (d.invoice.due_date, d.invoice.number))
+    lead = max(items, key=lambda d: (TONE_ORDER[d.stage.tone], d.line.days_overdue))
+    recipients = _recipients(customer, items)
+    channel, channel_note = _channel(lead.stage.stage.channel, customer, recipients, settings)
+    zone, zone_note = customer_zone(customer.timezone, settings)
+    timing: list[str] = []
+    if channel is Channel.TASK:
+        send_at = now  # worklist tasks are for people; they appear at once
+    else:
+        send_at, timing = plan_send_time(now, zone, settings, customer.send_slot, customer.last_reminders)
+    head = (f"{len(items)} invoice(s) consolidated; lead stage {lead.stage.stage.key} "
+            f"({lead.stage.tone}) via {channel}")
+    reason = "; ".join(p for p in (head, channel_note, zone_note, *timing) if p)
+    return ReminderAction(
+        customer_id=customer.customer_id, channel=channel, stage_key=lead.stage.stage.key,
+        tone=lead.stage.tone, template=lead.stage.stage.template_key, language=customer.language,
+        send_at=send_at, recipients=recipients if channel is Channel.EMAIL else (),
+        lines=tuple(d.line for d in items), reason=reason,
+        needs_approval=any(d.stage.stage.needs_approval for d in items),
+        exactly_once_keys=tuple(exactly_once_key(d.invoice.invoice_id, d.stage.stage.key) for d in items),
+    )
+
+
+def _recipients(customer: DunningCustomer, items: Sequence[_Due]) -> tuple[str, ...]:
+    """Billing contacts named on the invoices first; the contact record's addresses otherwise."""
+    named = [d.invoice.billing_email.strip() for d in items if d.invoice.billing_email]
+    pool = named or [e.strip() for e in customer.emails]
+    return tuple(dict.fromkeys(e for e in pool if "@" in e))
+
+
+def _channel(wanted: Channel, customer: DunningCustomer, recipients: tuple[str, ...],
+             settings: DunningSettings) -> tuple[Channel, str]:
+    """The channel actually used, and why it differs from the stage's (missing address, opt-out)."""
+    if wanted is Channel.SMS:
+        if settings.sms_enabled and customer.phone and not customer.opted_out:
+            return Channel.SMS, ""
+        wanted, note = Channel.EMAIL, "SMS off or no phone number: email instead"
+    else:
+        note = ""
+    if wanted is Channel.EMAIL:
+        if customer.opted_out:
+            return Channel.TASK, "customer opted out of email reminders: worklist task instead"
+        if not recipients:
+            return Channel.TASK, "no email address: worklist task instead"
+    return wanted, note

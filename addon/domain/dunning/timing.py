@@ -1,0 +1,100 @@
+"""When a reminder goes out: learned send slot, quiet hours and business days in the customer's
+timezone, and the per-customer frequency cap over a rolling window."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from addon.domain.dunning.model import DunningSettings, SendSlot
+
+_MAX_STEPS = 16  # quiet hours + weekends settle in a handful of moves; guards a misconfiguration
+
+
+def customer_zone(name: str | None, settings: DunningSettings) -> tuple[ZoneInfo, str]:
+    """The customer's timezone (tenant default when unknown or invalid) and a note when we fell back."""
+    if name:
+        try:
+            return ZoneInfo(name), ""
+        except (ZoneInfoNotFoundError, ValueError):
+            return ZoneInfo(settings.timezone), f"unknown timezone {name!r}, used {settings.timezone}"
+    return ZoneInfo(settings.timezone), ""
+
+
+def in_quiet_hours(local: time, start: time, end: time) -> bool:
+    """True inside [start, end); the window may wrap past midnight (20:00-08:00)."""
+    if start == end:
+        return False
+    if start < end:
+        return start <= local < end
+    return local >= start or local < end
+
+
+def plan_send_time(now: datetime, zone: ZoneInfo, settings: DunningSettings, slot: SendSlot | None,
+                   recent: Sequence[datetime]) -> tuple[datetime, list[str]]:
+    """The UTC send time for a reminder planned at ``now`` and the reasons it is not ``now``."""
+    notes: list[str] = []
+    local_now = now.astimezone(zone)
+    candidate = _preferred(local_now, zone, settings, slot, notes)
+    candidate = _allowed(candidate, zone, settings, notes)
+    capped = _after_cap(candidate, recent, settings)
+    if capped is not None:
+        notes.append(f"frequency cap: {settings.frequency_cap} reminders in "
+                     f"{settings.frequency_window.days} days, deferred")
+        candidate = _allowed(capped.astimezone(zone), zone, settings, notes)
+    return candidate.astimezone(UTC), notes
+
+
+def _at(day: datetime, hour: int, zone: ZoneInfo) -> datetime:
+    # Round-trip through UTC so a wall time that does not exist (spring-forward) becomes a real instant.
+    naive = datetime.combine(day.date(), time(hour))
+    return naive.replace(tzinfo=zone).astimezone(UTC).astimezone(zone)
+
+
+def _preferred(local_now: datetime, zone: ZoneInfo, settings: DunningSettings, slot: SendSlot | None,
+               notes: list[str]) -> datetime:
+    hour = slot.hour if slot is not None else settings.send_hour
+    if slot is not None and slot.weekday is not None:
+        ahead = (slot.weekday - local_now.weekday()) % 7
+        target = _at(local_now + timedelta(days=ahead), hour, zone)
+        if target < local_now:
+            target = _at(local_now + timedelta(days=7), hour, zone)
+        if target - local_now <= settings.max_slot_wait:
+            notes.append(f"learned send slot: {target.strftime('%A')} {hour:02d}:00")
+            return target
+    elif slot is not None:
+        notes.append(f"learned send hour: {hour:02d}:00")
+    today_at = _at(local_now, hour, zone)
+    # A run that starts before the send hour waits for it; a late (catch-up) run sends right away.
+    return today_at if local_now < today_at else local_now
+
+
+def _allowed(local: datetime, zone: ZoneInfo, settings: DunningSettings, notes: list[str]) -> datetime:
+    """Move forward out of quiet hours and weekends."""
+    original = local
+    for _ in range(_MAX_STEPS):
+        if settings.business_days_only and local.weekday() >= 5:
+            local = _at(local + timedelta(days=7 - local.weekday()), settings.quiet_end.hour, zone)
+            local = local.replace(minute=settings.quiet_end.minute)
+            continue
+        if in_quiet_hours(local.timetz().replace(tzinfo=None), settings.quiet_start, settings.quiet_end):
+            day = local if local.time() < settings.quiet_end else local + timedelta(days=1)
+            local = _at(day, settings.quiet_end.hour, zone).replace(minute=settings.quiet_end.minute)
+            continue
+        break
+    if local != original:
+        notes.append(f"quiet hours/business days: moved to {local.strftime('%a %Y-%m-%d %H:%M %Z')}")
+    return local
+
+
+def _after_cap(candidate: datetime, recent: Sequence[datetime], settings: DunningSettings) -> datetime | None:
+    """The earliest time the cap allows another reminder, when ``candidate`` would exceed it."""
+    cap, window = settings.frequency_cap, settings.frequency_window
+    if cap <= 0:
+        return None
+    inside = sorted(t for t in recent if candidate - window < t <= candidate)
+    if len(inside) < cap:
+        return None
+    # The reminder that must drop out of the window before we may send again.
+    return inside[-cap] + window + timedelta(seconds=1)

@@ -1,0 +1,64 @@
+"""How a line amount relates to what is due: exact, bank fee, FX difference, short- or over-payment."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+
+from .model import MatchingConfig, Residual
+
+# Remittance words that turn a short-payment into a deduction, and the credit-note reason they imply.
+_DEDUCTION_WORDS: tuple[tuple[str, str], ...] = (
+    (r"damage|broken|defect", "damaged"),
+    (r"pric|overcharg|rate diff", "pricing"),
+    (r"promo|rebate|listing|marketing", "promotion"),
+    (r"return|rma\b", "returns"),
+    (r"discount|early pay|settlement", "discount"),
+    (r"short|deduct|withh|less\b|dispute|claim", "other"),
+)
+_ROUND_PERCENTAGES = (1, 2, 3, 5, 10)  # deductions at a round rate are discounts taken by the payer
+
+
+@dataclass(frozen=True, slots=True)
+class AmountFit:
+    residual: Residual | None  # None = exact
+    residual_cents: int  # always >= 0
+    identity: float  # how much the amount alone points at this allocation
+    fit: float  # multiplier: how plausible the amount is for this allocation
+    deduction_reason: str | None = None
+
+
+def deduction_reason(text: str, line_cents: int, due_cents: int) -> str | None:
+    """Reason category if the short-payment looks deliberate (remittance words or a round rate)."""
+    lowered = text.lower()
+    for pattern, reason in _DEDUCTION_WORDS:
+        if re.search(pattern, lowered):
+            return reason
+    short = due_cents - line_cents
+    if any(abs(short * 100 - pct * due_cents) < 100 for pct in _ROUND_PERCENTAGES):
+        return "discount"
+    return None
+
+
+def fit_amount(line_cents: int, due_cents: int, config: MatchingConfig, text: str = "") -> AmountFit:
+    """Classify the difference between the line amount and the total due of an allocation."""
+    diff = line_cents - due_cents
+    if diff == 0:
+        return AmountFit(None, 0, 0.5, 1.0)
+    fee_cap = min(int(config.fee_tolerance * 100), int(config.fee_tolerance_pct * due_cents))
+    if diff < 0 and -diff <= fee_cap:
+        return AmountFit(Residual.FEE, -diff, 0.35, 0.99)
+    if abs(diff) <= int(config.fx_tolerance_pct * due_cents):
+        return AmountFit(Residual.FX, abs(diff), 0.25, 0.97)
+    if diff > 0:
+        return AmountFit(Residual.OVERPAYMENT, diff, 0.0, 0.9 if diff * 4 <= due_cents else 0.8)
+    reason = deduction_reason(text, line_cents, due_cents)
+    if reason is not None:
+        return AmountFit(Residual.DEDUCTION, -diff, 0.05, 0.95, reason)
+    return AmountFit(Residual.PARTIAL, -diff, 0.0, 0.92)
+
+
+def cents_to_decimal(cents: int) -> Decimal:
+    """Minor units back to a money amount."""
+    return (Decimal(cents) / 100).quantize(Decimal("0.01"))

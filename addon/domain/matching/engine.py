@@ -1,0 +1,212 @@
+"""The matching engine: one bank line + the blocking index -> auto-post, suggestions or nothing.
+
+Evidence is combined as a noisy-OR of reference, payer identity and amount equality, then scaled by
+how plausible the amount difference is (fee, FX, short- or over-payment). Only a confident candidate
+with a clear lead over the runner-up is auto-posted; everything else goes to the exception queue.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from addon.domain.types import Allocation, BankLine
+
+from .amounts import AmountFit, cents_to_decimal, fit_amount
+from .identify import Identity, identify_payer
+from .index import MatchingIndex, to_cents
+from .model import Candidate, Decision, MatchingConfig, MatchResult, Residual
+from .references import TYPO, RefHit, find_references, remittance_text
+from .subset import subset_sums
+
+DEFAULT_CONFIG = MatchingConfig()
+_REF_WEIGHT, _PAYER_WEIGHT = 0.9, 0.85
+_CONFLICT_PENALTY = 0.6  # the payer is clearly someone else
+_OTHER_REFS_PENALTY = 0.85  # remittance names further invoices this allocation leaves out
+_MAX_GROUP = 12
+_PARTIAL_FALLBACKS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class _Line:
+    line: BankLine
+    cents: int
+    currency: str
+    text: str
+    refs: dict[int, RefHit]
+    payers: dict[str, Identity]
+
+
+def match_lines(lines: Iterable[BankLine], index: MatchingIndex,
+                config: MatchingConfig = DEFAULT_CONFIG) -> list[MatchResult]:
+    """Match every line independently against the same index."""
+    return [match_line(line, index, config) for line in lines]
+
+
+def match_line(line: BankLine, index: MatchingIndex, config: MatchingConfig = DEFAULT_CONFIG) -> MatchResult:
+    """Decide what to do with one bank line."""
+    if line.reversal or line.amount <= 0:
+        return MatchResult(Decision.NONE, 0.0, "not an incoming customer payment (outgoing or reversal)")
+    text = remittance_text(line)
+    ctx = _Line(line, to_cents(line.amount), line.currency.upper(), text, find_references(text, index),
+                identify_payer(line, index))
+    return _decide(_rank(_candidates(ctx, index, config)), config)
+
+
+def _candidates(ctx: _Line, index: MatchingIndex, config: MatchingConfig) -> list[Candidate]:
+    singles = _single_positions(ctx, index, config)
+    out = [_score((pos,), ctx, index, config) for pos in singles]
+    for group in _reference_groups(ctx, index):
+        out.append(_score(group, ctx, index, config))
+    for cid in ctx.payers:
+        if not any(_fits(c) and c.customer_id == cid for c in out):
+            out.extend(_score(group, ctx, index, config, subset=True)
+                       for group in _customer_subsets(cid, ctx, index, config))
+            out.extend(_score((pos,), ctx, index, config) for pos in _oldest_open(cid, ctx, index))
+    return out
+
+
+def _single_positions(ctx: _Line, index: MatchingIndex, config: MatchingConfig) -> set[int]:
+    lo, hi = _window(ctx.cents, config)
+    positions = set(ctx.refs)
+    for cid in ctx.payers:
+        bucket = index.customer_amounts.get(cid)
+        if bucket is not None:
+            positions.update(bucket.between(lo, hi))
+    bucket = index.amounts.get(ctx.currency)
+    if bucket is not None:
+        hits = bucket.between(ctx.cents, ctx.cents + int(config.fee_tolerance * 100))
+        if len(hits) <= config.max_amount_candidates:
+            positions.update(hits)
+    return positions
+
+
+def _window(cents: int, config: MatchingConfig) -> tuple[int, int]:
+    fx = float(config.fx_tolerance_pct)
+    return int(cents / (1 + fx)) - 1, int(cents / (1 - fx)) + int(config.fee_tolerance * 100) + 1
+
+
+def _reference_groups(ctx: _Line, index: MatchingIndex) -> list[tuple[int, ...]]:
+    by_customer: defaultdict[str, list[int]] = defaultdict(list)
+    for pos, hit in ctx.refs.items():
+        if hit.strength >= TYPO:
+            by_customer[index.invoices[pos].customer_id].append(pos)
+    return [tuple(sorted(p))[:_MAX_GROUP] for p in by_customer.values() if len(p) >= 2]
+
+
+def _customer_subsets(cid: str, ctx: _Line, index: MatchingIndex,
+                      config: MatchingConfig) -> list[tuple[int, ...]]:
+    fee = int(config.fee_tolerance * 100)
+    pool = [p for p in index.customer_by_due.get(cid, ()) if index.cents[p] <= ctx.cents + fee]
+    pool = pool[:config.max_subset_pool]
+    found = subset_sums([index.cents[p] for p in pool], ctx.cents, ctx.cents + fee,
+                        max_size=config.max_subset_size, node_budget=config.subset_node_budget)
+    return [tuple(pool[i] for i in combo) for combo in found]
+
+
+def _oldest_open(cid: str, ctx: _Line, index: MatchingIndex) -> list[int]:
+    # With no reference and no amount fit, the oldest larger invoices are the likeliest partial targets.
+    larger = (p for p in index.customer_by_due.get(cid, ()) if index.cents[p] > ctx.cents)
+    return [p for _, p in zip(range(_PARTIAL_FALLBACKS), larger, strict=False)]
+
+
+def _fits(candidate: Candidate) -> bool:
+    return candidate.residual in (None, Residual.FEE, Residual.FX)
+
+
+def _score(positions: Sequence[int], ctx: _Line, index: MatchingIndex, config: MatchingConfig,
+           *, subset: bool = False) -> Candidate:
+    invoices = [index.invoices[p] for p in positions]
+    due = sum(index.cents[p] for p in positions)
+    cid = invoices[0].customer_id
+    same_currency = all(inv.currency.upper() == ctx.currency for inv in invoices)
+    fit = fit_amount(ctx.cents, due, config, ctx.text) if same_currency else \
+        AmountFit(Residual.FX, 0, 0.0, 0.85)
+    ref = sum(ctx.refs[p].strength if p in ctx.refs else 0.0 for p in positions) / len(positions)
+    payer = ctx.payers[cid].strength if cid in ctx.payers else 0.0
+    identity = 1 - (1 - _REF_WEIGHT * ref) * (1 - _PAYER_WEIGHT * payer) * (1 - fit.identity)
+    evidence = _reference_evidence(positions, ctx, index)
+    if cid in ctx.payers:
+        evidence.append(ctx.payers[cid].evidence)
+    confidence = identity * fit.fit
+    if payer < 0.5 and any(i.strength >= 0.9 for i in ctx.payers.values()):
+        confidence *= _CONFLICT_PENALTY
+        evidence.append("but the payer looks like a different customer")
+    if fit.residual is not None and any(p not in positions and h.strength >= TYPO for p, h in ctx.refs.items()):
+        confidence *= _OTHER_REFS_PENALTY
+        evidence.append("remittance also names invoices not in this allocation")
+    if subset:
+        confidence *= 1 - 0.01 * (len(positions) - 1)
+        evidence.append(f"{len(positions)} open invoices of {cid} add up to the amount")
+    evidence.append(_amount_evidence(fit, ctx, due, same_currency))
+    return Candidate(allocations=_allocate(positions, ctx, index, fit), confidence=round(confidence, 4),
+                     evidence=tuple(evidence), residual=fit.residual,
+                     residual_amount=cents_to_decimal(fit.residual_cents), deduction_reason=fit.deduction_reason,
+                     customer_id=cid)
+
+
+def _allocate(positions: Sequence[int], ctx: _Line, index: MatchingIndex,
+              fit: AmountFit) -> tuple[Allocation, ...]:
+    """Fee/FX/overpayment close the invoices in full; short payments are applied oldest due first."""
+    ordered = sorted(positions, key=lambda p: (index.invoices[p].due_date, index.invoices[p].number))
+    if fit.residual not in (Residual.PARTIAL, Residual.DEDUCTION):
+        return tuple(Allocation(index.invoices[p].invoice_id, cents_to_decimal(index.cents[p])) for p in ordered)
+    left, out = ctx.cents, []
+    for p in ordered:
+        take = min(left, index.cents[p])
+        if take > 0:
+            out.append(Allocation(index.invoices[p].invoice_id, cents_to_decimal(take)))
+        left -= take
+    return tuple(out)
+
+
+def _reference_evidence(positions: Sequence[int], ctx: _Line, index: MatchingIndex) -> list[str]:
+    words = {"exact": "names", "numeric": "matches the number of", "typo": "is one typo away from"}
+    return [f"reference '{ctx.refs[p].token}' {words[ctx.refs[p].kind]} {index.invoices[p].number}"
+            for p in positions if p in ctx.refs]
+
+
+def _amount_evidence(fit: AmountFit, ctx: _Line, due: int, same_currency: bool) -> str:
+    amount, total, diff = cents_to_decimal(ctx.cents), cents_to_decimal(due), cents_to_decimal(fit.residual_cents)
+    if not same_currency:
+        return f"line currency {ctx.currency} differs from the invoice currency: FX conversion needed"
+    texts = {
+        None: f"amount {amount} equals the amount due",
+        Residual.FEE: f"{diff} short of {total}, within the bank-fee tolerance",
+        Residual.FX: f"{diff} off {total}, within the FX tolerance",
+        Residual.OVERPAYMENT: f"overpays {total} by {diff}: unapplied credit",
+        Residual.PARTIAL: f"pays {amount} of {total}: partial payment",
+        Residual.DEDUCTION: f"{diff} short of {total}: deduction ({fit.deduction_reason}), propose a credit note",
+    }
+    return texts[fit.residual]
+
+
+def _rank(candidates: list[Candidate]) -> list[Candidate]:
+    best: dict[frozenset[str], Candidate] = {}
+    for cand in candidates:
+        key = cand.invoice_ids
+        if key not in best or cand.confidence > best[key].confidence:
+            best[key] = cand
+    return sorted(best.values(), key=lambda c: (-c.confidence, sorted(c.invoice_ids)))
+
+
+def _decide(ranked: list[Candidate], config: MatchingConfig) -> MatchResult:
+    shown = tuple(c for c in ranked if c.confidence >= config.suggest_floor)[:3]
+    if not shown:
+        return MatchResult(Decision.NONE, ranked[0].confidence if ranked else 0.0,
+                           "no open invoice fits this line")
+    top = shown[0]
+    runner_up = ranked[1].confidence if len(ranked) > 1 else 0.0
+    explanation = top.explanation
+    decision = Decision.SUGGEST
+    if top.confidence >= config.auto_threshold and top.confidence - runner_up >= config.min_lead:
+        decision = Decision.AUTO
+    elif top.confidence >= config.auto_threshold:
+        explanation += f"; runner-up too close ({runner_up:.2f} vs {top.confidence:.2f}): needs a human"
+    else:
+        explanation += f"; confidence {top.confidence:.2f} below the auto-post threshold"
+    return MatchResult(decision, top.confidence, explanation,
+                       allocations=top.allocations if decision is Decision.AUTO else (),
+                       suggestions=shown, residual=top.residual, residual_amount=top.residual_amount,
+                       deduction_reason=top.deduction_reason, customer_id=top.customer_id)

@@ -1,0 +1,105 @@
+"""Recalibration fitted on the most recent window: isotonic/Platt for P(late), conformal for intervals.
+
+Both are stored as plain numbers (JSON-safe) so a model artifact never pickles code.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression
+
+Vector = npt.NDArray[np.float64]
+MIN_ISOTONIC = 300  # below this many calibration rows isotonic steps overfit; Platt is smoother
+
+
+@dataclass(frozen=True, slots=True)
+class ProbabilityCalibrator:
+    """Monotone map from raw to calibrated P(late): isotonic knots or Platt coefficients."""
+
+    method: str  # "isotonic" | "platt" | "identity"
+    x: tuple[float, ...] = ()
+    y: tuple[float, ...] = ()
+
+    def apply(self, p: Vector) -> Vector:
+        """Calibrated probabilities for raw model probabilities ``p``."""
+        if self.method == "isotonic":
+            return np.interp(p, np.array(self.x), np.array(self.y))
+        if self.method == "platt":
+            a, b = self.x
+            logit = np.log(np.clip(p, 1e-6, 1 - 1e-6) / np.clip(1 - p, 1e-6, 1.0))
+            return 1.0 / (1.0 + np.exp(-(a * logit + b)))
+        return p
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-safe form for the artifact."""
+        return {"method": self.method, "x": list(self.x), "y": list(self.y)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ProbabilityCalibrator:
+        """Inverse of to_json."""
+        return cls(str(data["method"]), tuple(map(float, data["x"])), tuple(map(float, data["y"])))
+
+
+def fit_probability_calibrator(p: Vector, y: Vector, method: str = "auto") -> ProbabilityCalibrator:
+    """Fit isotonic (enough rows) or Platt scaling mapping raw ``p`` to observed outcomes ``y``."""
+    if len(p) < 20 or len(set(y.tolist())) < 2:
+        return ProbabilityCalibrator("identity")
+    if method == "isotonic" or (method == "auto" and len(p) >= MIN_ISOTONIC):
+        iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(p, y)
+        return ProbabilityCalibrator("isotonic", tuple(map(float, iso.X_thresholds_)),
+                                     tuple(map(float, iso.y_thresholds_)))
+    logit = np.log(np.clip(p, 1e-6, 1 - 1e-6) / np.clip(1 - p, 1e-6, 1.0)).reshape(-1, 1)
+    lr = LogisticRegression(C=1e6).fit(logit, y)
+    return ProbabilityCalibrator("platt", (float(lr.coef_[0][0]), float(lr.intercept_[0])))
+
+
+@dataclass(frozen=True, slots=True)
+class IntervalCalibrator:
+    """Conformalised quantile regression offsets, one pair per stage (not yet due / overdue)."""
+
+    lower: tuple[float, float] = (0.0, 0.0)
+    upper: tuple[float, float] = (0.0, 0.0)
+    alpha: float = 0.2
+
+    def apply(self, q10: Vector, q90: Vector, overdue: npt.NDArray[np.bool_]) -> tuple[Vector, Vector]:
+        """Widen (or narrow) raw 10%/90% quantiles so the interval covers 1 - alpha of outcomes."""
+        stage = overdue.astype(int)
+        lo = q10 - np.array(self.lower)[stage]
+        hi = q90 + np.array(self.upper)[stage]
+        return lo, hi
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-safe form for the artifact."""
+        return {"lower": list(self.lower), "upper": list(self.upper), "alpha": self.alpha}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> IntervalCalibrator:
+        """Inverse of to_json."""
+        lower, upper = data["lower"], data["upper"]
+        return cls((float(lower[0]), float(lower[1])), (float(upper[0]), float(upper[1])), float(data["alpha"]))
+
+
+def conformal_offset(scores: Vector, level: float) -> float:
+    """Finite-sample conformal quantile of nonconformity ``scores`` at ``level`` (0 if too few)."""
+    n = len(scores)
+    if n < 10:
+        return 0.0
+    rank = min(1.0, math.ceil((n + 1) * level) / n)
+    return float(np.quantile(scores, rank, method="higher"))
+
+
+def fit_interval_calibrator(q10: Vector, q90: Vector, actual: Vector, overdue: npt.NDArray[np.bool_],
+                            alpha: float = 0.2) -> IntervalCalibrator:
+    """Asymmetric CQR: each tail gets alpha/2 of the misses, separately for each stage."""
+    lows, highs = [], []
+    for stage in (False, True):
+        sel = overdue == stage
+        lows.append(conformal_offset(q10[sel] - actual[sel], 1 - alpha / 2))
+        highs.append(conformal_offset(actual[sel] - q90[sel], 1 - alpha / 2))
+    return IntervalCalibrator((lows[0], lows[1]), (highs[0], highs[1]), alpha)

@@ -1,0 +1,244 @@
+"""Point-in-time features: everything about an invoice, its customer and the organisation as of a date.
+
+Every statistic reads only what was known strictly before ``as_of``: customer history uses invoices
+*settled* before ``as_of``, the open book uses invoices issued by ``as_of`` and not settled before it,
+and a dispute on the scored invoice counts only once it is visible. A test recomputes features after
+rewriting the future and checks nothing changes.
+
+Feature values are floats because they are model inputs; money arithmetic stays in Decimal elsewhere.
+Missing values (a customer with no settled invoices yet) are NaN, which XGBoost handles natively.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left, bisect_right
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import numpy.typing as npt
+
+from addon.domain.scoring.history import HistoryInvoice
+
+FEATURE_NAMES: tuple[str, ...] = (
+    # the invoice itself
+    "log_amount", "amount_vs_typical", "terms_days", "issue_weekday", "issue_month", "currency_share",
+    "country_share", "sent",
+    # its state at scoring time (zero/just-issued when scored at issue)
+    "age_days", "days_to_due", "dispute_open",
+    # the customer's settled history
+    "cust_settled", "cust_late_rate", "cust_mean_delay", "cust_median_delay", "cust_delay_spread",
+    "cust_ewm_delay", "cust_last_delay", "cust_recent_late_rate", "cust_mean_days_to_settle",
+    "cust_dispute_rate", "cust_credit_rate", "cust_partial_rate", "cust_days_since_payment",
+    # the customer's open book at scoring time
+    "open_count", "open_amount_vs_typical", "overdue_count", "max_days_overdue",
+    # the organisation (drift)
+    "org_late_rate_90d", "org_mean_delay_90d",
+)
+_INDEX = {name: i for i, name in enumerate(FEATURE_NAMES)}
+SMOOTHING = 3.0  # pseudo-invoices of the organisation's late rate added to each customer's record
+EWM_ALPHA = 0.35  # weight of the latest settlement in the exponentially weighted delay
+RECENT_N = 5
+DRIFT_WINDOW_DAYS = 90
+Matrix = npt.NDArray[np.float64]
+
+
+def feature_index(name: str) -> int:
+    """Column of a feature in the matrix."""
+    return _INDEX[name]
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureMatrix:
+    """One row of features per scored invoice, in FEATURE_NAMES order."""
+
+    invoice_ids: list[str]
+    values: Matrix
+    names: tuple[str, ...] = FEATURE_NAMES
+
+    def row(self, invoice_id: str) -> dict[str, float]:
+        """Named features of one invoice (for reasons and debugging)."""
+        i = self.invoice_ids.index(invoice_id)
+        return dict(zip(self.names, (float(v) for v in self.values[i]), strict=True))
+
+
+class _Customer:
+    """One customer's invoices indexed by issue date and by settlement date."""
+
+    def __init__(self, invoices: list[HistoryInvoice]) -> None:
+        by_issue = sorted(invoices, key=lambda i: (i.issue_date, i.invoice_id))
+        self.position = {inv.invoice_id: n for n, inv in enumerate(by_issue)}
+        self.issue_list = [i.issue_date.toordinal() for i in by_issue]
+        self.due = np.array([i.due_date.toordinal() for i in by_issue], dtype=np.int64)
+        self.paid = np.array([i.paid_date.toordinal() if i.paid_date else 10**9 for i in by_issue],
+                             dtype=np.int64)
+        self.amount = np.array([float(i.amount) for i in by_issue])
+        settled = sorted((i for i in invoices if i.paid_date is not None),
+                         key=lambda i: (i.paid_date, i.invoice_id))
+        self.s_paid = [i.paid_date.toordinal() for i in settled if i.paid_date]
+        self.s_delay = np.array([i.delay_days() for i in settled], dtype=np.float64)
+        self.s_cum_delay = np.concatenate(([0.0], np.cumsum(self.s_delay)))
+        self.s_cum_late = np.concatenate(([0.0], np.cumsum(self.s_delay > 0)))
+        settle = np.array([(i.paid_date - i.issue_date).days for i in settled if i.paid_date], dtype=float)
+        self.s_cum_settle = np.concatenate(([0.0], np.cumsum(settle)))
+        self.s_cum_dispute = np.concatenate(([0.0], np.cumsum([i.disputed for i in settled])))
+        self.s_cum_credit = np.concatenate(([0.0], np.cumsum([i.credited > 0 for i in settled])))
+        self.s_cum_partial = np.concatenate(([0.0], np.cumsum([i.partial_payments > 0 for i in settled])))
+        self.s_ewm = _ewm_prefix(self.s_delay)
+
+    def settled_before(self, t: int) -> int:
+        return bisect_left(self.s_paid, t)
+
+
+def _ewm_prefix(delays: Matrix) -> Matrix:
+    # ewm[k] = exponentially weighted delay over the first k settlements, so lookups are O(1).
+    out = np.full(len(delays) + 1, np.nan)
+    acc = math.nan
+    for k, d in enumerate(delays, start=1):
+        acc = d if math.isnan(acc) else EWM_ALPHA * d + (1 - EWM_ALPHA) * acc
+        out[k] = acc
+    return out
+
+
+class FeatureBuilder:
+    """Indexes a history once, then computes point-in-time feature rows for any (invoice, as_of)."""
+
+    def __init__(self, history: Iterable[HistoryInvoice]) -> None:
+        invoices = list(history)
+        groups: dict[str, list[HistoryInvoice]] = defaultdict(list)
+        for inv in invoices:
+            groups[inv.customer_id].append(inv)
+        self.customers = {cid: _Customer(invs) for cid, invs in groups.items()}
+        settled = sorted((i for i in invoices if i.paid_date is not None), key=lambda i: i.paid_date or 0)
+        self.org_paid = [i.paid_date.toordinal() for i in settled if i.paid_date]
+        delays = np.array([i.delay_days() for i in settled], dtype=np.float64)
+        self.org_cum_delay = np.concatenate(([0.0], np.cumsum(delays)))
+        self.org_cum_late = np.concatenate(([0.0], np.cumsum(delays > 0)))
+        self.issue_days = sorted(i.issue_date.toordinal() for i in invoices)
+        self.currency_days = _days_by(invoices, lambda i: i.currency)
+        self.country_days = _days_by(invoices, lambda i: i.country or "")
+
+    def matrix(self, snapshots: Sequence[tuple[HistoryInvoice, date]]) -> FeatureMatrix:
+        """Feature rows for (invoice, as_of) pairs; each pair may have its own as_of."""
+        values = np.empty((len(snapshots), len(FEATURE_NAMES)))
+        for n, (inv, as_of) in enumerate(snapshots):
+            values[n] = self.row(inv, as_of)
+        return FeatureMatrix([inv.invoice_id for inv, _ in snapshots], values)
+
+    def row(self, inv: HistoryInvoice, as_of: date) -> Matrix:
+        """Feature vector of ``inv`` scored at ``as_of`` (FEATURE_NAMES order)."""
+        t = as_of.toordinal()
+        out = np.full(len(FEATURE_NAMES), np.nan)
+        org_rate, org_delay, org_all_rate = self._org(t)
+        out[_INDEX["org_late_rate_90d"]], out[_INDEX["org_mean_delay_90d"]] = org_rate, org_delay
+        self._invoice(inv, as_of, out)
+        cust = self.customers.get(inv.customer_id)
+        typical = math.nan
+        if cust is not None:
+            typical = self._customer_history(cust, t, org_all_rate, out)
+            self._open_book(cust, inv, t, typical, out)
+        else:
+            out[_INDEX["cust_settled"]] = 0.0
+            out[_INDEX["cust_late_rate"]] = org_all_rate
+        out[_INDEX["amount_vs_typical"]] = float(inv.amount) / typical if typical > 0 else math.nan
+        return out
+
+    def recent_delays(self, customer_id: str, as_of: date, n: int = 4) -> list[int]:
+        """Delays (days after due) of the customer's last ``n`` invoices settled before ``as_of``."""
+        cust = self.customers.get(customer_id)
+        if cust is None:
+            return []
+        k = cust.settled_before(as_of.toordinal())
+        return [int(d) for d in cust.s_delay[max(0, k - n):k]]
+
+    def _invoice(self, inv: HistoryInvoice, as_of: date, out: Matrix) -> None:
+        t = as_of.toordinal()
+        out[_INDEX["log_amount"]] = math.log1p(max(float(inv.amount), 0.0))
+        out[_INDEX["terms_days"]] = inv.terms_days
+        out[_INDEX["issue_weekday"]] = inv.issue_date.weekday()
+        out[_INDEX["issue_month"]] = inv.issue_date.month
+        out[_INDEX["currency_share"]] = _share(self.currency_days.get(inv.currency, []), self.issue_days, t)
+        if inv.country:
+            out[_INDEX["country_share"]] = _share(self.country_days.get(inv.country, []), self.issue_days, t)
+        out[_INDEX["sent"]] = float(inv.sent)
+        out[_INDEX["age_days"]] = max(0, (as_of - inv.issue_date).days)
+        out[_INDEX["days_to_due"]] = (inv.due_date - as_of).days
+        out[_INDEX["dispute_open"]] = float(inv.dispute_visible(as_of))
+
+    def _org(self, t: int) -> tuple[float, float, float]:
+        hi = bisect_left(self.org_paid, t)
+        lo = bisect_left(self.org_paid, t - DRIFT_WINDOW_DAYS)
+        n = hi - lo
+        rate = (self.org_cum_late[hi] - self.org_cum_late[lo]) / n if n else math.nan
+        delay = (self.org_cum_delay[hi] - self.org_cum_delay[lo]) / n if n else math.nan
+        # The smoothing prior falls back to a neutral 0.5 before the organisation has any history.
+        all_rate = (self.org_cum_late[hi] + 1.0) / (hi + 2.0)
+        return rate, delay, all_rate
+
+    def _customer_history(self, c: _Customer, t: int, prior: float, out: Matrix) -> float:
+        k = c.settled_before(t)
+        out[_INDEX["cust_settled"]] = k
+        out[_INDEX["cust_late_rate"]] = (c.s_cum_late[k] + SMOOTHING * prior) / (k + SMOOTHING)
+        issued = bisect_left(c.issue_list, t)  # strictly earlier invoices define "typical"
+        typical = float(np.median(c.amount[:issued])) if issued else math.nan
+        if k == 0:
+            return typical
+        delays = c.s_delay[:k]
+        out[_INDEX["cust_mean_delay"]] = c.s_cum_delay[k] / k
+        out[_INDEX["cust_median_delay"]] = float(np.median(delays))
+        out[_INDEX["cust_delay_spread"]] = float(np.std(delays)) if k > 1 else math.nan
+        out[_INDEX["cust_ewm_delay"]] = c.s_ewm[k]
+        out[_INDEX["cust_last_delay"]] = delays[-1]
+        out[_INDEX["cust_recent_late_rate"]] = float(np.mean(delays[-RECENT_N:] > 0))
+        out[_INDEX["cust_mean_days_to_settle"]] = c.s_cum_settle[k] / k
+        out[_INDEX["cust_dispute_rate"]] = c.s_cum_dispute[k] / k
+        out[_INDEX["cust_credit_rate"]] = c.s_cum_credit[k] / k
+        out[_INDEX["cust_partial_rate"]] = c.s_cum_partial[k] / k
+        out[_INDEX["cust_days_since_payment"]] = t - c.s_paid[k - 1]
+        return typical
+
+    def _open_book(self, c: _Customer, inv: HistoryInvoice, t: int, typical: float, out: Matrix) -> None:
+        m = bisect_right(c.issue_list, t)  # issued on or before the scoring day
+        open_mask = c.paid[:m] >= t
+        me = c.position.get(inv.invoice_id)
+        if me is not None and me < m:
+            open_mask[me] = False  # the scored invoice is not part of its own "other open invoices"
+        overdue = open_mask & (c.due[:m] < t)
+        out[_INDEX["open_count"]] = float(open_mask.sum())
+        amount = float(c.amount[:m][open_mask].sum())
+        out[_INDEX["open_amount_vs_typical"]] = amount / typical if typical > 0 else math.nan
+        out[_INDEX["overdue_count"]] = float(overdue.sum())
+        out[_INDEX["max_days_overdue"]] = float(t - c.due[:m][overdue].min()) if overdue.any() else 0.0
+
+
+def _days_by(invoices: list[HistoryInvoice], key: Callable[[HistoryInvoice], str]) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = defaultdict(list)
+    for inv in invoices:
+        out[key(inv)].append(inv.issue_date.toordinal())
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def _share(category_days: list[int], all_days: list[int], t: int) -> float:
+    # Share of invoices issued before t in this category: tenant-neutral (the base currency is ~1).
+    total = bisect_left(all_days, t)
+    return bisect_left(category_days, t) / total if total else math.nan
+
+
+def open_at(invoices: Iterable[HistoryInvoice], as_of: date) -> list[HistoryInvoice]:
+    """Invoices issued on or before ``as_of`` and not settled before it."""
+    return [i for i in invoices if i.issue_date <= as_of and not i.settled_before(as_of)]
+
+
+def build_features(invoices: Sequence[HistoryInvoice], as_of: date,
+                   targets: Sequence[HistoryInvoice] | None = None) -> FeatureMatrix:
+    """Point-in-time features of ``targets`` (default: invoices open at ``as_of``) from ``invoices``."""
+    chosen = open_at(invoices, as_of) if targets is None else list(targets)
+    return FeatureBuilder(invoices).matrix([(inv, as_of) for inv in chosen])
+
+
+def currency_mix(invoices: Iterable[HistoryInvoice]) -> Counter[str]:
+    """How many invoices per currency (reported in model metadata)."""
+    return Counter(i.currency for i in invoices)

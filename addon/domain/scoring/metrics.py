@@ -1,0 +1,85 @@
+"""Evaluation metrics for P(late) and payment-day predictions, and a paired bootstrap for AUC gaps."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+
+Vector = npt.NDArray[np.float64]
+METRIC_KEYS = ("roc_auc", "pr_auc", "brier", "ece", "mae_days", "within_5d", "coverage_80", "width_80")
+
+
+@dataclass(frozen=True, slots=True)
+class Predictions:
+    """Predictions for the test invoices of one method (model or baseline)."""
+
+    p_late: Vector
+    p10: Vector
+    p50: Vector
+    p90: Vector
+
+
+def expected_calibration_error(p: Vector, y: Vector, bins: int = 10) -> float:
+    """ECE over ``bins`` equal-width probability bins, weighted by bin size."""
+    if len(p) == 0:
+        return math.nan
+    idx = np.minimum((p * bins).astype(int), bins - 1)
+    total = 0.0
+    for b in range(bins):
+        sel = idx == b
+        if sel.any():
+            total += sel.sum() * abs(float(p[sel].mean()) - float(y[sel].mean()))
+    return total / len(p)
+
+
+def probability_metrics(p: Vector, y: Vector) -> dict[str, float]:
+    """ROC AUC, PR AUC, Brier score and ECE for predicted P(late) against 0/1 outcomes."""
+    both = len(set(y.tolist())) == 2
+    return {
+        "roc_auc": float(roc_auc_score(y, p)) if both else math.nan,
+        "pr_auc": float(average_precision_score(y, p)) if both else math.nan,
+        "brier": float(brier_score_loss(y, p)) if len(y) else math.nan,
+        "ece": expected_calibration_error(p, y),
+    }
+
+
+def day_metrics(p10: Vector, p50: Vector, p90: Vector, actual: Vector) -> dict[str, float]:
+    """MAE of the median day, share within 5 days, 80% interval coverage and mean width."""
+    if len(actual) == 0:
+        return {"mae_days": math.nan, "within_5d": math.nan, "coverage_80": math.nan, "width_80": math.nan}
+    err = np.abs(p50 - actual)
+    return {
+        "mae_days": float(err.mean()),
+        "within_5d": float((err <= 5).mean()),
+        "coverage_80": float(((p10 <= actual) & (actual <= p90)).mean()),
+        "width_80": float((p90 - p10).mean()),
+    }
+
+
+def all_metrics(pred: Predictions, late: Vector, late_known: npt.NDArray[np.bool_], actual: Vector,
+                paid: npt.NDArray[np.bool_]) -> dict[str, float]:
+    """Every METRIC_KEYS figure: probability metrics where lateness is known, day metrics where paid."""
+    out = probability_metrics(pred.p_late[late_known], late[late_known])
+    out.update(day_metrics(pred.p10[paid], pred.p50[paid], pred.p90[paid], actual[paid]))
+    return {k: round(out[k], 4) for k in METRIC_KEYS}
+
+
+def paired_bootstrap_auc(y: Vector, p_a: Vector, p_b: Vector, rounds: int = 1000,
+                         seed: int = 0) -> tuple[float, float, float]:
+    """AUC(a) - AUC(b) and its 95% paired-bootstrap interval (same resampled invoices for both)."""
+    rng = np.random.default_rng(seed)
+    diffs = []
+    n = len(y)
+    for _ in range(rounds):
+        idx = rng.integers(0, n, n)
+        ys = y[idx]
+        if ys.min() == ys.max():
+            continue  # a resample with one class has no AUC
+        diffs.append(roc_auc_score(ys, p_a[idx]) - roc_auc_score(ys, p_b[idx]))
+    point = float(roc_auc_score(y, p_a) - roc_auc_score(y, p_b))
+    lo, hi = np.percentile(diffs, [2.5, 97.5]) if diffs else (math.nan, math.nan)
+    return point, float(lo), float(hi)

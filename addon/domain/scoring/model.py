@@ -1,0 +1,154 @@
+"""A trained risk model: scores open invoices and round-trips through a versioned, code-free artifact.
+
+The artifact is a zip of three JSON files: ``metadata.json`` (format version, features, training
+window, calibration, metrics), ``classifier.json`` and ``quantiles.json`` (XGBoost's own JSON model
+format). Nothing is pickled, so loading an artifact cannot execute code.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import xgboost as xgb
+
+from addon.domain.scoring.calibration import IntervalCalibrator, ProbabilityCalibrator
+from addon.domain.scoring.features import FEATURE_NAMES, FeatureBuilder, FeatureMatrix
+from addon.domain.scoring.history import HistoryInvoice, as_seen_at
+from addon.domain.scoring.reasons import explain
+
+ARTIFACT_FORMAT = 1
+Bands = Sequence[tuple[str, float]]
+# (band, lowest P(late) in the band), ascending; tenants may override names and thresholds.
+DEFAULT_BANDS: tuple[tuple[str, float], ...] = (("low", 0.0), ("medium", 0.35), ("high", 0.65))
+
+
+class ArtifactError(ValueError):
+    """A model artifact that is not one this code can read."""
+
+
+def risk_band(p_late: float, bands: Bands = DEFAULT_BANDS) -> str:
+    """Name of the highest band whose threshold ``p_late`` reaches."""
+    ordered = sorted(bands, key=lambda b: b[1])
+    if not ordered:
+        raise ValueError("bands must not be empty")
+    name = ordered[0][0]
+    for band, threshold in ordered:
+        if p_late >= threshold:
+            name = band
+    return name
+
+
+@dataclass(frozen=True, slots=True)
+class RiskScore:
+    """One invoice's risk: P(late), the payment-day distribution relative to the due date, and why."""
+
+    invoice_id: str
+    p_late: float
+    expected_pay_date: date
+    p10_days: float
+    p50_days: float
+    p90_days: float
+    band: str
+    reasons: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class RiskModel:
+    """Classifier for P(late) plus a 10/50/90% quantile model of payment day, both recalibrated."""
+
+    classifier: xgb.Booster
+    quantiles: xgb.Booster
+    probability: ProbabilityCalibrator
+    interval: IntervalCalibrator
+    metadata: dict[str, Any]
+
+    @property
+    def version(self) -> str:
+        return str(self.metadata.get("version", "unknown"))
+
+    def predict(self, open_invoices: Sequence[HistoryInvoice], history: Iterable[HistoryInvoice],
+                as_of: date, bands: Bands = DEFAULT_BANDS, reasons: int = 3) -> list[RiskScore]:
+        """Score ``open_invoices`` at ``as_of`` using only history known then."""
+        merged = {inv.invoice_id: inv for inv in history}
+        merged.update({inv.invoice_id: inv for inv in open_invoices})
+        builder = FeatureBuilder(as_seen_at(merged.values(), as_of))
+        return self.score_snapshots(builder, [(inv, as_of) for inv in open_invoices], bands, reasons)
+
+    def score_snapshots(self, builder: FeatureBuilder, snapshots: Sequence[tuple[HistoryInvoice, date]],
+                        bands: Bands = DEFAULT_BANDS, reasons: int = 3) -> list[RiskScore]:
+        """Score (invoice, as_of) pairs whose features ``builder`` computes point-in-time."""
+        if not snapshots:
+            return []
+        features = builder.matrix(snapshots)
+        p_late, q = self.predict_matrix(features, [s for _, s in snapshots], [i for i, _ in snapshots])
+        contribs = self._contributions(features) if reasons else None
+        out = []
+        for n, (inv, as_of) in enumerate(snapshots):
+            why = explain(features, n, contribs[n], builder, inv, as_of, reasons) if contribs is not None else []
+            p50 = float(q[n, 1])
+            out.append(RiskScore(
+                invoice_id=inv.invoice_id, p_late=round(float(p_late[n]), 4),
+                expected_pay_date=inv.due_date + timedelta(days=round(p50)),
+                p10_days=round(float(q[n, 0]), 1), p50_days=round(p50, 1), p90_days=round(float(q[n, 2]), 1),
+                band=risk_band(float(p_late[n]), bands), reasons=why))
+        return out
+
+    def predict_matrix(self, features: FeatureMatrix, as_of: Sequence[date],
+                       invoices: Sequence[HistoryInvoice]) -> tuple[npt.NDArray[np.float64],
+                                                                    npt.NDArray[np.float64]]:
+        """Calibrated P(late) and (n, 3) calibrated p10/p50/p90 days relative to the due date."""
+        dm = xgb.DMatrix(features.values, feature_names=list(FEATURE_NAMES))
+        p = self.probability.apply(self.classifier.predict(dm).astype(np.float64))
+        raw = np.sort(self.quantiles.predict(dm).reshape(len(invoices), -1).astype(np.float64), axis=1)
+        past_due = np.array([(d - inv.due_date).days for inv, d in zip(invoices, as_of, strict=True)],
+                            dtype=np.float64)
+        overdue = past_due > 0
+        lo, hi = self.interval.apply(raw[:, 0], raw[:, -1], overdue)
+        # Still unpaid at as_of: it cannot be paid before as_of, so no quantile may precede it.
+        q = np.column_stack([lo, raw[:, raw.shape[1] // 2], hi])
+        q = np.sort(np.maximum(q, past_due[:, None]), axis=1)
+        # An invoice already past its due date is late by definition.
+        return np.where(overdue, 1.0, p), q
+
+    def _contributions(self, features: FeatureMatrix) -> npt.NDArray[np.float64]:
+        dm = xgb.DMatrix(features.values, feature_names=list(FEATURE_NAMES))
+        return np.asarray(self.classifier.predict(dm, pred_contribs=True), dtype=np.float64)
+
+    def to_bytes(self) -> bytes:
+        """Versioned zip artifact: JSON metadata plus XGBoost JSON models; no pickled code."""
+        meta = dict(self.metadata, format=ARTIFACT_FORMAT, features=list(FEATURE_NAMES),
+                    probability=self.probability.to_json(), interval=self.interval.to_json())
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr("metadata.json", json.dumps(meta, indent=2, sort_keys=True, default=str))
+            zf.writestr("classifier.json", bytes(self.classifier.save_raw(raw_format="json")))
+            zf.writestr("quantiles.json", bytes(self.quantiles.save_raw(raw_format="json")))
+        return buf.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> RiskModel:
+        """Load an artifact written by to_bytes (raises ArtifactError if incompatible)."""
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as zf:
+                meta = json.loads(zf.read("metadata.json"))
+                clf_raw, q_raw = zf.read("classifier.json"), zf.read("quantiles.json")
+        except (zipfile.BadZipFile, KeyError, json.JSONDecodeError) as exc:
+            raise ArtifactError(f"not a Cashline risk model artifact: {exc}") from exc
+        if meta.get("format") != ARTIFACT_FORMAT:
+            raise ArtifactError(f"artifact format {meta.get('format')!r}; this code reads {ARTIFACT_FORMAT}")
+        if tuple(meta.get("features", ())) != FEATURE_NAMES:
+            raise ArtifactError("artifact was trained on a different feature set; retrain it")
+        clf, quant = xgb.Booster(), xgb.Booster()
+        clf.load_model(bytearray(clf_raw))
+        quant.load_model(bytearray(q_raw))
+        probability = ProbabilityCalibrator.from_json(meta.pop("probability"))
+        interval = IntervalCalibrator.from_json(meta.pop("interval"))
+        return cls(clf, quant, probability, interval, meta)

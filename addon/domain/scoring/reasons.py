@@ -1,0 +1,148 @@
+"""Plain-language reasons from XGBoost's own per-feature contributions (``pred_contribs``).
+
+The features with the largest contributions (in either direction) are turned into short phrases a
+finance user can check against the ledger, e.g. "customer paid the last 4 invoices 12-20 days late".
+"""
+
+from __future__ import annotations
+
+import calendar
+import math
+from collections.abc import Callable
+from datetime import date
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+
+from addon.domain.scoring.history import HistoryInvoice
+
+if TYPE_CHECKING:
+    from addon.domain.scoring.features import FeatureBuilder, FeatureMatrix
+
+Phrase = Callable[[dict[str, float], "FeatureBuilder", HistoryInvoice, date, bool], str | None]
+# Features describing the customer's settled record share one phrase built from the actual delays.
+_RECORD = ("cust_late_rate", "cust_mean_delay", "cust_median_delay", "cust_ewm_delay", "cust_last_delay",
+           "cust_recent_late_rate", "cust_delay_spread", "cust_mean_days_to_settle")
+
+
+def explain(features: FeatureMatrix, row: int, contribs: npt.NDArray[np.float64], builder: FeatureBuilder,
+            inv: HistoryInvoice, as_of: date, limit: int = 3) -> list[str]:
+    """Up to ``limit`` distinct phrases for the strongest contributions to this invoice's score."""
+    values = dict(zip(features.names, (float(v) for v in features.values[row]), strict=True))
+    order = np.argsort(-np.abs(contribs[: len(features.names)]))
+    out: list[str] = []
+    for i in order:
+        if len(out) >= limit or abs(contribs[i]) < 1e-3:
+            break
+        name = features.names[i]
+        phrase = _PHRASES.get("record" if name in _RECORD else name)
+        text = phrase(values, builder, inv, as_of, bool(contribs[i] > 0)) if phrase else None
+        if text and text not in out:
+            out.append(text)
+    return out
+
+
+def _days(n: float) -> str:
+    n = round(abs(n))
+    return f"{n} day" if n == 1 else f"{n} days"
+
+
+def _record(v: dict[str, float], b: FeatureBuilder, inv: HistoryInvoice, as_of: date, up: bool) -> str | None:
+    delays = b.recent_delays(inv.customer_id, as_of, 4)
+    if not delays:
+        return "no payment history for this customer yet"
+    n, late = len(delays), [d for d in delays if d > 0]
+    last = f"the last {n} invoices" if n > 1 else "the last invoice"
+    if len(late) == n:
+        lo, hi = min(late), max(late)
+        span = _days(hi) if lo == hi else f"{lo}-{_days(hi)}"
+        return f"customer paid {last} {span} late"
+    if not late:
+        return f"customer paid {last} on time or early"
+    return f"customer paid {len(late)} of {last} late (up to {_days(max(late))})"
+
+
+def _settled(v: dict[str, float], b: FeatureBuilder, inv: HistoryInvoice, as_of: date, up: bool) -> str:
+    n = int(v["cust_settled"])
+    return "no payment history for this customer yet" if n == 0 else f"customer has settled {n} invoices"
+
+
+def _size(v: dict[str, float], b: FeatureBuilder, inv: HistoryInvoice, as_of: date, up: bool) -> str | None:
+    ratio = v["amount_vs_typical"]
+    if math.isnan(ratio):
+        return f"invoice amount {inv.currency} {inv.amount:,.2f}"
+    if ratio >= 1.25:
+        return f"amount is {ratio:.1f}x the customer's typical invoice"
+    if ratio <= 0.8:
+        return "amount is smaller than the customer's typical invoice"
+    return "amount is typical for this customer"
+
+
+def _terms(v: dict[str, float], b: FeatureBuilder, inv: HistoryInvoice, as_of: date, up: bool) -> str:
+    return f"payment terms of {_days(v['terms_days'])}"
+
+
+def _month(v: dict[str, float], b: FeatureBuilder, inv: HistoryInvoice, as_of: date, up: bool) -> str:
+    effect = "often paid later" if up else "usually paid promptly"
+    return f"issued in {calendar.month_name[inv.issue_date.month]}, a month {effect}"
+
+
+def _weekday(v: dict[str, float], b: FeatureBuilder, inv: HistoryInvoice, as_of: date, up: bool) -> str:
+    return f"issued on a {calendar.day_name[inv.issue_date.weekday()]}"
+
+
+def _open(v: dict[str, float], b: FeatureBuilder, inv: HistoryInvoice, as_of: date, up: bool) -> str:
+    n = int(v["open_count"])
+    return "customer has no other open invoices" if n == 0 else f"customer has {n} other open invoices"
+
+
+def _overdue(v: dict[str, float], b: FeatureBuilder, inv: HistoryInvoice, as_of: date, up: bool) -> str:
+    n = int(v["overdue_count"])
+    if n == 0:
+        return "customer has nothing else overdue"
+    return f"customer has {n} other overdue invoices, the oldest {_days(v['max_days_overdue'])} past due"
+
+
+def _org(v: dict[str, float], b: FeatureBuilder, inv: HistoryInvoice, as_of: date, up: bool) -> str | None:
+    rate = v["org_late_rate_90d"]
+    if math.isnan(rate):
+        return None
+    return f"{rate:.0%} of all customers' invoices were paid late in the last 90 days"
+
+
+def _due(v: dict[str, float], b: FeatureBuilder, inv: HistoryInvoice, as_of: date, up: bool) -> str:
+    d = v["days_to_due"]
+    return f"already {_days(d)} past due" if d < 0 else f"due in {_days(d)}"
+
+
+def _rate(label: str, key: str) -> Phrase:
+    def phrase(v: dict[str, float], b: FeatureBuilder, inv: HistoryInvoice, as_of: date, up: bool) -> str | None:
+        rate = v[key]
+        return None if math.isnan(rate) else f"customer {label} on {rate:.0%} of past invoices"
+    return phrase
+
+
+def _quiet(v: dict[str, float], b: FeatureBuilder, inv: HistoryInvoice, as_of: date, up: bool) -> str | None:
+    d = v["cust_days_since_payment"]
+    return None if math.isnan(d) else f"customer's last payment was {_days(d)} ago"
+
+
+def _currency(v: dict[str, float], b: FeatureBuilder, inv: HistoryInvoice, as_of: date, up: bool) -> str:
+    share = v["currency_share"]
+    common = not math.isnan(share) and share >= 0.5
+    return f"invoiced in {inv.currency}, {'the usual' if common else 'a less common'} currency"
+
+
+_PHRASES: dict[str, Phrase] = {
+    "record": _record, "cust_settled": _settled, "amount_vs_typical": _size, "log_amount": _size,
+    "terms_days": _terms, "issue_month": _month, "issue_weekday": _weekday, "open_count": _open,
+    "open_amount_vs_typical": _open, "overdue_count": _overdue, "max_days_overdue": _overdue,
+    "org_late_rate_90d": _org, "org_mean_delay_90d": _org, "days_to_due": _due, "age_days": _due,
+    "dispute_open": lambda v, b, i, d, up: "invoice is disputed" if v["dispute_open"] else None,
+    "cust_dispute_rate": _rate("raised disputes", "cust_dispute_rate"),
+    "cust_credit_rate": _rate("received credit notes", "cust_credit_rate"),
+    "cust_partial_rate": _rate("paid in instalments", "cust_partial_rate"),
+    "cust_days_since_payment": _quiet, "currency_share": _currency,
+    "sent": lambda v, b, i, d, up: None if v["sent"] else "invoice has not been marked as sent",
+}

@@ -1,0 +1,48 @@
+"""Risk scores per invoice and the model registry (versioned artifacts with their metrics)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Boolean, ForeignKey, Integer, LargeBinary, Numeric, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from addon.models.base import Base, TimestampMixin, utcnow
+
+
+class ModelVersion(TimestampMixin, Base):
+    """A trained model. ``tenant_id`` is NULL for the pooled prior used at cold start."""
+
+    __tablename__ = "model_versions"
+    __table_args__ = (UniqueConstraint("version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int | None] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    version: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(20))  # 'pooled' | 'tenant'
+    trained_from: Mapped[date | None]
+    trained_to: Mapped[date | None]
+    metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    artifact: Mapped[bytes] = mapped_column(LargeBinary)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class RiskScore(Base):
+    __tablename__ = "risk_scores"
+    __table_args__ = (UniqueConstraint("invoice_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id", ondelete="CASCADE"))
+    model_version: Mapped[str] = mapped_column(String(64))
+    p_late: Mapped[Decimal] = mapped_column(Numeric(6, 5))
+    band: Mapped[str] = mapped_column(String(20))
+    expected_pay_date: Mapped[date | None]
+    p10_days: Mapped[int | None]
+    p50_days: Mapped[int | None]
+    p90_days: Mapped[int | None]
+    reasons: Mapped[list[Any]] = mapped_column(default=list)
+    scored_at: Mapped[datetime] = mapped_column(default=utcnow)
+    written_band: Mapped[str | None] = mapped_column(String(20))  # last band written back to the ERP

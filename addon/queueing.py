@@ -1,0 +1,55 @@
+"""Enqueueing RQ jobs: JSON arguments only (ids and strings), deterministic ids for per-tenant work.
+
+JSON serialisation enforces the rule that jobs receive ids, never ORM objects; a deterministic
+``job_id`` with ``unique=True`` keeps one tenant from having two identical jobs queued at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from redis import Redis
+from rq import Queue, Retry
+from rq.exceptions import DuplicateJobError, NoSuchJobError
+from rq.job import Job, JobStatus
+from rq.serializers import JSONSerializer
+
+logger = logging.getLogger(__name__)
+
+QUEUES = ("default", "sync", "scoring", "dunning", "reconcile")
+# Typed transient failures are retried by the job itself; this covers a worker killed mid-job.
+DEFAULT_RETRY = Retry(max=3, interval=[30, 120, 600])
+
+
+def get_queue(name: str, connection: Redis) -> Queue:
+    return Queue(name, connection=connection, serializer=JSONSerializer)
+
+
+def enqueue(connection: Redis, queue_name: str, func_path: str, *args: int | str,
+            job_id: str | None = None, retry: Retry | None = DEFAULT_RETRY,
+            job_timeout: int = 1800, **kwargs: Any) -> Job | None:
+    """Enqueue ``func_path(*args)``; with ``job_id`` only one such job can be waiting or running.
+
+    Returns the job, or None when an identical job is already queued/running (that is not an error:
+    the queued job will see the newest state when it runs).
+    """
+    queue = get_queue(queue_name, connection)
+    try:
+        return queue.enqueue(func_path, *args, job_id=job_id, unique=job_id is not None, retry=retry,
+                             job_timeout=job_timeout, result_ttl=3600, failure_ttl=7 * 86400, **kwargs)
+    except DuplicateJobError:
+        if job_id and _finished(connection, job_id):
+            Job.fetch(job_id, connection=connection, serializer=JSONSerializer).delete()
+            return queue.enqueue(func_path, *args, job_id=job_id, unique=True, retry=retry,
+                                 job_timeout=job_timeout, result_ttl=3600, failure_ttl=7 * 86400, **kwargs)
+        logger.info("job %s already queued; not enqueuing again", job_id)
+        return None
+
+
+def _finished(connection: Redis, job_id: str) -> bool:
+    try:
+        status = Job.fetch(job_id, connection=connection, serializer=JSONSerializer).get_status()
+    except NoSuchJobError:
+        return True
+    return status in (JobStatus.FINISHED, JobStatus.FAILED, JobStatus.CANCELED, JobStatus.STOPPED)

@@ -1,0 +1,233 @@
+"""The subset of QBO's query language that real clients send, parsed and evaluated over dict entities.
+
+``SELECT * | COUNT(*) FROM Entity [WHERE cond AND cond ...] [ORDERBY field [ASC|DESC], ...]
+[STARTPOSITION n] [MAXRESULTS n]``; conditions are ``field op value`` (=, !=, <, <=, >, >=), ``LIKE``
+with ``%`` only, and ``IN (...)``. No OR, JOIN or GROUP BY, as in QBO. MAXRESULTS is capped at 1000.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from connectors.quickbooks.emulator import faults
+
+MAX_RESULTS = 1000
+DEFAULT_RESULTS = 100
+_TOKEN = re.compile(r"""\s*(?:(?P<str>'(?:\\.|[^'\\])*')|(?P<op><=|>=|!=|<>|=|<|>)|(?P<punct>[(),*])
+                        |(?P<word>[A-Za-z_][A-Za-z0-9_.]*)|(?P<num>-?\d+(?:\.\d+)?))""", re.VERBOSE)
+_OPS = ("=", "!=", "<>", "<", "<=", ">", ">=", "LIKE", "IN")
+
+
+@dataclass(frozen=True)
+class Condition:
+    field: str
+    op: str
+    values: tuple[str, ...]
+
+
+@dataclass
+class Query:
+    entity: str
+    count: bool = False
+    conditions: list[Condition] = field(default_factory=list)
+    order: list[tuple[str, bool]] = field(default_factory=list)  # (field, descending)
+    start: int = 1
+    max_results: int = DEFAULT_RESULTS
+
+
+def tokenize(text: str) -> list[str]:
+    """Split a statement into tokens; quoted strings keep their quotes."""
+    tokens, pos, text = [], 0, text.strip()
+    while pos < len(text):
+        match = _TOKEN.match(text, pos)
+        if not match or match.end() == pos:
+            raise faults.query_error(f"unexpected input at position {pos}: {text[pos:pos + 20]!r}")
+        tokens.append(match.group(match.lastgroup or "word"))
+        pos = match.end()
+    return tokens
+
+
+class _Parser:
+    def __init__(self, tokens: list[str]) -> None:
+        self.tokens = tokens
+        self.pos = 0
+
+    def peek(self, n: int = 0) -> str:
+        index = self.pos + n
+        return self.tokens[index].upper() if index < len(self.tokens) else ""
+
+    def take(self, expected: str | None = None) -> str:
+        if self.pos >= len(self.tokens):
+            raise faults.query_error(f"unexpected end of statement, expected {expected or 'more'}")
+        token = self.tokens[self.pos]
+        if expected and token.upper() != expected:
+            raise faults.query_error(f"expected {expected}, found {token!r}")
+        self.pos += 1
+        return token
+
+    def int_value(self) -> int:
+        token = self.take()
+        try:
+            return int(token.strip("'"))
+        except ValueError:
+            raise faults.query_error(f"expected a number, found {token!r}") from None
+
+
+def parse(text: str) -> Query:
+    """Parse one SELECT statement (raises a 4000 QueryParserError Fault)."""
+    p = _Parser(tokenize(text))
+    p.take("SELECT")
+    count = p.peek() == "COUNT"
+    while p.peek() and p.peek() != "FROM":
+        p.take()  # the projection is ignored: QBO returns whole entities for SELECT *
+    p.take("FROM")
+    query = Query(entity=p.take(), count=count)
+    if p.peek() == "WHERE":
+        p.take()
+        query.conditions.append(_condition(p))
+        while p.peek() == "AND":
+            p.take()
+            query.conditions.append(_condition(p))
+        if p.peek() == "OR":
+            raise faults.query_error("OR is not supported")
+    _tail(p, query)
+    return query
+
+
+def _condition(p: _Parser) -> Condition:
+    name = p.take()
+    op = p.take().upper()
+    if op not in _OPS:
+        raise faults.query_error(f"unsupported operator {op!r}")
+    if op == "IN":
+        p.take("(")
+        values = [_literal(p.take())]
+        while p.peek() == ",":
+            p.take()
+            values.append(_literal(p.take()))
+        p.take(")")
+        return Condition(name, op, tuple(values))
+    return Condition(name, "!=" if op == "<>" else op, (_literal(p.take()),))
+
+
+def _tail(p: _Parser, query: Query) -> None:
+    while p.peek():
+        word = p.take().upper()
+        if word == "ORDER" and p.peek() == "BY":
+            p.take()
+            word = "ORDERBY"
+        if word == "ORDERBY":
+            query.order.append(_order_item(p))
+            while p.peek() == ",":
+                p.take()
+                query.order.append(_order_item(p))
+        elif word == "STARTPOSITION":
+            query.start = max(1, p.int_value())
+        elif word == "MAXRESULTS":
+            query.max_results = max(0, min(MAX_RESULTS, p.int_value()))
+        else:
+            raise faults.query_error(f"unexpected {word!r}")
+
+
+def _order_item(p: _Parser) -> tuple[str, bool]:
+    name = p.take()
+    descending = False
+    if p.peek() in ("ASC", "DESC"):
+        descending = p.take().upper() == "DESC"
+    return name, descending
+
+
+def _literal(token: str) -> str:
+    if token.startswith("'"):
+        return token[1:-1].replace("\\'", "'")
+    return token
+
+
+# --- evaluation ----------------------------------------------------------------------------------
+def resolve(entity: dict[str, Any], path: str) -> Any:
+    """Value of a dotted field; reference types (``CustomerRef``) compare on their ``value``."""
+    value: Any = entity
+    for part in path.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = next((v for k, v in value.items() if k.lower() == part.lower()), None)
+    if isinstance(value, dict) and "value" in value:
+        return value["value"]
+    return value
+
+
+def _comparable(value: Any, literal: str) -> tuple[Any, Any]:
+    if isinstance(value, bool):
+        return value, literal.lower() == "true"
+    try:
+        return Decimal(str(value)), Decimal(literal)
+    except (InvalidOperation, ValueError):
+        pass
+    left, right = _as_time(str(value)), _as_time(literal)
+    if left is not None and right is not None:
+        return left, right
+    return str(value).casefold(), literal.casefold()
+
+
+def _as_time(text: str) -> datetime | None:
+    if not re.match(r"^\d{4}-\d{2}-\d{2}", text):
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def matches(entity: dict[str, Any], cond: Condition) -> bool:
+    """Does ``entity`` satisfy one WHERE condition?"""
+    value = resolve(entity, cond.field)
+    if value is None:
+        return False
+    if cond.op == "LIKE":
+        pattern = "^" + ".*".join(re.escape(part) for part in cond.values[0].split("%")) + "$"
+        return re.match(pattern, str(value), re.IGNORECASE | re.DOTALL) is not None
+    if cond.op == "IN":
+        return any(_compare(value, "=", v) for v in cond.values)
+    return _compare(value, cond.op, cond.values[0])
+
+
+def _compare(value: Any, op: str, literal: str) -> bool:
+    left, right = _comparable(value, literal)
+    if op == "=":
+        return bool(left == right)
+    if op == "!=":
+        return bool(left != right)
+    try:
+        return bool({"<": left < right, "<=": left <= right, ">": left > right, ">=": left >= right}[op])
+    except TypeError:
+        return False
+
+
+def run(query: Query, entities: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+    """Filter, order and page; returns (page, total matching)."""
+    hits = [e for e in entities if all(matches(e, c) for c in query.conditions)]
+    for name, descending in reversed(query.order):
+        hits.sort(key=lambda e, n=name: _sort_key(resolve(e, n)), reverse=descending)
+    return hits[query.start - 1:query.start - 1 + query.max_results], len(hits)
+
+
+def _sort_key(value: Any) -> tuple[int, Any]:
+    if value is None:
+        return (0, "")
+    try:
+        return (1, Decimal(str(value)))
+    except (InvalidOperation, ValueError):
+        return (2, str(value).casefold())
+
+
+def iter_kinds(query: Query, known: tuple[str, ...]) -> Iterator[str]:
+    """The canonical entity name for ``query.entity`` (QBO is case-insensitive here)."""
+    for kind in known:
+        if kind.lower() == query.entity.lower():
+            yield kind

@@ -1,0 +1,125 @@
+"""The emulated organisation's entities, held as plain mutable records (not wire JSON).
+
+Amounts that Xero derives (AmountDue, AmountPaid, AmountCredited, RemainingCredit) are computed from
+the payments and allocations that exist, so they can never drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+
+ZERO = Decimal("0")
+
+
+@dataclass
+class ContactRecord:
+    id: str
+    name: str
+    email: str | None
+    currency: str
+    updated: datetime
+    status: str = "ACTIVE"
+    bank_account: str | None = None
+    account_number: str | None = None
+
+
+@dataclass
+class PaymentRecord:
+    id: str
+    invoice_id: str
+    date: date
+    amount: Decimal
+    updated: datetime
+    reference: str | None = None
+    account_code: str = "090"
+    status: str = "AUTHORISED"
+    batch_id: str | None = None
+
+
+@dataclass
+class AllocationRecord:
+    id: str
+    credit_note_id: str
+    invoice_id: str
+    amount: Decimal
+    date: date
+
+
+@dataclass
+class CreditNoteRecord:
+    id: str
+    number: str
+    contact_id: str
+    currency: str
+    date: date
+    total: Decimal
+    updated: datetime
+    reference: str | None = None
+    status: str = "AUTHORISED"
+    allocations: list[AllocationRecord] = field(default_factory=list)
+
+    @property
+    def remaining(self) -> Decimal:
+        if self.status in ("VOIDED", "DELETED"):
+            return ZERO
+        return self.total - sum((a.amount for a in self.allocations), ZERO)
+
+
+@dataclass
+class InvoiceRecord:
+    id: str
+    number: str
+    contact_id: str
+    currency: str
+    date: date
+    due_date: date
+    total: Decimal
+    updated: datetime
+    status: str = "AUTHORISED"
+    type: str = "ACCREC"
+    reference: str | None = None
+    sent: bool = False
+    description: str = "Services"
+    payments: list[PaymentRecord] = field(default_factory=list)
+    allocations: list[AllocationRecord] = field(default_factory=list)
+    fully_paid_on: date | None = None
+
+    @property
+    def amount_paid(self) -> Decimal:
+        return sum((p.amount for p in self.payments if p.status == "AUTHORISED"), ZERO)
+
+    @property
+    def amount_credited(self) -> Decimal:
+        return sum((a.amount for a in self.allocations), ZERO)
+
+    @property
+    def amount_due(self) -> Decimal:
+        if self.status in ("VOIDED", "DELETED"):
+            return ZERO
+        return self.total - self.amount_paid - self.amount_credited
+
+
+@dataclass
+class HistoryRecord:
+    date_utc: datetime
+    details: str
+    changes: str = "Note"
+    user: str = "System Generated"
+
+
+@dataclass
+class BankTransactionRecord:
+    id: str
+    contact_id: str
+    date: date
+    total: Decimal
+    currency: str
+    updated: datetime
+    bank_account_code: str
+    description: str = ""
+    reference: str | None = None
+    type: str = "RECEIVE"
+    status: str = "AUTHORISED"
+    line_account_code: str = "200"

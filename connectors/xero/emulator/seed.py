@@ -1,0 +1,62 @@
+"""Serialise a generated sandbox company (connectors.sandbox.generator) into the emulator's store."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+
+from connectors.sandbox.generator import SandboxCompany, SandboxInvoice
+from connectors.xero.emulator.records import (
+    AllocationRecord,
+    ContactRecord,
+    CreditNoteRecord,
+    InvoiceRecord,
+    PaymentRecord,
+)
+from connectors.xero.emulator.store import Clock, OrgStore, stable_id
+
+
+def _noon(day: date) -> datetime:
+    # Seeded history is stamped at midday UTC on the day it happened.
+    return datetime.combine(day, time(12), tzinfo=UTC)
+
+
+def build_store(company: SandboxCompany, *, clock: Clock | None = None) -> OrgStore:
+    """A store holding ``company``'s customers, invoices, payments and credit notes in Xero terms."""
+    seed = company.seed
+    store = OrgStore(tenant_id=stable_id(seed, "tenant", "org"), name=company.name, seed=seed,
+                     base_currency=company.base_currency, clock=clock or Clock())
+    for cust in company.customers:
+        cid = stable_id(seed, "contact", cust.id)
+        store.contacts[cid] = ContactRecord(cid, cust.name, cust.email, cust.currency,
+                                            _noon(company.today.replace(day=1)), bank_account=cust.iban,
+                                            account_number=cust.id)
+    for sinv in company.invoices:
+        _add_invoice(store, sinv)
+    return store
+
+
+def _add_invoice(store: OrgStore, sinv: SandboxInvoice) -> None:
+    seed = store.seed
+    contact_id = stable_id(seed, "contact", sinv.customer_id)
+    inv = InvoiceRecord(stable_id(seed, "invoice", sinv.id), sinv.number, contact_id, sinv.currency,
+                        sinv.issue_date, sinv.due_date, sinv.total, _noon(sinv.issue_date), sent=sinv.sent,
+                        status="VOIDED" if sinv.voided else "AUTHORISED")
+    store.invoices[inv.id] = inv
+    events = [sinv.issue_date]
+    for scn in sinv.credit_notes:
+        note = CreditNoteRecord(stable_id(seed, "creditnote", scn.id), scn.number, contact_id, sinv.currency,
+                                scn.date, scn.amount, _noon(scn.date), reference=scn.reason, status="PAID")
+        alloc = AllocationRecord(stable_id(seed, "allocation", scn.id), note.id, inv.id, scn.amount, scn.date)
+        note.allocations.append(alloc)
+        inv.allocations.append(alloc)
+        store.credit_notes[note.id] = note
+        events.append(scn.date)
+    for spay in sinv.payments:
+        pay = PaymentRecord(stable_id(seed, "payment", spay.id), inv.id, spay.date, spay.amount,
+                            _noon(spay.date), reference=f"Payment {sinv.number}")
+        inv.payments.append(pay)
+        store.payments[pay.id] = pay
+        events.append(spay.date)
+    if inv.status == "AUTHORISED" and inv.amount_due <= 0:
+        inv.status, inv.fully_paid_on = "PAID", sinv.paid_date or max(events)
+    inv.updated = _noon(max(events))

@@ -1,0 +1,340 @@
+"""The emulated organisation: its entities and the business rules Xero applies when they change.
+
+Every mutation goes through a method here so the derived amounts, statuses, UpdatedDateUTC and the
+webhook events stay consistent, whichever endpoint (or test helper) caused it.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+from connectors.xero.emulator.records import (
+    ZERO,
+    AllocationRecord,
+    BankTransactionRecord,
+    ContactRecord,
+    CreditNoteRecord,
+    HistoryRecord,
+    InvoiceRecord,
+    PaymentRecord,
+)
+
+# (eventCategory, resourceId, eventType): what a Xero webhook announces.
+ChangeListener = Callable[[str, str, str], None]
+
+
+class XeroValidationError(Exception):
+    """A business-rule failure, answered as Xero's 400 ValidationException."""
+
+    def __init__(self, *messages: str, element: dict[str, object] | None = None) -> None:
+        super().__init__("; ".join(messages))
+        self.messages = list(messages)
+        self.element = element or {}
+
+
+class UnknownEntityError(LookupError):
+    """No such entity in this organisation: answered as Xero's 404."""
+
+
+class Clock:
+    """Wall clock with an adjustable offset so tests can make tokens expire without sleeping."""
+
+    def __init__(self, offset: timedelta = timedelta(0)) -> None:
+        self.offset = offset
+
+    def now(self) -> datetime:
+        # Millisecond precision: that is all /Date(ms)/ carries, so If-Modified-Since round-trips.
+        moment = datetime.now(UTC) + self.offset
+        return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+    def advance(self, seconds: float) -> None:
+        self.offset += timedelta(seconds=seconds)
+
+
+def stable_id(seed: int, kind: str, local_id: str) -> str:
+    """A UUID derived from the seed, so the same seed gives the same ids on every run."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"cashline-xero-emulator/{seed}/{kind}/{local_id}"))
+
+
+@dataclass
+class OrgStore:
+    tenant_id: str
+    name: str
+    seed: int
+    base_currency: str = "GBP"
+    clock: Clock = field(default_factory=Clock)
+    contacts: dict[str, ContactRecord] = field(default_factory=dict)
+    invoices: dict[str, InvoiceRecord] = field(default_factory=dict)
+    payments: dict[str, PaymentRecord] = field(default_factory=dict)
+    credit_notes: dict[str, CreditNoteRecord] = field(default_factory=dict)
+    bank_transactions: dict[str, BankTransactionRecord] = field(default_factory=dict)
+    history: dict[str, list[HistoryRecord]] = field(default_factory=dict)
+    listeners: list[ChangeListener] = field(default_factory=list)
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    _counter: int = 0
+
+    # --- helpers -------------------------------------------------------------------------
+    def new_id(self, kind: str) -> str:
+        """A fresh, seed-deterministic id for an entity created through the API."""
+        with self.lock:
+            self._counter += 1
+            return stable_id(self.seed, f"new-{kind}", str(self._counter))
+
+    def _emit(self, category: str, resource_id: str, event_type: str) -> None:
+        for listener in self.listeners:
+            listener(category, resource_id, event_type)
+
+    def invoice(self, invoice_id: str) -> InvoiceRecord:
+        """The invoice with this id (raises UnknownEntityError)."""
+        try:
+            return self.invoices[invoice_id.lower()]
+        except KeyError:
+            raise UnknownEntityError(invoice_id) from None
+
+    def contact(self, contact_id: str) -> ContactRecord:
+        """The contact with this id (raises UnknownEntityError)."""
+        try:
+            return self.contacts[contact_id.lower()]
+        except KeyError:
+            raise UnknownEntityError(contact_id) from None
+
+    def credit_note(self, credit_note_id: str) -> CreditNoteRecord:
+        """The credit note with this id (raises UnknownEntityError)."""
+        try:
+            return self.credit_notes[credit_note_id.lower()]
+        except KeyError:
+            raise UnknownEntityError(credit_note_id) from None
+
+    def payment(self, payment_id: str) -> PaymentRecord:
+        """The payment with this id (raises UnknownEntityError)."""
+        try:
+            return self.payments[payment_id.lower()]
+        except KeyError:
+            raise UnknownEntityError(payment_id) from None
+
+    def _settle(self, inv: InvoiceRecord, on: date) -> None:
+        # Xero flips AUTHORISED <-> PAID as the amount due reaches or leaves zero.
+        if inv.status == "AUTHORISED" and inv.amount_due <= ZERO:
+            inv.status, inv.fully_paid_on = "PAID", on
+        elif inv.status == "PAID" and inv.amount_due > ZERO:
+            inv.status, inv.fully_paid_on = "AUTHORISED", None
+
+    # --- contacts ------------------------------------------------------------------------
+    def create_contact(self, name: str, email: str | None = None, currency: str | None = None) -> ContactRecord:
+        """Add a customer contact."""
+        if not name.strip():
+            raise XeroValidationError("The contact name must be specified.")
+        with self.lock:
+            if any(c.name.lower() == name.lower() for c in self.contacts.values()):
+                raise XeroValidationError(f"The contact name {name} is already assigned to another contact. "
+                                          "The contact name must be unique across all active contacts.")
+            rec = ContactRecord(self.new_id("contact"), name, email, currency or self.base_currency,
+                                self.clock.now())
+            self.contacts[rec.id] = rec
+        self._emit("CONTACT", rec.id, "CREATE")
+        return rec
+
+    def update_contact(self, contact_id: str, *, email: str | None = None,
+                       status: str | None = None) -> ContactRecord:
+        """Change a contact's email or archive it (archiving is an UPDATE event)."""
+        with self.lock:
+            rec = self.contact(contact_id)
+            if status is not None and status not in ("ACTIVE", "ARCHIVED"):
+                raise XeroValidationError(f"ContactStatus {status} is not valid.")
+            rec.email = email if email is not None else rec.email
+            rec.status = status or rec.status
+            rec.updated = self.clock.now()
+        self._emit("CONTACT", rec.id, "UPDATE")
+        return rec
+
+    # --- invoices ------------------------------------------------------------------------
+    def create_invoice(self, contact_id: str, issue: date, due: date, total: Decimal, *,
+                       number: str | None = None, status: str = "AUTHORISED", reference: str | None = None,
+                       currency: str | None = None, description: str = "Services") -> InvoiceRecord:
+        """Raise a sales (ACCREC) invoice with one line."""
+        contact = self._existing_contact(contact_id)
+        if status not in ("DRAFT", "SUBMITTED", "AUTHORISED"):
+            raise XeroValidationError(f"Invoice status {status} is not valid for a new invoice.")
+        if total <= ZERO:
+            raise XeroValidationError("Invoice total must be greater than zero.")
+        if due < issue:
+            raise XeroValidationError("Due date must not be earlier than the invoice date.")
+        with self.lock:
+            n = len(self.invoices) + 1
+            rec = InvoiceRecord(self.new_id("invoice"), number or f"INV-{n:06d}", contact.id,
+                                currency or contact.currency, issue, due, total, self.clock.now(),
+                                status=status, reference=reference, description=description)
+            self.invoices[rec.id] = rec
+        self._emit("INVOICE", rec.id, "CREATE")
+        return rec
+
+    def update_invoice(self, invoice_id: str, *, status: str | None = None, due_date: date | None = None,
+                       reference: str | None = None, sent: bool | None = None) -> InvoiceRecord:
+        """Approve, void or delete an invoice, or edit its due date/reference."""
+        with self.lock:
+            inv = self.invoice(invoice_id)
+            if status and status != inv.status:
+                self._transition(inv, status)
+            # Xero does not bump UpdatedDateUTC for a DueDate/SentToContact edit on a part-paid invoice
+            # (documented): the reason the connector needs a periodic full sweep.
+            silent = status is None and reference is None and inv.amount_paid > ZERO
+            inv.due_date = due_date or inv.due_date
+            inv.reference = reference if reference is not None else inv.reference
+            inv.sent = sent if sent is not None else inv.sent
+            if not silent:
+                inv.updated = self.clock.now()
+        if not silent:
+            self._emit("INVOICE", inv.id, "UPDATE")
+        return inv
+
+    def _transition(self, inv: InvoiceRecord, status: str) -> None:
+        allowed = {"DRAFT": {"SUBMITTED", "AUTHORISED", "DELETED"}, "SUBMITTED": {"AUTHORISED", "DELETED", "DRAFT"},
+                   "AUTHORISED": {"VOIDED"}}
+        if status not in allowed.get(inv.status, set()):
+            raise XeroValidationError(f"Invoice not of valid status for modification to {status}.",
+                                      element={"InvoiceID": inv.id})
+        if status == "VOIDED" and (inv.amount_paid > ZERO or inv.allocations):
+            raise XeroValidationError("This document cannot be edited as it has a payment or credit "
+                                      "note allocated to it.", element={"InvoiceID": inv.id})
+        inv.status = status
+
+    def add_history(self, invoice_id: str, details: str) -> HistoryRecord:
+        """Append a note to the invoice's history and notes."""
+        if not details.strip():
+            raise XeroValidationError("The Details field is required.")
+        if len(details) > 2500:
+            raise XeroValidationError("The Details field must not exceed 2500 characters.")
+        with self.lock:
+            inv = self.invoice(invoice_id)
+            rec = HistoryRecord(self.clock.now(), details)
+            self.history.setdefault(inv.id, []).append(rec)
+        return rec
+
+    # --- payments ------------------------------------------------------------------------
+    def add_payment(self, invoice_id: str, on: date, amount: Decimal, *, reference: str | None = None,
+                    account_code: str = "090", batch_id: str | None = None) -> PaymentRecord:
+        """Apply a customer payment to an invoice; the invoice becomes PAID when nothing is due."""
+        with self.lock:
+            try:
+                inv = self.invoice(invoice_id)
+            except UnknownEntityError:
+                raise XeroValidationError("Invoice could not be found") from None
+            if inv.status != "AUTHORISED":
+                raise XeroValidationError("Invoice not of valid status for modification",
+                                          element={"InvoiceID": inv.id})
+            if amount <= ZERO:
+                raise XeroValidationError("Payment amount must be greater than zero")
+            if amount > inv.amount_due:
+                raise XeroValidationError("Payment amount exceeds the amount outstanding on this document",
+                                          element={"InvoiceID": inv.id})
+            now = self.clock.now()
+            pay = PaymentRecord(self.new_id("payment"), inv.id, on, amount, now, reference, account_code,
+                                batch_id=batch_id)
+            self.payments[pay.id] = pay
+            inv.payments.append(pay)
+            inv.updated = now
+            self._settle(inv, on)
+        self._emit("INVOICE", inv.id, "UPDATE")
+        return pay
+
+    def delete_payment(self, payment_id: str) -> PaymentRecord:
+        """Delete (Status DELETED) a payment; its invoice is re-opened."""
+        with self.lock:
+            pay = self.payment(payment_id)
+            if pay.status == "DELETED":
+                raise XeroValidationError("Payment has already been deleted")
+            inv = self.invoice(pay.invoice_id)
+            now = self.clock.now()
+            pay.status, pay.updated, inv.updated = "DELETED", now, now
+            self._settle(inv, pay.date)
+        self._emit("INVOICE", inv.id, "UPDATE")
+        return pay
+
+    # --- credit notes --------------------------------------------------------------------
+    def create_credit_note(self, contact_id: str, on: date, total: Decimal, *, currency: str | None = None,
+                           reference: str | None = None, status: str = "AUTHORISED",
+                           number: str | None = None) -> CreditNoteRecord:
+        """Raise a sales credit note (ACCRECCREDIT)."""
+        contact = self._existing_contact(contact_id)
+        if total <= ZERO:
+            raise XeroValidationError("Credit note total must be greater than zero.")
+        if status not in ("DRAFT", "SUBMITTED", "AUTHORISED"):
+            raise XeroValidationError(f"Credit note status {status} is not valid for a new credit note.")
+        with self.lock:
+            n = len(self.credit_notes) + 1
+            rec = CreditNoteRecord(self.new_id("creditnote"), number or f"CN-{n:06d}", contact.id,
+                                   currency or contact.currency, on, total, self.clock.now(),
+                                   reference=reference, status=status)
+            self.credit_notes[rec.id] = rec
+        self._emit("CREDITNOTE", rec.id, "CREATE")
+        return rec
+
+    def allocate_credit(self, credit_note_id: str, invoice_id: str, amount: Decimal,
+                        on: date) -> AllocationRecord:
+        """Apply part or all of a credit note to an invoice of the same contact."""
+        with self.lock:
+            note = self.credit_note(credit_note_id)
+            try:
+                inv = self.invoice(invoice_id)
+            except UnknownEntityError:
+                raise XeroValidationError("Invoice could not be found") from None
+            problems = _allocation_problems(note, inv, amount)
+            if problems:
+                raise XeroValidationError(*problems, element={"CreditNoteID": note.id})
+            now = self.clock.now()
+            alloc = AllocationRecord(self.new_id("allocation"), note.id, inv.id, amount, on)
+            note.allocations.append(alloc)
+            inv.allocations.append(alloc)
+            note.updated = inv.updated = now
+            if note.remaining == ZERO:
+                note.status = "PAID"
+            self._settle(inv, on)
+        self._emit("INVOICE", inv.id, "UPDATE")
+        self._emit("CREDITNOTE", note.id, "UPDATE")
+        return alloc
+
+    # --- bank transactions ---------------------------------------------------------------
+    def create_bank_transaction(self, contact_id: str, on: date, total: Decimal, bank_account_code: str, *,
+                                reference: str | None = None, description: str = "",
+                                kind: str = "RECEIVE") -> BankTransactionRecord:
+        """Record money received (spend money is not needed by Cashline but accepted)."""
+        contact = self._existing_contact(contact_id)
+        if kind not in ("RECEIVE", "SPEND"):
+            raise XeroValidationError(f"Bank transaction type {kind} is not supported by this emulator.")
+        if total <= ZERO:
+            raise XeroValidationError("The total must be greater than zero.")
+        with self.lock:
+            rec = BankTransactionRecord(self.new_id("banktransaction"), contact.id, on, total, contact.currency,
+                                        self.clock.now(), bank_account_code, description, reference, kind)
+            self.bank_transactions[rec.id] = rec
+        return rec
+
+    def _existing_contact(self, contact_id: str) -> ContactRecord:
+        try:
+            return self.contact(contact_id)
+        except UnknownEntityError:
+            raise XeroValidationError("The contact could not be found.") from None
+
+
+def _allocation_problems(note: CreditNoteRecord, inv: InvoiceRecord, amount: Decimal) -> list[str]:
+    problems = []
+    if note.status != "AUTHORISED":
+        problems.append("Credit note not of valid status for allocation")
+    if inv.status != "AUTHORISED":
+        problems.append("Invoice not of valid status for modification")
+    if note.contact_id != inv.contact_id:
+        problems.append("The credit note and the invoice must belong to the same contact")
+    if note.currency != inv.currency:
+        problems.append("The credit note and the invoice must have the same currency")
+    if amount <= ZERO:
+        problems.append("Allocation amount must be greater than zero")
+    if amount > note.remaining:
+        problems.append("The amount being applied exceeds the remaining credit on the credit note")
+    if amount > inv.amount_due:
+        problems.append("The amount being applied exceeds the amount outstanding on the invoice")
+    return problems

@@ -1,0 +1,175 @@
+"""Records -> Xero's JSON shapes, and Xero's request/response date formats.
+
+Serialisers return dicts of native values (``date``, ``datetime``, ``Decimal``) so ``where`` filters can
+compare them; ``encode`` then renders dates as ``/Date(ms+0000)/`` and drops nulls, as Xero does.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
+from typing import Any
+
+import simplejson
+
+from connectors.xero.emulator.records import (
+    ZERO,
+    AllocationRecord,
+    BankTransactionRecord,
+    ContactRecord,
+    CreditNoteRecord,
+    HistoryRecord,
+    InvoiceRecord,
+    PaymentRecord,
+)
+from connectors.xero.emulator.store import OrgStore, stable_id
+
+_MS_DATE = re.compile(r"^/Date\((-?\d+)([+-]\d{4})?\)/$")
+_ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2}):(\d{2})(?:\.\d+)?)?$")
+
+
+class BadDateError(ValueError):
+    """A request carried a date Xero would not accept."""
+
+
+def ms_date(value: date | datetime) -> str:
+    """``/Date(1546128000000+0000)/`` for a date (midnight UTC) or an aware datetime."""
+    moment = value if isinstance(value, datetime) else datetime.combine(value, time(), tzinfo=UTC)
+    return f"/Date({int(moment.timestamp() * 1000)}+0000)/"
+
+
+def iso_string(value: date | datetime) -> str:
+    """The ``DateString`` companion field: local ISO without offset."""
+    moment = value if isinstance(value, datetime) else datetime.combine(value, time())
+    return moment.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def parse_request_date(value: Any) -> date:
+    """Accept ``YYYY-MM-DD``, ``YYYY-MM-DDThh:mm:ss`` or ``/Date(ms)/``, as Xero does."""
+    if isinstance(value, str):
+        if m := _MS_DATE.match(value):
+            return datetime.fromtimestamp(int(m.group(1)) / 1000, UTC).date()
+        if m := _ISO_DATE.match(value):
+            try:
+                return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+            except ValueError:
+                pass
+    raise BadDateError(f"The date '{value}' is not a valid date.")
+
+
+def encode(payload: Any) -> bytes:
+    """JSON bytes with Xero's date format; Decimals are written as exact JSON numbers."""
+    return simplejson.dumps(_render(payload), use_decimal=True).encode()
+
+
+def _render(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _render(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list | tuple):
+        return [_render(v) for v in value]
+    if isinstance(value, date):  # datetime is a date too
+        return ms_date(value)
+    return value
+
+
+def contact_ref(store: OrgStore, contact_id: str) -> dict[str, Any]:
+    contact = store.contacts.get(contact_id)
+    return {"ContactID": contact_id, "Name": contact.name if contact else None}
+
+
+def contact(rec: ContactRecord) -> dict[str, Any]:
+    return {
+        "ContactID": rec.id, "ContactStatus": rec.status, "Name": rec.name, "EmailAddress": rec.email,
+        "AccountNumber": rec.account_number, "BankAccountDetails": rec.bank_account,
+        "DefaultCurrency": rec.currency, "IsCustomer": True, "IsSupplier": False,
+        "UpdatedDateUTC": rec.updated, "Addresses": [], "Phones": [], "ContactGroups": [],
+        "ContactPersons": [], "HasAttachments": False, "HasValidationErrors": False,
+    }
+
+
+def _line(seed: int, owner_id: str, description: str, amount: Decimal, account: str = "200") -> dict[str, Any]:
+    return {"LineItemID": stable_id(seed, "line", owner_id), "Description": description,
+            "Quantity": Decimal("1.0000"), "UnitAmount": amount, "LineAmount": amount,
+            "AccountCode": account, "TaxType": "NONE", "TaxAmount": ZERO, "Tracking": []}
+
+
+def payment_summary(rec: PaymentRecord) -> dict[str, Any]:
+    return {"PaymentID": rec.id, "Date": rec.date, "Amount": rec.amount, "Reference": rec.reference,
+            "CurrencyRate": Decimal("1.0000000000"), "HasAccount": False, "HasValidationErrors": False}
+
+
+def invoice(store: OrgStore, rec: InvoiceRecord) -> dict[str, Any]:
+    notes = [store.credit_notes[a.credit_note_id] for a in rec.allocations]
+    return {
+        "Type": rec.type, "InvoiceID": rec.id, "InvoiceNumber": rec.number, "Reference": rec.reference or "",
+        "Contact": contact_ref(store, rec.contact_id), "Date": rec.date, "DateString": iso_string(rec.date),
+        "DueDate": rec.due_date, "DueDateString": iso_string(rec.due_date), "Status": rec.status,
+        "LineAmountTypes": "NoTax", "LineItems": [_line(store.seed, rec.id, rec.description, rec.total)],
+        "SubTotal": rec.total, "TotalTax": ZERO, "Total": rec.total, "AmountDue": rec.amount_due,
+        "AmountPaid": rec.amount_paid, "AmountCredited": rec.amount_credited, "CurrencyCode": rec.currency,
+        "CurrencyRate": Decimal("1.0000000000"), "SentToContact": rec.sent, "IsDiscounted": False,
+        "HasAttachments": False, "HasErrors": False, "FullyPaidOnDate": rec.fully_paid_on,
+        "UpdatedDateUTC": rec.updated,
+        "Payments": [payment_summary(p) for p in rec.payments if p.status == "AUTHORISED"],
+        "CreditNotes": [{"CreditNoteID": n.id, "CreditNoteNumber": n.number, "Total": n.total,
+                         "AppliedAmount": a.amount, "Date": a.date}
+                        for n, a in zip(notes, rec.allocations, strict=True)],
+        "Prepayments": [], "Overpayments": [],
+    }
+
+
+def payment(store: OrgStore, rec: PaymentRecord) -> dict[str, Any]:
+    inv = store.invoices[rec.invoice_id]
+    return {
+        "PaymentID": rec.id, "Date": rec.date, "Amount": rec.amount, "BankAmount": rec.amount,
+        "Reference": rec.reference, "CurrencyRate": Decimal("1.0000000000"), "PaymentType": "ACCRECPAYMENT",
+        "Status": rec.status, "UpdatedDateUTC": rec.updated, "HasAccount": True, "IsReconciled": False,
+        "HasValidationErrors": False, "BatchPaymentID": rec.batch_id,
+        "Account": {"AccountID": stable_id(store.seed, "account", rec.account_code), "Code": rec.account_code},
+        "Invoice": {"Type": inv.type, "InvoiceID": inv.id, "InvoiceNumber": inv.number,
+                    "Contact": contact_ref(store, inv.contact_id), "CurrencyCode": inv.currency,
+                    "Payments": [], "CreditNotes": [], "Prepayments": [], "Overpayments": [],
+                    "HasErrors": False, "IsDiscounted": False, "LineItems": []},
+    }
+
+
+def allocation(store: OrgStore, rec: AllocationRecord) -> dict[str, Any]:
+    inv = store.invoices[rec.invoice_id]
+    return {"AllocationID": rec.id, "Amount": rec.amount, "Date": rec.date, "IsDeleted": False,
+            "Invoice": {"InvoiceID": inv.id, "InvoiceNumber": inv.number, "Payments": [], "CreditNotes": [],
+                        "Prepayments": [], "Overpayments": [], "HasErrors": False, "IsDiscounted": False,
+                        "LineItems": []}}
+
+
+def credit_note(store: OrgStore, rec: CreditNoteRecord) -> dict[str, Any]:
+    fully = max((a.date for a in rec.allocations), default=None) if rec.status == "PAID" else None
+    return {
+        "Type": "ACCRECCREDIT", "CreditNoteID": rec.id, "CreditNoteNumber": rec.number,
+        "Reference": rec.reference, "Contact": contact_ref(store, rec.contact_id), "Date": rec.date,
+        "DateString": iso_string(rec.date), "Status": rec.status, "LineAmountTypes": "NoTax",
+        "LineItems": [_line(store.seed, rec.id, rec.reference or "Credit", rec.total)],
+        "SubTotal": rec.total, "TotalTax": ZERO, "Total": rec.total, "RemainingCredit": rec.remaining,
+        "CurrencyCode": rec.currency, "CurrencyRate": Decimal("1.0000000000"), "SentToContact": False,
+        "UpdatedDateUTC": rec.updated, "FullyPaidOnDate": fully, "HasAttachments": False, "HasErrors": False,
+        "Allocations": [allocation(store, a) for a in rec.allocations], "Payments": [],
+    }
+
+
+def history(rec: HistoryRecord) -> dict[str, Any]:
+    return {"Changes": rec.changes, "DateUTCString": iso_string(rec.date_utc), "DateUTC": rec.date_utc,
+            "User": rec.user, "Details": rec.details}
+
+
+def bank_transaction(store: OrgStore, rec: BankTransactionRecord) -> dict[str, Any]:
+    return {
+        "BankTransactionID": rec.id, "Type": rec.type, "Contact": contact_ref(store, rec.contact_id),
+        "Date": rec.date, "DateString": iso_string(rec.date), "Status": rec.status, "Reference": rec.reference,
+        "LineAmountTypes": "NoTax",
+        "LineItems": [_line(store.seed, rec.id, rec.description, rec.total, rec.line_account_code)],
+        "SubTotal": rec.total, "TotalTax": ZERO, "Total": rec.total, "CurrencyCode": rec.currency,
+        "CurrencyRate": Decimal("1.0000000000"), "IsReconciled": False, "HasAttachments": False,
+        "BankAccount": {"AccountID": stable_id(store.seed, "account", rec.bank_account_code),
+                        "Code": rec.bank_account_code},
+        "UpdatedDateUTC": rec.updated,
+    }

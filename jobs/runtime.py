@@ -1,0 +1,63 @@
+"""What every job runs inside: an app context, one transaction, and a job-aware logger.
+
+The worker process creates the app once (``cashline worker``); a job called directly (tests, the
+demo's synchronous mode) creates one on demand.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from flask import Flask, current_app, has_app_context
+from rq import get_current_job
+from sqlalchemy.orm import Session
+
+from addon.extensions import get_db
+from addon.logging import log_context
+
+logger = logging.getLogger(__name__)
+
+_app: Flask | None = None
+
+
+def set_app(app: Flask) -> None:
+    """Used by the worker (and tests) to share one app instead of building one per job."""
+    global _app
+    _app = app
+
+
+def _get_app() -> Flask:
+    global _app
+    if has_app_context():
+        return current_app._get_current_object()  # type: ignore[attr-defined,no-any-return]
+    if _app is None:
+        from addon import create_app
+
+        _app = create_app()
+    return _app
+
+
+@dataclass
+class JobContext:
+    app: Flask
+    session: Session
+    job_id: str | None
+
+
+@contextmanager
+def job_context(tenant_id: int | None = None) -> Iterator[JobContext]:
+    """Commit when the block succeeds, roll back when it raises; logs carry job and tenant ids."""
+    app = _get_app()
+    job = get_current_job()
+    job_id = job.id if job else None
+    with app.app_context(), log_context(job_id=job_id, tenant_id=tenant_id):
+        session = get_db().session
+        try:
+            yield JobContext(app=app, session=session, job_id=job_id)
+            session.commit()
+        except Exception:
+            session.rollback()
+            raise

@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+import pytest
+
+from addon.config import ConfigError, load_config
+
+
+def test_production_refuses_to_start_without_secrets(tmp_path) -> None:
+    with pytest.raises(ConfigError, match="SECRET_KEY, TOKEN_ENCRYPTION_KEY"):
+        load_config({"CASHLINE_ENV": "production"}, tmp_path)
+
+
+def test_development_generates_secrets_once_and_keeps_them(tmp_path) -> None:
+    first = load_config({}, tmp_path)
+    second = load_config({}, tmp_path)
+    assert first["SECRET_KEY"] == second["SECRET_KEY"]
+    assert first["TOKEN_ENCRYPTION_KEY"] == second["TOKEN_ENCRYPTION_KEY"]
+    assert (tmp_path / "secret_key.txt").stat().st_mode & 0o777 == 0o600
+
+
+def test_defaults_and_environment(tmp_path) -> None:
+    cfg = load_config({"REDIS_URL": "redis://example:6379/2", "SMTP_PORT": "2525", "SMTP_STARTTLS": "yes",
+                       "SECRET_KEY": "s", "TOKEN_ENCRYPTION_KEY": "k"}, tmp_path)
+    assert cfg["DATABASE_URL"] == f"sqlite:///{tmp_path / 'cashline.sqlite3'}"
+    assert cfg["REDIS_URL"] == "redis://example:6379/2"
+    assert cfg["SMTP_PORT"] == 2525
+    assert cfg["SMTP_STARTTLS"] is True
+    assert cfg["XERO_API_URL"] == "https://api.xero.com"
+
+
+def test_overrides_win_over_environment(tmp_path) -> None:
+    cfg = load_config({"DATABASE_URL": "sqlite:///env.db"}, tmp_path, {"DATABASE_URL": "sqlite:///x.db"})
+    assert cfg["DATABASE_URL"] == "sqlite:///x.db"
