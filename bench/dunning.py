@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from addon.domain.dunning import (  # noqa: E402 - after the path tweak so it runs from a checkout
+from addon.domain.dunning import (
     DunningCustomer,
     DunningInvoice,
     DunningSettings,

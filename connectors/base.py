@@ -8,7 +8,8 @@ creates a second payment, credit note or note.
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
@@ -56,6 +57,9 @@ class AccountingConnector(abc.ABC):
         self.config = config
         self.tenant_remote_id = tenant_remote_id
         self.tokens = tokens
+        # Wrapped around every HTTP request to the platform. The app installs a Redis-backed per-tenant
+        # limiter here (shared by all workers); standalone use (CLI, tests) runs unthrottled.
+        self.throttle: Callable[[], AbstractContextManager[None]] = nullcontext
 
     # --- reads -----------------------------------------------------------------------------
     @abc.abstractmethod

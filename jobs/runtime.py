@@ -61,3 +61,16 @@ def job_context(tenant_id: int | None = None) -> Iterator[JobContext]:
         except Exception:
             session.rollback()
             raise
+
+
+def connector_factory(ctx: JobContext):  # type: ignore[no-untyped-def]
+    """Return ``connector_for(tenant)`` bound to this job's app (tokens, limiter, config)."""
+    from addon.extensions import get_redis
+    from addon.services.connections import connector_for
+
+    engine = get_db().engine
+
+    def _for(tenant):  # type: ignore[no-untyped-def]
+        return connector_for(tenant, engine=engine, redis=get_redis(), config=ctx.app.config)
+
+    return _for

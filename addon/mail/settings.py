@@ -11,6 +11,7 @@ from typing import Any
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
+DEFAULT_FROM = "Cashline <no-reply@localhost>"
 
 
 class MailConfigError(ValueError):
@@ -24,7 +25,7 @@ class MailSettings:
     username: str | None = None
     password: str | None = None
     starttls: bool = False
-    mail_from: str = "Cashline <no-reply@localhost>"
+    mail_from: str = DEFAULT_FROM
     inbound_reply_domain: str | None = None
     timeout: float = 30.0
 
@@ -39,7 +40,7 @@ class MailSettings:
             username=_opt(env, "SMTP_USERNAME"),
             password=_opt(env, "SMTP_PASSWORD"),
             starttls=starttls,
-            mail_from=str(env.get("MAIL_FROM") or cls.mail_from),
+            mail_from=str(env.get("MAIL_FROM") or DEFAULT_FROM),
             inbound_reply_domain=_opt(env, "INBOUND_REPLY_DOMAIN"),
             timeout=float(env.get("SMTP_TIMEOUT") or 30.0),
         )

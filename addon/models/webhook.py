@@ -33,4 +33,5 @@ class WebhookEvent(Base):
     status: Mapped[str] = mapped_column(String(12), default=WebhookStatus.RECEIVED.value, index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
+    queued_at: Mapped[datetime | None]  # last time a job was enqueued for it (stuck detection)
     processed_at: Mapped[datetime | None]

@@ -114,6 +114,7 @@ class ReminderAction:
     reason: str
     needs_approval: bool
     exactly_once_keys: tuple[str, ...]
+    reliable_payer: bool = False  # templates may thank the customer for their record
 
     @property
     def invoice_ids(self) -> tuple[str, ...]:

@@ -31,6 +31,7 @@ class _Due:
     invoice: DunningInvoice
     stage: EffectiveStage
     line: ActionLine
+    reliable: bool
 
 
 def plan_reminders(invoices: Iterable[DunningInvoice], customers: Iterable[DunningCustomer],
@@ -111,7 +112,7 @@ def _due_stage(invoice: DunningInvoice, schedule: Schedule, sent: set[str], toda
         parts += [note] if note else []
     line = ActionLine(invoice.invoice_id, invoice.number, eff.stage.key, eff.tone, invoice.amount_due,
                       invoice.currency, invoice.due_date, days, invoice.payment_url, "; ".join(parts), claim)
-    return _Due(invoice, eff, line)
+    return _Due(invoice, eff, line, schedule.reliable)
 
 
 def _overdue_text(days: int) -> str:
@@ -153,6 +154,7 @@ def _consolidate(customer: DunningCustomer, items: Sequence[_Due], now: datetime
         lines=tuple(d.line for d in items), reason=reason,
         needs_approval=any(d.stage.stage.needs_approval for d in items),
         exactly_once_keys=tuple(exactly_once_key(d.invoice.invoice_id, d.stage.stage.key) for d in items),
+        reliable_payer=all(d.reliable for d in items),
     )
 
 

@@ -25,8 +25,14 @@ class AmountFit:
     residual: Residual | None  # None = exact
     residual_cents: int  # always >= 0
     identity: float  # how much the amount alone points at this allocation
-    fit: float  # multiplier: how plausible the amount is for this allocation
+    fit_referenced: float  # plausibility multiplier when the payer quoted the invoice(s)...
+    fit_unreferenced: float  # ... and when only the amount and the payer point at them
     deduction_reason: str | None = None
+
+    def fit(self, reference_strength: float) -> float:
+        """A quoted reference explains a short/over-payment; without one the amount must speak alone."""
+        span = self.fit_referenced - self.fit_unreferenced
+        return self.fit_unreferenced + span * reference_strength
 
 
 def deduction_reason(text: str, line_cents: int, due_cents: int) -> str | None:
@@ -45,18 +51,18 @@ def fit_amount(line_cents: int, due_cents: int, config: MatchingConfig, text: st
     """Classify the difference between the line amount and the total due of an allocation."""
     diff = line_cents - due_cents
     if diff == 0:
-        return AmountFit(None, 0, 0.5, 1.0)
+        return AmountFit(None, 0, 0.6, 1.0, 1.0)
     fee_cap = min(int(config.fee_tolerance * 100), int(config.fee_tolerance_pct * due_cents))
     if diff < 0 and -diff <= fee_cap:
-        return AmountFit(Residual.FEE, -diff, 0.35, 0.99)
+        return AmountFit(Residual.FEE, -diff, 0.2, 0.99, 0.93)
     if abs(diff) <= int(config.fx_tolerance_pct * due_cents):
-        return AmountFit(Residual.FX, abs(diff), 0.25, 0.97)
+        return AmountFit(Residual.FX, abs(diff), 0.1, 0.98, 0.88)
     if diff > 0:
-        return AmountFit(Residual.OVERPAYMENT, diff, 0.0, 0.9 if diff * 4 <= due_cents else 0.8)
+        return AmountFit(Residual.OVERPAYMENT, diff, 0.0, 0.93 if diff * 4 <= due_cents else 0.9, 0.7)
     reason = deduction_reason(text, line_cents, due_cents)
     if reason is not None:
-        return AmountFit(Residual.DEDUCTION, -diff, 0.05, 0.95, reason)
-    return AmountFit(Residual.PARTIAL, -diff, 0.0, 0.92)
+        return AmountFit(Residual.DEDUCTION, -diff, 0.05, 0.96, 0.75, reason)
+    return AmountFit(Residual.PARTIAL, -diff, 0.0, 0.95, 0.7)
 
 
 def cents_to_decimal(cents: int) -> Decimal:

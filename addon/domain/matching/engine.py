@@ -60,7 +60,7 @@ def _candidates(ctx: _Line, index: MatchingIndex, config: MatchingConfig) -> lis
     for group in _reference_groups(ctx, index):
         out.append(_score(group, ctx, index, config))
     for cid in ctx.payers:
-        if not any(_fits(c) and c.customer_id == cid for c in out):
+        if not any(c.residual is None and c.customer_id == cid for c in out):
             out.extend(_score(group, ctx, index, config, subset=True)
                        for group in _customer_subsets(cid, ctx, index, config))
             out.extend(_score((pos,), ctx, index, config) for pos in _oldest_open(cid, ctx, index))
@@ -97,10 +97,10 @@ def _reference_groups(ctx: _Line, index: MatchingIndex) -> list[tuple[int, ...]]
 
 def _customer_subsets(cid: str, ctx: _Line, index: MatchingIndex,
                       config: MatchingConfig) -> list[tuple[int, ...]]:
-    fee = int(config.fee_tolerance * 100)
-    pool = [p for p in index.customer_by_due.get(cid, ()) if index.cents[p] <= ctx.cents + fee]
+    # Exact sums only: with a tolerance window, coincidental combinations multiply quickly.
+    pool = [p for p in index.customer_by_due.get(cid, ()) if index.cents[p] < ctx.cents]
     pool = pool[:config.max_subset_pool]
-    found = subset_sums([index.cents[p] for p in pool], ctx.cents, ctx.cents + fee,
+    found = subset_sums([index.cents[p] for p in pool], ctx.cents, ctx.cents,
                         max_size=config.max_subset_size, node_budget=config.subset_node_budget)
     return [tuple(pool[i] for i in combo) for combo in found]
 
@@ -111,10 +111,6 @@ def _oldest_open(cid: str, ctx: _Line, index: MatchingIndex) -> list[int]:
     return [p for _, p in zip(range(_PARTIAL_FALLBACKS), larger, strict=False)]
 
 
-def _fits(candidate: Candidate) -> bool:
-    return candidate.residual in (None, Residual.FEE, Residual.FX)
-
-
 def _score(positions: Sequence[int], ctx: _Line, index: MatchingIndex, config: MatchingConfig,
            *, subset: bool = False) -> Candidate:
     invoices = [index.invoices[p] for p in positions]
@@ -122,18 +118,18 @@ def _score(positions: Sequence[int], ctx: _Line, index: MatchingIndex, config: M
     cid = invoices[0].customer_id
     same_currency = all(inv.currency.upper() == ctx.currency for inv in invoices)
     fit = fit_amount(ctx.cents, due, config, ctx.text) if same_currency else \
-        AmountFit(Residual.FX, 0, 0.0, 0.85)
+        AmountFit(Residual.FX, 0, 0.0, 0.85, 0.7)
     ref = sum(ctx.refs[p].strength if p in ctx.refs else 0.0 for p in positions) / len(positions)
     payer = ctx.payers[cid].strength if cid in ctx.payers else 0.0
     identity = 1 - (1 - _REF_WEIGHT * ref) * (1 - _PAYER_WEIGHT * payer) * (1 - fit.identity)
     evidence = _reference_evidence(positions, ctx, index)
     if cid in ctx.payers:
         evidence.append(ctx.payers[cid].evidence)
-    confidence = identity * fit.fit
+    confidence = identity * fit.fit(ref)
     if payer < 0.5 and any(i.strength >= 0.9 for i in ctx.payers.values()):
         confidence *= _CONFLICT_PENALTY
         evidence.append("but the payer looks like a different customer")
-    if fit.residual is not None and any(p not in positions and h.strength >= TYPO for p, h in ctx.refs.items()):
+    if fit.residual is not None and _names_others(positions, ctx):
         confidence *= _OTHER_REFS_PENALTY
         evidence.append("remittance also names invoices not in this allocation")
     if subset:
@@ -144,6 +140,12 @@ def _score(positions: Sequence[int], ctx: _Line, index: MatchingIndex, config: M
                      evidence=tuple(evidence), residual=fit.residual,
                      residual_amount=cents_to_decimal(fit.residual_cents), deduction_reason=fit.deduction_reason,
                      customer_id=cid)
+
+
+def _names_others(positions: Sequence[int], ctx: _Line) -> bool:
+    """Does the remittance quote, verbatim, an invoice this allocation leaves out?"""
+    own = {ctx.refs[p].token for p in positions if p in ctx.refs}
+    return any(h.kind == "exact" and h.token not in own and p not in positions for p, h in ctx.refs.items())
 
 
 def _allocate(positions: Sequence[int], ctx: _Line, index: MatchingIndex,

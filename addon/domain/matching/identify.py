@@ -69,11 +69,14 @@ def _fuzzy_name(payer: str, index: MatchingIndex) -> list[Identity]:
     query = " ".join(tokens)
     choices = {cid: index.customers[cid].normalized for cid in block}
     hits = process.extract(query, choices, scorer=fuzz.token_sort_ratio, limit=3, score_cutoff=_FUZZY_CUTOFF)
-    scored = {cid: score for _, score, cid in hits}
+    found = {cid: Identity(cid, round(0.9 * (score - 80.0) / 20.0, 3),
+                           f"payer name '{payer}' resembles {_label(index, cid)} ({score:.0f}%)")
+             for _, score, cid in hits}
     if len(query) >= _MIN_PREFIX:
-        for cid, normalized in choices.items():
-            if normalized.startswith(query) and len(normalized) > len(query):
-                scored[cid] = max(scored.get(cid, 0.0), 96.0)  # truncated by the bank
-    return [Identity(cid, round(0.9 * (score - 80.0) / 20.0, 3),
-                     f"payer name '{payer}' resembles {_label(index, cid)} ({score:.0f}%)")
-            for cid, score in scored.items()]
+        # Banks truncate names; a long prefix shared by exactly one customer is as good as the name.
+        prefixed = [cid for cid, norm in choices.items() if norm.startswith(query) and len(norm) > len(query)]
+        strength = 0.9 if len(prefixed) == 1 else 0.6
+        for cid in prefixed:
+            if cid not in found or found[cid].strength < strength:
+                found[cid] = Identity(cid, strength, f"payer name '{payer}' is the start of {_label(index, cid)}")
+    return list(found.values())

@@ -25,7 +25,7 @@ def _fold(text: str) -> str:
 
 def name_tokens(name: str) -> list[str]:
     """Lower-case, accent-free name words without legal forms (``Acme Trading Ltd.`` -> acme, trading)."""
-    words = _NON_ALNUM.sub(" ", _fold(name.replace("&", " and "))).split()
+    words = _NON_ALNUM.sub(" ", _fold(name.replace("&", " and ").replace(".", ""))).split()
     kept = [w for w in words if w not in LEGAL_SUFFIXES]
     return kept or words
 

@@ -11,7 +11,7 @@ from addon.domain.types import BankLine
 from .index import MatchingIndex
 from .normalize import deletion_variants, reference_key, reference_tokens
 
-EXACT, NUMERIC, TYPO, SHORT_NUMERIC = 1.0, 0.85, 0.75, 0.6
+EXACT, NUMERIC, TYPO, SHORT_NUMERIC, SHADOWED_TYPO = 1.0, 0.85, 0.75, 0.6, 0.5
 _MIN_TYPO_TOKEN = 5
 
 
@@ -46,8 +46,10 @@ def find_references(text: str, index: MatchingIndex) -> dict[int, RefHit]:
             for pos in index.by_digits.get(key, ()):
                 add(pos, numeric, token, "numeric")
         if len(token) >= _MIN_TYPO_TOKEN and any(ch.isdigit() for ch in token):
+            # A token that names an invoice verbatim is only a typo of another one if the amount says so.
+            typo = SHADOWED_TYPO if token in index.by_ref else TYPO
             for pos in _typo_neighbours(token, index):
-                add(pos, TYPO, token, "typo")
+                add(pos, typo, token, "typo")
     return hits
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+from scipy.stats import rankdata
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
 Vector = npt.NDArray[np.float64]
@@ -68,6 +69,14 @@ def all_metrics(pred: Predictions, late: Vector, late_known: npt.NDArray[np.bool
     return {k: round(out[k], 4) for k in METRIC_KEYS}
 
 
+def fast_auc(y: Vector, p: Vector) -> float:
+    """ROC AUC via the rank-sum (Mann-Whitney) identity, ties counted half; equals roc_auc_score."""
+    ranks = rankdata(p)
+    pos = y == 1
+    n1, n0 = int(pos.sum()), int((~pos).sum())
+    return float((ranks[pos].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+
 def paired_bootstrap_auc(y: Vector, p_a: Vector, p_b: Vector, rounds: int = 1000,
                          seed: int = 0) -> tuple[float, float, float]:
     """AUC(a) - AUC(b) and its 95% paired-bootstrap interval (same resampled invoices for both)."""
@@ -79,7 +88,7 @@ def paired_bootstrap_auc(y: Vector, p_a: Vector, p_b: Vector, rounds: int = 1000
         ys = y[idx]
         if ys.min() == ys.max():
             continue  # a resample with one class has no AUC
-        diffs.append(roc_auc_score(ys, p_a[idx]) - roc_auc_score(ys, p_b[idx]))
-    point = float(roc_auc_score(y, p_a) - roc_auc_score(y, p_b))
+        diffs.append(fast_auc(ys, p_a[idx]) - fast_auc(ys, p_b[idx]))
+    point = fast_auc(y, p_a) - fast_auc(y, p_b)
     lo, hi = np.percentile(diffs, [2.5, 97.5]) if diffs else (math.nan, math.nan)
     return point, float(lo), float(hi)

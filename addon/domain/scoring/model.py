@@ -20,7 +20,7 @@ import numpy.typing as npt
 import xgboost as xgb
 
 from addon.domain.scoring.calibration import IntervalCalibrator, ProbabilityCalibrator
-from addon.domain.scoring.features import FEATURE_NAMES, FeatureBuilder, FeatureMatrix
+from addon.domain.scoring.features import FEATURE_NAMES, FeatureBuilder, FeatureMatrix, feature_index
 from addon.domain.scoring.history import HistoryInvoice, as_seen_at
 from addon.domain.scoring.reasons import explain
 
@@ -28,6 +28,29 @@ ARTIFACT_FORMAT = 1
 Bands = Sequence[tuple[str, float]]
 # (band, lowest P(late) in the band), ascending; tenants may override names and thresholds.
 DEFAULT_BANDS: tuple[tuple[str, float], ...] = (("low", 0.0), ("medium", 0.35), ("high", 0.65))
+
+
+def classifier_margin(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Starting log-odds per row: the customer's smoothed late rate, so trees learn corrections to it."""
+    rate = np.clip(values[:, feature_index("cust_late_rate")], 0.01, 0.99)
+    rate = np.where(np.isnan(rate), 0.5, rate)
+    return np.log(rate / (1 - rate))
+
+
+def quantile_margin(values: npt.NDArray[np.float64], outputs: int = 3) -> npt.NDArray[np.float64]:
+    """Starting payment day per row: the customer's median past delay (else the organisation's mean)."""
+    own = values[:, feature_index("cust_median_delay")]
+    org = np.nan_to_num(values[:, feature_index("org_mean_delay_90d")], nan=0.0)
+    start = np.where(np.isnan(own), org, own)
+    return np.repeat(start[:, None], outputs, axis=1)
+
+
+def model_matrix(values: npt.NDArray[np.float64], margin: npt.NDArray[np.float64],
+                 label: npt.NDArray[np.float64] | None = None,
+                 weight: npt.NDArray[np.float64] | None = None, nthread: int = 2) -> xgb.DMatrix:
+    """DMatrix with feature names and a base margin (the same construction for training and scoring)."""
+    return xgb.DMatrix(values, label=label, weight=weight, base_margin=margin,
+                       feature_names=list(FEATURE_NAMES), nthread=nthread)
 
 
 class ArtifactError(ValueError):
@@ -105,9 +128,11 @@ class RiskModel:
                        invoices: Sequence[HistoryInvoice]) -> tuple[npt.NDArray[np.float64],
                                                                     npt.NDArray[np.float64]]:
         """Calibrated P(late) and (n, 3) calibrated p10/p50/p90 days relative to the due date."""
-        dm = xgb.DMatrix(features.values, feature_names=list(FEATURE_NAMES))
-        p = self.probability.apply(self.classifier.predict(dm).astype(np.float64))
-        raw = np.sort(self.quantiles.predict(dm).reshape(len(invoices), -1).astype(np.float64), axis=1)
+        x = features.values
+        raw_p = self.classifier.predict(model_matrix(x, classifier_margin(x))).astype(np.float64)
+        p = self.probability.apply(raw_p)
+        raw = self.quantiles.predict(model_matrix(x, quantile_margin(x)))
+        raw = np.sort(raw.reshape(len(invoices), -1).astype(np.float64), axis=1)
         past_due = np.array([(d - inv.due_date).days for inv, d in zip(invoices, as_of, strict=True)],
                             dtype=np.float64)
         overdue = past_due > 0
@@ -119,8 +144,15 @@ class RiskModel:
         return np.where(overdue, 1.0, p), q
 
     def _contributions(self, features: FeatureMatrix) -> npt.NDArray[np.float64]:
-        dm = xgb.DMatrix(features.values, feature_names=list(FEATURE_NAMES))
-        return np.asarray(self.classifier.predict(dm, pred_contribs=True), dtype=np.float64)
+        x = features.values
+        margin = classifier_margin(x)
+        contribs = np.asarray(self.classifier.predict(model_matrix(x, margin), pred_contribs=True),
+                              dtype=np.float64)
+        # The base margin lands in the bias column; credit its deviation from the training average to
+        # the customer's record so reasons can still say "customer paid the last 4 invoices late".
+        centre = float(self.metadata.get("mean_margin", 0.0))
+        contribs[:, feature_index("cust_late_rate")] += margin - centre
+        return contribs
 
     def to_bytes(self) -> bytes:
         """Versioned zip artifact: JSON metadata plus XGBoost JSON models; no pickled code."""

@@ -25,11 +25,12 @@ import numpy.typing as npt
 import xgboost as xgb
 
 from addon.domain.scoring.calibration import fit_interval_calibrator, fit_probability_calibrator
-from addon.domain.scoring.features import FEATURE_NAMES, FeatureBuilder
+from addon.domain.scoring.features import FEATURE_NAMES, FeatureBuilder, feature_index
 from addon.domain.scoring.history import HistoryInvoice, as_seen_at
-from addon.domain.scoring.model import RiskModel
+from addon.domain.scoring.model import RiskModel, classifier_margin, model_matrix, quantile_margin
 
 Vector = npt.NDArray[np.float64]
+QUANTILES = (0.1, 0.5, 0.9)
 MIN_LABELLED = 40
 MIN_OWN_HISTORY = 300  # settled invoices before a tenant gets a model of its own, without the prior
 MIN_OWN_CALIBRATION = 150
@@ -116,8 +117,7 @@ def _params(config: TrainConfig, **extra: Any) -> dict[str, Any]:
             "tree_method": "hist", **extra}
 
 
-def _fit(x: Vector, y: Vector, w: Vector, rounds: int, params: dict[str, Any]) -> xgb.Booster:
-    dm = xgb.DMatrix(x, label=y, weight=w, feature_names=list(FEATURE_NAMES), nthread=params["nthread"])
+def _fit(dm: xgb.DMatrix, rounds: int, params: dict[str, Any]) -> xgb.Booster:
     return xgb.train(params, dm, num_boost_round=rounds)
 
 
@@ -144,19 +144,25 @@ def train_model(history: Sequence[HistoryInvoice], as_of: date, config: TrainCon
     calib_priors_late = [] if own_calib else prior_late
     calib_priors_delay = [] if own_calib else prior_delay
     x, y, w, _ = _stack(own_late, prior_late, False, config.prior_weight)
-    classifier = _fit(x, y, w, config.classifier_rounds,
+    margin = classifier_margin(x)
+    classifier = _fit(model_matrix(x, margin, y, w, config.nthread), config.classifier_rounds,
                       _params(config, objective="binary:logistic", eval_metric="logloss"))
     xq, yq, wq, _ = _stack(own_delay, prior_delay, False, config.prior_weight)
-    quantiles = _fit(xq, yq, wq, config.quantile_rounds,
-                     _params(config, objective="reg:quantileerror", quantile_alpha=[0.1, 0.5, 0.9]))
+    quantiles = _fit(model_matrix(xq, quantile_margin(xq), yq, wq, config.nthread), config.quantile_rounds,
+                     _params(config, objective="reg:quantileerror", quantile_alpha=list(QUANTILES)))
     xc, yc, _, _ = _stack(own_late, calib_priors_late, True, 1.0)
-    raw_p = classifier.predict(xgb.DMatrix(xc, feature_names=list(FEATURE_NAMES))).astype(np.float64)
+    raw_p = classifier.predict(model_matrix(xc, classifier_margin(xc))).astype(np.float64)
     probability = fit_probability_calibrator(raw_p, yc)
-    xd, yd, _, overdue = _stack(own_delay, calib_priors_delay, True, 1.0)
-    raw_q = np.sort(quantiles.predict(xgb.DMatrix(xd, feature_names=list(FEATURE_NAMES)))
-                    .reshape(len(yd), -1).astype(np.float64), axis=1)
-    interval = fit_interval_calibrator(raw_q[:, 0], raw_q[:, -1], yd, overdue)
+    xd, yd, _, stage = _stack(own_delay, calib_priors_delay, True, 1.0)
+    raw_q = quantiles.predict(model_matrix(xd, quantile_margin(xd)))
+    raw_q = np.sort(raw_q.reshape(len(yd), -1).astype(np.float64), axis=1)
+    # Stage 0 conformal offsets come from rows scored at issue (how invoices are first scored);
+    # rows scored later but before the due date are conditioned differently and are left out.
+    at_issue = xd[:, feature_index("age_days")] == 0
+    keep = at_issue | stage
+    interval = fit_interval_calibrator(raw_q[keep, 0], raw_q[keep, -1], yd[keep], stage[keep])
     meta = _metadata(history, as_of, config, own_late, own_delay, len(prior), own_calib)
+    meta["mean_margin"] = float(margin.mean())
     return RiskModel(classifier, quantiles, probability, interval, meta)
 
 

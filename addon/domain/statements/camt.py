@@ -177,7 +177,7 @@ def _split_amounts(
         return None
     if len(txs) == 1:
         return [amount]
-    split = []
+    split: list[Decimal] = []
     for number, tx in enumerate(txs, start=1):
         node = find(tx, "Amt")
         if node is None:
@@ -224,7 +224,7 @@ def _details(tx: Element, *, money_in: bool, reversal: bool) -> _Details:
         counterparty_name=clean(name),
         counterparty_account=normalise_account(account),
         end_to_end_id=e2e,
-        structured_reference=(refs or docs or [None])[0],
+        structured_reference=next(iter(refs + docs), None),
         remittance_text=ustrd or addtl_rmt or addtl_tx,
         bank_reference=text(tx, "Refs/AcctSvcrRef"),
         extra=extra,

@@ -8,7 +8,7 @@ with ``%`` only, and ``IN (...)``. No OR, JOIN or GROUP BY, as in QBO. MAXRESULT
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -213,8 +213,12 @@ def run(query: Query, entities: list[dict[str, Any]]) -> tuple[list[dict[str, An
     """Filter, order and page; returns (page, total matching)."""
     hits = [e for e in entities if all(matches(e, c) for c in query.conditions)]
     for name, descending in reversed(query.order):
-        hits.sort(key=lambda e, n=name: _sort_key(resolve(e, n)), reverse=descending)
+        hits.sort(key=_sort_by(name), reverse=descending)
     return hits[query.start - 1:query.start - 1 + query.max_results], len(hits)
+
+
+def _sort_by(name: str) -> Callable[[dict[str, Any]], tuple[int, Any]]:
+    return lambda entity: _sort_key(resolve(entity, name))
 
 
 def _sort_key(value: Any) -> tuple[int, Any]:

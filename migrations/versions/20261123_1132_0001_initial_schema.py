@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 11:26:00.915160
+Create Date: 2026-11-23 11:32:16.919430
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 import addon.models.base
+
 
 revision = '0001'
 down_revision = None
@@ -54,6 +55,7 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=12), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('error', sa.Text(), nullable=True),
+    sa.Column('queued_at', addon.models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('processed_at', addon.models.base.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_webhook_events')),
     sa.UniqueConstraint('platform', 'dedupe_key', name=op.f('uq_webhook_events_platform_dedupe_key'))

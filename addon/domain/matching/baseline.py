@@ -1,0 +1,25 @@
+"""The naive matcher the benchmark compares against: exact invoice reference only."""
+
+from __future__ import annotations
+
+from addon.domain.types import Allocation, BankLine
+
+from .amounts import cents_to_decimal
+from .index import MatchingIndex, to_cents
+from .model import Decision, MatchResult
+from .normalize import reference_tokens
+from .references import remittance_text
+
+
+def match_exact_reference(line: BankLine, index: MatchingIndex) -> MatchResult:
+    """Post the line to the one invoice whose number appears verbatim, capped at its amount due."""
+    if line.reversal or line.amount <= 0:
+        return MatchResult(Decision.NONE, 0.0, "not an incoming payment")
+    hits = {pos for token in reference_tokens(remittance_text(line)) for pos in index.by_ref.get(token, ())}
+    if len(hits) != 1:
+        return MatchResult(Decision.NONE, 0.0, f"{len(hits)} exact references")
+    pos = hits.pop()
+    inv = index.invoices[pos]
+    amount = cents_to_decimal(min(index.cents[pos], to_cents(line.amount)))
+    return MatchResult(Decision.AUTO, 1.0, f"reference {inv.number}",
+                       allocations=(Allocation(inv.invoice_id, amount),), customer_id=inv.customer_id)

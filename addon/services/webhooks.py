@@ -1,0 +1,110 @@
+"""Webhook deliveries: store first, acknowledge, then process in a job (nothing is lost).
+
+The HTTP view only verifies, stores and enqueues. Processing re-reads the changed entities from the
+platform (webhook payloads are notifications, not data) and applies them through the sync service.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from addon.domain.types import ChangeEvent, EntityKind
+from addon.models import Tenant, TenantStatus, WebhookEvent, WebhookStatus
+from addon.services import sync
+from connectors.base import AccountingConnector, connector_class
+
+logger = logging.getLogger(__name__)
+
+SIGNATURE_HEADERS = {"xero": "x-xero-signature", "qbo": "intuit-signature", "fake": "x-fake-signature"}
+STUCK_AFTER = timedelta(minutes=10)  # a QUEUED event older than this lost its job (e.g. Redis flushed)
+
+
+class WebhookRejected(Exception):
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+
+
+def verify_and_parse(platform: str, raw_body: bytes, signature: str | None, key: str) -> list[ChangeEvent]:
+    """Check the signature over the raw bytes, then parse. Raises WebhookRejected(401|400)."""
+    cls = connector_class(platform)
+    if not key or not cls.verify_webhook(raw_body, signature, key):
+        raise WebhookRejected(401, "bad signature")
+    try:
+        return cls.parse_webhook(raw_body)
+    except ValueError as exc:
+        raise WebhookRejected(400, f"malformed payload: {exc}") from exc
+
+
+def store_delivery(session: Session, platform: str, raw_body: bytes) -> tuple[WebhookEvent, bool]:
+    """Persist a delivery once (dedupe on the body hash); returns (event, newly_created)."""
+    key = hashlib.sha256(raw_body).hexdigest()
+    existing = session.scalar(select(WebhookEvent).where(WebhookEvent.platform == platform,
+                                                         WebhookEvent.dedupe_key == key))
+    if existing is not None:
+        return existing, False
+    event = WebhookEvent(platform=platform, dedupe_key=key, raw_body=raw_body)
+    try:
+        with session.begin_nested():
+            session.add(event)
+    except IntegrityError:  # a concurrent delivery of the same body won the race
+        found = session.scalar(select(WebhookEvent).where(WebhookEvent.platform == platform,
+                                                          WebhookEvent.dedupe_key == key))
+        assert found is not None
+        return found, False
+    return event, True
+
+
+def process_delivery(session: Session, event: WebhookEvent,
+                     connector_for: Callable[[Tenant], AccountingConnector], *, now: datetime) -> dict[str, int]:
+    """Apply every change announced in ``event``: invoices re-read one by one, other kinds by an
+    incremental sync of the tenant (they carry no usable payload and are rarer)."""
+    changes = connector_class(event.platform).parse_webhook(event.raw_body)
+    by_tenant: dict[str, list[ChangeEvent]] = defaultdict(list)
+    for change in changes:
+        by_tenant[change.tenant_remote_id].append(change)
+    totals: dict[str, int] = defaultdict(int)
+    for remote_id, tenant_changes in by_tenant.items():
+        tenant = session.scalar(select(Tenant).where(Tenant.platform == event.platform,
+                                                     Tenant.remote_id == remote_id))
+        if tenant is None or tenant.status is not TenantStatus.CONNECTED:
+            logger.info("ignoring %d changes for unknown or disconnected tenant %s", len(tenant_changes), remote_id)
+            totals["ignored"] += len(tenant_changes)
+            continue
+        _apply_tenant_changes(session, tenant, tenant_changes, connector_for(tenant), now, totals)
+    return dict(totals)
+
+
+def _apply_tenant_changes(session: Session, tenant: Tenant, changes: list[ChangeEvent],
+                          connector: AccountingConnector, now: datetime, totals: dict[str, int]) -> None:
+    invoice_ids = {c.entity_id for c in changes if c.kind is EntityKind.INVOICE}
+    for remote_id in sorted(invoice_ids):
+        result = sync.sync_invoice(session, tenant, connector, remote_id)
+        totals["invoices"] += result.invoices
+        totals["deleted"] += result.deleted
+    if any(c.kind is not EntityKind.INVOICE for c in changes):
+        result = sync.sync_incremental(session, tenant, connector, now=now)
+        for name, count in result.as_dict().items():
+            totals[name] += count
+
+
+def events_to_enqueue(session: Session, *, now: datetime) -> list[WebhookEvent]:
+    """Stored but not queued (Redis was down), failed and due for retry, or queued but stuck."""
+    return list(session.scalars(select(WebhookEvent).where(or_(
+        WebhookEvent.status.in_([WebhookStatus.RECEIVED.value, WebhookStatus.FAILED.value]),
+        (WebhookEvent.status == WebhookStatus.QUEUED.value)
+        & (func.coalesce(WebhookEvent.queued_at, WebhookEvent.received_at) < now - STUCK_AFTER),
+    )).order_by(WebhookEvent.id).limit(1000)))
+
+
+def dead_letters(session: Session) -> list[WebhookEvent]:
+    return list(session.scalars(select(WebhookEvent).where(WebhookEvent.status == WebhookStatus.DEAD.value)
+                                .order_by(WebhookEvent.id)))

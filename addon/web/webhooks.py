@@ -1,0 +1,57 @@
+"""Webhook receivers: verify the signature on the raw body, store, acknowledge, then enqueue.
+
+Answers fast and with no body (Xero's intent-to-receive requires exactly that: 200 when correctly
+signed, 401 when not). Processing happens in a job; if Redis is down the event is already in the
+database and the sweeper enqueues it later.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from flask import Blueprint, Response, current_app, request
+
+from addon.extensions import get_db, get_redis
+from addon.models import WebhookStatus
+from addon.queueing import enqueue
+from addon.services.webhooks import SIGNATURE_HEADERS, WebhookRejected, store_delivery, verify_and_parse
+
+logger = logging.getLogger(__name__)
+bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
+
+KEY_SETTINGS = {"xero": "XERO_WEBHOOK_KEY", "qbo": "QBO_WEBHOOK_VERIFIER_TOKEN", "fake": "FAKE_WEBHOOK_KEY"}
+
+
+@bp.post("/<platform>")
+def receive(platform: str) -> Response:
+    if platform not in KEY_SETTINGS or (platform == "fake" and not current_app.config.get("FAKE_WEBHOOK_KEY")):
+        return Response(status=404)
+    raw = request.get_data(cache=False)  # the exact bytes that were signed
+    try:
+        changes = verify_and_parse(platform, raw, request.headers.get(SIGNATURE_HEADERS[platform]),
+                                   current_app.config.get(KEY_SETTINGS[platform], ""))
+    except WebhookRejected as exc:
+        logger.warning("webhook rejected for %s: %s", platform, exc)
+        return Response(status=exc.status)
+    if not changes:
+        return Response(status=200)  # Xero intent-to-receive, or an empty batch: nothing to store
+    session = get_db().session
+    event, created = store_delivery(session, platform, raw)
+    # Committed before enqueueing so the worker always finds the row it is given.
+    session.commit()
+    if created:
+        _enqueue_processing(event)
+    return Response(status=200)
+
+
+def _enqueue_processing(event) -> None:  # type: ignore[no-untyped-def]
+    session = get_db().session
+    try:
+        enqueue(get_redis(), "sync", "jobs.webhooks.process_event", event.id, job_id=f"webhook-{event.id}")
+    except Exception as exc:  # noqa: BLE001 - Redis down must not lose or reject the delivery
+        logger.warning("could not enqueue webhook event %s (%s); the sweeper will", event.id, exc)
+        return
+    event.status = WebhookStatus.QUEUED.value
+    event.queued_at = datetime.now(UTC)
+    session.commit()

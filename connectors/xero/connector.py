@@ -1,0 +1,293 @@
+"""XeroConnector: the AccountingConnector for one Xero organisation, over the official xero-python SDK.
+
+Every SDK call goes through ``_call``: fresh tokens from the TokenStore (refreshed through it, so a
+rotated refresh token is persisted before use), one refresh-and-retry on 401, SDK/urllib3 exceptions
+mapped to typed connector errors, and rate limits / transient failures retried by connectors.retry.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from typing import Any, ClassVar, TypeVar
+
+import requests
+import urllib3
+from xero_python.accounting import AccountingApi
+from xero_python.accounting.models import (
+    Allocation as XAllocation,
+    Allocations,
+    Contact as XContact,
+    CreditNote as XCreditNote,
+    CreditNotes,
+    HistoryRecord,
+    HistoryRecords,
+    Invoice as XInvoice,
+    LineItem,
+    Payment as XPayment,
+    Payments,
+)
+from xero_python.accounting.models import Account as XAccount
+from xero_python.api_client import ApiClient, Configuration
+from xero_python.api_client.oauth2 import OAuth2Token
+from xero_python.exceptions import ApiException
+
+from addon.domain.types import (
+    ChangeEvent,
+    Contact,
+    CreditNote,
+    Invoice,
+    NewCreditNote,
+    NewPayment,
+    Payment,
+    TokenSet,
+)
+from connectors.base import AccountingConnector, ChangeSet, ConnectorConfig, register
+from connectors.errors import (
+    AuthError,
+    ConnectorError,
+    NotFoundError,
+    RateLimitedError,
+    TransientError,
+    ValidationError,
+)
+from connectors.retry import MAX_ATTEMPTS, call_with_retries, retry_after_seconds
+from connectors.tokens import TokenStore, needs_refresh, utcnow
+from connectors.xero import auth, mapping, webhooks
+
+T = TypeVar("T")
+
+PAGE_SIZE = 100
+FULL_SWEEP_INTERVAL = timedelta(hours=24)
+
+
+def should_full_sweep(last_full_sweep: datetime | None, now: datetime,
+                      interval: timedelta = FULL_SWEEP_INTERVAL) -> bool:
+    """Xero's modified filter misses some edits (e.g. DueDate on part-paid invoices): sweep everything
+    at least once per ``interval``."""
+    return last_full_sweep is None or now - last_full_sweep >= interval
+
+
+def map_api_exception(exc: ApiException) -> ConnectorError:
+    """An SDK HTTP error -> the typed connector error callers act on."""
+    status = exc.status if isinstance(exc.status, int) else getattr(exc.http_resp, "status", None)
+    body = _body_text(exc)
+    headers = dict(exc.headers or {}) if exc.http_resp is not None else {}
+    if status == 429:
+        lowered = {k.lower(): v for k, v in headers.items()}
+        return RateLimitedError("Xero rate limit reached", retry_after=retry_after_seconds(headers) or 60.0,
+                                problem=lowered.get("x-rate-limit-problem"), body=body)
+    if status in (401, 403):
+        return AuthError(f"Xero refused the credentials ({status}): reconnect needed", status=status, body=body)
+    if status == 404:
+        return NotFoundError("not found in Xero", status=404, body=body)
+    if status == 400:
+        messages = _validation_messages(body)
+        return ValidationError(messages[0], errors=messages, status=400, body=body)
+    if status is not None and status >= 500:
+        return TransientError(f"Xero answered {status}", status=status, body=body)
+    return ConnectorError(f"unexpected Xero response {status}", status=status, body=body)
+
+
+def _body_text(exc: ApiException) -> str:
+    raw = exc.body
+    return raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw or "")
+
+
+def _validation_messages(body: str) -> list[str]:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return [body or "validation failed"]
+    messages = [str(err.get("Message")) for el in data.get("Elements") or [] for err in el.get("ValidationErrors") or []]
+    return messages or [str(data.get("Message") or "validation failed")]
+
+
+@register
+class XeroConnector(AccountingConnector):
+    platform: ClassVar[str] = "xero"
+
+    def __init__(self, config: ConnectorConfig, tenant_remote_id: str, tokens: TokenStore, *,
+                 sleep: Callable[[float], None] = time.sleep, now: Callable[[], datetime] = utcnow,
+                 max_attempts: int = MAX_ATTEMPTS, page_size: int = PAGE_SIZE,
+                 payment_account_code: str = "090", sales_account_code: str = "200",
+                 session: requests.Session | None = None) -> None:
+        super().__init__(config, tenant_remote_id, tokens)
+        self._sleep, self._now, self._max_attempts, self.page_size = sleep, now, max_attempts, page_size
+        self.payment_account_code, self.sales_account_code = payment_account_code, sales_account_code
+        self._session = session  # used for identity calls (token refresh)
+        self._access_token = ""
+        client = ApiClient(Configuration(oauth2_token=OAuth2Token(config.client_id, config.client_secret)),
+                           pool_threads=1, oauth2_token_getter=self._sdk_token,
+                           oauth2_token_saver=lambda _token: None)
+        self.api = AccountingApi(client, base_url=config.api_url.rstrip("/") + "/api.xro/2.0")
+
+    # --- tokens and the call template --------------------------------------------------------
+    def _sdk_token(self) -> dict[str, Any]:
+        # No expiry and no refresh token: the SDK must never refresh by itself (we do, via the store).
+        return {"access_token": self._access_token, "scope": "", "expires_in": None, "token_type": "Bearer",
+                "expires_at": None}
+
+    def _do_refresh(self, stale: TokenSet) -> TokenSet:
+        return auth.refresh(self.config, stale, now=self._now, session=self._session)
+
+    def _valid_tokens(self) -> TokenSet:
+        tokens = self.tokens.load()
+        if needs_refresh(tokens, self._now()):
+            tokens = self.tokens.refresh(tokens, self._do_refresh)
+        return tokens
+
+    def _call(self, fn: Callable[[], T]) -> T:
+        return call_with_retries(lambda: self._attempt(fn), max_attempts=self._max_attempts, sleep=self._sleep)
+
+    def _attempt(self, fn: Callable[[], T]) -> T:
+        tokens = self._valid_tokens()
+        try:
+            return self._invoke(fn, tokens)
+        except AuthError as exc:
+            if exc.status != 401:
+                raise
+            # The token was revoked or expired early: refresh once through the store, then give up.
+            fresh = self.tokens.refresh(tokens, self._do_refresh)
+            return self._invoke(fn, fresh)
+
+    def _invoke(self, fn: Callable[[], T], tokens: TokenSet) -> T:
+        self._access_token = tokens.access_token
+        try:
+            return fn()
+        except ApiException as exc:
+            raise map_api_exception(exc) from exc
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise TransientError(f"network failure talking to Xero: {exc}") from exc
+
+    def _pages(self, fetch: Callable[[int], list[Any]]) -> Iterator[Any]:
+        page = 1
+        while True:
+            items = self._call(lambda p=page: fetch(p))  # type: ignore[misc]
+            yield from items
+            if len(items) < self.page_size:
+                return
+            page += 1
+
+    # --- reads -------------------------------------------------------------------------------
+    def list_contacts(self, *, modified_since: datetime | None = None) -> Iterator[Contact]:
+        """Contacts changed since ``modified_since`` (archived included), paged."""
+        fetch = lambda p: self.api.get_contacts(  # noqa: E731
+            self.tenant_remote_id, **self._since(modified_since), page=p, page_size=self.page_size,
+            include_archived=True).contacts or []
+        return (mapping.to_contact(c) for c in self._pages(fetch))
+
+    def list_invoices(self, *, modified_since: datetime | None = None) -> Iterator[Invoice]:
+        """Sales (ACCREC) invoices changed since ``modified_since``, paged."""
+        fetch = lambda p: self.api.get_invoices(  # noqa: E731
+            self.tenant_remote_id, **self._since(modified_since), where='Type=="ACCREC"', page=p,
+            page_size=self.page_size).invoices or []
+        return (mapping.to_invoice(i) for i in self._pages(fetch))
+
+    def list_payments(self, *, modified_since: datetime | None = None) -> Iterator[Payment]:
+        """Customer payments (ACCRECPAYMENT) changed since ``modified_since``, paged."""
+        fetch = lambda p: self.api.get_payments(  # noqa: E731
+            self.tenant_remote_id, **self._since(modified_since), where='PaymentType=="ACCRECPAYMENT"', page=p,
+            page_size=self.page_size).payments or []
+        return (mapping.to_payment(x) for x in self._pages(fetch))
+
+    def list_credit_notes(self, *, modified_since: datetime | None = None) -> Iterator[CreditNote]:
+        """Sales credit notes (ACCRECCREDIT) changed since ``modified_since``, paged."""
+        fetch = lambda p: self.api.get_credit_notes(  # noqa: E731
+            self.tenant_remote_id, **self._since(modified_since), where='Type=="ACCRECCREDIT"', page=p,
+            page_size=self.page_size).credit_notes or []
+        return (mapping.to_credit_note(n) for n in self._pages(fetch))
+
+    def changes_since(self, since: datetime, *, full: bool = False) -> ChangeSet:
+        """Changes since ``since``; ``full=True`` (see ``should_full_sweep``) re-reads everything."""
+        return super().changes_since(since) if not full else ChangeSet(
+            contacts=list(self.list_contacts()), invoices=list(self.list_invoices()),
+            payments=list(self.list_payments()), credit_notes=list(self.list_credit_notes()), deleted={})
+
+    @staticmethod
+    def _since(modified_since: datetime | None) -> dict[str, Any]:
+        if modified_since is None:
+            return {}
+        # Xero reads If-Modified-Since as UTC "yyyy-mm-ddThh:mm:ss".
+        return {"if_modified_since": mapping.aware(modified_since).strftime("%Y-%m-%dT%H:%M:%S")}  # type: ignore[union-attr]
+
+    def get_invoice(self, invoice_id: str) -> Invoice:
+        """One invoice by id (raises NotFoundError)."""
+        found = self._call(lambda: self.api.get_invoice(self.tenant_remote_id, invoice_id).invoices or [])
+        if not found:
+            raise NotFoundError(f"invoice {invoice_id} not found", status=404)
+        return mapping.to_invoice(found[0])
+
+    def get_contact(self, contact_id: str) -> Contact:
+        """One contact by id (raises NotFoundError)."""
+        found = self._call(lambda: self.api.get_contact(self.tenant_remote_id, contact_id).contacts or [])
+        if not found:
+            raise NotFoundError(f"contact {contact_id} not found", status=404)
+        return mapping.to_contact(found[0])
+
+    def get_credit_note(self, credit_note_id: str) -> CreditNote:
+        """One credit note by id (raises NotFoundError)."""
+        found = self._call(
+            lambda: self.api.get_credit_note(self.tenant_remote_id, credit_note_id).credit_notes or [])
+        if not found:
+            raise NotFoundError(f"credit note {credit_note_id} not found", status=404)
+        return mapping.to_credit_note(found[0])
+
+    # --- writes ------------------------------------------------------------------------------
+    def create_payment(self, payment: NewPayment, *, idempotency_key: str) -> Payment:
+        """One Xero payment per allocation, sent as one batch under the idempotency key."""
+        if not payment.allocations:
+            raise ValidationError("a payment needs at least one allocation")
+        account = XAccount(code=payment.account_code or self.payment_account_code)
+        items = [XPayment(invoice=XInvoice(invoice_id=a.invoice_id), account=account, date=payment.date,
+                          amount=a.amount, reference=payment.reference) for a in payment.allocations]
+        created = self._call(lambda: self.api.create_payments(
+            self.tenant_remote_id, Payments(payments=items), idempotency_key=idempotency_key).payments or [])
+        if len(created) == 1:
+            return mapping.to_payment(created[0])
+        first = mapping.to_payment(created[0])
+        return Payment(remote_id=str(created[0].batch_payment_id or first.remote_id), contact_id=payment.contact_id,
+                       date=payment.date, amount=payment.amount, currency=payment.currency,
+                       allocations=tuple(a for p in created for a in mapping.to_payment(p).allocations),
+                       reference=payment.reference, updated_at=first.updated_at)
+
+    def create_credit_note(self, credit: NewCreditNote, *, idempotency_key: str) -> CreditNote:
+        """Create an authorised ACCRECCREDIT and allocate it; each step is idempotent on a derived key."""
+        note = XCreditNote(type="ACCRECCREDIT", contact=XContact(contact_id=credit.contact_id), date=credit.date,
+                           status="AUTHORISED", line_amount_types="NoTax", currency_code=credit.currency,
+                           reference=credit.reason[:255],
+                           line_items=[LineItem(description=credit.reason, quantity=1, unit_amount=credit.amount,
+                                                account_code=self.sales_account_code, tax_type="NONE")])
+        created = self._call(lambda: self.api.create_credit_notes(
+            self.tenant_remote_id, CreditNotes(credit_notes=[note]), idempotency_key=idempotency_key).credit_notes)
+        note_id = str(created[0].credit_note_id)
+        for n, alloc in enumerate(credit.allocations):
+            body = Allocations(allocations=[XAllocation(invoice=XInvoice(invoice_id=alloc.invoice_id),
+                                                        amount=alloc.amount, date=credit.date)])
+            self._call(lambda b=body, k=f"{idempotency_key}:alloc:{n}": self.api.create_credit_note_allocation(  # type: ignore[misc]
+                self.tenant_remote_id, note_id, b, idempotency_key=k))
+        return self.get_credit_note(note_id)
+
+    def add_invoice_note(self, invoice_id: str, text: str, *, idempotency_key: str) -> None:
+        """Append an invoice history record (Xero shows it in the invoice's History & Notes)."""
+        records = HistoryRecords(history_records=[HistoryRecord(details=text[:2500])])
+        self._call(lambda: self.api.create_invoice_history(self.tenant_remote_id, invoice_id, records,
+                                                           idempotency_key=idempotency_key))
+
+    def invoice_history(self, invoice_id: str) -> list[str]:
+        """The invoice's history record texts, oldest first."""
+        result = self._call(lambda: self.api.get_invoice_history(self.tenant_remote_id, invoice_id))
+        return [str(r.details) for r in (result.history_records or [])]
+
+    # --- webhooks ----------------------------------------------------------------------------
+    @staticmethod
+    def verify_webhook(body: bytes, signature: str | None, key: str) -> bool:
+        """Constant-time check of ``x-xero-signature`` over the raw body."""
+        return webhooks.verify(body, signature, key)
+
+    @staticmethod
+    def parse_webhook(body: bytes) -> list[ChangeEvent]:
+        """Parse a verified delivery into change events (ValueError when malformed)."""
+        return webhooks.parse(body)

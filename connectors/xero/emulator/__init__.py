@@ -1,0 +1,1 @@
+"""Xero emulator: a local, wire-faithful Xero organisation (identity + Accounting API + webhooks)."""

@@ -1,0 +1,361 @@
+"""Accounting API routes under /api.xro/2.0: contacts, invoices, history, payments, credit notes,
+allocations and bank transactions, answering in Xero's envelopes and error shapes."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from flask import Blueprint, Response, request
+
+from connectors.xero.emulator import wire
+from connectors.xero.emulator.listing import id_list, select
+from connectors.xero.emulator.records import InvoiceRecord
+from connectors.xero.emulator.store import OrgStore, UnknownEntityError, XeroValidationError
+
+JSON = "application/json; charset=utf-8"
+
+
+class PostDataInvalidError(Exception):
+    """The body is not valid JSON (Xero: PostDataInvalidException)."""
+
+
+def respond(payload: Any, status: int = 200) -> Response:
+    return Response(wire.encode(payload), status=status, content_type=JSON)
+
+
+def envelope(store: OrgStore, key: str, items: list[dict[str, Any]],
+             pagination: dict[str, int] | None = None) -> Response:
+    body: dict[str, Any] = {"Id": str(uuid.uuid4()), "Status": "OK", "ProviderName": "Cashline",
+                            "DateTimeUTC": store.clock.now()}
+    if pagination is not None:
+        body["pagination"] = pagination
+    body[key] = items
+    return respond(body)
+
+
+def validation_error(messages: list[str], element: dict[str, Any] | None = None) -> Response:
+    """Xero's 400 ValidationException body."""
+    return respond({"ErrorNumber": 10, "Type": "ValidationException",
+                    "Message": "A validation exception occurred",
+                    "Elements": [{**(element or {}), "ValidationErrors": [{"Message": m} for m in messages]}]},
+                   400)
+
+
+def not_found() -> Response:
+    return Response("The resource you're looking for cannot be found", 404, content_type="text/plain")
+
+
+def body_json() -> dict[str, Any]:
+    try:
+        data = json.loads(request.get_data() or b"null", parse_float=Decimal)
+    except ValueError as exc:
+        raise PostDataInvalidError(str(exc)) from None
+    if not isinstance(data, dict):
+        raise PostDataInvalidError("Expected a JSON object")
+    return data
+
+
+def elements(data: dict[str, Any], plural: str) -> list[dict[str, Any]]:
+    """A body is either ``{"Invoices": [...]}`` or a single element."""
+    items = data.get(plural, [data]) if plural in data else [data]
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise PostDataInvalidError(f"{plural} must be an array of objects")
+    return items
+
+
+def money(value: Any, name: str) -> Decimal:
+    try:
+        amount = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        raise XeroValidationError(f"{name} must be a number.") from None
+    if not amount.is_finite():
+        raise XeroValidationError(f"{name} must be a number.")
+    return amount
+
+
+def date_field(item: dict[str, Any], name: str, required: bool = True) -> Any:
+    if name not in item or item[name] in (None, ""):
+        if required:
+            raise XeroValidationError(f"{name} is required.")
+        return None
+    try:
+        return wire.parse_request_date(item[name])
+    except wire.BadDateError as exc:
+        raise XeroValidationError(str(exc)) from None
+
+
+def ref_id(item: dict[str, Any], key: str, id_key: str) -> str:
+    ref = item.get(key)
+    if not isinstance(ref, dict) or not ref.get(id_key):
+        raise XeroValidationError(f"{key}.{id_key} is required.")
+    return str(ref[id_key])
+
+
+def accounting_blueprint(store: OrgStore) -> Blueprint:
+    """The Accounting API for one organisation."""
+    bp = Blueprint("xero_accounting", __name__, url_prefix="/api.xro/2.0")
+
+    @bp.errorhandler(XeroValidationError)
+    def _invalid(exc: XeroValidationError) -> Response:
+        return validation_error(exc.messages, exc.element)
+
+    @bp.errorhandler(UnknownEntityError)
+    def _missing(exc: UnknownEntityError) -> Response:
+        return not_found()
+
+    @bp.errorhandler(PostDataInvalidError)
+    def _bad_json(exc: PostDataInvalidError) -> Response:
+        return respond({"ErrorNumber": 17, "Type": "PostDataInvalidException",
+                        "Message": f"Invalid Json data: {exc}"}, 400)
+
+    _contact_routes(bp, store)
+    _invoice_routes(bp, store)
+    _payment_routes(bp, store)
+    _credit_note_routes(bp, store)
+    _bank_routes(bp, store)
+    return bp
+
+
+def _listing(store: OrgStore, key: str, entity: str, records: Any, serialise: Callable[[Any], dict[str, Any]],
+             filters: list[Callable[[Any], bool]] | None = None) -> Response:
+    page = select(records, request.args, request.headers, entity=entity, serialise=serialise,
+                  updated=lambda r: r.updated, record_filters=filters)
+    return envelope(store, key, page.items, page.pagination)
+
+
+def _contact_routes(bp: Blueprint, store: OrgStore) -> None:
+    @bp.get("/Contacts")
+    def list_contacts() -> Response:
+        ids = id_list(request.args.get("IDs"))
+        filters = [lambda c: c.id in ids] if ids else []
+        if request.args.get("includeArchived", "false").lower() != "true":
+            filters.append(lambda c: c.status != "ARCHIVED")
+        return _listing(store, "Contacts", "Contact", list(store.contacts.values()), wire.contact, filters)
+
+    @bp.get("/Contacts/<contact_id>")
+    def get_contact(contact_id: str) -> Response:
+        return envelope(store, "Contacts", [wire.contact(store.contact(contact_id))])
+
+    @bp.route("/Contacts", methods=["PUT", "POST"])
+    def create_contacts() -> Response:
+        made = []
+        for item in elements(body_json(), "Contacts"):
+            if item.get("ContactID"):
+                made.append(store.update_contact(str(item["ContactID"]), email=item.get("EmailAddress"),
+                                                 status=item.get("ContactStatus")))
+            else:
+                made.append(store.create_contact(str(item.get("Name") or ""), item.get("EmailAddress"),
+                                                 item.get("DefaultCurrency")))
+        return envelope(store, "Contacts", [wire.contact(c) for c in made])
+
+    @bp.post("/Contacts/<contact_id>")
+    def update_contact(contact_id: str) -> Response:
+        item = elements(body_json(), "Contacts")[0]
+        rec = store.update_contact(contact_id, email=item.get("EmailAddress"), status=item.get("ContactStatus"))
+        return envelope(store, "Contacts", [wire.contact(rec)])
+
+
+def _find_invoice(store: OrgStore, key: str) -> InvoiceRecord:
+    try:
+        return store.invoice(key)
+    except UnknownEntityError:
+        for inv in store.invoices.values():  # Xero also accepts the InvoiceNumber in the path
+            if inv.number == key:
+                return inv
+        raise
+
+
+def _invoice_routes(bp: Blueprint, store: OrgStore) -> None:
+    @bp.get("/Invoices")
+    def list_invoices() -> Response:
+        filters: list[Callable[[InvoiceRecord], bool]] = []
+        ids, contacts = id_list(request.args.get("IDs")), id_list(request.args.get("ContactIDs"))
+        statuses = {s.upper() for s in (id_list(request.args.get("Statuses")) or set())}
+        numbers = id_list(request.args.get("InvoiceNumbers"))
+        if ids:
+            filters.append(lambda i: i.id in ids)
+        if contacts:
+            filters.append(lambda i: i.contact_id in contacts)
+        if statuses:
+            filters.append(lambda i: i.status in statuses)
+        if numbers:
+            filters.append(lambda i: i.number.lower() in numbers)
+        return _listing(store, "Invoices", "Invoice", list(store.invoices.values()),
+                        lambda r: wire.invoice(store, r), filters)
+
+    @bp.get("/Invoices/<invoice_id>")
+    def get_invoice(invoice_id: str) -> Response:
+        return envelope(store, "Invoices", [wire.invoice(store, _find_invoice(store, invoice_id))])
+
+    @bp.route("/Invoices", methods=["PUT", "POST"])
+    def create_invoices() -> Response:
+        made = [_upsert_invoice(store, item, None) for item in elements(body_json(), "Invoices")]
+        return envelope(store, "Invoices", [wire.invoice(store, i) for i in made])
+
+    @bp.post("/Invoices/<invoice_id>")
+    def update_invoice(invoice_id: str) -> Response:
+        item = elements(body_json(), "Invoices")[0]
+        inv = _upsert_invoice(store, item, _find_invoice(store, invoice_id).id)
+        return envelope(store, "Invoices", [wire.invoice(store, inv)])
+
+    @bp.get("/Invoices/<invoice_id>/History")
+    def get_history(invoice_id: str) -> Response:
+        inv = _find_invoice(store, invoice_id)
+        return envelope(store, "HistoryRecords", [wire.history(h) for h in store.history.get(inv.id, [])])
+
+    @bp.route("/Invoices/<invoice_id>/History", methods=["PUT", "POST"])
+    def add_history(invoice_id: str) -> Response:
+        inv = _find_invoice(store, invoice_id)
+        made = [store.add_history(inv.id, str(item.get("Details") or ""))
+                for item in elements(body_json(), "HistoryRecords")]
+        return envelope(store, "HistoryRecords", [wire.history(h) for h in made])
+
+
+def _upsert_invoice(store: OrgStore, item: dict[str, Any], invoice_id: str | None) -> InvoiceRecord:
+    invoice_id = invoice_id or item.get("InvoiceID")
+    if invoice_id:
+        return store.update_invoice(str(invoice_id), status=item.get("Status"),
+                                    due_date=date_field(item, "DueDate", required=False),
+                                    reference=item.get("Reference"), sent=item.get("SentToContact"))
+    if item.get("Type", "ACCREC") != "ACCREC":
+        raise XeroValidationError("Only ACCREC invoices are supported by this emulator.")
+    lines = item.get("LineItems") or []
+    if not isinstance(lines, list) or not lines:
+        raise XeroValidationError("Invoice must have at least one line item.")
+    total = sum((money(ln.get("Quantity", 1), "Quantity") * money(ln.get("UnitAmount", 0), "UnitAmount")
+                 for ln in lines), Decimal("0")).quantize(Decimal("0.01"))
+    issue = date_field(item, "Date")
+    return store.create_invoice(ref_id(item, "Contact", "ContactID"), issue,
+                                date_field(item, "DueDate", required=False) or issue, total,
+                                number=item.get("InvoiceNumber"), status=item.get("Status", "DRAFT"),
+                                reference=item.get("Reference"), currency=item.get("CurrencyCode"),
+                                description=str(lines[0].get("Description") or "Services"))
+
+
+def _payment_routes(bp: Blueprint, store: OrgStore) -> None:
+    @bp.get("/Payments")
+    def list_payments() -> Response:
+        return _listing(store, "Payments", "Payment", list(store.payments.values()),
+                        lambda r: wire.payment(store, r))
+
+    @bp.get("/Payments/<payment_id>")
+    def get_payment(payment_id: str) -> Response:
+        return envelope(store, "Payments", [wire.payment(store, store.payment(payment_id))])
+
+    @bp.route("/Payments", methods=["PUT", "POST"])
+    def create_payments() -> Response:
+        items = elements(body_json(), "Payments")
+        with store.lock:
+            parsed = [_parse_payment(item) for item in items]
+            _check_batch(store, parsed)
+            batch_id = str(uuid.uuid4()) if len(parsed) > 1 else None
+            made = [store.add_payment(inv, on, amt, reference=ref, account_code=acct, batch_id=batch_id)
+                    for inv, on, amt, ref, acct in parsed]
+        return envelope(store, "Payments", [wire.payment(store, p) for p in made])
+
+    @bp.post("/Payments/<payment_id>")
+    def delete_payment(payment_id: str) -> Response:
+        item = elements(body_json(), "Payments")[0]
+        if item.get("Status") != "DELETED":
+            raise XeroValidationError("Payments can only be deleted (Status DELETED).")
+        return envelope(store, "Payments", [wire.payment(store, store.delete_payment(payment_id))])
+
+
+def _parse_payment(item: dict[str, Any]) -> tuple[str, Any, Decimal, str | None, str]:
+    account = item.get("Account") or {}
+    code = account.get("Code") if isinstance(account, dict) else None
+    if not code:
+        raise XeroValidationError("Account code must be specified.")
+    if "Amount" not in item:
+        raise XeroValidationError("Amount is required.")
+    return (ref_id(item, "Invoice", "InvoiceID"), date_field(item, "Date"), money(item["Amount"], "Amount"),
+            item.get("Reference"), str(code))
+
+
+def _check_batch(store: OrgStore, parsed: list[tuple[str, Any, Decimal, str | None, str]]) -> None:
+    # A batch is all-or-nothing (summarizeErrors defaults to true): check every element first.
+    owed: dict[str, Decimal] = {}
+    for invoice_id, _, amount, _, _ in parsed:
+        try:
+            inv = store.invoice(invoice_id)
+        except UnknownEntityError:
+            raise XeroValidationError("Invoice could not be found") from None
+        owed[inv.id] = owed.get(inv.id, Decimal("0")) + amount
+        if inv.status == "AUTHORISED" and owed[inv.id] > inv.amount_due:
+            raise XeroValidationError("Payment amount exceeds the amount outstanding on this document",
+                                      element={"InvoiceID": inv.id})
+
+
+def _credit_note_routes(bp: Blueprint, store: OrgStore) -> None:
+    @bp.get("/CreditNotes")
+    def list_credit_notes() -> Response:
+        return _listing(store, "CreditNotes", "CreditNote", list(store.credit_notes.values()),
+                        lambda r: wire.credit_note(store, r))
+
+    @bp.get("/CreditNotes/<note_id>")
+    def get_credit_note(note_id: str) -> Response:
+        return envelope(store, "CreditNotes", [wire.credit_note(store, store.credit_note(note_id))])
+
+    @bp.route("/CreditNotes", methods=["PUT", "POST"])
+    def create_credit_notes() -> Response:
+        made = []
+        for item in elements(body_json(), "CreditNotes"):
+            if item.get("Type", "ACCRECCREDIT") != "ACCRECCREDIT":
+                raise XeroValidationError("Only ACCRECCREDIT credit notes are supported by this emulator.")
+            lines = item.get("LineItems") or []
+            if not isinstance(lines, list) or not lines:
+                raise XeroValidationError("Credit note must have at least one line item.")
+            total = sum((money(ln.get("Quantity", 1), "Quantity") * money(ln.get("UnitAmount", 0), "UnitAmount")
+                         for ln in lines), Decimal("0")).quantize(Decimal("0.01"))
+            made.append(store.create_credit_note(ref_id(item, "Contact", "ContactID"), date_field(item, "Date"),
+                                                 total, currency=item.get("CurrencyCode"),
+                                                 reference=item.get("Reference"),
+                                                 status=item.get("Status", "DRAFT"),
+                                                 number=item.get("CreditNoteNumber")))
+        return envelope(store, "CreditNotes", [wire.credit_note(store, n) for n in made])
+
+    @bp.route("/CreditNotes/<note_id>/Allocations", methods=["PUT", "POST"])
+    def allocate(note_id: str) -> Response:
+        note = store.credit_note(note_id)
+        made = []
+        with store.lock:
+            for item in elements(body_json(), "Allocations"):
+                if "Amount" not in item:
+                    raise XeroValidationError("Amount is required.")
+                made.append(store.allocate_credit(note.id, ref_id(item, "Invoice", "InvoiceID"),
+                                                  money(item["Amount"], "Amount"), date_field(item, "Date")))
+        return envelope(store, "Allocations", [wire.allocation(store, a) for a in made])
+
+
+def _bank_routes(bp: Blueprint, store: OrgStore) -> None:
+    @bp.get("/BankTransactions")
+    def list_bank_transactions() -> Response:
+        return _listing(store, "BankTransactions", "BankTransaction", list(store.bank_transactions.values()),
+                        lambda r: wire.bank_transaction(store, r))
+
+    @bp.get("/BankTransactions/<txn_id>")
+    def get_bank_transaction(txn_id: str) -> Response:
+        rec = store.bank_transactions.get(txn_id.lower())
+        if rec is None:
+            return not_found()
+        return envelope(store, "BankTransactions", [wire.bank_transaction(store, rec)])
+
+    @bp.route("/BankTransactions", methods=["PUT", "POST"])
+    def create_bank_transactions() -> Response:
+        made = []
+        for item in elements(body_json(), "BankTransactions"):
+            lines = item.get("LineItems") or []
+            bank = item.get("BankAccount") or {}
+            if not isinstance(lines, list) or not lines or not isinstance(bank, dict) or not bank.get("Code"):
+                raise XeroValidationError("Type, LineItems and BankAccount are required.")
+            total = sum((money(ln.get("Quantity", 1), "Quantity") * money(ln.get("UnitAmount", 0), "UnitAmount")
+                         for ln in lines), Decimal("0")).quantize(Decimal("0.01"))
+            made.append(store.create_bank_transaction(
+                ref_id(item, "Contact", "ContactID"), date_field(item, "Date"), total, str(bank["Code"]),
+                reference=item.get("Reference"), description=str(lines[0].get("Description") or ""),
+                kind=str(item.get("Type", ""))))
+        return envelope(store, "BankTransactions", [wire.bank_transaction(store, t) for t in made])

@@ -1,0 +1,147 @@
+"""The emulator's WSGI app: identity + Accounting API, with Xero's auth, tenant, rate-limit and
+idempotency behaviour applied around every API call."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+from flask import Flask, Response, g, request
+
+from connectors.sandbox.generator import generate_company
+from connectors.sandbox.limits import Decision, Limits, RateLimiter
+from connectors.xero.emulator.api import accounting_blueprint, validation_error
+from connectors.xero.emulator.hooks import DEFAULT_SCHEDULE, WebhookHub
+from connectors.xero.emulator.identity import AppRegistration, IdentityState, identity_blueprint, problem
+from connectors.xero.emulator.seed import build_store
+from connectors.xero.emulator.store import Clock, OrgStore
+
+API_PREFIX = "/api.xro/2.0"
+XERO_LIMITS = Limits(per_minute=60, per_day=5000, concurrent=5)
+APP_MINUTE_LIMIT = 10_000
+MAX_IDEMPOTENCY_KEY = 128
+
+
+@dataclass
+class EmulatorState:
+    """Everything one running emulator holds; tests reach in here for assertions."""
+
+    store: OrgStore
+    identity: IdentityState
+    hub: WebhookHub
+    limiter: RateLimiter
+    idempotent: dict[tuple[str, str, str], Response] = field(default_factory=dict)
+    idempotency_lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+DEFAULT_CLIENT_ID = "CASHLINEDEVCLIENT"
+DEFAULT_CLIENT_SECRET = "cashline-dev-secret"
+DEFAULT_REDIRECT_URIS = ("http://localhost:5000/xero/callback", "http://127.0.0.1:5000/xero/callback")
+
+
+def build_state(*, seed: int = 7, customers: int = 40, invoices: int = 1500, today: date = date(2026, 11, 1),
+                limits: Limits | None = None, client_id: str = DEFAULT_CLIENT_ID,
+                client_secret: str = DEFAULT_CLIENT_SECRET, redirect_uris: Sequence[str] = DEFAULT_REDIRECT_URIS,
+                webhook_url: str | None = None, webhook_key: str | None = None,
+                webhook_schedule: Sequence[float] = DEFAULT_SCHEDULE) -> EmulatorState:
+    """A seeded organisation with one registered app and (optionally) a webhook subscription."""
+    clock = Clock()
+    store = build_store(generate_company(seed, customers=customers, invoices=invoices, today=today), clock=clock)
+    identity = IdentityState(store.tenant_id, store.name, clock)
+    identity.register(AppRegistration(client_id, client_secret, tuple(redirect_uris)))
+    hub = WebhookHub(store, webhook_url, webhook_key, schedule=webhook_schedule)
+    return EmulatorState(store, identity, hub, RateLimiter(limits or XERO_LIMITS))
+
+
+def create_app(state: EmulatorState) -> Flask:
+    """Build the Flask app serving ``state``."""
+    app = Flask(__name__)
+    app.config["EMULATOR"] = state
+    app.register_blueprint(identity_blueprint(state.identity))
+    app.register_blueprint(accounting_blueprint(state.store))
+
+    @app.before_request
+    def guard() -> Response | None:
+        if not request.path.startswith(API_PREFIX):
+            return None
+        return _authorise(state) or _limit(state) or _replay(state)
+
+    @app.after_request
+    def finish(resp: Response) -> Response:
+        if request.path.startswith(API_PREFIX):
+            _remember(state, resp)
+            decision: Decision | None = g.get("rate_decision")
+            if decision is not None:
+                _limit_headers(resp, decision)
+            state.hub.flush(request.url_root.rstrip("/") + API_PREFIX)
+        return resp
+
+    @app.teardown_request
+    def release(_exc: BaseException | None) -> None:
+        tenant = g.pop("rate_tenant", None)
+        if tenant is not None:
+            state.limiter.release(tenant)
+
+    return app
+
+
+def _authorise(state: EmulatorState) -> Response | None:
+    grant, detail = state.identity.authenticate(request.headers.get("Authorization"))
+    if grant is None:
+        return problem(401, "Unauthorized", detail)
+    tenant = request.headers.get("xero-tenant-id", "").strip().lower()
+    if not tenant or not state.identity.is_connected(grant.client_id, tenant):
+        return problem(403, "Forbidden", "AuthorizationUnsuccessful")
+    g.client_id, g.tenant = grant.client_id, tenant
+    return None
+
+
+def _limit(state: EmulatorState) -> Response | None:
+    decision = state.limiter.acquire(g.tenant)
+    if not decision.allowed:
+        resp = Response(status=429)
+        resp.headers["Retry-After"] = str(decision.retry_after)
+        resp.headers["X-Rate-Limit-Problem"] = decision.problem or "minute"
+        _limit_headers(resp, decision)
+        return resp
+    g.rate_tenant, g.rate_decision = g.tenant, decision
+    return None
+
+
+def _limit_headers(resp: Response, decision: Decision) -> None:
+    resp.headers["X-MinLimit-Remaining"] = str(max(0, decision.minute_remaining))
+    if decision.day_remaining is not None:
+        resp.headers["X-DayLimit-Remaining"] = str(max(0, decision.day_remaining))
+    resp.headers["X-AppMinLimit-Remaining"] = str(APP_MINUTE_LIMIT - 1)
+
+
+def _idempotency_key(state: EmulatorState) -> tuple[str, str, str] | None:
+    key = request.headers.get("Idempotency-Key")
+    if not key or request.method not in ("PUT", "POST"):
+        return None
+    return (g.client_id, g.tenant, key)
+
+
+def _replay(state: EmulatorState) -> Response | None:
+    key = _idempotency_key(state)
+    if key is None:
+        return None
+    if len(key[2]) > MAX_IDEMPOTENCY_KEY:
+        return validation_error([f"Idempotency-Key must not exceed {MAX_IDEMPOTENCY_KEY} characters."])
+    with state.idempotency_lock:
+        first = state.idempotent.get(key)
+    if first is None:
+        return None
+    # The first response, byte for byte; nothing is created again.
+    return Response(first.get_data(), status=first.status_code, content_type=first.content_type)
+
+
+def _remember(state: EmulatorState, resp: Response) -> None:
+    key = _idempotency_key(state) if g.get("client_id") else None
+    if key is None or resp.status_code >= 500 or resp.status_code == 429:
+        return
+    with state.idempotency_lock:
+        state.idempotent.setdefault(key, Response(resp.get_data(), status=resp.status_code,
+                                                  content_type=resp.content_type))

@@ -1,0 +1,98 @@
+"""xero-python model objects -> Cashline domain types (pure; no I/O).
+
+The SDK already turns ``/Date(ms+0000)/`` into dates/datetimes and amounts into Decimals; this module
+normalises the rest (enums, naive datetimes, missing amounts) so nothing SDK-shaped leaks out.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from addon.domain.types import Allocation, Contact, CreditNote, Invoice, InvoiceStatus, Payment
+
+ZERO = Decimal("0")
+
+_STATUSES = {
+    "DRAFT": InvoiceStatus.DRAFT, "SUBMITTED": InvoiceStatus.OPEN, "AUTHORISED": InvoiceStatus.OPEN,
+    "PAID": InvoiceStatus.PAID, "VOIDED": InvoiceStatus.VOIDED, "DELETED": InvoiceStatus.DELETED,
+}
+
+
+def enum_value(value: Any) -> str | None:
+    """The string behind an SDK enum (CurrencyCode.GBP -> 'GBP'), or the string itself."""
+    if value is None:
+        return None
+    return str(getattr(value, "value", value))
+
+
+def money(value: Any) -> Decimal:
+    """A Decimal amount (the SDK may give Decimal, float or None)."""
+    if value is None:
+        return ZERO
+    if isinstance(value, Decimal):
+        return value
+    return Decimal(str(value))
+
+
+def aware(value: datetime | None) -> datetime | None:
+    """Xero timestamps are UTC; make naive ones explicit."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def as_date(value: Any) -> date | None:
+    if value is None:
+        return None
+    return value.date() if isinstance(value, datetime) else value  # type: ignore[no-any-return]
+
+
+def invoice_status(status: Any) -> InvoiceStatus:
+    """Xero invoice status -> platform-neutral status."""
+    return _STATUSES[enum_value(status) or "DRAFT"]
+
+
+def to_contact(c: Any) -> Contact:
+    """SDK Contact -> domain Contact."""
+    emails = tuple(e for e in [c.email_address] if e)
+    banks = tuple(b for b in [c.bank_account_details] if b)
+    return Contact(remote_id=str(c.contact_id), name=c.name or "", emails=emails,
+                   currency=enum_value(c.default_currency), archived=enum_value(c.contact_status) == "ARCHIVED",
+                   updated_at=aware(c.updated_date_utc), bank_accounts=banks)
+
+
+def to_invoice(i: Any) -> Invoice:
+    """SDK Invoice -> domain Invoice (ACCREC)."""
+    return Invoice(
+        remote_id=str(i.invoice_id), number=i.invoice_number or "", contact_id=str(i.contact.contact_id),
+        currency=enum_value(i.currency_code) or "", issue_date=as_date(i.date) or date.min,
+        due_date=as_date(i.due_date) or as_date(i.date) or date.min, total=money(i.total),
+        amount_due=money(i.amount_due), status=invoice_status(i.status), amount_paid=money(i.amount_paid),
+        amount_credited=money(i.amount_credited), updated_at=aware(i.updated_date_utc),
+        sent=bool(i.sent_to_contact), fully_paid_on=as_date(i.fully_paid_on_date),
+        reference=i.reference or None)
+
+
+def to_payment(p: Any) -> Payment:
+    """SDK Payment (one invoice) -> domain Payment with one allocation."""
+    invoice = p.invoice
+    contact = getattr(invoice, "contact", None) if invoice is not None else None
+    allocations = (Allocation(str(invoice.invoice_id), money(p.amount)),) if invoice is not None else ()
+    return Payment(remote_id=str(p.payment_id), contact_id=str(contact.contact_id) if contact else None,
+                   date=as_date(p.date) or date.min, amount=money(p.amount),
+                   currency=enum_value(getattr(invoice, "currency_code", None)) or "", allocations=allocations,
+                   reference=p.reference or None, deleted=enum_value(p.status) == "DELETED",
+                   updated_at=aware(p.updated_date_utc))
+
+
+def to_credit_note(n: Any) -> CreditNote:
+    """SDK CreditNote -> domain CreditNote with its allocations."""
+    allocations = tuple(Allocation(str(a.invoice.invoice_id), money(a.amount)) for a in (n.allocations or [])
+                        if a.invoice is not None)
+    return CreditNote(remote_id=str(n.credit_note_id), number=n.credit_note_number, contact_id=str(n.contact.contact_id),
+                      date=as_date(n.date) or date.min, currency=enum_value(n.currency_code) or "",
+                      total=money(n.total), remaining=money(n.remaining_credit), allocations=allocations,
+                      voided=enum_value(n.status) in ("VOIDED", "DELETED"), reason=n.reference or None,
+                      updated_at=aware(n.updated_date_utc))

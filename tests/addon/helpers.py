@@ -1,0 +1,34 @@
+"""Builders shared by addon/job tests (plain functions, no fixtures)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+from addon.domain.types import Contact, Invoice, InvoiceStatus
+
+FAKE_KEY = "fake-webhook-key"
+
+
+def contact(remote_id: str = "C1", name: str = "Acme Ltd", email: str = "ap@acme.example") -> Contact:
+    return Contact(remote_id=remote_id, name=name, emails=(email,), currency="GBP",
+                   updated_at=datetime(2026, 1, 1, tzinfo=UTC))
+
+
+def invoice(remote_id: str = "I1", contact_id: str = "C1", amount: str = "100.00", due: str = "100.00",
+            status: InvoiceStatus = InvoiceStatus.OPEN, number: str | None = None) -> Invoice:
+    return Invoice(remote_id=remote_id, number=number or f"INV-{remote_id}", contact_id=contact_id, currency="GBP",
+                   issue_date=date(2026, 10, 1), due_date=date(2026, 10, 31), total=Decimal(amount),
+                   amount_due=Decimal(due), status=status, updated_at=datetime(2026, 10, 1, tzinfo=UTC))
+
+
+def fake_delivery(tenant_remote_id: str, *changes: tuple[str, str]) -> tuple[bytes, str]:
+    """A signed delivery in the fake platform's format: ((kind, id), ...) -> (body, signature)."""
+    body = json.dumps({"events": [{"tenant": tenant_remote_id, "kind": kind, "id": entity_id}
+                                  for kind, entity_id in changes]}).encode()
+    signature = base64.b64encode(hmac.new(FAKE_KEY.encode(), body, hashlib.sha256).digest()).decode()
+    return body, signature

@@ -1,0 +1,166 @@
+"""Webhook ingest -> store -> enqueue -> process, on the real database and the real Redis."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from rq import SimpleWorker
+from rq.serializers import JSONSerializer
+
+from addon.models import Invoice, WebhookEvent, WebhookStatus
+from addon.queueing import get_queue
+from addon.services.webhooks import dead_letters
+from connectors.errors import TransientError
+from connectors.fake import InMemoryConnector
+from jobs import webhooks as webhook_jobs
+from jobs.runtime import set_app
+from tests.addon.helpers import FAKE_KEY, contact, fake_delivery, invoice
+
+
+@pytest.fixture
+def fake_platform(app, redis_conn, make_tenant, db, monkeypatch):
+    tenant = make_tenant(platform="fake", remote_id="org-1")
+    db.commit()
+    connector = InMemoryConnector(tenant_remote_id="org-1")
+    connector.seed(contacts=[contact()], invoices=[invoice()])
+    monkeypatch.setitem(app.config, "FAKE_WEBHOOK_KEY", FAKE_KEY)
+    monkeypatch.setitem(app.config, "CONNECTOR_FACTORY", lambda t: connector)
+    set_app(app)
+    return tenant, connector
+
+
+def _post(client, body: bytes, signature: str):
+    return client.post("/webhooks/fake", data=body, headers={"x-fake-signature": signature,
+                                                              "Content-Type": "application/json"})
+
+
+def _work(redis_conn) -> None:
+    worker = SimpleWorker([get_queue("sync", redis_conn)], connection=redis_conn, serializer=JSONSerializer)
+    worker.work(burst=True)
+
+
+def test_bad_signature_is_401_with_no_body_and_nothing_stored(client, db, fake_platform) -> None:
+    body, _ = fake_delivery("org-1", ("invoice", "I1"))
+    resp = _post(client, body, "bm90LXRoZS1zaWduYXR1cmU=")
+    assert resp.status_code == 401
+    assert resp.data == b""
+    assert db.query(WebhookEvent).count() == 0
+
+
+def test_signed_but_malformed_payload_is_400(client, db, fake_platform) -> None:
+    body, sig = b'{"events": [{"kind": "invoice"}', None
+    import base64
+    import hashlib
+    import hmac
+
+    sig = base64.b64encode(hmac.new(FAKE_KEY.encode(), body, hashlib.sha256).digest()).decode()
+    assert _post(client, body, sig).status_code == 400
+    assert db.query(WebhookEvent).count() == 0
+
+
+def test_delivery_is_stored_queued_and_processed_by_a_worker(client, db, redis_conn, fake_platform) -> None:
+    tenant, connector = fake_platform
+    body, sig = fake_delivery("org-1", ("invoice", "I1"))
+    resp = _post(client, body, sig)
+    assert resp.status_code == 200
+    assert resp.data == b""
+    event = db.query(WebhookEvent).one()
+    assert event.status == WebhookStatus.QUEUED.value
+    assert get_queue("sync", redis_conn).count == 1
+
+    _work(redis_conn)
+    db.expire_all()
+    assert db.get(WebhookEvent, event.id).status == WebhookStatus.PROCESSED.value
+    mirrored = db.query(Invoice).one()
+    assert (mirrored.tenant_id, mirrored.remote_id, str(mirrored.amount_due)) == (tenant.id, "I1", "100.00")
+    assert mirrored.customer.name == "Acme Ltd"
+
+
+def test_same_delivery_twice_is_stored_once(client, db, redis_conn, fake_platform) -> None:
+    body, sig = fake_delivery("org-1", ("invoice", "I1"))
+    assert _post(client, body, sig).status_code == 200
+    assert _post(client, body, sig).status_code == 200
+    assert db.query(WebhookEvent).count() == 1
+    assert get_queue("sync", redis_conn).count == 1
+
+
+def test_redis_down_at_receipt_loses_nothing(client, app, db, redis_conn, fake_platform, monkeypatch) -> None:
+    from redis import Redis
+
+    monkeypatch.setitem(app.extensions, "cashline_redis", Redis.from_url("redis://127.0.0.1:1/0"))
+    body, sig = fake_delivery("org-1", ("invoice", "I1"))
+    assert _post(client, body, sig).status_code == 200
+    event = db.query(WebhookEvent).one()
+    assert event.status == WebhookStatus.RECEIVED.value
+
+    monkeypatch.setitem(app.extensions, "cashline_redis", redis_conn)  # Redis is back
+    assert webhook_jobs.sweep_unqueued() == {"enqueued": 1}
+    _work(redis_conn)
+    db.expire_all()
+    assert db.get(WebhookEvent, event.id).status == WebhookStatus.PROCESSED.value
+    assert db.query(Invoice).count() == 1
+
+
+def test_poison_event_is_dead_lettered_after_max_attempts(client, app, db, redis_conn, fake_platform,
+                                                          monkeypatch) -> None:
+    _, connector = fake_platform
+    monkeypatch.setitem(app.config, "WEBHOOK_MAX_ATTEMPTS", 3)
+    body, sig = fake_delivery("org-1", ("invoice", "I1"))
+    _post(client, body, sig)
+    event_id = db.query(WebhookEvent).one().id
+    for attempt in range(1, 4):
+        connector.fail_next(TransientError("platform exploded"))
+        result = webhook_jobs.process_event(event_id)
+        assert result == {"failed": True, "attempts": attempt}
+    db.expire_all()
+    event = db.get(WebhookEvent, event_id)
+    assert event.status == WebhookStatus.DEAD.value
+    assert "platform exploded" in event.error
+    assert [e.id for e in dead_letters(db)] == [event_id]
+    assert webhook_jobs.sweep_unqueued() == {"enqueued": 0}  # dead events are not retried blindly
+
+
+def test_failed_event_is_retried_by_the_sweeper_and_then_succeeds(client, db, redis_conn, fake_platform) -> None:
+    _, connector = fake_platform
+    body, sig = fake_delivery("org-1", ("invoice", "I1"))
+    _post(client, body, sig)
+    connector.fail_next(TransientError("502 from platform"))
+    _work(redis_conn)
+    db.expire_all()
+    assert db.query(WebhookEvent).one().status == WebhookStatus.FAILED.value
+    assert webhook_jobs.sweep_unqueued() == {"enqueued": 1}
+    _work(redis_conn)
+    db.expire_all()
+    assert db.query(WebhookEvent).one().status == WebhookStatus.PROCESSED.value
+
+
+def test_stuck_queued_event_is_requeued(client, db, redis_conn, fake_platform) -> None:
+    body, sig = fake_delivery("org-1", ("invoice", "I1"))
+    _post(client, body, sig)
+    redis_conn.flushdb()  # the job is gone (e.g. Redis restarted without persistence)
+    assert webhook_jobs.sweep_unqueued() == {"enqueued": 0}  # not stuck yet
+    event = db.query(WebhookEvent).one()
+    event.queued_at = datetime.now(UTC) - timedelta(minutes=11)
+    db.commit()
+    assert webhook_jobs.sweep_unqueued() == {"enqueued": 1}
+    _work(redis_conn)
+    db.expire_all()
+    assert db.query(WebhookEvent).one().status == WebhookStatus.PROCESSED.value
+
+
+def test_voided_invoice_is_reflected(client, db, redis_conn, fake_platform) -> None:
+    import dataclasses
+
+    from addon.domain.types import InvoiceStatus
+
+    _, connector = fake_platform
+    body, sig = fake_delivery("org-1", ("invoice", "I1"))
+    _post(client, body, sig)
+    _work(redis_conn)
+    connector.invoices["I1"] = dataclasses.replace(connector.invoices["I1"], status=InvoiceStatus.VOIDED)
+    body2, sig2 = fake_delivery("org-1", ("invoice", "I1"), ("contact", "C1"))
+    _post(client, body2, sig2)
+    _work(redis_conn)
+    db.expire_all()
+    assert db.query(Invoice).one().status == "voided"
