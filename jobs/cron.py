@@ -24,6 +24,7 @@ class Periodic:
 
 SCHEDULE: list[Periodic] = [
     Periodic("webhook-sweeper", "jobs.webhooks.sweep_unqueued", "default", 60),
+    Periodic("sync-sweep", "jobs.sync.sweep_all", "sync", 15 * 60),
 ]
 
 

@@ -22,9 +22,11 @@ from xero_python.accounting.models import (
     Contact as XContact,
     CreditNote as XCreditNote,
     CreditNotes,
+    CurrencyCode,
     HistoryRecord,
     HistoryRecords,
     Invoice as XInvoice,
+    LineAmountTypes,
     LineItem,
     Payment as XPayment,
     Payments,
@@ -256,7 +258,8 @@ class XeroConnector(AccountingConnector):
     def create_credit_note(self, credit: NewCreditNote, *, idempotency_key: str) -> CreditNote:
         """Create an authorised ACCRECCREDIT and allocate it; each step is idempotent on a derived key."""
         note = XCreditNote(type="ACCRECCREDIT", contact=XContact(contact_id=credit.contact_id), date=credit.date,
-                           status="AUTHORISED", line_amount_types="NoTax", currency_code=credit.currency,
+                           status="AUTHORISED", line_amount_types=LineAmountTypes.NOTAX,
+                           currency_code=CurrencyCode(credit.currency),
                            reference=credit.reason[:255],
                            line_items=[LineItem(description=credit.reason, quantity=1, unit_amount=credit.amount,
                                                 account_code=self.sales_account_code, tax_type="NONE")])

@@ -58,7 +58,7 @@ def fit_amount(line_cents: int, due_cents: int, config: MatchingConfig, text: st
     if abs(diff) <= int(config.fx_tolerance_pct * due_cents):
         return AmountFit(Residual.FX, abs(diff), 0.1, 0.98, 0.88)
     if diff > 0:
-        return AmountFit(Residual.OVERPAYMENT, diff, 0.0, 0.93 if diff * 4 <= due_cents else 0.9, 0.7)
+        return AmountFit(Residual.OVERPAYMENT, diff, 0.0, 0.95 if diff * 4 <= due_cents else 0.92, 0.7)
     reason = deduction_reason(text, line_cents, due_cents)
     if reason is not None:
         return AmountFit(Residual.DEDUCTION, -diff, 0.05, 0.96, 0.75, reason)

@@ -17,7 +17,7 @@ from .amounts import AmountFit, cents_to_decimal, fit_amount
 from .identify import Identity, identify_payer
 from .index import MatchingIndex, to_cents
 from .model import Candidate, Decision, MatchingConfig, MatchResult, Residual
-from .references import TYPO, RefHit, find_references, remittance_text
+from .references import NUMERIC, RefHit, find_references, remittance_text
 from .subset import subset_sums
 
 DEFAULT_CONFIG = MatchingConfig()
@@ -26,6 +26,7 @@ _CONFLICT_PENALTY = 0.6  # the payer is clearly someone else
 _OTHER_REFS_PENALTY = 0.85  # remittance names further invoices this allocation leaves out
 _MAX_GROUP = 12
 _PARTIAL_FALLBACKS = 3
+_FOREIGN = AmountFit(Residual.FX, 0, 0.0, 0.85, 0.7)  # line and invoice currencies differ
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +37,8 @@ class _Line:
     text: str
     refs: dict[int, RefHit]
     payers: dict[str, Identity]
+    exact_refs: dict[int, str]
+    strong_payer: bool
 
 
 def match_lines(lines: Iterable[BankLine], index: MatchingIndex,
@@ -49,18 +52,34 @@ def match_line(line: BankLine, index: MatchingIndex, config: MatchingConfig = DE
     if line.reversal or line.amount <= 0:
         return MatchResult(Decision.NONE, 0.0, "not an incoming customer payment (outgoing or reversal)")
     text = remittance_text(line)
-    ctx = _Line(line, to_cents(line.amount), line.currency.upper(), text, find_references(text, index),
-                identify_payer(line, index))
-    return _decide(_rank(_candidates(ctx, index, config)), config)
+    refs = find_references(text, index)
+    payers = identify_payer(line, index)
+    ctx = _Line(line, to_cents(line.amount), line.currency.upper(), text, refs, payers,
+                exact_refs={p: h.token for p, h in refs.items() if h.kind == "exact"},
+                strong_payer=any(i.strength >= 0.9 for i in payers.values()))
+    return _decide(_rank(_candidates(ctx, index, config)), ctx, index, config)
 
 
-def _candidates(ctx: _Line, index: MatchingIndex, config: MatchingConfig) -> list[Candidate]:
-    singles = _single_positions(ctx, index, config)
-    out = [_score((pos,), ctx, index, config) for pos in singles]
-    for group in _reference_groups(ctx, index):
-        out.append(_score(group, ctx, index, config))
+@dataclass(frozen=True, slots=True)
+class _Scored:
+    """A scored allocation before its explanation is written (only the top few get one)."""
+
+    confidence: float
+    positions: tuple[int, ...]
+    customer_id: str
+    fit: AmountFit
+    due: int
+    same_currency: bool
+    conflict: bool
+    names_others: bool
+    subset: bool
+
+
+def _candidates(ctx: _Line, index: MatchingIndex, config: MatchingConfig) -> list[_Scored]:
+    out = [_score((pos,), ctx, index, config) for pos in _single_positions(ctx, index, config)]
+    out.extend(_score(group, ctx, index, config) for group in _reference_groups(ctx, index))
     for cid in ctx.payers:
-        if not any(c.residual is None and c.customer_id == cid for c in out):
+        if not any(c.fit.residual is None and c.customer_id == cid for c in out):
             out.extend(_score(group, ctx, index, config, subset=True)
                        for group in _customer_subsets(cid, ctx, index, config))
             out.extend(_score((pos,), ctx, index, config) for pos in _oldest_open(cid, ctx, index))
@@ -69,7 +88,11 @@ def _candidates(ctx: _Line, index: MatchingIndex, config: MatchingConfig) -> lis
 
 def _single_positions(ctx: _Line, index: MatchingIndex, config: MatchingConfig) -> set[int]:
     lo, hi = _window(ctx.cents, config)
-    positions = set(ctx.refs)
+    # Weak references (typo neighbours, short bare numbers) only count where amount or payer agree;
+    # dense invoice numbering gives every number many one-edit neighbours.
+    positions = {pos for pos, hit in ctx.refs.items()
+                 if hit.strength >= NUMERIC or lo <= index.cents[pos] <= hi
+                 or index.invoices[pos].customer_id in ctx.payers}
     for cid in ctx.payers:
         bucket = index.customer_amounts.get(cid)
         if bucket is not None:
@@ -90,7 +113,7 @@ def _window(cents: int, config: MatchingConfig) -> tuple[int, int]:
 def _reference_groups(ctx: _Line, index: MatchingIndex) -> list[tuple[int, ...]]:
     by_customer: defaultdict[str, list[int]] = defaultdict(list)
     for pos, hit in ctx.refs.items():
-        if hit.strength >= TYPO:
+        if hit.strength >= NUMERIC:
             by_customer[index.invoices[pos].customer_id].append(pos)
     return [tuple(sorted(p))[:_MAX_GROUP] for p in by_customer.values() if len(p) >= 2]
 
@@ -111,41 +134,53 @@ def _oldest_open(cid: str, ctx: _Line, index: MatchingIndex) -> list[int]:
     return [p for _, p in zip(range(_PARTIAL_FALLBACKS), larger, strict=False)]
 
 
-def _score(positions: Sequence[int], ctx: _Line, index: MatchingIndex, config: MatchingConfig,
-           *, subset: bool = False) -> Candidate:
-    invoices = [index.invoices[p] for p in positions]
+def _score(positions: tuple[int, ...], ctx: _Line, index: MatchingIndex, config: MatchingConfig,
+           *, subset: bool = False) -> _Scored:
     due = sum(index.cents[p] for p in positions)
-    cid = invoices[0].customer_id
-    same_currency = all(inv.currency.upper() == ctx.currency for inv in invoices)
-    fit = fit_amount(ctx.cents, due, config, ctx.text) if same_currency else \
-        AmountFit(Residual.FX, 0, 0.0, 0.85, 0.7)
+    cid = index.invoices[positions[0]].customer_id
+    same_currency = all(index.invoices[p].currency.upper() == ctx.currency for p in positions)
+    fit = fit_amount(ctx.cents, due, config, ctx.text) if same_currency else _FOREIGN
     ref = sum(ctx.refs[p].strength if p in ctx.refs else 0.0 for p in positions) / len(positions)
     payer = ctx.payers[cid].strength if cid in ctx.payers else 0.0
     identity = 1 - (1 - _REF_WEIGHT * ref) * (1 - _PAYER_WEIGHT * payer) * (1 - fit.identity)
-    evidence = _reference_evidence(positions, ctx, index)
-    if cid in ctx.payers:
-        evidence.append(ctx.payers[cid].evidence)
     confidence = identity * fit.fit(ref)
-    if payer < 0.5 and any(i.strength >= 0.9 for i in ctx.payers.values()):
+    conflict = payer < 0.5 and ctx.strong_payer
+    if conflict:
         confidence *= _CONFLICT_PENALTY
-        evidence.append("but the payer looks like a different customer")
-    if fit.residual is not None and _names_others(positions, ctx):
+    names_others = fit.residual is not None and _names_others(positions, ctx)
+    if names_others:
         confidence *= _OTHER_REFS_PENALTY
-        evidence.append("remittance also names invoices not in this allocation")
     if subset:
-        confidence *= 1 - 0.01 * (len(positions) - 1)
-        evidence.append(f"{len(positions)} open invoices of {cid} add up to the amount")
-    evidence.append(_amount_evidence(fit, ctx, due, same_currency))
-    return Candidate(allocations=_allocate(positions, ctx, index, fit), confidence=round(confidence, 4),
+        # More invoices in a reference-less combination -> more likely a coincidence of sums.
+        confidence *= 0.99 - 0.03 * (len(positions) - 2)
+    return _Scored(round(confidence, 4), tuple(sorted(positions)), cid, fit, due, same_currency, conflict,
+                   names_others, subset)
+
+
+def _explain(scored: _Scored, ctx: _Line, index: MatchingIndex) -> Candidate:
+    evidence = _reference_evidence(scored.positions, ctx, index)
+    if scored.customer_id in ctx.payers:
+        evidence.append(ctx.payers[scored.customer_id].evidence)
+    if scored.conflict:
+        evidence.append("but the payer looks like a different customer")
+    if scored.names_others:
+        evidence.append("remittance also names invoices not in this allocation")
+    if scored.subset:
+        evidence.append(f"{len(scored.positions)} open invoices of {scored.customer_id} add up to the amount")
+    evidence.append(_amount_evidence(scored.fit, ctx, scored.due, scored.same_currency))
+    fit = scored.fit
+    return Candidate(allocations=_allocate(scored.positions, ctx, index, fit), confidence=scored.confidence,
                      evidence=tuple(evidence), residual=fit.residual,
                      residual_amount=cents_to_decimal(fit.residual_cents), deduction_reason=fit.deduction_reason,
-                     customer_id=cid)
+                     customer_id=scored.customer_id)
 
 
 def _names_others(positions: Sequence[int], ctx: _Line) -> bool:
     """Does the remittance quote, verbatim, an invoice this allocation leaves out?"""
+    if not ctx.exact_refs:
+        return False
     own = {ctx.refs[p].token for p in positions if p in ctx.refs}
-    return any(h.kind == "exact" and h.token not in own and p not in positions for p, h in ctx.refs.items())
+    return any(token not in own and p not in positions for p, token in ctx.exact_refs.items())
 
 
 def _allocate(positions: Sequence[int], ctx: _Line, index: MatchingIndex,
@@ -184,17 +219,16 @@ def _amount_evidence(fit: AmountFit, ctx: _Line, due: int, same_currency: bool) 
     return texts[fit.residual]
 
 
-def _rank(candidates: list[Candidate]) -> list[Candidate]:
-    best: dict[frozenset[str], Candidate] = {}
+def _rank(candidates: list[_Scored]) -> list[_Scored]:
+    best: dict[tuple[int, ...], _Scored] = {}
     for cand in candidates:
-        key = cand.invoice_ids
-        if key not in best or cand.confidence > best[key].confidence:
-            best[key] = cand
-    return sorted(best.values(), key=lambda c: (-c.confidence, sorted(c.invoice_ids)))
+        if cand.positions not in best or cand.confidence > best[cand.positions].confidence:
+            best[cand.positions] = cand
+    return sorted(best.values(), key=lambda c: (-c.confidence, c.positions))
 
 
-def _decide(ranked: list[Candidate], config: MatchingConfig) -> MatchResult:
-    shown = tuple(c for c in ranked if c.confidence >= config.suggest_floor)[:3]
+def _decide(ranked: list[_Scored], ctx: _Line, index: MatchingIndex, config: MatchingConfig) -> MatchResult:
+    shown = tuple(_explain(c, ctx, index) for c in ranked[:3] if c.confidence >= config.suggest_floor)
     if not shown:
         return MatchResult(Decision.NONE, ranked[0].confidence if ranked else 0.0,
                            "no open invoice fits this line")

@@ -31,7 +31,7 @@ FEATURE_NAMES: tuple[str, ...] = (
     "age_days", "days_to_due", "dispute_open",
     # the customer's settled history
     "cust_settled", "cust_late_rate", "cust_mean_delay", "cust_median_delay", "cust_delay_spread",
-    "cust_ewm_delay", "cust_last_delay", "cust_recent_late_rate", "cust_mean_days_to_settle",
+    "cust_ewm_delay", "cust_delay_trend", "cust_last_delay", "cust_recent_late_rate", "cust_mean_days_to_settle",
     "cust_dispute_rate", "cust_credit_rate", "cust_partial_rate", "cust_days_since_payment",
     # the customer's open book at scoring time
     "open_count", "open_amount_vs_typical", "overdue_count", "max_days_overdue",
@@ -192,6 +192,8 @@ class FeatureBuilder:
         out[_INDEX["cust_delay_spread"]] = float(np.std(delays)) if k > 1 else math.nan
         out[_INDEX["cust_ewm_delay"]] = c.s_ewm[k]
         out[_INDEX["cust_last_delay"]] = delays[-1]
+        # Recent minus long-run delay: positive for a customer who is getting slower.
+        out[_INDEX["cust_delay_trend"]] = c.s_ewm[k] - out[_INDEX["cust_median_delay"]]
         out[_INDEX["cust_recent_late_rate"]] = float(np.mean(delays[-RECENT_N:] > 0))
         out[_INDEX["cust_mean_days_to_settle"]] = c.s_cum_settle[k] / k
         out[_INDEX["cust_dispute_rate"]] = c.s_cum_dispute[k] / k

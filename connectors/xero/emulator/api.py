@@ -17,6 +17,7 @@ from connectors.xero.emulator.records import InvoiceRecord
 from connectors.xero.emulator.store import OrgStore, UnknownEntityError, XeroValidationError
 
 JSON = "application/json; charset=utf-8"
+CENT = Decimal("0.01")
 
 
 class PostDataInvalidError(Exception):
@@ -67,14 +68,15 @@ def elements(data: dict[str, Any], plural: str) -> list[dict[str, Any]]:
     return items
 
 
-def money(value: Any, name: str) -> Decimal:
+def money(value: Any, name: str, places: int = 2) -> Decimal:
+    """A request amount as Decimal; Xero rounds amounts to 2 places (unit amounts may carry 4)."""
     try:
         amount = Decimal(str(value))
     except (InvalidOperation, ValueError):
         raise XeroValidationError(f"{name} must be a number.") from None
     if not amount.is_finite():
         raise XeroValidationError(f"{name} must be a number.")
-    return amount
+    return amount.quantize(CENT) if places == 2 else amount
 
 
 def date_field(item: dict[str, Any], name: str, required: bool = True) -> Any:
@@ -226,7 +228,7 @@ def _upsert_invoice(store: OrgStore, item: dict[str, Any], invoice_id: str | Non
     lines = item.get("LineItems") or []
     if not isinstance(lines, list) or not lines:
         raise XeroValidationError("Invoice must have at least one line item.")
-    total = sum((money(ln.get("Quantity", 1), "Quantity") * money(ln.get("UnitAmount", 0), "UnitAmount")
+    total = sum((money(ln.get("Quantity", 1), "Quantity", 4) * money(ln.get("UnitAmount", 0), "UnitAmount", 4)
                  for ln in lines), Decimal("0")).quantize(Decimal("0.01"))
     issue = date_field(item, "Date")
     return store.create_invoice(ref_id(item, "Contact", "ContactID"), issue,
@@ -309,7 +311,7 @@ def _credit_note_routes(bp: Blueprint, store: OrgStore) -> None:
             lines = item.get("LineItems") or []
             if not isinstance(lines, list) or not lines:
                 raise XeroValidationError("Credit note must have at least one line item.")
-            total = sum((money(ln.get("Quantity", 1), "Quantity") * money(ln.get("UnitAmount", 0), "UnitAmount")
+            total = sum((money(ln.get("Quantity", 1), "Quantity", 4) * money(ln.get("UnitAmount", 0), "UnitAmount", 4)
                          for ln in lines), Decimal("0")).quantize(Decimal("0.01"))
             made.append(store.create_credit_note(ref_id(item, "Contact", "ContactID"), date_field(item, "Date"),
                                                  total, currency=item.get("CurrencyCode"),
@@ -352,7 +354,7 @@ def _bank_routes(bp: Blueprint, store: OrgStore) -> None:
             bank = item.get("BankAccount") or {}
             if not isinstance(lines, list) or not lines or not isinstance(bank, dict) or not bank.get("Code"):
                 raise XeroValidationError("Type, LineItems and BankAccount are required.")
-            total = sum((money(ln.get("Quantity", 1), "Quantity") * money(ln.get("UnitAmount", 0), "UnitAmount")
+            total = sum((money(ln.get("Quantity", 1), "Quantity", 4) * money(ln.get("UnitAmount", 0), "UnitAmount", 4)
                          for ln in lines), Decimal("0")).quantize(Decimal("0.01"))
             made.append(store.create_bank_transaction(
                 ref_id(item, "Contact", "ContactID"), date_field(item, "Date"), total, str(bank["Code"]),

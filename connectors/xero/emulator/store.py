@@ -266,8 +266,7 @@ class OrgStore:
         if status not in ("DRAFT", "SUBMITTED", "AUTHORISED"):
             raise XeroValidationError(f"Credit note status {status} is not valid for a new credit note.")
         with self.lock:
-            n = len(self.credit_notes) + 1
-            rec = CreditNoteRecord(self.new_id("creditnote"), number or f"CN-{n:06d}", contact.id,
+            rec = CreditNoteRecord(self.new_id("creditnote"), number or self._next_credit_number(), contact.id,
                                    currency or contact.currency, on, total, self.clock.now(),
                                    reference=reference, status=status)
             self.credit_notes[rec.id] = rec
@@ -297,6 +296,14 @@ class OrgStore:
         self._emit("INVOICE", inv.id, "UPDATE")
         self._emit("CREDITNOTE", note.id, "UPDATE")
         return alloc
+
+    def _next_credit_number(self) -> str:
+        # Seeded notes are numbered after their invoice, so count upwards until a number is free.
+        taken = {n.number for n in self.credit_notes.values()}
+        n = len(taken) + 1
+        while f"CN-{n:06d}" in taken:
+            n += 1
+        return f"CN-{n:06d}"
 
     # --- bank transactions ---------------------------------------------------------------
     def create_bank_transaction(self, contact_id: str, on: date, total: Decimal, bank_account_code: str, *,

@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from addon.domain.types import Allocation, NewPayment
+from addon.models import Customer, Invoice, Payment, TenantStatus
+from addon.queueing import get_queue
+from connectors.errors import AuthError
+from connectors.fake import InMemoryConnector
+from jobs import sync as sync_jobs
+from jobs.cron import run_due
+from jobs.runtime import set_app
+from tests.addon.helpers import contact, invoice
+
+
+@pytest.fixture
+def fake_tenant(app, make_tenant, db, monkeypatch):
+    tenant = make_tenant(platform="fake", remote_id="org-9")
+    db.commit()
+    connector = InMemoryConnector(tenant_remote_id="org-9")
+    connector.seed(contacts=[contact("C1"), contact("C2", "Globex BV", "ar@globex.example")],
+                   invoices=[invoice("I1"), invoice("I2", "C2", "250.00", "250.00")])
+    monkeypatch.setitem(app.config, "CONNECTOR_FACTORY", lambda t: connector)
+    set_app(app)
+    return tenant, connector
+
+
+def test_backfill_mirrors_everything_and_is_idempotent(db, fake_tenant, redis_conn) -> None:
+    tenant, _ = fake_tenant
+    assert sync_jobs.backfill_tenant(tenant.id) == {"contacts": 2, "invoices": 2, "payments": 0,
+                                                    "credit_notes": 0, "deleted": 0}
+    sync_jobs.backfill_tenant(tenant.id)
+    assert db.query(Customer).count() == 2
+    assert db.query(Invoice).count() == 2
+    assert db.query(Invoice).filter_by(remote_id="I2").one().customer.name == "Globex BV"
+
+
+def test_incremental_sync_applies_payments(db, fake_tenant, redis_conn) -> None:
+    tenant, connector = fake_tenant
+    sync_jobs.backfill_tenant(tenant.id)
+    connector.create_payment(NewPayment(contact_id="C1", date=datetime.now(UTC).date(), currency="GBP",
+                                        allocations=(Allocation("I1", Decimal("40.00")),)), idempotency_key="k1")
+    assert sync_jobs.sync_tenant(tenant.id)["payments"] == 1
+    db.expire_all()
+    inv = db.query(Invoice).filter_by(remote_id="I1").one()
+    assert inv.amount_due == Decimal("60.00")
+    payment = db.query(Payment).one()
+    assert [(a.invoice_id, a.amount) for a in payment.allocations] == [(inv.id, Decimal("40.00"))]
+
+
+def test_platform_side_disconnect_marks_tenant_and_stops(db, fake_tenant, redis_conn) -> None:
+    tenant, connector = fake_tenant
+    connector.fail_next(AuthError("401 Unauthorized: token revoked", status=401))
+    assert sync_jobs.backfill_tenant(tenant.id) == {"needs_reauth": 1}
+    db.expire_all()
+    assert db.get(type(tenant), tenant.id).status is TenantStatus.NEEDS_REAUTH
+    assert sync_jobs.sync_tenant(tenant.id) == {"skipped": 1}
+
+
+def test_sweep_fans_out_full_then_incremental(db, fake_tenant, redis_conn) -> None:
+    tenant, _ = fake_tenant
+    assert sync_jobs.sweep_all() == {"tenants": 1, "full": 1}
+    queue = get_queue("sync", redis_conn)
+    assert [j.func_name for j in queue.jobs] == ["jobs.sync.backfill_tenant"]
+    queue.empty()
+    sync_jobs.backfill_tenant(tenant.id)
+    assert sync_jobs.sweep_all() == {"tenants": 1, "full": 0}
+    assert [j.id for j in queue.jobs] == [f"sync-{tenant.id}"]
+    assert sync_jobs.sweep_all() == {"tenants": 1, "full": 0}  # unique job id: not queued twice
+    assert queue.count == 1
+
+
+def test_cron_claims_each_slot_once(redis_conn) -> None:
+    from jobs.cron import Periodic
+
+    schedule = [Periodic("t", "jobs.sync.sweep_all", "sync", 60)]
+    now = 1_800_000_000.0
+    assert run_due(redis_conn, now, schedule) == ["t"]
+    assert run_due(redis_conn, now + 1, schedule) == []  # same slot, e.g. a second cron process
+    assert run_due(redis_conn, now + 61, schedule) == ["t"]
+
+
+def test_removed_invoice_is_marked_deleted(db, fake_tenant, redis_conn) -> None:
+    tenant, connector = fake_tenant
+    sync_jobs.backfill_tenant(tenant.id)
+    del connector.invoices["I2"]
+    from addon.services import sync
+
+    t = db.get(type(tenant), tenant.id)
+    sync.sync_invoice(db, t, connector, "I2")
+    db.commit()
+    assert db.query(Invoice).filter_by(remote_id="I2").one().status == "deleted"
