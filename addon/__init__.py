@@ -31,14 +31,22 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def _configure_extensions(app: Flask) -> None:
+    from flask_wtf.csrf import CSRFProtect
+
     Database().init_app(app)
     init_redis(app)
+    csrf = CSRFProtect(app)
+    app.extensions["cashline_csrf"] = csrf
 
 
 def _configure_blueprints(app: Flask) -> None:
     from addon.web import register_blueprints
 
     register_blueprints(app)
+    # Signed platform webhooks carry no CSRF token; their HMAC signature is the check.
+    from addon.web import webhooks
+
+    app.extensions["cashline_csrf"].exempt(webhooks.bp)
 
 
 def _configure_request_commit(app: Flask) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, nodes
@@ -67,7 +67,7 @@ class RenderedEmail:
 
 def money(amount: Decimal | int | str, currency: str = "") -> str:
     """Format an amount for people: 1234.5 GBP -> '£1,234.50'; unknown currencies keep their code."""
-    value = Decimal(str(amount)).quantize(Decimal("0.01"))
+    value = Decimal(str(amount)).quantize(Decimal("0.01"), ROUND_HALF_UP)
     symbol = _SYMBOLS.get(currency)
     text = f"{value:,.2f}"
     return f"{symbol}{text}" if symbol else f"{text} {currency}".strip()

@@ -6,7 +6,8 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from addon.web import health, webhooks
+    from addon.web import auth, health, webhooks
 
     app.register_blueprint(health.bp)
     app.register_blueprint(webhooks.bp)
+    app.register_blueprint(auth.bp)

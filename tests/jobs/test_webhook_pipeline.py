@@ -60,7 +60,7 @@ def test_signed_but_malformed_payload_is_400(client, db, fake_platform) -> None:
 
 
 def test_delivery_is_stored_queued_and_processed_by_a_worker(client, db, redis_conn, fake_platform) -> None:
-    tenant, connector = fake_platform
+    tenant, _connector = fake_platform
     body, sig = fake_delivery("org-1", ("invoice", "I1"))
     resp = _post(client, body, sig)
     assert resp.status_code == 200

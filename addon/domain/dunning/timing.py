@@ -38,11 +38,15 @@ def plan_send_time(now: datetime, zone: ZoneInfo, settings: DunningSettings, slo
     local_now = now.astimezone(zone)
     candidate = _preferred(local_now, zone, settings, slot, notes)
     candidate = _allowed(candidate, zone, settings, notes)
-    capped = _after_cap(candidate, recent, settings)
-    if capped is not None:
-        notes.append(f"frequency cap: {settings.frequency_cap} reminders in "
-                     f"{settings.frequency_window.days} days, deferred")
-        candidate = _allowed(capped.astimezone(zone), zone, settings, notes)
+    if not _fits(candidate, recent, settings):
+        for option in _cap_options(candidate, recent, settings):
+            moved = _allowed(option.astimezone(zone), zone, settings, [])
+            if _fits(moved, recent, settings):
+                notes.append(f"frequency cap: {settings.frequency_cap} reminders per "
+                             f"{settings.frequency_window.days} days, deferred to "
+                             f"{moved.strftime('%a %Y-%m-%d %H:%M %Z')}")
+                candidate = moved
+                break
     return candidate.astimezone(UTC), notes
 
 
@@ -88,13 +92,23 @@ def _allowed(local: datetime, zone: ZoneInfo, settings: DunningSettings, notes: 
     return local
 
 
-def _after_cap(candidate: datetime, recent: Sequence[datetime], settings: DunningSettings) -> datetime | None:
-    """The earliest time the cap allows another reminder, when ``candidate`` would exceed it."""
+def _fits(candidate: datetime, recent: Sequence[datetime], settings: DunningSettings) -> bool:
+    """True when adding ``candidate`` keeps every rolling window at or under the cap.
+
+    Reminders already queued for later count too: a run may have scheduled one for Monday morning.
+    """
     cap, window = settings.frequency_cap, settings.frequency_window
     if cap <= 0:
-        return None
-    inside = sorted(t for t in recent if candidate - window < t <= candidate)
-    if len(inside) < cap:
-        return None
-    # The reminder that must drop out of the window before we may send again.
-    return inside[-cap] + window + timedelta(seconds=1)
+        return True
+    times = sorted([*recent, candidate])
+    k = times.index(candidate)
+    # Any cap+1 consecutive reminders that include the candidate must span at least a full window.
+    return all(times[i + cap] - times[i] >= window
+               for i in range(max(0, k - cap), min(k, len(times) - cap - 1) + 1))
+
+
+def _cap_options(candidate: datetime, recent: Sequence[datetime],
+                 settings: DunningSettings) -> list[datetime]:
+    """Times at which a reminder drops out of the window: the only places the answer can change."""
+    step = settings.frequency_window + timedelta(seconds=1)
+    return sorted(t + step for t in recent if t + step > candidate)

@@ -35,12 +35,20 @@ class AmountFit:
         return self.fit_unreferenced + span * reference_strength
 
 
-def deduction_reason(text: str, line_cents: int, due_cents: int) -> str | None:
-    """Reason category if the short-payment looks deliberate (remittance words or a round rate)."""
+def stated_deduction(text: str) -> str | None:
+    """Reason category if the remittance text says why the payer paid less."""
     lowered = text.lower()
     for pattern, reason in _DEDUCTION_WORDS:
         if re.search(pattern, lowered):
             return reason
+    return None
+
+
+def deduction_reason(text: str, line_cents: int, due_cents: int) -> str | None:
+    """Reason category if the short-payment looks deliberate (remittance words or a round rate)."""
+    stated = stated_deduction(text)
+    if stated is not None:
+        return stated
     short = due_cents - line_cents
     if any(abs(short * 100 - pct * due_cents) < 100 for pct in _ROUND_PERCENTAGES):
         return "discount"
@@ -52,6 +60,9 @@ def fit_amount(line_cents: int, due_cents: int, config: MatchingConfig, text: st
     diff = line_cents - due_cents
     if diff == 0:
         return AmountFit(None, 0, 0.6, 1.0, 1.0)
+    if diff < 0 and text and (stated := stated_deduction(text)) is not None:
+        # The payer says why it paid less: a deduction even when small enough to pass for a bank fee.
+        return AmountFit(Residual.DEDUCTION, -diff, 0.05, 0.96, 0.75, stated)
     fee_cap = min(int(config.fee_tolerance * 100), int(config.fee_tolerance_pct * due_cents))
     if diff < 0 and -diff <= fee_cap:
         return AmountFit(Residual.FEE, -diff, 0.2, 0.99, 0.93)

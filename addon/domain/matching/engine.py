@@ -25,6 +25,7 @@ _REF_WEIGHT, _PAYER_WEIGHT = 0.9, 0.85
 _CONFLICT_PENALTY = 0.6  # the payer is clearly someone else
 _OTHER_REFS_PENALTY = 0.85  # remittance names further invoices this allocation leaves out
 _MAX_GROUP = 12
+_MAX_SUBSETS = 4
 _PARTIAL_FALLBACKS = 3
 _FOREIGN = AmountFit(Residual.FX, 0, 0.0, 0.85, 0.7)  # line and invoice currencies differ
 
@@ -52,9 +53,11 @@ def match_line(line: BankLine, index: MatchingIndex, config: MatchingConfig = DE
     if line.reversal or line.amount <= 0:
         return MatchResult(Decision.NONE, 0.0, "not an incoming customer payment (outgoing or reversal)")
     text = remittance_text(line)
-    refs = find_references(text, index)
+    cents = to_cents(line.amount)
+    lo, hi = _window(cents, config)
+    refs = find_references(text, index, lambda pos: lo <= index.cents[pos] <= hi)
     payers = identify_payer(line, index)
-    ctx = _Line(line, to_cents(line.amount), line.currency.upper(), text, refs, payers,
+    ctx = _Line(line, cents, line.currency.upper(), text, refs, payers,
                 exact_refs={p: h.token for p, h in refs.items() if h.kind == "exact"},
                 strong_payer=any(i.strength >= 0.9 for i in payers.values()))
     return _decide(_rank(_candidates(ctx, index, config)), ctx, index, config)
@@ -78,8 +81,10 @@ class _Scored:
 def _candidates(ctx: _Line, index: MatchingIndex, config: MatchingConfig) -> list[_Scored]:
     out = [_score((pos,), ctx, index, config) for pos in _single_positions(ctx, index, config)]
     out.extend(_score(group, ctx, index, config) for group in _reference_groups(ctx, index))
+    referenced = {index.invoices[p].customer_id for p, h in ctx.refs.items() if h.strength >= NUMERIC}
     for cid in ctx.payers:
-        if not any(c.fit.residual is None and c.customer_id == cid for c in out):
+        # Subset-sum only where nothing else explains the line: no exact amount, no quoted invoice.
+        if cid not in referenced and not any(c.fit.residual is None and c.customer_id == cid for c in out):
             out.extend(_score(group, ctx, index, config, subset=True)
                        for group in _customer_subsets(cid, ctx, index, config))
             out.extend(_score((pos,), ctx, index, config) for pos in _oldest_open(cid, ctx, index))
@@ -123,9 +128,16 @@ def _customer_subsets(cid: str, ctx: _Line, index: MatchingIndex,
     # Exact sums only: with a tolerance window, coincidental combinations multiply quickly.
     pool = [p for p in index.customer_by_due.get(cid, ()) if index.cents[p] < ctx.cents]
     pool = pool[:config.max_subset_pool]
-    found = subset_sums([index.cents[p] for p in pool], ctx.cents, ctx.cents,
-                        max_size=config.max_subset_size, node_budget=config.subset_node_budget)
-    return [tuple(pool[i] for i in combo) for combo in found]
+    found = subset_sums([index.cents[p] for p in pool], ctx.cents, max_size=config.max_subset_size)
+    groups = [tuple(pool[i] for i in combo) for combo in found]
+    # Payment runs settle invoices that fell due together: fewer invoices, then closer due dates first.
+    groups.sort(key=lambda g: (len(g), _due_spread(g, index)))
+    return groups[:_MAX_SUBSETS]
+
+
+def _due_spread(group: tuple[int, ...], index: MatchingIndex) -> int:
+    dues = [index.invoices[p].due_date for p in group]
+    return (max(dues) - min(dues)).days
 
 
 def _oldest_open(cid: str, ctx: _Line, index: MatchingIndex) -> list[int]:

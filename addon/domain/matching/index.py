@@ -60,6 +60,7 @@ class MatchingIndex:
 
     invoices: list[OpenInvoice]
     cents: list[int]
+    ref_keys: list[str]  # canonical invoice number per position
     by_ref: dict[str, list[int]]
     by_digits: dict[str, list[int]]
     by_ref_deletion: dict[str, list[int]]
@@ -77,6 +78,7 @@ class MatchingIndex:
         """Index the open invoices (amount due > 0) and the learned aliases."""
         open_invoices = [inv for inv in invoices if inv.amount_due > 0]
         index = cls(invoices=open_invoices, cents=[to_cents(i.amount_due) for i in open_invoices],
+                     ref_keys=[reference_key(i.number) for i in open_invoices],
                      by_ref={}, by_digits={}, by_ref_deletion={}, customers={}, by_name_key={},
                      by_name_token={}, by_account={}, aliases=aliases or AliasBook(), amounts={},
                      customer_amounts={}, customer_by_due={})
@@ -89,8 +91,7 @@ class MatchingIndex:
         by_ref: defaultdict[str, list[int]] = defaultdict(list)
         by_digits: defaultdict[str, list[int]] = defaultdict(list)
         by_del: defaultdict[str, list[int]] = defaultdict(list)
-        for pos, inv in enumerate(self.invoices):
-            key = reference_key(inv.number)
+        for pos, (inv, key) in enumerate(zip(self.invoices, self.ref_keys, strict=True)):
             if not key:
                 continue
             by_ref[key].append(pos)

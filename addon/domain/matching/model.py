@@ -55,9 +55,8 @@ class MatchingConfig:
     fee_tolerance: Decimal = Decimal("15.00")  # bank charges deducted from a payment, absolute
     fee_tolerance_pct: Decimal = Decimal("0.05")  # ... and at most this share of the amount due
     fx_tolerance_pct: Decimal = Decimal("0.02")  # conversion differences either way
-    max_subset_size: int = 4  # invoices one payment may settle when no reference names them
-    max_subset_pool: int = 60  # open invoices of one customer considered for subset-sum
-    subset_node_budget: int = 20_000  # search nodes per line; bounds the worst case
+    max_subset_size: int = 4  # invoices one payment may settle when no reference names them (2..4)
+    max_subset_pool: int = 80  # open invoices of one customer considered for subset-sum
     max_amount_candidates: int = 8  # amount-bucket hits kept per line (more means "ambiguous")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from rapidfuzz.distance import OSA
@@ -9,7 +10,7 @@ from rapidfuzz.distance import OSA
 from addon.domain.types import BankLine
 
 from .index import MatchingIndex
-from .normalize import deletion_variants, reference_key, reference_tokens
+from .normalize import deletion_variants, reference_tokens
 
 EXACT, NUMERIC, TYPO, SHORT_NUMERIC, SHADOWED_TYPO = 1.0, 0.85, 0.75, 0.6, 0.5
 _MIN_TYPO_TOKEN = 5
@@ -29,8 +30,13 @@ def remittance_text(line: BankLine) -> str:
     return " ".join(p for p in parts if p)
 
 
-def find_references(text: str, index: MatchingIndex) -> dict[int, RefHit]:
-    """Invoice positions named in ``text``, strongest hit per invoice."""
+def find_references(text: str, index: MatchingIndex,
+                    amount_fits: Callable[[int], bool] = lambda pos: False) -> dict[int, RefHit]:
+    """Invoice positions named in ``text``, strongest hit per invoice.
+
+    Typo neighbours are looked up only for tokens whose verbatim hits do not fit the amount
+    (``amount_fits(position)``): a verbatim reference with a fitting amount needs no second guess.
+    """
     hits: dict[int, RefHit] = {}
 
     def add(pos: int, strength: float, token: str, kind: str) -> None:
@@ -45,9 +51,12 @@ def find_references(text: str, index: MatchingIndex) -> dict[int, RefHit]:
         for key in {token, token.lstrip("0")}:
             for pos in index.by_digits.get(key, ()):
                 add(pos, numeric, token, "numeric")
+        verbatim = index.by_ref.get(token, ())
+        if any(amount_fits(pos) for pos in verbatim):
+            continue
         if len(token) >= _MIN_TYPO_TOKEN and any(ch.isdigit() for ch in token):
             # A token that names an invoice verbatim is only a typo of another one if the amount says so.
-            typo = SHADOWED_TYPO if token in index.by_ref else TYPO
+            typo = SHADOWED_TYPO if verbatim else TYPO
             for pos in _typo_neighbours(token, index):
                 add(pos, typo, token, "typo")
     return hits
@@ -60,5 +69,5 @@ def _typo_neighbours(token: str, index: MatchingIndex) -> set[int]:
     for variant in deletion_variants(token):
         found.update(index.by_ref.get(variant, ()))
         found.update(index.by_ref_deletion.get(variant, ()))
-    return {pos for pos in found
-            if OSA.distance(token, reference_key(index.invoices[pos].number), score_cutoff=1) <= 1}
+    keys = index.ref_keys
+    return {pos for pos in found if OSA.distance(token, keys[pos], score_cutoff=1) <= 1}

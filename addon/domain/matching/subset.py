@@ -1,41 +1,43 @@
-"""Bounded subset-sum: which few open invoices of one customer add up to a payment."""
+"""Bounded subset-sum: which two to four open invoices of one customer add up exactly to a payment."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 
+MAX_SUPPORTED_SIZE = 4
 
-def subset_sums(amounts: Sequence[int], lo: int, hi: int, *, max_size: int, node_budget: int,
-                max_solutions: int = 4) -> list[tuple[int, ...]]:
-    """Index tuples (size 2..max_size) of ``amounts`` whose sum lies in [lo, hi].
 
-    Depth-first over amounts sorted largest first, pruned by the remaining suffix sums; ``node_budget``
-    caps the work per call so one customer with hundreds of open invoices cannot stall a run.
+def subset_sums(amounts: Sequence[int], target: int, *, max_size: int = MAX_SUPPORTED_SIZE,
+                max_solutions: int = 32) -> list[tuple[int, ...]]:
+    """Index tuples (ascending, size 2..max_size) of ``amounts`` summing exactly to ``target``.
+
+    Hash joins instead of a search tree: pairs in O(n), triples and quadruples in O(n^2), so the
+    cost is predictable whatever the amounts. Sizes above four are not searched: such payments come
+    with a remittance advice naming the invoices, which the reference groups handle.
     """
-    order = sorted(range(len(amounts)), key=lambda i: -amounts[i])
-    values = [amounts[i] for i in order]
-    suffix = [0] * (len(values) + 1)
-    for i in range(len(values) - 1, -1, -1):
-        suffix[i] = suffix[i + 1] + values[i]
+    size = min(max_size, MAX_SUPPORTED_SIZE)
+    by_value: defaultdict[int, list[int]] = defaultdict(list)
+    for i, amount in enumerate(amounts):
+        by_value[amount].append(i)
     found: list[tuple[int, ...]] = []
-    budget = [node_budget]
-
-    def walk(start: int, total: int, chosen: list[int]) -> None:
-        for i in range(start, len(values)):
-            budget[0] -= 1
-            if budget[0] < 0 or len(found) >= max_solutions:
-                return
-            new_total = total + values[i]
-            if new_total > hi:
-                continue  # sorted descending: smaller values further on may still fit
-            if total + suffix[i] < lo:
-                return  # even taking everything left cannot reach the target
-            chosen.append(i)
-            if new_total >= lo and len(chosen) >= 2:
-                found.append(tuple(sorted(order[j] for j in chosen)))
-            elif len(chosen) < max_size:
-                walk(i + 1, new_total, chosen)
-            chosen.pop()
-
-    walk(0, 0, [])
-    return found
+    n = len(amounts)
+    for i in range(n):
+        found.extend((i, j) for j in by_value.get(target - amounts[i], ()) if j > i)
+    pair_sums: defaultdict[int, list[tuple[int, int]]] = defaultdict(list)
+    if size >= 3:
+        for i in range(n):
+            for j in range(i + 1, n):
+                total = amounts[i] + amounts[j]
+                if total >= target:
+                    continue
+                found.extend((i, j, k) for k in by_value.get(target - total, ()) if k > j)
+                if size >= 4:
+                    pair_sums[total].append((i, j))
+        for total, pairs in pair_sums.items():
+            for i, j in pairs:
+                found.extend((i, j, k, m) for k, m in pair_sums.get(target - total, ()) if k > j)
+            if len(found) > max_solutions:
+                break
+    found.sort(key=len)  # fewer invoices first: the simpler explanation
+    return found[:max_solutions]

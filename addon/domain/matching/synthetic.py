@@ -106,7 +106,11 @@ def _make_customers(rng: random.Random, count: int) -> list[_Customer]:
     out = []
     for i in range(count):
         name = f"{rng.choice(_HEADS)} {rng.choice(_MIDS)} {rng.choice(_TAILS)}"
-        if name in seen:
+        for _ in range(100):
+            if name not in seen:
+                break
+            name = f"{rng.choice(_HEADS)} {rng.choice(_MIDS)} {rng.choice(_MIDS)} {rng.choice(_TAILS)}"
+        else:
             name = f"{name} {i}"
         seen.add(name)
         currency = "GBP" if rng.random() < 0.8 else rng.choice(("EUR", "USD"))
@@ -121,7 +125,7 @@ def _make_invoices(rng: random.Random, customers: list[_Customer], count: int, t
     chosen = rng.choices(customers, weights=weights, k=count)
     drafts = []
     for n, cust in enumerate(chosen, start=1):
-        cents = max(2500, round(cust.typical * math.exp(rng.gauss(0, 0.7)) * 100))
+        cents = 2500 + round(cust.typical * math.exp(rng.gauss(0, 0.7)) * 100)
         issue = today - timedelta(days=rng.randrange(1, 180))
         drafts.append(_Draft(f"INV-{n:06d}", cust, cents, issue, issue + timedelta(days=rng.choice((14, 30, 60)))))
         cust.open.append(n - 1)
@@ -182,7 +186,9 @@ class _LineBuilder:
             cust = self.drafts[self._peek()].customer
             free = [p for p in cust.open if p not in self.used]
             if len(free) >= size:
-                group = self.rng.sample(free, size)
+                # A payment run settles invoices that fell due around the same time.
+                anchor = self.drafts[self.rng.choice(free)].due
+                group = sorted(free, key=lambda p: (abs((self.drafts[p].due - anchor).days), p))[:size]
                 self.used.update(group)
                 return group
         return [self._take()]

@@ -30,7 +30,9 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _BALANCE = re.compile(r"^([CD])(\d{6})([A-Z]{3})(\d[\d,.]*)$")
 _TXN = re.compile(
     r"^(?P<vdate>\d{6})(?P<edate>\d{4})?(?P<mark>RC|RD|EC|ED|C|D)(?P<fund>[A-Z])?"
-    r"(?P<amount>\d[\d,.]*)(?P<type>[NSF][A-Z0-9]{3})?(?P<rest>.*)$"
+    # SWIFT amounts always carry a decimal comma and the N/S/F type code is mandatory: requiring
+    # both stops "1O,00" (letter O) from silently parsing as 1.
+    r"(?P<amount>\d+[,.]\d*)(?P<type>[NSF][A-Z0-9]{3})(?P<rest>.*)$"
 )
 
 
@@ -145,8 +147,7 @@ def _transaction(stmt: _Statement, fld: _Field, info_lines: list[str] | None) ->
     supplementary = clean(" ".join(fld.lines[1:]))
     info = parse_info(info_lines or [])
     extra = dict(info.extra)
-    if match["type"]:
-        extra["transaction_type"] = match["type"]
+    extra["transaction_type"] = match["type"]
     if customer_ref.strip() and customer_ref.strip().upper() != "NONREF":
         extra["customer_reference"] = customer_ref.strip()
     if supplementary:

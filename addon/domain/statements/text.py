@@ -10,6 +10,9 @@ from charset_normalizer import from_bytes
 from addon.domain.statements.model import StatementError
 
 _BOMS = ("\ufeff",)
+# Encodings banks actually export in; free detection over every code page guesses wildly on the
+# few accented letters of a statement (it read "Müller" as cp850 "M³ller").
+_BANK_ENCODINGS = ("cp1252", "cp1250", "iso8859_15", "iso8859_2", "cp850", "cp1251", "utf_16")
 _AMOUNT = re.compile(r"^[+-]?\d+(\.\d+)?$")
 _SPACES = re.compile(r"\s+")
 
@@ -27,10 +30,10 @@ def decode(data: bytes, fmt: str, declared: str | None = None) -> str:
             return _strip_bom(data.decode(encoding))
         except (UnicodeDecodeError, LookupError):
             continue
-    best = from_bytes(data[:65536]).best()
-    if best is not None and best.encoding:
+    encoding = _detect(data[:65536])
+    if encoding:
         try:
-            return _strip_bom(data.decode(best.encoding))
+            return _strip_bom(data.decode(encoding))
         except (UnicodeDecodeError, LookupError):
             pass
     # cp1252 leaves five bytes undefined; latin-1 decodes anything, so fall back to it last.
@@ -38,6 +41,17 @@ def decode(data: bytes, fmt: str, declared: str | None = None) -> str:
         return _strip_bom(data.decode("cp1252"))
     except UnicodeDecodeError:
         return _strip_bom(data.decode("latin-1"))
+
+
+def _detect(sample: bytes) -> str | None:
+    """The least chaotic decoding, ties going to the encoding banks use most (cp1252 first)."""
+    ranked = []
+    for match in from_bytes(sample, cp_isolation=list(_BANK_ENCODINGS)):
+        names = [match.encoding, *match.could_be_from_charset]
+        rank = min((_BANK_ENCODINGS.index(n) for n in names if n in _BANK_ENCODINGS), default=99)
+        preferred = min(names, key=lambda n: _BANK_ENCODINGS.index(n) if n in _BANK_ENCODINGS else 99)
+        ranked.append((round(match.chaos, 2), rank, preferred))
+    return min(ranked)[2] if ranked else None
 
 
 def _strip_bom(text: str) -> str:

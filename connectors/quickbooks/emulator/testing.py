@@ -24,7 +24,7 @@ from connectors.quickbooks.emulator.oauth import DISCOVERY_PATH
 from connectors.quickbooks.emulator.oauth_state import ACCOUNTING_SCOPE, OAuthApp, OAuthState
 from connectors.quickbooks.emulator.seed import seed_store
 from connectors.quickbooks.emulator.store import QboStore, utcnow
-from connectors.quickbooks.emulator.webhooks import LEGACY, WebhookNotifier
+from connectors.quickbooks.emulator.webhooks import CLOUDEVENTS, WebhookNotifier
 from connectors.sandbox.generator import generate_company
 from connectors.sandbox.limits import Limits, RateLimiter
 from connectors.sandbox.server import RunningServer, serve_in_thread
@@ -91,7 +91,7 @@ class QboSandbox:
 
 def build_state(seed: int = 7, *, customers: int = 40, invoices: int = 1500, limits: Limits | None = None,
                 webhook_url: str | None = None, verifier_token: str | None = None,
-                webhook_format: str = LEGACY, webhook_time_scale: float = 1.0, today: date = DEFAULT_TODAY,
+                webhook_format: str = CLOUDEVENTS, webhook_time_scale: float = 1.0, today: date = DEFAULT_TODAY,
                 client_id: str = DEFAULT_CLIENT_ID, client_secret: str = DEFAULT_CLIENT_SECRET,
                 redirect_uris: tuple[str, ...] = (DEFAULT_REDIRECT_URI,), realm_id: str = DEFAULT_REALM_ID,
                 custom_fields: dict[str, str] | None = None,

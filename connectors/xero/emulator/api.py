@@ -15,6 +15,7 @@ from connectors.xero.emulator import wire
 from connectors.xero.emulator.listing import id_list, select
 from connectors.xero.emulator.records import InvoiceRecord
 from connectors.xero.emulator.store import OrgStore, UnknownEntityError, XeroValidationError
+from connectors.xero.emulator.where import WhereError
 
 JSON = "application/json; charset=utf-8"
 CENT = Decimal("0.01")
@@ -108,6 +109,10 @@ def accounting_blueprint(store: OrgStore) -> Blueprint:
     @bp.errorhandler(UnknownEntityError)
     def _missing(exc: UnknownEntityError) -> Response:
         return not_found()
+
+    @bp.errorhandler(WhereError)
+    def _bad_where(exc: WhereError) -> Response:
+        return respond({"ErrorNumber": 16, "Type": "QueryParseException", "Message": str(exc)}, 400)
 
     @bp.errorhandler(PostDataInvalidError)
     def _bad_json(exc: PostDataInvalidError) -> Response:

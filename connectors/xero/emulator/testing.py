@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -9,11 +10,12 @@ from html.parser import HTMLParser
 from urllib.parse import parse_qs, urlencode, urlparse
 
 import requests
+from werkzeug.serving import make_server
 
 from addon.domain.types import TokenSet
 from connectors.base import ConnectorConfig
 from connectors.sandbox.limits import Limits, RateLimiter
-from connectors.sandbox.server import RunningServer, serve_in_thread
+from connectors.sandbox.server import RunningServer
 from connectors.tokens import InMemoryTokenStore, TokenStore
 from connectors.xero.auth import exchange_code
 from connectors.xero.connector import XeroConnector
@@ -56,6 +58,10 @@ class XeroSandbox:
     def limiter(self) -> RateLimiter:
         return self.state.limiter
 
+    def api_url(self, path: str) -> str:
+        """Absolute URL of an Accounting API path, e.g. ``api_url("/Invoices")``."""
+        return f"{self.url}/api.xro/2.0{path}"
+
     def config(self, webhook_key: str = "") -> ConnectorConfig:
         """Connector configuration pointing at this emulator."""
         return ConnectorConfig(self.client_id, self.client_secret, api_url=self.url, identity_url=self.url,
@@ -88,8 +94,19 @@ def start_xero_emulator(seed: int = 7, customers: int = 6, invoices: int = 40, l
     state = build_state(seed=seed, customers=customers, invoices=invoices, today=today, limits=limits,
                         redirect_uris=(TEST_REDIRECT_URI,), webhook_url=webhook_url, webhook_key=webhook_key,
                         webhook_schedule=webhook_schedule)
-    server = serve_in_thread(create_app(state), port=port)
+    server = serve_app(create_app(state), port)
     return XeroSandbox(state, server, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, TEST_REDIRECT_URI)
+
+
+def serve_app(app: object, port: int = 0) -> RunningServer:
+    """Serve a WSGI app on a loopback port in a background thread."""
+    # Like connectors.sandbox.server.serve_in_thread, with a short poll interval so stop() (called once
+    # per test) takes milliseconds instead of the default half second.
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02},
+                              name=f"xero-emulator-{server.server_port}", daemon=True)
+    thread.start()
+    return RunningServer(server=server, thread=thread, app=app)
 
 
 class _FormReader(HTMLParser):

@@ -14,10 +14,16 @@ import requests
 import yaml
 from flask import Flask, request
 
-from connectors.sandbox.server import RunningServer, serve_in_thread
+from connectors.sandbox.server import RunningServer
 from connectors.tokens import InMemoryTokenStore
 from connectors.xero import XeroConnector
-from connectors.xero.emulator.testing import XeroSandbox, authorize, make_connector, start_xero_emulator
+from connectors.xero.emulator.testing import (
+    XeroSandbox,
+    authorize,
+    make_connector,
+    serve_app,
+    start_xero_emulator,
+)
 
 SPECS = Path(__file__).resolve().parents[4] / "shared" / "specs"
 if not SPECS.exists():  # the checkout may live elsewhere; the specs sit beside it in ../shared
@@ -48,14 +54,6 @@ def api(sandbox: XeroSandbox) -> requests.Session:
     session = sandbox.user_session()
     yield session
     session.close()
-
-
-def api_url(sandbox: XeroSandbox, path: str) -> str:
-    return f"{sandbox.url}/api.xro/2.0{path}"
-
-
-def open_invoice(sandbox: XeroSandbox) -> Any:
-    return next(i for i in sandbox.store.invoices.values() if i.status == "AUTHORISED" and i.amount_due > 10)
 
 
 class Receiver:
@@ -95,7 +93,7 @@ class Receiver:
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     rec = Receiver("test-webhook-key")
-    rec.server = serve_in_thread(rec.app)
+    rec.server = serve_app(rec.app)
     yield rec
     rec.server.stop()
 

@@ -1,0 +1,222 @@
+"""Installing, signing in, and disconnecting: the OAuth 2.0 / OpenID Connect side of the app.
+
+authlib's OAuth2Session builds the authorization URL (state, and PKCE where the platform supports it)
+and exchanges the code; the id_token is verified against the platform's JWKS and signs the user in.
+One install = one tenant: when a Xero consent covers several organisations the user picks one and the
+others are disconnected, so no two tenants ever share (and race on) one rotating refresh token.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import requests
+from authlib.common.security import generate_token
+from authlib.integrations.requests_client import OAuth2Session
+from authlib.jose import JsonWebKey, jwt
+from authlib.jose.errors import JoseError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from addon.domain.types import TokenSet
+from addon.models import AuditLog, Connection, Membership, Role, Tenant, TenantStatus, User
+from addon.security import TokenCipher
+from addon.services.connections import connector_config, store_tokens, token_set_of
+from connectors.errors import ConnectorError
+
+logger = logging.getLogger(__name__)
+
+XERO_SCOPES = ("offline_access openid profile email accounting.invoices accounting.payments "
+               "accounting.banktransactions accounting.contacts accounting.settings.read")
+QBO_SCOPES = "com.intuit.quickbooks.accounting openid profile email"
+HTTP_TIMEOUT = 15
+
+
+class InstallError(Exception):
+    """The OAuth round trip failed; the message is safe to show to the user."""
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    authorize: str
+    token: str
+    issuer: str
+    jwks_uri: str | None
+    revoke: str | None
+    pkce: bool
+
+
+def _get_json(url: str) -> dict[str, Any]:
+    try:
+        resp = requests.get(url, timeout=HTTP_TIMEOUT)
+        resp.raise_for_status()
+        return dict(resp.json())
+    except (requests.RequestException, ValueError) as exc:
+        raise InstallError(f"could not read {url}: {exc}") from exc
+
+
+def endpoints(platform: str, config: Mapping[str, Any]) -> Endpoints:
+    """Where to send the user and where to exchange the code, per platform."""
+    if platform == "xero":
+        identity = config["XERO_IDENTITY_URL"].rstrip("/")
+        login = config.get("XERO_LOGIN_URL", identity).rstrip("/")
+        try:
+            discovery = _get_json(f"{identity}/.well-known/openid-configuration")
+        except InstallError:
+            discovery = {}
+        return Endpoints(authorize=f"{login}/identity/connect/authorize", token=f"{identity}/connect/token",
+                         issuer=discovery.get("issuer", identity), jwks_uri=discovery.get("jwks_uri"),
+                         revoke=f"{identity}/connect/revocation", pkce=True)
+    if platform == "qbo":
+        doc = _get_json(config["QBO_DISCOVERY_URL"])
+        return Endpoints(authorize=doc["authorization_endpoint"], token=doc["token_endpoint"],
+                         issuer=doc.get("issuer", ""), jwks_uri=doc.get("jwks_uri"),
+                         revoke=doc.get("revocation_endpoint"), pkce=False)
+    raise InstallError(f"unknown platform {platform!r}")
+
+
+def oauth_session(platform: str, config: Mapping[str, Any], redirect_uri: str) -> OAuth2Session:
+    creds = connector_config(platform, config)
+    return OAuth2Session(creds.client_id, creds.client_secret, redirect_uri=redirect_uri,
+                         scope=XERO_SCOPES if platform == "xero" else QBO_SCOPES,
+                         code_challenge_method="S256" if platform == "xero" else None)
+
+
+def authorization_url(platform: str, config: Mapping[str, Any], redirect_uri: str) -> tuple[str, dict[str, str]]:
+    """Return (url to redirect the user to, values to keep in the session for the callback)."""
+    ends = endpoints(platform, config)
+    client = oauth_session(platform, config, redirect_uri)
+    state, nonce = generate_token(32), generate_token(24)
+    pending = {"state": state, "nonce": nonce, "platform": platform}
+    kwargs: dict[str, Any] = {"state": state, "nonce": nonce}
+    if ends.pkce:
+        pending["code_verifier"] = kwargs["code_verifier"] = generate_token(48)
+    url, _ = client.create_authorization_url(ends.authorize, **kwargs)
+    return url, pending
+
+
+def exchange_code(platform: str, config: Mapping[str, Any], redirect_uri: str, code: str,
+                  pending: Mapping[str, str], now: datetime) -> tuple[TokenSet, dict[str, Any]]:
+    """Exchange the code, verify the id_token; returns (tokens, OpenID claims)."""
+    ends = endpoints(platform, config)
+    client = oauth_session(platform, config, redirect_uri)
+    try:
+        token = client.fetch_token(ends.token, code=code, grant_type="authorization_code",
+                                   code_verifier=pending.get("code_verifier"))
+    except Exception as exc:
+        raise InstallError(f"the platform refused the authorization code: {exc}") from exc
+    tokens = TokenSet(access_token=token["access_token"], refresh_token=token["refresh_token"],
+                      expires_at=now + timedelta(seconds=int(token.get("expires_in", 1800))),
+                      refresh_expires_at=_refresh_expiry(token, now), scope=str(token.get("scope", "")),
+                      id_token=token.get("id_token"))
+    claims = verify_id_token(tokens.id_token, ends, connector_config(platform, config).client_id,
+                             pending.get("nonce"))
+    return tokens, claims
+
+
+def _refresh_expiry(token: Mapping[str, Any], now: datetime) -> datetime:
+    seconds = token.get("x_refresh_token_expires_in")  # QBO tells; Xero documents 60 days
+    return now + (timedelta(seconds=int(seconds)) if seconds else timedelta(days=60))
+
+
+def verify_id_token(id_token: str | None, ends: Endpoints, audience: str, nonce: str | None) -> dict[str, Any]:
+    """Check signature (JWKS), issuer, audience, expiry and nonce; return the claims."""
+    if not id_token or not ends.jwks_uri:
+        raise InstallError("the platform did not return a verifiable OpenID id_token")
+    keys = JsonWebKey.import_key_set(_get_json(ends.jwks_uri))
+    try:
+        claims = jwt.decode(id_token, keys, claims_options={
+            "iss": {"essential": True, "value": ends.issuer},
+            "aud": {"essential": True, "value": audience},
+            "sub": {"essential": True}})
+        claims.validate(leeway=60)
+    except (JoseError, ValueError) as exc:
+        raise InstallError(f"invalid id_token: {exc}") from exc
+    if nonce and claims.get("nonce") not in (None, nonce):
+        raise InstallError("invalid id_token: nonce mismatch")
+    return dict(claims)
+
+
+def sign_in(session: Session, claims: Mapping[str, Any]) -> User:
+    """Find or create the user for these OpenID claims (issuer + subject)."""
+    user = session.scalar(select(User).where(User.issuer == claims["iss"], User.subject == str(claims["sub"])))
+    if user is None:
+        user = User(issuer=claims["iss"], subject=str(claims["sub"]))
+        session.add(user)
+    user.email = claims.get("email") or user.email
+    user.name = claims.get("name") or " ".join(
+        filter(None, [claims.get("given_name"), claims.get("family_name")])) or user.name
+    session.flush()
+    return user
+
+
+def install_tenant(session: Session, *, platform: str, remote_id: str, name: str, tokens: TokenSet,
+                   cipher: TokenCipher, user: User, remote_connection_id: str | None = None) -> Tenant:
+    """Create or reconnect the tenant, store its tokens, make the installing user an admin."""
+    tenant = session.scalar(select(Tenant).where(Tenant.platform == platform, Tenant.remote_id == remote_id))
+    if tenant is None:
+        tenant = Tenant(platform=platform, remote_id=remote_id, name=name, settings={})
+        session.add(tenant)
+    tenant.name, tenant.status = name or tenant.name, TenantStatus.CONNECTED
+    session.flush()
+    store_tokens(session, tenant, tokens, cipher, remote_connection_id)
+    membership = session.scalar(select(Membership).where(Membership.tenant_id == tenant.id,
+                                                         Membership.user_id == user.id))
+    if membership is None:
+        session.add(Membership(tenant_id=tenant.id, user_id=user.id, role=Role.ADMIN))
+    session.add(AuditLog(tenant_id=tenant.id, actor=f"user:{user.id}", action="tenant.connected",
+                         object_type="tenant", object_id=str(tenant.id), after={"platform": platform,
+                                                                                "remote_id": remote_id}))
+    session.flush()
+    return tenant
+
+
+def disconnect_tenant(session: Session, tenant: Tenant, config: Mapping[str, Any], *, actor: str,
+                      revoke: bool = True) -> None:
+    """Our side: revoke the tokens at the platform (best effort), delete the connection, mark tenant."""
+    conn = session.scalar(select(Connection).where(Connection.tenant_id == tenant.id))
+    if conn is not None and revoke:
+        _revoke_remote(tenant, conn, config)
+    if conn is not None:
+        session.delete(conn)
+    _mark(session, tenant, TenantStatus.DISCONNECTED, actor, "tenant.disconnected")
+
+
+def platform_disconnected(session: Session, tenant: Tenant, *, actor: str) -> None:
+    """The platform told us (QBO Disconnect URL, Xero 401/403): stop jobs, show the reconnect banner."""
+    _mark(session, tenant, TenantStatus.DISCONNECTED, actor, "tenant.disconnected_by_platform")
+
+
+def _mark(session: Session, tenant: Tenant, status: TenantStatus, actor: str, action: str) -> None:
+    before = tenant.status.value
+    tenant.status = status
+    session.add(AuditLog(tenant_id=tenant.id, actor=actor, action=action, object_type="tenant",
+                         object_id=str(tenant.id), before={"status": before}, after={"status": status.value}))
+    session.flush()
+
+
+def _revoke_remote(tenant: Tenant, conn: Connection, config: Mapping[str, Any]) -> None:
+    cipher = TokenCipher(config["TOKEN_ENCRYPTION_KEY"])
+    tokens = token_set_of(conn, cipher)
+    creds = connector_config(tenant.platform, config)
+    try:
+        if tenant.platform == "xero":
+            from connectors.xero import auth as xero_auth
+
+            if conn.remote_connection_id:
+                xero_auth.disconnect_connection(creds, tokens.access_token, conn.remote_connection_id)
+            xero_auth.revoke(creds, tokens.refresh_token)
+        elif tenant.platform == "qbo":
+            from connectors.quickbooks import auth as qbo_auth
+
+            qbo_auth.revoke(creds, tokens.refresh_token)
+    except ConnectorError as exc:  # already revoked on their side: disconnecting must still succeed
+        logger.warning("revoking tokens of tenant %s failed: %s", tenant.id, exc)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

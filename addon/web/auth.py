@@ -1,0 +1,223 @@
+"""Connect (install), sign in, pick an organisation, launch, disconnect and reconnect."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from sqlalchemy import select
+
+from addon.extensions import get_db, get_redis
+from addon.models import Membership, Role, Tenant
+from addon.queueing import enqueue
+from addon.security import TokenCipher
+from addon.services import install
+from addon.services.connections import connector_config
+from addon.web.session import current_user, sign_in_user, tenant_view
+
+logger = logging.getLogger(__name__)
+bp = Blueprint("auth", __name__)
+
+PLATFORMS = {"xero": "Xero", "qbo": "QuickBooks"}
+
+
+def _redirect_uri(platform: str) -> str:
+    return f"{current_app.config['PUBLIC_URL'].rstrip('/')}/callback/{platform}"
+
+
+def _cipher() -> TokenCipher:
+    return TokenCipher(current_app.config["TOKEN_ENCRYPTION_KEY"])
+
+
+@bp.get("/")
+def home() -> Any:
+    user = current_user()
+    tenants = []
+    if user is not None:
+        tenants = get_db().session.scalars(select(Tenant).join(Membership, Membership.tenant_id == Tenant.id)
+                                           .where(Membership.user_id == user.id).order_by(Tenant.name)).all()
+    return render_template("home.html", user=user, tenants=tenants, platforms=PLATFORMS)
+
+
+@bp.get("/sign-in")
+def sign_in() -> Any:
+    return render_template("auth/sign_in.html", platforms=PLATFORMS, next=request.args.get("next", "/"))
+
+
+@bp.get("/connect/<platform>")
+def connect(platform: str) -> Any:
+    """Start the OAuth authorization-code flow (also the Reconnect URL and 'Sign in with ...')."""
+    if platform not in PLATFORMS:
+        abort(404)
+    try:
+        url, pending = install.authorization_url(platform, current_app.config, _redirect_uri(platform))
+    except install.InstallError as exc:
+        return render_template("auth/error.html", message=str(exc)), 502
+    session["oauth"] = {**pending, "next": request.args.get("next", "")}
+    return redirect(url)
+
+
+@bp.get("/callback/<platform>")
+def callback(platform: str) -> Any:
+    pending = session.pop("oauth", None)
+    if platform not in PLATFORMS or not pending or pending.get("platform") != platform:
+        return render_template("auth/error.html", message="This sign-in link has expired. Please start again."), 400
+    if request.args.get("state") != pending["state"]:
+        return render_template("auth/error.html", message="The sign-in response did not match (state)."), 400
+    if "error" in request.args:
+        return render_template("auth/error.html", message=f"Access was not granted: {request.args['error']}"), 400
+    try:
+        tokens, claims = install.exchange_code(platform, current_app.config, _redirect_uri(platform),
+                                               request.args.get("code", ""), pending, install.utcnow())
+    except install.InstallError as exc:
+        return render_template("auth/error.html", message=str(exc)), 400
+    db = get_db().session
+    user = install.sign_in(db, claims)
+    sign_in_user(user)
+    if platform == "qbo":
+        realm = request.args.get("realmId")
+        if not realm:
+            return render_template("auth/error.html", message="QuickBooks did not say which company."), 400
+        tenant = install.install_tenant(db, platform="qbo", remote_id=realm, name=f"QuickBooks company {realm}",
+                                        tokens=tokens, cipher=_cipher(), user=user)
+        return _installed(tenant, pending.get("next"))
+    return _xero_tenants(tokens, user, pending.get("next"))
+
+
+def _xero_tenants(tokens, user, next_url: str | None) -> Any:  # type: ignore[no-untyped-def]
+    from connectors.xero import auth as xero_auth
+
+    creds = connector_config("xero", current_app.config)
+    connections = [c for c in xero_auth.list_connections(creds, tokens.access_token)
+                   if c.get("tenantType", "ORGANISATION") == "ORGANISATION"]
+    if not connections:
+        return render_template("auth/error.html", message="No Xero organisation was connected."), 400
+    if len(connections) == 1:
+        c = connections[0]
+        tenant = install.install_tenant(get_db().session, platform="xero", remote_id=c["tenantId"],
+                                        name=c.get("tenantName") or "Xero organisation", tokens=tokens,
+                                        cipher=_cipher(), user=user, remote_connection_id=c["id"])
+        return _installed(tenant, next_url)
+    # Several organisations: keep the tokens server-side (encrypted, 10 minutes) while the user picks.
+    key = f"cashline:pending-install:{user.id}"
+    get_redis().setex(key, 600, _cipher().encrypt(_serialise(tokens)))
+    session["pick"] = {"connections": connections, "next": next_url or ""}
+    return redirect(url_for("auth.pick_organisation"))
+
+
+@bp.route("/connect/xero/pick", methods=["GET", "POST"])
+def pick_organisation() -> Any:
+    from connectors.xero import auth as xero_auth
+
+    user, pick = current_user(), session.get("pick")
+    if user is None or not pick:
+        return redirect(url_for("auth.sign_in"))
+    if request.method == "GET":
+        return render_template("auth/pick.html", connections=pick["connections"])
+    chosen = request.form.get("connection_id")
+    match = [c for c in pick["connections"] if c["id"] == chosen]
+    blob = get_redis().get(f"cashline:pending-install:{user.id}")
+    if not match or blob is None:
+        return render_template("auth/error.html", message="That choice has expired. Please connect again."), 400
+    tokens = _deserialise(_cipher().decrypt(blob))
+    creds = connector_config("xero", current_app.config)
+    for other in pick["connections"]:
+        if other["id"] != chosen:  # one install = one tenant: release the organisations not chosen
+            xero_auth.disconnect_connection(creds, tokens.access_token, other["id"])
+    session.pop("pick", None)
+    get_redis().delete(f"cashline:pending-install:{user.id}")
+    c = match[0]
+    tenant = install.install_tenant(get_db().session, platform="xero", remote_id=c["tenantId"],
+                                    name=c.get("tenantName") or "Xero organisation", tokens=tokens,
+                                    cipher=_cipher(), user=user, remote_connection_id=c["id"])
+    return _installed(tenant, pick.get("next"))
+
+
+def _installed(tenant: Tenant, next_url: str | None) -> Any:
+    get_db().session.commit()
+    try:
+        enqueue(get_redis(), "sync", "jobs.sync.backfill_tenant", tenant.id, job_id=f"backfill-{tenant.id}")
+    except Exception as exc:  # noqa: BLE001 - the periodic sweep backfills it if Redis is down now
+        logger.warning("could not enqueue backfill for tenant %s: %s", tenant.id, exc)
+    flash(f"Connected to {tenant.name}. The first sync has started.")
+    if next_url and next_url.startswith("/") and not next_url.startswith("//"):
+        return redirect(next_url)
+    return redirect(url_for("auth.tenant_home", tenant_id=tenant.id))
+
+
+def _serialise(tokens) -> str:  # type: ignore[no-untyped-def]
+    import json
+
+    return json.dumps({"a": tokens.access_token, "r": tokens.refresh_token, "e": tokens.expires_at.isoformat(),
+                       "re": tokens.refresh_expires_at.isoformat() if tokens.refresh_expires_at else None,
+                       "s": tokens.scope})
+
+
+def _deserialise(text: str):  # type: ignore[no-untyped-def]
+    import json
+    from datetime import datetime
+
+    from addon.domain.types import TokenSet
+
+    d = json.loads(text)
+    return TokenSet(access_token=d["a"], refresh_token=d["r"], expires_at=datetime.fromisoformat(d["e"]),
+                    refresh_expires_at=datetime.fromisoformat(d["re"]) if d["re"] else None, scope=d["s"])
+
+
+@bp.get("/launch/<platform>")
+def launch(platform: str) -> Any:
+    """The ERP's launch link (QBO Launch URL ?realmId=, Xero app launch ?tenantId=) -> tenant settings."""
+    remote_id = request.args.get("realmId") or request.args.get("tenantId")
+    if platform not in PLATFORMS or not remote_id:
+        abort(404)
+    tenant = get_db().session.scalar(select(Tenant).where(Tenant.platform == platform,
+                                                          Tenant.remote_id == remote_id))
+    user = current_user()
+    if tenant is None or user is None:
+        # Not installed yet, or not signed in here: the OAuth flow does both, then comes back.
+        return redirect(url_for("auth.connect", platform=platform, next=request.full_path))
+    return redirect(url_for("auth.tenant_home", tenant_id=tenant.id))
+
+
+@bp.get("/disconnect/qbo")
+def qbo_disconnect_url() -> Any:
+    """Intuit's Disconnect URL: the user disconnected the app inside QuickBooks."""
+    realm = request.args.get("realmId")
+    tenant = get_db().session.scalar(select(Tenant).where(Tenant.platform == "qbo", Tenant.remote_id == realm)) \
+        if realm else None
+    if tenant is not None:
+        install.platform_disconnected(get_db().session, tenant, actor="platform:qbo")
+    return render_template("auth/disconnected.html", tenant=tenant)
+
+
+@bp.get("/tenants/<int:tenant_id>")
+@tenant_view()
+def tenant_home(tenant: Tenant) -> Any:
+    return render_template("tenants/home.html", tenant=tenant, platforms=PLATFORMS)
+
+
+@bp.post("/tenants/<int:tenant_id>/disconnect")
+@tenant_view(role=Role.ADMIN)
+def disconnect(tenant: Tenant) -> Response:
+    user = current_user()
+    install.disconnect_tenant(get_db().session, tenant, current_app.config, actor=f"user:{user.id}")
+    flash(f"Disconnected {tenant.name}. Cashline no longer has access to it.")
+    return redirect(url_for("auth.tenant_home", tenant_id=tenant.id))  # type: ignore[return-value]
+
+
+@bp.post("/sign-out")
+def sign_out() -> Response:
+    session.clear()
+    return redirect(url_for("auth.home"))  # type: ignore[return-value]

@@ -1,0 +1,165 @@
+"""The emulator's /v3 API over raw HTTP: payments, SyncTokens, requestid, faults, query, CDC, limits."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from lxml import etree
+
+from addon.domain.types import TokenSet
+from connectors.quickbooks.emulator import api as api_module
+from connectors.quickbooks.emulator.testing import QboSandbox, authorize, start_qbo_emulator
+from connectors.sandbox.limits import Limits
+
+
+def pay(api: Any, invoice: dict[str, Any], amount: str, **params: str) -> Any:
+    return api.post("payment", {"CustomerRef": {"value": invoice["CustomerRef"]["value"]}, "TotalAmt": amount,
+                                "Line": [{"Amount": amount,
+                                          "LinkedTxn": [{"TxnId": invoice["Id"], "TxnType": "Invoice"}]}]},
+                    **params)
+
+
+def test_payment_reduces_balance_bumps_synctoken_and_links(api: Any, open_invoice: dict[str, Any]) -> None:
+    answer = pay(api, open_invoice, "5.00")
+    assert answer.status_code == 200
+    payment = answer.json()["Payment"]
+    assert payment["TotalAmt"] == 5.0
+    assert payment["UnappliedAmt"] == 0
+    assert payment["Line"][0]["LinkedTxn"] == [{"TxnId": open_invoice["Id"], "TxnType": "Invoice"}]
+    after = api.get(f"invoice/{open_invoice['Id']}").json()["Invoice"]
+    assert Decimal(str(after["Balance"])) == open_invoice["Balance"] - Decimal("5.00")
+    assert int(after["SyncToken"]) == int(open_invoice["SyncToken"]) + 1
+    assert {"TxnId": payment["Id"], "TxnType": "Payment"} in after["LinkedTxn"]
+
+
+def test_overpaying_a_line_is_a_validation_fault(api: Any, open_invoice: dict[str, Any]) -> None:
+    answer = pay(api, open_invoice, str(open_invoice["Balance"] + 1))
+    assert answer.status_code == 400
+    fault = answer.json()["Fault"]
+    assert fault["type"] == "ValidationFault"
+    assert fault["Error"][0]["code"] == "6000"
+
+
+def test_unapplied_amount_is_what_the_lines_leave_over(api: Any, open_invoice: dict[str, Any]) -> None:
+    body = {"CustomerRef": {"value": open_invoice["CustomerRef"]["value"]}, "TotalAmt": 30,
+            "Line": [{"Amount": 10, "LinkedTxn": [{"TxnId": open_invoice["Id"], "TxnType": "Invoice"}]}]}
+    assert api.post("payment", body).json()["Payment"]["UnappliedAmt"] == 20.0
+
+
+def test_requestid_replays_the_first_response(sandbox: QboSandbox, api: Any, open_invoice: dict[str, Any]) -> None:
+    first = pay(api, open_invoice, "3.00", requestid="pay-once-1")
+    second = pay(api, open_invoice, "3.00", requestid="pay-once-1")
+    assert first.json()["Payment"]["Id"] == second.json()["Payment"]["Id"]
+    assert sandbox.store.entities["Invoice"][open_invoice["Id"]]["Balance"] == open_invoice["Balance"] - 3
+    assert pay(api, open_invoice, "1.00", requestid="x" * 51).status_code == 400
+
+
+def test_stale_synctoken_is_error_5010(api: Any, open_invoice: dict[str, Any]) -> None:
+    pay(api, open_invoice, "1.00")  # moves the invoice's SyncToken on
+    answer = api.post("invoice", {"Id": open_invoice["Id"], "SyncToken": open_invoice["SyncToken"],
+                                  "sparse": True, "PrivateNote": "late edit"})
+    assert answer.status_code == 400
+    error = answer.json()["Fault"]["Error"][0]
+    assert (error["code"], error["Message"]) == ("5010", "Stale Object Error")
+
+
+def test_sparse_update_keeps_other_fields_and_full_update_clears_them(api: Any,
+                                                                       open_invoice: dict[str, Any]) -> None:
+    current = api.get(f"invoice/{open_invoice['Id']}").json()["Invoice"]
+    sparse = api.post("invoice", {"Id": current["Id"], "SyncToken": current["SyncToken"], "sparse": True,
+                                  "PrivateNote": "n1"}).json()["Invoice"]
+    assert sparse["CustomerMemo"] == current["CustomerMemo"]
+    full = api.post("invoice", {"Id": current["Id"], "SyncToken": sparse["SyncToken"],
+                                "CustomerRef": current["CustomerRef"], "Line": current["Line"],
+                                "PrivateNote": "n2"}).json()["Invoice"]
+    assert "CustomerMemo" not in full
+    assert full["PrivateNote"] == "n2"
+    assert full["TotalAmt"] == current["TotalAmt"]
+
+
+def test_void_invoice_zeroes_it_and_paid_invoices_cannot_be_voided(sandbox: QboSandbox, api: Any) -> None:
+    invoices = sandbox.store.all("Invoice")
+    unpaid = next(i for i in invoices if i["Balance"] > 0 and not i["LinkedTxn"])
+    paid = next(i for i in invoices if i["LinkedTxn"])
+    voided = api.post("invoice", {"Id": unpaid["Id"], "SyncToken": unpaid["SyncToken"]},
+                      operation="void").json()["Invoice"]
+    assert (voided["TotalAmt"], voided["Balance"], voided["PrivateNote"]) == (0, 0, "Voided")
+    refused = api.post("invoice", {"Id": paid["Id"], "SyncToken": paid["SyncToken"]}, operation="void")
+    assert refused.status_code == 400
+
+
+def test_not_found_is_error_610(api: Any) -> None:
+    answer = api.get("invoice/999999")
+    assert answer.status_code == 400
+    assert answer.json()["Fault"]["Error"][0]["code"] == "610"
+
+
+def test_query_shapes_paging_and_count(api: Any, sandbox: QboSandbox) -> None:
+    total = len(sandbox.store.entities["Invoice"])
+    page = api.query("SELECT * FROM Invoice ORDERBY Id STARTPOSITION 3 MAXRESULTS 5").json()["QueryResponse"]
+    assert (page["startPosition"], page["maxResults"], len(page["Invoice"])) == (3, 5, 5)
+    count = api.get("query", query="SELECT COUNT(*) FROM Invoice").json()["QueryResponse"]
+    assert count == {"totalCount": total}
+    assert api.query("SELECT * FROM Invoice WHERE DocNumber = 'nope'").json()["QueryResponse"] == {}
+    bad = api.query("SELECT * FROM Invoice WHERE Id = '1' OR Id = '2'")
+    assert bad.status_code == 400
+    assert bad.json()["Fault"]["Error"][0]["code"] == "4000"
+
+
+def test_cdc_reports_changes_and_deletions(api: Any, sandbox: QboSandbox, open_invoice: dict[str, Any]) -> None:
+    since = (datetime.now(UTC) - timedelta(seconds=5)).isoformat(timespec="seconds")
+    payment = pay(api, open_invoice, "2.00").json()["Payment"]
+    api.post("payment", {"Id": payment["Id"], "SyncToken": payment["SyncToken"]}, operation="delete")
+    body = api.get("cdc", entities="Invoice,Payment,Customer", changedSince=since).json()
+    invoices, payments, customers = body["CDCResponse"][0]["QueryResponse"]
+    assert [i["Id"] for i in invoices["Invoice"]] == [open_invoice["Id"]]
+    assert payments["Payment"] == [{"Id": payment["Id"], "status": "Deleted", "domain": "QBO",
+                                    "MetaData": payments["Payment"][0]["MetaData"]}]
+    assert customers == {}
+    assert sandbox.store.entities["Invoice"][open_invoice["Id"]]["Balance"] == open_invoice["Balance"]
+
+
+def test_cdc_looks_back_30_days_at_most_and_caps_objects(api: Any, open_invoice: dict[str, Any],
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    too_old = (datetime.now(UTC) - timedelta(days=31)).isoformat()
+    assert api.get("cdc", entities="Invoice", changedSince=too_old).status_code == 400
+    monkeypatch.setattr(api_module, "CDC_MAX_OBJECTS", 2)
+    since = (datetime.now(UTC) - timedelta(seconds=5)).isoformat()
+    for _ in range(3):
+        pay(api, open_invoice, "1.00")
+    body = api.get("cdc", entities="Payment,Invoice", changedSince=since).json()
+    payments, invoices = body["CDCResponse"][0]["QueryResponse"]
+    assert len(payments["Payment"]) == 2
+    assert invoices == {}
+
+
+def test_minorversion_is_accepted_and_auth_is_checked(api: Any, sandbox: QboSandbox, tokens: TokenSet) -> None:
+    assert api.get("customer/1", minorversion="75").status_code == 200
+    assert sandbox.state.requests[-1]["args"]["minorversion"] == "75"
+    api.session.headers["Authorization"] = "Bearer nope"
+    assert api.get("customer/1").status_code == 401
+    api.session.headers["Authorization"] = f"Bearer {tokens.access_token}"
+    other = api.session.get(f"{sandbox.url}/v3/company/123/customer/1", timeout=10)
+    assert other.status_code == 403
+
+
+def test_throttling_answers_429_with_an_xml_fault_3001() -> None:
+    with start_qbo_emulator(customers=2, invoices=5, limits=Limits(per_minute=2, per_day=None, concurrent=10)) as sb:
+        token = authorize(sb).access_token
+        url = f"{sb.url}/v3/company/{sb.realm_id}/customer/1"
+        headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+        import requests
+
+        statuses = [requests.get(url, headers=headers, timeout=10).status_code for _ in range(3)]
+        assert statuses == [200, 200, 429]
+        answer = requests.get(url, headers=headers, timeout=10)
+        root = etree.fromstring(answer.content)
+        error = root.find("{*}Fault/{*}Error")
+        assert root.find("{*}Fault").get("type") == "ThrottleExceeded"
+        assert error is not None and error.get("code") == "3001"
+        assert int(answer.headers["Retry-After"]) >= 1
+        counters = sb.limiter.tenants[sb.realm_id]
+        assert (counters.served, counters.rejected["minute"]) == (2, 2)

@@ -1,0 +1,121 @@
+"""The emulator's identity service and the connector's identity helpers, over real HTTP."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlencode, urlparse
+
+import pytest
+import requests
+
+from connectors.errors import AuthError, NotFoundError
+from connectors.xero import disconnect_connection, exchange_code, list_connections, revoke
+from connectors.xero.auth import refresh
+from connectors.xero.emulator.testing import XeroSandbox, authorize
+
+
+def consent_url(sandbox: XeroSandbox, **overrides: str) -> str:
+    params = {"response_type": "code", "client_id": sandbox.client_id, "redirect_uri": sandbox.redirect_uri,
+              "scope": "offline_access accounting.transactions", "state": "xyz", **overrides}
+    return f"{sandbox.url}/identity/connect/authorize?{urlencode(params)}"
+
+
+def allow(sandbox: XeroSandbox) -> str:
+    form = {"response_type": "code", "client_id": sandbox.client_id, "redirect_uri": sandbox.redirect_uri,
+            "scope": "offline_access", "state": "xyz", "decision": "allow"}
+    resp = requests.post(f"{sandbox.url}/identity/connect/authorize", data=form, allow_redirects=False, timeout=5)
+    assert resp.status_code == 302
+    return parse_qs(urlparse(resp.headers["Location"]).query)["code"][0]
+
+
+def test_consent_page_is_a_form_with_an_allow_button(sandbox: XeroSandbox) -> None:
+    page = requests.get(consent_url(sandbox), timeout=5)
+    assert page.status_code == 200
+    assert '<form method="post"' in page.text and 'value="allow"' in page.text
+    assert sandbox.store.name in page.text
+
+
+@pytest.mark.parametrize("override", [{"client_id": "someone-else"}, {"redirect_uri": "https://evil.example/cb"}])
+def test_consent_rejects_unknown_client_or_redirect(sandbox: XeroSandbox, override: dict[str, str]) -> None:
+    resp = requests.get(consent_url(sandbox, **override), timeout=5, allow_redirects=False)
+    assert resp.status_code == 400 and "Location" not in resp.headers
+
+
+def test_deny_redirects_with_access_denied(sandbox: XeroSandbox) -> None:
+    form = {"client_id": sandbox.client_id, "redirect_uri": sandbox.redirect_uri, "state": "s1", "decision": "deny"}
+    resp = requests.post(f"{sandbox.url}/identity/connect/authorize", data=form, allow_redirects=False, timeout=5)
+    assert parse_qs(urlparse(resp.headers["Location"]).query) == {"error": ["access_denied"], "state": ["s1"]}
+
+
+def test_authorize_flow_and_connections(sandbox: XeroSandbox) -> None:
+    tokens = authorize(sandbox)
+    assert tokens.refresh_token and (tokens.expires_at - tokens.refresh_expires_at).days < 0  # type: ignore[operator]
+    conns = list_connections(sandbox.config(), tokens.access_token)
+    assert [(c["tenantId"], c["tenantType"], c["tenantName"]) for c in conns] == [
+        (sandbox.tenant_id, "ORGANISATION", sandbox.store.name)]
+    disconnect_connection(sandbox.config(), tokens.access_token, conns[0]["id"])
+    assert list_connections(sandbox.config(), tokens.access_token) == []
+    with pytest.raises(NotFoundError):
+        disconnect_connection(sandbox.config(), tokens.access_token, conns[0]["id"])
+
+
+def test_code_is_single_use_and_redirect_must_match(sandbox: XeroSandbox) -> None:
+    code = allow(sandbox)
+    with pytest.raises(AuthError, match="invalid_grant"):
+        exchange_code(sandbox.config(), code, "http://127.0.0.1:9/other")
+    code = allow(sandbox)
+    exchange_code(sandbox.config(), code, sandbox.redirect_uri)
+    with pytest.raises(AuthError, match="invalid_grant"):
+        exchange_code(sandbox.config(), code, sandbox.redirect_uri)
+
+
+def test_code_expires_after_five_minutes(sandbox: XeroSandbox) -> None:
+    code = allow(sandbox)
+    sandbox.store.clock.advance(301)
+    with pytest.raises(AuthError, match="invalid_grant"):
+        exchange_code(sandbox.config(), code, sandbox.redirect_uri)
+
+
+def test_bad_client_secret_is_invalid_client(sandbox: XeroSandbox) -> None:
+    code = allow(sandbox)
+    config = sandbox.config()
+    wrong = type(config)(config.client_id, "wrong", config.api_url, config.identity_url)
+    with pytest.raises(AuthError, match="invalid_client"):
+        exchange_code(wrong, code, sandbox.redirect_uri)
+
+
+def test_refresh_rotates_with_thirty_minute_grace(sandbox: XeroSandbox) -> None:
+    first = authorize(sandbox)
+    second = refresh(sandbox.config(), first)
+    assert second.refresh_token != first.refresh_token and second.access_token != first.access_token
+    sandbox.store.clock.advance(29 * 60)
+    refresh(sandbox.config(), first)  # the previous token is still honoured within the grace period
+    sandbox.store.clock.advance(2 * 60)
+    with pytest.raises(AuthError, match="invalid_grant"):
+        refresh(sandbox.config(), first)
+    refresh(sandbox.config(), second)
+
+
+def test_unused_refresh_token_expires_after_sixty_days(sandbox: XeroSandbox) -> None:
+    tokens = authorize(sandbox)
+    sandbox.store.clock.advance(60 * 86400 + 1)
+    with pytest.raises(AuthError, match="invalid_grant"):
+        refresh(sandbox.config(), tokens)
+
+
+def test_revocation_kills_refresh_token_and_connections(sandbox: XeroSandbox) -> None:
+    tokens = authorize(sandbox)
+    revoke(sandbox.config(), tokens.refresh_token)
+    with pytest.raises(AuthError, match="invalid_grant"):
+        refresh(sandbox.config(), tokens)
+    with pytest.raises(AuthError):
+        list_connections(sandbox.config(), tokens.access_token)
+
+
+def test_token_response_has_only_sdk_known_keys(sandbox: XeroSandbox) -> None:
+    code = allow(sandbox)
+    resp = requests.post(f"{sandbox.url}/connect/token", auth=(sandbox.client_id, sandbox.client_secret),
+                         data={"grant_type": "authorization_code", "code": code,
+                               "redirect_uri": sandbox.redirect_uri}, timeout=5)
+    body = resp.json()
+    assert set(body) == {"access_token", "expires_in", "token_type", "refresh_token", "scope"}
+    assert body["expires_in"] == 1800 and body["token_type"] == "Bearer"

@@ -1,0 +1,249 @@
+"""plan_reminders: stage choice, consolidation, exactly-once, catch-up, stops, risk, channels, statutory."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from addon.domain.dunning import (
+    Channel,
+    DunningSettings,
+    Policy,
+    PolicySet,
+    RiskBand,
+    SentStage,
+    Stage,
+    StageConditions,
+    Tone,
+    default_policy,
+    exactly_once_key,
+    plan_reminders,
+    plan_run,
+)
+
+NOW = datetime(2026, 11, 18, 6, 0, tzinfo=UTC)  # Wednesday 06:00 in London
+
+
+def plan(invoices, customers, history=(), now=NOW, policy=None, **settings):
+    return plan_reminders(invoices, customers, policy or default_policy(), history, now,
+                          DunningSettings(**settings))
+
+
+@pytest.mark.parametrize(("days_overdue", "stage"), [
+    (-4, None), (-3, "pre_due"), (-1, "pre_due"), (0, "due"), (6, "due"), (7, "overdue_7"),
+    (13, "overdue_7"), (14, "overdue_14"), (30, "overdue_30"), (44, "overdue_30"), (45, "final"),
+    (400, "final"),
+])
+def test_latest_due_stage_is_chosen(days_overdue, stage, make_invoice, make_customer):
+    actions = plan([make_invoice(days_overdue)], [make_customer()])
+    assert [a.stage_key for a in actions] == ([stage] if stage else [])
+
+
+def test_one_consolidated_reminder_per_customer(make_invoice, make_customer):
+    invoices = [make_invoice(8, invoice_id="I1", number="INV-1"),
+                make_invoice(31, invoice_id="I2", number="INV-2"),
+                make_invoice(0, invoice_id="I3", number="INV-3"),
+                make_invoice(8, invoice_id="I4", number="INV-4", customer_id="C2")]
+    customers = [make_customer(), make_customer(customer_id="C2", emails=("ap@two.example",))]
+    actions = {a.customer_id: a for a in plan(invoices, customers)}
+    assert set(actions) == {"C1", "C2"}
+    one = actions["C1"]
+    assert one.invoice_ids == ("I2", "I1", "I3")  # oldest due first
+    assert one.stage_key == "overdue_30" and one.tone is Tone.URGENT  # the most advanced stage leads
+    assert one.exactly_once_keys == ("I2:overdue_30", "I1:overdue_7", "I3:due")
+    assert [ln.stage_key for ln in one.lines] == ["overdue_30", "overdue_7", "due"]
+    assert one.recipients == ("ap@acme.example",)
+    assert "3 invoice(s) consolidated" in one.reason
+    assert all(ln.reason.startswith(ln.number) for ln in one.lines)
+
+
+def test_exactly_once_a_stage_never_fires_twice(make_invoice, make_customer):
+    inv, cust = make_invoice(8), make_customer()
+    [first] = plan([inv], [cust])
+    history = [SentStage(*key.split(":")) for key in first.exactly_once_keys]
+    assert plan([inv], [cust], history) == []
+    assert plan([inv], [cust], history, now=NOW + timedelta(days=5)) == []  # +13: still overdue_7
+    [later] = plan([inv], [cust], history, now=NOW + timedelta(days=6))
+    assert later.exactly_once_keys == (exactly_once_key("I1", "overdue_14"),)
+
+
+def test_missed_runs_catch_up_with_only_the_latest_stage(make_invoice, make_customer):
+    # Nothing was sent for 20 overdue days (worker down): one reminder at the stage the invoice is at now.
+    [action] = plan([make_invoice(20)], [make_customer()], [SentStage("I1", "pre_due")])
+    assert action.exactly_once_keys == ("I1:overdue_14",)
+    assert "catch-up: due, overdue_7 not sent in time, superseded" in action.lines[0].reason
+
+
+def test_earlier_stage_never_fires_after_a_later_one(make_invoice, make_customer):
+    assert plan([make_invoice(20)], [make_customer()], [SentStage("I1", "overdue_14")]) == []
+
+
+def test_pre_due_heads_up_is_not_sent_once_overdue(make_invoice, make_customer):
+    policy = Policy("p", "P", (Stage("soon", -3, Tone.FRIENDLY), Stage("late", 10, Tone.FIRM)))
+    assert plan([make_invoice(2)], [make_customer()], policy=policy) == []
+    assert [a.stage_key for a in plan([make_invoice(-2)], [make_customer()], policy=policy)] == ["soon"]
+
+
+def test_daily_runs_over_sixty_days_send_each_stage_once_in_order(make_invoice, make_customer):
+    inv, cust = make_invoice(-5), make_customer()
+    history: list[SentStage] = []
+    fired: list[tuple[str, int]] = []
+    for day in range(60):
+        for action in plan([inv], [cust], history, now=NOW + timedelta(days=day)):
+            for key in action.exactly_once_keys:
+                history.append(SentStage(*key.split(":")))
+                fired.append((key.split(":")[1], day - 5))
+    assert fired == [("pre_due", -3), ("due", 0), ("overdue_7", 7), ("overdue_14", 14),
+                     ("overdue_30", 30), ("final", 45)]
+
+
+@pytest.mark.parametrize("flag", ["paid", "voided", "credited", "disputed"])
+def test_stopped_invoices_are_never_chased(flag, make_invoice, make_customer):
+    result = plan_run([make_invoice(30, **{flag: True})], [make_customer()], default_policy(), [], NOW)
+    assert result.actions == ()
+    assert [(s.invoice_id, s.reason) for s in result.skipped] == [("I1", flag)]
+
+
+def test_promise_to_pay_pauses_until_the_promised_date(make_invoice, make_customer, today):
+    inv = make_invoice(30, promise_to_pay_until=today + timedelta(days=3))
+    assert plan([inv], [make_customer()]) == []
+    assert [a.stage_key for a in plan([inv], [make_customer()], now=NOW + timedelta(days=4))] == ["overdue_30"]
+
+
+def test_paid_invoice_drops_out_of_the_consolidated_reminder(make_invoice, make_customer):
+    invoices = [make_invoice(8, invoice_id="I1"), make_invoice(9, invoice_id="I2", paid=True)]
+    [action] = plan(invoices, [make_customer()])
+    assert action.invoice_ids == ("I1",)
+
+
+def test_missing_email_becomes_a_worklist_task(make_invoice, make_customer):
+    [action] = plan([make_invoice(8)], [make_customer(emails=())])
+    assert action.channel is Channel.TASK
+    assert action.recipients == ()
+    assert action.send_at == NOW
+    assert "no email address" in action.reason
+
+
+def test_opted_out_customer_gets_no_email(make_invoice, make_customer):
+    [action] = plan([make_invoice(8)], [make_customer(opted_out=True)])
+    assert action.channel is Channel.TASK
+    assert "opted out" in action.reason
+
+
+def test_invoice_billing_contact_wins_over_contact_record(make_invoice, make_customer):
+    invoices = [make_invoice(8, invoice_id="I1", billing_email="billing@acme.example"),
+                make_invoice(9, invoice_id="I2")]
+    [action] = plan(invoices, [make_customer()])
+    assert action.recipients == ("billing@acme.example",)
+
+
+def test_payment_link_is_carried_per_invoice(make_invoice, make_customer):
+    [action] = plan([make_invoice(8, payment_url="https://in.xero.com/abc")], [make_customer()])
+    assert action.lines[0].payment_url == "https://in.xero.com/abc"
+
+
+def test_final_notice_needs_approval(make_invoice, make_customer):
+    [action] = plan([make_invoice(45)], [make_customer()])
+    assert action.needs_approval
+    [action] = plan([make_invoice(30)], [make_customer()])
+    assert not action.needs_approval
+
+
+def test_stage_conditions_filter_invoices(make_invoice, make_customer):
+    policy = Policy("p", "P", (
+        Stage("nudge", 0, Tone.FRIENDLY),
+        Stage("call", 10, Tone.FIRM, channel=Channel.TASK, conditions=StageConditions(min_amount=Decimal("1000"))),
+    ))
+    small = plan([make_invoice(12, amount_due=Decimal("999"))], [make_customer()], policy=policy)
+    big = plan([make_invoice(12, amount_due=Decimal("1000"))], [make_customer()], policy=policy)
+    assert [(a.stage_key, a.channel) for a in small] == [("nudge", Channel.EMAIL)]
+    assert [(a.stage_key, a.channel) for a in big] == [("call", Channel.TASK)]
+
+
+def test_high_risk_moves_faster_and_records_why(make_invoice, make_customer):
+    [action] = plan([make_invoice(5, risk_band=RiskBand.HIGH)], [make_customer()])
+    assert action.stage_key == "overdue_7"  # +7 pulled in to +5 (x0.75)
+    assert "high risk: +7 -> +5 days" in action.lines[0].reason
+    [normal] = plan([make_invoice(5, risk_band=RiskBand.MEDIUM)], [make_customer()])
+    assert normal.stage_key == "due"
+    assert "standard schedule (medium risk)" in normal.lines[0].reason
+
+
+def test_reliable_payer_gets_fewer_gentler_touches(make_invoice, make_customer):
+    reliable = make_customer(reliable=True)
+    assert plan([make_invoice(-2)], [reliable]) == []  # no pre-due heads-up
+    [action] = plan([make_invoice(8)], [reliable])
+    assert action.tone is Tone.FRIENDLY and action.reliable_payer
+    assert "reliable payer" in action.lines[0].reason
+    # +14 is skipped for reliable payers: at +20 nothing new after +7 was sent
+    assert plan([make_invoice(20)], [reliable], [SentStage("I1", "overdue_7")]) == []
+
+
+def test_high_risk_overrides_a_reliable_history(make_invoice, make_customer):
+    [action] = plan([make_invoice(8, risk_band=RiskBand.HIGH)], [make_customer(reliable=True)])
+    assert action.tone is Tone.FIRM and not action.reliable_payer
+
+
+def test_sms_is_off_by_default_and_falls_back_to_email(make_invoice, make_customer):
+    policy = Policy("p", "P", (Stage("text", 0, Tone.FRIENDLY, channel=Channel.SMS),))
+    cust = make_customer(phone="+447700900123")
+    [off] = plan([make_invoice(1)], [cust], policy=policy)
+    assert off.channel is Channel.EMAIL and "SMS off" in off.reason
+    [on] = plan([make_invoice(1)], [cust], policy=policy, sms_enabled=True)
+    assert on.channel is Channel.SMS
+
+
+def test_policy_per_segment(make_invoice, make_customer):
+    quick = Policy("quick", "Quick", (Stage("only", 1, Tone.FIRM),))
+    book = PolicySet(default_policy(), {"quick": quick}, by_segment={"retail": "quick"})
+    customers = [make_customer(segment="retail"), make_customer(customer_id="C2")]
+    invoices = [make_invoice(2), make_invoice(2, invoice_id="I2", customer_id="C2")]
+    got = {a.customer_id: a.stage_key for a in plan(invoices, customers, policy=book)}
+    assert got == {"C1": "only", "C2": "due"}
+
+
+def test_disabled_policy_or_settings_plan_nothing(make_invoice, make_customer):
+    off = replace(default_policy(), enabled=False)
+    assert plan([make_invoice(8)], [make_customer()], policy=off) == []
+    assert plan([make_invoice(8)], [make_customer()], enabled=False) == []
+
+
+def test_statutory_claim_only_on_final_stage_when_enabled(make_invoice, make_customer):
+    rates = ((date(2026, 6, 30), Decimal("4.00")),)
+    inv = make_invoice(45, amount_due=Decimal("1000.00"))
+    [off] = plan([inv], [make_customer()])
+    assert off.lines[0].statutory is None
+    [on] = plan([inv], [make_customer()], statutory_pack="uk", reference_rates=rates)
+    claim = on.lines[0].statutory
+    assert claim is not None and claim.compensation == Decimal("70.00") and claim.interest > 0
+    [firm] = plan([make_invoice(30)], [make_customer()], statutory_pack="uk", reference_rates=rates)
+    assert firm.lines[0].statutory is None
+
+
+def test_statutory_without_reference_rate_is_explained_not_fatal(make_invoice, make_customer):
+    [action] = plan([make_invoice(45)], [make_customer()], statutory_pack="uk")
+    assert action.lines[0].statutory is None
+    assert "statutory uk pack not shown" in action.lines[0].reason
+
+
+def test_unknown_customer_is_skipped(make_invoice):
+    result = plan_run([make_invoice(8)], [], default_policy(), [], NOW)
+    assert result.actions == () and result.skipped[0].reason == "unknown customer"
+
+
+def test_now_must_be_timezone_aware(make_invoice, make_customer):
+    with pytest.raises(ValueError, match="timezone-aware"):
+        plan([make_invoice(8)], [make_customer()], now=datetime(2026, 11, 18, 6, 0))  # noqa: DTZ001
+
+
+def test_actions_are_ordered_by_send_time(make_invoice, make_customer):
+    customers = [make_customer(customer_id="C1", timezone="America/New_York"),
+                 make_customer(customer_id="C2", timezone="Europe/Amsterdam")]
+    invoices = [make_invoice(8, customer_id="C1"), make_invoice(8, invoice_id="I2", customer_id="C2")]
+    actions = plan(invoices, customers)
+    assert [a.customer_id for a in actions] == ["C2", "C1"]
+    assert actions[0].send_at == datetime(2026, 11, 18, 8, 0, tzinfo=UTC)  # 09:00 Amsterdam
+    assert actions[1].send_at == datetime(2026, 11, 18, 14, 0, tzinfo=UTC)  # 09:00 New York
