@@ -17,8 +17,9 @@ from typing import Any
 import requests
 from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session
-from authlib.jose import JsonWebKey, jwt
-from authlib.jose.errors import JoseError
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -127,15 +128,15 @@ def verify_id_token(id_token: str | None, ends: Endpoints, audience: str, nonce:
     """Check signature (JWKS), issuer, audience, expiry and nonce; return the claims."""
     if not id_token or not ends.jwks_uri:
         raise InstallError("the platform did not return a verifiable OpenID id_token")
-    keys = JsonWebKey.import_key_set(_get_json(ends.jwks_uri))
+    keys = KeySet.import_key_set(_get_json(ends.jwks_uri))  # type: ignore[arg-type]
     try:
-        claims = jwt.decode(id_token, keys, claims_options={
-            "iss": {"essential": True, "value": ends.issuer},
-            "aud": {"essential": True, "value": audience},
-            "sub": {"essential": True}})
-        claims.validate(leeway=60)
+        token = jwt.decode(id_token, keys, algorithms=["RS256"])
+        jwt.JWTClaimsRegistry(leeway=60, iss={"essential": True, "value": ends.issuer},
+                              aud={"essential": True, "value": audience},
+                              sub={"essential": True}).validate(token.claims)
     except (JoseError, ValueError) as exc:
         raise InstallError(f"invalid id_token: {exc}") from exc
+    claims = token.claims
     if nonce and claims.get("nonce") not in (None, nonce):
         raise InstallError("invalid id_token: nonce mismatch")
     return dict(claims)

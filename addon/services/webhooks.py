@@ -11,9 +11,9 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from addon.domain.types import ChangeEvent, EntityKind
@@ -44,23 +44,25 @@ def verify_and_parse(platform: str, raw_body: bytes, signature: str | None, key:
         raise WebhookRejected(400, f"malformed payload: {exc}") from exc
 
 
-def store_delivery(session: Session, platform: str, raw_body: bytes) -> tuple[WebhookEvent, bool]:
-    """Persist a delivery once (dedupe on the body hash); returns (event, newly_created)."""
-    key = hashlib.sha256(raw_body).hexdigest()
-    existing = session.scalar(select(WebhookEvent).where(WebhookEvent.platform == platform,
-                                                         WebhookEvent.dedupe_key == key))
-    if existing is not None:
-        return existing, False
-    event = WebhookEvent(platform=platform, dedupe_key=key, raw_body=raw_body)
-    try:
-        with session.begin_nested():
-            session.add(event)
-    except IntegrityError:  # a concurrent delivery of the same body won the race
-        found = session.scalar(select(WebhookEvent).where(WebhookEvent.platform == platform,
-                                                          WebhookEvent.dedupe_key == key))
-        assert found is not None
-        return found, False
-    return event, True
+def store_delivery(session: Session, platform: str, raw_body: bytes, *, now: datetime) -> int | None:
+    """Persist a delivery once, already marked QUEUED (the caller enqueues right after commit and
+    downgrades it to RECEIVED if that fails). Returns the new id, or None for a duplicate delivery.
+
+    One INSERT ... ON CONFLICT DO NOTHING: the hot path of webhook ingest does no extra round trip.
+    """
+    values = {"platform": platform, "dedupe_key": hashlib.sha256(raw_body).hexdigest(), "raw_body": raw_body,
+              "received_at": now, "queued_at": now, "status": WebhookStatus.QUEUED.value, "attempts": 0}
+    insert = _dialect_insert(session)(WebhookEvent).values(values)
+    stmt = insert.on_conflict_do_nothing(index_elements=["platform", "dedupe_key"]).returning(WebhookEvent.id)
+    return session.execute(stmt).scalar()
+
+
+def _dialect_insert(session: Session) -> Any:
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
 
 
 def process_delivery(session: Session, event: WebhookEvent,

@@ -11,9 +11,10 @@ import logging
 from datetime import UTC, datetime
 
 from flask import Blueprint, Response, current_app, request
+from sqlalchemy import update
 
 from addon.extensions import get_db, get_redis
-from addon.models import WebhookStatus
+from addon.models import WebhookEvent, WebhookStatus
 from addon.queueing import enqueue
 from addon.services.webhooks import SIGNATURE_HEADERS, WebhookRejected, store_delivery, verify_and_parse
 
@@ -37,21 +38,20 @@ def receive(platform: str) -> Response:
     if not changes:
         return Response(status=200)  # Xero intent-to-receive, or an empty batch: nothing to store
     session = get_db().session
-    event, created = store_delivery(session, platform, raw)
+    event_id = store_delivery(session, platform, raw, now=datetime.now(UTC))
     # Committed before enqueueing so the worker always finds the row it is given.
     session.commit()
-    if created:
-        _enqueue_processing(event)
+    if event_id is not None:
+        _enqueue_processing(event_id)
     return Response(status=200)
 
 
-def _enqueue_processing(event) -> None:  # type: ignore[no-untyped-def]
-    session = get_db().session
+def _enqueue_processing(event_id: int) -> None:
     try:
-        enqueue(get_redis(), "sync", "jobs.webhooks.process_event", event.id, job_id=f"webhook-{event.id}")
+        enqueue(get_redis(), "sync", "jobs.webhooks.process_event", event_id, job_id=f"webhook-{event_id}")
     except Exception as exc:  # noqa: BLE001 - Redis down must not lose or reject the delivery
-        logger.warning("could not enqueue webhook event %s (%s); the sweeper will", event.id, exc)
-        return
-    event.status = WebhookStatus.QUEUED.value
-    event.queued_at = datetime.now(UTC)
-    session.commit()
+        logger.warning("could not enqueue webhook event %s (%s); the sweeper will", event_id, exc)
+        session = get_db().session
+        session.execute(update(WebhookEvent).where(WebhookEvent.id == event_id)
+                        .values(status=WebhookStatus.RECEIVED.value))
+        session.commit()

@@ -124,6 +124,11 @@ class XeroConnector(AccountingConnector):
         client = ApiClient(Configuration(oauth2_token=OAuth2Token(config.client_id, config.client_secret)),
                            pool_threads=1, oauth2_token_getter=self._sdk_token,
                            oauth2_token_saver=lambda _token: None)
+        # urllib3 would otherwise sleep on a 429's Retry-After itself (up to a minute, blocking the worker)
+        # and retry connection errors silently: retries belong to connectors.retry, so switch it off.
+        client.rest_client.pool_manager.connection_pool_kw.update(
+            retries=urllib3.Retry(total=0, redirect=0, respect_retry_after_header=False, raise_on_status=False),
+            timeout=urllib3.Timeout(connect=10.0, read=60.0))
         self.api = AccountingApi(client, base_url=config.api_url.rstrip("/") + "/api.xro/2.0")
 
     # --- tokens and the call template --------------------------------------------------------

@@ -14,7 +14,8 @@ def test_from_env_reads_every_documented_name():
     assert (settings.host, settings.port, settings.username, settings.password) == (
         "smtp.example.com", 2525, "user", "pw")
     assert settings.starttls is True
-    assert settings.sender_address == "ar@acme.example" and settings.sender_domain == "acme.example"
+    assert settings.sender_address == "ar@acme.example"
+    assert settings.sender_domain == "acme.example"
     assert settings.reply_to("t42") == "reply+t42@in.cashline.example"
 
 

@@ -29,7 +29,8 @@ def test_shipped_templates_validate_and_render(key):
     source = DEFAULT_TEMPLATES[key]
     assert validate_template(source) == []
     rendered = render(source, sample_context())
-    assert "Acme Trading Ltd" in rendered.body and "INV-0001" in rendered.body
+    assert "Acme Trading Ltd" in rendered.body
+    assert "INV-0001" in rendered.body
     assert "\n" not in rendered.subject
 
 
@@ -41,7 +42,8 @@ def test_syntax_error_is_reported_with_its_line():
 
 def test_unclosed_block_is_reported():
     [problem] = validate_template(body("Hello\n{% if reliable_payer %}\nthanks\n"))
-    assert problem.field == "body" and "endif" in problem.message
+    assert problem.field == "body"
+    assert "endif" in problem.message
 
 
 @pytest.mark.parametrize(("text", "line", "name"), [
@@ -70,7 +72,8 @@ def test_locals_loop_and_attributes_of_plain_values_are_allowed():
 
 def test_unknown_filter_is_reported():
     [problem] = validate_template(body("line\n{{ customer.name|shout }}"))
-    assert problem.line == 2 and "shout" in problem.message
+    assert problem.line == 2
+    assert "shout" in problem.message
 
 
 def test_ensure_valid_raises_with_every_problem():
@@ -83,7 +86,8 @@ def test_ensure_valid_raises_with_every_problem():
 def test_sandbox_blocks_python_internals():
     evil = body("{{ customer.name.__class__.__mro__ }}")
     problems = validate_template(evil)
-    assert problems and "unsafe" in problems[0].message
+    assert problems
+    assert "unsafe" in problems[0].message
     with pytest.raises(SecurityError):
         render(evil, sample_context())
 

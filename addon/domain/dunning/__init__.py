@@ -29,6 +29,7 @@ from addon.domain.dunning.policy import (
     default_policy,
     validate_policy,
 )
+from addon.domain.dunning.preview import action_as_json, preview_day, reminder_notes
 from addon.domain.dunning.sendtime import ReminderOutcome, learn_send_slots
 from addon.domain.dunning.statutory import StatutoryClaim, statutory_claim
 from addon.domain.dunning.stops import stop_reason
@@ -38,5 +39,6 @@ __all__ = [
     "EffectiveStage", "Policy", "PolicyError", "PolicySet", "ReminderAction", "ReminderOutcome",
     "RiskAdaptation", "RiskBand", "Schedule", "SendSlot", "SentStage", "Skip", "Stage", "StageConditions",
     "StatutoryClaim", "Tone", "adapt_schedule", "default_policy", "exactly_once_key", "learn_send_slots",
-    "plan_reminders", "plan_run", "statutory_claim", "stop_reason", "validate_policy",
+    "plan_reminders", "plan_run", "statutory_claim", "stop_reason", "validate_policy", "action_as_json",
+    "preview_day", "reminder_notes",
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -36,15 +36,21 @@ class _Due:
 
 def plan_reminders(invoices: Iterable[DunningInvoice], customers: Iterable[DunningCustomer],
                    policy: Policy | PolicySet, history: Iterable[SentStage], now: datetime,
-                   settings: DunningSettings | None = None) -> list[ReminderAction]:
+                   settings: DunningSettings | None = None, *,
+                   suppressed: Collection[str] = ()) -> list[ReminderAction]:
     """The reminders to send in a run at ``now`` (UTC-aware); see ``plan_run`` for the skips too."""
-    return list(plan_run(invoices, customers, policy, history, now, settings).actions)
+    return list(plan_run(invoices, customers, policy, history, now, settings, suppressed=suppressed).actions)
 
 
 def plan_run(invoices: Iterable[DunningInvoice], customers: Iterable[DunningCustomer],
              policy: Policy | PolicySet, history: Iterable[SentStage], now: datetime,
-             settings: DunningSettings | None = None) -> DunningPlan:
-    """Plan a run: at most one consolidated reminder per customer, never a stage twice per invoice."""
+             settings: DunningSettings | None = None, *, suppressed: Collection[str] = ()) -> DunningPlan:
+    """Plan a run: at most one consolidated reminder per customer, never a stage twice per invoice.
+
+    Args:
+        history: every (invoice, stage) already sent or claimed; those stages never fire again.
+        suppressed: email addresses on the suppression list (hard bounces, unsubscribes).
+    """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     settings = settings or DunningSettings()
@@ -75,7 +81,8 @@ def plan_run(invoices: Iterable[DunningInvoice], customers: Iterable[DunningCust
         item = _due_stage(invoice, schedule, sent.get(invoice.invoice_id, set()), today, settings)
         if item is not None:
             due[customer.customer_id].append(item)
-    actions = [_consolidate(by_customer[cid], items, now, settings) for cid, items in due.items()]
+    blocked = frozenset(a.strip().lower() for a in suppressed)
+    actions = [_consolidate(by_customer[cid], items, now, settings, blocked) for cid, items in due.items()]
     actions.sort(key=lambda a: (a.send_at, a.customer_id))
     return DunningPlan(actions=tuple(actions), skipped=tuple(skipped))
 
@@ -133,11 +140,15 @@ def _claim(invoice: DunningInvoice, today: date,
 
 
 def _consolidate(customer: DunningCustomer, items: Sequence[_Due], now: datetime,
-                 settings: DunningSettings) -> ReminderAction:
+                 settings: DunningSettings, suppressed: frozenset[str]) -> ReminderAction:
     items = sorted(items, key=lambda d: (d.invoice.due_date, d.invoice.number))
     lead = max(items, key=lambda d: (TONE_ORDER[d.stage.tone], d.line.days_overdue))
-    recipients = _recipients(customer, items)
+    candidates = _recipients(customer, items)
+    recipients = tuple(r for r in candidates if r.lower() not in suppressed)
     channel, channel_note = _channel(lead.stage.stage.channel, customer, recipients, settings)
+    if len(recipients) < len(candidates):
+        dropped = ", ".join(r for r in candidates if r not in recipients)
+        channel_note = "; ".join(n for n in (channel_note, f"suppressed address(es) left out: {dropped}") if n)
     zone, zone_note = customer_zone(customer.timezone, settings)
     timing: list[str] = []
     if channel is Channel.TASK:
@@ -178,5 +189,5 @@ def _channel(wanted: Channel, customer: DunningCustomer, recipients: tuple[str, 
         if customer.opted_out:
             return Channel.TASK, "customer opted out of email reminders: worklist task instead"
         if not recipients:
-            return Channel.TASK, "no email address: worklist task instead"
+            return Channel.TASK, "no usable email address (missing or suppressed): worklist task instead"
     return wanted, note

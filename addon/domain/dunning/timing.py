@@ -36,11 +36,12 @@ def plan_send_time(now: datetime, zone: ZoneInfo, settings: DunningSettings, slo
     """The UTC send time for a reminder planned at ``now`` and the reasons it is not ``now``."""
     notes: list[str] = []
     local_now = now.astimezone(zone)
+    hour = slot.hour if slot is not None else settings.send_hour
     candidate = _preferred(local_now, zone, settings, slot, notes)
-    candidate = _allowed(candidate, zone, settings, notes)
+    candidate = _allowed(candidate, zone, settings, notes, hour)
     if not _fits(candidate, recent, settings):
         for option in _cap_options(candidate, recent, settings):
-            moved = _allowed(option.astimezone(zone), zone, settings, [])
+            moved = _allowed(option.astimezone(zone), zone, settings, [], hour)
             if _fits(moved, recent, settings):
                 notes.append(f"frequency cap: {settings.frequency_cap} reminders per "
                              f"{settings.frequency_window.days} days, deferred to "
@@ -74,13 +75,13 @@ def _preferred(local_now: datetime, zone: ZoneInfo, settings: DunningSettings, s
     return today_at if local_now < today_at else local_now
 
 
-def _allowed(local: datetime, zone: ZoneInfo, settings: DunningSettings, notes: list[str]) -> datetime:
-    """Move forward out of quiet hours and weekends."""
+def _allowed(local: datetime, zone: ZoneInfo, settings: DunningSettings, notes: list[str],
+             hour: int) -> datetime:
+    """Move forward out of quiet hours (to their end) and weekends (to Monday at the send hour)."""
     original = local
     for _ in range(_MAX_STEPS):
         if settings.business_days_only and local.weekday() >= 5:
-            local = _at(local + timedelta(days=7 - local.weekday()), settings.quiet_end.hour, zone)
-            local = local.replace(minute=settings.quiet_end.minute)
+            local = _at(local + timedelta(days=7 - local.weekday()), hour, zone)
             continue
         if in_quiet_hours(local.timetz().replace(tzinfo=None), settings.quiet_start, settings.quiet_end):
             day = local if local.time() < settings.quiet_end else local + timedelta(days=1)

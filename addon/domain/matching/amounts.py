@@ -17,6 +17,7 @@ _DEDUCTION_WORDS: tuple[tuple[str, str], ...] = (
     (r"discount|early pay|settlement", "discount"),
     (r"short|deduct|withh|less\b|dispute|claim", "other"),
 )
+_FEE_WORDS = r"charge|chgs|\bfee|commission"
 _ROUND_PERCENTAGES = (1, 2, 3, 5, 10)  # deductions at a round rate are discounts taken by the payer
 
 
@@ -36,8 +37,10 @@ class AmountFit:
 
 
 def stated_deduction(text: str) -> str | None:
-    """Reason category if the remittance text says why the payer paid less."""
+    """Reason category if the remittance text says why the payer paid less (bank charges are no reason)."""
     lowered = text.lower()
+    if re.search(_FEE_WORDS, lowered):
+        return None
     for pattern, reason in _DEDUCTION_WORDS:
         if re.search(pattern, lowered):
             return reason

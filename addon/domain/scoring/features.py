@@ -31,7 +31,7 @@ FEATURE_NAMES: tuple[str, ...] = (
     "age_days", "days_to_due", "dispute_open",
     # the customer's settled history
     "cust_settled", "cust_late_rate", "cust_mean_delay", "cust_median_delay", "cust_delay_spread",
-    "cust_ewm_delay", "cust_delay_trend", "cust_last_delay", "cust_recent_late_rate", "cust_mean_days_to_settle",
+    "cust_ewm_delay", "cust_delay_trend", "cust_projected_delay", "cust_last_delay", "cust_recent_late_rate", "cust_mean_days_to_settle",
     "cust_dispute_rate", "cust_credit_rate", "cust_partial_rate", "cust_days_since_payment",
     # the customer's open book at scoring time
     "open_count", "open_amount_vs_typical", "overdue_count", "max_days_overdue",
@@ -42,6 +42,7 @@ _INDEX = {name: i for i, name in enumerate(FEATURE_NAMES)}
 SMOOTHING = 3.0  # pseudo-invoices of the organisation's late rate added to each customer's record
 EWM_ALPHA = 0.35  # weight of the latest settlement in the exponentially weighted delay
 RECENT_N = 5
+TREND_N = 8  # settlements used for the delay trend
 DRIFT_WINDOW_DAYS = 90
 Matrix = npt.NDArray[np.float64]
 
@@ -80,6 +81,7 @@ class _Customer:
                          key=lambda i: (i.paid_date, i.invoice_id))
         self.s_paid = [i.paid_date.toordinal() for i in settled if i.paid_date]
         self.s_delay = np.array([i.delay_days() for i in settled], dtype=np.float64)
+        self.s_issue = np.array([i.issue_date.toordinal() for i in settled], dtype=np.float64)
         self.s_cum_delay = np.concatenate(([0.0], np.cumsum(self.s_delay)))
         self.s_cum_late = np.concatenate(([0.0], np.cumsum(self.s_delay > 0)))
         settle = np.array([(i.paid_date - i.issue_date).days for i in settled if i.paid_date], dtype=float)
@@ -138,7 +140,7 @@ class FeatureBuilder:
         cust = self.customers.get(inv.customer_id)
         typical = math.nan
         if cust is not None:
-            typical = self._customer_history(cust, t, org_all_rate, out)
+            typical = self._customer_history(cust, t, inv.issue_date.toordinal(), org_all_rate, out)
             self._open_book(cust, inv, t, typical, out)
         else:
             out[_INDEX["cust_settled"]] = 0.0
@@ -178,7 +180,7 @@ class FeatureBuilder:
         all_rate = (self.org_cum_late[hi] + 1.0) / (hi + 2.0)
         return rate, delay, all_rate
 
-    def _customer_history(self, c: _Customer, t: int, prior: float, out: Matrix) -> float:
+    def _customer_history(self, c: _Customer, t: int, issue_day: int, prior: float, out: Matrix) -> float:
         k = c.settled_before(t)
         out[_INDEX["cust_settled"]] = k
         out[_INDEX["cust_late_rate"]] = (c.s_cum_late[k] + SMOOTHING * prior) / (k + SMOOTHING)
@@ -194,6 +196,8 @@ class FeatureBuilder:
         out[_INDEX["cust_last_delay"]] = delays[-1]
         # Recent minus long-run delay: positive for a customer who is getting slower.
         out[_INDEX["cust_delay_trend"]] = c.s_ewm[k] - out[_INDEX["cust_median_delay"]]
+        out[_INDEX["cust_projected_delay"]] = _projected(c.s_issue[max(0, k - TREND_N):k],
+                                                         delays[-TREND_N:], c.s_ewm[k], issue_day)
         out[_INDEX["cust_recent_late_rate"]] = float(np.mean(delays[-RECENT_N:] > 0))
         out[_INDEX["cust_mean_days_to_settle"]] = c.s_cum_settle[k] / k
         out[_INDEX["cust_dispute_rate"]] = c.s_cum_dispute[k] / k
@@ -214,6 +218,25 @@ class FeatureBuilder:
         out[_INDEX["open_amount_vs_typical"]] = amount / typical if typical > 0 else math.nan
         out[_INDEX["overdue_count"]] = float(overdue.sum())
         out[_INDEX["max_days_overdue"]] = float(t - c.due[:m][overdue].min()) if overdue.any() else 0.0
+
+
+def _projected(issued: Matrix, delays: Matrix, ewm: float, issue_day: int) -> float:
+    """Delay extrapolated along the customer's recent trend, shrunk to the EWM unless the trend is clear."""
+    n = len(delays)
+    if n < 4:
+        return ewm
+    x = issued - issued.mean()
+    sxx = float((x * x).sum())
+    if sxx == 0:
+        return ewm
+    slope = float((x * (delays - delays.mean())).sum()) / sxx
+    resid = delays - delays.mean() - slope * x
+    se2 = float((resid * resid).sum()) / (n - 2) / sxx
+    t2 = slope * slope / se2 if se2 > 0 else math.inf
+    # Positive-part shrinkage: a noisy slope (t^2 below ~4) contributes nothing, a clear one nearly all.
+    shrink = max(0.0, 1.0 - 4.0 / t2) if t2 > 0 else 0.0
+    line = float(delays.mean()) + slope * (issue_day - float(issued.mean()))
+    return ewm + shrink * (line - ewm)
 
 
 def _days_by(invoices: list[HistoryInvoice], key: Callable[[HistoryInvoice], str]) -> dict[str, list[int]]:

@@ -28,6 +28,7 @@ from addon.domain.statements.xmltree import (
     find_all,
     first_text,
     local,
+    strip_namespaces,
     text,
 )
 from addon.domain.types import BankLine
@@ -55,7 +56,7 @@ class _Details:
 
 def parse_camt(data: bytes) -> ParsedStatement:
     """Parse a camt.052/053/054 document; raise StatementError naming the element on bad input."""
-    root = _parse_xml(data)
+    root = strip_namespaces(_parse_xml(data))
     if local(root) != "Document":
         raise StatementError(FMT, f"/{local(root)}", "root element is not <Document>")
     message = next((c for c in root if local(c) in _MESSAGES), None)

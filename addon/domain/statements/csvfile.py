@@ -23,6 +23,7 @@ from addon.domain.types import BankLine
 FMT = "csv"
 _DELIMITERS = ",;\t|"
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
+_EXCEL_SEP = re.compile(r"^sep=(.)\r?\n")
 
 
 class _Rows:
@@ -30,7 +31,11 @@ class _Rows:
 
     def __init__(self, text: str, mapping: CsvMapping) -> None:
         self.mapping = mapping
-        delimiter = mapping.delimiter or _sniff(text)
+        excel_sep = _EXCEL_SEP.match(text)
+        if excel_sep:
+            # Excel's "sep=;" first line names the delimiter; it is not part of the data.
+            text = text[excel_sep.end():]
+        delimiter = mapping.delimiter or (excel_sep.group(1) if excel_sep else _sniff(text))
         reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar=mapping.quotechar)
         self.rows: list[tuple[int, list[str]]] = []
         self.header: list[str] = []

@@ -9,7 +9,8 @@ from addon.domain.statements.model import StatementError
 _XML_START = re.compile(rb"^\s*(<\?xml[^>]*\?>\s*)?(<!--.*?-->\s*)*<", re.S)
 _CAMT = re.compile(rb"camt\.05[234]|<(\w+:)?BkToCstmr(Stmt|DbtCdtNtfctn|AcctRpt)\b")
 _OFX = re.compile(rb"OFXHEADER\s*[:=]|<OFX>|<\?OFX\b", re.I)
-_BAI2 = re.compile(rb"^\s*01,[^\r\n]*\r?\n?")
+# 01 file header: sender, receiver, then a YYMMDD creation date (a CSV row may start "01," too).
+_BAI2 = re.compile(rb"^\s*01,[^,\r\n]*,[^,\r\n]*,\d{6},")
 _MT940 = re.compile(rb"^:(20|25|28C?|60[FM]|61):", re.M)
 _EXTENSIONS = {
     ".xml": "camt", ".053": "camt", ".054": "camt", ".sta": "mt940", ".940": "mt940",

@@ -39,10 +39,12 @@ class _Node:
     children: list[_Node] = field(default_factory=list)
 
     def descendants(self, name: str) -> Iterator[_Node]:
+        # Never look inside a nested statement: its transactions belong to that statement.
         for child in self.children:
             if child.name == name:
                 yield child
-            yield from child.descendants(name)
+            if child.name not in _STATEMENTS:
+                yield from child.descendants(name)
 
     def get(self, path: str) -> str | None:
         """Text at a slash path of names, searching descendants for each step."""

@@ -62,7 +62,8 @@ def parse_amount(
     raw: str, fmt: str, location: str, *, decimal_separator: str = ".", implied_decimals: int = 0
 ) -> Decimal:
     """Parse a signed amount written with the given decimal separator (thousands marks allowed)."""
-    text = raw.strip().replace(" ", "").replace("\u00a0", "").replace("'", "")
+    # Drop blanks, Swiss thousands apostrophes and the currency symbols some CSV exports add.
+    text = re.sub(r"[\s'\u00a0€$£¥]", "", raw)
     negative = False
     if text.endswith("-"):
         negative, text = True, text[:-1]

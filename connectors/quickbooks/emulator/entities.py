@@ -140,7 +140,7 @@ def _sales_lines(raw: Any) -> list[Entity]:
     lines = []
     for n, line in enumerate((x for x in raw if x.get("DetailType") != "SubTotalLineDetail"), start=1):
         detail_type = line.get("DetailType") or "SalesItemLineDetail"
-        detail = line.get(detail_type) or {"ItemRef": {"value": "1", "name": "Services"}}
+        detail = _clean(line.get(detail_type) or {"ItemRef": {"value": "1", "name": "Services"}})
         lines.append({"Id": str(n), "LineNum": n, "Description": line.get("Description") or "",
                       "Amount": money(line.get("Amount"), "Line.Amount"), "DetailType": detail_type,
                       detail_type: detail})
@@ -316,6 +316,13 @@ def _line_links(lines: list[Entity]) -> list[tuple[str, str, Decimal]]:
 
 
 # --- shared helpers ------------------------------------------------------------------------------
+def _clean(value: Any) -> Any:
+    # SDK objects serialise every unset attribute as "" (ServiceDate: ""); QBO treats those as absent.
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items() if v not in ("", None)}
+    return value
+
+
 def _adjust_customer(store: QboStore, txn: Entity, delta: Decimal) -> None:
     # Customer.Balance is derived (open invoices less credits); QBO does not bump its SyncToken for it.
     customer = store.entities["Customer"].get(txn["CustomerRef"]["value"])

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+import requests
 from lxml import etree
 
 from addon.domain.types import TokenSet
@@ -151,15 +152,14 @@ def test_throttling_answers_429_with_an_xml_fault_3001() -> None:
         token = authorize(sb).access_token
         url = f"{sb.url}/v3/company/{sb.realm_id}/customer/1"
         headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
-        import requests
-
         statuses = [requests.get(url, headers=headers, timeout=10).status_code for _ in range(3)]
         assert statuses == [200, 200, 429]
         answer = requests.get(url, headers=headers, timeout=10)
         root = etree.fromstring(answer.content)
         error = root.find("{*}Fault/{*}Error")
         assert root.find("{*}Fault").get("type") == "ThrottleExceeded"
-        assert error is not None and error.get("code") == "3001"
+        assert error is not None
+        assert error.get("code") == "3001"
         assert int(answer.headers["Retry-After"]) >= 1
         counters = sb.limiter.tenants[sb.realm_id]
         assert (counters.served, counters.rejected["minute"]) == (2, 2)

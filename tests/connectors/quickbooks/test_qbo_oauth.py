@@ -33,7 +33,8 @@ def test_discovery_document_drives_intuit_oauth(sandbox: QboSandbox) -> None:
 def test_authorize_runs_the_code_flow_and_returns_intuit_lifetimes(sandbox: QboSandbox) -> None:
     before = datetime.now(UTC)
     tokens = authorize(sandbox)
-    assert tokens.access_token and tokens.refresh_token
+    assert tokens.access_token
+    assert tokens.refresh_token
     assert timedelta(seconds=3500) < tokens.expires_at - before <= timedelta(seconds=3601)
     assert tokens.refresh_expires_at is not None
     assert timedelta(days=99) < tokens.refresh_expires_at - before <= timedelta(days=100, seconds=1)

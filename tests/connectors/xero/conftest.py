@@ -75,6 +75,8 @@ class Receiver:
             if not XeroConnector.verify_webhook(body, request.headers.get("x-xero-signature"), self.key):
                 self.rejected += 1
                 return "", 401
+            if not json.loads(body)["events"]:
+                return "", 200  # intent-to-receive probe: correctly signed, nothing to store
             if self.fail_next > 0:
                 self.fail_next -= 1
                 return "", 503
@@ -102,6 +104,11 @@ def receiver() -> Iterator[Receiver]:
 def accounting_spec_dict() -> dict[str, Any]:
     with (SPECS / "xero" / "xero_accounting.yaml").open() as fh:
         return yaml.load(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="session")
+def specs_dir() -> Path:
+    return SPECS
 
 
 @pytest.fixture(scope="session")

@@ -52,7 +52,8 @@ def test_one_consolidated_reminder_per_customer(make_invoice, make_customer):
     assert set(actions) == {"C1", "C2"}
     one = actions["C1"]
     assert one.invoice_ids == ("I2", "I1", "I3")  # oldest due first
-    assert one.stage_key == "overdue_30" and one.tone is Tone.URGENT  # the most advanced stage leads
+    assert one.stage_key == "overdue_30"
+    assert one.tone is Tone.URGENT
     assert one.exactly_once_keys == ("I2:overdue_30", "I1:overdue_7", "I3:due")
     assert [ln.stage_key for ln in one.lines] == ["overdue_30", "overdue_7", "due"]
     assert one.recipients == ("ap@acme.example",)
@@ -124,7 +125,7 @@ def test_missing_email_becomes_a_worklist_task(make_invoice, make_customer):
     assert action.channel is Channel.TASK
     assert action.recipients == ()
     assert action.send_at == NOW
-    assert "no email address" in action.reason
+    assert "no usable email address" in action.reason
 
 
 def test_opted_out_customer_gets_no_email(make_invoice, make_customer):
@@ -176,7 +177,8 @@ def test_reliable_payer_gets_fewer_gentler_touches(make_invoice, make_customer):
     reliable = make_customer(reliable=True)
     assert plan([make_invoice(-2)], [reliable]) == []  # no pre-due heads-up
     [action] = plan([make_invoice(8)], [reliable])
-    assert action.tone is Tone.FRIENDLY and action.reliable_payer
+    assert action.tone is Tone.FRIENDLY
+    assert action.reliable_payer
     assert "reliable payer" in action.lines[0].reason
     # +14 is skipped for reliable payers: at +20 nothing new after +7 was sent
     assert plan([make_invoice(20)], [reliable], [SentStage("I1", "overdue_7")]) == []
@@ -184,14 +186,16 @@ def test_reliable_payer_gets_fewer_gentler_touches(make_invoice, make_customer):
 
 def test_high_risk_overrides_a_reliable_history(make_invoice, make_customer):
     [action] = plan([make_invoice(8, risk_band=RiskBand.HIGH)], [make_customer(reliable=True)])
-    assert action.tone is Tone.FIRM and not action.reliable_payer
+    assert action.tone is Tone.FIRM
+    assert not action.reliable_payer
 
 
 def test_sms_is_off_by_default_and_falls_back_to_email(make_invoice, make_customer):
     policy = Policy("p", "P", (Stage("text", 0, Tone.FRIENDLY, channel=Channel.SMS),))
     cust = make_customer(phone="+447700900123")
     [off] = plan([make_invoice(1)], [cust], policy=policy)
-    assert off.channel is Channel.EMAIL and "SMS off" in off.reason
+    assert off.channel is Channel.EMAIL
+    assert "SMS off" in off.reason
     [on] = plan([make_invoice(1)], [cust], policy=policy, sms_enabled=True)
     assert on.channel is Channel.SMS
 
@@ -218,7 +222,9 @@ def test_statutory_claim_only_on_final_stage_when_enabled(make_invoice, make_cus
     assert off.lines[0].statutory is None
     [on] = plan([inv], [make_customer()], statutory_pack="uk", reference_rates=rates)
     claim = on.lines[0].statutory
-    assert claim is not None and claim.compensation == Decimal("70.00") and claim.interest > 0
+    assert claim is not None
+    assert claim.compensation == Decimal("70.00")
+    assert claim.interest > 0
     [firm] = plan([make_invoice(30)], [make_customer()], statutory_pack="uk", reference_rates=rates)
     assert firm.lines[0].statutory is None
 
@@ -231,12 +237,13 @@ def test_statutory_without_reference_rate_is_explained_not_fatal(make_invoice, m
 
 def test_unknown_customer_is_skipped(make_invoice):
     result = plan_run([make_invoice(8)], [], default_policy(), [], NOW)
-    assert result.actions == () and result.skipped[0].reason == "unknown customer"
+    assert result.actions == ()
+    assert result.skipped[0].reason == "unknown customer"
 
 
 def test_now_must_be_timezone_aware(make_invoice, make_customer):
     with pytest.raises(ValueError, match="timezone-aware"):
-        plan([make_invoice(8)], [make_customer()], now=datetime(2026, 11, 18, 6, 0))  # noqa: DTZ001
+        plan([make_invoice(8)], [make_customer()], now=datetime(2026, 11, 18, 6, 0))
 
 
 def test_actions_are_ordered_by_send_time(make_invoice, make_customer):
@@ -247,3 +254,17 @@ def test_actions_are_ordered_by_send_time(make_invoice, make_customer):
     assert [a.customer_id for a in actions] == ["C2", "C1"]
     assert actions[0].send_at == datetime(2026, 11, 18, 8, 0, tzinfo=UTC)  # 09:00 Amsterdam
     assert actions[1].send_at == datetime(2026, 11, 18, 14, 0, tzinfo=UTC)  # 09:00 New York
+
+
+def test_suppressed_addresses_are_left_out(make_invoice, make_customer):
+    cust = make_customer(emails=("ap@acme.example", "Boss@Acme.example"))
+    [action] = plan_reminders([make_invoice(8)], [cust], default_policy(), [], NOW, suppressed={"boss@acme.example"})
+    assert action.recipients == ("ap@acme.example",)
+    assert "suppressed address(es) left out: Boss@Acme.example" in action.reason
+
+
+def test_all_addresses_suppressed_becomes_a_task(make_invoice, make_customer):
+    [action] = plan_reminders([make_invoice(8)], [make_customer()], default_policy(), [], NOW,
+                              suppressed={"ap@acme.example"})
+    assert action.channel is Channel.TASK
+    assert "no usable email address" in action.reason

@@ -26,7 +26,8 @@ def test_default_policy_ships_the_documented_schedule():
     assert [s.tone for s in policy.stages] == [Tone.FRIENDLY, Tone.FRIENDLY, Tone.FIRM, Tone.FIRM,
                                                Tone.URGENT, Tone.FINAL]
     final = policy.stages[-1]
-    assert final.needs_approval and final.show_statutory
+    assert final.needs_approval
+    assert final.show_statutory
     assert not any(s.needs_approval for s in policy.stages[:-1])
     assert all(s.channel is Channel.EMAIL for s in policy.stages)
 

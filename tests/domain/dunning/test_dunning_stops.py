@@ -26,4 +26,5 @@ def test_stop_conditions(overrides, reason, make_invoice, today):
     if reason is None:
         assert result is None
     else:
-        assert result is not None and result.startswith(reason)
+        assert result is not None
+        assert result.startswith(reason)

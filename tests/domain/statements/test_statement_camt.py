@@ -47,7 +47,8 @@ def test_versions_parse_alike(version: str) -> None:
     (line,) = statement.lines
     assert line.amount == Decimal("250.00")
     assert line.booking_date.isoformat() == "2024-05-02"
-    assert line.value_date is not None and line.value_date.isoformat() == "2024-05-03"
+    assert line.value_date is not None
+    assert line.value_date.isoformat() == "2024-05-03"
     assert line.counterparty_name == "Acme Trading GmbH"
     assert line.counterparty_account == "DE44500105175407324931"
     assert line.end_to_end_id == "E2E-1"
@@ -84,7 +85,8 @@ def test_reversal_of_a_credit_names_the_creditor_side() -> None:
  <NtryDtls><TxDtls><RltdPties><Dbtr><Nm>Payer</Nm></Dbtr><Cdtr><Nm>Us</Nm></Cdtr></RltdPties></TxDtls></NtryDtls>
 </Ntry>"""
     (line,) = parse_statement(_doc("camt.053.001.02", entry)).lines
-    assert line.reversal and line.amount == Decimal("-5.00")
+    assert line.reversal
+    assert line.amount == Decimal("-5.00")
     assert line.counterparty_name == "Payer"
 
 

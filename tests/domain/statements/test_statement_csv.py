@@ -31,7 +31,8 @@ def test_custom_mapping_with_debit_credit_columns() -> None:
     statement = parse_statement(BANK_CSV.encode("cp1252"), format="csv", csv_mapping=MAPPING)
     first, second = statement.lines
     assert (first.amount, first.currency) == (Decimal("1234.50"), "EUR")
-    assert first.value_date is not None and first.value_date.isoformat() == "2024-01-04"
+    assert first.value_date is not None
+    assert first.value_date.isoformat() == "2024-01-04"
     assert (first.counterparty_name, first.counterparty_account) == ("Acme B.V.", "NL02RABO0123456789")
     assert (first.structured_reference, first.remittance_text) == ("RF18 5390 0754 7034", "INV 1001")
     assert (second.amount, second.value_date) == (Decimal("-12.00"), None)

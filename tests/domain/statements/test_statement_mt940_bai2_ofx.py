@@ -23,7 +23,8 @@ def test_mt940_swift_blocks_year_crossing_and_reversal_marks() -> None:
     first, second = statement.lines
     assert statement.account == "DE89370400440532013000"
     assert first.booking_date.isoformat() == "2023-12-29"  # entry date falls in the previous year
-    assert first.value_date is not None and first.value_date.isoformat() == "2024-01-02"
+    assert first.value_date is not None
+    assert first.value_date.isoformat() == "2024-01-02"
     assert (first.amount, first.reversal) == (Decimal("12.50"), True)  # RD: reversal of a debit
     assert (first.end_to_end_id, first.counterparty_name) == ("E-1", "ACME BV")
     assert first.remittance_text == "INV 1001"
@@ -84,7 +85,8 @@ def test_bai2_packed_records_funds_types_and_continuations() -> None:
     assert (statement.opening_balance, statement.closing_balance) == (Decimal("1000.00"), Decimal("1125.00"))
     first, second, third = statement.lines
     assert (first.amount, first.currency) == (Decimal("125.00"), "EUR")
-    assert first.value_date is not None and first.value_date.isoformat() == "2024-01-03"
+    assert first.value_date is not None
+    assert first.value_date.isoformat() == "2024-01-03"
     assert (first.bank_reference, first.extra["customer_reference"]) == ("BREF1", "CREF1")
     assert first.remittance_text == "INVOICE 1001 ACME"
     assert (second.amount, second.remittance_text) == (Decimal("-10.00"), "FEE CONTINUED")
@@ -145,3 +147,17 @@ def test_ofx_missing_amount_names_the_element() -> None:
     with pytest.raises(StatementError) as info:
         parse_statement(OFX2.replace("<TRNAMT>1234,50</TRNAMT>", "").encode())
     assert info.value.location == "/OFX/STMTRS[1]/STMTTRN[1]/TRNAMT"
+
+
+def test_ofx_with_two_accounts_keeps_each_line_with_its_statement() -> None:
+    data = b"""OFXHEADER:100
+<OFX><BANKMSGSRSV1><STMTTRNRS><STMTRS><CURDEF>EUR<BANKACCTFROM><ACCTID>A1</BANKACCTFROM>
+<BANKTRANLIST><STMTTRN><TRNAMT>1.00<DTPOSTED>20240101</STMTTRN></BANKTRANLIST></STMTRS></STMTTRNRS>
+<STMTTRNRS><STMTRS><CURDEF>USD<BANKACCTFROM><ACCTID>A2</BANKACCTFROM><BANKTRANLIST>
+<STMTTRN><TRNAMT>2.00<DTPOSTED>20240101</STMTTRN><STMTTRN><TRNAMT>3<DTPOSTED>20240102</STMTTRN>
+</BANKTRANLIST></STMTRS></STMTTRNRS></BANKMSGSRSV1></OFX>"""
+    statement = parse_statement(data)
+    assert (statement.account, statement.currency) == (None, None)
+    assert [(line.amount, line.currency, line.extra["account"]) for line in statement.lines] == [
+        (Decimal("1.00"), "EUR", "A1"), (Decimal("2.00"), "USD", "A2"), (Decimal("3.00"), "USD", "A2"),
+    ]

@@ -89,7 +89,8 @@ def test_bai2_every_account_section_reconciles() -> None:
     for section in statement.sections:
         lines = statement.lines[start:start + section.line_count]
         start += section.line_count
-        assert section.opening_balance is not None and section.closing_balance is not None
+        assert section.opening_balance is not None
+        assert section.closing_balance is not None
         assert section.opening_balance + sum(line.amount for line in lines) == section.closing_balance
     assert {line.extra["account"] for line in statement.lines} == {"1111111", "11111111"}
 
@@ -116,7 +117,8 @@ def test_camt_structured_references_and_party() -> None:
     line = _parse("camt053_v4_genkgo.xml").lines[0]
     assert line.structured_reference == "4654654654654654"
     assert line.counterparty_name == "NAME NAME"
-    assert line.value_date is not None and line.value_date.isoformat() == "2015-01-02"
+    assert line.value_date is not None
+    assert line.value_date.isoformat() == "2015-01-02"
     line054 = _parse("camt054_oca.xml").lines[0]
     assert line054.end_to_end_id == "ENDTOENDID-01"
     assert line054.bank_reference == "15180015077602405"
@@ -149,12 +151,15 @@ def test_mt940_german_subfields_reversals_and_sepa_keys() -> None:
     assert lines[0].end_to_end_id == "TFNR 40005 00005"
     assert lines[0].remittance_text == "Grund nicht spezifiziert Reject aus SEPA-Ueberweisungsauftrag"
     storno = lines[5]
-    assert storno.reversal and storno.amount == Decimal("-204.88")  # RC: reversal of a credit
+    assert storno.reversal
+    assert storno.amount == Decimal("-204.88")
     credit = next(line for line in lines if line.end_to_end_id == "EndToEndIdTFNR2000400001")
     assert credit.amount == Decimal("15000.05")
     assert credit.counterparty_account == "DE42100100100043921105"
-    assert credit.counterparty_name is not None and credit.counterparty_name.startswith("Richter Renate")
-    assert credit.remittance_text is not None and credit.remittance_text.startswith("TO 13 TFNr 20004")
+    assert credit.counterparty_name is not None
+    assert credit.counterparty_name.startswith("Richter Renate")
+    assert credit.remittance_text is not None
+    assert credit.remittance_text.startswith("TO 13 TFNr 20004")
     assert sum(line.reversal for line in lines) >= 1
 
 
@@ -178,22 +183,26 @@ def test_mt940_abnamro_free_text_and_entry_dates() -> None:
     lines = _parse("mt940_abnamro_jejik.sta").lines
     giro = lines[0]
     assert giro.counterparty_name == "KPN - DIGITENNE"
-    assert giro.remittance_text is not None and "BETREFT FACTUUR D.D. 20-05-2011" in giro.remittance_text
+    assert giro.remittance_text is not None
+    assert "BETREFT FACTUUR D.D. 20-05-2011" in giro.remittance_text
     assert giro.amount == Decimal("-9.00")
-    assert lines[1].value_date is not None and lines[1].value_date.isoformat() == "2011-05-21"
+    assert lines[1].value_date is not None
+    assert lines[1].value_date.isoformat() == "2011-05-21"
     assert lines[1].booking_date.isoformat() == "2011-05-23"
 
 
 def test_bai2_continuations_and_references() -> None:
     natwest = _parse("bai2_moj_natwest.bai2").lines
     assert natwest[4].amount == Decimal("0.89")
-    assert natwest[4].remittance_text is not None and "INTERNATIONAL-5373 CLIENT SECCY" in natwest[4].remittance_text
+    assert natwest[4].remittance_text is not None
+    assert "INTERNATIONAL-5373 CLIENT SECCY" in natwest[4].remittance_text
     svb = _parse("bai2_moj_svb.bai2").lines
     assert [line.bank_reference for line in svb] == ["172629", "150675"]
     assert svb[0].remittance_text == "SOME PAYMENT ACH OFFSET"
     moov = _parse("bai2_moov_sample3.txt").lines
     wire = next(line for line in moov if line.extra["type_code"] == "195")
-    assert wire.remittance_text is not None and wire.remittance_text.endswith("FOSTER CITY CA 94404")
+    assert wire.remittance_text is not None
+    assert wire.remittance_text.endswith("FOSTER CITY CA 94404")
 
 
 def test_ofx_fields() -> None:
