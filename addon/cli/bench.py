@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import multiprocessing
 import time
@@ -32,11 +33,13 @@ def _run_engine(index: MatchingIndex, lines: list[BankLine], workers: int) -> li
     if workers <= 1:
         return [match_line(line, index) for line in lines]
     _WORKER_INDEX = index
+    gc.freeze()  # keep the index out of the children's GC passes, so fork's pages stay shared
     size = -(-len(lines) // (workers * 4))
     chunks = [lines[i:i + size] for i in range(0, len(lines), size)]
     with multiprocessing.get_context("fork").Pool(workers) as pool:
         parts = pool.map(_match_chunk, chunks)
     _WORKER_INDEX = None
+    gc.unfreeze()
     return [r for part in parts for r in part]
 
 

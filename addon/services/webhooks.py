@@ -58,11 +58,9 @@ def store_delivery(session: Session, platform: str, raw_body: bytes, *, now: dat
 
 
 def _dialect_insert(session: Session) -> Any:
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
 def process_delivery(session: Session, event: WebhookEvent,

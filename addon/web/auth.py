@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from flask import (
@@ -44,7 +45,7 @@ def _cipher() -> TokenCipher:
 @bp.get("/")
 def home() -> Any:
     user = current_user()
-    tenants = []
+    tenants: Sequence[Tenant] = []
     if user is not None:
         tenants = get_db().session.scalars(select(Tenant).join(Membership, Membership.tenant_id == Tenant.id)
                                            .where(Membership.user_id == user.id).order_by(Tenant.name)).all()
@@ -131,7 +132,7 @@ def pick_organisation() -> Any:
     blob = get_redis().get(f"cashline:pending-install:{user.id}")
     if not match or blob is None:
         return render_template("auth/error.html", message="That choice has expired. Please connect again."), 400
-    tokens = _deserialise(_cipher().decrypt(blob))
+    tokens = _deserialise(_cipher().decrypt(bytes(blob)))  # type: ignore[arg-type]
     creds = connector_config("xero", current_app.config)
     for other in pick["connections"]:
         if other["id"] != chosen:  # one install = one tenant: release the organisations not chosen
@@ -212,6 +213,7 @@ def tenant_home(tenant: Tenant) -> Any:
 @tenant_view(role=Role.ADMIN)
 def disconnect(tenant: Tenant) -> Response:
     user = current_user()
+    assert user is not None  # tenant_view guarantees a signed-in member
     install.disconnect_tenant(get_db().session, tenant, current_app.config, actor=f"user:{user.id}")
     flash(f"Disconnected {tenant.name}. Cashline no longer has access to it.")
     return redirect(url_for("auth.tenant_home", tenant_id=tenant.id))  # type: ignore[return-value]

@@ -110,8 +110,9 @@ class QuickBooksConnector(AccountingConnector):
         return (mapping.to_invoice(i, self.home_currency) for i in self._query_all("Invoice", modified_since))
 
     def list_payments(self, *, modified_since: datetime | None = None) -> Iterator[Payment]:
-        """Payments changed since ``modified_since``."""
-        return (mapping.to_payment(p, self.home_currency) for p in self._query_all("Payment", modified_since))
+        """Money received since ``modified_since`` (credit-memo applications are not payments)."""
+        return (mapping.to_payment(p, self.home_currency) for p in self._query_all("Payment", modified_since)
+                if not mapping.is_credit_application(p))
 
     def list_credit_notes(self, *, modified_since: datetime | None = None) -> Iterator[CreditNote]:
         """Credit memos changed since ``modified_since``."""
@@ -151,7 +152,8 @@ class QuickBooksConnector(AccountingConnector):
         return ChangeSet(
             contacts=[mapping.to_contact(c) for c in live["Customer"]],
             invoices=[mapping.to_invoice(i, self.home_currency) for i in live["Invoice"]],
-            payments=[mapping.to_payment(p, self.home_currency) for p in live["Payment"]],
+            payments=[mapping.to_payment(p, self.home_currency) for p in live["Payment"]
+                      if not mapping.is_credit_application(p)],
             credit_notes=[mapping.to_credit_note(m, self.home_currency) for m in live["CreditMemo"]],
             deleted={k: v for k, v in deleted.items() if v})
 

@@ -83,6 +83,11 @@ def allocations(payment: Json, txn_type: str = "Invoice") -> tuple[Allocation, .
     return tuple(out)
 
 
+def is_credit_application(payment: Json) -> bool:
+    """A zero-amount Payment that only moves credit-memo credit onto invoices (QBO's way to apply one)."""
+    return money(payment.get("TotalAmt")) == 0 and bool(allocations(payment, "CreditMemo"))
+
+
 def to_payment(payment: Json, home_currency: str = "GBP") -> Payment:
     """Payment -> Payment (voided and deleted payments come back with ``deleted=True``)."""
     return Payment(remote_id=str(payment["Id"]), contact_id=ref(payment, "CustomerRef"),

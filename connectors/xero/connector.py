@@ -16,22 +16,32 @@ from typing import Any, ClassVar, TypeVar
 import requests
 import urllib3
 from xero_python.accounting import AccountingApi
+from xero_python.accounting.models import Account as XAccount
 from xero_python.accounting.models import (
     Allocation as XAllocation,
+)
+from xero_python.accounting.models import (
     Allocations,
-    Contact as XContact,
-    CreditNote as XCreditNote,
     CreditNotes,
     CurrencyCode,
     HistoryRecord,
     HistoryRecords,
-    Invoice as XInvoice,
     LineAmountTypes,
     LineItem,
-    Payment as XPayment,
     Payments,
 )
-from xero_python.accounting.models import Account as XAccount
+from xero_python.accounting.models import (
+    Contact as XContact,
+)
+from xero_python.accounting.models import (
+    CreditNote as XCreditNote,
+)
+from xero_python.accounting.models import (
+    Invoice as XInvoice,
+)
+from xero_python.accounting.models import (
+    Payment as XPayment,
+)
 from xero_python.api_client import ApiClient, Configuration
 from xero_python.api_client.oauth2 import OAuth2Token
 from xero_python.exceptions import ApiException
@@ -103,7 +113,8 @@ def _validation_messages(body: str) -> list[str]:
         data = json.loads(body)
     except ValueError:
         return [body or "validation failed"]
-    messages = [str(err.get("Message")) for el in data.get("Elements") or [] for err in el.get("ValidationErrors") or []]
+    messages = [str(err.get("Message")) for el in data.get("Elements") or []
+                for err in el.get("ValidationErrors") or []]
     return messages or [str(data.get("Message") or "validation failed")]
 
 

@@ -91,7 +91,8 @@ def to_credit_note(n: Any) -> CreditNote:
     """SDK CreditNote -> domain CreditNote with its allocations."""
     allocations = tuple(Allocation(str(a.invoice.invoice_id), money(a.amount)) for a in (n.allocations or [])
                         if a.invoice is not None)
-    return CreditNote(remote_id=str(n.credit_note_id), number=n.credit_note_number, contact_id=str(n.contact.contact_id),
+    return CreditNote(remote_id=str(n.credit_note_id), number=n.credit_note_number,
+                      contact_id=str(n.contact.contact_id),
                       date=as_date(n.date) or date.min, currency=enum_value(n.currency_code) or "",
                       total=money(n.total), remaining=money(n.remaining_credit), allocations=allocations,
                       voided=enum_value(n.status) in ("VOIDED", "DELETED"), reason=n.reference or None,

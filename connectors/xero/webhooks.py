@@ -30,13 +30,17 @@ def verify(body: bytes, provided: str | None, key: str) -> bool:
 def parse(body: bytes) -> list[ChangeEvent]:
     """Events of a verified delivery; intent-to-receive probes (no events) give an empty list."""
     try:
-        data = json.loads(body)
-        events = data["events"]
-        if not isinstance(events, list):
-            raise TypeError("events must be a list")
+        events = _events(json.loads(body))
         return [e for e in (_event(item) for item in events) if e is not None]
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ValueError(f"malformed Xero webhook payload: {exc}") from exc
+
+
+def _events(data: Any) -> list[dict[str, Any]]:
+    events = data["events"]
+    if not isinstance(events, list):
+        raise TypeError("events must be a list")
+    return events
 
 
 def _event(item: dict[str, Any]) -> ChangeEvent | None:

@@ -38,7 +38,7 @@ __all__ = [
     "ActionLine", "Channel", "DunningCustomer", "DunningInvoice", "DunningPlan", "DunningSettings",
     "EffectiveStage", "Policy", "PolicyError", "PolicySet", "ReminderAction", "ReminderOutcome",
     "RiskAdaptation", "RiskBand", "Schedule", "SendSlot", "SentStage", "Skip", "Stage", "StageConditions",
-    "StatutoryClaim", "Tone", "adapt_schedule", "default_policy", "exactly_once_key", "learn_send_slots",
-    "plan_reminders", "plan_run", "statutory_claim", "stop_reason", "validate_policy", "action_as_json",
-    "preview_day", "reminder_notes",
+    "StatutoryClaim", "Tone", "action_as_json", "adapt_schedule", "default_policy", "exactly_once_key",
+    "learn_send_slots", "plan_reminders", "plan_run", "preview_day", "reminder_notes", "statutory_claim",
+    "stop_reason", "validate_policy",
 ]

@@ -91,10 +91,9 @@ def _due_stage(invoice: DunningInvoice, schedule: Schedule, sent: set[str], toda
                settings: DunningSettings) -> _Due | None:
     """The latest stage that is due and not yet sent, after the last one that was sent."""
     days = (today - invoice.due_date).days
-    last_sent = max((schedule.index_of(k) for k in sent), default=-1)
     chosen: int | None = None
     missed: list[str] = []
-    for i in range(last_sent + 1, len(schedule.stages)):
+    for i in range(schedule.next_index(sent), len(schedule.stages)):
         eff = schedule.stages[i]
         if eff.offset_days > days:
             break

@@ -111,7 +111,7 @@ def _single_positions(ctx: _Line, index: MatchingIndex, config: MatchingConfig) 
 
 
 def _window(cents: int, config: MatchingConfig) -> tuple[int, int]:
-    fx = float(config.fx_tolerance_pct)
+    fx = config.fx_tolerance_pct
     return int(cents / (1 + fx)) - 1, int(cents / (1 - fx)) + int(config.fee_tolerance * 100) + 1
 
 

@@ -36,6 +36,7 @@ class _Rows:
             # Excel's "sep=;" first line names the delimiter; it is not part of the data.
             text = text[excel_sep.end():]
         delimiter = mapping.delimiter or (excel_sep.group(1) if excel_sep else _sniff(text))
+        offset = 1 if excel_sep else 0
         reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar=mapping.quotechar)
         self.rows: list[tuple[int, list[str]]] = []
         self.header: list[str] = []
@@ -49,11 +50,13 @@ class _Rows:
                 if mapping.has_header and not self.header:
                     self.header = cells
                     continue
-                self.rows.append((reader.line_num, cells))
+                self.rows.append((reader.line_num + offset, cells))
         except csv.Error as exc:
-            raise StatementError(FMT, f"line {reader.line_num}", f"malformed CSV: {exc}") from exc
+            where = f"line {reader.line_num + offset}"
+            raise StatementError(FMT, where, f"malformed CSV: {exc}") from exc
 
     def index(self, column: Column) -> int:
+        """0-based position of a column named by header text or index."""
         if isinstance(column, int):
             return column
         try:

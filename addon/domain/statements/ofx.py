@@ -39,6 +39,7 @@ class _Node:
     children: list[_Node] = field(default_factory=list)
 
     def descendants(self, name: str) -> Iterator[_Node]:
+        """Elements with this name below this one, in document order."""
         # Never look inside a nested statement: its transactions belong to that statement.
         for child in self.children:
             if child.name == name:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -148,8 +149,10 @@ def cdc(realm_id: str) -> Response:
 
 
 def _parse_since(text: str) -> datetime:
+    # An unencoded "+" in the query string arrives as a space before the UTC offset.
+    text = re.sub(r" (\d{2}:?\d{2})$", r"+\1", text.strip()).replace("Z", "+00:00")
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "+"))
+        moment = datetime.fromisoformat(text)
     except ValueError:
         raise faults.validation("Invalid changedSince", f"changedSince {text!r} is not an ISO date-time",
                                 "2030", "changedSince") from None

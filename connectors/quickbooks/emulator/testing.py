@@ -96,7 +96,7 @@ def build_state(seed: int = 7, *, customers: int = 40, invoices: int = 1500, lim
                 webhook_format: str = CLOUDEVENTS, webhook_time_scale: float = 1.0, today: date = DEFAULT_TODAY,
                 client_id: str = DEFAULT_CLIENT_ID, client_secret: str = DEFAULT_CLIENT_SECRET,
                 redirect_uris: tuple[str, ...] = (DEFAULT_REDIRECT_URI,), realm_id: str = DEFAULT_REALM_ID,
-                custom_fields: dict[str, str] | None = None,
+                custom_fields: dict[str, str] | None = None, webhook_batch_seconds: float | None = None,
                 clock: Callable[[], datetime] = utcnow) -> tuple[EmulatorState, dict[str, str]]:
     """Seed a company and build the emulator state (no server yet); returns (state, id map)."""
     company = generate_company(seed, customers=customers, invoices=invoices, today=today)
@@ -107,7 +107,8 @@ def build_state(seed: int = 7, *, customers: int = 40, invoices: int = 1500, lim
     if webhook_url:
         if not verifier_token:
             raise ValueError("a webhook URL needs a verifier token to sign deliveries")
-        notifier = WebhookNotifier(webhook_url, verifier_token, webhook_format, webhook_time_scale)
+        notifier = WebhookNotifier(webhook_url, verifier_token, webhook_format, webhook_time_scale,
+                                   webhook_batch_seconds)
     oauth = OAuthState(OAuthApp(client_id, client_secret, redirect_uris), realm_id, clock)
     state = EmulatorState(store=store, oauth=oauth, limiter=RateLimiter(limits or DEFAULT_LIMITS),
                           notifier=notifier)
@@ -120,7 +121,8 @@ def start_qbo_emulator(seed: int = 7, *, customers: int = 12, invoices: int = 12
     """Seed a company and serve it on a free loopback port (stop() or use as a context manager).
 
     Extra ``options`` go to ``build_state``: ``webhook_format`` ('legacy' | 'cloudevents'),
-    ``webhook_time_scale`` (default 0.001 here: a 60 s batch window becomes 60 ms), ``custom_fields``
+    ``webhook_time_scale`` (default 0.001 here: a 60 s batch window becomes 60 ms, the 10 s retry
+    10 ms), ``webhook_batch_seconds`` (override the window alone), ``custom_fields``
     ({DefinitionId: Name}), ``client_id``, ``client_secret``, ``redirect_uris``, ``realm_id``, ``clock``.
     """
     options.setdefault("webhook_time_scale", 0.001)

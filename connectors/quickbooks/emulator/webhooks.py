@@ -70,6 +70,7 @@ class WebhookNotifier:
     verifier_token: str
     payload_format: str = LEGACY
     time_scale: float = 1.0
+    batch_seconds: float | None = None  # aggregation window; default BATCH_SECONDS * time_scale
     pending: list[Event] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -87,7 +88,8 @@ class WebhookNotifier:
         with self._lock:
             self.pending.append(Event(realm_id, entity, entity_id, operation, when))
             if self._timer is None:
-                self._timer = threading.Timer(BATCH_SECONDS * self.time_scale, self.flush)
+                window = BATCH_SECONDS * self.time_scale if self.batch_seconds is None else self.batch_seconds
+                self._timer = threading.Timer(window, self.flush)
                 self._timer.daemon = True
                 self._timer.start()
 

@@ -129,7 +129,7 @@ def accounting_blueprint(store: OrgStore) -> Blueprint:
 
 def _listing(store: OrgStore, key: str, entity: str, records: Any, serialise: Callable[[Any], dict[str, Any]],
              filters: list[Callable[[Any], bool]] | None = None) -> Response:
-    page = select(records, request.args, request.headers, entity=entity, serialise=serialise,
+    page = select(records, request.args, request.headers.get("If-Modified-Since"), entity=entity, serialise=serialise,
                   updated=lambda r: r.updated, record_filters=filters)
     return envelope(store, key, page.items, page.pagination)
 

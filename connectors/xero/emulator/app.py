@@ -37,7 +37,7 @@ class EmulatorState:
 
 
 DEFAULT_CLIENT_ID = "CASHLINEDEVCLIENT"
-DEFAULT_CLIENT_SECRET = "cashline-dev-secret"
+DEFAULT_CLIENT_SECRET = "cashline-dev-secret"  # noqa: S105 - a documented local emulator default
 DEFAULT_REDIRECT_URIS = ("http://localhost:5000/xero/callback", "http://127.0.0.1:5000/xero/callback")
 
 

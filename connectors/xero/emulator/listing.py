@@ -49,11 +49,11 @@ def id_list(value: str | None) -> set[str] | None:
     return {part.strip().lower() for part in value.split(",") if part.strip()}
 
 
-def select(records: Iterable[R], args: Mapping[str, str], headers: Mapping[str, str], *, entity: str,
+def select(records: Iterable[R], args: Mapping[str, str], if_modified_since: str | None, *, entity: str,
            serialise: Callable[[R], dict[str, Any]], updated: Callable[[R], datetime],
            record_filters: list[Callable[[R], bool]] | None = None) -> Page:
     """Apply Xero's filters and paging to ``records`` and serialise what is returned."""
-    since = parse_if_modified_since(headers.get("If-Modified-Since"))
+    since = parse_if_modified_since(if_modified_since)
     checks = list(record_filters or [])
     if since is not None:
         checks.append(lambda rec: updated(rec) >= since)

@@ -6,8 +6,8 @@ the payments and allocations that exist, so they can never drift apart.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
-from datetime import date, datetime
 from decimal import Decimal
 
 ZERO = Decimal("0")
@@ -19,7 +19,7 @@ class ContactRecord:
     name: str
     email: str | None
     currency: str
-    updated: datetime
+    updated: dt.datetime
     status: str = "ACTIVE"
     bank_account: str | None = None
     account_number: str | None = None
@@ -29,9 +29,9 @@ class ContactRecord:
 class PaymentRecord:
     id: str
     invoice_id: str
-    date: date
+    date: dt.date
     amount: Decimal
-    updated: datetime
+    updated: dt.datetime
     reference: str | None = None
     account_code: str = "090"
     status: str = "AUTHORISED"
@@ -44,7 +44,7 @@ class AllocationRecord:
     credit_note_id: str
     invoice_id: str
     amount: Decimal
-    date: date
+    date: dt.date
 
 
 @dataclass
@@ -53,9 +53,9 @@ class CreditNoteRecord:
     number: str
     contact_id: str
     currency: str
-    date: date
+    date: dt.date
     total: Decimal
-    updated: datetime
+    updated: dt.datetime
     reference: str | None = None
     status: str = "AUTHORISED"
     allocations: list[AllocationRecord] = field(default_factory=list)
@@ -73,10 +73,10 @@ class InvoiceRecord:
     number: str
     contact_id: str
     currency: str
-    date: date
-    due_date: date
+    date: dt.date
+    due_date: dt.date
     total: Decimal
-    updated: datetime
+    updated: dt.datetime
     status: str = "AUTHORISED"
     type: str = "ACCREC"
     reference: str | None = None
@@ -84,7 +84,7 @@ class InvoiceRecord:
     description: str = "Services"
     payments: list[PaymentRecord] = field(default_factory=list)
     allocations: list[AllocationRecord] = field(default_factory=list)
-    fully_paid_on: date | None = None
+    fully_paid_on: dt.date | None = None
 
     @property
     def amount_paid(self) -> Decimal:
@@ -103,7 +103,7 @@ class InvoiceRecord:
 
 @dataclass
 class HistoryRecord:
-    date_utc: datetime
+    date_utc: dt.datetime
     details: str
     changes: str = "Note"
     user: str = "System Generated"
@@ -113,10 +113,10 @@ class HistoryRecord:
 class BankTransactionRecord:
     id: str
     contact_id: str
-    date: date
+    date: dt.date
     total: Decimal
     currency: str
-    updated: datetime
+    updated: dt.datetime
     bank_account_code: str
     description: str = ""
     reference: str | None = None

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from html.parser import HTMLParser
+from typing import Any
 from urllib.parse import parse_qs, urlencode, urlparse
 
 import requests
@@ -98,7 +99,7 @@ def start_xero_emulator(seed: int = 7, customers: int = 6, invoices: int = 40, l
     return XeroSandbox(state, server, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, TEST_REDIRECT_URI)
 
 
-def serve_app(app: object, port: int = 0) -> RunningServer:
+def serve_app(app: Any, port: int = 0) -> RunningServer:
     """Serve a WSGI app on a loopback port in a background thread."""
     # Like connectors.sandbox.server.serve_in_thread, with a short poll interval so stop() (called once
     # per test) takes milliseconds instead of the default half second.

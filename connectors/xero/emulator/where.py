@@ -71,16 +71,14 @@ class _Parser:
         left = self.conjunction()
         while (self.peek() or "").upper() in ("OR", "||"):
             self.take()
-            right, prev = self.conjunction(), left
-            left = lambda rec, a=prev, b=right: a(rec) or b(rec)  # noqa: E731
+            left = _either(left, self.conjunction())
         return left
 
     def conjunction(self) -> Predicate:
         left = self.atom()
         while (self.peek() or "").upper() in ("AND", "&&"):
             self.take()
-            right, prev = self.atom(), left
-            left = lambda rec, a=prev, b=right: a(rec) and b(rec)  # noqa: E731
+            left = _both(left, self.atom())
         return left
 
     def atom(self) -> Predicate:
@@ -95,7 +93,7 @@ class _Parser:
             path.append(self._name())
         if path[-1] in _METHODS and self.peek() == "(":
             return self._method(path[:-1], _METHODS[path[-1]])
-        kind, op = self.take()
+        _kind, op = self.take()
         if op not in _COMPARE:
             raise WhereError(f"Operator expected near '{op}'")
         value = self.value()
@@ -156,8 +154,9 @@ class _Parser:
             parts = [int(p) for p in self._call_args(None)]
             if len(parts) not in (3, 6):
                 raise WhereError("DateTime expects (year, month, day[, hour, minute, second])")
+            year, month, day, hour, minute, second = [*parts, 0, 0, 0][:6]
             try:
-                return datetime(*parts, tzinfo=UTC)
+                return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
             except ValueError as exc:
                 raise WhereError(f"Invalid DateTime: {exc}") from None
         raise WhereError(f"Value expected near '{text}'")
@@ -172,6 +171,14 @@ class _Parser:
         if count is not None and len(args) != count:
             raise WhereError("Wrong number of arguments")
         return args
+
+
+def _either(a: Predicate, b: Predicate) -> Predicate:
+    return lambda rec: a(rec) or b(rec)
+
+
+def _both(a: Predicate, b: Predicate) -> Predicate:
+    return lambda rec: a(rec) and b(rec)
 
 
 def _comparable(left: Any, right: Any) -> tuple[Any, Any]:

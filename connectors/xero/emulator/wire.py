@@ -60,7 +60,8 @@ def parse_request_date(value: Any) -> date:
 
 def encode(payload: Any) -> bytes:
     """JSON bytes with Xero's date format; Decimals are written as exact JSON numbers."""
-    return simplejson.dumps(_render(payload), use_decimal=True).encode()
+    text: str = simplejson.dumps(_render(payload), use_decimal=True)
+    return text.encode()
 
 
 def _render(value: Any) -> Any:

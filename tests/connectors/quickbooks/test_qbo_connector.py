@@ -59,7 +59,11 @@ def test_reads_map_contacts_payments_and_credit_notes(connector: QuickBooksConne
     assert sum((p.amount for p in payments), Decimal("0")) == sum(
         (p["TotalAmt"] for p in sandbox.store.entities["Payment"].values()), Decimal("0"))
     credits = list(connector.list_credit_notes())
+    assert credits, "seed 7 has disputed invoices settled with credit memos"
     assert len(credits) == len(sandbox.store.entities["CreditMemo"])
+    # each seeded credit memo is applied by a zero-amount Payment: that is credit, not money received
+    assert len(payments) == len(sandbox.store.entities["Payment"]) - len(credits)
+    assert all(p.amount > 0 for p in payments)
     assert connector.get_contact(contacts[0].remote_id) == contacts[0]
     with pytest.raises(NotFoundError):
         connector.get_invoice("999999")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -12,6 +13,7 @@ from lxml import etree
 
 from addon.domain.types import TokenSet
 from connectors.quickbooks.emulator import api as api_module
+from connectors.quickbooks.emulator import query as query_module
 from connectors.quickbooks.emulator.testing import QboSandbox, authorize, start_qbo_emulator
 from connectors.sandbox.limits import Limits
 
@@ -163,3 +165,41 @@ def test_throttling_answers_429_with_an_xml_fault_3001() -> None:
         assert int(answer.headers["Retry-After"]) >= 1
         counters = sb.limiter.tenants[sb.realm_id]
         assert (counters.served, counters.rejected["minute"]) == (2, 2)
+
+
+def test_concurrent_requests_beyond_the_limit_are_throttled(monkeypatch: pytest.MonkeyPatch) -> None:
+    with start_qbo_emulator(customers=2, invoices=5, limits=Limits(per_minute=100, per_day=None, concurrent=1)) as sb:
+        token = authorize(sb).access_token
+        headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+        url = f"{sb.url}/v3/company/{sb.realm_id}/query"
+        entered, release = threading.Event(), threading.Event()
+        real_run = query_module.run
+
+        def slow_run(*args: Any) -> Any:
+            entered.set()
+            release.wait(10)
+            return real_run(*args)
+
+        monkeypatch.setattr(query_module, "run", slow_run)
+        first: list[int] = []
+        worker = threading.Thread(target=lambda: first.append(
+            requests.get(url, params={"query": "SELECT * FROM Customer"}, headers=headers, timeout=10).status_code))
+        worker.start()
+        assert entered.wait(10)
+        second = requests.get(f"{sb.url}/v3/company/{sb.realm_id}/customer/1", headers=headers, timeout=10)
+        release.set()
+        worker.join(10)
+        assert (first, second.status_code) == ([200], 429)
+        assert sb.limiter.tenants[sb.realm_id].rejected["concurrent"] == 1
+        assert sb.limiter.tenants[sb.realm_id].peak_in_flight == 1
+
+
+def test_throttle_xml_validates_against_intuit_rest_service_def(specs: Any) -> None:
+    import xmlschema
+
+    from connectors.quickbooks.emulator import faults
+
+    schema = xmlschema.XMLSchema(str(specs / "qbo" / "xsd" / "IntuitRestServiceDef.xsd"))
+    assert schema.is_valid(faults.throttled("minute").to_xml())
+    assert not schema.is_valid(faults.throttled("minute").to_xml().replace("<Message>", "<Msg>")
+                               .replace("</Message>", "</Msg>"))

@@ -35,8 +35,11 @@ def test_lists_map_to_domain_types(connector: XeroConnector, sandbox: XeroSandbo
         inv = by_id[rec.id]
         assert (inv.total, inv.amount_due, inv.amount_paid, inv.amount_credited) == (
             rec.total, rec.amount_due, rec.amount_paid, rec.amount_credited)
-        assert isinstance(inv.total, Decimal) and inv.updated_at is not None and inv.updated_at.tzinfo is not None
-        assert inv.issue_date == rec.date and inv.due_date == rec.due_date
+        assert isinstance(inv.total, Decimal)
+        assert inv.updated_at is not None
+        assert inv.updated_at.tzinfo is not None
+        assert inv.issue_date == rec.date
+        assert inv.due_date == rec.due_date
         assert inv.status is {"AUTHORISED": InvoiceStatus.OPEN, "PAID": InvoiceStatus.PAID,
                               "VOIDED": InvoiceStatus.VOIDED}[rec.status]
     contacts = list(connector.list_contacts())
@@ -65,7 +68,8 @@ def test_modified_since_returns_only_changes(sandbox: XeroSandbox, connector: Xe
     changed = list(connector.list_invoices(modified_since=since))
     assert [i.remote_id for i in changed] == [inv.id]
     change_set = connector.changes_since(since)
-    assert [i.remote_id for i in change_set.invoices] == [inv.id] and len(change_set.payments) == 1
+    assert [i.remote_id for i in change_set.invoices] == [inv.id]
+    assert len(change_set.payments) == 1
 
 
 def test_full_sweep_catches_edits_the_modified_filter_misses(sandbox: XeroSandbox,
@@ -104,7 +108,9 @@ def test_create_payment_is_idempotent(sandbox: XeroSandbox, connector: XeroConne
                      reference="bank line 42")
     first = connector.create_payment(new, idempotency_key="pay-abc")
     again = connector.create_payment(new, idempotency_key="pay-abc")
-    assert first == again and first.amount == Decimal("10.00") and first.reference == "bank line 42"
+    assert first == again
+    assert first.amount == Decimal("10.00")
+    assert first.reference == "bank line 42"
     assert connector.get_invoice(rec.id).amount_due == due - Decimal("10.00")
     assert sum(1 for p in sandbox.store.payments.values() if p.reference == "bank line 42") == 1
 
@@ -113,7 +119,8 @@ def test_payment_across_two_invoices_is_one_batch(sandbox: XeroSandbox, connecto
     contact = next(c for c in sandbox.store.contacts if sum(
         1 for i in sandbox.store.invoices.values() if i.contact_id == c and i.status == "AUTHORISED") >= 2)
     a, b = [i for i in sandbox.store.invoices.values() if i.contact_id == contact and i.status == "AUTHORISED"][:2]
-    new = NewPayment(contact, date(2026, 11, 2), a.currency, (Allocation(a.id, a.amount_due), Allocation(b.id, Decimal("1.00"))))
+    new = NewPayment(contact, date(2026, 11, 2), a.currency,
+                     (Allocation(a.id, a.amount_due), Allocation(b.id, Decimal("1.00"))))
     paid = connector.create_payment(new, idempotency_key="batch-1")
     assert paid.amount == a.amount_due + Decimal("1.00") or a.status == "PAID"
     assert {x.invoice_id for x in paid.allocations} == {a.id, b.id}
@@ -134,10 +141,13 @@ def test_create_and_allocate_credit_note(sandbox: XeroSandbox, connector: XeroCo
     credit = NewCreditNote(rec.contact_id, date(2026, 11, 2), rec.currency, Decimal("7.50"), "short delivery",
                            (Allocation(rec.id, Decimal("5.00")),))
     note = connector.create_credit_note(credit, idempotency_key="cn-1")
-    assert note.total == Decimal("7.50") and note.remaining == Decimal("2.50") and note.reason == "short delivery"
+    assert note.total == Decimal("7.50")
+    assert note.remaining == Decimal("2.50")
+    assert note.reason == "short delivery"
     assert note.allocations == (Allocation(rec.id, Decimal("5.00")),)
     again = connector.create_credit_note(credit, idempotency_key="cn-1")
-    assert again.remote_id == note.remote_id and again.remaining == Decimal("2.50")
+    assert again.remote_id == note.remote_id
+    assert again.remaining == Decimal("2.50")
     assert connector.get_invoice(rec.id).amount_due == due - Decimal("5.00")
 
 
@@ -157,7 +167,8 @@ def test_expired_token_is_refreshed_through_the_store(sandbox: XeroSandbox) -> N
     conn._now = lambda: datetime.now(UTC) + timedelta(minutes=31)  # our clock says the token has expired
     sandbox.store.clock.advance(31 * 60)
     assert conn.get_contact(next(iter(sandbox.store.contacts))).name
-    assert len(saved) == 1 and store.load().refresh_token == saved[0].refresh_token != first.refresh_token
+    assert len(saved) == 1
+    assert store.load().refresh_token == saved[0].refresh_token != first.refresh_token
 
 
 def test_401_triggers_one_refresh_then_succeeds(sandbox: XeroSandbox) -> None:
@@ -198,9 +209,11 @@ def test_rate_limit_becomes_rate_limited_error_with_retry_after() -> None:
         conn.get_contact(next(iter(sb.store.contacts)))
         with pytest.raises(RateLimitedError) as err:
             conn.get_contact(next(iter(sb.store.contacts)))
-        assert err.value.problem == "minute" and 1 <= err.value.retry_after <= 60
+        assert err.value.problem == "minute"
+        assert 1 <= err.value.retry_after <= 60
         # A minute-limit wait (~60 s) is longer than a worker should block: re-raised for the job to reschedule.
-        assert waits == [] and sb.limiter.tenants[sb.tenant_id].rejected["minute"] == 1
+        assert waits == []
+        assert sb.limiter.tenants[sb.tenant_id].rejected["minute"] == 1
 
 
 def test_transient_failure_is_typed(sandbox: XeroSandbox, token_store: InMemoryTokenStore) -> None:

@@ -28,10 +28,14 @@ def test_invoices_envelope_uses_xero_date_format(sandbox: XeroSandbox, api: requ
     resp = api.get(api_url(sandbox, "/Invoices"))
     assert resp.status_code == 200
     body = resp.json(parse_float=Decimal)
-    assert body["Status"] == "OK" and MS_DATE.match(body["DateTimeUTC"])
-    assert len(body["Invoices"]) == 40 and "pagination" not in body
+    assert body["Status"] == "OK"
+    assert MS_DATE.match(body["DateTimeUTC"])
+    assert len(body["Invoices"]) == 40
+    assert "pagination" not in body
     inv = body["Invoices"][0]
-    assert MS_DATE.match(inv["Date"]) and MS_DATE.match(inv["DueDate"]) and MS_DATE.match(inv["UpdatedDateUTC"])
+    assert MS_DATE.match(inv["Date"])
+    assert MS_DATE.match(inv["DueDate"])
+    assert MS_DATE.match(inv["UpdatedDateUTC"])
     assert inv["AmountDue"] == inv["Total"] - inv["AmountPaid"] - inv["AmountCredited"]
 
 
@@ -49,7 +53,8 @@ def test_paging_returns_pagination_block(sandbox: XeroSandbox, api: requests.Ses
     first = api.get(api_url(sandbox, "/Invoices"), params={"page": 1, "pageSize": 15}).json()
     third = api.get(api_url(sandbox, "/Invoices"), params={"page": 3, "pageSize": 15}).json()
     assert first["pagination"] == {"page": 1, "pageSize": 15, "pageCount": 3, "itemCount": 40}
-    assert len(first["Invoices"]) == 15 and len(third["Invoices"]) == 10
+    assert len(first["Invoices"]) == 15
+    assert len(third["Invoices"]) == 10
     assert not {i["InvoiceID"] for i in first["Invoices"]} & {i["InvoiceID"] for i in third["Invoices"]}
 
 
@@ -58,11 +63,13 @@ def test_statuses_ids_and_contact_filters(sandbox: XeroSandbox, api: requests.Se
     by_ids = api.get(api_url(sandbox, "/Invoices"), params={"IDs": ",".join(i.id.upper() for i in some)}).json()
     assert {i["InvoiceID"] for i in by_ids["Invoices"]} == {i.id for i in some}
     paid = api.get(api_url(sandbox, "/Invoices"), params={"Statuses": "PAID"}).json()["Invoices"]
-    assert paid and all(i["Status"] == "PAID" for i in paid)
+    assert paid
+    assert all(i["Status"] == "PAID" for i in paid)
     contact = some[0].contact_id
     mine = api.get(api_url(sandbox, "/Invoices"), params={"ContactIDs": contact}).json()["Invoices"]
     expected = sum(1 for i in sandbox.store.invoices.values() if i.contact_id == contact)
-    assert len(mine) == expected and all(i["Contact"]["ContactID"] == contact for i in mine)
+    assert len(mine) == expected
+    assert all(i["Contact"]["ContactID"] == contact for i in mine)
 
 
 def test_where_filter(sandbox: XeroSandbox, api: requests.Session) -> None:
@@ -100,12 +107,15 @@ def test_payment_updates_invoice_and_status(sandbox: XeroSandbox, api: requests.
     assert resp.status_code == 200, resp.text
     payment = resp.json()["Payments"][0]
     after = api.get(api_url(sandbox, f"/Invoices/{inv.id}")).json(parse_float=Decimal)["Invoices"][0]
-    assert after["Status"] == "PAID" and after["AmountDue"] == 0 and after["AmountPaid"] == inv.total - inv.amount_credited
+    assert after["Status"] == "PAID"
+    assert after["AmountDue"] == 0
+    assert after["AmountPaid"] == inv.total - inv.amount_credited
     assert MS_DATE.match(after["FullyPaidOnDate"])
     deleted = api.post(api_url(sandbox, f"/Payments/{payment['PaymentID']}"), json={"Status": "DELETED"})
     assert deleted.json()["Payments"][0]["Status"] == "DELETED"
     reopened = api.get(api_url(sandbox, f"/Invoices/{inv.id}")).json(parse_float=Decimal)["Invoices"][0]
-    assert reopened["Status"] == "AUTHORISED" and reopened["AmountDue"] == due
+    assert reopened["Status"] == "AUTHORISED"
+    assert reopened["AmountDue"] == due
 
 
 def test_batch_payments_are_all_or_nothing(sandbox: XeroSandbox, api: requests.Session) -> None:
@@ -117,7 +127,8 @@ def test_batch_payments_are_all_or_nothing(sandbox: XeroSandbox, api: requests.S
          "Amount": str(inv.amount_due)}]})
     assert resp.status_code == 400
     body = resp.json()
-    assert body["Type"] == "ValidationException" and body["ErrorNumber"] == 10
+    assert body["Type"] == "ValidationException"
+    assert body["ErrorNumber"] == 10
     assert "exceeds the amount outstanding" in body["Elements"][0]["ValidationErrors"][0]["Message"]
     assert len(sandbox.store.payments) == before
 
@@ -133,31 +144,38 @@ def test_credit_note_allocation_reduces_amount_due(sandbox: XeroSandbox, api: re
         {"Invoice": {"InvoiceID": inv.id}, "Amount": 5, "Date": "2026-11-02"}]})
     assert alloc.status_code == 200, alloc.text
     after = api.get(api_url(sandbox, f"/Invoices/{inv.id}")).json(parse_float=Decimal)["Invoices"][0]
-    assert after["AmountCredited"] == inv.amount_credited and after["AmountDue"] == due - 5
+    assert after["AmountCredited"] == inv.amount_credited
+    assert after["AmountDue"] == due - 5
     note_after = api.get(api_url(sandbox, f"/CreditNotes/{note_id}")).json()["CreditNotes"][0]
-    assert note_after["RemainingCredit"] == 0 and note_after["Status"] == "PAID"
+    assert note_after["RemainingCredit"] == 0
+    assert note_after["Status"] == "PAID"
     over = api.put(api_url(sandbox, f"/CreditNotes/{note_id}/Allocations"), json={"Allocations": [
         {"Invoice": {"InvoiceID": inv.id}, "Amount": 1, "Date": "2026-11-02"}]})
-    assert over.status_code == 400 and over.json()["Type"] == "ValidationException"
+    assert over.status_code == 400
+    assert over.json()["Type"] == "ValidationException"
 
 
 def test_history_put_and_get(sandbox: XeroSandbox, api: requests.Session) -> None:
     inv = open_invoice(sandbox)
     put = api.put(api_url(sandbox, f"/Invoices/{inv.id}/History"),
                   json={"HistoryRecords": [{"Details": "Reminder sent"}]})
-    assert put.status_code == 200 and put.json()["HistoryRecords"][0]["Details"] == "Reminder sent"
+    assert put.status_code == 200
+    assert put.json()["HistoryRecords"][0]["Details"] == "Reminder sent"
     got = api.get(api_url(sandbox, f"/Invoices/{inv.id}/History")).json()["HistoryRecords"]
-    assert [h["Details"] for h in got] == ["Reminder sent"] and MS_DATE.match(got[0]["DateUTC"])
+    assert [h["Details"] for h in got] == ["Reminder sent"]
+    assert MS_DATE.match(got[0]["DateUTC"])
 
 
 def test_void_invoice_and_voiding_paid_invoice_rejected(sandbox: XeroSandbox, api: requests.Session) -> None:
     unpaid = next(i for i in sandbox.store.invoices.values() if i.status == "AUTHORISED" and not i.payments
                   and not i.allocations)
     voided = api.post(api_url(sandbox, f"/Invoices/{unpaid.id}"), json={"Status": "VOIDED"})
-    assert voided.json()["Invoices"][0]["Status"] == "VOIDED" and voided.json()["Invoices"][0]["AmountDue"] == 0
+    assert voided.json()["Invoices"][0]["Status"] == "VOIDED"
+    assert voided.json()["Invoices"][0]["AmountDue"] == 0
     paid = next(i for i in sandbox.store.invoices.values() if i.status == "PAID")
     refused = api.post(api_url(sandbox, f"/Invoices/{paid.id}"), json={"Status": "VOIDED"})
-    assert refused.status_code == 400 and refused.json()["Elements"][0]["InvoiceID"] == paid.id
+    assert refused.status_code == 400
+    assert refused.json()["Elements"][0]["InvoiceID"] == paid.id
 
 
 def test_bank_transaction_receive(sandbox: XeroSandbox, api: requests.Session) -> None:
@@ -167,7 +185,8 @@ def test_bank_transaction_receive(sandbox: XeroSandbox, api: requests.Session) -
         "BankAccount": {"Code": "090"}, "LineItems": [{"Description": "refund", "Quantity": 1, "UnitAmount": 12.5}]}]})
     assert resp.status_code == 200, resp.text
     txn = resp.json()["BankTransactions"][0]
-    assert txn["Type"] == "RECEIVE" and txn["Total"] == 12.5
+    assert txn["Type"] == "RECEIVE"
+    assert txn["Total"] == 12.5
     listed = api.get(api_url(sandbox, "/BankTransactions")).json()["BankTransactions"]
     assert [t["BankTransactionID"] for t in listed] == [txn["BankTransactionID"]]
 
@@ -196,13 +215,15 @@ def test_auth_and_tenant_failures(sandbox: XeroSandbox, api: requests.Session, h
     resp = requests.get(api_url(sandbox, "/Invoices"), headers={k: v for k, v in merged.items() if v},
                         timeout=5)
     assert resp.status_code == status
-    assert resp.json()["Status"] == status and resp.json()["Title"] in ("Unauthorized", "Forbidden")
+    assert resp.json()["Status"] == status
+    assert resp.json()["Title"] in ("Unauthorized", "Forbidden")
 
 
 def test_expired_access_token_is_refused(sandbox: XeroSandbox, api: requests.Session) -> None:
     sandbox.store.clock.advance(31 * 60)
     resp = api.get(api_url(sandbox, "/Invoices"))
-    assert resp.status_code == 401 and resp.json()["Detail"].startswith("TokenExpired")
+    assert resp.status_code == 401
+    assert resp.json()["Detail"].startswith("TokenExpired")
 
 
 def test_unknown_entity_is_404(sandbox: XeroSandbox, api: requests.Session) -> None:
@@ -214,7 +235,8 @@ def test_unknown_entity_is_404(sandbox: XeroSandbox, api: requests.Session) -> N
 
 def test_malformed_json_is_400(sandbox: XeroSandbox, api: requests.Session) -> None:
     resp = api.put(api_url(sandbox, "/Payments"), data=b"{not json", headers={"Content-Type": "application/json"})
-    assert resp.status_code == 400 and resp.json()["Type"] == "PostDataInvalidException"
+    assert resp.status_code == 400
+    assert resp.json()["Type"] == "PostDataInvalidException"
 
 
 def test_bad_date_is_a_validation_exception(sandbox: XeroSandbox, api: requests.Session) -> None:
@@ -236,7 +258,8 @@ def test_rate_limit_headers_and_429() -> None:
         assert limited.headers["X-Rate-Limit-Problem"] == "minute"
         assert 1 <= int(limited.headers["Retry-After"]) <= 60
         counters = sb.limiter.tenants[sb.tenant_id]
-        assert counters.served == 3 and counters.rejected["minute"] == 1
+        assert counters.served == 3
+        assert counters.rejected["minute"] == 1
 
 
 def test_day_limit() -> None:
@@ -254,6 +277,7 @@ def test_silent_due_date_edit_on_part_paid_invoice(sandbox: XeroSandbox, api: re
     stamp = inv.updated
     cutoff = (stamp + timedelta(milliseconds=1)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
     api.post(api_url(sandbox, f"/Invoices/{inv.id}"), json={"DueDate": "2027-01-31"})
-    assert inv.due_date.isoformat() == "2027-01-31" and inv.updated == stamp
+    assert inv.due_date.isoformat() == "2027-01-31"
+    assert inv.updated == stamp
     assert api.get(api_url(sandbox, "/Invoices"), headers={"If-Modified-Since": cutoff}).json()["Invoices"] == []
     assert datetime.now(UTC) > stamp

@@ -30,14 +30,16 @@ def allow(sandbox: XeroSandbox) -> str:
 def test_consent_page_is_a_form_with_an_allow_button(sandbox: XeroSandbox) -> None:
     page = requests.get(consent_url(sandbox), timeout=5)
     assert page.status_code == 200
-    assert '<form method="post"' in page.text and 'value="allow"' in page.text
+    assert '<form method="post"' in page.text
+    assert 'value="allow"' in page.text
     assert sandbox.store.name in page.text
 
 
 @pytest.mark.parametrize("override", [{"client_id": "someone-else"}, {"redirect_uri": "https://evil.example/cb"}])
 def test_consent_rejects_unknown_client_or_redirect(sandbox: XeroSandbox, override: dict[str, str]) -> None:
     resp = requests.get(consent_url(sandbox, **override), timeout=5, allow_redirects=False)
-    assert resp.status_code == 400 and "Location" not in resp.headers
+    assert resp.status_code == 400
+    assert "Location" not in resp.headers
 
 
 def test_deny_redirects_with_access_denied(sandbox: XeroSandbox) -> None:
@@ -48,7 +50,8 @@ def test_deny_redirects_with_access_denied(sandbox: XeroSandbox) -> None:
 
 def test_authorize_flow_and_connections(sandbox: XeroSandbox) -> None:
     tokens = authorize(sandbox)
-    assert tokens.refresh_token and (tokens.expires_at - tokens.refresh_expires_at).days < 0  # type: ignore[operator]
+    assert tokens.refresh_token
+    assert (tokens.expires_at - tokens.refresh_expires_at).days < 0
     conns = list_connections(sandbox.config(), tokens.access_token)
     assert [(c["tenantId"], c["tenantType"], c["tenantName"]) for c in conns] == [
         (sandbox.tenant_id, "ORGANISATION", sandbox.store.name)]
@@ -86,7 +89,8 @@ def test_bad_client_secret_is_invalid_client(sandbox: XeroSandbox) -> None:
 def test_refresh_rotates_with_thirty_minute_grace(sandbox: XeroSandbox) -> None:
     first = authorize(sandbox)
     second = refresh(sandbox.config(), first)
-    assert second.refresh_token != first.refresh_token and second.access_token != first.access_token
+    assert second.refresh_token != first.refresh_token
+    assert second.access_token != first.access_token
     sandbox.store.clock.advance(29 * 60)
     refresh(sandbox.config(), first)  # the previous token is still honoured within the grace period
     sandbox.store.clock.advance(2 * 60)
@@ -118,4 +122,5 @@ def test_token_response_has_only_sdk_known_keys(sandbox: XeroSandbox) -> None:
                                "redirect_uri": sandbox.redirect_uri}, timeout=5)
     body = resp.json()
     assert set(body) == {"access_token", "expires_in", "token_type", "refresh_token", "scope"}
-    assert body["expires_in"] == 1800 and body["token_type"] == "Bearer"
+    assert body["expires_in"] == 1800
+    assert body["token_type"] == "Bearer"

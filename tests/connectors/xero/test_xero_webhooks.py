@@ -39,13 +39,16 @@ def test_itr_vectors_from_the_spec(webhook_vectors: dict[str, Any]) -> None:
 def test_parse_sample_payload(webhook_vectors: dict[str, Any]) -> None:
     payload = webhook_vectors["xero_invoice_event_example"]["payload"]
     [event] = XeroConnector.parse_webhook(json.dumps(payload).encode())
-    assert event.platform is Platform.XERO and event.kind is EntityKind.CONTACT
-    assert event.entity_id == "717f2bfc-c6d4-41fd-b238-3f2f0c0cf777" and event.operation is ChangeOperation.UPDATE
+    assert event.platform is Platform.XERO
+    assert event.kind is EntityKind.CONTACT
+    assert event.entity_id == "717f2bfc-c6d4-41fd-b238-3f2f0c0cf777"
+    assert event.operation is ChangeOperation.UPDATE
     assert event.tenant_remote_id == "c2cc9b6e-9458-4c7d-93cc-f02b81b0594f"
     assert event.occurred_at == datetime(2024, 6, 21, 1, 15, 39, 902000, tzinfo=UTC)
 
 
-@pytest.mark.parametrize("body", [b"{not json", b"[]", b'{"events": {}}', b'{"events": [{"eventCategory": "INVOICE"}]}'])
+@pytest.mark.parametrize("body", [b"{not json", b"[]", b'{"events": {}}',
+                                  b'{"events": [{"eventCategory": "INVOICE"}]}'])
 def test_parse_rejects_malformed(body: bytes) -> None:
     with pytest.raises(ValueError, match="malformed"):
         XeroConnector.parse_webhook(body)
@@ -59,12 +62,14 @@ def test_emulator_delivers_signed_batches_after_itr(receiver: Any) -> None:
                                                        "Date": "2026-11-02", "Amount": 1})
         assert resp.status_code == 200
         wait_for(lambda: len(receiver.bodies) >= 1)
-        assert sb.state.hub.status == "OK" and receiver.rejected == 1  # the deliberately mis-signed probe
+        assert sb.state.hub.status == "OK"
+        assert receiver.rejected == 1
         [event] = receiver.events()
         assert (event["eventCategory"], event["eventType"], event["resourceId"]) == ("INVOICE", "UPDATE", inv.id)
         assert event["resourceUrl"] == sb.api_url(f"/Invoices/{inv.id}")
         parsed = XeroConnector.parse_webhook(receiver.bodies[0])
-        assert parsed[0].kind is EntityKind.INVOICE and parsed[0].tenant_remote_id == sb.tenant_id
+        assert parsed[0].kind is EntityKind.INVOICE
+        assert parsed[0].tenant_remote_id == sb.tenant_id
         # The event's resourceUrl is fetchable and shows the change.
         assert http.get(event["resourceUrl"]).json()["Invoices"][0]["AmountPaid"] == float(inv.amount_paid)
 
@@ -79,7 +84,8 @@ def test_credit_note_and_contact_events(receiver: Any) -> None:
         assert cats == [("CONTACT", "CREATE"), ("CREDITNOTE", "CREATE")]
         assert receiver.events()[1]["data"] == {"Type": "ACCRECCREDIT", "Status": "AUTHORISED"}
         batch = json.loads(receiver.bodies[0])
-        assert (batch["firstEventSequence"], batch["lastEventSequence"]) == (1, 2) and batch["entropy"]
+        assert (batch["firstEventSequence"], batch["lastEventSequence"]) == (1, 2)
+        assert batch["entropy"]
         assert receiver.events()[1]["resourceId"] == note.id
 
 
@@ -97,7 +103,8 @@ def test_receiver_that_fails_itr_gets_nothing(receiver: Any) -> None:
     with start_xero_emulator(customers=3, invoices=12, webhook_url=receiver.url, webhook_key="another-key") as sb:
         sb.store.create_contact("Nobody Hears Ltd")
         sb.state.hub.flush(sb.url + "/api.xro/2.0")
-        assert sb.state.hub.status == "FAILED" and receiver.bodies == []
+        assert sb.state.hub.status == "FAILED"
+        assert receiver.bodies == []
 
 
 def test_signature_helper_matches_emulator() -> None:

@@ -268,3 +268,12 @@ def test_all_addresses_suppressed_becomes_a_task(make_invoice, make_customer):
                               suppressed={"ap@acme.example"})
     assert action.channel is Channel.TASK
     assert "no usable email address" in action.reason
+
+
+def test_a_customer_turning_reliable_never_goes_back_a_stage(make_invoice, make_customer):
+    # +14 was sent while the customer was not yet "reliable"; reliable schedules skip +14 but must
+    # not fall back to +7.
+    history = [SentStage("I1", "overdue_14")]
+    assert plan([make_invoice(20)], [make_customer(reliable=True)], history) == []
+    [action] = plan([make_invoice(30)], [make_customer(reliable=True)], history)
+    assert action.stage_key == "overdue_30"

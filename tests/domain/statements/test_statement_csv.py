@@ -87,3 +87,13 @@ def test_direction_column_signs_the_amount() -> None:
     assert [line.amount for line in parse_statement(data, csv_mapping=mapping).lines] == [
         Decimal("10.00"), Decimal("-3.50"),
     ]
+
+
+def test_excel_sep_line_and_currency_symbols() -> None:
+    mapping = CsvMapping(date="d", amount="a", default_currency="EUR", decimal_separator=",")
+    data = "sep=;\nd;a\n2024-01-01;€ 1.234,50\n2024-01-02;-7,5x\n".encode("cp1252")
+    with pytest.raises(StatementError) as info:
+        parse_statement(data, format="csv", csv_mapping=mapping)
+    assert info.value.location == "line 4"  # counted in the file as written, sep= line included
+    (line,) = parse_statement(data.rsplit(b"\n", 2)[0] + b"\n", format="csv", csv_mapping=mapping).lines
+    assert line.amount == Decimal("1234.50")
