@@ -69,6 +69,7 @@ def connector_factory(ctx: JobContext):  # type: ignore[no-untyped-def]
     from addon.services.connections import connector_for
 
     engine = get_db().engine
+    assert engine is not None
 
     def _for(tenant):  # type: ignore[no-untyped-def]
         return connector_for(tenant, engine=engine, redis=get_redis(), config=ctx.app.config)

@@ -14,7 +14,7 @@ from typing import Any
 from addon.domain.dunning import ReminderAction
 from addon.mail.defaults import pick_template
 from addon.mail.settings import MailSettings
-from addon.mail.templates import RenderedEmail, TemplateSource, render
+from addon.mail.templates import RenderedEmail, TemplateSource, money, render
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,3 +99,18 @@ def compose_reminder(action: ReminderAction, *, settings: MailSettings, company:
                          to=action.recipients, tenant_key=tenant_key,
                          message_id=message_id_for(action.action_key, settings.sender_domain),
                          unsubscribe_url=unsubscribe_url, sent_at=sent_at, action_key=action.action_key)
+
+
+def sms_text(action: ReminderAction, company: Company, *, limit: int = 320) -> str:
+    """A short SMS for an action: who, how many invoices, total per currency, and one payment link."""
+    totals: dict[str, Decimal] = {}
+    for ln in action.lines:
+        totals[ln.currency] = totals.get(ln.currency, Decimal("0")) + ln.amount_due
+    amounts = " + ".join(money(a, c) for c, a in sorted(totals.items()))
+    count = len(action.lines)
+    text = f"{company.name}: {count} invoice{'s' if count != 1 else ''} ({amounts}) "
+    text += "overdue." if any(ln.days_overdue > 0 for ln in action.lines) else "due."
+    links = [ln.payment_url for ln in action.lines if ln.payment_url]
+    if links:
+        text += f" Pay: {links[0]}"
+    return text[:limit]

@@ -51,7 +51,7 @@ class MailRejectedError(MailError):
 
 
 class MailAuthError(MailError):
-    """The server refused our credentials or TLS: a configuration problem, never retried."""
+    """Credentials, TLS or another configuration problem: never retried."""
 
 
 SmtpFactory = Callable[[str, int, float], smtplib.SMTP]
@@ -107,17 +107,22 @@ class SmtpSender:
             raise _all_refused(exc.recipients) from exc
         except smtplib.SMTPAuthenticationError as exc:
             raise MailAuthError(f"SMTP login refused: {exc.smtp_code} {_text(exc.smtp_error)}") from exc
-        except smtplib.SMTPNotSupportedError as exc:
-            raise MailAuthError(f"SMTP server does not support what we need: {exc}") from exc
+        except (smtplib.SMTPConnectError, smtplib.SMTPHeloError, smtplib.SMTPServerDisconnected) as exc:
+            # Includes a drop after DATA but before the final reply: the server did not confirm, so
+            # this is not "sent"; the retry carries the same Message-ID so receivers can deduplicate.
+            # A refused greeting says nothing about the recipients, so it never counts as a bounce.
+            raise _Retryable(f"{type(exc).__name__}: {exc}") from exc
         except smtplib.SMTPResponseException as exc:
             if 400 <= exc.smtp_code < 500:
                 raise _Retryable(f"{exc.smtp_code} {_text(exc.smtp_error)}") from exc
-            raise MailRejectedError(f"SMTP refused the message: {exc.smtp_code} {_text(exc.smtp_error)}",
-                                    {r: classify_bounce(exc.smtp_code, _text(exc.smtp_error))
-                                     for r in recipients}) from exc
-        except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, OSError) as exc:
-            # Includes a drop after DATA but before the final reply: the server did not confirm, so
-            # this is not "sent"; the retry carries the same Message-ID so receivers can deduplicate.
+            # MAIL FROM or DATA refused: about our sender or the content, not the recipients'
+            # addresses, so no bounce is recorded against them.
+            raise MailRejectedError(
+                f"SMTP refused the message: {exc.smtp_code} {_text(exc.smtp_error)}") from exc
+        except (smtplib.SMTPException, ssl.SSLError) as exc:
+            # No common AUTH mechanism, certificate not trusted, ...: retrying cannot help.
+            raise MailAuthError(f"SMTP session failed: {type(exc).__name__}: {exc}") from exc
+        except OSError as exc:  # refused connection, timeout, DNS failure
             raise _Retryable(f"{type(exc).__name__}: {exc}") from exc
         details = {r: (code, _text(text)) for r, (code, text) in refused.items()}
         accepted = tuple(r for r in recipients if r not in refused)

@@ -133,13 +133,18 @@ def _unknown_names(tree: nodes.Template) -> list[tuple[int, str]]:
             schema = VARIABLES.get(loop.iter.name)
             if isinstance(schema, list):
                 scopes[loop.target.name] = schema[0]
-            scopes.setdefault("loop", None)
-        elif isinstance(loop.target, nodes.Name):
-            scopes.setdefault(loop.target.name, None)
-    for assign in tree.find_all(nodes.Assign):
-        for name in assign.target.find_all(nodes.Name) if not isinstance(assign.target, nodes.Name) \
-                else [assign.target]:
-            scopes.setdefault(name.name, None)
+        scopes.setdefault("loop", None)
+        for declared in _names(loop.target):
+            scopes.setdefault(declared, None)
+    targets = [a.target for a in tree.find_all(nodes.Assign)]
+    targets += [a.target for a in tree.find_all(nodes.AssignBlock)]
+    for target in targets:
+        for declared in _names(target):
+            scopes.setdefault(declared, None)
+    for macro in tree.find_all(nodes.Macro):
+        scopes.setdefault(macro.name, None)
+        for arg in macro.args:
+            scopes.setdefault(arg.name, None)
     found: dict[str, tuple[int, str]] = {}
     for name in tree.find_all(nodes.Name):
         if name.ctx == "load" and name.name not in scopes:
@@ -152,6 +157,12 @@ def _unknown_names(tree: nodes.Template) -> list[tuple[int, str]]:
         if problem:
             found.setdefault(problem, (node.lineno, problem))
     return sorted(found.values())
+
+
+def _names(target: nodes.Node) -> list[str]:
+    if isinstance(target, nodes.Name):
+        return [target.name]
+    return [n.name for n in target.find_all(nodes.Name)]
 
 
 def _attr_path(node: nodes.Getattr) -> list[str] | None:

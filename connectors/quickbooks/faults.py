@@ -7,6 +7,7 @@ requests hook) before the SDK sees it, and reads either body shape.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import requests
@@ -37,8 +38,6 @@ def parse_fault(body: str) -> tuple[str | None, list[dict[str, str]]]:
     if text.startswith("<"):
         return _parse_xml_fault(text)
     try:
-        import json
-
         data: Any = json.loads(text)
     except ValueError:
         return None, []

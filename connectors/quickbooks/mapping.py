@@ -58,7 +58,7 @@ def to_invoice(invoice: Json, home_currency: str = "GBP") -> Invoice:
     total, balance = money(invoice.get("TotalAmt")), money(invoice.get("Balance"))
     if is_voided(invoice):
         status = InvoiceStatus.VOIDED
-    elif balance == 0 and total > 0:
+    elif balance == 0:
         status = InvoiceStatus.PAID
     else:
         status = InvoiceStatus.OPEN

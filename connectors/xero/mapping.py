@@ -44,6 +44,7 @@ def aware(value: datetime | None) -> datetime | None:
 
 
 def as_date(value: Any) -> date | None:
+    """A date from an SDK date or datetime (None stays None)."""
     if value is None:
         return None
     return value.date() if isinstance(value, datetime) else value  # type: ignore[no-any-return]

@@ -107,3 +107,11 @@ def test_memory_sms_provider_sends_once_per_key():
     assert provider.sent == {"I1:final": ("+1", "first")}
     with pytest.raises(ValueError, match="unknown SMS_PROVIDER"):
         sms_provider_from_config({"SMS_PROVIDER": "carrier-pigeon"})
+
+
+def test_sms_text_is_short_and_carries_total_and_link():
+    from addon.mail import sms_text
+
+    planned = action(invoice(1, 8, "100.00", url="https://in.xero.com/x1"), invoice(2, 9, "50.50"))
+    text = sms_text(planned, Company("Supplier Ltd"))
+    assert text == "Supplier Ltd: 2 invoices (£150.50) overdue. Pay: https://in.xero.com/x1"

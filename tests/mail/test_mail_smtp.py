@@ -125,3 +125,22 @@ def test_starttls_required_but_not_offered(smtp_server):
     with pytest.raises(MailAuthError, match="STARTTLS"):
         SmtpSender(settings, sleep=lambda _: None).send(_message())
     assert smtp_server.sink.arrived == []
+
+
+def test_content_rejected_at_data_is_not_a_recipient_bounce(smtp_server):
+    async def reject(server, session, envelope):
+        return "554 5.6.0 Message content rejected"
+
+    smtp_server.sink.handle_DATA = reject  # type: ignore[method-assign]
+    with pytest.raises(MailRejectedError) as info:
+        _sender(smtp_server.port).send(_message())
+    assert info.value.bounces == {}  # the address is fine: do not suppress it
+
+
+def test_untrusted_certificate_fails_fast(tls_smtp_server):
+    settings = MailSettings(host="127.0.0.1", port=tls_smtp_server.port, username="cashline",
+                            password="s3cret", starttls=True, mail_from="ar@supplier.example", timeout=5)
+    sleeps: list[float] = []
+    with pytest.raises(MailAuthError, match="SSL"):
+        SmtpSender(settings, sleep=sleeps.append).send(_message())  # default trust store: self-signed fails
+    assert sleeps == []

@@ -120,3 +120,9 @@ def test_per_language_templates_fall_back_to_english_then_defaults():
     assert pick_template("overdue_7", "de", "firm", custom) is en
     assert pick_template("overdue_14", "nl", "firm", custom) is DEFAULT_TEMPLATES["overdue_14"]
     assert pick_template("custom_stage", "en", "urgent") is DEFAULT_TEMPLATES["overdue_30"]
+
+
+def test_macros_tuple_loops_and_block_sets_declare_their_names():
+    text = ("{% macro line(i) %}{{ i.number }}{% endmacro %}{% for inv in invoices %}{{ line(inv) }}{% endfor %}"
+            "{% for a, b in [(1, 2)] %}{{ a }}{{ b }}{% endfor %}{% set sig %}x{% endset %}{{ sig }}")
+    assert validate_template(body(text)) == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 from .engine import DEFAULT_CONFIG, match_line, match_lines
 from .index import MatchingIndex
 from .model import AliasBook, Candidate, Decision, MatchingConfig, MatchResult, OpenInvoice, Residual
+from .posting import proposed_credit_note, proposed_payment
 
 __all__ = [
     "DEFAULT_CONFIG",
@@ -18,4 +19,6 @@ __all__ = [
     "Residual",
     "match_line",
     "match_lines",
+    "proposed_credit_note",
+    "proposed_payment",
 ]

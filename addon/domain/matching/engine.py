@@ -24,7 +24,7 @@ DEFAULT_CONFIG = MatchingConfig()
 _REF_WEIGHT, _PAYER_WEIGHT = 0.9, 0.85
 _CONFLICT_PENALTY = 0.6  # the payer is clearly someone else
 _OTHER_REFS_PENALTY = 0.85  # remittance names further invoices this allocation leaves out
-_MAX_GROUP = 12
+_MAX_GROUP = 50  # invoices quoted in one remittance advice that form one allocation
 _MAX_SUBSETS = 4
 _PARTIAL_FALLBACKS = 3
 _FOREIGN = AmountFit(Residual.FX, 0, 0.0, 0.85, 0.7)  # line and invoice currencies differ
@@ -184,7 +184,8 @@ def _explain(scored: _Scored, ctx: _Line, index: MatchingIndex) -> Candidate:
     return Candidate(allocations=_allocate(scored.positions, ctx, index, fit), confidence=scored.confidence,
                      evidence=tuple(evidence), residual=fit.residual,
                      residual_amount=cents_to_decimal(fit.residual_cents), deduction_reason=fit.deduction_reason,
-                     customer_id=scored.customer_id)
+                     customer_id=scored.customer_id, invoices=tuple(index.invoices[p].invoice_id for p in
+                                                                 _oldest_first(scored.positions, index)))
 
 
 def _names_others(positions: Sequence[int], ctx: _Line) -> bool:
@@ -198,7 +199,7 @@ def _names_others(positions: Sequence[int], ctx: _Line) -> bool:
 def _allocate(positions: Sequence[int], ctx: _Line, index: MatchingIndex,
               fit: AmountFit) -> tuple[Allocation, ...]:
     """Fee/FX/overpayment close the invoices in full; short payments are applied oldest due first."""
-    ordered = sorted(positions, key=lambda p: (index.invoices[p].due_date, index.invoices[p].number))
+    ordered = _oldest_first(positions, index)
     if fit.residual not in (Residual.PARTIAL, Residual.DEDUCTION):
         return tuple(Allocation(index.invoices[p].invoice_id, cents_to_decimal(index.cents[p])) for p in ordered)
     left, out = ctx.cents, []
@@ -208,6 +209,10 @@ def _allocate(positions: Sequence[int], ctx: _Line, index: MatchingIndex,
             out.append(Allocation(index.invoices[p].invoice_id, cents_to_decimal(take)))
         left -= take
     return tuple(out)
+
+
+def _oldest_first(positions: Sequence[int], index: MatchingIndex) -> list[int]:
+    return sorted(positions, key=lambda p: (index.invoices[p].due_date, index.invoices[p].number))
 
 
 def _reference_evidence(positions: Sequence[int], ctx: _Line, index: MatchingIndex) -> list[str]:

@@ -97,10 +97,11 @@ class Candidate:
     residual_amount: Decimal = Decimal("0")
     deduction_reason: str | None = None
     customer_id: str | None = None
+    invoices: tuple[str, ...] = ()  # every invoice the candidate settles, oldest due first
 
     @property
     def invoice_ids(self) -> frozenset[str]:
-        return frozenset(a.invoice_id for a in self.allocations)
+        return frozenset(self.invoices) | {a.invoice_id for a in self.allocations}
 
     @property
     def explanation(self) -> str:

@@ -197,7 +197,8 @@ class FeatureBuilder:
         # Recent minus long-run delay: positive for a customer who is getting slower.
         out[_INDEX["cust_delay_trend"]] = c.s_ewm[k] - out[_INDEX["cust_median_delay"]]
         out[_INDEX["cust_projected_delay"]] = _projected(c.s_issue[max(0, k - TREND_N):k],
-                                                         delays[-TREND_N:], c.s_ewm[k], issue_day)
+                                                         delays[-TREND_N:], out[_INDEX["cust_median_delay"]],
+                                                         issue_day)
         out[_INDEX["cust_recent_late_rate"]] = float(np.mean(delays[-RECENT_N:] > 0))
         out[_INDEX["cust_mean_days_to_settle"]] = c.s_cum_settle[k] / k
         out[_INDEX["cust_dispute_rate"]] = c.s_cum_dispute[k] / k
@@ -220,15 +221,15 @@ class FeatureBuilder:
         out[_INDEX["max_days_overdue"]] = float(t - c.due[:m][overdue].min()) if overdue.any() else 0.0
 
 
-def _projected(issued: Matrix, delays: Matrix, ewm: float, issue_day: int) -> float:
-    """Delay extrapolated along the customer's recent trend, shrunk to the EWM unless the trend is clear."""
+def _projected(issued: Matrix, delays: Matrix, anchor: float, issue_day: int) -> float:
+    """Delay extrapolated along the customer's recent trend, shrunk to ``anchor`` unless the trend is clear."""
     n = len(delays)
     if n < 4:
-        return ewm
+        return anchor
     x = issued - issued.mean()
     sxx = float((x * x).sum())
     if sxx == 0:
-        return ewm
+        return anchor
     slope = float((x * (delays - delays.mean())).sum()) / sxx
     resid = delays - delays.mean() - slope * x
     se2 = float((resid * resid).sum()) / (n - 2) / sxx
@@ -236,7 +237,7 @@ def _projected(issued: Matrix, delays: Matrix, ewm: float, issue_day: int) -> fl
     # Positive-part shrinkage: a noisy slope (t^2 below ~4) contributes nothing, a clear one nearly all.
     shrink = max(0.0, 1.0 - 4.0 / t2) if t2 > 0 else 0.0
     line = float(delays.mean()) + slope * (issue_day - float(issued.mean()))
-    return ewm + shrink * (line - ewm)
+    return anchor + shrink * (line - anchor)
 
 
 def _days_by(invoices: list[HistoryInvoice], key: Callable[[HistoryInvoice], str]) -> dict[str, list[int]]:

@@ -75,6 +75,10 @@ class QboSandbox:
         return ConnectorConfig(client_id=self.client_id, client_secret=self.client_secret, api_url=self.url,
                                identity_url=self.discovery_url, webhook_key=webhook_key)
 
+    def user_api(self, access_token: str | None = None) -> UserApi:
+        """Raw HTTP access to /v3 as another app or the user would have (its own consent by default)."""
+        return UserApi(self, access_token or authorize(self).access_token)
+
     def drain_webhooks(self, timeout: float = 10.0) -> bool:
         """Flush batched webhook events and wait for their delivery (True if all settled)."""
         return self.state.notifier.drain(timeout) if self.state.notifier else True
@@ -89,6 +93,29 @@ class QboSandbox:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class UserApi:
+    """Calls the emulator's /v3 API directly: create a payment, void an invoice, query, CDC."""
+
+    def __init__(self, sandbox: QboSandbox, access_token: str) -> None:
+        self.base = f"{sandbox.url}/v3/company/{sandbox.realm_id}"
+        self.session = requests.Session()
+        self.session.headers.update({"Authorization": f"Bearer {access_token}", "Accept": "application/json"})
+
+    def get(self, path: str, **params: str) -> requests.Response:
+        """GET ``/v3/company/{realm}/{path}`` with query parameters."""
+        return self.session.get(f"{self.base}/{path}", params={"minorversion": "75", **params}, timeout=10)
+
+    def post(self, path: str, body: object, **params: str) -> requests.Response:
+        """POST a JSON body (``operation=void``/``delete`` etc. as keyword parameters)."""
+        return self.session.post(f"{self.base}/{path}", json=body, params={"minorversion": "75", **params},
+                                 timeout=10)
+
+    def query(self, statement: str) -> requests.Response:
+        """Run a query statement the way python-quickbooks does (POST, application/text)."""
+        return self.session.post(f"{self.base}/query", data=statement, params={"minorversion": "75"},
+                                 headers={"Content-Type": "application/text"}, timeout=10)
 
 
 def build_state(seed: int = 7, *, customers: int = 40, invoices: int = 1500, limits: Limits | None = None,

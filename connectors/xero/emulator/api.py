@@ -26,11 +26,13 @@ class PostDataInvalidError(Exception):
 
 
 def respond(payload: Any, status: int = 200) -> Response:
+    """A JSON response in Xero's encoding."""
     return Response(wire.encode(payload), status=status, content_type=JSON)
 
 
 def envelope(store: OrgStore, key: str, items: list[dict[str, Any]],
              pagination: dict[str, int] | None = None) -> Response:
+    """Xero's success envelope around a list of entities."""
     body: dict[str, Any] = {"Id": str(uuid.uuid4()), "Status": "OK", "ProviderName": "Cashline",
                             "DateTimeUTC": store.clock.now()}
     if pagination is not None:
@@ -48,10 +50,12 @@ def validation_error(messages: list[str], element: dict[str, Any] | None = None)
 
 
 def not_found() -> Response:
+    """Xero's plain-text 404."""
     return Response("The resource you're looking for cannot be found", 404, content_type="text/plain")
 
 
 def body_json() -> dict[str, Any]:
+    """The request body as a JSON object with Decimal numbers (PostDataInvalidError if not)."""
     try:
         data = json.loads(request.get_data() or b"null", parse_float=Decimal)
     except ValueError as exc:
@@ -81,6 +85,7 @@ def money(value: Any, name: str, places: int = 2) -> Decimal:
 
 
 def date_field(item: dict[str, Any], name: str, required: bool = True) -> Any:
+    """A request date field, validated the way Xero does."""
     if name not in item or item[name] in (None, ""):
         if required:
             raise XeroValidationError(f"{name} is required.")
@@ -92,6 +97,7 @@ def date_field(item: dict[str, Any], name: str, required: bool = True) -> Any:
 
 
 def ref_id(item: dict[str, Any], key: str, id_key: str) -> str:
+    """The id inside a reference object such as ``{"Invoice": {"InvoiceID": ...}}``."""
     ref = item.get(key)
     if not isinstance(ref, dict) or not ref.get(id_key):
         raise XeroValidationError(f"{key}.{id_key} is required.")
@@ -128,15 +134,17 @@ def accounting_blueprint(store: OrgStore) -> Blueprint:
 
 
 def _listing(store: OrgStore, key: str, entity: str, records: Any, serialise: Callable[[Any], dict[str, Any]],
-             filters: list[Callable[[Any], bool]] | None = None) -> Response:
-    page = select(records, request.args, request.headers.get("If-Modified-Since"), entity=entity, serialise=serialise,
-                  updated=lambda r: r.updated, record_filters=filters)
+             filters: list[Callable[[Any], bool]] | None = None,
+             view: Callable[[Any], dict[str, Any]] | None = None) -> Response:
+    page = select(records, request.args, request.headers.get("If-Modified-Since"), entity=entity,
+                  serialise=serialise, updated=lambda r: r.updated, record_filters=filters, view=view)
     return envelope(store, key, page.items, page.pagination)
 
 
 def _contact_routes(bp: Blueprint, store: OrgStore) -> None:
     @bp.get("/Contacts")
     def list_contacts() -> Response:
+        """GET /Contacts (archived ones only with includeArchived=true)."""
         ids = id_list(request.args.get("IDs"))
         filters = [lambda c: c.id in ids] if ids else []
         if request.args.get("includeArchived", "false").lower() != "true":
@@ -145,10 +153,12 @@ def _contact_routes(bp: Blueprint, store: OrgStore) -> None:
 
     @bp.get("/Contacts/<contact_id>")
     def get_contact(contact_id: str) -> Response:
+        """GET /Contacts/{id}."""
         return envelope(store, "Contacts", [wire.contact(store.contact(contact_id))])
 
     @bp.route("/Contacts", methods=["PUT", "POST"])
     def create_contacts() -> Response:
+        """PUT/POST /Contacts: create, or update when a ContactID is given."""
         made = []
         for item in elements(body_json(), "Contacts"):
             if item.get("ContactID"):
@@ -161,6 +171,7 @@ def _contact_routes(bp: Blueprint, store: OrgStore) -> None:
 
     @bp.post("/Contacts/<contact_id>")
     def update_contact(contact_id: str) -> Response:
+        """POST /Contacts/{id}."""
         item = elements(body_json(), "Contacts")[0]
         rec = store.update_contact(contact_id, email=item.get("EmailAddress"), status=item.get("ContactStatus"))
         return envelope(store, "Contacts", [wire.contact(rec)])
@@ -179,6 +190,7 @@ def _find_invoice(store: OrgStore, key: str) -> InvoiceRecord:
 def _invoice_routes(bp: Blueprint, store: OrgStore) -> None:
     @bp.get("/Invoices")
     def list_invoices() -> Response:
+        """GET /Invoices with IDs, ContactIDs, Statuses and InvoiceNumbers filters."""
         filters: list[Callable[[InvoiceRecord], bool]] = []
         ids, contacts = id_list(request.args.get("IDs")), id_list(request.args.get("ContactIDs"))
         statuses = {s.upper() for s in (id_list(request.args.get("Statuses")) or set())}
@@ -192,30 +204,35 @@ def _invoice_routes(bp: Blueprint, store: OrgStore) -> None:
         if numbers:
             filters.append(lambda i: i.number.lower() in numbers)
         return _listing(store, "Invoices", "Invoice", list(store.invoices.values()),
-                        lambda r: wire.invoice(store, r), filters)
+                        lambda r: wire.invoice(store, r), filters, view=lambda r: wire.invoice_header(store, r))
 
     @bp.get("/Invoices/<invoice_id>")
     def get_invoice(invoice_id: str) -> Response:
+        """GET /Invoices/{id or number}."""
         return envelope(store, "Invoices", [wire.invoice(store, _find_invoice(store, invoice_id))])
 
     @bp.route("/Invoices", methods=["PUT", "POST"])
     def create_invoices() -> Response:
+        """PUT/POST /Invoices."""
         made = [_upsert_invoice(store, item, None) for item in elements(body_json(), "Invoices")]
         return envelope(store, "Invoices", [wire.invoice(store, i) for i in made])
 
     @bp.post("/Invoices/<invoice_id>")
     def update_invoice(invoice_id: str) -> Response:
+        """POST /Invoices/{id}: status change or edit."""
         item = elements(body_json(), "Invoices")[0]
         inv = _upsert_invoice(store, item, _find_invoice(store, invoice_id).id)
         return envelope(store, "Invoices", [wire.invoice(store, inv)])
 
     @bp.get("/Invoices/<invoice_id>/History")
     def get_history(invoice_id: str) -> Response:
+        """GET /Invoices/{id}/History."""
         inv = _find_invoice(store, invoice_id)
         return envelope(store, "HistoryRecords", [wire.history(h) for h in store.history.get(inv.id, [])])
 
     @bp.route("/Invoices/<invoice_id>/History", methods=["PUT", "POST"])
     def add_history(invoice_id: str) -> Response:
+        """PUT /Invoices/{id}/History."""
         inv = _find_invoice(store, invoice_id)
         made = [store.add_history(inv.id, str(item.get("Details") or ""))
                 for item in elements(body_json(), "HistoryRecords")]
@@ -246,15 +263,18 @@ def _upsert_invoice(store: OrgStore, item: dict[str, Any], invoice_id: str | Non
 def _payment_routes(bp: Blueprint, store: OrgStore) -> None:
     @bp.get("/Payments")
     def list_payments() -> Response:
+        """GET /Payments."""
         return _listing(store, "Payments", "Payment", list(store.payments.values()),
-                        lambda r: wire.payment(store, r))
+                        lambda r: wire.payment(store, r), view=wire.payment_header)
 
     @bp.get("/Payments/<payment_id>")
     def get_payment(payment_id: str) -> Response:
+        """GET /Payments/{id}."""
         return envelope(store, "Payments", [wire.payment(store, store.payment(payment_id))])
 
     @bp.route("/Payments", methods=["PUT", "POST"])
     def create_payments() -> Response:
+        """PUT/POST /Payments: one payment or a batch (all or nothing)."""
         items = elements(body_json(), "Payments")
         with store.lock:
             parsed = [_parse_payment(item) for item in items]
@@ -266,6 +286,7 @@ def _payment_routes(bp: Blueprint, store: OrgStore) -> None:
 
     @bp.post("/Payments/<payment_id>")
     def delete_payment(payment_id: str) -> Response:
+        """POST /Payments/{id} with Status DELETED."""
         item = elements(body_json(), "Payments")[0]
         if item.get("Status") != "DELETED":
             raise XeroValidationError("Payments can only be deleted (Status DELETED).")
@@ -300,15 +321,18 @@ def _check_batch(store: OrgStore, parsed: list[tuple[str, Any, Decimal, str | No
 def _credit_note_routes(bp: Blueprint, store: OrgStore) -> None:
     @bp.get("/CreditNotes")
     def list_credit_notes() -> Response:
+        """GET /CreditNotes."""
         return _listing(store, "CreditNotes", "CreditNote", list(store.credit_notes.values()),
-                        lambda r: wire.credit_note(store, r))
+                        lambda r: wire.credit_note(store, r), view=wire.credit_note_header)
 
     @bp.get("/CreditNotes/<note_id>")
     def get_credit_note(note_id: str) -> Response:
+        """GET /CreditNotes/{id}."""
         return envelope(store, "CreditNotes", [wire.credit_note(store, store.credit_note(note_id))])
 
     @bp.route("/CreditNotes", methods=["PUT", "POST"])
     def create_credit_notes() -> Response:
+        """PUT/POST /CreditNotes."""
         made = []
         for item in elements(body_json(), "CreditNotes"):
             if item.get("Type", "ACCRECCREDIT") != "ACCRECCREDIT":
@@ -327,6 +351,7 @@ def _credit_note_routes(bp: Blueprint, store: OrgStore) -> None:
 
     @bp.route("/CreditNotes/<note_id>/Allocations", methods=["PUT", "POST"])
     def allocate(note_id: str) -> Response:
+        """PUT /CreditNotes/{id}/Allocations."""
         note = store.credit_note(note_id)
         made = []
         with store.lock:
@@ -341,11 +366,13 @@ def _credit_note_routes(bp: Blueprint, store: OrgStore) -> None:
 def _bank_routes(bp: Blueprint, store: OrgStore) -> None:
     @bp.get("/BankTransactions")
     def list_bank_transactions() -> Response:
+        """GET /BankTransactions."""
         return _listing(store, "BankTransactions", "BankTransaction", list(store.bank_transactions.values()),
                         lambda r: wire.bank_transaction(store, r))
 
     @bp.get("/BankTransactions/<txn_id>")
     def get_bank_transaction(txn_id: str) -> Response:
+        """GET /BankTransactions/{id}."""
         rec = store.bank_transactions.get(txn_id.lower())
         if rec is None:
             return not_found()
@@ -353,6 +380,7 @@ def _bank_routes(bp: Blueprint, store: OrgStore) -> None:
 
     @bp.route("/BankTransactions", methods=["PUT", "POST"])
     def create_bank_transactions() -> Response:
+        """PUT/POST /BankTransactions."""
         made = []
         for item in elements(body_json(), "BankTransactions"):
             lines = item.get("LineItems") or []

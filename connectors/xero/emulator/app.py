@@ -64,12 +64,14 @@ def create_app(state: EmulatorState) -> Flask:
 
     @app.before_request
     def guard() -> Response | None:
+        """Auth, tenant, rate limit and idempotent replay before any API handler."""
         if not request.path.startswith(API_PREFIX):
             return None
         return _authorise(state) or _limit(state) or _replay(state)
 
     @app.after_request
     def finish(resp: Response) -> Response:
+        """Remember idempotent responses, add limit headers, send webhook batches."""
         if request.path.startswith(API_PREFIX):
             _remember(state, resp)
             decision: Decision | None = g.get("rate_decision")
@@ -80,6 +82,7 @@ def create_app(state: EmulatorState) -> Flask:
 
     @app.teardown_request
     def release(_exc: BaseException | None) -> None:
+        """Free the concurrency slot whatever happened."""
         tenant = g.pop("rate_tenant", None)
         if tenant is not None:
             state.limiter.release(tenant)

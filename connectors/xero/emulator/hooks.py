@@ -101,6 +101,7 @@ class WebhookHub:
         return self.status == "OK"
 
     def close(self) -> None:
+        """Stop the delivery thread."""
         if self.sender is not None:
             self.sender.close()
 

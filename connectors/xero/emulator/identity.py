@@ -82,6 +82,7 @@ class Connection:
     updated: datetime
 
     def as_json(self) -> dict[str, Any]:
+        """The connection as /connections returns it."""
         return {"id": self.id, "authEventId": self.auth_event_id, "tenantId": self.tenant_id,
                 "tenantType": "ORGANISATION", "tenantName": self.tenant_name,
                 "createdDateUtc": _iso(self.created), "updatedDateUtc": _iso(self.updated)}
@@ -106,6 +107,7 @@ class IdentityState:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def register(self, app: AppRegistration) -> None:
+        """Register an app (client id, secret, redirect URIs)."""
         self.apps[app.client_id] = app
 
     def authenticate(self, header: str | None) -> tuple[_Access | None, str]:
@@ -134,6 +136,7 @@ class IdentityState:
                 "refresh_token": refresh, "scope": scope}
 
     def connect(self, client_id: str) -> None:
+        """Create (or refresh) the app's connection to the organisation."""
         now = self.clock.now()
         event = str(uuid.uuid4())
         for conn in self.connections.values():
@@ -171,6 +174,7 @@ def identity_blueprint(state: IdentityState) -> Blueprint:
     bp = Blueprint("xero_identity", __name__)
 
     def check_app(args: Any) -> AppRegistration | Response:
+        """The app named by the request, or the error page Xero shows."""
         app = state.apps.get(args.get("client_id", ""))
         if app is None:
             return Response("Error: unauthorized_client - Unknown client or client not enabled", 400)
@@ -182,6 +186,7 @@ def identity_blueprint(state: IdentityState) -> Blueprint:
 
     @bp.get("/identity/connect/authorize")
     def consent() -> Any:
+        """GET the consent page."""
         app = check_app(request.args)
         if isinstance(app, Response):
             return app
@@ -192,6 +197,7 @@ def identity_blueprint(state: IdentityState) -> Blueprint:
 
     @bp.post("/identity/connect/authorize")
     def decide() -> Any:
+        """POST from the consent page: redirect back with a code or access_denied."""
         app = check_app(request.form)
         if isinstance(app, Response):
             return app
@@ -209,6 +215,7 @@ def identity_blueprint(state: IdentityState) -> Blueprint:
 
     @bp.post("/connect/token")
     def token() -> Any:
+        """POST /connect/token."""
         app = _client_from_basic(state)
         if app is None:
             return _oauth_error("invalid_client")
@@ -222,6 +229,7 @@ def identity_blueprint(state: IdentityState) -> Blueprint:
 
     @bp.post("/connect/revocation")
     def revocation() -> Any:
+        """POST /connect/revocation."""
         app = _client_from_basic(state)
         if app is None:
             return _oauth_error("invalid_client")
@@ -237,6 +245,7 @@ def identity_blueprint(state: IdentityState) -> Blueprint:
         return Response(status=200)
 
     def bearer() -> _Access | Response:
+        """The access grant for this request, or the 401 response."""
         grant, detail = state.authenticate(request.headers.get("Authorization"))
         if grant is None:
             return problem(401, "Unauthorized", detail)
@@ -244,6 +253,7 @@ def identity_blueprint(state: IdentityState) -> Blueprint:
 
     @bp.get("/connections")
     def list_connections() -> Any:
+        """GET /connections."""
         grant = bearer()
         if isinstance(grant, Response):
             return grant
@@ -254,6 +264,7 @@ def identity_blueprint(state: IdentityState) -> Blueprint:
 
     @bp.delete("/connections/<conn_id>")
     def delete_connection(conn_id: str) -> Any:
+        """DELETE /connections/{id}."""
         grant = bearer()
         if isinstance(grant, Response):
             return grant

@@ -51,7 +51,8 @@ def id_list(value: str | None) -> set[str] | None:
 
 def select(records: Iterable[R], args: Mapping[str, str], if_modified_since: str | None, *, entity: str,
            serialise: Callable[[R], dict[str, Any]], updated: Callable[[R], datetime],
-           record_filters: list[Callable[[R], bool]] | None = None) -> Page:
+           record_filters: list[Callable[[R], bool]] | None = None,
+           view: Callable[[R], dict[str, Any]] | None = None) -> Page:
     """Apply Xero's filters and paging to ``records`` and serialise what is returned."""
     since = parse_if_modified_since(if_modified_since)
     checks = list(record_filters or [])
@@ -62,8 +63,8 @@ def select(records: Iterable[R], args: Mapping[str, str], if_modified_since: str
     page_arg = args.get("page")
     if where:
         predicate = compile_where(where, entity)
-        dicts = [d for d in (serialise(rec) for rec in chosen) if predicate(d)]
-        return _paged(dicts, page_arg, args.get("pageSize"), lambda d: d)
+        # Filter on the (cheaper) view, then serialise only the page that is returned.
+        chosen = [rec for rec in chosen if predicate((view or serialise)(rec))]
     return _paged(chosen, page_arg, args.get("pageSize"), serialise)
 
 

@@ -62,6 +62,7 @@ class CreditNoteRecord:
 
     @property
     def remaining(self) -> Decimal:
+        """Credit not yet allocated (zero once voided)."""
         if self.status in ("VOIDED", "DELETED"):
             return ZERO
         return self.total - sum((a.amount for a in self.allocations), ZERO)
@@ -88,14 +89,17 @@ class InvoiceRecord:
 
     @property
     def amount_paid(self) -> Decimal:
+        """Sum of the live (non-deleted) payments."""
         return sum((p.amount for p in self.payments if p.status == "AUTHORISED"), ZERO)
 
     @property
     def amount_credited(self) -> Decimal:
+        """Sum of the credit-note allocations."""
         return sum((a.amount for a in self.allocations), ZERO)
 
     @property
     def amount_due(self) -> Decimal:
+        """Total less payments and credits (zero once voided or deleted)."""
         if self.status in ("VOIDED", "DELETED"):
             return ZERO
         return self.total - self.amount_paid - self.amount_credited

@@ -48,11 +48,13 @@ class Clock:
         self.offset = offset
 
     def now(self) -> datetime:
+        """The emulator's current time (UTC, millisecond precision)."""
         # Millisecond precision: that is all /Date(ms)/ carries, so If-Modified-Since round-trips.
         moment = datetime.now(UTC) + self.offset
         return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
     def advance(self, seconds: float) -> None:
+        """Move the clock forward by ``seconds``."""
         self.offset += timedelta(seconds=seconds)
 
 

@@ -45,18 +45,22 @@ class XeroSandbox:
 
     @property
     def url(self) -> str:
+        """Base URL (identity, API and connections all live here)."""
         return self.server.url
 
     @property
     def tenant_id(self) -> str:
+        """The organisation's tenant id."""
         return self.state.store.tenant_id
 
     @property
     def store(self) -> OrgStore:
+        """The emulated organisation, for assertions and direct mutations."""
         return self.state.store
 
     @property
     def limiter(self) -> RateLimiter:
+        """The per-tenant rate limiter and its counters."""
         return self.state.limiter
 
     def api_url(self, path: str) -> str:
@@ -77,6 +81,7 @@ class XeroSandbox:
         return session
 
     def stop(self) -> None:
+        """Shut the server and the webhook sender down."""
         self.server.stop()
         self.state.hub.close()
 
@@ -117,6 +122,7 @@ class _FormReader(HTMLParser):
         self.fields: dict[str, str] = {}
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        """Collect the form's action and its input fields."""
         values = {k: v or "" for k, v in attrs}
         if tag == "form":
             self.action = values.get("action", "")

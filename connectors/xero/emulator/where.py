@@ -56,9 +56,11 @@ class _Parser:
         self.tokens, self.pos, self.entity = tokens, 0, entity
 
     def peek(self) -> str | None:
+        """The next token's text without consuming it."""
         return self.tokens[self.pos][1] if self.pos < len(self.tokens) else None
 
     def take(self, expected: str | None = None) -> tuple[str, str]:
+        """Consume the next token (optionally requiring its text)."""
         if self.pos >= len(self.tokens):
             raise WhereError("Unexpected end of expression")
         tok = self.tokens[self.pos]
@@ -68,6 +70,7 @@ class _Parser:
         return tok
 
     def expression(self) -> Predicate:
+        """expression := conjunction (OR conjunction)*"""
         left = self.conjunction()
         while (self.peek() or "").upper() in ("OR", "||"):
             self.take()
@@ -75,6 +78,7 @@ class _Parser:
         return left
 
     def conjunction(self) -> Predicate:
+        """conjunction := atom (AND atom)*"""
         left = self.atom()
         while (self.peek() or "").upper() in ("AND", "&&"):
             self.take()
@@ -82,6 +86,7 @@ class _Parser:
         return left
 
     def atom(self) -> Predicate:
+        """atom := "(" expression ")" | path op value | path.Method("text")"""
         if self.peek() == "(":
             self.take("(")
             inner = self.expression()
@@ -113,12 +118,14 @@ class _Parser:
             raise WhereError("String argument expected")
 
         def check(rec: Mapping[str, Any]) -> bool:
+            """Evaluate the condition against one record."""
             field = self._resolve(rec, path)
             return isinstance(field, str) and method(field.lower(), arg.lower())
         return check
 
     def _comparison(self, path: list[str], compare: Callable[[Any, Any], bool], value: Any) -> Predicate:
         def check(rec: Mapping[str, Any]) -> bool:
+            """Evaluate the condition against one record."""
             field = self._resolve(rec, path)
             left, right = _comparable(field, value)
             if left is None or right is None:
@@ -138,6 +145,7 @@ class _Parser:
         return current
 
     def value(self) -> Any:
+        """A literal: string, number, boolean, null, Guid(...) or DateTime(...)."""
         kind, text = self.take()
         if kind == "str":
             return text[1:-1].replace('\\"', '"')

@@ -75,11 +75,13 @@ def _render(value: Any) -> Any:
 
 
 def contact_ref(store: OrgStore, contact_id: str) -> dict[str, Any]:
+    """The short ``Contact`` object embedded in documents."""
     contact = store.contacts.get(contact_id)
     return {"ContactID": contact_id, "Name": contact.name if contact else None}
 
 
 def contact(rec: ContactRecord) -> dict[str, Any]:
+    """A Contact as GET /Contacts returns it."""
     return {
         "ContactID": rec.id, "ContactStatus": rec.status, "Name": rec.name, "EmailAddress": rec.email,
         "AccountNumber": rec.account_number, "BankAccountDetails": rec.bank_account,
@@ -96,22 +98,17 @@ def _line(seed: int, owner_id: str, description: str, amount: Decimal, account: 
 
 
 def payment_summary(rec: PaymentRecord) -> dict[str, Any]:
+    """The short payment embedded in an invoice."""
     return {"PaymentID": rec.id, "Date": rec.date, "Amount": rec.amount, "Reference": rec.reference,
             "CurrencyRate": Decimal("1.0000000000"), "HasAccount": False, "HasValidationErrors": False}
 
 
 def invoice(store: OrgStore, rec: InvoiceRecord) -> dict[str, Any]:
+    """An Invoice as GET /Invoices returns it."""
     notes = [store.credit_notes[a.credit_note_id] for a in rec.allocations]
     return {
-        "Type": rec.type, "InvoiceID": rec.id, "InvoiceNumber": rec.number, "Reference": rec.reference or "",
-        "Contact": contact_ref(store, rec.contact_id), "Date": rec.date, "DateString": iso_string(rec.date),
-        "DueDate": rec.due_date, "DueDateString": iso_string(rec.due_date), "Status": rec.status,
-        "LineAmountTypes": "NoTax", "LineItems": [_line(store.seed, rec.id, rec.description, rec.total)],
-        "SubTotal": rec.total, "TotalTax": ZERO, "Total": rec.total, "AmountDue": rec.amount_due,
-        "AmountPaid": rec.amount_paid, "AmountCredited": rec.amount_credited, "CurrencyCode": rec.currency,
-        "CurrencyRate": Decimal("1.0000000000"), "SentToContact": rec.sent, "IsDiscounted": False,
-        "HasAttachments": False, "HasErrors": False, "FullyPaidOnDate": rec.fully_paid_on,
-        "UpdatedDateUTC": rec.updated,
+        **invoice_header(store, rec),
+        "LineItems": [_line(store.seed, rec.id, rec.description, rec.total)],
         "Payments": [payment_summary(p) for p in rec.payments if p.status == "AUTHORISED"],
         "CreditNotes": [{"CreditNoteID": n.id, "CreditNoteNumber": n.number, "Total": n.total,
                          "AppliedAmount": a.amount, "Date": a.date}
@@ -120,7 +117,23 @@ def invoice(store: OrgStore, rec: InvoiceRecord) -> dict[str, Any]:
     }
 
 
+def invoice_header(store: OrgStore, rec: InvoiceRecord) -> dict[str, Any]:
+    """The invoice's scalar fields: what ``where`` filters look at (cheap for 100k-invoice orgs)."""
+    return {
+        "Type": rec.type, "InvoiceID": rec.id, "InvoiceNumber": rec.number, "Reference": rec.reference or "",
+        "Contact": contact_ref(store, rec.contact_id), "Date": rec.date, "DateString": iso_string(rec.date),
+        "DueDate": rec.due_date, "DueDateString": iso_string(rec.due_date), "Status": rec.status,
+        "LineAmountTypes": "NoTax", "SubTotal": rec.total, "TotalTax": ZERO, "Total": rec.total,
+        "AmountDue": rec.amount_due,
+        "AmountPaid": rec.amount_paid, "AmountCredited": rec.amount_credited, "CurrencyCode": rec.currency,
+        "CurrencyRate": Decimal("1.0000000000"), "SentToContact": rec.sent, "IsDiscounted": False,
+        "HasAttachments": False, "HasErrors": False, "FullyPaidOnDate": rec.fully_paid_on,
+        "UpdatedDateUTC": rec.updated,
+    }
+
+
 def payment(store: OrgStore, rec: PaymentRecord) -> dict[str, Any]:
+    """A Payment as GET /Payments returns it."""
     inv = store.invoices[rec.invoice_id]
     return {
         "PaymentID": rec.id, "Date": rec.date, "Amount": rec.amount, "BankAmount": rec.amount,
@@ -135,7 +148,23 @@ def payment(store: OrgStore, rec: PaymentRecord) -> dict[str, Any]:
     }
 
 
+def payment_header(rec: PaymentRecord) -> dict[str, Any]:
+    """A payment's scalar fields for ``where`` filters."""
+    return {"PaymentID": rec.id, "Date": rec.date, "Amount": rec.amount, "Reference": rec.reference,
+            "PaymentType": "ACCRECPAYMENT", "Status": rec.status, "UpdatedDateUTC": rec.updated,
+            "IsReconciled": False, "Invoice": {"InvoiceID": rec.invoice_id}}
+
+
+def credit_note_header(rec: CreditNoteRecord) -> dict[str, Any]:
+    """A credit note's scalar fields for ``where`` filters."""
+    return {"Type": "ACCRECCREDIT", "CreditNoteID": rec.id, "CreditNoteNumber": rec.number,
+            "Reference": rec.reference, "Contact": {"ContactID": rec.contact_id}, "Date": rec.date,
+            "Status": rec.status, "Total": rec.total, "RemainingCredit": rec.remaining,
+            "CurrencyCode": rec.currency, "UpdatedDateUTC": rec.updated}
+
+
 def allocation(store: OrgStore, rec: AllocationRecord) -> dict[str, Any]:
+    """A credit-note Allocation."""
     inv = store.invoices[rec.invoice_id]
     return {"AllocationID": rec.id, "Amount": rec.amount, "Date": rec.date, "IsDeleted": False,
             "Invoice": {"InvoiceID": inv.id, "InvoiceNumber": inv.number, "Payments": [], "CreditNotes": [],
@@ -144,6 +173,7 @@ def allocation(store: OrgStore, rec: AllocationRecord) -> dict[str, Any]:
 
 
 def credit_note(store: OrgStore, rec: CreditNoteRecord) -> dict[str, Any]:
+    """A CreditNote as GET /CreditNotes returns it."""
     fully = max((a.date for a in rec.allocations), default=None) if rec.status == "PAID" else None
     return {
         "Type": "ACCRECCREDIT", "CreditNoteID": rec.id, "CreditNoteNumber": rec.number,
@@ -158,11 +188,13 @@ def credit_note(store: OrgStore, rec: CreditNoteRecord) -> dict[str, Any]:
 
 
 def history(rec: HistoryRecord) -> dict[str, Any]:
+    """A HistoryRecord."""
     return {"Changes": rec.changes, "DateUTCString": iso_string(rec.date_utc), "DateUTC": rec.date_utc,
             "User": rec.user, "Details": rec.details}
 
 
 def bank_transaction(store: OrgStore, rec: BankTransactionRecord) -> dict[str, Any]:
+    """A BankTransaction as GET /BankTransactions returns it."""
     return {
         "BankTransactionID": rec.id, "Type": rec.type, "Contact": contact_ref(store, rec.contact_id),
         "Date": rec.date, "DateString": iso_string(rec.date), "Status": rec.status, "Reference": rec.reference,

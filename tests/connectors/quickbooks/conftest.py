@@ -7,36 +7,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
 from addon.domain.types import TokenSet
 from connectors.quickbooks import QuickBooksConnector
-from connectors.quickbooks.emulator.testing import QboSandbox, authorize, make_connector, start_qbo_emulator
+from connectors.quickbooks.emulator.testing import QboSandbox, UserApi, authorize, make_connector, start_qbo_emulator
 from connectors.tokens import InMemoryTokenStore
 
 SPECS = Path(__file__).resolve().parents[4] / "shared" / "specs"
 if not SPECS.exists():
     SPECS = Path("/work/shared/specs")
-
-
-class Api:
-    """Raw HTTP access to the emulator's /v3 API, as a user's other app would mutate the company."""
-
-    def __init__(self, sandbox: QboSandbox, access_token: str) -> None:
-        self.base = f"{sandbox.url}/v3/company/{sandbox.realm_id}"
-        self.session = requests.Session()
-        self.session.headers.update({"Authorization": f"Bearer {access_token}", "Accept": "application/json"})
-
-    def get(self, path: str, **params: str) -> requests.Response:
-        return self.session.get(f"{self.base}/{path}", params={"minorversion": "75", **params}, timeout=10)
-
-    def post(self, path: str, body: object, **params: str) -> requests.Response:
-        return self.session.post(f"{self.base}/{path}", json=body, params={"minorversion": "75", **params},
-                                 timeout=10)
-
-    def query(self, statement: str) -> requests.Response:
-        return self.session.post(f"{self.base}/query", data=statement, params={"minorversion": "75"},
-                                 headers={"Content-Type": "application/text"}, timeout=10)
 
 
 @pytest.fixture
@@ -52,7 +31,7 @@ def specs() -> Path:
 
 @pytest.fixture
 def sandbox() -> Iterator[QboSandbox]:
-    with start_qbo_emulator(seed=7, customers=6, invoices=60, custom_fields={"1": "Cashline Risk"}) as sb:
+    with start_qbo_emulator(seed=7, customers=6, invoices=100, custom_fields={"1": "Cashline Risk"}) as sb:
         yield sb
 
 
@@ -77,8 +56,8 @@ def connector(sandbox: QboSandbox, token_store: InMemoryTokenStore, sleeps: list
 
 
 @pytest.fixture
-def api(sandbox: QboSandbox, tokens: TokenSet) -> Api:
-    return Api(sandbox, tokens.access_token)
+def api(sandbox: QboSandbox, tokens: TokenSet) -> UserApi:
+    return sandbox.user_api(tokens.access_token)
 
 
 @pytest.fixture(scope="session")

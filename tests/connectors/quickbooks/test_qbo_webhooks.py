@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from flask import Flask, request
 
 from addon.domain.types import Allocation, ChangeOperation, EntityKind, NewPayment, Platform
@@ -127,11 +126,9 @@ def test_void_through_the_api_fires_a_void_event(receiver: tuple[Receiver, Runni
     hook.fail = 0
     with start_qbo_emulator(customers=6, invoices=60, webhook_url=f"{server.url}/hook", verifier_token=TOKEN,
                             webhook_format="legacy") as sb:
-        token = authorize(sb).access_token
         invoice = next(i for i in sb.store.all("Invoice") if i["Balance"] > 0 and not i["LinkedTxn"])
-        answer = requests.post(f"{sb.url}/v3/company/{sb.realm_id}/invoice", params={"operation": "void"},
-                               json={"Id": invoice["Id"], "SyncToken": invoice["SyncToken"]}, timeout=10,
-                               headers={"Authorization": f"Bearer {token}", "Accept": "application/json"})
+        answer = sb.user_api().post("invoice", {"Id": invoice["Id"], "SyncToken": invoice["SyncToken"]},
+                                    operation="void")
         assert answer.status_code == 200
         assert sb.drain_webhooks(timeout=10)
     entity = json.loads(hook.deliveries[0][0])["eventNotifications"][0]["dataChangeEvent"]["entities"][0]

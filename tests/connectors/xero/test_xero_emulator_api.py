@@ -281,3 +281,42 @@ def test_silent_due_date_edit_on_part_paid_invoice(sandbox: XeroSandbox, api: re
     assert inv.updated == stamp
     assert api.get(api_url(sandbox, "/Invoices"), headers={"If-Modified-Since": cutoff}).json()["Invoices"] == []
     assert datetime.now(UTC) > stamp
+
+
+def test_concurrent_limit() -> None:
+    with start_xero_emulator(customers=2, invoices=3, limits=Limits(per_minute=50, per_day=100, concurrent=2)) as sb:
+        http = sb.user_session()
+        # Two calls already in flight for this tenant (held open by other workers).
+        assert sb.limiter.acquire(sb.tenant_id).allowed
+        assert sb.limiter.acquire(sb.tenant_id).allowed
+        resp = http.get(api_url(sb, "/Contacts"))
+        assert resp.status_code == 429
+        assert resp.headers["X-Rate-Limit-Problem"] == "concurrent"
+        sb.limiter.release(sb.tenant_id)
+        assert http.get(api_url(sb, "/Contacts")).status_code == 200
+        assert sb.limiter.tenants[sb.tenant_id].in_flight == 1  # the emulator released its own slot
+
+
+def test_invoice_lifecycle(sandbox: XeroSandbox, api: requests.Session) -> None:
+    contact = next(iter(sandbox.store.contacts))
+    made = api.put(api_url(sandbox, "/Invoices"), json={"Invoices": [{
+        "Type": "ACCREC", "Contact": {"ContactID": contact}, "Date": "2026-11-03", "DueDate": "2026-12-03",
+        "LineItems": [{"Description": "work", "Quantity": 2, "UnitAmount": 50}]}]})
+    inv = made.json(parse_float=Decimal)["Invoices"][0]
+    assert inv["Status"] == "DRAFT"
+    assert inv["Total"] == inv["AmountDue"] == Decimal("100.00")
+    pay = {"Invoice": {"InvoiceID": inv["InvoiceID"]}, "Account": {"Code": "090"}, "Date": "2026-11-04", "Amount": 1}
+    assert api.put(api_url(sandbox, "/Payments"), json=pay).status_code == 400  # not AUTHORISED yet
+    url = api_url(sandbox, f"/Invoices/{inv['InvoiceID']}")
+    assert api.post(url, json={"Status": "AUTHORISED"}).json()["Invoices"][0]["Status"] == "AUTHORISED"
+    assert api.post(url, json={"Status": "DELETED"}).status_code == 400  # authorised invoices are voided
+    draft = api.put(api_url(sandbox, "/Invoices"), json={
+        "Contact": {"ContactID": contact}, "Date": "2026-11-03", "Status": "SUBMITTED",
+        "LineItems": [{"Description": "more", "Quantity": 1, "UnitAmount": 5}]}).json()["Invoices"][0]
+    deleted = api.post(api_url(sandbox, f"/Invoices/{draft['InvoiceID']}"), json={"Status": "DELETED"})
+    assert deleted.json()["Invoices"][0]["Status"] == "DELETED"
+    missing_contact = api.put(api_url(sandbox, "/Invoices"), json={
+        "Contact": {"ContactID": "00000000-0000-0000-0000-000000000000"}, "Date": "2026-11-03",
+        "LineItems": [{"Description": "x", "Quantity": 1, "UnitAmount": 5}]})
+    assert missing_contact.status_code == 400
+    assert missing_contact.json()["Elements"][0]["ValidationErrors"][0]["Message"] == "The contact could not be found."
