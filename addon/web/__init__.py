@@ -6,8 +6,21 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from addon.web import auth, health, webhooks
+    from addon.web import auth, dashboard, health, webhooks
 
     app.register_blueprint(health.bp)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(auth.bp)
+    app.register_blueprint(dashboard.bp)
+    _configure_tenant_nav(app)
+
+
+# Pages shown in the tenant navigation, when the capability that serves them is installed.
+TENANT_NAV = (("dashboard.page", "Dashboard"), ("dashboard.worklist_page", "Worklist"),
+              ("dunning.settings", "Dunning"), ("reconciliation.queue", "Reconciliation"))
+
+
+def _configure_tenant_nav(app: Flask) -> None:
+    @app.context_processor
+    def _nav() -> dict[str, object]:
+        return {"tenant_nav": [(e, label) for e, label in TENANT_NAV if e in app.view_functions]}

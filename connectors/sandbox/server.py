@@ -39,9 +39,13 @@ class RunningServer:
         self.stop()
 
 
-def serve_in_thread(app: Any, port: int = 0, host: str = "127.0.0.1") -> RunningServer:
-    """Start ``app`` on ``host:port`` (0 picks a free port) and return once it accepts connections."""
+def serve_in_thread(app: Any, port: int = 0, host: str = "127.0.0.1", poll_interval: float = 0.05) -> RunningServer:
+    """Start ``app`` on ``host:port`` (0 picks a free port) and return once it accepts connections.
+
+    A short ``poll_interval`` makes ``stop()`` take milliseconds (tests start and stop servers often).
+    """
     server = make_server(host, port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name=f"wsgi-{server.server_port}", daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": poll_interval},
+                              name=f"wsgi-{server.server_port}", daemon=True)
     thread.start()
     return RunningServer(server=server, thread=thread, app=app)

@@ -29,7 +29,7 @@ class ProbabilityCalibrator:
     def apply(self, p: Vector) -> Vector:
         """Calibrated probabilities for raw model probabilities ``p``."""
         if self.method == "isotonic":
-            return np.interp(p, np.array(self.x), np.array(self.y))
+            return np.asarray(np.interp(p, np.array(self.x), np.array(self.y)), dtype=np.float64)
         if self.method == "platt":
             a, b = self.x
             logit = np.log(np.clip(p, 1e-6, 1 - 1e-6) / np.clip(1 - p, 1e-6, 1.0))

@@ -31,7 +31,8 @@ FEATURE_NAMES: tuple[str, ...] = (
     "age_days", "days_to_due", "dispute_open",
     # the customer's settled history
     "cust_settled", "cust_late_rate", "cust_mean_delay", "cust_median_delay", "cust_delay_spread",
-    "cust_ewm_delay", "cust_delay_trend", "cust_projected_delay", "cust_last_delay", "cust_recent_late_rate", "cust_mean_days_to_settle",
+    "cust_ewm_delay", "cust_delay_trend", "cust_projected_delay", "cust_last_delay",
+    "cust_recent_late_rate", "cust_mean_days_to_settle",
     "cust_dispute_rate", "cust_credit_rate", "cust_partial_rate", "cust_days_since_payment",
     # the customer's open book at scoring time
     "open_count", "open_amount_vs_typical", "overdue_count", "max_days_overdue",

@@ -38,9 +38,8 @@ def classifier_margin(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64
 
 
 def quantile_margin(values: npt.NDArray[np.float64], outputs: int = 3) -> npt.NDArray[np.float64]:
-    """Starting payment day per row: the customer's median past delay (else the organisation's mean)."""
-    import os
-    own = values[:, feature_index(os.environ.get("QM","cust_median_delay"))]
+    """Starting payment day per row: the customer's trend-aware typical delay (else the organisation's)."""
+    own = values[:, feature_index("cust_projected_delay")]
     org = np.nan_to_num(values[:, feature_index("org_mean_delay_90d")], nan=0.0)
     start = np.where(np.isnan(own), org, own)
     return np.repeat(start[:, None], outputs, axis=1)

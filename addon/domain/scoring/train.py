@@ -161,15 +161,6 @@ def train_model(history: Sequence[HistoryInvoice], as_of: date, config: TrainCon
     at_issue = xd[:, feature_index("age_days")] == 0
     keep = at_issue | stage
     interval = fit_interval_calibrator(raw_q[keep, 0], raw_q[keep, -1], yd[keep], stage[keep])
-    import os
-    if os.environ.get("REFIT"):
-        x, y, w, _ = _stack(own_late, prior_late, None, config.prior_weight)
-        margin = classifier_margin(x)
-        classifier = _fit(model_matrix(x, margin, y, w, config.nthread), config.classifier_rounds,
-                          _params(config, objective="binary:logistic", eval_metric="logloss"))
-        xq, yq, wq, _ = _stack(own_delay, prior_delay, None, config.prior_weight)
-        quantiles = _fit(model_matrix(xq, quantile_margin(xq), yq, wq, config.nthread), config.quantile_rounds,
-                         _params(config, objective="reg:quantileerror", quantile_alpha=list(QUANTILES)))
     meta = _metadata(history, as_of, config, own_late, own_delay, len(prior), own_calib)
     meta["mean_margin"] = float(margin.mean())
     return RiskModel(classifier, quantiles, probability, interval, meta)

@@ -1,0 +1,42 @@
+"""Dashboard (aging, DSO, CEI, forecast) and the collections worklist, as pages and JSON."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from flask import Blueprint, jsonify, render_template
+
+from addon.extensions import get_db
+from addon.models import Tenant
+from addon.services.dashboard import tenant_dashboard, worklist
+from addon.web.session import tenant_view
+
+bp = Blueprint("dashboard", __name__)
+
+
+@bp.get("/tenants/<int:tenant_id>/dashboard")
+@tenant_view()
+def page(tenant: Tenant) -> Any:
+    data = tenant_dashboard(get_db().session, tenant, date.today())
+    return render_template("dashboard/dashboard.html", tenant=tenant, data=data,
+                           work=worklist(get_db().session, tenant, date.today(), limit=15))
+
+
+@bp.get("/tenants/<int:tenant_id>/worklist")
+@tenant_view()
+def worklist_page(tenant: Tenant) -> Any:
+    return render_template("dashboard/worklist.html", tenant=tenant,
+                           work=worklist(get_db().session, tenant, date.today(), limit=200))
+
+
+@bp.get("/api/tenants/<int:tenant_id>/dashboard")
+@tenant_view()
+def api(tenant: Tenant) -> Any:
+    return jsonify(tenant_dashboard(get_db().session, tenant, date.today()))
+
+
+@bp.get("/api/tenants/<int:tenant_id>/worklist")
+@tenant_view()
+def api_worklist(tenant: Tenant) -> Any:
+    return jsonify(worklist(get_db().session, tenant, date.today(), limit=200))

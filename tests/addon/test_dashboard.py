@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+
+from addon.models import Customer, Invoice, Membership, Payment, PaymentAllocation, RiskScore, Role, User
+from addon.services.dashboard import tenant_dashboard, worklist
+
+TODAY = date.today()
+
+
+@pytest.fixture
+def ledger(db, make_tenant):
+    tenant = make_tenant(name="Dash Ltd")
+    acme = Customer(tenant_id=tenant.id, remote_id="c1", name="Acme")
+    db.add(acme)
+    db.flush()
+
+    def inv(n: str, issued_ago: int, due_ago: int, total: str, due: str, status: str = "open") -> Invoice:
+        row = Invoice(tenant_id=tenant.id, remote_id=n, number=n, customer_id=acme.id, currency="GBP",
+                      issue_date=TODAY - timedelta(days=issued_ago), due_date=TODAY - timedelta(days=due_ago),
+                      total=Decimal(total), amount_due=Decimal(due), status=status)
+        db.add(row)
+        db.flush()
+        return row
+
+    overdue = inv("INV-1", 60, 30, "1000.00", "1000.00")
+    inv("INV-2", 10, -20, "500.00", "500.00")
+    paid = inv("INV-3", 50, 20, "300.00", "0.00", status="paid")
+    payment = Payment(tenant_id=tenant.id, remote_id="p1", date=TODAY - timedelta(days=15), amount=Decimal("300.00"),
+                      currency="GBP")
+    payment.allocations = [PaymentAllocation(tenant_id=tenant.id, invoice_id=paid.id, invoice_remote_id="INV-3",
+                                             amount=Decimal("300.00"), currency="GBP")]
+    db.add(payment)
+    db.add(RiskScore(tenant_id=tenant.id, invoice_id=overdue.id, model_version="t", p_late=Decimal("0.9"),
+                     band="high", p10_days=20, p50_days=40, p90_days=70, reasons=["paid late before"]))
+    db.commit()
+    return tenant
+
+
+def test_dashboard_figures(db, ledger) -> None:
+    data = tenant_dashboard(db, ledger, TODAY)
+    gbp = data["currencies"]["GBP"]
+    assert gbp["outstanding"] == "1500.00"
+    assert gbp["aging"]["1-30"] == "1000.00"
+    assert gbp["aging"]["current"] == "500.00"
+    total_forecast = sum(Decimal(w["expected"]) for w in gbp["forecast"])
+    assert Decimal("1300") < total_forecast <= Decimal("1500.01")
+    assert gbp["dso_days"] is not None
+
+
+def test_worklist_ranks_scored_overdue_first(db, ledger) -> None:
+    work = worklist(db, ledger, TODAY)
+    assert [w["number"] for w in work] == ["INV-1", "INV-2"]
+    assert work[0]["band"] == "high"
+    assert "30 days overdue" in work[0]["why"]
+
+
+def test_dashboard_pages_are_tenant_scoped(client, db, ledger, make_tenant) -> None:
+    user = User(issuer="https://idp", subject="u1", email="u@example.com")
+    db.add(user)
+    db.flush()
+    db.add(Membership(tenant_id=ledger.id, user_id=user.id, role=Role.VIEWER))
+    other = make_tenant(name="Not yours")
+    db.commit()
+    with client.session_transaction() as s:
+        s["user_id"] = user.id
+    page = client.get(f"/tenants/{ledger.id}/dashboard")
+    assert page.status_code == 200
+    assert b"INV-1" in page.data
+    assert client.get(f"/api/tenants/{ledger.id}/worklist").json[0]["number"] == "INV-1"
+    assert client.get(f"/tenants/{other.id}/dashboard").status_code == 404
+
+
+def test_pages_require_sign_in(client, ledger) -> None:
+    resp = client.get(f"/tenants/{ledger.id}/dashboard")
+    assert resp.status_code == 302
+    assert "/sign-in" in resp.headers["Location"]
