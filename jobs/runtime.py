@@ -31,6 +31,8 @@ def set_app(app: Flask) -> None:
 
 def _get_app() -> Flask:
     global _app
+    if _app is not None:  # the worker's (or a test's) app wins over whatever context is pushed
+        return _app
     if has_app_context():
         return current_app._get_current_object()  # type: ignore[attr-defined,no-any-return]
     if _app is None:

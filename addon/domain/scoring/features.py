@@ -43,7 +43,7 @@ _INDEX = {name: i for i, name in enumerate(FEATURE_NAMES)}
 SMOOTHING = 3.0  # pseudo-invoices of the organisation's late rate added to each customer's record
 EWM_ALPHA = 0.35  # weight of the latest settlement in the exponentially weighted delay
 RECENT_N = 5
-TREND_N = 8  # settlements used for the delay trend
+TREND_N = 20  # settlements used for the delay trend
 DRIFT_WINDOW_DAYS = 90
 Matrix = npt.NDArray[np.float64]
 

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, current_app, jsonify, redirect, request
 from werkzeug.wrappers import Response as BaseResponse
 
-from connectors.quickbooks.emulator.oauth_state import ACCOUNTING_SCOPE, OAuthError, OAuthState
+from connectors.quickbooks.emulator.oauth_state import ACCOUNTING_SCOPE, EMULATOR_USER, OAuthError, OAuthState
 
 bp = Blueprint("qbo_oauth", __name__)
 
@@ -32,6 +32,7 @@ _CONSENT = """<!doctype html>
 <input type="hidden" name="redirect_uri" value="{redirect_uri}">
 <input type="hidden" name="scope" value="{scope}">
 <input type="hidden" name="state" value="{state}">
+<input type="hidden" name="nonce" value="{nonce}">
 <button type="submit" name="decision" value="allow">Allow</button>
 <button type="submit" name="decision" value="deny">Cancel</button>
 </form>
@@ -80,7 +81,8 @@ def consent_page() -> BaseResponse | tuple[str, int]:
     store = current_app.extensions["qbo"].store
     html = _CONSENT.format(company=escape(store.company_name), client_id=escape(args["client_id"]),
                            redirect_uri=escape(args["redirect_uri"]), scope=escape(args.get("scope", "")),
-                           state=escape(args.get("state", "")), action=AUTHORIZE_PATH)
+                           state=escape(args.get("state", "")), nonce=escape(args.get("nonce", "")),
+                           action=AUTHORIZE_PATH)
     return Response(html, mimetype="text/html")
 
 
@@ -94,7 +96,7 @@ def consent_submit() -> BaseResponse | tuple[str, int]:
         return f"<h1>Error</h1><p>{escape(exc.description)}</p>", 400
     if form.get("decision") != "allow":
         return _redirect_error(redirect_uri, "access_denied", form.get("state"))
-    code = _oauth().issue_code(form["client_id"], redirect_uri, form.get("scope", ""))
+    code = _oauth().issue_code(form["client_id"], redirect_uri, form.get("scope", ""), form.get("nonce"))
     params = {"code": code, "state": form.get("state", ""), "realmId": _oauth().realm_id}
     return redirect(_join(redirect_uri, params), code=302)
 
@@ -124,7 +126,8 @@ def token() -> Response:
     oauth.authenticate(*_client_credentials())
     grant_type = request.form.get("grant_type")
     if grant_type == "authorization_code":
-        body = oauth.exchange_code(request.form.get("code", ""), request.form.get("redirect_uri", ""))
+        body = oauth.exchange_code(request.form.get("code", ""), request.form.get("redirect_uri", ""),
+                                   issuer=request.host_url.rstrip("/"))
     elif grant_type == "refresh_token":
         body = oauth.refresh_tokens(request.form.get("refresh_token", ""))
     else:
@@ -154,10 +157,10 @@ def userinfo() -> Response:
     value = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
     if _oauth().check_access(value) is None:
         return _error(OAuthError("invalid_token", "access token is invalid or expired", 401))
-    return jsonify(sub="emulator-user", email="owner@sandbox.example", emailVerified=True,
+    return jsonify(sub=EMULATOR_USER["sub"], email=EMULATOR_USER["email"], emailVerified=True,
                    givenName="Sandbox", familyName="Owner")
 
 
 @bp.get(JWKS_PATH)
 def jwks() -> Response:
-    return jsonify(keys=[])
+    return jsonify(_oauth().id_tokens.jwks())

@@ -13,11 +13,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from connectors.sandbox.openid import IdTokenSigner
+
 ACCESS_TTL = timedelta(seconds=3600)
 REFRESH_TTL = timedelta(days=100)
 MAX_CONNECTION_AGE = timedelta(days=5 * 365)
 CODE_TTL = timedelta(minutes=5)
 ACCOUNTING_SCOPE = "com.intuit.quickbooks.accounting"
+
+
+# The one user of the sandbox company (what userinfo and id_tokens describe).
+EMULATOR_USER = {"sub": "emulator-user", "email": "owner@sandbox.example"}
 
 
 class OAuthError(Exception):
@@ -61,6 +67,7 @@ class AuthCode:
     redirect_uri: str
     expires_at: datetime
     used: bool = False
+    nonce: str | None = None
 
 
 @dataclass
@@ -72,14 +79,15 @@ class OAuthState:
     access: dict[str, Token] = field(default_factory=dict)
     refresh: dict[str, Token] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    id_tokens: IdTokenSigner = field(default_factory=IdTokenSigner)
 
-    def issue_code(self, client_id: str, redirect_uri: str, scope: str) -> str:
+    def issue_code(self, client_id: str, redirect_uri: str, scope: str, nonce: str | None = None) -> str:
         """Record the user's consent and return a one-time code (valid 5 minutes)."""
         self.check_client_redirect(client_id, redirect_uri)
         code = "AB" + secrets.token_urlsafe(32)
         with self.lock:
             grant = Grant(self.realm_id, scope, self.clock())
-            self.codes[code] = AuthCode(grant, redirect_uri, self.clock() + CODE_TTL)
+            self.codes[code] = AuthCode(grant, redirect_uri, self.clock() + CODE_TTL, nonce=nonce or None)
         return code
 
     def check_client_redirect(self, client_id: str, redirect_uri: str) -> None:
@@ -93,8 +101,8 @@ class OAuthState:
                                                                          self.app.client_secret):
             raise OAuthError("invalid_client", "client authentication failed", 401)
 
-    def exchange_code(self, code: str, redirect_uri: str) -> dict[str, object]:
-        """grant_type=authorization_code."""
+    def exchange_code(self, code: str, redirect_uri: str, issuer: str = "") -> dict[str, object]:
+        """grant_type=authorization_code; with the openid scope the answer carries a signed id_token."""
         with self.lock:
             entry = self.codes.get(code)
             if entry is None or entry.used or entry.expires_at <= self.clock():
@@ -102,7 +110,12 @@ class OAuthState:
             if entry.redirect_uri != redirect_uri:
                 raise OAuthError("invalid_grant", "redirect_uri does not match the authorization request")
             entry.used = True
-            return self._issue(entry.grant)
+            body = self._issue(entry.grant)
+        if "openid" in entry.grant.scope.split():
+            body["id_token"] = self.id_tokens.sign(
+                issuer=issuer, audience=self.app.client_id, subject=EMULATOR_USER["sub"], nonce=entry.nonce,
+                realmid=self.realm_id, email=EMULATOR_USER["email"], email_verified=True)
+        return body
 
     def refresh_tokens(self, refresh_token: str) -> dict[str, object]:
         """grant_type=refresh_token: rotate (the presented refresh token is retired)."""

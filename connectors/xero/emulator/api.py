@@ -274,8 +274,10 @@ def _payment_routes(bp: Blueprint, store: OrgStore) -> None:
 
     @bp.route("/Payments", methods=["PUT", "POST"])
     def create_payments() -> Response:
-        """PUT/POST /Payments: one payment or a batch (all or nothing)."""
+        """PUT/POST /Payments: one payment or a batch (all or nothing unless summarizeErrors=false)."""
         items = elements(body_json(), "Payments")
+        if request.args.get("summarizeErrors", "true").lower() == "false":
+            return envelope(store, "Payments", [_payment_or_errors(store, item) for item in items])
         with store.lock:
             parsed = [_parse_payment(item) for item in items]
             _check_batch(store, parsed)
@@ -291,6 +293,17 @@ def _payment_routes(bp: Blueprint, store: OrgStore) -> None:
         if item.get("Status") != "DELETED":
             raise XeroValidationError("Payments can only be deleted (Status DELETED).")
         return envelope(store, "Payments", [wire.payment(store, store.delete_payment(payment_id))])
+
+
+def _payment_or_errors(store: OrgStore, item: dict[str, Any]) -> dict[str, Any]:
+    # summarizeErrors=false: each element succeeds or comes back carrying its own ValidationErrors.
+    try:
+        invoice_id, on, amount, reference, account = _parse_payment(item)
+        made = store.add_payment(invoice_id, on, amount, reference=reference, account_code=account)
+    except XeroValidationError as exc:
+        return {**item, "StatusAttributeString": "ERROR", "HasValidationErrors": True,
+                "ValidationErrors": [{"Message": m} for m in exc.messages]}
+    return {**wire.payment(store, made), "StatusAttributeString": "OK"}
 
 
 def _parse_payment(item: dict[str, Any]) -> tuple[str, Any, Decimal, str | None, str]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 
 from flask import Flask, Response, g, request
 
@@ -47,7 +47,10 @@ def build_state(*, seed: int = 7, customers: int = 40, invoices: int = 1500, tod
                 webhook_url: str | None = None, webhook_key: str | None = None,
                 webhook_schedule: Sequence[float] = DEFAULT_SCHEDULE) -> EmulatorState:
     """A seeded organisation with one registered app and (optionally) a webhook subscription."""
-    clock = Clock()
+    # Seeded history ends at ``today``; if the machine's clock is earlier than that, run the emulator's
+    # clock ahead so every seeded change lies in the past (If-Modified-Since stays meaningful).
+    lag = datetime.combine(today + timedelta(days=1), time(), tzinfo=UTC) - datetime.now(UTC)
+    clock = Clock(offset=max(lag, timedelta(0)))
     store = build_store(generate_company(seed, customers=customers, invoices=invoices, today=today), clock=clock)
     identity = IdentityState(store.tenant_id, store.name, clock)
     identity.register(AppRegistration(client_id, client_secret, tuple(redirect_uris)))

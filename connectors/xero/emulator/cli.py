@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import datetime
 
 import click
 from werkzeug.serving import run_simple
@@ -34,14 +34,13 @@ from connectors.xero.emulator.app import (
 @click.option("--per-minute", type=int, default=XERO_LIMITS.per_minute, show_default=True)
 @click.option("--per-day", type=int, default=XERO_LIMITS.per_day, show_default=True)
 @click.option("--concurrent", type=int, default=XERO_LIMITS.concurrent, show_default=True)
-def command(seed: int, port: int, host: str, customers: int, invoices: int, today: object, client_id: str,
+def command(seed: int, port: int, host: str, customers: int, invoices: int, today: datetime, client_id: str,
             client_secret: str, redirect_uri: str | None, webhook_url: str | None, webhook_key: str | None,
             per_minute: int, per_day: int, concurrent: int) -> None:
     """Run a wire-faithful Xero emulator (identity, Accounting API, connections, webhooks)."""
     if webhook_url and not webhook_key:
         raise click.UsageError("--webhook-key is required with --webhook-url")
-    day = today.date() if hasattr(today, "date") else date(2026, 11, 1)
-    state = build_state(seed=seed, customers=customers, invoices=invoices, today=day,
+    state = build_state(seed=seed, customers=customers, invoices=invoices, today=today.date(),
                         limits=Limits(per_minute, per_day, concurrent), client_id=client_id,
                         client_secret=client_secret,
                         redirect_uris=(redirect_uri,) if redirect_uri else DEFAULT_REDIRECT_URIS,

@@ -95,11 +95,15 @@ class XeroSandbox:
 def start_xero_emulator(seed: int = 7, customers: int = 6, invoices: int = 40, limits: Limits | None = None,
                         webhook_url: str | None = None, webhook_key: str | None = None,
                         today: date = date(2026, 11, 1), *, port: int = 0,
-                        webhook_schedule: Sequence[float] = (0, 0.05, 0.1)) -> XeroSandbox:
-    """Seed an organisation and serve it on a free loopback port (small by default, for tests)."""
+                        webhook_schedule: Sequence[float] = (0, 0.05, 0.1),
+                        redirect_uris: Sequence[str] = ()) -> XeroSandbox:
+    """Seed an organisation and serve it on a free loopback port (small by default, for tests).
+
+    ``redirect_uris`` registers extra callback URLs (e.g. the Flask app's) beside TEST_REDIRECT_URI.
+    """
     state = build_state(seed=seed, customers=customers, invoices=invoices, today=today, limits=limits,
-                        redirect_uris=(TEST_REDIRECT_URI,), webhook_url=webhook_url, webhook_key=webhook_key,
-                        webhook_schedule=webhook_schedule)
+                        redirect_uris=(TEST_REDIRECT_URI, *redirect_uris), webhook_url=webhook_url,
+                        webhook_key=webhook_key, webhook_schedule=webhook_schedule)
     server = serve_app(create_app(state), port)
     return XeroSandbox(state, server, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, TEST_REDIRECT_URI)
 

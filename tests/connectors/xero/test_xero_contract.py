@@ -87,6 +87,9 @@ def test_write_endpoints(openapi: OpenAPI, org: XeroSandbox, http: requests.Sess
     check(openapi, http.put(org.api_url("/Payments"), json=pay, headers={"Idempotency-Key": "contract-1"}))
     check(openapi, http.post(org.api_url(f"/Payments/{made['Payments'][0]['PaymentID']}"),
                              json={"Status": "DELETED"}))
+    paid = first(org.store.invoices.values(), status="PAID")
+    mixed = {"Payments": [pay, {**pay, "Invoice": {"InvoiceID": paid.id}}]}
+    check(openapi, http.put(org.api_url("/Payments?summarizeErrors=false"), json=mixed))
     check(openapi, http.put(org.api_url(f"/Invoices/{inv.id}/History"),
                             json={"HistoryRecords": [{"Details": "Reminder sent"}]}))
     note = check(openapi, http.put(org.api_url("/CreditNotes"), json={"CreditNotes": [{

@@ -11,7 +11,7 @@ import requests
 
 from connectors.sandbox.limits import Limits
 from connectors.xero.emulator.records import InvoiceRecord
-from connectors.xero.emulator.testing import XeroSandbox, start_xero_emulator
+from connectors.xero.emulator.testing import XeroSandbox, authorize, start_xero_emulator
 
 MS_DATE = re.compile(r"^/Date\(\d+\+0000\)/$")
 
@@ -320,3 +320,24 @@ def test_invoice_lifecycle(sandbox: XeroSandbox, api: requests.Session) -> None:
         "LineItems": [{"Description": "x", "Quantity": 1, "UnitAmount": 5}]})
     assert missing_contact.status_code == 400
     assert missing_contact.json()["Elements"][0]["ValidationErrors"][0]["Message"] == "The contact could not be found."
+
+
+def test_summarize_errors_false_returns_per_element_errors(sandbox: XeroSandbox, api: requests.Session) -> None:
+    inv = open_invoice(sandbox)
+    paid = next(i for i in sandbox.store.invoices.values() if i.status == "PAID")
+    good = {"Invoice": {"InvoiceID": inv.id}, "Account": {"Code": "090"}, "Date": "2026-11-02", "Amount": 1}
+    bad = {**good, "Invoice": {"InvoiceID": paid.id}}
+    resp = api.put(api_url(sandbox, "/Payments"), params={"summarizeErrors": "false"},
+                   json={"Payments": [good, bad]})
+    assert resp.status_code == 200
+    ok, failed = resp.json()["Payments"]
+    assert ok["StatusAttributeString"] == "OK"
+    assert ok["Amount"] == 1
+    assert failed["StatusAttributeString"] == "ERROR"
+    assert failed["ValidationErrors"] == [{"Message": "Invoice not of valid status for modification"}]
+
+
+def test_extra_redirect_uri_can_be_registered() -> None:
+    with start_xero_emulator(customers=2, invoices=3, redirect_uris=("http://localhost/xero/callback",)) as sb:
+        tokens = authorize(sb, redirect_uri="http://localhost/xero/callback")
+        assert tokens.access_token

@@ -1,0 +1,79 @@
+"""End-to-end fixtures: the Cashline app served on loopback, wired to a platform emulator."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from typing import Any
+from urllib.parse import urljoin
+
+import pytest
+import requests
+from rq import SimpleWorker
+from rq.serializers import JSONSerializer
+
+from addon.queueing import QUEUES, get_queue
+from connectors.sandbox.server import RunningServer, serve_in_thread
+from jobs.runtime import set_app
+
+
+@dataclass
+class LiveApp:
+    app: Any
+    server: RunningServer
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def work(self, redis_conn: Any) -> None:
+        """Run every queued job to completion in this process (an RQ SimpleWorker in burst mode)."""
+        set_app(self.app)
+        SimpleWorker([get_queue(q, redis_conn) for q in QUEUES], connection=redis_conn,
+                     serializer=JSONSerializer).work(burst=True)
+
+
+@pytest.fixture
+def live_app(app, app_config, redis_conn) -> Iterator[LiveApp]:
+    """A second app instance (same database as ``app``, which cleans up) served on a free port."""
+    from addon import create_app
+
+    served = create_app({**app_config, "WTF_CSRF_ENABLED": True, "TESTING": False})
+    server = serve_in_thread(served)
+    served.config["PUBLIC_URL"] = server.url
+    yield LiveApp(served, server)
+    server.stop()
+    served.extensions["cashline_db"].dispose()
+
+
+class FormReader(HTMLParser):
+    """The first form of a page: its action and input values."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.action: str | None = None
+        self.fields: dict[str, str] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {k: v or "" for k, v in attrs}
+        if tag == "form" and self.action is None:
+            self.action = values.get("action", "")
+        elif tag == "input" and values.get("name") and values.get("type") != "radio":
+            self.fields.setdefault(values["name"], values.get("value", ""))
+
+
+def submit_consent(browser: requests.Session, consent_page: requests.Response) -> requests.Response:
+    """Click Allow on an emulator's consent page and follow redirects back into the app."""
+    form = FormReader()
+    form.feed(consent_page.text)
+    assert form.action is not None, consent_page.text[:500]
+    return browser.post(urljoin(consent_page.url, form.action), data={**form.fields, "decision": "allow"},
+                        timeout=30)
+
+
+def csrf_token(page: requests.Response) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert match, "no CSRF token on the page"
+    return match.group(1)

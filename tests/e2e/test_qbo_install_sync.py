@@ -1,0 +1,97 @@
+"""Install from QuickBooks, backfill, react to a webhook, and handle a disconnect — all over HTTP."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+import requests
+
+from addon.models import Invoice, Membership, Role, Tenant, TenantStatus, User, WebhookEvent
+from connectors.quickbooks.emulator.testing import start_qbo_emulator
+from tests.e2e.conftest import submit_consent
+
+VERIFIER = "qbo-verifier-token"
+
+
+@pytest.fixture
+def qbo(live_app):
+    sandbox = start_qbo_emulator(seed=11, customers=5, invoices=30, webhook_url=f"{live_app.url}/webhooks/qbo",
+                                 verifier_token=VERIFIER, redirect_uris=(f"{live_app.url}/callback/qbo",),
+                                 webhook_format="legacy")
+    live_app.app.config.update(QBO_CLIENT_ID=sandbox.client_id, QBO_CLIENT_SECRET=sandbox.client_secret,
+                               QBO_DISCOVERY_URL=sandbox.discovery_url, QBO_API_URL=sandbox.url,
+                               QBO_WEBHOOK_VERIFIER_TOKEN=VERIFIER)
+    yield sandbox
+    sandbox.stop()
+
+
+def _install(live_app, browser: requests.Session) -> requests.Response:
+    consent = browser.get(f"{live_app.url}/connect/qbo", timeout=30)
+    assert consent.status_code == 200
+    assert "Allow" in consent.text
+    return submit_consent(browser, consent)
+
+
+def test_install_backfill_webhook_and_disconnect(live_app, qbo, db, redis_conn) -> None:
+    browser = requests.Session()
+    landed = _install(live_app, browser)
+    assert landed.status_code == 200, landed.text[:400]
+    assert "The first sync has started" in landed.text
+
+    tenant = db.query(Tenant).one()
+    assert (tenant.platform, tenant.remote_id, tenant.status) == ("qbo", qbo.realm_id, TenantStatus.CONNECTED)
+    user = db.query(User).one()
+    assert user.email == "owner@sandbox.example"  # from the verified id_token
+    assert db.query(Membership).one().role is Role.ADMIN
+
+    live_app.work(redis_conn)  # the backfill enqueued by the install
+    db.expire_all()
+    open_before = {i.remote_id: i.amount_due for i in db.query(Invoice).filter_by(status="open")}
+    assert db.query(Invoice).count() == len(qbo.store.all("Invoice")) > 0
+    assert open_before
+
+    # A user records a payment in QuickBooks: the emulator sends a signed webhook, we re-read.
+    remote_id, due = sorted(open_before.items())[0]
+    invoice = qbo.store.get("Invoice", remote_id)
+    api = qbo.user_api(qbo_token(qbo))
+    resp = api.post("payment", {"CustomerRef": {"value": invoice["CustomerRef"]["value"]},
+                                "TotalAmt": str(due), "Line": [{"Amount": str(due), "LinkedTxn": [
+                                    {"TxnId": remote_id, "TxnType": "Invoice"}]}]})
+    assert resp.status_code == 200, resp.text
+    qbo.drain_webhooks()
+    assert db.query(WebhookEvent).count() >= 1
+    live_app.work(redis_conn)
+    db.expire_all()
+    paid = db.query(Invoice).filter_by(remote_id=remote_id).one()
+    assert paid.amount_due == Decimal("0")
+    assert paid.status == "paid"
+
+    # The user disconnects the app inside QuickBooks: Intuit calls our Disconnect URL.
+    page = browser.get(f"{live_app.url}/disconnect/qbo", params={"realmId": qbo.realm_id}, timeout=10)
+    assert page.status_code == 200
+    db.expire_all()
+    assert db.get(Tenant, tenant.id).status is TenantStatus.DISCONNECTED
+    home = browser.get(f"{live_app.url}/tenants/{tenant.id}", timeout=10)
+    assert 'id="reconnect-banner"' in home.text
+
+
+def test_an_id_token_not_signed_by_the_platform_key_is_refused(live_app, qbo, db, monkeypatch) -> None:
+    from joserfc.jwk import RSAKey
+
+    from connectors.sandbox.openid import IdTokenSigner
+
+    # Same key id, different key: only a real signature check notices.
+    forger = IdTokenSigner(RSAKey.generate_key(2048, parameters={"kid": "emulator-1"}))
+    monkeypatch.setattr(qbo.state.oauth.id_tokens, "sign", forger.sign)
+    landed = _install(live_app, requests.Session())
+    assert landed.status_code == 400
+    assert "invalid id_token" in landed.text
+    assert db.query(Tenant).count() == 0
+    assert db.query(User).count() == 0
+
+
+def qbo_token(sandbox) -> str:
+    from connectors.quickbooks.emulator.testing import authorize
+
+    return authorize(sandbox).access_token
