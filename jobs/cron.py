@@ -25,6 +25,8 @@ class Periodic:
 SCHEDULE: list[Periodic] = [
     Periodic("webhook-sweeper", "jobs.webhooks.sweep_unqueued", "default", 60),
     Periodic("sync-sweep", "jobs.sync.sweep_all", "sync", 15 * 60),
+    Periodic("dunning-fan-out", "jobs.dunning.fan_out", "dunning", 60 * 60),  # hourly: local send hours differ
+    Periodic("nightly-scoring", "jobs.scoring.nightly", "scoring", 24 * 3600),
 ]
 
 

@@ -13,6 +13,7 @@ from addon.queueing import enqueue
 from addon.services import sync
 from connectors.errors import AuthError
 from jobs.runtime import connector_factory, job_context
+from jobs.scoring import request_scoring
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +41,8 @@ def backfill_tenant(tenant_id: int) -> dict[str, int]:
             _mark_needs_reauth(ctx, tenant, exc)
             return {"needs_reauth": 1}
         tenant.settings = {**tenant.settings, "last_full_sweep": datetime.now(UTC).isoformat()}
-        return result.as_dict()
+    request_scoring(tenant_id)  # after commit: score what was just mirrored
+    return result.as_dict()
 
 
 def sync_tenant(tenant_id: int) -> dict[str, int]:
@@ -55,7 +57,9 @@ def sync_tenant(tenant_id: int) -> dict[str, int]:
         except AuthError as exc:
             _mark_needs_reauth(ctx, tenant, exc)
             return {"needs_reauth": 1}
-        return result.as_dict()
+    if result.invoices or result.payments or result.credit_notes:
+        request_scoring(tenant_id)
+    return result.as_dict()
 
 
 def sweep_all() -> dict[str, int]:

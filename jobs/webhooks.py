@@ -10,6 +10,7 @@ from addon.models import WebhookEvent, WebhookStatus
 from addon.queueing import enqueue
 from addon.services import webhooks
 from jobs.runtime import connector_factory, job_context
+from jobs.scoring import request_scoring
 
 logger = logging.getLogger(__name__)
 
@@ -24,8 +25,8 @@ def process_event(event_id: int) -> dict[str, object]:
         attempts = event.attempts
         ctx.session.commit()  # count the attempt even if this worker dies mid-way
         try:
-            totals = webhooks.process_delivery(ctx.session, event, connector_factory(ctx),
-                                               now=datetime.now(UTC))
+            totals, tenant_ids = webhooks.process_delivery(ctx.session, event, connector_factory(ctx),
+                                                           now=datetime.now(UTC))
         except Exception as exc:  # noqa: BLE001 - any failure is recorded; poison events dead-letter
             ctx.session.rollback()
             _record_failure(ctx, event_id, attempts, exc)
@@ -33,7 +34,9 @@ def process_event(event_id: int) -> dict[str, object]:
         event.status = WebhookStatus.PROCESSED.value
         event.processed_at = datetime.now(UTC)
         event.error = None
-        return {"processed": True, **totals}
+    for tenant_id in tenant_ids:  # after commit: scores follow the ledger change
+        request_scoring(tenant_id)
+    return {"processed": True, **totals}
 
 
 def _record_failure(ctx, event_id: int, attempts: int, exc: Exception) -> None:  # type: ignore[no-untyped-def]

@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from addon.models.base import Base, TenantScoped, TimestampMixin
@@ -43,6 +43,9 @@ class DunningStage(TenantScoped, TimestampMixin, Base):
     min_amount: Mapped[Decimal | None]
     risk_bands: Mapped[list[Any]] = mapped_column(default=list)  # empty = all bands
     needs_approval: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The engine's Stage flags: statutory claims on this stage; reliable payers skip it.
+    show_statutory: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    skip_for_reliable: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class DunningAction(TenantScoped, TimestampMixin, Base):

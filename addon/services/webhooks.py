@@ -64,14 +64,17 @@ def _dialect_insert(session: Session) -> Any:
 
 
 def process_delivery(session: Session, event: WebhookEvent,
-                     connector_for: Callable[[Tenant], AccountingConnector], *, now: datetime) -> dict[str, int]:
+                     connector_for: Callable[[Tenant], AccountingConnector], *,
+                     now: datetime) -> tuple[dict[str, int], list[int]]:
     """Apply every change announced in ``event``: invoices re-read one by one, other kinds by an
-    incremental sync of the tenant (they carry no usable payload and are rarer)."""
+    incremental sync of the tenant (they carry no usable payload and are rarer). Returns the totals
+    and the ids of the tenants whose ledgers changed."""
     changes = connector_class(event.platform).parse_webhook(event.raw_body)
     by_tenant: dict[str, list[ChangeEvent]] = defaultdict(list)
     for change in changes:
         by_tenant[change.tenant_remote_id].append(change)
     totals: dict[str, int] = defaultdict(int)
+    touched: list[int] = []
     for remote_id, tenant_changes in by_tenant.items():
         tenant = session.scalar(select(Tenant).where(Tenant.platform == event.platform,
                                                      Tenant.remote_id == remote_id))
@@ -80,7 +83,8 @@ def process_delivery(session: Session, event: WebhookEvent,
             totals["ignored"] += len(tenant_changes)
             continue
         _apply_tenant_changes(session, tenant, tenant_changes, connector_for(tenant), now, totals)
-    return dict(totals)
+        touched.append(tenant.id)
+    return dict(totals), touched
 
 
 def _apply_tenant_changes(session: Session, tenant: Tenant, changes: list[ChangeEvent],

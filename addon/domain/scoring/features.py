@@ -31,7 +31,7 @@ FEATURE_NAMES: tuple[str, ...] = (
     "age_days", "days_to_due", "dispute_open",
     # the customer's settled history
     "cust_settled", "cust_late_rate", "cust_mean_delay", "cust_median_delay", "cust_delay_spread",
-    "cust_ewm_delay", "cust_delay_trend", "cust_projected_delay", "cust_last_delay",
+    "cust_ewm_delay", "cust_delay_trend", "cust_projected_delay", "cust_same_season_delay", "cust_last_delay",
     "cust_recent_late_rate", "cust_mean_days_to_settle",
     "cust_dispute_rate", "cust_credit_rate", "cust_partial_rate", "cust_days_since_payment",
     # the customer's open book at scoring time
@@ -43,7 +43,8 @@ _INDEX = {name: i for i, name in enumerate(FEATURE_NAMES)}
 SMOOTHING = 3.0  # pseudo-invoices of the organisation's late rate added to each customer's record
 EWM_ALPHA = 0.35  # weight of the latest settlement in the exponentially weighted delay
 RECENT_N = 5
-TREND_N = 20  # settlements used for the delay trend
+TREND_DAYS = 270  # settled invoices issued this recently define the delay trend
+TREND_MAX = 60
 DRIFT_WINDOW_DAYS = 90
 Matrix = npt.NDArray[np.float64]
 
@@ -197,9 +198,11 @@ class FeatureBuilder:
         out[_INDEX["cust_last_delay"]] = delays[-1]
         # Recent minus long-run delay: positive for a customer who is getting slower.
         out[_INDEX["cust_delay_trend"]] = c.s_ewm[k] - out[_INDEX["cust_median_delay"]]
-        out[_INDEX["cust_projected_delay"]] = _projected(c.s_issue[max(0, k - TREND_N):k],
-                                                         delays[-TREND_N:], out[_INDEX["cust_median_delay"]],
-                                                         issue_day)
+        # The trend uses a time window, not a count, so busy and quiet customers are treated alike.
+        window = (c.s_issue[:k] >= issue_day - TREND_DAYS).nonzero()[0][-TREND_MAX:]
+        out[_INDEX["cust_projected_delay"]] = _projected(c.s_issue[window], delays[window],
+                                                         out[_INDEX["cust_median_delay"]], issue_day)
+        out[_INDEX["cust_same_season_delay"]] = _same_season(c.s_issue[:k], delays, issue_day)
         out[_INDEX["cust_recent_late_rate"]] = float(np.mean(delays[-RECENT_N:] > 0))
         out[_INDEX["cust_mean_days_to_settle"]] = c.s_cum_settle[k] / k
         out[_INDEX["cust_dispute_rate"]] = c.s_cum_dispute[k] / k
@@ -220,6 +223,15 @@ class FeatureBuilder:
         out[_INDEX["open_amount_vs_typical"]] = amount / typical if typical > 0 else math.nan
         out[_INDEX["overdue_count"]] = float(overdue.sum())
         out[_INDEX["max_days_overdue"]] = float(t - c.due[:m][overdue].min()) if overdue.any() else 0.0
+
+
+def _same_season(issued: Matrix, delays: Matrix, issue_day: int) -> float:
+    """Mean delay of the customer's invoices issued within a month of this date in earlier years."""
+    day = date.fromordinal(issue_day)
+    doy = np.array([date.fromordinal(int(d)).timetuple().tm_yday for d in issued])
+    gap = np.abs(doy - day.timetuple().tm_yday)
+    near = (np.minimum(gap, 365 - gap) <= 31) & (issued < issue_day - 300)
+    return float(delays[near].mean()) if near.any() else math.nan
 
 
 def _projected(issued: Matrix, delays: Matrix, anchor: float, issue_day: int) -> float:

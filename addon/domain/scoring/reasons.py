@@ -129,6 +129,14 @@ def _quiet(v: dict[str, float], b: FeatureBuilder, inv: HistoryInvoice, as_of: d
     return None if math.isnan(d) else f"customer's last payment was {_days(d)} ago"
 
 
+def _season(v: dict[str, float], b: FeatureBuilder, inv: HistoryInvoice, as_of: date, up: bool) -> str | None:
+    d = v["cust_same_season_delay"]
+    if math.isnan(d):
+        return None
+    when = "late" if d > 0 else "early"
+    return f"around this time last year the customer paid {_days(d)} {when} on average"
+
+
 def _currency(v: dict[str, float], b: FeatureBuilder, inv: HistoryInvoice, as_of: date, up: bool) -> str:
     share = v["currency_share"]
     common = not math.isnan(share) and share >= 0.5
@@ -144,6 +152,6 @@ _PHRASES: dict[str, Phrase] = {
     "cust_dispute_rate": _rate("raised disputes", "cust_dispute_rate"),
     "cust_credit_rate": _rate("received credit notes", "cust_credit_rate"),
     "cust_partial_rate": _rate("paid in instalments", "cust_partial_rate"),
-    "cust_days_since_payment": _quiet, "currency_share": _currency,
+    "cust_days_since_payment": _quiet, "cust_same_season_delay": _season, "currency_share": _currency,
     "sent": lambda v, b, i, d, up: None if v["sent"] else "invoice has not been marked as sent",
 }

@@ -55,6 +55,9 @@ class TrainConfig:
     calibration_fraction: float = 0.25
     checkpoints: tuple[int, ...] = (-7, 0, 7, 14, 30, 60, 90)  # days relative to due date
     prior_weight: float = 0.5
+    # Refit on every row (calibration window included) after fitting the calibrators, so the trees
+    # also learn from the newest behaviour; the calibrators are kept as fitted on held-out rows.
+    refit: bool = True
 
 
 @dataclass(slots=True)
@@ -130,6 +133,18 @@ def _stack(own: _Rows, priors: list[_Rows], recent: bool | None, weight: float
     return x, y, w, np.concatenate([p[2] for p in parts])
 
 
+def _fit_both(own_late: _Rows, prior_late: list[_Rows], own_delay: _Rows, prior_delay: list[_Rows],
+              config: TrainConfig, recent: bool | None) -> tuple[xgb.Booster, xgb.Booster, Vector]:
+    x, y, w, _ = _stack(own_late, prior_late, recent, config.prior_weight)
+    margin = classifier_margin(x)
+    classifier = _fit(model_matrix(x, margin, y, w, config.nthread), config.classifier_rounds,
+                      _params(config, objective="binary:logistic", eval_metric="logloss"))
+    xq, yq, wq, _ = _stack(own_delay, prior_delay, recent, config.prior_weight)
+    quantiles = _fit(model_matrix(xq, quantile_margin(xq), yq, wq, config.nthread), config.quantile_rounds,
+                     _params(config, objective="reg:quantileerror", quantile_alpha=list(QUANTILES)))
+    return classifier, quantiles, margin
+
+
 def train_model(history: Sequence[HistoryInvoice], as_of: date, config: TrainConfig | None = None,
                 prior: Sequence[tuple[Sequence[HistoryInvoice], date]] = ()) -> RiskModel:
     """Train on what was known at ``as_of``; ``prior`` histories (pooled, down-weighted) help cold starts."""
@@ -143,13 +158,7 @@ def train_model(history: Sequence[HistoryInvoice], as_of: date, config: TrainCon
     own_calib = sum(own_late.recent) >= MIN_OWN_CALIBRATION
     calib_priors_late = [] if own_calib else prior_late
     calib_priors_delay = [] if own_calib else prior_delay
-    x, y, w, _ = _stack(own_late, prior_late, False, config.prior_weight)
-    margin = classifier_margin(x)
-    classifier = _fit(model_matrix(x, margin, y, w, config.nthread), config.classifier_rounds,
-                      _params(config, objective="binary:logistic", eval_metric="logloss"))
-    xq, yq, wq, _ = _stack(own_delay, prior_delay, False, config.prior_weight)
-    quantiles = _fit(model_matrix(xq, quantile_margin(xq), yq, wq, config.nthread), config.quantile_rounds,
-                     _params(config, objective="reg:quantileerror", quantile_alpha=list(QUANTILES)))
+    classifier, quantiles, margin = _fit_both(own_late, prior_late, own_delay, prior_delay, config, False)
     xc, yc, _, _ = _stack(own_late, calib_priors_late, True, 1.0)
     raw_p = classifier.predict(model_matrix(xc, classifier_margin(xc))).astype(np.float64)
     probability = fit_probability_calibrator(raw_p, yc)
@@ -161,6 +170,8 @@ def train_model(history: Sequence[HistoryInvoice], as_of: date, config: TrainCon
     at_issue = xd[:, feature_index("age_days")] == 0
     keep = at_issue | stage
     interval = fit_interval_calibrator(raw_q[keep, 0], raw_q[keep, -1], yd[keep], stage[keep])
+    if config.refit:
+        classifier, quantiles, margin = _fit_both(own_late, prior_late, own_delay, prior_delay, config, None)
     meta = _metadata(history, as_of, config, own_late, own_delay, len(prior), own_calib)
     meta["mean_margin"] = float(margin.mean())
     return RiskModel(classifier, quantiles, probability, interval, meta)

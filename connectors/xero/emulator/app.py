@@ -38,7 +38,8 @@ class EmulatorState:
 
 DEFAULT_CLIENT_ID = "CASHLINEDEVCLIENT"
 DEFAULT_CLIENT_SECRET = "cashline-dev-secret"  # noqa: S105 - a documented local emulator default
-DEFAULT_REDIRECT_URIS = ("http://localhost:5000/xero/callback", "http://127.0.0.1:5000/xero/callback")
+# Cashline's own callback (PUBLIC_URL + /callback/xero) on the default dev port.
+DEFAULT_REDIRECT_URIS = ("http://127.0.0.1:5000/callback/xero", "http://localhost:5000/callback/xero")
 
 
 def build_state(*, seed: int = 7, customers: int = 40, invoices: int = 1500, today: date = date(2026, 11, 1),

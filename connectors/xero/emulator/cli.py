@@ -28,14 +28,15 @@ from connectors.xero.emulator.app import (
               help="The generated company's 'today' (history ends here).")
 @click.option("--client-id", default=DEFAULT_CLIENT_ID, show_default=True)
 @click.option("--client-secret", default=DEFAULT_CLIENT_SECRET, show_default=True)
-@click.option("--redirect-uri", default=None, help=f"Allowed redirect URI [default: {DEFAULT_REDIRECT_URIS[0]}].")
+@click.option("--redirect-uri", "redirect_uris", multiple=True,
+              help=f"Allowed redirect URI, repeatable [default: {', '.join(DEFAULT_REDIRECT_URIS)}].")
 @click.option("--webhook-url", default=None, help="Subscribe this URL to CONTACT/INVOICE/CREDITNOTE events.")
 @click.option("--webhook-key", default=None, help="Webhook signing key (required with --webhook-url).")
 @click.option("--per-minute", type=int, default=XERO_LIMITS.per_minute, show_default=True)
 @click.option("--per-day", type=int, default=XERO_LIMITS.per_day, show_default=True)
 @click.option("--concurrent", type=int, default=XERO_LIMITS.concurrent, show_default=True)
 def command(seed: int, port: int, host: str, customers: int, invoices: int, today: datetime, client_id: str,
-            client_secret: str, redirect_uri: str | None, webhook_url: str | None, webhook_key: str | None,
+            client_secret: str, redirect_uris: tuple[str, ...], webhook_url: str | None, webhook_key: str | None,
             per_minute: int, per_day: int, concurrent: int) -> None:
     """Run a wire-faithful Xero emulator (identity, Accounting API, connections, webhooks)."""
     if webhook_url and not webhook_key:
@@ -43,7 +44,7 @@ def command(seed: int, port: int, host: str, customers: int, invoices: int, toda
     state = build_state(seed=seed, customers=customers, invoices=invoices, today=today.date(),
                         limits=Limits(per_minute, per_day, concurrent), client_id=client_id,
                         client_secret=client_secret,
-                        redirect_uris=(redirect_uri,) if redirect_uri else DEFAULT_REDIRECT_URIS,
+                        redirect_uris=redirect_uris or DEFAULT_REDIRECT_URIS,
                         webhook_url=webhook_url, webhook_key=webhook_key)
     base = f"http://{host}:{port}"
     click.echo(f"Xero emulator for '{state.store.name}' (tenant {state.store.tenant_id})")
@@ -51,4 +52,5 @@ def command(seed: int, port: int, host: str, customers: int, invoices: int, toda
     click.echo(f"  authorize: {base}/identity/connect/authorize   token: {base}/connect/token")
     click.echo(f"  api:       {base}/api.xro/2.0   connections: {base}/connections")
     click.echo(f"  client_id={client_id} client_secret={client_secret}")
+    click.echo(f"  redirect URIs: {', '.join(redirect_uris or DEFAULT_REDIRECT_URIS)}")
     run_simple(host, port, create_app(state), threaded=True, use_reloader=False)

@@ -1,8 +1,9 @@
 """Webhook subscription for the emulated organisation: signed batches and the intent-to-receive probe.
 
 Changes made while handling one API request are collected and delivered as one batch when the request
-ends, like Xero's short aggregation window. Nothing is delivered until the receiver has passed the
-intent-to-receive check (200 for the correctly signed probe, 401 for the deliberately mis-signed one).
+ends, like Xero's short aggregation window, on a background thread so API responses never wait for the
+receiver. Nothing is delivered until the receiver has passed the intent-to-receive check (200 for the
+correctly signed probe, 401 for the deliberately mis-signed one).
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ import base64
 import hashlib
 import hmac
 import logging
+import queue
 import secrets
 import string
 import threading
+import time
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -54,6 +57,9 @@ class WebhookHub:
         self._lock = threading.Lock()
         self.sender = WebhookSender(sign=lambda body: {"x-xero-signature": sign(self.key, body)},
                                     schedule=tuple(schedule)) if url else None
+        self._batches: queue.Queue[list[dict[str, Any]] | None] = queue.Queue()
+        if self.sender is not None:
+            threading.Thread(target=self._run, name="xero-webhook-hub", daemon=True).start()
         store.listeners.append(self.record)
 
     def record(self, category: str, resource_id: str, event_type: str) -> None:
@@ -70,16 +76,41 @@ class WebhookHub:
             self._pending.append(event)
 
     def flush(self, api_root: str) -> None:
-        """Deliver everything queued as one signed batch (after intent-to-receive has passed)."""
+        """Hand everything queued to the delivery thread as one batch; the API response never waits."""
         with self._lock:
             events, self._pending = self._pending, []
-        if not events or self.sender is None or self.url is None:
+        if not events or self.sender is None:
+            return
+        for event in events:
+            event["resourceUrl"] = f"{api_root}/{_RESOURCES[event['eventCategory']]}/{event['resourceId']}"
+        self._batches.put(events)
+
+    def drain(self, timeout: float = 30.0) -> bool:
+        """Wait until every flushed batch has been delivered, given up on or dropped (tests)."""
+        deadline = time.monotonic() + timeout
+        while self._batches.unfinished_tasks and time.monotonic() < deadline:
+            time.sleep(0.01)
+        remaining = max(0.0, deadline - time.monotonic())
+        return not self._batches.unfinished_tasks and (self.sender is None or self.sender.drain(remaining))
+
+    def _run(self) -> None:
+        while True:
+            events = self._batches.get()
+            try:
+                if events is None:
+                    return
+                self._deliver(events)
+            finally:
+                self._batches.task_done()
+
+    def _deliver(self, events: list[dict[str, Any]]) -> None:
+        # Xero only delivers to a receiver that has passed intent-to-receive; a failed one is re-probed
+        # at the next batch, and the events in between are lost (as when Xero disables a webhook).
+        if self.sender is None or self.url is None:
             return
         if self.status != "OK" and not self.intent_to_receive():
             logger.info("webhook receiver %s failed intent-to-receive; %d events dropped", self.url, len(events))
             return
-        for event in events:
-            event["resourceUrl"] = f"{api_root}/{_RESOURCES[event['eventCategory']]}/{event['resourceId']}"
         with self._lock:
             first = self.sequence + 1
             self.sequence += len(events)
@@ -101,8 +132,9 @@ class WebhookHub:
         return self.status == "OK"
 
     def close(self) -> None:
-        """Stop the delivery thread."""
+        """Stop the delivery threads."""
         if self.sender is not None:
+            self._batches.put(None)
             self.sender.close()
 
 

@@ -7,6 +7,7 @@ rotate on every use with the previous one honoured for 30 minutes, unused ones e
 from __future__ import annotations
 
 import base64
+import hashlib
 import secrets
 import threading
 import uuid
@@ -17,9 +18,17 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, jsonify, redirect, render_template_string, request
 
+from connectors.sandbox.openid import IdTokenSigner
 from connectors.xero.emulator.store import Clock
 
 CODE_TTL = timedelta(minutes=5)
+JWKS_PATH = "/.well-known/openid-configuration/jwks"  # where Xero publishes its signing keys
+_CONSENT_FIELDS = ("response_type", "client_id", "redirect_uri", "scope", "state", "nonce", "code_challenge",
+                   "code_challenge_method")
+# The Xero user who "logs in" to the emulator (id_token claims, as Xero names them).
+SANDBOX_USER = {"sub": "5fe3ad3e-0c1b-4e0c-9d55-6f2b5d0a7e11", "xero_userid": "5fe3ad3e-0c1b-4e0c-9d55-6f2b5d0a7e11",
+                "email": "owner@sandbox.example", "given_name": "Sandbox", "family_name": "Owner",
+                "preferred_username": "owner@sandbox.example"}
 ACCESS_TTL = timedelta(minutes=30)
 REFRESH_GRACE = timedelta(minutes=30)
 REFRESH_TTL = timedelta(days=60)
@@ -54,6 +63,20 @@ class _Code:
     scope: str
     issued: datetime
     used: bool = False
+    nonce: str | None = None
+    code_challenge: str | None = None
+    challenge_method: str = "plain"
+
+    def verifier_matches(self, verifier: str | None) -> bool:
+        """PKCE (RFC 7636): the token request must prove it started the authorization."""
+        if not self.code_challenge:
+            return True
+        if not verifier:
+            return False
+        if self.challenge_method == "S256":
+            digest = hashlib.sha256(verifier.encode()).digest()
+            verifier = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+        return secrets.compare_digest(verifier, self.code_challenge)
 
 
 @dataclass
@@ -105,6 +128,8 @@ class IdentityState:
     refresh: dict[str, _Refresh] = field(default_factory=dict)
     connections: dict[str, Connection] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    signer: IdTokenSigner = field(default_factory=IdTokenSigner)
+    user: dict[str, str] = field(default_factory=lambda: dict(SANDBOX_USER))
 
     def register(self, app: AppRegistration) -> None:
         """Register an app (client id, secret, redirect URIs)."""
@@ -184,14 +209,32 @@ def identity_blueprint(state: IdentityState) -> Blueprint:
             return Response("Error: unsupported_response_type", 400)
         return app
 
+    @bp.get("/.well-known/openid-configuration")
+    def discovery() -> Any:
+        """OpenID discovery document (issuer, endpoints, jwks_uri)."""
+        base = issuer()
+        return jsonify({
+            "issuer": base, "authorization_endpoint": f"{base}/identity/connect/authorize",
+            "token_endpoint": f"{base}/connect/token", "revocation_endpoint": f"{base}/connect/revocation",
+            "jwks_uri": base + JWKS_PATH, "response_types_supported": ["code"],
+            "scopes_supported": ["openid", "profile", "email", "offline_access", "accounting.transactions",
+                                 "accounting.contacts", "accounting.settings.read"],
+            "code_challenge_methods_supported": ["plain", "S256"], "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"]})
+
+    @bp.get(JWKS_PATH)
+    def jwks() -> Any:
+        """The public keys that verify id_tokens."""
+        return jsonify(state.signer.jwks())
+
     @bp.get("/identity/connect/authorize")
     def consent() -> Any:
         """GET the consent page."""
         app = check_app(request.args)
         if isinstance(app, Response):
             return app
-        fields = {k: request.args.get(k, "") for k in ("response_type", "client_id", "redirect_uri", "scope",
-                                                       "state")}
+        fields = {k: request.args.get(k, "") for k in _CONSENT_FIELDS}
         return render_template_string(_CONSENT, app=app.name, org=state.tenant_name, scope=fields["scope"],
                                       fields=fields, action=request.path)
 
@@ -209,7 +252,9 @@ def identity_blueprint(state: IdentityState) -> Blueprint:
             code = secrets.token_urlsafe(24)
             with state.lock:
                 state.codes[code] = _Code(app.client_id, form["redirect_uri"], form.get("scope", ""),
-                                          state.clock.now())
+                                          state.clock.now(), nonce=form.get("nonce") or None,
+                                          code_challenge=form.get("code_challenge") or None,
+                                          challenge_method=form.get("code_challenge_method") or "plain")
             back = {"code": code, "scope": form.get("scope", ""), **back}
         return redirect(f"{form['redirect_uri']}?{urlencode(back)}", 302)
 
@@ -278,6 +323,11 @@ def identity_blueprint(state: IdentityState) -> Blueprint:
     return bp
 
 
+def issuer() -> str:
+    """The issuer is this emulator's own base URL (Xero's is https://identity.xero.com)."""
+    return request.url_root.rstrip("/")
+
+
 def problem(status: int, title: str, detail: str) -> Response:
     """Xero's RFC 7807-style answer for auth/tenant failures (401, 403)."""
     resp = jsonify({"Type": None, "Title": title, "Status": status, "Detail": detail,
@@ -294,9 +344,15 @@ def _exchange_code(state: IdentityState, app: AppRegistration) -> Response:
     if (code is None or code.used or code.client_id != app.client_id or now - code.issued > CODE_TTL
             or code.redirect_uri != request.form.get("redirect_uri")):
         return _oauth_error("invalid_grant")
+    if not code.verifier_matches(request.form.get("code_verifier")):
+        return _oauth_error("invalid_grant")
     code.used = True
     state.connect(app.client_id)
-    return jsonify(state.issue(app.client_id, code.scope))
+    issued = state.issue(app.client_id, code.scope)
+    if "openid" in code.scope.split():
+        issued["id_token"] = state.signer.sign(issuer=issuer(), audience=app.client_id,
+                                               subject=state.user["sub"], nonce=code.nonce, **state.user)
+    return jsonify(issued)
 
 
 def _refresh(state: IdentityState, app: AppRegistration) -> Response:

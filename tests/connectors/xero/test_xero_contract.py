@@ -131,8 +131,7 @@ def test_webhook_batches_match_webhooks_spec(receiver: Any, specs_dir: Path) -> 
         contact = sb.store.create_contact("Spec Check Ltd")
         sb.store.create_credit_note(contact.id, next(iter(sb.store.invoices.values())).date, Decimal("5.00"))
         sb.state.hub.flush(sb.api_url(""))
-        assert sb.state.hub.sender is not None
-        assert sb.state.hub.sender.drain(5)
+        assert sb.state.hub.drain(5)
     assert receiver.bodies
     for name in ("WebhookEvent", "CreditNoteWebhookEvent"):
         schema = {"$ref": f"#/components/schemas/{name}", "components": spec["components"]}

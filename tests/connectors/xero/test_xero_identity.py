@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qs, urlencode, urlparse
 
 import pytest
@@ -124,3 +125,40 @@ def test_token_response_has_only_sdk_known_keys(sandbox: XeroSandbox) -> None:
     assert set(body) == {"access_token", "expires_in", "token_type", "refresh_token", "scope"}
     assert body["expires_in"] == 1800
     assert body["token_type"] == "Bearer"
+
+
+def test_openid_discovery_pkce_and_signed_id_token(sandbox: XeroSandbox) -> None:
+    from authlib.common.security import generate_token
+    from authlib.integrations.requests_client import OAuth2Session
+    from joserfc import jwt
+    from joserfc.jwk import KeySet
+
+    doc = requests.get(f"{sandbox.url}/.well-known/openid-configuration", timeout=5).json()
+    assert doc["issuer"] == sandbox.url
+    assert "S256" in doc["code_challenge_methods_supported"]
+    client = OAuth2Session(sandbox.client_id, sandbox.client_secret, redirect_uri=sandbox.redirect_uri,
+                           scope="openid profile email offline_access", code_challenge_method="S256")
+    verifier = generate_token(48)
+    url, state = client.create_authorization_url(doc["authorization_endpoint"], nonce="n-123",
+                                                 code_verifier=verifier)
+    page = requests.get(url, timeout=5)
+    assert 'name="code_challenge"' in page.text
+    form = dict(re.findall(r'name="([a-z_]+)" value="([^"]*)"', page.text))
+    answer = requests.post(f"{sandbox.url}/identity/connect/authorize", data={**form, "decision": "allow"},
+                           allow_redirects=False, timeout=5)
+    callback = answer.headers["Location"]
+    code = parse_qs(urlparse(callback).query)["code"][0]
+    with pytest.raises(AuthError, match="invalid_grant"):  # PKCE: no verifier, no tokens
+        exchange_code(sandbox.config(), code, sandbox.redirect_uri)
+    answer = requests.post(f"{sandbox.url}/identity/connect/authorize", data={**form, "decision": "allow"},
+                           allow_redirects=False, timeout=5)
+    token = client.fetch_token(doc["token_endpoint"], authorization_response=answer.headers["Location"],
+                               code_verifier=verifier)
+    keys = KeySet.import_key_set(requests.get(doc["jwks_uri"], timeout=5).json())
+    claims = jwt.decode(token["id_token"], keys, algorithms=["RS256"]).claims
+    assert claims["iss"] == sandbox.url
+    assert claims["aud"] == sandbox.client_id
+    assert claims["nonce"] == "n-123"
+    assert claims["email"] == "owner@sandbox.example"
+    assert claims["sub"]
+    assert state

@@ -1,0 +1,226 @@
+"""Dunning orchestration: plan from the mirror, re-read what is due from the ERP, then send exactly once.
+
+``run_dunning`` is what the job (and the demo) calls; ``preview`` is the dry run behind
+``cashline dunning preview`` and the settings page. Planning is pure (addon.domain.dunning); sending
+and bookkeeping are in ``dunning_send``; the database <-> engine conversions in ``dunning_policies``
+and ``dunning_inputs``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from addon.domain.dunning import ReminderAction, action_as_json, plan_run, preview_day
+from addon.domain.types import InvoiceStatus
+from addon.models import AuditLog, Customer, DunningAction, Invoice, Suppression, Tenant
+from addon.services.dunning_inputs import PENDING_APPROVAL, Ledger, load_ledger, split_key
+from addon.services.dunning_policies import TenantPolicies, load_policies
+from addon.services.dunning_send import (
+    NOTE_FAILED,
+    DunningMailer,
+    Execution,
+    MailConfigurationError,
+    execute,
+    retry_notes,
+)
+from addon.services.sync import Mirror, SyncResult
+from connectors.base import AccountingConnector
+from connectors.errors import NotFoundError
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["DunningMailer", "approve", "pending_approvals", "preview", "reject", "run_dunning", "unsubscribe"]
+
+
+def run_dunning(session: Session, tenant: Tenant, connector: AccountingConnector, now: datetime,
+                mailer: DunningMailer, *, actor: str = "job:dunning") -> dict[str, Any]:
+    """One dunning run for a tenant at ``now``: send what is due now; returns a summary for logs/demo.
+
+    Commits after every claim and every outcome (see dunning_send), so a killed run loses nothing and
+    repeats nothing.
+    """
+    config = load_policies(session, tenant)
+    session.commit()  # the default policy, if it was just seeded
+    ledger = load_ledger(session, tenant, now)
+    plan = plan_run(ledger.invoices, ledger.customers, config.policies, ledger.history, now, config.settings,
+                    suppressed=ledger.suppressed)
+    outcomes: Counter[str] = Counter()
+    due = [a for a in plan.actions if a.send_at <= now]
+    outcomes["later"] = len(plan.actions) - len(due)
+    for planned in due:
+        action, stopped = _fresh_action(session, tenant, connector, now, config, planned)
+        outcomes["stopped_now"] += stopped
+        if action is None:
+            continue
+        ex = _execution(session, tenant, connector, now, mailer, config, action, actor)
+        try:
+            outcomes[execute(ex, action)] += 1
+        except MailConfigurationError as exc:
+            logger.warning("dunning run for tenant %s stopped: %s", tenant.id, exc)
+            outcomes["mail_error"] += 1
+            break
+    outcomes["notes_retried"] = _retry_failed_notes(session, tenant, connector, now, mailer, config, actor)
+    outcomes["approvals_expired"] = _expire_approvals(session, tenant)
+    session.commit()
+    summary = {"tenant_id": tenant.id, "planned": len(plan.actions), "skipped": len(plan.skipped),
+               **{k: v for k, v in sorted(outcomes.items()) if v}}
+    logger.info("dunning run for tenant %s: %s", tenant.id, summary)
+    return summary
+
+
+def _execution(session: Session, tenant: Tenant, connector: AccountingConnector, now: datetime,
+               mailer: DunningMailer, config: TenantPolicies, action: ReminderAction | None,
+               actor: str) -> Execution:
+    ledger = load_ledger(session, tenant, now, [action.customer_id]) if action else Ledger()
+    policy = config.policies.for_customer(action.customer_id, None) if action else config.policies.default
+    return Execution(session, tenant, connector, now, mailer, ledger, policy, config.templates, actor)
+
+
+def _fresh_action(session: Session, tenant: Tenant, connector: AccountingConnector, now: datetime,
+                  config: TenantPolicies, planned: ReminderAction) -> tuple[ReminderAction | None, int]:
+    """Re-read the action's invoices from the ERP (the system of record), update the mirror and plan
+    this customer again: a payment made since the last sync stops the reminder right here."""
+    mirror = Mirror(session, tenant)
+    stopped = 0
+    for invoice_id in planned.invoice_ids:
+        try:
+            fresh = connector.get_invoice(invoice_id)
+        except NotFoundError:
+            mirror.mark_deleted({"invoice": [invoice_id]})
+            stopped += 1
+            continue
+        mirror.upsert_invoices([fresh], SyncResult())
+        if not fresh.is_open:
+            stopped += 1
+            session.add(AuditLog(tenant_id=tenant.id, actor="job:dunning", action="reminder.stopped",
+                                 object_type="invoice", object_id=invoice_id, before=None,
+                                 after={"status": fresh.status.value, "amount_due": str(fresh.amount_due)},
+                                 reason=f"re-read before sending: {_stop_text(fresh.status)}"))
+    session.commit()
+    ledger = load_ledger(session, tenant, now, [planned.customer_id])
+    replanned = plan_run(ledger.invoices, ledger.customers, config.policies, ledger.history, now, config.settings,
+                         suppressed=ledger.suppressed)
+    action = next((a for a in replanned.actions if a.customer_id == planned.customer_id and a.send_at <= now), None)
+    return action, stopped
+
+
+def _stop_text(status: InvoiceStatus) -> str:
+    return {"paid": "paid in the ERP", "voided": "voided in the ERP"}.get(status.value, f"now {status.value}")
+
+
+def _retry_failed_notes(session: Session, tenant: Tenant, connector: AccountingConnector, now: datetime,
+                        mailer: DunningMailer, config: TenantPolicies, actor: str) -> int:
+    rows = session.scalars(select(DunningAction).where(
+        DunningAction.tenant_id == tenant.id, DunningAction.status.in_(("sent", "task")),
+        DunningAction.error.like(f"{NOTE_FAILED}%"))).all()
+    if not rows:
+        return 0
+    return retry_notes(_execution(session, tenant, connector, now, mailer, config, None, actor), rows)
+
+
+def _expire_approvals(session: Session, tenant: Tenant) -> int:
+    """Waiting approvals for invoices that are no longer open are closed (they will never be sent)."""
+    rows = session.execute(select(DunningAction, Invoice.status, Invoice.amount_due)
+                           .outerjoin(Invoice, Invoice.id == DunningAction.invoice_id)
+                           .where(DunningAction.tenant_id == tenant.id,
+                                  DunningAction.status.in_(PENDING_APPROVAL))).all()
+    expired = 0
+    for row, status, amount_due in rows:
+        if status != "open" or amount_due is None or amount_due <= 0:
+            row.status, row.error = "skipped", f"invoice {status or 'gone'} before approval"
+            expired += 1
+    session.flush()
+    return expired
+
+
+def preview(session: Session, tenant: Tenant, day: date) -> list[dict[str, Any]]:
+    """What the run on ``day`` would do (actions as JSON, plus who they are for); nothing is sent."""
+    config = load_policies(session, tenant)
+    # Reminders up to the end of that day count against the frequency cap (the engine never reads a clock).
+    now = datetime.combine(day, time.max, tzinfo=UTC)
+    ledger = load_ledger(session, tenant, now)
+    actions = preview_day(ledger.invoices, ledger.customers, config.policies, ledger.history, day, config.settings,
+                          suppressed=ledger.suppressed)
+    out = []
+    for action in actions:
+        item = action_as_json(action)
+        customer = ledger.customer_rows.get(action.customer_id)
+        item["customer"] = customer.name if customer else action.customer_id
+        out.append(item)
+    return out
+
+
+# --- approvals ------------------------------------------------------------------------------------------
+
+def pending_approvals(session: Session, tenant: Tenant) -> list[dict[str, Any]]:
+    """Reminders waiting for an admin, one entry per customer."""
+    rows = session.execute(select(DunningAction, Customer.name, Invoice.number, Invoice.amount_due, Invoice.currency)
+                           .outerjoin(Customer, Customer.id == DunningAction.customer_id)
+                           .outerjoin(Invoice, Invoice.id == DunningAction.invoice_id)
+                           .where(DunningAction.tenant_id == tenant.id,
+                                  DunningAction.status.in_(PENDING_APPROVAL))
+                           .order_by(DunningAction.customer_id, DunningAction.id)).all()
+    groups: dict[int | None, dict[str, Any]] = {}
+    for row, name, number, amount_due, currency in rows:
+        group = groups.setdefault(row.customer_id, {"customer_id": row.customer_id, "customer": name or "?",
+                                                    "status": row.status, "lines": []})
+        if row.status == "awaiting_approval":
+            group["status"] = "awaiting_approval"
+        group["lines"].append({"key": row.exactly_once_key, "number": number, "stage": row.stage_key,
+                               "tone": row.tone, "amount_due": str(amount_due) if amount_due is not None else None,
+                               "currency": currency, "reason": row.reason})
+    return list(groups.values())
+
+
+def approve(session: Session, tenant: Tenant, customer_id: int, actor: str) -> int:
+    """Approve every waiting reminder of one customer; the next run sends them. Returns how many."""
+    return _decide(session, tenant, customer_id, actor, "approved")
+
+
+def reject(session: Session, tenant: Tenant, customer_id: int, actor: str) -> int:
+    """Decline the waiting reminders of one customer: those stages are never sent."""
+    return _decide(session, tenant, customer_id, actor, "skipped")
+
+
+def _decide(session: Session, tenant: Tenant, customer_id: int, actor: str, status: str) -> int:
+    rows = session.scalars(select(DunningAction).where(
+        DunningAction.tenant_id == tenant.id, DunningAction.customer_id == customer_id,
+        DunningAction.status == "awaiting_approval")).all()
+    for row in rows:
+        row.status = status
+        session.add(AuditLog(tenant_id=tenant.id, actor=actor, action=f"reminder.{status}",
+                             object_type="invoice", object_id=split_key(row.exactly_once_key)[0],
+                             before={"status": "awaiting_approval"}, after={"status": status,
+                                                                           "stage": row.stage_key},
+                             reason="decided by an admin on the approvals list"))
+    session.flush()
+    return len(rows)
+
+
+# --- unsubscribe ----------------------------------------------------------------------------------------
+
+def unsubscribe(session: Session, tenant: Tenant, customer_remote_id: str) -> int:
+    """Put every address of the customer (contact record and invoice billing contacts) on the suppression
+    list; later reminders become worklist tasks. Returns how many addresses were added."""
+    customer = session.scalar(select(Customer).where(Customer.tenant_id == tenant.id,
+                                                     Customer.remote_id == customer_remote_id))
+    if customer is None:
+        return 0
+    billing = session.scalars(select(Invoice.billing_email).where(Invoice.customer_id == customer.id,
+                                                                  Invoice.billing_email.is_not(None)))
+    addresses = {str(a).strip().lower() for a in [*(customer.emails or []), *billing] if a and "@" in str(a)}
+    known = set(session.scalars(select(Suppression.email).where(Suppression.tenant_id == tenant.id)))
+    added = sorted(addresses - known)
+    for address in added:
+        session.add(Suppression(tenant_id=tenant.id, email=address, reason="unsubscribed"))
+    session.add(AuditLog(tenant_id=tenant.id, actor=f"customer:{customer_remote_id}", action="reminder.unsubscribed",
+                         object_type="customer", object_id=customer_remote_id, before=None,
+                         after={"suppressed": added}, reason="one-click unsubscribe link"))
+    session.flush()
+    return len(added)

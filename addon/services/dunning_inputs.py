@@ -1,0 +1,122 @@
+"""Engine inputs from the database: open invoices, customers, risk bands, what was already sent (history)
+and the suppression list. Engine ids are the platform's remote ids, so exactly-once keys and ERP notes
+name the invoice the way the ERP does."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from addon.domain.dunning import DunningCustomer, DunningInvoice, RiskBand, SentStage
+from addon.models import Customer, DunningAction, Invoice, RiskScore, Suppression, Tenant
+
+# Rows in these states do not block the planner: the action is planned again each run and sent once an
+# admin has approved it (the keys are then claimed by updating the rows, see dunning_send.claim).
+PENDING_APPROVAL = ("awaiting_approval", "approved")
+# Reminders that count against the per-customer frequency cap.
+COUNTED = ("sent", "sending")
+RELIABLE_MIN_PAID = 3  # paid invoices needed before a history can be called reliable
+RELIABLE_ON_TIME_SHARE = 0.9
+CAP_LOOKBACK = timedelta(days=60)
+
+
+@dataclass
+class Ledger:
+    """Engine inputs plus lookups from remote ids back to the rows."""
+
+    invoices: list[DunningInvoice] = field(default_factory=list)
+    customers: list[DunningCustomer] = field(default_factory=list)
+    history: list[SentStage] = field(default_factory=list)
+    suppressed: set[str] = field(default_factory=set)
+    invoice_rows: dict[str, Invoice] = field(default_factory=dict)
+    customer_rows: dict[str, Customer] = field(default_factory=dict)
+
+
+def split_key(key: str) -> tuple[str, str]:
+    """(invoice id, stage key) from an exactly-once key ``"{invoice_id}:{stage_key}"``."""
+    invoice_id, _, stage_key = key.rpartition(":")
+    return invoice_id, stage_key
+
+
+def load_ledger(session: Session, tenant: Tenant, now: datetime,
+                customer_remote_ids: Collection[str] | None = None) -> Ledger:
+    """Open invoices and their customers (optionally only some customers) as engine inputs."""
+    query = (select(Invoice, Customer, RiskScore.band)
+             .join(Customer, Customer.id == Invoice.customer_id)
+             .outerjoin(RiskScore, RiskScore.invoice_id == Invoice.id)
+             .where(Invoice.tenant_id == tenant.id, Invoice.status == "open", Invoice.amount_due > 0))
+    if customer_remote_ids is not None:
+        query = query.where(Customer.remote_id.in_(list(customer_remote_ids)))
+    ledger = Ledger()
+    for inv, customer, band in session.execute(query):
+        ledger.invoice_rows[inv.remote_id] = inv
+        ledger.customer_rows[customer.remote_id] = customer
+        ledger.invoices.append(to_dunning_invoice(inv, customer.remote_id, band))
+    ledger.history = _history(session, tenant)
+    ledger.suppressed = set(session.scalars(select(Suppression.email).where(Suppression.tenant_id == tenant.id)))
+    ledger.customers = _customers(session, tenant, list(ledger.customer_rows.values()), now)
+    return ledger
+
+
+def to_dunning_invoice(inv: Invoice, customer_remote_id: str, band: str | None) -> DunningInvoice:
+    """The engine's view of a mirrored invoice (disputes and promises are recorded by our users)."""
+    return DunningInvoice(
+        invoice_id=inv.remote_id, number=inv.number, customer_id=customer_remote_id, currency=inv.currency,
+        amount_due=inv.amount_due, due_date=inv.due_date, issue_date=inv.issue_date, total=inv.total,
+        paid=inv.status == "paid", voided=inv.status in ("voided", "deleted"),
+        credited=inv.amount_credited >= inv.total > 0 and inv.amount_due <= 0, disputed=inv.disputed,
+        promise_to_pay_until=inv.promised_on, risk_band=_band(band), billing_email=inv.billing_email,
+        payment_url=inv.online_url)
+
+
+def _band(value: str | None) -> RiskBand | None:
+    try:
+        return RiskBand(value) if value else None
+    except ValueError:
+        return None  # a band the engine does not know counts as unscored (treated as medium)
+
+
+def _history(session: Session, tenant: Tenant) -> list[SentStage]:
+    keys = session.scalars(select(DunningAction.exactly_once_key).where(
+        DunningAction.tenant_id == tenant.id, DunningAction.status.not_in(PENDING_APPROVAL)))
+    return [SentStage(*split_key(k)) for k in keys]
+
+
+def _customers(session: Session, tenant: Tenant, rows: list[Customer], now: datetime) -> list[DunningCustomer]:
+    ids = [c.id for c in rows]
+    reliable = _reliable(session, tenant, ids)
+    recent = _recent_reminders(session, tenant, ids, now)
+    return [DunningCustomer(customer_id=c.remote_id, name=c.name, emails=tuple(str(e) for e in c.emails or ()),
+                            timezone=c.timezone, reliable=c.id in reliable,
+                            last_reminders=tuple(sorted(recent.get(c.id, ())))) for c in rows]
+
+
+def _reliable(session: Session, tenant: Tenant, customer_ids: list[int]) -> set[int]:
+    """Customers with enough paid invoices, nearly all paid by their due date."""
+    paid: dict[int, list[bool]] = defaultdict(list)
+    rows = session.execute(select(Invoice.customer_id, Invoice.due_date, Invoice.fully_paid_on).where(
+        Invoice.tenant_id == tenant.id, Invoice.status == "paid", Invoice.customer_id.in_(customer_ids)))
+    for customer_id, due, paid_on in rows:
+        if customer_id is not None and paid_on is not None:
+            paid[customer_id].append(paid_on <= due)
+    return {cid for cid, on_time in paid.items()
+            if len(on_time) >= RELIABLE_MIN_PAID and sum(on_time) / len(on_time) >= RELIABLE_ON_TIME_SHARE}
+
+
+def _recent_reminders(session: Session, tenant: Tenant, customer_ids: list[int],
+                      now: datetime) -> dict[int, set[datetime]]:
+    """When each customer was last reminded; rows of one action share one send time, so a set dedupes."""
+    out: dict[int, set[datetime]] = defaultdict(set)
+    rows = session.execute(select(DunningAction.customer_id, DunningAction.sent_at, DunningAction.send_at).where(
+        DunningAction.tenant_id == tenant.id, DunningAction.status.in_(COUNTED),
+        DunningAction.channel != "task", DunningAction.customer_id.in_(customer_ids)))
+    for customer_id, sent_at, send_at in rows:
+        when = sent_at or send_at
+        if customer_id is not None and when is not None and now - CAP_LOOKBACK <= when <= now:
+            out[customer_id].add(when)
+    return out

@@ -1,0 +1,129 @@
+"""Dunning policies in the database <-> the engine's types: seeding the default, loading a PolicySet,
+tenant-wide DunningSettings and the tenant's own templates. Flushes, never commits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from addon.domain.dunning import (
+    Channel,
+    DunningSettings,
+    Policy,
+    PolicySet,
+    RiskBand,
+    Stage,
+    StageConditions,
+    Tone,
+    default_policy,
+)
+from addon.mail import DEFAULT_TEMPLATES, TemplateSource
+from addon.models import DunningPolicy, DunningStage, Tenant
+
+# Tenant-wide settings live in the default policy's ``options`` under these names.
+SETTING_NAMES = ("timezone", "send_hour", "quiet_start", "quiet_end", "business_days_only", "frequency_cap",
+                 "frequency_window_days", "statutory_pack", "reference_rates")
+
+
+@dataclass(frozen=True)
+class TenantPolicies:
+    """Everything the planner and the composer need from the tenant's configuration."""
+
+    policies: PolicySet
+    settings: DunningSettings
+    templates: dict[tuple[str, str], TemplateSource]
+    by_id: dict[str, Policy]
+
+
+def ensure_default_policy(session: Session, tenant: Tenant) -> DunningPolicy:
+    """The tenant's default policy, created from the engine's default (with shipped templates) if missing."""
+    row = session.scalar(select(DunningPolicy).where(DunningPolicy.tenant_id == tenant.id,
+                                                     DunningPolicy.is_default.is_(True)))
+    if row is not None:
+        return row
+    engine_default = default_policy()
+    row = DunningPolicy(tenant_id=tenant.id, name=engine_default.name, enabled=True, is_default=True,
+                        segment={}, options={})
+    for position, stage in enumerate(engine_default.stages):
+        row.stages.append(stage_row(tenant.id, position, stage))
+    session.add(row)
+    session.flush()
+    return row
+
+
+def stage_row(tenant_id: int, position: int, stage: Stage) -> DunningStage:
+    """A DunningStage row for an engine Stage, carrying the shipped template text for its key."""
+    template = DEFAULT_TEMPLATES.get(stage.template_key)
+    return DunningStage(
+        tenant_id=tenant_id, key=stage.key, position=position, offset_days=stage.offset_days,
+        tone=str(stage.tone), channel=str(stage.channel), language="en",
+        subject_template=template.subject if template else "", body_template=template.body if template else "",
+        min_amount=stage.conditions.min_amount,
+        risk_bands=sorted(str(b) for b in stage.conditions.risk_bands or ()),
+        needs_approval=stage.needs_approval, show_statutory=stage.show_statutory,
+        skip_for_reliable=stage.skip_for_reliable)
+
+
+def to_stage(row: DunningStage) -> Stage:
+    """The engine Stage for a row (raises ValueError on an unknown tone or channel)."""
+    bands = frozenset(RiskBand(b) for b in row.risk_bands or ()) or None
+    return Stage(key=row.key, offset_days=row.offset_days, tone=Tone(row.tone), channel=Channel(row.channel),
+                 conditions=StageConditions(min_amount=row.min_amount, risk_bands=bands),
+                 needs_approval=row.needs_approval, show_statutory=row.show_statutory,
+                 skip_for_reliable=row.skip_for_reliable)
+
+
+def to_policy(row: DunningPolicy) -> Policy:
+    """The engine Policy for a row (raises PolicyError when the stored stages are inconsistent)."""
+    stages = sorted(row.stages, key=lambda s: s.position)
+    return Policy(policy_id=str(row.id), name=row.name, stages=tuple(to_stage(s) for s in stages),
+                  enabled=row.enabled)
+
+
+def load_policies(session: Session, tenant: Tenant) -> TenantPolicies:
+    """The tenant's PolicySet (default + per-customer/segment assignments), settings and templates."""
+    default_row = ensure_default_policy(session, tenant)
+    rows = session.scalars(select(DunningPolicy).where(DunningPolicy.tenant_id == tenant.id)
+                           .order_by(DunningPolicy.id)).all()
+    by_id = {str(r.id): to_policy(r) for r in rows}
+    by_customer: dict[str, str] = {}
+    by_segment: dict[str, str] = {}
+    for r in rows:
+        for customer_id in (r.segment or {}).get("customers", []):
+            by_customer[str(customer_id)] = str(r.id)
+        if (r.segment or {}).get("segment"):
+            by_segment[str(r.segment["segment"])] = str(r.id)
+    templates: dict[tuple[str, str], TemplateSource] = {}
+    for r in rows:
+        for s in r.stages:
+            if s.subject_template.strip() and s.body_template.strip():
+                templates.setdefault((s.key, s.language or "en"), TemplateSource(s.subject_template, s.body_template))
+    policies = PolicySet(default=by_id[str(default_row.id)], policies=by_id, by_customer=by_customer,
+                         by_segment=by_segment)
+    return TenantPolicies(policies, settings_from_options(default_row.options or {}), templates, by_id)
+
+
+def settings_from_options(options: dict[str, Any]) -> DunningSettings:
+    """DunningSettings from the stored options; anything missing keeps the engine's default."""
+    base = DunningSettings()
+    rates = tuple((date.fromisoformat(d), Decimal(str(r))) for d, r in options.get("reference_rates", []))
+    return DunningSettings(
+        timezone=str(options.get("timezone") or base.timezone),
+        send_hour=int(options.get("send_hour", base.send_hour)),
+        quiet_start=_time(options.get("quiet_start"), base.quiet_start),
+        quiet_end=_time(options.get("quiet_end"), base.quiet_end),
+        business_days_only=bool(options.get("business_days_only", base.business_days_only)),
+        frequency_cap=int(options.get("frequency_cap", base.frequency_cap)),
+        frequency_window=timedelta(days=int(options.get("frequency_window_days", base.frequency_window.days))),
+        statutory_pack=options.get("statutory_pack") or None,
+        reference_rates=rates,
+    )
+
+
+def _time(value: Any, default: time) -> time:
+    return time.fromisoformat(str(value)) if value else default

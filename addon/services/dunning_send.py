@@ -1,0 +1,286 @@
+"""Carry out one planned ReminderAction exactly once: claim its keys (committed before any mail leaves),
+send, record the outcome, write the ERP notes and the audit log.
+
+The claim is the one place a service commits: the unique (tenant_id, exactly_once_key) rows must be
+durable *before* the SMTP conversation, otherwise a worker killed after sending could send again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from typing import Any, Protocol
+
+from jinja2.exceptions import TemplateError
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from addon.domain.dunning import Channel, Policy, ReminderAction, reminder_notes
+from addon.mail import (
+    BounceKind,
+    Company,
+    MailAuthError,
+    MailRejectedError,
+    MailSettings,
+    MailUnavailableError,
+    SendResult,
+    SmtpSender,
+    TemplateSource,
+    UnsubscribeTokens,
+    compose_reminder,
+)
+from addon.models import AuditLog, DunningAction, Suppression, Tenant
+from addon.services.dunning_inputs import Ledger, split_key
+from connectors.base import AccountingConnector
+from connectors.errors import ConnectorError
+
+logger = logging.getLogger(__name__)
+
+
+class Sender(Protocol):
+    def send(self, message: EmailMessage) -> SendResult: ...
+
+
+@dataclass(frozen=True)
+class DunningMailer:
+    """How reminders leave: an SMTP sender, the mail settings and the unsubscribe link maker."""
+
+    sender: Sender
+    settings: MailSettings
+    tokens: UnsubscribeTokens
+    public_url: str
+
+    @classmethod
+    def from_config(cls, config: Any) -> DunningMailer:
+        """Built from the app config (SMTP_* / MAIL_FROM, SECRET_KEY, PUBLIC_URL)."""
+        settings = MailSettings.from_env(config)
+        return cls(SmtpSender(settings), settings, UnsubscribeTokens(str(config["SECRET_KEY"])),
+                   str(config.get("PUBLIC_URL") or "http://127.0.0.1:5000"))
+
+    def unsubscribe_url(self, tenant: Tenant, customer_remote_id: str) -> str:
+        return self.tokens.url(self.public_url, str(tenant.id), customer_remote_id)
+
+
+class MailConfigurationError(RuntimeError):
+    """SMTP refused our credentials or TLS: stop the run, nothing more can be sent."""
+
+
+@dataclass
+class Execution:
+    """Everything one action needs besides the action itself."""
+
+    session: Session
+    tenant: Tenant
+    connector: AccountingConnector
+    now: datetime
+    mailer: DunningMailer
+    ledger: Ledger
+    policy: Policy
+    templates: dict[tuple[str, str], TemplateSource]
+    actor: str = "job:dunning"
+
+
+def execute(ex: Execution, action: ReminderAction) -> str:
+    """Run one action; returns its outcome: sent, task, awaiting_approval, deferred, failed, claimed_elsewhere."""
+    existing = {r.exactly_once_key: r for r in ex.session.scalars(select(DunningAction).where(
+        DunningAction.tenant_id == ex.tenant.id, DunningAction.exactly_once_key.in_(action.exactly_once_keys)))}
+    approved = bool(existing) and set(existing) == set(action.exactly_once_keys) and all(
+        r.status == "approved" for r in existing.values())
+    if action.needs_approval and not approved:
+        return _await_approval(ex, action, existing)
+    status = "task" if action.channel is not Channel.EMAIL else "sending"
+    rows = claim(ex, action, existing, status)
+    if rows is None:
+        return "claimed_elsewhere"
+    if action.channel is not Channel.EMAIL:
+        # SMS is only chosen with a phone number, which the mirror does not hold yet: a task as well.
+        _audit(ex, action, "reminder.task", {"channel": str(action.channel)})
+        _write_notes(ex, action, rows)
+        return "task"
+    return _send(ex, action, rows, previously_approved=approved)
+
+
+def _row(ex: Execution, action: ReminderAction, key: str, status: str) -> DunningAction:
+    invoice_remote_id, stage_key = split_key(key)
+    line = next(ln for ln in action.lines if ln.invoice_id == invoice_remote_id)
+    invoice = ex.ledger.invoice_rows.get(invoice_remote_id)
+    customer = ex.ledger.customer_rows.get(action.customer_id)
+    return DunningAction(
+        tenant_id=ex.tenant.id, exactly_once_key=key, invoice_id=invoice.id if invoice else None,
+        customer_id=customer.id if customer else None, stage_key=stage_key, tone=str(line.tone),
+        channel=str(action.channel), status=status, recipient=", ".join(action.recipients)[:320] or None,
+        reason=f"{line.reason} | {action.reason}", send_at=action.send_at)
+
+
+def _await_approval(ex: Execution, action: ReminderAction, existing: dict[str, DunningAction]) -> str:
+    missing = [k for k in action.exactly_once_keys if k not in existing]
+    for key in missing:
+        ex.session.add(_row(ex, action, key, "awaiting_approval"))
+    if missing:
+        _audit(ex, action, "reminder.awaiting_approval", {"keys": missing})
+    try:
+        ex.session.commit()
+    except IntegrityError:  # another worker queued it at the same moment: same outcome
+        ex.session.rollback()
+    return "awaiting_approval"
+
+
+def claim(ex: Execution, action: ReminderAction, existing: dict[str, DunningAction],
+          status: str) -> list[DunningAction] | None:
+    """Insert (or take over approved) rows for every key and COMMIT; None if someone else holds a key."""
+    rows: list[DunningAction] = []
+    try:
+        for key in action.exactly_once_keys:
+            row = existing.get(key)
+            if row is None:
+                row = _row(ex, action, key, status)
+                ex.session.add(row)
+                ex.session.flush()  # the unique constraint fires here if another worker claimed the key
+            elif not _take_approved(ex, row, action, status):
+                ex.session.rollback()
+                return None
+            rows.append(row)
+        ex.session.commit()
+    except IntegrityError:
+        ex.session.rollback()
+        logger.info("action %s already claimed by another run", action.action_key)
+        return None
+    for row in rows:
+        ex.session.refresh(row)
+    return rows
+
+
+def _take_approved(ex: Execution, row: DunningAction, action: ReminderAction, status: str) -> bool:
+    """Conditional update: only one worker can move an approved row on (the others see rowcount 0)."""
+    taken = ex.session.execute(update(DunningAction).where(
+        DunningAction.id == row.id, DunningAction.status == "approved").values(
+        status=status, send_at=action.send_at, recipient=", ".join(action.recipients)[:320] or None))
+    return bool(taken.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def _send(ex: Execution, action: ReminderAction, rows: list[DunningAction], *, previously_approved: bool) -> str:
+    customer = ex.ledger.customer_rows.get(action.customer_id)
+    try:
+        message = compose_reminder(
+            action, settings=ex.mailer.settings, company=Company(ex.tenant.name),
+            customer_name=customer.name if customer else action.customer_id, tenant_key=str(ex.tenant.id),
+            unsubscribe_url=ex.mailer.unsubscribe_url(ex.tenant, action.customer_id), sent_at=ex.now,
+            templates=ex.templates)
+        result = ex.mailer.sender.send(message)
+    except MailUnavailableError as exc:
+        return _release(ex, action, rows, "deferred", str(exc), previously_approved)
+    except MailAuthError as exc:
+        _release(ex, action, rows, "deferred", str(exc), previously_approved)
+        raise MailConfigurationError(str(exc)) from exc
+    except TemplateError as exc:
+        # A template saved before validation existed, or broken data: retry after someone fixes it.
+        return _release(ex, action, rows, "failed", f"template error: {exc}", previously_approved)
+    except MailRejectedError as exc:
+        hard = _suppress(ex, exc.bounces)
+        if hard:  # the next run plans again without those addresses (another address, or a task)
+            return _release(ex, action, rows, "failed", str(exc), previously_approved)
+        return _mark(ex, action, rows, "failed", error=str(exc))
+    _suppress(ex, result.bounces)
+    return _mark(ex, action, rows, "sent", result=result)
+
+
+def _release(ex: Execution, action: ReminderAction, rows: list[DunningAction], outcome: str, error: str,
+             previously_approved: bool) -> str:
+    """Give the keys back so a later run plans the action again (nothing was accepted by the server)."""
+    ids = [r.id for r in rows]
+    if previously_approved:  # keep the admin's approval
+        ex.session.execute(update(DunningAction).where(DunningAction.id.in_(ids)).values(status="approved"))
+    else:
+        ex.session.execute(delete(DunningAction).where(DunningAction.id.in_(ids)))
+    _audit(ex, action, f"reminder.{outcome}", {"error": error})
+    ex.session.commit()
+    logger.warning("reminder %s not sent (%s): %s", action.action_key, outcome, error)
+    return outcome
+
+
+def _mark(ex: Execution, action: ReminderAction, rows: list[DunningAction], status: str, *,
+          result: SendResult | None = None, error: str | None = None) -> str:
+    for row in rows:
+        row.status, row.error = status, error
+        if result is not None:
+            row.message_id, row.sent_at = result.message_id[:255], ex.now
+            row.recipient = ", ".join(result.accepted)[:320]
+    after: dict[str, Any] = {"status": status}
+    if result is not None:
+        after |= {"message_id": result.message_id, "accepted": list(result.accepted),
+                  "refused": sorted(result.refused)}
+    _audit(ex, action, "reminder.sent" if status == "sent" else "reminder.failed", after | {"error": error})
+    ex.session.commit()  # the send is recorded before the (slower, retryable) ERP writes
+    if status == "sent":
+        _write_notes(ex, action, rows)
+    return status
+
+
+def _suppress(ex: Execution, bounces: dict[str, BounceKind]) -> list[str]:
+    hard = sorted({a.strip().lower() for a, kind in bounces.items() if kind is BounceKind.HARD})
+    known = set(ex.session.scalars(select(Suppression.email).where(Suppression.tenant_id == ex.tenant.id,
+                                                                   Suppression.email.in_(hard))))
+    for address in hard:
+        if address not in known:
+            ex.session.add(Suppression(tenant_id=ex.tenant.id, email=address, reason="hard_bounce"))
+    ex.session.flush()
+    return hard
+
+
+def _write_notes(ex: Execution, action: ReminderAction, rows: Sequence[DunningAction]) -> None:
+    """The ERP note per invoice, idempotent on the exactly-once key; a failure is kept for the next run."""
+    notes = reminder_notes(action, ex.policy)
+    by_invoice = {split_key(r.exactly_once_key)[0]: r for r in rows}
+    for invoice_id, text in notes.items():
+        row = by_invoice.get(invoice_id)
+        if row is None:
+            continue
+        try:
+            ex.connector.add_invoice_note(invoice_id, text, idempotency_key=row.exactly_once_key)
+        except ConnectorError as exc:
+            row.error = f"{NOTE_FAILED}{exc}"
+            logger.warning("could not write the reminder note on %s: %s", invoice_id, exc)
+        else:
+            row.error = None if (row.error or "").startswith(NOTE_FAILED) else row.error
+    ex.session.commit()
+
+
+NOTE_FAILED = "erp note failed: "
+
+
+def retry_notes(ex: Execution, rows: Sequence[DunningAction]) -> int:
+    """Write ERP notes that failed earlier (same idempotency key, so never twice); returns how many."""
+    done = 0
+    for row in rows:
+        try:
+            ex.connector.add_invoice_note(split_key(row.exactly_once_key)[0], _note_text(ex, row),
+                                          idempotency_key=row.exactly_once_key)
+        except ConnectorError as exc:
+            row.error = f"{NOTE_FAILED}{exc}"
+        else:
+            row.error, done = None, done + 1
+    ex.session.commit()
+    return done
+
+
+def _note_text(ex: Execution, row: DunningAction) -> str:
+    numbers = {stage.key: i for i, stage in enumerate(ex.policy.stages, start=1)}
+    number = numbers.get(row.stage_key)
+    label = f"Reminder {number}" if number is not None else f"Reminder '{row.stage_key}'"
+    if row.channel == "email":
+        return f"{label} ({row.tone}) sent to {row.recipient}"
+    return f"{label} ({row.tone}) put on the collections worklist (call or letter)"
+
+
+def _audit(ex: Execution, action: ReminderAction, what: str, after: dict[str, Any]) -> None:
+    for line in action.lines:
+        ex.session.add(AuditLog(
+            tenant_id=ex.tenant.id, actor=ex.actor, action=what, object_type="invoice", object_id=line.invoice_id,
+            before=None, after={"stage": line.stage_key, "tone": str(line.tone), "channel": str(action.channel),
+                                "recipients": list(action.recipients), "send_at": action.send_at.isoformat(),
+                                **after},
+            reason=f"{line.reason} | {action.reason}"))

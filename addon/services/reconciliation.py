@@ -1,0 +1,199 @@
+"""Cash application, the orchestration: import a statement, match it, post, and run the exception queue.
+
+Entry points (all flush, never commit):
+
+* ``import_statement(session, tenant, data, filename, mapping=None)`` -> summary dict
+* ``reconcile(session, tenant, connector, statement_id, now)`` -> summary dict (match new lines, then
+  post auto decisions and admin-confirmed matches)
+* ``confirm_suggestion`` / ``change_match`` / ``reject_match`` for the exception queue; confirming or
+  changing teaches the payer alias so the next payment from that payer auto-matches.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from addon.extensions import get_for_tenant
+from addon.models import AuditLog, BankLine, BankStatement, Customer, Invoice, Match, PayerAlias, Tenant
+from addon.services.reconcile_import import (
+    import_statement,
+    mapping_names,
+    resolve_mapping,
+    save_mapping,
+    saved_mappings,
+)
+from addon.services.reconcile_matching import ACCOUNT_ALIAS, NAME_ALIAS, match_statement, matching_config
+from addon.services.reconcile_posting import PostingRefusedError, pending_matches, post_match
+from connectors.base import AccountingConnector
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "QueueActionError", "change_match", "confirm_suggestion", "exception_queue", "import_statement",
+    "mapping_names", "matching_config", "post_confirmed", "recent_statements", "reconcile", "reject_match",
+    "resolve_mapping", "save_mapping", "saved_mappings",
+]
+
+
+class QueueActionError(ValueError):
+    """An exception-queue action that cannot apply (wrong state, bad amount, unknown invoice)."""
+
+
+def reconcile(session: Session, tenant: Tenant, connector: AccountingConnector, statement_id: int,
+              now: datetime, *, actor: str = "system") -> dict[str, Any]:
+    """Match the statement's new lines, then post what is due; safe to run again (posts nothing twice)."""
+    statement = get_for_tenant(session, BankStatement, statement_id, tenant.id)
+    if statement is None:
+        raise LookupError(f"statement {statement_id} not found for tenant {tenant.id}")
+    decisions = match_statement(session, tenant, statement_id)
+    outcomes: Counter[str] = Counter()
+    for match in pending_matches(session, tenant, statement_id):
+        outcomes[post_match(session, tenant, connector, match, actor=actor, now=now)] += 1
+    by_status = dict(session.execute(select(BankLine.status, func.count()).where(
+        BankLine.tenant_id == tenant.id, BankLine.statement_id == statement_id).group_by(BankLine.status)).all())
+    summary = {"statement_id": statement_id, "matched": sum(decisions.values()),
+               "auto": decisions["auto"], "suggest": decisions["suggest"], "none": decisions["none"],
+               "posted": outcomes["posted"], "refused": outcomes["refused"],
+               "reconciled": by_status.get("reconciled", 0), "exceptions": by_status.get("exception", 0)}
+    logger.info("tenant %s reconciled statement %s: %s", tenant.id, statement_id, summary)
+    return summary
+
+
+# --- the exception queue ------------------------------------------------------------------------------
+def _open_match(session: Session, tenant: Tenant, line_id: int) -> tuple[BankLine, Match]:
+    line = get_for_tenant(session, BankLine, line_id, tenant.id)
+    match = session.scalar(select(Match).where(Match.bank_line_id == line_id)) if line else None
+    if line is None or match is None:
+        raise QueueActionError("no such line in the exception queue")
+    if line.status != "exception" or match.status in ("posted", "rejected"):
+        raise QueueActionError(f"this line is already {line.status}")
+    return line, match
+
+
+def confirm_suggestion(session: Session, tenant: Tenant, line_id: int, index: int, *,
+                       user_id: int | None) -> Match:
+    """Accept the ``index``-th ranked suggestion (post it with ``post_confirmed``) and learn the payer."""
+    line, match = _open_match(session, tenant, line_id)
+    if not 0 <= index < len(match.suggestions):
+        raise QueueActionError("no such suggestion")
+    chosen = match.suggestions[index]
+    match.allocations = [dict(a) for a in chosen["allocations"]]
+    match.residual = chosen["residual"]
+    _decided(session, tenant, line, match, user_id, f"confirmed suggestion {index + 1}")
+    _learn(session, tenant, line, chosen["customer_id"])
+    return match
+
+
+def change_match(session: Session, tenant: Tenant, line_id: int, invoice_id: int, amount: str, *,
+                 user_id: int | None) -> Match:
+    """Apply the line to another invoice (our ``Invoice.id``) and amount chosen by an admin."""
+    line, match = _open_match(session, tenant, line_id)
+    invoice = get_for_tenant(session, Invoice, invoice_id, tenant.id)
+    if invoice is None or invoice.status != "open" or invoice.customer is None:
+        raise QueueActionError("pick an open invoice")
+    try:
+        value = Decimal(amount.strip() or "x").quantize(Decimal("0.01"))
+    except InvalidOperation:
+        raise QueueActionError(f"{amount!r} is not an amount") from None
+    if not 0 < value <= min(invoice.amount_due, line.amount):
+        raise QueueActionError(f"the amount must be above 0 and at most {min(invoice.amount_due, line.amount)}")
+    match.allocations = [{"invoice_id": invoice.remote_id, "number": invoice.number, "amount": str(value),
+                          "amount_due": str(invoice.amount_due), "customer_id": invoice.customer.remote_id}]
+    match.residual = None if value == invoice.amount_due else "partial"
+    _decided(session, tenant, line, match, user_id, f"changed to {invoice.number} {value}")
+    _learn(session, tenant, line, invoice.customer.remote_id)
+    return match
+
+
+def reject_match(session: Session, tenant: Tenant, line_id: int, *, user_id: int | None) -> Match:
+    """Reject every suggestion: the line is ignored (nothing is posted)."""
+    line, match = _open_match(session, tenant, line_id)
+    before = {"status": match.status, "line_status": line.status}
+    match.status, match.decided_by, line.status = "rejected", user_id, "ignored"
+    session.add(AuditLog(tenant_id=tenant.id, actor=_actor(user_id), action="match.rejected",
+                         object_type="bank_line", object_id=str(line.id), before=before,
+                         after={"status": "rejected", "line_status": "ignored"}, reason=None))
+    session.flush()
+    return match
+
+
+def post_confirmed(session: Session, tenant: Tenant, connector: AccountingConnector, match: Match, *,
+                   user_id: int | None, now: datetime) -> str:
+    """Post an admin-confirmed match now: 'posted', 'already' or 'refused' (reason in the explanation)."""
+    if match.status != "confirmed":
+        raise QueueActionError("only a confirmed match can be posted")
+    try:
+        return post_match(session, tenant, connector, match, actor=_actor(user_id), now=now)
+    except PostingRefusedError as exc:  # plan_of refusals are already handled inside post_match
+        raise QueueActionError(str(exc)) from exc
+
+
+def _decided(session: Session, tenant: Tenant, line: BankLine, match: Match, user_id: int | None,
+             what: str) -> None:
+    before = {"status": match.status, "decision": match.decision}
+    match.status, match.decided_by = "confirmed", user_id
+    session.add(AuditLog(tenant_id=tenant.id, actor=_actor(user_id), action="match.confirmed",
+                         object_type="bank_line", object_id=str(line.id), before=before,
+                         after={"status": "confirmed", "allocations": match.allocations}, reason=what))
+    session.flush()
+
+
+def _learn(session: Session, tenant: Tenant, line: BankLine, customer_remote_id: str | None) -> None:
+    """Remember this payer's name and account as the customer's (the next payment auto-matches)."""
+    customer = session.scalar(select(Customer).where(Customer.tenant_id == tenant.id,
+                                                     Customer.remote_id == customer_remote_id))
+    if customer is None:
+        return
+    aliases = []
+    if line.counterparty_name:
+        aliases.append((NAME_ALIAS + line.counterparty_name.strip())[:255])
+    if line.counterparty_account:
+        aliases.append((ACCOUNT_ALIAS + line.counterparty_account.strip())[:255])
+    for alias in aliases:
+        row = session.scalar(select(PayerAlias).where(PayerAlias.tenant_id == tenant.id, PayerAlias.alias == alias))
+        if row is None:
+            session.add(PayerAlias(tenant_id=tenant.id, alias=alias, customer_id=customer.id, confirmed=True))
+        else:
+            row.customer_id, row.confirmed = customer.id, True
+    session.flush()
+
+
+def _actor(user_id: int | None) -> str:
+    return f"user:{user_id}" if user_id is not None else "system"
+
+
+# --- read models for the page ---------------------------------------------------------------------
+def exception_queue(session: Session, tenant: Tenant, limit: int = 200) -> list[dict[str, Any]]:
+    """Lines waiting for a human, oldest first, with their ranked suggestions and explanation."""
+    rows = session.execute(select(BankLine, Match).join(Match, Match.bank_line_id == BankLine.id)
+                           .where(BankLine.tenant_id == tenant.id, BankLine.status == "exception")
+                           .order_by(BankLine.booking_date, BankLine.id).limit(limit)).all()
+    return [{"line": line, "match": match, "suggestions": match.suggestions[:3]} for line, match in rows]
+
+
+def recent_statements(session: Session, tenant: Tenant, limit: int = 20) -> list[dict[str, Any]]:
+    """The latest imported statements with their line counts per status."""
+    statements = session.scalars(select(BankStatement).where(BankStatement.tenant_id == tenant.id)
+                                 .order_by(BankStatement.id.desc()).limit(limit)).all()
+    counts: dict[int, dict[str, int]] = {s.id: {} for s in statements}
+    if statements:
+        for sid, status, n in session.execute(
+                select(BankLine.statement_id, BankLine.status, func.count())
+                .where(BankLine.tenant_id == tenant.id, BankLine.statement_id.in_(list(counts)))
+                .group_by(BankLine.statement_id, BankLine.status)):
+            counts[sid][status] = n
+    return [{"statement": s, "counts": counts[s.id]} for s in statements]
+
+
+def open_invoice_choices(session: Session, tenant: Tenant, limit: int = 500) -> list[Invoice]:
+    """Open mirrored invoices an admin can apply a line to (oldest due first)."""
+    return list(session.scalars(select(Invoice).where(Invoice.tenant_id == tenant.id, Invoice.status == "open",
+                                                      Invoice.amount_due > 0)
+                                .order_by(Invoice.due_date, Invoice.id).limit(limit)))

@@ -1,0 +1,174 @@
+"""Reconciliation page: upload a statement, save CSV mappings, and work the exception queue."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
+from redis.exceptions import RedisError
+from werkzeug.wrappers import Response
+
+from addon.domain.statements import StatementError
+from addon.extensions import get_db, get_redis
+from addon.models import BankLine, Match, Role, Tenant
+from addon.services import reconciliation as rec
+from addon.services.connections import connector_for
+from addon.web.session import current_user, tenant_view
+from connectors.base import AccountingConnector
+from connectors.errors import ConnectorError
+
+logger = logging.getLogger(__name__)
+bp = Blueprint("reconciliation", __name__)
+
+MAX_STATEMENT_BYTES = 20 * 1024 * 1024
+
+
+def _user_id() -> int | None:
+    user = current_user()
+    return user.id if user else None
+
+
+def _connector(tenant: Tenant) -> AccountingConnector:
+    return connector_for(tenant, engine=get_db().engine, redis=get_redis(),  # type: ignore[arg-type]
+                         config=current_app.config)
+
+
+def _back(tenant: Tenant) -> Response:
+    return redirect(url_for("reconciliation.queue", tenant_id=tenant.id))
+
+
+def _page(tenant: Tenant, status: int = 200, error: str | None = None) -> Any:
+    session = get_db().session
+    return render_template("reconciliation/queue.html", tenant=tenant, error=error,
+                           queue=rec.exception_queue(session, tenant),
+                           statements=rec.recent_statements(session, tenant),
+                           mappings=rec.mapping_names(tenant), saved=rec.saved_mappings(tenant),
+                           invoices=rec.open_invoice_choices(session, tenant)), status
+
+
+@bp.get("/tenants/<int:tenant_id>/reconciliation")
+@tenant_view()
+def queue(tenant: Tenant) -> Any:
+    return _page(tenant)
+
+
+@bp.get("/api/tenants/<int:tenant_id>/reconciliation/queue")
+@tenant_view()
+def api_queue(tenant: Tenant) -> Any:
+    return jsonify([_entry_json(e["line"], e["match"]) for e in rec.exception_queue(get_db().session, tenant)])
+
+
+def _entry_json(line: BankLine, match: Match) -> dict[str, Any]:
+    return {"line_id": line.id, "date": line.booking_date.isoformat(), "amount": str(line.amount),
+            "currency": line.currency, "counterparty": line.counterparty_name,
+            "reference": line.structured_reference or line.remittance_text, "decision": match.decision,
+            "confidence": str(match.confidence), "explanation": match.explanation,
+            "suggestions": match.suggestions[:3]}
+
+
+@bp.post("/tenants/<int:tenant_id>/reconciliation/statements")
+@tenant_view(role=Role.ADMIN)
+def upload(tenant: Tenant) -> Any:
+    upload = request.files.get("statement")
+    if upload is None or not upload.filename:
+        return _page(tenant, 400, "Choose a statement file to upload.")
+    data = upload.read(MAX_STATEMENT_BYTES + 1)
+    if len(data) > MAX_STATEMENT_BYTES:
+        return _page(tenant, 400, "The file is larger than 20 MB.")
+    try:
+        summary = rec.import_statement(get_db().session, tenant, data, upload.filename,
+                                       request.form.get("mapping") or None)
+    except StatementError as exc:
+        return _page(tenant, 400, f"{upload.filename} was rejected: {exc.format} statement, at {exc.location}: "
+                                  f"{exc.reason}. Nothing was imported.")
+    except ValueError as exc:  # an unknown or invalid CSV mapping
+        return _page(tenant, 400, str(exc))
+    if summary["duplicate_file"]:
+        flash(f"{upload.filename} was imported before; nothing new to import.")
+        return _back(tenant)
+    # The worker must see the new rows, so they are committed before the job is queued.
+    get_db().session.commit()
+    flash(f"Imported {summary['imported']} lines from {upload.filename} "
+          f"({summary['duplicates']} already imported, {summary['ignored']} outgoing).")
+    _queue_reconcile(tenant, summary["statement_id"])
+    return _back(tenant)
+
+
+def _queue_reconcile(tenant: Tenant, statement_id: int) -> None:
+    from jobs.reconcile import enqueue_reconcile
+
+    try:
+        enqueue_reconcile(get_redis(), tenant.id, statement_id)
+    except RedisError:
+        logger.exception("could not queue reconciliation of statement %s", statement_id)
+        flash("Matching could not be queued right now; it will run with the next reconciliation.")
+
+
+@bp.post("/tenants/<int:tenant_id>/reconciliation/mappings")
+@tenant_view(role=Role.ADMIN)
+def save_mapping(tenant: Tenant) -> Any:
+    try:
+        rec.save_mapping(tenant, request.form.get("name", ""), request.form.get("mapping", ""))
+    except (ValueError, TypeError) as exc:
+        return _page(tenant, 400, f"Mapping not saved: {exc}")
+    flash(f"Saved CSV mapping {request.form['name'].strip()}.")
+    return _back(tenant)
+
+
+@bp.post("/tenants/<int:tenant_id>/reconciliation/lines/<int:line_id>/confirm")
+@tenant_view(role=Role.ADMIN)
+def confirm(tenant: Tenant, line_id: int) -> Any:
+    try:
+        index = int(request.form.get("suggestion", "0"))
+        match = rec.confirm_suggestion(get_db().session, tenant, line_id, index, user_id=_user_id())
+    except (ValueError, rec.QueueActionError) as exc:
+        flash(f"Not confirmed: {exc}")
+        return _back(tenant)
+    return _post(tenant, match)
+
+
+@bp.post("/tenants/<int:tenant_id>/reconciliation/lines/<int:line_id>/change")
+@tenant_view(role=Role.ADMIN)
+def change(tenant: Tenant, line_id: int) -> Any:
+    try:
+        match = rec.change_match(get_db().session, tenant, line_id, int(request.form.get("invoice_id", "0")),
+                                 request.form.get("amount", ""), user_id=_user_id())
+    except (ValueError, rec.QueueActionError) as exc:
+        flash(f"Not changed: {exc}")
+        return _back(tenant)
+    return _post(tenant, match)
+
+
+def _post(tenant: Tenant, match: Match) -> Response:
+    session = get_db().session
+    try:
+        outcome = rec.post_confirmed(session, tenant, _connector(tenant), match, user_id=_user_id(),
+                                     now=datetime.now(UTC))
+    except ConnectorError as exc:
+        # The confirmation is kept; the reconcile job posts confirmed matches when the platform answers.
+        logger.warning("posting match %s failed: %s", match.id, exc)
+        line = session.get(BankLine, match.bank_line_id)
+        session.commit()
+        if line is not None:
+            _queue_reconcile(tenant, line.statement_id)
+        flash(f"Confirmed; the platform did not answer ({exc}), posting will be retried.")
+        return _back(tenant)
+    if outcome == "refused":
+        flash(f"Not posted: {match.explanation.rsplit('not posted: ', 1)[-1]}")
+    else:
+        flash("Payment posted to the platform.")
+    return _back(tenant)
+
+
+@bp.post("/tenants/<int:tenant_id>/reconciliation/lines/<int:line_id>/reject")
+@tenant_view(role=Role.ADMIN)
+def reject(tenant: Tenant, line_id: int) -> Any:
+    try:
+        rec.reject_match(get_db().session, tenant, line_id, user_id=_user_id())
+    except rec.QueueActionError as exc:
+        flash(f"Not rejected: {exc}")
+        return _back(tenant)
+    flash("Line rejected: it stays unmatched and nothing is posted.")
+    return _back(tenant)

@@ -1,0 +1,35 @@
+"""Reconcile job: match a freshly imported statement and post what the engine (or an admin) decided."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from redis import Redis
+
+from addon.models import Tenant, TenantStatus
+from addon.queueing import enqueue
+from addon.services import reconciliation
+from jobs.runtime import connector_factory, job_context
+
+logger = logging.getLogger(__name__)
+
+
+def reconcile_statement(tenant_id: int, statement_id: int) -> dict[str, Any]:
+    """Match the statement's new lines and post auto/confirmed matches (idempotent: safe to retry)."""
+    with job_context(tenant_id) as ctx:
+        tenant = ctx.session.get(Tenant, tenant_id)
+        if tenant is None or tenant.status is not TenantStatus.CONNECTED:
+            return {"skipped": 1}
+        actor = f"job:{ctx.job_id}" if ctx.job_id else "job:reconcile"
+        # Connector errors propagate: the transaction rolls back and RQ retries; the idempotency keys
+        # make a retry replay, never duplicate, what the platform already accepted.
+        return reconciliation.reconcile(ctx.session, tenant, connector_factory(ctx)(tenant), statement_id,
+                                        datetime.now(UTC), actor=actor)
+
+
+def enqueue_reconcile(connection: Redis, tenant_id: int, statement_id: int) -> object:
+    """Queue ``reconcile_statement`` once per statement (a duplicate request is a no-op)."""
+    return enqueue(connection, "reconcile", "jobs.reconcile.reconcile_statement", tenant_id, statement_id,
+                   job_id=f"reconcile-{tenant_id}-{statement_id}")

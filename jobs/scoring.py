@@ -1,0 +1,48 @@
+"""Scoring jobs: score a tenant (after syncs and webhooks, coalesced per tenant) and the nightly run."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import select
+
+from addon.extensions import get_redis
+from addon.models import Tenant, TenantStatus
+from addon.queueing import enqueue
+from addon.services import scoring
+from addon.services.scoring_prior import prior_histories
+from connectors.errors import AuthError
+from jobs.runtime import connector_factory, job_context
+
+
+def score_tenant(tenant_id: int, retrain: str = "") -> dict[str, object]:
+    """Score every open invoice of the tenant and write changed bands back to the ERP."""
+    with job_context(tenant_id) as ctx:
+        tenant = ctx.session.get(Tenant, tenant_id)
+        if tenant is None or tenant.status is not TenantStatus.CONNECTED:
+            return {"skipped": True}
+        if retrain:
+            history, _ = scoring.tenant_history(ctx.session, tenant)
+            scoring.train_for_tenant(ctx.session, tenant, history, date.today(),
+                                     prior_histories() if scoring.needs_prior(history, date.today()) else ())
+        try:
+            connector = connector_factory(ctx)(tenant)
+        except AuthError:
+            connector = None  # still score; write-back waits for a reconnect
+        summary = scoring.score_tenant(ctx.session, tenant, today=date.today(), connector=connector,
+                                       prior_factory=prior_histories)
+        return summary.as_dict()
+
+
+def nightly() -> dict[str, int]:
+    """Fan out: re-score (and weekly retrain, inside ensure_model) every connected tenant."""
+    with job_context() as ctx:
+        ids = ctx.session.scalars(select(Tenant.id).where(Tenant.status == TenantStatus.CONNECTED)).all()
+    for tenant_id in ids:
+        request_scoring(tenant_id)
+    return {"tenants": len(ids)}
+
+
+def request_scoring(tenant_id: int) -> None:
+    """Enqueue a (coalesced) scoring run for the tenant."""
+    enqueue(get_redis(), "scoring", "jobs.scoring.score_tenant", tenant_id, job_id=f"score-{tenant_id}")

@@ -1,0 +1,156 @@
+from __future__ import annotations
+
+import dataclasses
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from addon.domain.types import InvoiceStatus
+from addon.models import AuditLog, BankLine, Invoice, Match, PayerAlias
+from addon.services.reconciliation import (
+    QueueActionError,
+    change_match,
+    confirm_suggestion,
+    exception_queue,
+    import_statement,
+    matching_config,
+    post_confirmed,
+    reconcile,
+    reject_match,
+)
+from tests.addon.reconciliation.conftest import ACME_IBAN, NOW
+from tests.addon.reconciliation.statements import Entry, camt053
+
+
+def _run(db, tenant, platform, entries, statement_id="S1"):  # type: ignore[no-untyped-def]
+    imported = import_statement(db, tenant, camt053(entries, statement_id=statement_id), f"{statement_id}.xml")
+    return imported["statement_id"], reconcile(db, tenant, platform, imported["statement_id"], NOW)
+
+
+def _line(db, amount: str) -> BankLine:  # type: ignore[no-untyped-def]
+    return db.scalars(select(BankLine).where(BankLine.amount == Decimal(amount))).one()
+
+
+def _match(db, amount: str) -> Match:  # type: ignore[no-untyped-def]
+    return db.scalars(select(Match).where(Match.bank_line_id == _line(db, amount).id)).one()
+
+
+def test_exact_reference_is_posted_once_with_audit(db, tenant, platform) -> None:
+    statement_id, summary = _run(db, tenant, platform, [Entry("1200.00", "Acme Trading Ltd", text="INV-1001"),
+                                                        Entry("42.42", "Someone Else", text="birthday")])
+    assert summary["auto"] == 1 and summary["posted"] == 1 and summary["refused"] == 0
+    assert summary["reconciled"] == 1
+    [(kind, payment)] = platform.writes
+    assert kind == "create_payment"
+    assert [(a.invoice_id, a.amount) for a in payment.allocations] == [("i1001", Decimal("1200.00"))]
+    assert payment.contact_id == "c1"
+    assert platform.invoices["i1001"].status is InvoiceStatus.PAID
+    match = _match(db, "1200.00")
+    assert (match.status, match.posted_payment_ids) == ("posted", [payment.remote_id])
+    assert _line(db, "1200.00").status == "reconciled"
+    audit = db.scalars(select(AuditLog).where(AuditLog.action == "payment.posted")).one()
+    assert audit.after["payment_id"] == payment.remote_id
+    assert audit.object_id == str(_line(db, "1200.00").id)
+    # the mirror follows until the next sync brings the platform's own figures
+    assert db.scalars(select(Invoice).where(Invoice.remote_id == "i1001")).one().amount_due == 0
+    assert _line(db, "42.42").status == "exception"
+    assert _match(db, "42.42").decision == "none"
+
+    again = reconcile(db, tenant, platform, statement_id, NOW)
+    assert (again["matched"], again["posted"]) == (0, 0)
+    assert len(platform.writes) == 1
+
+
+def test_invoice_changed_on_the_platform_is_sent_back_to_the_queue(db, tenant, platform) -> None:
+    # Someone settled INV-1002 in the ERP after our last sync: the mirror still says 300 due.
+    platform.invoices["i1002"] = dataclasses.replace(platform.invoices["i1002"], amount_due=Decimal("100.00"))
+    _, summary = _run(db, tenant, platform, [Entry("300.00", "Acme Trading Ltd", text="INV-1002")])
+    assert (summary["auto"], summary["posted"], summary["refused"]) == (1, 0, 1)
+    assert platform.writes == []
+    match = _match(db, "300.00")
+    assert (match.decision, match.status) == ("suggest", "proposed")
+    assert "amount due changed from 300.00 to 100.00" in match.explanation
+    assert _line(db, "300.00").status == "exception"
+    assert db.scalars(select(AuditLog.action)).all() == ["match.refused"]
+
+
+def test_deduction_posts_payment_and_credit_note(db, tenant, platform) -> None:
+    _, summary = _run(db, tenant, platform,
+                      [Entry("1140.00", "Acme Trading Ltd", ACME_IBAN, "INV-1001 less 5% damaged goods")])
+    match = _match(db, "1140.00")
+    assert match.residual == "deduction", match.explanation
+    assert summary["posted"] == 1
+    kinds = [kind for kind, _ in platform.writes]
+    assert kinds == ["create_payment", "create_credit_note"]
+    credit = platform.writes[1][1]
+    assert credit.total == Decimal("60.00")
+    assert platform.invoices["i1001"].status is InvoiceStatus.PAID
+    assert len(match.posted_payment_ids) == 2
+    assert "credit_note.posted" in db.scalars(select(AuditLog.action)).all()
+
+
+def test_confirming_a_suggestion_posts_it_and_learns_the_payer(db, tenant, platform) -> None:
+    # A payer nobody knows, no reference: the amount alone only suggests.
+    _, summary = _run(db, tenant, platform, [Entry("999.00", "JS HOLDINGS", "GB99BARC20000012345678")])
+    assert (summary["suggest"], summary["posted"]) == (1, 0)
+    line = _line(db, "999.00")
+    [entry] = exception_queue(db, tenant)
+    assert entry["line"].id == line.id
+    assert entry["suggestions"][0]["allocations"][0]["number"] == "INV-2001"
+    assert entry["match"].explanation
+
+    match = confirm_suggestion(db, tenant, line.id, 0, user_id=None)
+    assert post_confirmed(db, tenant, platform, match, user_id=None, now=NOW) == "posted"
+    assert platform.invoices["i2001"].status is InvoiceStatus.PAID
+    assert line.status == "reconciled"
+    aliases = db.scalars(select(PayerAlias.alias).order_by(PayerAlias.alias)).all()
+    assert aliases == ["account:GB99BARC20000012345678", "name:JS HOLDINGS"]
+    assert exception_queue(db, tenant) == []
+
+    # Next week the same payer pays another Globex invoice without any reference: it auto-posts now.
+    _, summary = _run(db, tenant, platform, [Entry("250.00", "JS HOLDINGS", "GB99BARC20000012345678")], "S2")
+    assert (summary["auto"], summary["posted"]) == (1, 1), _match(db, "250.00").explanation
+    assert platform.invoices["i2002"].status is InvoiceStatus.PAID
+
+
+def test_admin_can_pick_another_invoice_and_amount(db, tenant, platform) -> None:
+    _run(db, tenant, platform, [Entry("100.00", "Initech GmbH", text="part payment")])
+    line = _line(db, "100.00")
+    invoice = db.scalars(select(Invoice).where(Invoice.remote_id == "i3001")).one()
+    with pytest.raises(QueueActionError, match="at most"):
+        change_match(db, tenant, line.id, invoice.id, "150.00", user_id=None)
+    with pytest.raises(QueueActionError, match="not an amount"):
+        change_match(db, tenant, line.id, invoice.id, "ten", user_id=None)
+    match = change_match(db, tenant, line.id, invoice.id, "100", user_id=None)
+    assert match.residual == "partial"
+    assert post_confirmed(db, tenant, platform, match, user_id=None, now=NOW) == "posted"
+    assert platform.invoices["i3001"].amount_due == Decimal("677.77")
+    assert db.scalars(select(PayerAlias.alias)).all() == ["name:Initech GmbH"]
+
+
+def test_reject_ignores_the_line(db, tenant, platform) -> None:
+    _run(db, tenant, platform, [Entry("42.42", "Someone Else", text="birthday")])
+    line = _line(db, "42.42")
+    match = reject_match(db, tenant, line.id, user_id=None)
+    assert (match.status, line.status) == ("rejected", "ignored")
+    assert exception_queue(db, tenant) == []
+    with pytest.raises(QueueActionError):
+        confirm_suggestion(db, tenant, line.id, 0, user_id=None)
+    assert platform.writes == []
+
+
+def test_queue_actions_are_tenant_scoped(db, tenant, platform, make_tenant) -> None:
+    _run(db, tenant, platform, [Entry("999.00", "JS HOLDINGS")])
+    other = make_tenant(name="Other")
+    with pytest.raises(QueueActionError):
+        confirm_suggestion(db, other, _line(db, "999.00").id, 0, user_id=None)
+
+
+def test_thresholds_come_from_tenant_settings(db, tenant, platform) -> None:
+    assert matching_config(tenant).auto_threshold == 0.90
+    tenant.settings = {"matching": {"auto_threshold": 0.999, "min_lead": "0.2", "fee_tolerance": "5"}}
+    config = matching_config(tenant)
+    assert (config.auto_threshold, config.min_lead, config.fee_tolerance) == (0.999, 0.2, Decimal("5"))
+    _, summary = _run(db, tenant, platform, [Entry("1200.00", "Acme Trading Ltd", text="INV-1001")])
+    assert (summary["auto"], summary["suggest"], summary["posted"]) == (0, 1, 0)
