@@ -23,10 +23,11 @@ def reconcile_statement(tenant_id: int, statement_id: int) -> dict[str, Any]:
         if tenant is None or tenant.status is not TenantStatus.CONNECTED:
             return {"skipped": 1}
         actor = f"job:{ctx.job_id}" if ctx.job_id else "job:reconcile"
-        # Connector errors propagate: the transaction rolls back and RQ retries; the idempotency keys
-        # make a retry replay, never duplicate, what the platform already accepted.
+        # Matches are committed before posting and each post right after it (checkpoint), so a retry
+        # after a crash or a connector error reuses the same match ids as idempotency keys: the
+        # platform replays what it already accepted instead of creating a second payment.
         return reconciliation.reconcile(ctx.session, tenant, connector_factory(ctx)(tenant), statement_id,
-                                        datetime.now(UTC), actor=actor)
+                                        datetime.now(UTC), actor=actor, checkpoint=ctx.session.commit)
 
 
 def enqueue_reconcile(connection: Redis, tenant_id: int, statement_id: int) -> object:

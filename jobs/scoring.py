@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import date
+from typing import Any
 
 from sqlalchemy import select
 
@@ -21,17 +23,26 @@ def score_tenant(tenant_id: int, retrain: str = "") -> dict[str, object]:
         tenant = ctx.session.get(Tenant, tenant_id)
         if tenant is None or tenant.status is not TenantStatus.CONNECTED:
             return {"skipped": True}
+        prior = _prior_factory(ctx.app.config)
         if retrain:
             history, _ = scoring.tenant_history(ctx.session, tenant)
             scoring.train_for_tenant(ctx.session, tenant, history, date.today(),
-                                     prior_histories() if scoring.needs_prior(history, date.today()) else ())
+                                     prior() if scoring.needs_prior(history, date.today()) else ())
         try:
             connector = connector_factory(ctx)(tenant)
         except AuthError:
             connector = None  # still score; write-back waits for a reconnect
         summary = scoring.score_tenant(ctx.session, tenant, today=date.today(), connector=connector,
-                                       prior_factory=prior_histories)
+                                       prior_factory=prior)
         return summary.as_dict()
+
+
+def _prior_factory(config: Mapping[str, Any]) -> Callable[[], Any]:
+    # Size of the generated pooled prior: big enough to carry a cold tenant, configurable so tests
+    # and small deployments do not pay for the full prior.
+    invoices = int(config.get("SCORING_PRIOR_INVOICES", 1500))
+    seeds = tuple(int(s) for s in str(config.get("SCORING_PRIOR_SEEDS", "101,202")).split(","))
+    return lambda: prior_histories(invoices=invoices, customers=max(10, invoices // 30), seeds=seeds)
 
 
 def nightly() -> dict[str, int]:

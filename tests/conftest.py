@@ -125,6 +125,9 @@ def app_config(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> d
         "TOKEN_ENCRYPTION_KEY": Fernet.generate_key().decode(),
         "PUBLIC_URL": "http://127.0.0.1:5000",
         "LOG_LEVEL": "WARNING",
+        # A small pooled prior keeps cold-start scoring in tests to a second or two.
+        "SCORING_PRIOR_INVOICES": 300,
+        "SCORING_PRIOR_SEEDS": "101",
     }
 
 

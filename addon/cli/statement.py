@@ -1,7 +1,7 @@
 """`cashline statement ...` commands.
 
-``parse`` is pure: it reads a file, prints the normalised lines and never touches the database
-(``import``, which persists and dedupes, belongs to the import service).
+``parse`` is pure: it reads a file, prints the normalised lines and never touches the database.
+``import`` persists through the import service (deduplicated, all-or-nothing) and queues matching.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import click
+from flask.cli import with_appcontext
 
 from addon.domain.statements import (
     BUILTIN_MAPPINGS,
@@ -72,6 +73,55 @@ def _mapping(arg: str | None) -> CsvMapping | None:
         return load_mapping(arg)
     except (ValueError, TypeError, OSError) as exc:
         raise click.BadParameter(str(exc), param_hint="--mapping") from exc
+
+
+@group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--tenant", "tenant_id", required=True, type=int, help="Tenant id.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["auto", *FORMATS]), default="auto", show_default=True,
+    help="Statement format; auto detects it from the content.",
+)
+@click.option(
+    "--mapping", "mapping_arg", metavar="NAME_OR_JSON",
+    help="CSV column mapping: a mapping saved for the tenant, a built-in name, a JSON object, "
+    "or a path to a JSON file.",
+)
+@with_appcontext
+def import_command(file: Path, tenant_id: int, fmt: str, mapping_arg: str | None) -> None:
+    """Import FILE into the tenant's bank lines (skipping what was imported before) and queue matching."""
+    from redis.exceptions import RedisError
+
+    from addon.extensions import get_db, get_redis
+    from addon.models import Tenant
+    from addon.services.reconciliation import import_statement
+    from jobs.reconcile import enqueue_reconcile
+
+    session = get_db().session
+    tenant = session.get(Tenant, tenant_id)
+    if tenant is None:
+        raise click.ClickException(f"no tenant with id {tenant_id}")
+    mapping: CsvMapping | str | None = mapping_arg
+    if mapping_arg is not None and not mapping_arg.lstrip().startswith("{") and Path(mapping_arg).is_file():
+        mapping = _mapping(mapping_arg)
+    try:
+        summary = import_statement(session, tenant, file.read_bytes(), file.name, mapping,
+                                   format=None if fmt == "auto" else fmt)
+    except StatementError as exc:
+        session.rollback()
+        raise click.ClickException(f"{exc.format} statement rejected at {exc.location}: {exc.reason}") from exc
+    except ValueError as exc:
+        session.rollback()
+        raise click.BadParameter(str(exc), param_hint="--mapping") from exc
+    session.commit()
+    if summary["statement_id"] is not None:
+        try:
+            enqueue_reconcile(get_redis(), tenant.id, summary["statement_id"])
+            summary["queued"] = True
+        except RedisError as exc:
+            summary["queued"] = False
+            click.echo(f"warning: matching not queued ({exc}); run the reconcile job later", err=True)
+    click.echo(json.dumps(summary, indent=2))
 
 
 def register(cli: click.Group) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -47,15 +48,25 @@ class QueueActionError(ValueError):
 
 
 def reconcile(session: Session, tenant: Tenant, connector: AccountingConnector, statement_id: int,
-              now: datetime, *, actor: str = "system") -> dict[str, Any]:
-    """Match the statement's new lines, then post what is due; safe to run again (posts nothing twice)."""
+              now: datetime, *, actor: str = "system",
+              checkpoint: Callable[[], None] | None = None) -> dict[str, Any]:
+    """Match the statement's new lines, then post what is due; safe to run again (posts nothing twice).
+
+    ``checkpoint`` (a job passes its session's commit) runs after matching and after each posted
+    match. The idempotency keys are the match ids, so the matches must be durable before the first
+    platform call: a retry then reuses the same ids and the platform replays instead of duplicating.
+    """
     statement = get_for_tenant(session, BankStatement, statement_id, tenant.id)
     if statement is None:
         raise LookupError(f"statement {statement_id} not found for tenant {tenant.id}")
     decisions = match_statement(session, tenant, statement_id)
+    if checkpoint is not None:
+        checkpoint()
     outcomes: Counter[str] = Counter()
     for match in pending_matches(session, tenant, statement_id):
         outcomes[post_match(session, tenant, connector, match, actor=actor, now=now)] += 1
+        if checkpoint is not None:
+            checkpoint()
     by_status = dict(session.execute(select(BankLine.status, func.count()).where(
         BankLine.tenant_id == tenant.id, BankLine.statement_id == statement_id).group_by(BankLine.status)).all())
     summary = {"statement_id": statement_id, "matched": sum(decisions.values()),

@@ -6,13 +6,14 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from addon.web import auth, dashboard, health, reconciliation, webhooks
+    from addon.web import auth, dashboard, dunning, health, reconciliation, webhooks
 
     app.register_blueprint(health.bp)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(reconciliation.bp)
+    app.register_blueprint(dunning.bp)
     _configure_tenant_nav(app)
 
 

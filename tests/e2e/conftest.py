@@ -14,7 +14,7 @@ import requests
 from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 
-from addon.queueing import QUEUES, get_queue
+from addon.queueing import get_queue
 from connectors.sandbox.server import RunningServer, serve_in_thread
 from jobs.runtime import set_app
 
@@ -28,10 +28,10 @@ class LiveApp:
     def url(self) -> str:
         return self.server.url
 
-    def work(self, redis_conn: Any) -> None:
-        """Run every queued job to completion in this process (an RQ SimpleWorker in burst mode)."""
+    def work(self, redis_conn: Any, queues: tuple[str, ...] = ("default", "sync")) -> None:
+        """Run the jobs queued on ``queues`` to completion in this process (an RQ SimpleWorker, burst)."""
         set_app(self.app)
-        SimpleWorker([get_queue(q, redis_conn) for q in QUEUES], connection=redis_conn,
+        SimpleWorker([get_queue(q, redis_conn) for q in queues], connection=redis_conn,
                      serializer=JSONSerializer).work(burst=True)
 
 

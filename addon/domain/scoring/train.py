@@ -55,6 +55,7 @@ class TrainConfig:
     calibration_fraction: float = 0.25
     checkpoints: tuple[int, ...] = (-7, 0, 7, 14, 30, 60, 90)  # days relative to due date
     prior_weight: float = 0.5
+    delay_horizon_days: int = 90
     # Refit on every row (calibration window included) after fitting the calibrators, so the trees
     # also learn from the newest behaviour; the calibrators are kept as fitted on held-out rows.
     refit: bool = True
@@ -91,26 +92,34 @@ def snapshot_days(inv: HistoryInvoice, checkpoints: Sequence[int]) -> list[date]
     return days
 
 
+def _recent_from(days: list[date], fraction: float) -> date:
+    days = sorted(days)
+    return days[int(len(days) * (1 - fraction))] if days else date.max
+
+
 def _collect(history: Sequence[HistoryInvoice], as_of: date, config: TrainConfig) -> tuple[_Rows, _Rows]:
     visible = as_seen_at(history, as_of)
     builder = FeatureBuilder(visible)
-    labelled = sorted(i.issue_date for i in visible if i.due_date < as_of)
-    if not labelled:
-        return _Rows(), _Rows()
-    recent_from = labelled[int(len(labelled) * (1 - config.calibration_fraction))]
+    # Payment days are learnt only from invoices due at least `horizon` days before as_of: taking only
+    # the *paid* ones among recent invoices would keep the fast payers and teach the model that
+    # customers pay sooner than they do. Still-unpaid ones enter with their delay so far (a lower bound).
+    delay_cut = as_of - timedelta(days=config.delay_horizon_days)
+    late_recent = _recent_from([i.issue_date for i in visible if i.due_date < as_of], config.calibration_fraction)
+    delay_recent = _recent_from([i.issue_date for i in visible if i.due_date < delay_cut],
+                                config.calibration_fraction)
     late_rows, delay_rows = _Rows(), _Rows()
     for inv in visible:
-        recent = inv.issue_date >= recent_from
+        delay = inv.delay_days() if inv.paid_date is not None else (as_of - inv.due_date).days
         for day in snapshot_days(inv, config.checkpoints):
             if day >= as_of:
                 continue
             x = builder.row(inv, day)
             past_due = day > inv.due_date
             if inv.due_date < as_of and not past_due:
-                late_rows.add(x, float(inv.paid_date is None or inv.paid_date > inv.due_date), False, recent)
-            delay = inv.delay_days()
-            if delay is not None:
-                delay_rows.add(x, float(delay), past_due, recent)
+                late = float(inv.paid_date is None or inv.paid_date > inv.due_date)
+                late_rows.add(x, late, False, inv.issue_date >= late_recent)
+            if inv.due_date < delay_cut:
+                delay_rows.add(x, float(delay), past_due, inv.issue_date >= delay_recent)
     return late_rows, delay_rows
 
 

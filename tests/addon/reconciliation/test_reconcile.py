@@ -39,7 +39,9 @@ def _match(db, amount: str) -> Match:  # type: ignore[no-untyped-def]
 def test_exact_reference_is_posted_once_with_audit(db, tenant, platform) -> None:
     statement_id, summary = _run(db, tenant, platform, [Entry("1200.00", "Acme Trading Ltd", text="INV-1001"),
                                                         Entry("42.42", "Someone Else", text="birthday")])
-    assert summary["auto"] == 1 and summary["posted"] == 1 and summary["refused"] == 0
+    assert summary["auto"] == 1
+    assert summary["posted"] == 1
+    assert summary["refused"] == 0
     assert summary["reconciled"] == 1
     [(kind, payment)] = platform.writes
     assert kind == "create_payment"

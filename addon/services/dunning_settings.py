@@ -1,0 +1,235 @@
+"""The dunning settings page's operations: validate and save stages, reorder, delete, switch a policy on or
+off, and render a template on one of the tenant's real invoices. Flushes, never commits."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from jinja2.exceptions import TemplateError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from addon.domain.dunning import (
+    ActionLine,
+    Channel,
+    Policy,
+    PolicyError,
+    ReminderAction,
+    RiskBand,
+    Tone,
+    validate_policy,
+)
+from addon.mail import Company, TemplateSource, reminder_context, render, sample_context, validate_template
+from addon.models import AuditLog, Customer, DunningPolicy, DunningStage, Invoice, Tenant
+from addon.services.dunning_policies import to_stage
+
+FIELDS = ("key", "offset_days", "tone", "channel", "subject_template", "body_template", "min_amount",
+          "risk_bands", "needs_approval", "show_statutory", "skip_for_reliable")
+
+
+@dataclass
+class StageInput:
+    """A stage as typed into the form, and what is wrong with it (field -> message)."""
+
+    values: dict[str, Any]
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def parse_stage_form(form: Mapping[str, Any], *, getlist: Any = None) -> StageInput:
+    """Typed values from the submitted form; type problems are reported next to their field."""
+    values: dict[str, Any] = {"key": str(form.get("key", "")).strip(),
+                              "subject_template": str(form.get("subject_template", "")),
+                              "body_template": str(form.get("body_template", "")).replace("\r\n", "\n")}
+    errors: dict[str, str] = {}
+    try:
+        values["offset_days"] = int(str(form.get("offset_days", "")).strip())
+    except ValueError:
+        errors["offset_days"] = "a whole number of days (negative = before the due date)"
+    for name, enum in (("tone", Tone), ("channel", Channel)):
+        raw = str(form.get(name, ""))
+        if raw in {m.value for m in enum}:
+            values[name] = raw
+        else:
+            errors[name] = f"choose one of {', '.join(m.value for m in enum)}"
+    raw_min = str(form.get("min_amount", "")).strip()
+    try:
+        values["min_amount"] = Decimal(raw_min) if raw_min else None
+    except InvalidOperation:
+        errors["min_amount"] = "an amount such as 50 or 50.00, or empty"
+    bands = list(getlist("risk_bands") if getlist else form.get("risk_bands", []) or [])
+    if any(b not in {m.value for m in RiskBand} for b in bands):
+        errors["risk_bands"] = "unknown risk band"
+    values["risk_bands"] = sorted(set(bands))
+    for flag in ("needs_approval", "show_statutory", "skip_for_reliable"):
+        values[flag] = str(form.get(flag, "")).lower() in ("1", "on", "true", "yes")
+    errors |= template_errors(TemplateSource(values["subject_template"], values["body_template"]))
+    return StageInput(values, errors)
+
+
+def template_errors(source: TemplateSource) -> dict[str, str]:
+    """Template problems by form field, each with its line ("line 3: unknown variable 'inv.amount'")."""
+    if not source.subject.strip() and not source.body.strip():
+        return {}  # both empty: the shipped template for the stage is used
+    errors: dict[str, list[str]] = {}
+    for name, text in (("subject_template", source.subject), ("body_template", source.body)):
+        if not text.strip():
+            errors[name] = ["needed when the other part of the template is set"]
+    for problem in validate_template(source):
+        name = "subject_template" if problem.field == "subject" else "body_template"
+        errors.setdefault(name, []).append(f"line {problem.line}: {problem.message}" if problem.line
+                                           else problem.message)
+    return {k: "; ".join(v) for k, v in errors.items()}
+
+
+def save_stage(session: Session, tenant: Tenant, policy: DunningPolicy, stage: DunningStage | None,
+               data: StageInput, actor: str) -> DunningStage | None:
+    """Create (stage None) or update a stage if the whole policy stays valid; errors go into ``data``."""
+    if not data.ok:
+        return None
+    if stage is not None:
+        data.values["key"] = stage.key  # keys are part of exactly-once keys: never renamed
+    others = [s for s in policy.stages if s is not stage]
+    if any(s.key == data.values["key"] for s in others):
+        data.errors["key"] = f"another stage already uses the key {data.values['key']!r}"
+        return None
+    before = _stage_dict(stage) if stage is not None else None
+    # Validate a detached copy first, so a refused edit never touches the stored stage.
+    trial = DunningStage(tenant_id=tenant.id, policy_id=policy.id, language="en",
+                         **{name: data.values[name] for name in FIELDS})
+    problems = _policy_problems(policy, sorted([*others, trial], key=lambda s: s.offset_days))
+    if problems:
+        for message in problems:
+            target = "offset_days" if "offset" in message else "key" if "key" in message else "__all__"
+            data.errors.setdefault(target, message)
+        return None
+    candidate = stage or DunningStage(tenant_id=tenant.id, policy_id=policy.id, language="en")
+    for name in FIELDS:
+        setattr(candidate, name, data.values[name])
+    if stage is None:
+        policy.stages.append(candidate)
+    for position, row in enumerate(sorted(policy.stages, key=lambda s: s.offset_days)):
+        row.position = position
+    _audit(session, tenant, actor, "dunning.stage_saved", candidate.key, before, _stage_dict(candidate))
+    session.flush()
+    return candidate
+
+
+def _policy_problems(policy: DunningPolicy, stages: list[DunningStage]) -> list[str]:
+    try:
+        engine = Policy(policy_id=str(policy.id), name=policy.name, stages=tuple(to_stage(s) for s in stages))
+    except PolicyError as exc:
+        return exc.problems
+    except ValueError as exc:
+        return [str(exc)]
+    return validate_policy(engine)
+
+
+def delete_stage(session: Session, tenant: Tenant, policy: DunningPolicy, stage: DunningStage,
+                 actor: str) -> str | None:
+    """Remove a stage (a policy keeps at least one); returns an error message or None."""
+    if len(policy.stages) <= 1:
+        return "a policy needs at least one stage"
+    policy.stages.remove(stage)
+    for position, row in enumerate(sorted(policy.stages, key=lambda s: s.position)):
+        row.position = position
+    _audit(session, tenant, actor, "dunning.stage_deleted", stage.key, _stage_dict(stage), None)
+    session.flush()
+    return None
+
+
+def move_stage(session: Session, tenant: Tenant, policy: DunningPolicy, stage: DunningStage, direction: str,
+               actor: str) -> None:
+    """Swap a stage with its neighbour. Stages fire in offset order, so the two swap their offsets too:
+    the content moves, the timetable stays."""
+    ordered = sorted(policy.stages, key=lambda s: s.position)
+    i = ordered.index(stage)
+    j = i - 1 if direction == "up" else i + 1
+    if not 0 <= j < len(ordered):
+        return
+    other = ordered[j]
+    stage.offset_days, other.offset_days = other.offset_days, stage.offset_days
+    stage.position, other.position = other.position, stage.position
+    _audit(session, tenant, actor, "dunning.stage_moved", stage.key, None, {"direction": direction})
+    session.flush()
+
+
+def set_enabled(session: Session, tenant: Tenant, policy: DunningPolicy, enabled: bool, actor: str) -> None:
+    """Switch a policy's reminder sequence on or off."""
+    before = {"enabled": policy.enabled}
+    policy.enabled = enabled
+    _audit(session, tenant, actor, "dunning.policy_enabled" if enabled else "dunning.policy_disabled",
+           str(policy.id), before, {"enabled": enabled})
+    session.flush()
+
+
+def template_preview(session: Session, tenant: Tenant, source: TemplateSource, stage_key: str, tone: str,
+                     invoice_id: int | None, today: date) -> dict[str, Any]:
+    """Render a template as the customer would see it, on one of the tenant's open invoices (sample data
+    when there is none); template problems come back with their line instead."""
+    problems = validate_template(source)
+    if problems:
+        return {"ok": False, "problems": [{"field": p.field, "line": p.line, "message": p.message}
+                                          for p in problems]}
+    context, label = _context(session, tenant, stage_key, tone, invoice_id, today)
+    try:
+        rendered = render(source, context)
+    except TemplateError as exc:
+        return {"ok": False, "problems": [{"field": "body", "line": getattr(exc, "lineno", None),
+                                           "message": str(exc)}]}
+    return {"ok": True, "subject": rendered.subject, "body": rendered.body, "invoice": label, "problems": []}
+
+
+def _context(session: Session, tenant: Tenant, stage_key: str, tone: str, invoice_id: int | None,
+             today: date) -> tuple[dict[str, Any], str]:
+    query = (select(Invoice, Customer.name).join(Customer, Customer.id == Invoice.customer_id)
+             .where(Invoice.tenant_id == tenant.id, Invoice.status == "open", Invoice.amount_due > 0))
+    if invoice_id is not None:
+        query = query.where(Invoice.id == invoice_id)
+    row = session.execute(query.order_by(Invoice.due_date).limit(1)).first()
+    if row is None:
+        return sample_context(), "sample data (no open invoice)"
+    inv, customer_name = row
+    tone_value = Tone(tone) if tone in {t.value for t in Tone} else Tone.FRIENDLY
+    line = ActionLine(inv.remote_id, inv.number, stage_key or "preview", tone_value, inv.amount_due, inv.currency,
+                      inv.due_date, (today - inv.due_date).days, inv.online_url, "")
+    action = ReminderAction(customer_id="", channel=Channel.EMAIL, stage_key=stage_key or "preview",
+                            tone=tone_value, template=stage_key, language="en", send_at=_midday(today),
+                            recipients=(), lines=(line,), reason="", needs_approval=False, exactly_once_keys=())
+    context = reminder_context(action, customer_name=customer_name, company=Company(tenant.name),
+                               unsubscribe_url="https://example.invalid/unsubscribe/preview", today=today)
+    return context, f"{inv.number} ({customer_name})"
+
+
+def _midday(day: date) -> datetime:
+    return datetime.combine(day, time(12), tzinfo=UTC)
+
+
+def open_invoices(session: Session, tenant: Tenant, limit: int = 25) -> list[tuple[int, str]]:
+    """(id, label) of open invoices to preview templates on, oldest due first."""
+    rows = session.execute(select(Invoice.id, Invoice.number, Customer.name)
+                           .join(Customer, Customer.id == Invoice.customer_id)
+                           .where(Invoice.tenant_id == tenant.id, Invoice.status == "open", Invoice.amount_due > 0)
+                           .order_by(Invoice.due_date).limit(limit)).all()
+    return [(i, f"{number} · {name}") for i, number, name in rows]
+
+
+def _stage_dict(stage: DunningStage | None) -> dict[str, Any] | None:
+    if stage is None:
+        return None
+    out = {name: getattr(stage, name) for name in FIELDS}
+    out["min_amount"] = str(stage.min_amount) if stage.min_amount is not None else None
+    return out
+
+
+def _audit(session: Session, tenant: Tenant, actor: str, action: str, object_id: str,
+           before: dict[str, Any] | None, after: dict[str, Any] | None) -> None:
+    session.add(AuditLog(tenant_id=tenant.id, actor=actor, action=action, object_type="dunning_stage",
+                         object_id=object_id, before=before, after=after, reason="settings page"))

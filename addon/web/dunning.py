@@ -1,0 +1,170 @@
+"""Dunning settings: policies and stages (admins edit, viewers read), template preview, the dry run
+("who gets what tomorrow"), approvals, and the customers' one-click unsubscribe link."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from addon.extensions import get_db, get_for_tenant
+from addon.mail import VARIABLES, InvalidUnsubscribeTokenError, TemplateSource, UnsubscribeTokens
+from addon.models import DunningPolicy, DunningStage, Role, Tenant
+from addon.services import dunning, dunning_settings
+from addon.services.dunning_policies import ensure_default_policy, load_policies
+from addon.web.session import tenant_view
+
+bp = Blueprint("dunning", __name__)
+
+
+@bp.record_once
+def _exempt_unsubscribe(state: Any) -> None:
+    # RFC 8058 one-click unsubscribe is a POST from the mail client: it cannot carry our CSRF token.
+    csrf = state.app.extensions.get("cashline_csrf")
+    if csrf is not None:
+        csrf.exempt("addon.web.dunning.unsubscribe")
+
+
+def _actor() -> str:
+    return f"user:{g.membership.user_id}"
+
+
+def _today(tenant: Tenant) -> date:
+    return datetime.now(ZoneInfo(load_policies(get_db().session, tenant).settings.timezone)).date()
+
+
+def _policy(tenant: Tenant, policy_id: int) -> DunningPolicy:
+    return get_for_tenant(get_db().session, DunningPolicy, policy_id, tenant.id) or abort(404)
+
+
+def _stage(tenant: Tenant, stage_id: int) -> DunningStage:
+    return get_for_tenant(get_db().session, DunningStage, stage_id, tenant.id) or abort(404)
+
+
+@bp.get("/tenants/<int:tenant_id>/dunning")
+@tenant_view()
+def settings(tenant: Tenant) -> Any:
+    session = get_db().session
+    ensure_default_policy(session, tenant)
+    tomorrow = _today(tenant) + timedelta(days=1)
+    policies = session.scalars(select(DunningPolicy).where(DunningPolicy.tenant_id == tenant.id)
+                               .order_by(DunningPolicy.id)).all()
+    return render_template("dunning/settings.html", tenant=tenant, policies=policies, tomorrow=tomorrow,
+                           dry_run=dunning.preview(session, tenant, tomorrow),
+                           approvals=dunning.pending_approvals(session, tenant),
+                           is_admin=g.membership.role is Role.ADMIN)
+
+
+@bp.get("/tenants/<int:tenant_id>/dunning/policies/<int:policy_id>/stages/new")
+@bp.get("/tenants/<int:tenant_id>/dunning/stages/<int:stage_id>/edit")
+@tenant_view(Role.ADMIN)
+def stage_form(tenant: Tenant, policy_id: int | None = None, stage_id: int | None = None) -> Any:
+    stage = _stage(tenant, stage_id) if stage_id is not None else None
+    policy = _policy(tenant, stage.policy_id if stage else policy_id or 0)
+    values = {name: getattr(stage, name) for name in dunning_settings.FIELDS} if stage else {
+        "key": "", "offset_days": "", "tone": "firm", "channel": "email", "subject_template": "",
+        "body_template": "", "min_amount": None, "risk_bands": [], "needs_approval": False,
+        "show_statutory": False, "skip_for_reliable": False}
+    return _render_form(tenant, policy, stage, values, {})
+
+
+def _render_form(tenant: Tenant, policy: DunningPolicy, stage: DunningStage | None, values: dict[str, Any],
+                 errors: dict[str, str], status: int = 200) -> Any:
+    return render_template("dunning/stage_form.html", tenant=tenant, policy=policy, stage=stage, values=values,
+                           errors=errors, variables=VARIABLES,
+                           invoices=dunning_settings.open_invoices(get_db().session, tenant)), status
+
+
+@bp.post("/tenants/<int:tenant_id>/dunning/policies/<int:policy_id>/stages")
+@bp.post("/tenants/<int:tenant_id>/dunning/stages/<int:stage_id>")
+@tenant_view(Role.ADMIN)
+def save_stage(tenant: Tenant, policy_id: int | None = None, stage_id: int | None = None) -> Any:
+    stage = _stage(tenant, stage_id) if stage_id is not None else None
+    policy = _policy(tenant, stage.policy_id if stage else policy_id or 0)
+    data = dunning_settings.parse_stage_form(request.form, getlist=request.form.getlist)
+    saved = dunning_settings.save_stage(get_db().session, tenant, policy, stage, data, _actor())
+    if saved is None:
+        return _render_form(tenant, policy, stage, {**request.form.to_dict(), **data.values}, data.errors, 422)
+    flash(f"Stage {saved.key} saved.")
+    return redirect(url_for("dunning.settings", tenant_id=tenant.id))
+
+
+@bp.post("/tenants/<int:tenant_id>/dunning/stages/<int:stage_id>/delete")
+@tenant_view(Role.ADMIN)
+def delete_stage(tenant: Tenant, stage_id: int) -> Any:
+    stage = _stage(tenant, stage_id)
+    error = dunning_settings.delete_stage(get_db().session, tenant, _policy(tenant, stage.policy_id), stage, _actor())
+    flash(error or f"Stage {stage.key} deleted.")
+    return redirect(url_for("dunning.settings", tenant_id=tenant.id))
+
+
+@bp.post("/tenants/<int:tenant_id>/dunning/stages/<int:stage_id>/move")
+@tenant_view(Role.ADMIN)
+def move_stage(tenant: Tenant, stage_id: int) -> Any:
+    stage = _stage(tenant, stage_id)
+    dunning_settings.move_stage(get_db().session, tenant, _policy(tenant, stage.policy_id), stage,
+                                request.form.get("direction", "up"), _actor())
+    return redirect(url_for("dunning.settings", tenant_id=tenant.id))
+
+
+@bp.post("/tenants/<int:tenant_id>/dunning/policies/<int:policy_id>/enabled")
+@tenant_view(Role.ADMIN)
+def set_enabled(tenant: Tenant, policy_id: int) -> Any:
+    enabled = request.form.get("enabled") == "1"
+    dunning_settings.set_enabled(get_db().session, tenant, _policy(tenant, policy_id), enabled, _actor())
+    flash("Reminders switched on." if enabled else "Reminders switched off: nothing will be sent.")
+    return redirect(url_for("dunning.settings", tenant_id=tenant.id))
+
+
+@bp.post("/tenants/<int:tenant_id>/dunning/approvals/<int:customer_id>")
+@tenant_view(Role.ADMIN)
+def decide(tenant: Tenant, customer_id: int) -> Any:
+    session = get_db().session
+    if request.form.get("decision") == "approve":
+        count = dunning.approve(session, tenant, customer_id, _actor())
+        flash(f"Approved {count} reminder line(s); they go out with the next run.")
+    else:
+        count = dunning.reject(session, tenant, customer_id, _actor())
+        flash(f"Declined {count} reminder line(s); they will not be sent.")
+    return redirect(url_for("dunning.settings", tenant_id=tenant.id))
+
+
+@bp.post("/api/tenants/<int:tenant_id>/dunning/template-preview")
+@tenant_view(Role.ADMIN)
+def template_preview(tenant: Tenant) -> Any:
+    body = request.get_json(silent=True) or {}
+    invoice_id = body.get("invoice_id")
+    result = dunning_settings.template_preview(
+        get_db().session, tenant, TemplateSource(str(body.get("subject", "")), str(body.get("body", ""))),
+        str(body.get("stage", "")), str(body.get("tone", "")), int(invoice_id) if invoice_id else None,
+        _today(tenant))
+    return jsonify(result)
+
+
+@bp.get("/api/tenants/<int:tenant_id>/dunning/preview")
+@tenant_view()
+def api_preview(tenant: Tenant) -> Any:
+    raw = request.args.get("date")
+    try:
+        day = date.fromisoformat(raw) if raw else _today(tenant) + timedelta(days=1)
+    except ValueError:
+        return jsonify({"error": "date must be YYYY-MM-DD"}), 400
+    return jsonify({"date": day.isoformat(), "actions": dunning.preview(get_db().session, tenant, day)})
+
+
+@bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
+def unsubscribe(token: str) -> Any:
+    try:
+        tenant_key, customer_id = UnsubscribeTokens(current_app.config["SECRET_KEY"]).read(token)
+    except InvalidUnsubscribeTokenError:
+        abort(404)
+    tenant = get_db().session.get(Tenant, int(tenant_key)) if tenant_key.isdigit() else None
+    if tenant is None:
+        abort(404)
+    if request.method == "POST":
+        dunning.unsubscribe(get_db().session, tenant, customer_id)
+        return render_template("dunning/unsubscribe.html", company=tenant.name, done=True, token=token)
+    return render_template("dunning/unsubscribe.html", company=tenant.name, done=False, token=token)

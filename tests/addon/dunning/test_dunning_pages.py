@@ -1,0 +1,179 @@
+"""The dunning settings page, stage editing, template preview, approvals and unsubscribe (Flask test client)."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from addon.mail import UnsubscribeTokens
+from addon.models import DunningAction, DunningPolicy, DunningStage, Role, Suppression
+from addon.services.dunning import run_dunning
+from tests.addon.dunning.conftest import DUE, at
+
+
+def _csrf(page) -> str:  # type: ignore[no-untyped-def]
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True))
+    assert match, "no CSRF token on the page"
+    return match.group(1)
+
+
+def _stages(db, tenant) -> list[tuple[str, int]]:  # type: ignore[no-untyped-def]
+    db.expire_all()
+    policy = db.scalar(select(DunningPolicy).where(DunningPolicy.tenant_id == tenant.id))
+    return [(s.key, s.offset_days) for s in sorted(policy.stages, key=lambda s: s.position)]
+
+
+def _form(**overrides: str) -> dict[str, str]:
+    form = {"key": "nudge_3", "offset_days": "3", "tone": "friendly", "channel": "email",
+            "subject_template": "Quick nudge from {{ company.name }}",
+            "body_template": "Hello {{ customer.name }},\n{% for inv in invoices %}{{ inv.number }}\n{% endfor %}"}
+    form.update(overrides)
+    return form
+
+
+def test_settings_page_shows_the_default_policy_and_tomorrows_dry_run(client, ledger, sign_in) -> None:
+    sign_in(ledger.tenant, Role.VIEWER)
+    page = client.get(f"/tenants/{ledger.tenant.id}/dunning")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    for key in ("pre_due", "overdue_7", "final"):
+        assert f'id="stage-{key}"' in html
+    assert "Dry run: who gets what tomorrow" in html
+    assert "Add a stage" not in html and "Switch off" not in html  # viewers read only
+
+
+def test_viewer_cannot_edit(client, ledger, sign_in) -> None:
+    sign_in(ledger.tenant, Role.VIEWER)
+    page = client.get(f"/tenants/{ledger.tenant.id}/dunning")
+    policy_id = re.search(r'id="policy-(\d+)"', page.get_data(as_text=True)).group(1)
+    answer = client.post(f"/tenants/{ledger.tenant.id}/dunning/policies/{policy_id}/stages",
+                         data={**_form(), "csrf_token": _csrf(page)})
+    assert answer.status_code == 403
+
+
+def test_other_tenants_settings_are_not_found(client, ledger, sign_in, make_tenant, db) -> None:
+    other = make_tenant()
+    db.commit()
+    sign_in(ledger.tenant)
+    assert client.get(f"/tenants/{other.id}/dunning").status_code == 404
+
+
+def test_admin_adds_a_stage_which_slots_in_by_offset(client, db, ledger, sign_in) -> None:
+    sign_in(ledger.tenant)
+    page = client.get(f"/tenants/{ledger.tenant.id}/dunning")
+    policy_id = re.search(r'id="policy-(\d+)"', page.get_data(as_text=True)).group(1)
+    form_page = client.get(f"/tenants/{ledger.tenant.id}/dunning/policies/{policy_id}/stages/new")
+    answer = client.post(f"/tenants/{ledger.tenant.id}/dunning/policies/{policy_id}/stages",
+                         data={**_form(), "csrf_token": _csrf(form_page), "risk_bands": ["high"]})
+    assert answer.status_code == 302
+    assert _stages(db, ledger.tenant)[2] == ("nudge_3", 3)
+    stage = db.scalar(select(DunningStage).where(DunningStage.key == "nudge_3"))
+    assert stage.risk_bands == ["high"] and stage.subject_template.startswith("Quick nudge")
+
+
+def test_posting_without_the_csrf_token_is_refused(client, ledger, sign_in) -> None:
+    sign_in(ledger.tenant)
+    page = client.get(f"/tenants/{ledger.tenant.id}/dunning")
+    policy_id = re.search(r'id="policy-(\d+)"', page.get_data(as_text=True)).group(1)
+    answer = client.post(f"/tenants/{ledger.tenant.id}/dunning/policies/{policy_id}/stages", data=_form())
+    assert answer.status_code == 400
+
+
+def test_validation_errors_are_shown_next_to_their_field(client, db, ledger, sign_in) -> None:
+    sign_in(ledger.tenant)
+    page = client.get(f"/tenants/{ledger.tenant.id}/dunning")
+    policy_id = re.search(r'id="policy-(\d+)"', page.get_data(as_text=True)).group(1)
+    bad = _form(key="due", offset_days="7",
+                body_template="Hello\n{% for inv in invoices %}{{ inv.amount }}{% endfor %}\n{% if %}")
+    answer = client.post(f"/tenants/{ledger.tenant.id}/dunning/policies/{policy_id}/stages",
+                         data={**bad, "csrf_token": _csrf(page)})
+    html = answer.get_data(as_text=True)
+    assert answer.status_code == 422
+    assert re.search(r'id="error-body_template">line 3: [^<]*', html)
+    unknown = _form(body_template="Hi\n\n{{ inv.amount }}{% for inv in invoices %}{% endfor %}")
+    answer = client.post(f"/tenants/{ledger.tenant.id}/dunning/policies/{policy_id}/stages",
+                         data={**unknown, "csrf_token": _csrf(page)})
+    assert "line 3: unknown variable &#39;inv.amount&#39;" in answer.get_data(as_text=True)
+    clash = client.post(f"/tenants/{ledger.tenant.id}/dunning/policies/{policy_id}/stages",
+                        data={**_form(key="due", offset_days="7"), "csrf_token": _csrf(page)})
+    html = clash.get_data(as_text=True)
+    assert 'id="error-key">another stage already uses the key' in html
+    same_day = client.post(f"/tenants/{ledger.tenant.id}/dunning/policies/{policy_id}/stages",
+                           data={**_form(offset_days="7"), "csrf_token": _csrf(page)})
+    assert 'id="error-offset_days">' in same_day.get_data(as_text=True)
+    assert len(_stages(db, ledger.tenant)) == 6  # nothing was saved
+
+
+def test_edit_move_delete_and_switch_off(client, db, ledger, sign_in) -> None:
+    sign_in(ledger.tenant)
+    page = client.get(f"/tenants/{ledger.tenant.id}/dunning")
+    token = _csrf(page)
+    stage = db.scalar(select(DunningStage).where(DunningStage.key == "overdue_14"))
+    edit = client.post(f"/tenants/{ledger.tenant.id}/dunning/stages/{stage.id}",
+                       data={**_form(key="renamed", offset_days="12", tone="urgent"), "csrf_token": token})
+    assert edit.status_code == 302
+    assert ("overdue_14", 12) in _stages(db, ledger.tenant)  # the key never changes
+    client.post(f"/tenants/{ledger.tenant.id}/dunning/stages/{stage.id}/move",
+                data={"direction": "up", "csrf_token": token})
+    assert _stages(db, ledger.tenant)[2:4] == [("overdue_14", 7), ("overdue_7", 12)]
+    client.post(f"/tenants/{ledger.tenant.id}/dunning/stages/{stage.id}/delete", data={"csrf_token": token})
+    assert "overdue_14" not in dict(_stages(db, ledger.tenant))
+    policy = db.scalar(select(DunningPolicy).where(DunningPolicy.tenant_id == ledger.tenant.id))
+    client.post(f"/tenants/{ledger.tenant.id}/dunning/policies/{policy.id}/enabled",
+                data={"enabled": "0", "csrf_token": token})
+    db.expire_all()
+    assert db.get(DunningPolicy, policy.id).enabled is False
+    dry_run = client.get(f"/api/tenants/{ledger.tenant.id}/dunning/preview?date=2026-11-09").get_json()
+    assert dry_run["actions"] == []  # switched off: nothing planned
+
+
+def test_template_preview_renders_on_a_real_invoice_or_reports_problems(client, ledger, sign_in) -> None:
+    sign_in(ledger.tenant)
+    page = client.get(f"/tenants/{ledger.tenant.id}/dunning")
+    headers = {"X-CSRFToken": _csrf(page)}
+    url = f"/api/tenants/{ledger.tenant.id}/dunning/template-preview"
+    ok = client.post(url, json={"subject": "Hi {{ customer.name }}", "stage": "due", "tone": "friendly",
+                                "body": "{% for inv in invoices %}{{ inv.number }}: "
+                                        "{{ inv.amount_due|money(inv.currency) }}{% endfor %}"}, headers=headers)
+    result = ok.get_json()
+    assert result["ok"] is True
+    assert result["subject"] in ("Hi Acme Ltd", "Hi Globex BV")
+    assert re.fullmatch(r"INV-I[12]: £(100|250)\.00", result["body"])
+    bad = client.post(url, json={"subject": "x", "body": "a\n{{ nope }}"}, headers=headers).get_json()
+    assert bad == {"ok": False, "problems": [{"field": "body", "line": 2, "message": "unknown variable 'nope'"}]}
+
+
+def test_api_preview_is_the_dry_run(client, ledger, sign_in) -> None:
+    sign_in(ledger.tenant, Role.VIEWER)
+    data = client.get(f"/api/tenants/{ledger.tenant.id}/dunning/preview?date=2026-11-09").get_json()
+    assert data["date"] == "2026-11-09"
+    assert [(a["customer"], a["stage"]) for a in data["actions"]] == [("Acme Ltd", "overdue_7"),
+                                                                      ("Globex BV", "overdue_7")]
+    assert client.get(f"/api/tenants/{ledger.tenant.id}/dunning/preview?date=tomorrow").status_code == 400
+
+
+def test_approvals_list_and_approve(client, db, ledger, sign_in, mailer, smtp_server) -> None:
+    run_dunning(db, ledger.tenant, ledger.platform, at(DUE + timedelta(days=46)), mailer)
+    sign_in(ledger.tenant)
+    page = client.get(f"/tenants/{ledger.tenant.id}/dunning")
+    html = page.get_data(as_text=True)
+    assert "INV-I1 (final" in html and "Approve" in html
+    action = db.scalar(select(DunningAction).where(DunningAction.exactly_once_key == "I1:final"))
+    answer = client.post(f"/tenants/{ledger.tenant.id}/dunning/approvals/{action.customer_id}",
+                         data={"decision": "approve", "csrf_token": _csrf(page)})
+    assert answer.status_code == 302
+    db.expire_all()
+    assert db.get(DunningAction, action.id).status == "approved"
+
+
+def test_one_click_unsubscribe(app, client, db, ledger) -> None:
+    token = UnsubscribeTokens(app.config["SECRET_KEY"]).make(str(ledger.tenant.id), "C1")
+    confirm = client.get(f"/unsubscribe/{token}")
+    assert confirm.status_code == 200 and "Stop payment reminders from Example Supplies Ltd" in confirm.get_data(
+        as_text=True)
+    done = client.post(f"/unsubscribe/{token}", data="List-Unsubscribe=One-Click")  # RFC 8058: no CSRF token
+    assert done.status_code == 200
+    assert db.scalar(select(Suppression.email)) == "ap@acme.example"
+    assert client.get("/unsubscribe/forged").status_code == 404

@@ -1,0 +1,138 @@
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+from sqlalchemy import select
+
+from addon.domain.types import InvoiceStatus
+from addon.models import BankLine, Membership, PayerAlias, Role, User
+from addon.queueing import get_queue
+from jobs.reconcile import reconcile_statement
+from jobs.runtime import set_app
+from tests.addon.reconciliation.statements import Entry, camt053
+
+STATEMENT = [Entry("1200.00", "Acme Trading Ltd", text="INV-1001"),
+             Entry("999.00", "JS HOLDINGS", "GB99BARC20000012345678"),
+             Entry("42.42", "Someone Else", text="birthday")]
+
+
+@pytest.fixture
+def signed_in(app, client, db, tenant, platform, monkeypatch):  # type: ignore[no-untyped-def]
+    def sign_in(role: Role = Role.ADMIN) -> User:
+        user = User(issuer="https://idp", subject=f"u-{role.value}", email="u@example.com")
+        db.add(user)
+        db.flush()
+        db.add(Membership(tenant_id=tenant.id, user_id=user.id, role=role))
+        db.commit()
+        with client.session_transaction() as s:
+            s["user_id"] = user.id
+        return user
+
+    monkeypatch.setitem(app.config, "CONNECTOR_FACTORY", lambda t: platform)
+    set_app(app)
+    return sign_in
+
+
+def _csrf(client, tenant) -> str:  # type: ignore[no-untyped-def]
+    page = client.get(f"/tenants/{tenant.id}/reconciliation")
+    assert page.status_code == 200
+    return re.search(rb'name="csrf_token" value="([^"]+)"', page.data).group(1).decode()
+
+
+def _upload(client, tenant, data: bytes, name: str = "nov.xml", **form: str):  # type: ignore[no-untyped-def]
+    return client.post(f"/tenants/{tenant.id}/reconciliation/statements",
+                       data={"csrf_token": _csrf(client, tenant), "statement": (io.BytesIO(data), name), **form},
+                       content_type="multipart/form-data")
+
+
+def test_upload_queue_and_confirm(client, db, tenant, platform, signed_in, redis_conn) -> None:
+    signed_in()
+    resp = _upload(client, tenant, camt053(STATEMENT))
+    assert resp.status_code == 302
+    [job] = get_queue("reconcile", redis_conn).jobs
+    assert job.func_name == "jobs.reconcile.reconcile_statement"
+    tenant_id, statement_id = job.args
+    assert tenant_id == tenant.id
+
+    summary = reconcile_statement(tenant_id, statement_id)
+    assert (summary["posted"], summary["exceptions"]) == (1, 2)
+    assert platform.invoices["i1001"].status is InvoiceStatus.PAID
+
+    page = client.get(f"/tenants/{tenant.id}/reconciliation")
+    assert b"Imported 3 lines from nov.xml" in page.data
+    assert b"INV-2001" in page.data
+    assert b"Someone Else" in page.data
+    assert page.data.count(b'class="card queue-line"') == 2
+    api = client.get(f"/api/tenants/{tenant.id}/reconciliation/queue").json
+    holdings = next(e for e in api if e["counterparty"] == "JS HOLDINGS")
+    assert holdings["suggestions"][0]["allocations"][0]["number"] == "INV-2001"
+
+    resp = client.post(f"/tenants/{tenant.id}/reconciliation/lines/{holdings['line_id']}/confirm",
+                       data={"csrf_token": _csrf(client, tenant), "suggestion": "0"})
+    assert resp.status_code == 302
+    assert platform.invoices["i2001"].status is InvoiceStatus.PAID
+    db.expire_all()
+    assert db.get(BankLine, holdings["line_id"]).status == "reconciled"
+    assert db.scalars(select(PayerAlias)).all()
+    page = client.get(f"/tenants/{tenant.id}/reconciliation")
+    assert b"Payment posted to the platform." in page.data
+    assert page.data.count(b'class="card queue-line"') == 1
+
+    other = next(e for e in api if e["counterparty"] == "Someone Else")
+    resp = client.post(f"/tenants/{tenant.id}/reconciliation/lines/{other['line_id']}/reject",
+                       data={"csrf_token": _csrf(client, tenant)})
+    assert resp.status_code == 302
+    db.expire_all()
+    assert db.get(BankLine, other["line_id"]).status == "ignored"
+
+    assert _upload(client, tenant, camt053(STATEMENT)).status_code == 302
+    assert b"was imported before" in client.get(f"/tenants/{tenant.id}/reconciliation").data
+
+
+def test_malformed_upload_is_rejected_with_location(client, db, tenant, signed_in, redis_conn) -> None:
+    signed_in()
+    broken = camt053(STATEMENT).replace(b">999.00<", b">9x9.00<")
+    resp = _upload(client, tenant, broken, "broken.xml")
+    assert resp.status_code == 400
+    assert b"broken.xml was rejected: camt statement, at /Document" in resp.data
+    assert b"Ntry[2]" in resp.data
+    assert db.scalars(select(BankLine)).all() == []
+    assert get_queue("reconcile", redis_conn).count == 0
+
+
+def test_saved_csv_mapping_is_offered_and_used(client, db, tenant, signed_in, redis_conn) -> None:
+    from tests.addon.reconciliation.statements import CSV_MAPPING, csv_statement
+
+    signed_in()
+    resp = client.post(f"/tenants/{tenant.id}/reconciliation/mappings",
+                       data={"csrf_token": _csrf(client, tenant), "name": "mybank", "mapping": CSV_MAPPING})
+    assert resp.status_code == 302
+    assert b'<option value="mybank">mybank (saved)</option>' in client.get(
+        f"/tenants/{tenant.id}/reconciliation").data
+    bad = client.post(f"/tenants/{tenant.id}/reconciliation/mappings",
+                      data={"csrf_token": _csrf(client, tenant), "name": "x", "mapping": "{not json"})
+    assert bad.status_code == 400
+    data = csv_statement([("2026-11-10", "300.00", "Acme Trading Ltd", "", "INV-1002")])
+    assert _upload(client, tenant, data, "export.csv", mapping="mybank").status_code == 302
+    assert [line.amount for line in db.scalars(select(BankLine))] == [300]
+
+
+def test_viewers_see_the_queue_but_cannot_act(app, client, tenant, signed_in, monkeypatch) -> None:
+    signed_in(Role.VIEWER)
+    page = client.get(f"/tenants/{tenant.id}/reconciliation")
+    assert page.status_code == 200
+    assert b"upload-form" not in page.data
+    token = re.search(rb'name="csrf_token" value="([^"]+)"', page.data)
+    assert token is None
+    monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", False)  # so the role check itself answers
+    assert client.post(f"/tenants/{tenant.id}/reconciliation/lines/1/reject").status_code == 403
+    assert client.post(f"/tenants/{tenant.id}/reconciliation/statements").status_code == 403
+
+
+def test_other_tenants_queue_is_not_visible(client, tenant, signed_in, make_tenant, db) -> None:
+    signed_in()
+    other = make_tenant(name="Not yours")
+    db.commit()
+    assert client.get(f"/tenants/{other.id}/reconciliation").status_code == 404
