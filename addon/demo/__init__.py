@@ -1,13 +1,23 @@
-"""The demo pipeline: an ordered list of steps, each printing its progress."""
+"""The demo pipeline (`cashline demo`): an ordered list of steps, each printing its progress.
+
+It builds a real world on loopback: the Cashline app served on a port, a Xero organisation and a
+QuickBooks company (the emulators), an accountant installing the app into both through the consent
+pages, signed webhooks, RQ jobs on the real Redis — then serves the dashboard. Every capability adds
+its step here.
+"""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from typing import Any
 
+import requests
 from flask import Flask
+from sqlalchemy import func, select
 
 from addon import migrate
 
@@ -19,33 +29,182 @@ class DemoState:
     app: Flask
     port: int
     echo: Echo
+    today: date = field(default_factory=date.today)
+    size: str = "normal"
     facts: dict[str, Any] = field(default_factory=dict)
     cleanups: list[Callable[[], None]] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+def _work(state: DemoState, *queues: str) -> None:
+    """Run the queued jobs to completion with an RQ worker in this process."""
+    from rq import SimpleWorker
+    from rq.serializers import JSONSerializer
+
+    from addon.extensions import get_redis
+    from addon.queueing import get_queue
+    from jobs.runtime import set_app
+
+    set_app(state.app)
+    with state.app.app_context():
+        redis = get_redis()
+        SimpleWorker([get_queue(q, redis) for q in queues], connection=redis,
+                     serializer=JSONSerializer).work(burst=True, logging_level="WARNING")
 
 
 def step_migrate(state: DemoState) -> None:
     migrate.upgrade(state.app.config["DATABASE_URL"])
-    state.echo(f"    database ready at {state.app.config['DATABASE_URL']}")
+    state.echo(f"    database at head: {state.app.config['DATABASE_URL']}")
+    with state.app.app_context():
+        from addon.extensions import get_redis
+
+        get_redis().ping()
+    state.echo(f"    redis reachable: {state.app.config['REDIS_URL']}")
+
+
+def step_world(state: DemoState) -> None:
+    from addon.demo import world
+
+    sizes = {"small": (8, 150, 8, 120), "normal": (20, 500, 15, 400)}[state.size]
+    state.app.config["PUBLIC_URL"] = state.url
+    # The cold-start prior is generated: a modest one keeps the demo's training to seconds.
+    state.app.config.setdefault("SCORING_PRIOR_INVOICES", 600)
+    state.app.config.setdefault("SCORING_PRIOR_SEEDS", "101")
+    state.facts["server"] = world.serve_app(state.app, state.port)
+    state.cleanups.append(state.facts["server"].stop)
+    xero = world.start_xero(state.url, today=state.today, customers=sizes[0], invoices=sizes[1])
+    qbo = world.start_qbo(state.url, today=state.today, customers=sizes[2], invoices=sizes[3])
+    state.cleanups += [xero.server.stop, qbo.stop]
+    world.point_app_at(state.app, xero, qbo)
+    state.facts.update(xero=xero, qbo=qbo)
+    state.echo(f"    Cashline app          {state.url}")
+    state.echo(f"    Xero emulator         {xero.url}   ({xero.state.store.name}, {sizes[1]} invoices over 26 months)")
+    state.echo(f"    QuickBooks emulator   {qbo.url}   ({qbo.store.company_name}, {sizes[3]} invoices)")
+
+
+def step_install(state: DemoState) -> None:
+    from addon.demo import world
+    from addon.extensions import get_db
+    from addon.models import Tenant
+
+    browser = requests.Session()
+    for platform in ("xero", "qbo"):
+        world.install(browser, state.url, platform)
+    state.facts["browser"] = browser
+    with state.app.app_context():
+        tenants = get_db().session.scalars(select(Tenant).order_by(Tenant.id)).all()
+        state.facts["tenants"] = {t.platform: t.id for t in tenants}
+        for t in tenants:
+            state.echo(f"    installed: {t.platform:4} {t.name} (tenant {t.id}, {t.status.value}); tokens encrypted")
+
+
+def step_sync(state: DemoState) -> None:
+    from addon.extensions import get_db
+    from addon.models import Customer, Invoice, Payment
+
+    started = time.monotonic()
+    _work(state, "sync", "default")
+    with state.app.app_context():
+        session = get_db().session
+        for platform, tenant_id in state.facts["tenants"].items():
+            counts = [session.scalar(select(func.count()).select_from(m).where(m.tenant_id == tenant_id))
+                      for m in (Customer, Invoice, Payment)]
+            open_count = session.scalar(select(func.count()).select_from(Invoice).where(
+                Invoice.tenant_id == tenant_id, Invoice.status == "open"))
+            state.echo(f"    {platform:4}: {counts[0]} customers, {counts[1]} invoices ({open_count} open), "
+                       f"{counts[2]} payments mirrored")
+    state.echo(f"    backfill through the platform APIs (inside their rate limits) took {time.monotonic() - started:.1f}s")
+
+
+def step_score(state: DemoState) -> None:
+    from addon.extensions import get_db
+    from addon.models import AuditLog, ModelVersion, RiskScore
+
+    _work(state, "scoring")
+    with state.app.app_context():
+        session = get_db().session
+        for platform, tenant_id in state.facts["tenants"].items():
+            bands = dict(session.execute(select(RiskScore.band, func.count()).where(RiskScore.tenant_id == tenant_id)
+                                         .group_by(RiskScore.band)).all())
+            model = session.scalar(select(ModelVersion).where(ModelVersion.tenant_id == tenant_id,
+                                                              ModelVersion.active))
+            example = session.scalar(select(RiskScore).where(RiskScore.tenant_id == tenant_id)
+                                     .order_by(RiskScore.p_late.desc()))
+            state.echo(f"    {platform:4}: model {model.version if model else '-'} ({model.kind if model else '-'}); "
+                       f"bands {bands}")
+            if example is not None:
+                state.echo(f"          riskiest: P(late)={float(example.p_late):.0%}, pays in "
+                           f"{example.p10_days}..{example.p90_days} days after due (80%); "
+                           f"{'; '.join(example.reasons[:2])}")
+        written = dict(session.execute(select(AuditLog.tenant_id, func.count())
+                                       .where(AuditLog.action == "risk.written_back").group_by(AuditLog.tenant_id)))
+    state.echo(f"    risk tags written back (Xero history notes, QBO note/custom field): "
+               f"xero={written.get(state.facts['tenants']['xero'], 0)}, qbo={written.get(state.facts['tenants']['qbo'], 0)}")
+
+
+def step_webhook(state: DemoState) -> None:
+    """Pay an invoice inside QuickBooks: a signed webhook arrives, is stored, queued and applied."""
+    from addon.extensions import get_db
+    from addon.models import Invoice, WebhookEvent
+
+    qbo = state.facts["qbo"]
+    tenant_id = state.facts["tenants"]["qbo"]
+    with state.app.app_context():
+        session = get_db().session
+        inv = session.scalar(select(Invoice).where(Invoice.tenant_id == tenant_id, Invoice.status == "open")
+                             .order_by(Invoice.due_date))
+        before = session.scalar(select(func.count()).select_from(WebhookEvent))
+    if inv is None:
+        state.echo("    no open invoice to pay")
+        return
+    remote = qbo.store.get("Invoice", inv.remote_id)
+    resp = qbo.user_api().post("payment", {"CustomerRef": {"value": remote["CustomerRef"]["value"]},
+                                           "TotalAmt": str(inv.amount_due), "Line": [{
+                                               "Amount": str(inv.amount_due),
+                                               "LinkedTxn": [{"TxnId": inv.remote_id, "TxnType": "Invoice"}]}]})
+    resp.raise_for_status()
+    qbo.drain_webhooks()
+    _work(state, "sync", "default")
+    with state.app.app_context():
+        session = get_db().session
+        after = session.get(Invoice, inv.id)
+        received = session.scalar(select(func.count()).select_from(WebhookEvent)) - before
+    state.echo(f"    paid {inv.number} ({inv.currency} {inv.amount_due}) in QuickBooks -> {received} signed webhook(s) "
+               f"-> mirror now says '{after.status}', amount due {after.amount_due}")
 
 
 STEPS: list[tuple[str, Callable[[DemoState], None]]] = [
-    ("Migrate the database", step_migrate),
+    ("Migrate the database and check Redis", step_migrate),
+    ("Start the Cashline app and the emulated Xero and QuickBooks companies", step_world),
+    ("Install Cashline into both (OAuth consent, OpenID sign-in)", step_install),
+    ("Backfill invoices, contacts, payments and credit notes (RQ sync jobs)", step_sync),
+    ("Score every open invoice (XGBoost) and write risk notes back", step_score),
+    ("React to a payment made in QuickBooks (signed webhook)", step_webhook),
 ]
 
 
-def run_demo(app: Flask, *, port: int, serve: bool, echo: Echo) -> DemoState:
-    state = DemoState(app=app, port=port, echo=echo)
-    for n, (title, step) in enumerate(STEPS, start=1):
-        echo(f"[{n}/{len(STEPS)}] {title} ...")
-        started = time.monotonic()
-        step(state)
-        echo(f"    done in {time.monotonic() - started:.1f}s")
-    if serve:
-        echo(f"\nCashline is running at http://127.0.0.1:{port}/  (health: /healthz, readiness: /readyz)")
-        echo("Press Ctrl+C to stop.")
-        try:
-            app.run(host="127.0.0.1", port=port, use_reloader=False, threaded=True)
-        finally:
+def run_demo(app: Flask, *, port: int, serve: bool, echo: Echo, size: str = "normal") -> DemoState:
+    state = DemoState(app=app, port=port, echo=echo, size=size)
+    started = datetime.now(UTC)
+    try:
+        for n, (title, step) in enumerate(STEPS, start=1):
+            echo(f"[{n}/{len(STEPS)}] {title} ...")
+            t0 = time.monotonic()
+            step(state)
+            echo(f"    done in {time.monotonic() - t0:.1f}s")
+        echo(f"\nDemo ready in {(datetime.now(UTC) - started).total_seconds():.0f}s.")
+        echo(f"Open {state.url}/ and click 'Connect to Xero' or 'Connect to QuickBooks', then Allow on the "
+             "sandbox consent page: you are signed in as the sandbox owner and land on the organisation.")
+        for platform, tenant_id in state.facts.get("tenants", {}).items():
+            echo(f"  {platform:4} dashboard: {state.url}/tenants/{tenant_id}/dashboard")
+        if serve:
+            echo("Press Ctrl+C to stop.")
+            threading.Event().wait()
+    finally:
+        if not serve:
             for cleanup in reversed(state.cleanups):
                 cleanup()
     return state

@@ -35,7 +35,8 @@ from connectors.errors import NotFoundError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["DunningMailer", "approve", "pending_approvals", "preview", "reject", "run_dunning", "unsubscribe"]
+__all__ = ["DunningMailer", "approve", "open_tasks", "pending_approvals", "preview", "reject", "run_dunning",
+           "unsubscribe"]
 
 
 def run_dunning(session: Session, tenant: Tenant, connector: AccountingConnector, now: datetime,
@@ -201,6 +202,20 @@ def _decide(session: Session, tenant: Tenant, customer_id: int, actor: str, stat
                              reason="decided by an admin on the approvals list"))
     session.flush()
     return len(rows)
+
+
+def open_tasks(session: Session, tenant: Tenant, since: datetime) -> list[dict[str, Any]]:
+    """Reminders that became worklist tasks (call or write) since ``since``, for still-open invoices."""
+    rows = session.execute(select(DunningAction, Customer.name, Invoice.number, Invoice.amount_due, Invoice.currency)
+                           .join(Invoice, Invoice.id == DunningAction.invoice_id)
+                           .outerjoin(Customer, Customer.id == DunningAction.customer_id)
+                           .where(DunningAction.tenant_id == tenant.id, DunningAction.status == "task",
+                                  DunningAction.send_at >= since, Invoice.status == "open")
+                           .order_by(DunningAction.send_at.desc())).all()
+    return [{"invoice_id": row.invoice_id, "customer": name or "?", "number": number, "stage": row.stage_key,
+             "tone": row.tone, "amount_due": str(amount_due), "currency": currency,
+             "since": row.send_at.isoformat() if row.send_at else None,
+             "why": (row.reason or "").split(" | ")[-1]} for row, name, number, amount_due, currency in rows]
 
 
 # --- unsubscribe ----------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from jinja2.exceptions import TemplateError
 from sqlalchemy import select
@@ -233,3 +234,62 @@ def _audit(session: Session, tenant: Tenant, actor: str, action: str, object_id:
            before: dict[str, Any] | None, after: dict[str, Any] | None) -> None:
     session.add(AuditLog(tenant_id=tenant.id, actor=actor, action=action, object_type="dunning_stage",
                          object_id=object_id, before=before, after=after, reason="settings page"))
+
+
+def parse_options(form: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Tenant-wide sending settings from the form (stored in the default policy's options), with errors."""
+    values: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    zone = str(form.get("timezone", "")).strip() or "Europe/London"
+    try:
+        ZoneInfo(zone)
+        values["timezone"] = zone
+    except (ZoneInfoNotFoundError, ValueError):
+        errors["timezone"] = f"unknown timezone {zone!r} (use an IANA name such as Europe/London)"
+    for name, low, high in (("send_hour", 0, 23), ("frequency_cap", 1, 50), ("frequency_window_days", 1, 60)):
+        raw = str(form.get(name, "")).strip()
+        if raw.isdigit() and low <= int(raw) <= high:
+            values[name] = int(raw)
+        else:
+            errors[name] = f"a whole number from {low} to {high}"
+    for name in ("quiet_start", "quiet_end"):
+        try:
+            values[name] = time.fromisoformat(str(form.get(name, "")).strip()).strftime("%H:%M")
+        except ValueError:
+            errors[name] = "a time such as 20:00"
+    values["business_days_only"] = str(form.get("business_days_only", "")).lower() in ("1", "on", "true")
+    pack = str(form.get("statutory_pack", "")).strip()
+    if pack in ("", "uk", "eu"):
+        values["statutory_pack"] = pack or None
+    else:
+        errors["statutory_pack"] = "none, uk or eu"
+    values["reference_rates"], rate_error = _parse_rates(str(form.get("reference_rates", "")))
+    if rate_error:
+        errors["reference_rates"] = rate_error
+    return values, errors
+
+
+def _parse_rates(text: str) -> tuple[list[list[str]], str | None]:
+    rates: list[list[str]] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            day, rate = line.split()
+            rates.append([date.fromisoformat(day).isoformat(), str(Decimal(rate))])
+        except (ValueError, InvalidOperation):
+            return [], f"line {number}: write 'YYYY-MM-DD rate', e.g. 2026-07-01 4.00"
+    return sorted(rates), None
+
+
+def save_options(session: Session, tenant: Tenant, policy: DunningPolicy, form: Mapping[str, Any],
+                 actor: str) -> dict[str, str]:
+    """Store the sending settings if they are all valid; returns the errors by field (empty when saved)."""
+    values, errors = parse_options(form)
+    if errors:
+        return errors
+    before = dict(policy.options or {})
+    policy.options = {**before, **values}
+    _audit(session, tenant, actor, "dunning.settings_saved", str(policy.id), before, policy.options)
+    session.flush()
+    return {}

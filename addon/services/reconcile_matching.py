@@ -96,7 +96,8 @@ def match_statement(session: Session, tenant: Tenant, statement_id: int) -> Coun
 
 def _match_row(tenant: Tenant, line: BankLine, result: MatchResult, by_id: dict[str, OpenInvoice]) -> Match:
     suggestions = [suggestion_dict(c, by_id) for c in result.suggestions]
-    chosen = suggestions[0]["allocations"] if result.decision == "auto" else []
+    chosen = [{"invoice_id": a.invoice_id, "amount": str(a.amount), **_facts(a.invoice_id, by_id)}
+              for a in result.allocations] if result.decision == "auto" else []
     return Match(tenant_id=tenant.id, bank_line_id=line.id, decision=result.decision.value,
                  confidence=Decimal(str(round(result.confidence, 4))), allocations=chosen,
                  suggestions=suggestions, explanation=result.explanation,
@@ -107,15 +108,10 @@ def _match_row(tenant: Tenant, line: BankLine, result: MatchResult, by_id: dict[
 def suggestion_dict(candidate: Candidate, by_id: dict[str, OpenInvoice]) -> dict[str, Any]:
     """A candidate as stored JSON, with each invoice's amount due at matching time (the snapshot
     that posting compares against the platform before it writes anything)."""
-    def invoice_facts(invoice_id: str) -> dict[str, str]:
-        inv = by_id.get(invoice_id)
-        return {"number": inv.number if inv else invoice_id,
-                "amount_due": str(inv.amount_due) if inv else "0"}
-
     return {
-        "allocations": [{"invoice_id": a.invoice_id, "amount": str(a.amount), **invoice_facts(a.invoice_id)}
+        "allocations": [{"invoice_id": a.invoice_id, "amount": str(a.amount), **_facts(a.invoice_id, by_id)}
                         for a in candidate.allocations],
-        "invoices": {i: invoice_facts(i) for i in (candidate.invoices or
+        "invoices": {i: _facts(i, by_id) for i in (candidate.invoices or
                                                    tuple(a.invoice_id for a in candidate.allocations))},
         "confidence": round(candidate.confidence, 4),
         "explanation": candidate.explanation,
@@ -125,3 +121,8 @@ def suggestion_dict(candidate: Candidate, by_id: dict[str, OpenInvoice]) -> dict
         "customer_id": candidate.customer_id,
         "customer_name": next((by_id[i].customer_name for i in candidate.invoice_ids if i in by_id), None),
     }
+
+
+def _facts(invoice_id: str, by_id: dict[str, OpenInvoice]) -> dict[str, str]:
+    inv = by_id.get(invoice_id)
+    return {"number": inv.number if inv else invoice_id, "amount_due": str(inv.amount_due) if inv else "0"}

@@ -102,25 +102,32 @@ def confirm_suggestion(session: Session, tenant: Tenant, line_id: int, index: in
     return match
 
 
-def change_match(session: Session, tenant: Tenant, line_id: int, invoice_id: int, amount: str, *,
+def change_match(session: Session, tenant: Tenant, line_id: int, invoice: int | str, amount: str, *,
                  user_id: int | None) -> Match:
-    """Apply the line to another invoice (our ``Invoice.id``) and amount chosen by an admin."""
+    """Apply the line to another invoice (our ``Invoice.id``, or its number) and amount chosen by an admin."""
     line, match = _open_match(session, tenant, line_id)
-    invoice = get_for_tenant(session, Invoice, invoice_id, tenant.id)
-    if invoice is None or invoice.status != "open" or invoice.customer is None:
+    found = _invoice(session, tenant, invoice)
+    if found is None or found.status != "open" or found.customer is None:
         raise QueueActionError("pick an open invoice")
     try:
         value = Decimal(amount.strip() or "x").quantize(Decimal("0.01"))
     except InvalidOperation:
         raise QueueActionError(f"{amount!r} is not an amount") from None
-    if not 0 < value <= min(invoice.amount_due, line.amount):
-        raise QueueActionError(f"the amount must be above 0 and at most {min(invoice.amount_due, line.amount)}")
-    match.allocations = [{"invoice_id": invoice.remote_id, "number": invoice.number, "amount": str(value),
-                          "amount_due": str(invoice.amount_due), "customer_id": invoice.customer.remote_id}]
-    match.residual = None if value == invoice.amount_due else "partial"
-    _decided(session, tenant, line, match, user_id, f"changed to {invoice.number} {value}")
-    _learn(session, tenant, line, invoice.customer.remote_id)
+    if not 0 < value <= min(found.amount_due, line.amount):
+        raise QueueActionError(f"the amount must be above 0 and at most {min(found.amount_due, line.amount)}")
+    match.allocations = [{"invoice_id": found.remote_id, "number": found.number, "amount": str(value),
+                          "amount_due": str(found.amount_due), "customer_id": found.customer.remote_id}]
+    match.residual = None if value == found.amount_due else "partial"
+    _decided(session, tenant, line, match, user_id, f"changed to {found.number} {value}")
+    _learn(session, tenant, line, found.customer.remote_id)
     return match
+
+
+def _invoice(session: Session, tenant: Tenant, ref: int | str) -> Invoice | None:
+    if isinstance(ref, int):
+        return get_for_tenant(session, Invoice, ref, tenant.id)
+    return session.scalars(select(Invoice).where(Invoice.tenant_id == tenant.id, Invoice.number == ref.strip())
+                           .order_by(Invoice.id.desc())).first()
 
 
 def reject_match(session: Session, tenant: Tenant, line_id: int, *, user_id: int | None) -> Match:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -14,7 +14,7 @@ from addon.extensions import get_db, get_for_tenant
 from addon.mail import VARIABLES, InvalidUnsubscribeTokenError, TemplateSource, UnsubscribeTokens
 from addon.models import DunningPolicy, DunningStage, Role, Tenant
 from addon.services import dunning, dunning_settings
-from addon.services.dunning_policies import ensure_default_policy, load_policies
+from addon.services.dunning_policies import ensure_default_policy, load_policies, settings_from_options
 from addon.web.session import tenant_view
 
 bp = Blueprint("dunning", __name__)
@@ -47,15 +47,43 @@ def _stage(tenant: Tenant, stage_id: int) -> DunningStage:
 @bp.get("/tenants/<int:tenant_id>/dunning")
 @tenant_view()
 def settings(tenant: Tenant) -> Any:
+    return _render_settings(tenant, {}, {})
+
+
+def _render_settings(tenant: Tenant, form: dict[str, Any], option_errors: dict[str, str], status: int = 200) -> Any:
     session = get_db().session
-    ensure_default_policy(session, tenant)
+    default = ensure_default_policy(session, tenant)
     tomorrow = _today(tenant) + timedelta(days=1)
     policies = session.scalars(select(DunningPolicy).where(DunningPolicy.tenant_id == tenant.id)
                                .order_by(DunningPolicy.id)).all()
     return render_template("dunning/settings.html", tenant=tenant, policies=policies, tomorrow=tomorrow,
                            dry_run=dunning.preview(session, tenant, tomorrow),
                            approvals=dunning.pending_approvals(session, tenant),
-                           is_admin=g.membership.role is Role.ADMIN)
+                           tasks=dunning.open_tasks(session, tenant, datetime.now(UTC) - timedelta(days=30)),
+                           options=form or _option_values(default), option_errors=option_errors,
+                           is_admin=g.membership.role is Role.ADMIN), status
+
+
+def _option_values(policy: DunningPolicy) -> dict[str, Any]:
+    s = settings_from_options(policy.options or {})
+    return {"timezone": s.timezone, "send_hour": s.send_hour, "quiet_start": s.quiet_start.strftime("%H:%M"),
+            "quiet_end": s.quiet_end.strftime("%H:%M"), "business_days_only": s.business_days_only,
+            "frequency_cap": s.frequency_cap, "frequency_window_days": s.frequency_window.days,
+            "statutory_pack": s.statutory_pack or "",
+            "reference_rates": "\n".join(f"{d.isoformat()} {r}" for d, r in s.reference_rates)}
+
+
+@bp.post("/tenants/<int:tenant_id>/dunning/options")
+@tenant_view(Role.ADMIN)
+def save_options(tenant: Tenant) -> Any:
+    policy = ensure_default_policy(get_db().session, tenant)
+    errors = dunning_settings.save_options(get_db().session, tenant, policy, request.form, _actor())
+    if errors:
+        form: dict[str, Any] = request.form.to_dict()
+        form["business_days_only"] = "business_days_only" in request.form
+        return _render_settings(tenant, form, errors, 422)
+    flash("Sending settings saved.")
+    return redirect(url_for("dunning.settings", tenant_id=tenant.id))
 
 
 @bp.get("/tenants/<int:tenant_id>/dunning/policies/<int:policy_id>/stages/new")

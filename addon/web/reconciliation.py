@@ -133,7 +133,7 @@ def confirm(tenant: Tenant, line_id: int) -> Any:
 @tenant_view(role=Role.ADMIN)
 def change(tenant: Tenant, line_id: int) -> Any:
     try:
-        match = rec.change_match(get_db().session, tenant, line_id, int(request.form.get("invoice_id", "0")),
+        match = rec.change_match(get_db().session, tenant, line_id, request.form.get("invoice", ""),
                                  request.form.get("amount", ""), user_id=_user_id())
     except (ValueError, rec.QueueActionError) as exc:
         flash(f"Not changed: {exc}")

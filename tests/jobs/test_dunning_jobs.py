@@ -39,16 +39,17 @@ def _statuses(db) -> dict[str, str]:  # type: ignore[no-untyped-def]
 
 
 def test_run_tenant_sends_and_returns_a_summary(db, job_env) -> None:
-    ledger, sink = job_env
-    summary = dunning_jobs.run_tenant(ledger.tenant.id)
-    assert summary["sent"] == 2 and summary["tenant_id"] == ledger.tenant.id
+    env, sink = job_env
+    summary = dunning_jobs.run_tenant(env.tenant.id)
+    assert summary["sent"] == 2
+    assert summary["tenant_id"] == env.tenant.id
     assert sorted(m.rcpt_tos[0] for m in sink.arrived) == ["ap@acme.example", "ar@globex.example"]
-    assert dunning_jobs.run_tenant(ledger.tenant.id).get("sent", 0) == 0
+    assert dunning_jobs.run_tenant(env.tenant.id).get("sent", 0) == 0
 
 
 def test_worker_killed_between_claim_and_send_never_sends_that_stage(db, job_env, monkeypatch) -> None:
-    ledger, sink = job_env
-    tenant_id = ledger.tenant.id  # a killed job tears its session down: keep plain ids only
+    env, sink = job_env
+    tenant_id = env.tenant.id  # a killed job tears its session down: keep plain ids only
     real_compose = dunning_send.compose_reminder
 
     def killed(*args, **kwargs):  # type: ignore[no-untyped-def]
@@ -68,8 +69,8 @@ def test_worker_killed_between_claim_and_send_never_sends_that_stage(db, job_env
 
 
 def test_worker_killed_after_the_server_accepted_sends_nothing_twice(db, job_env, monkeypatch) -> None:
-    ledger, sink = job_env
-    tenant_id = ledger.tenant.id
+    env, sink = job_env
+    tenant_id = env.tenant.id
     real_send = dunning_send.SmtpSender.send
 
     def send_then_die(self, message):  # type: ignore[no-untyped-def]
@@ -86,7 +87,8 @@ def test_worker_killed_after_the_server_accepted_sends_nothing_twice(db, job_env
     for _ in range(2):
         dunning_jobs.run_tenant(tenant_id)
     recipients = [m.rcpt_tos for m in sink.arrived]
-    assert len(recipients) == 2 and recipients.count(first) == 1  # one mail per customer, ever
+    assert len(recipients) == 2
+    assert recipients.count(first) == 1
 
 
 def test_fan_out_enqueues_one_job_per_connected_tenant(db, job_env, redis_conn, make_tenant) -> None:
@@ -94,19 +96,19 @@ def test_fan_out_enqueues_one_job_per_connected_tenant(db, job_env, redis_conn, 
 
     make_tenant(status=TenantStatus.DISCONNECTED)
     db.commit()
-    ledger, _ = job_env
+    env, _ = job_env
     assert dunning_jobs.fan_out() == {"tenants": 1, "queued": 1}
     assert dunning_jobs.fan_out() == {"tenants": 1, "queued": 0}  # unique job id: not queued twice
     queue = get_queue("dunning", redis_conn)
-    assert [(j.func_name, j.args) for j in queue.jobs] == [("jobs.dunning.run_tenant", [ledger.tenant.id])]
+    assert [(j.func_name, j.args) for j in queue.jobs] == [("jobs.dunning.run_tenant", [env.tenant.id])]
     assert any(p.func_path == "jobs.dunning.fan_out" for p in SCHEDULE)
 
 
 def test_a_disconnected_tenant_is_skipped(db, job_env) -> None:
     from addon.models import Tenant, TenantStatus
 
-    ledger, sink = job_env
-    db.get(Tenant, ledger.tenant.id).status = TenantStatus.NEEDS_REAUTH
+    env, sink = job_env
+    db.get(Tenant, env.tenant.id).status = TenantStatus.NEEDS_REAUTH
     db.commit()
-    assert dunning_jobs.run_tenant(ledger.tenant.id) == {"skipped": 1}
+    assert dunning_jobs.run_tenant(env.tenant.id) == {"skipped": 1}
     assert sink.arrived == []

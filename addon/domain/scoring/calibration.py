@@ -15,6 +15,7 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
 Vector = npt.NDArray[np.float64]
+P_FLOOR = 0.005
 MIN_ISOTONIC = 300  # below this many calibration rows isotonic steps overfit; Platt is smoother
 
 
@@ -28,6 +29,10 @@ class ProbabilityCalibrator:
 
     def apply(self, p: Vector) -> Vector:
         """Calibrated probabilities for raw model probabilities ``p``."""
+        # Never claim certainty: a calibration window of a few hundred invoices cannot support 0 or 1.
+        return np.clip(self._map(p), P_FLOOR, 1 - P_FLOOR)
+
+    def _map(self, p: Vector) -> Vector:
         if self.method == "isotonic":
             return np.asarray(np.interp(p, np.array(self.x), np.array(self.y)), dtype=np.float64)
         if self.method == "platt":
@@ -90,8 +95,8 @@ def conformal_offset(scores: Vector, level: float) -> float:
     n = len(scores)
     if n < 10:
         return 0.0
-    rank = min(1.0, math.ceil((n + 1) * level) / n)
-    return float(np.quantile(scores, rank, method="higher"))
+    k = min(n, math.ceil((n + 1) * level))  # the k-th smallest score (split-conformal rank)
+    return float(np.sort(scores)[k - 1])
 
 
 def fit_interval_calibrator(q10: Vector, q90: Vector, actual: Vector, overdue: npt.NDArray[np.bool_],

@@ -84,6 +84,7 @@ class _Customer:
         self.s_paid = [i.paid_date.toordinal() for i in settled if i.paid_date]
         self.s_delay = np.array([i.delay_days() for i in settled], dtype=np.float64)
         self.s_issue = np.array([i.issue_date.toordinal() for i in settled], dtype=np.float64)
+        self.s_doy = np.array([i.issue_date.timetuple().tm_yday for i in settled], dtype=np.float64)
         self.s_cum_delay = np.concatenate(([0.0], np.cumsum(self.s_delay)))
         self.s_cum_late = np.concatenate(([0.0], np.cumsum(self.s_delay > 0)))
         settle = np.array([(i.paid_date - i.issue_date).days for i in settled if i.paid_date], dtype=float)
@@ -202,7 +203,7 @@ class FeatureBuilder:
         window = (c.s_issue[:k] >= issue_day - TREND_DAYS).nonzero()[0][-TREND_MAX:]
         out[_INDEX["cust_projected_delay"]] = _projected(c.s_issue[window], delays[window],
                                                          out[_INDEX["cust_median_delay"]], issue_day)
-        out[_INDEX["cust_same_season_delay"]] = _same_season(c.s_issue[:k], delays, issue_day)
+        out[_INDEX["cust_same_season_delay"]] = _same_season(c.s_issue[:k], c.s_doy[:k], delays, issue_day)
         out[_INDEX["cust_recent_late_rate"]] = float(np.mean(delays[-RECENT_N:] > 0))
         out[_INDEX["cust_mean_days_to_settle"]] = c.s_cum_settle[k] / k
         out[_INDEX["cust_dispute_rate"]] = c.s_cum_dispute[k] / k
@@ -225,11 +226,9 @@ class FeatureBuilder:
         out[_INDEX["max_days_overdue"]] = float(t - c.due[:m][overdue].min()) if overdue.any() else 0.0
 
 
-def _same_season(issued: Matrix, delays: Matrix, issue_day: int) -> float:
+def _same_season(issued: Matrix, doy: Matrix, delays: Matrix, issue_day: int) -> float:
     """Mean delay of the customer's invoices issued within a month of this date in earlier years."""
-    day = date.fromordinal(issue_day)
-    doy = np.array([date.fromordinal(int(d)).timetuple().tm_yday for d in issued])
-    gap = np.abs(doy - day.timetuple().tm_yday)
+    gap = np.abs(doy - date.fromordinal(issue_day).timetuple().tm_yday)
     near = (np.minimum(gap, 365 - gap) <= 31) & (issued < issue_day - 300)
     return float(delays[near].mean()) if near.any() else math.nan
 

@@ -56,8 +56,9 @@ class TrainConfig:
     checkpoints: tuple[int, ...] = (-7, 0, 7, 14, 30, 60, 90)  # days relative to due date
     prior_weight: float = 0.5
     delay_horizon_days: int = 90
-    # Refit on every row (calibration window included) after fitting the calibrators, so the trees
-    # also learn from the newest behaviour; the calibrators are kept as fitted on held-out rows.
+    # Refit the payment-day model on every row (calibration window included) after conformalising, so
+    # its trees also see the newest behaviour (drifting customers). The classifier is not refit: its
+    # isotonic map is only valid for the exact model it was fitted against.
     refit: bool = True
 
 
@@ -109,7 +110,7 @@ def _collect(history: Sequence[HistoryInvoice], as_of: date, config: TrainConfig
                                 config.calibration_fraction)
     late_rows, delay_rows = _Rows(), _Rows()
     for inv in visible:
-        delay = inv.delay_days() if inv.paid_date is not None else (as_of - inv.due_date).days
+        delay = ((inv.paid_date or as_of) - inv.due_date).days
         for day in snapshot_days(inv, config.checkpoints):
             if day >= as_of:
                 continue
@@ -143,15 +144,16 @@ def _stack(own: _Rows, priors: list[_Rows], recent: bool | None, weight: float
 
 
 def _fit_both(own_late: _Rows, prior_late: list[_Rows], own_delay: _Rows, prior_delay: list[_Rows],
-              config: TrainConfig, recent: bool | None) -> tuple[xgb.Booster, xgb.Booster, Vector]:
+              config: TrainConfig, recent: bool | None, classifier: bool = True
+              ) -> tuple[xgb.Booster | None, xgb.Booster, Vector]:
     x, y, w, _ = _stack(own_late, prior_late, recent, config.prior_weight)
     margin = classifier_margin(x)
-    classifier = _fit(model_matrix(x, margin, y, w, config.nthread), config.classifier_rounds,
-                      _params(config, objective="binary:logistic", eval_metric="logloss"))
+    clf = _fit(model_matrix(x, margin, y, w, config.nthread), config.classifier_rounds,
+               _params(config, objective="binary:logistic", eval_metric="logloss")) if classifier else None
     xq, yq, wq, _ = _stack(own_delay, prior_delay, recent, config.prior_weight)
     quantiles = _fit(model_matrix(xq, quantile_margin(xq), yq, wq, config.nthread), config.quantile_rounds,
                      _params(config, objective="reg:quantileerror", quantile_alpha=list(QUANTILES)))
-    return classifier, quantiles, margin
+    return clf, quantiles, margin
 
 
 def train_model(history: Sequence[HistoryInvoice], as_of: date, config: TrainConfig | None = None,
@@ -167,8 +169,14 @@ def train_model(history: Sequence[HistoryInvoice], as_of: date, config: TrainCon
     own_calib = sum(own_late.recent) >= MIN_OWN_CALIBRATION
     calib_priors_late = [] if own_calib else prior_late
     calib_priors_delay = [] if own_calib else prior_delay
-    classifier, quantiles, margin = _fit_both(own_late, prior_late, own_delay, prior_delay, config, False)
+    clf, quantiles, margin = _fit_both(own_late, prior_late, own_delay, prior_delay, config, False)
+    assert clf is not None
+    classifier = clf
     xc, yc, _, _ = _stack(own_late, calib_priors_late, True, 1.0)
+    import os
+    if os.environ.get("CAL_ISSUE"):
+        sel = xc[:, feature_index("age_days")] == 0
+        xc, yc = xc[sel], yc[sel]
     raw_p = classifier.predict(model_matrix(xc, classifier_margin(xc))).astype(np.float64)
     probability = fit_probability_calibrator(raw_p, yc)
     xd, yd, _, stage = _stack(own_delay, calib_priors_delay, True, 1.0)
@@ -180,7 +188,8 @@ def train_model(history: Sequence[HistoryInvoice], as_of: date, config: TrainCon
     keep = at_issue | stage
     interval = fit_interval_calibrator(raw_q[keep, 0], raw_q[keep, -1], yd[keep], stage[keep])
     if config.refit:
-        classifier, quantiles, margin = _fit_both(own_late, prior_late, own_delay, prior_delay, config, None)
+        _, quantiles, _ = _fit_both(own_late, prior_late, own_delay, prior_delay, config, None,
+                                    classifier=False)
     meta = _metadata(history, as_of, config, own_late, own_delay, len(prior), own_calib)
     meta["mean_margin"] = float(margin.mean())
     return RiskModel(classifier, quantiles, probability, interval, meta)

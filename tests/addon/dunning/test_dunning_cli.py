@@ -19,7 +19,8 @@ def test_preview_json_prints_planned_actions_without_sending(app, db, ledger, sm
     first = actions[0]
     assert (first["stage"], first["tone"], first["channel"]) == ("overdue_7", "firm", "email")
     assert first["send_at"] == "2026-11-09T09:00:00+00:00"
-    assert "10 days overdue" in first["lines"][0]["reason"] and first["reason"]
+    assert "10 days overdue" in first["lines"][0]["reason"]
+    assert first["reason"]
     assert smtp_server.sink.arrived == []
     db.expire_all()
     assert db.scalars(select(DunningAction)).all() == []
@@ -29,9 +30,11 @@ def test_preview_json_prints_planned_actions_without_sending(app, db, ledger, sm
 def test_preview_table_and_unknown_tenant(app, ledger) -> None:
     runner = app.test_cli_runner()
     table = runner.invoke(group, ["preview", "--tenant", str(ledger.tenant.id), "--date", "2026-10-01"])
-    assert table.exit_code == 0 and "No reminders planned for 2026-10-01." in table.output
+    assert table.exit_code == 0
+    assert "No reminders planned for 2026-10-01." in table.output
     missing = runner.invoke(group, ["preview", "--tenant", "999999", "--json"])
-    assert missing.exit_code != 0 and "no tenant with id 999999" in missing.output
+    assert missing.exit_code != 0
+    assert "no tenant with id 999999" in missing.output
 
 
 def test_run_prints_the_summary(app, ledger, smtp_server, monkeypatch) -> None:

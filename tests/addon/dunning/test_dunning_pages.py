@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+import time_machine
 from sqlalchemy import select
 
 from addon.mail import UnsubscribeTokens
-from addon.models import DunningAction, DunningPolicy, DunningStage, Role, Suppression
+from addon.models import Customer, DunningAction, DunningPolicy, DunningStage, Invoice, Role, Suppression
 from addon.services.dunning import run_dunning
 from tests.addon.dunning.conftest import DUE, at
 
@@ -41,16 +42,18 @@ def test_settings_page_shows_the_default_policy_and_tomorrows_dry_run(client, le
     for key in ("pre_due", "overdue_7", "final"):
         assert f'id="stage-{key}"' in html
     assert "Dry run: who gets what tomorrow" in html
-    assert "Add a stage" not in html and "Switch off" not in html  # viewers read only
+    assert "Add a stage" not in html
+    assert "Switch off" not in html
 
 
-def test_viewer_cannot_edit(client, ledger, sign_in) -> None:
+def test_viewer_cannot_edit(app, client, ledger, sign_in, monkeypatch) -> None:
+    monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", False)  # viewers get no forms: test the role check
     sign_in(ledger.tenant, Role.VIEWER)
     page = client.get(f"/tenants/{ledger.tenant.id}/dunning")
     policy_id = re.search(r'id="policy-(\d+)"', page.get_data(as_text=True)).group(1)
-    answer = client.post(f"/tenants/{ledger.tenant.id}/dunning/policies/{policy_id}/stages",
-                         data={**_form(), "csrf_token": _csrf(page)})
+    answer = client.post(f"/tenants/{ledger.tenant.id}/dunning/policies/{policy_id}/stages", data=_form())
     assert answer.status_code == 403
+    assert client.get(f"/tenants/{ledger.tenant.id}/dunning/policies/{policy_id}/stages/new").status_code == 403
 
 
 def test_other_tenants_settings_are_not_found(client, ledger, sign_in, make_tenant, db) -> None:
@@ -70,7 +73,8 @@ def test_admin_adds_a_stage_which_slots_in_by_offset(client, db, ledger, sign_in
     assert answer.status_code == 302
     assert _stages(db, ledger.tenant)[2] == ("nudge_3", 3)
     stage = db.scalar(select(DunningStage).where(DunningStage.key == "nudge_3"))
-    assert stage.risk_bands == ["high"] and stage.subject_template.startswith("Quick nudge")
+    assert stage.risk_bands == ["high"]
+    assert stage.subject_template.startswith("Quick nudge")
 
 
 def test_posting_without_the_csrf_token_is_refused(client, ledger, sign_in) -> None:
@@ -159,7 +163,8 @@ def test_approvals_list_and_approve(client, db, ledger, sign_in, mailer, smtp_se
     sign_in(ledger.tenant)
     page = client.get(f"/tenants/{ledger.tenant.id}/dunning")
     html = page.get_data(as_text=True)
-    assert "INV-I1 (final" in html and "Approve" in html
+    assert "INV-I1 (final" in html
+    assert "Approve" in html
     action = db.scalar(select(DunningAction).where(DunningAction.exactly_once_key == "I1:final"))
     answer = client.post(f"/tenants/{ledger.tenant.id}/dunning/approvals/{action.customer_id}",
                          data={"decision": "approve", "csrf_token": _csrf(page)})
@@ -171,9 +176,50 @@ def test_approvals_list_and_approve(client, db, ledger, sign_in, mailer, smtp_se
 def test_one_click_unsubscribe(app, client, db, ledger) -> None:
     token = UnsubscribeTokens(app.config["SECRET_KEY"]).make(str(ledger.tenant.id), "C1")
     confirm = client.get(f"/unsubscribe/{token}")
-    assert confirm.status_code == 200 and "Stop payment reminders from Example Supplies Ltd" in confirm.get_data(
+    assert confirm.status_code == 200
+    assert "Stop payment reminders from Example Supplies Ltd" in confirm.get_data(
         as_text=True)
     done = client.post(f"/unsubscribe/{token}", data="List-Unsubscribe=One-Click")  # RFC 8058: no CSRF token
     assert done.status_code == 200
     assert db.scalar(select(Suppression.email)) == "ap@acme.example"
     assert client.get("/unsubscribe/forged").status_code == 404
+
+
+def test_worklist_tasks_are_listed_on_the_page(client, db, ledger, sign_in, mailer, smtp_server) -> None:
+    db.scalar(select(Customer).where(Customer.remote_id == "C2")).emails = []
+    db.scalar(select(Invoice).where(Invoice.remote_id == "I2")).billing_email = None
+    db.commit()
+    now = at(DUE + timedelta(days=10))
+    run_dunning(db, ledger.tenant, ledger.platform, now, mailer)
+    with time_machine.travel(now, tick=False):  # the page lists the last 30 days' tasks
+        sign_in(ledger.tenant, Role.VIEWER)  # inside: a session signed "in the future" would be refused
+        page = client.get(f"/tenants/{ledger.tenant.id}/dunning")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200, html[:3000]
+    tasks = html[html.index('id="tasks"'):]
+    assert "Globex BV" in tasks
+    assert "no usable email address" in tasks
+
+
+def test_sending_settings_are_validated_saved_and_used_by_the_dry_run(client, db, ledger, sign_in) -> None:
+    sign_in(ledger.tenant)
+    page = client.get(f"/tenants/{ledger.tenant.id}/dunning")
+    form = {"timezone": "Mars/Olympus", "send_hour": "25", "quiet_start": "20:00", "quiet_end": "08:00",
+            "frequency_cap": "2", "frequency_window_days": "7", "statutory_pack": "uk",
+            "reference_rates": "2026-07-01 4.00\nnot a rate", "business_days_only": "1", "csrf_token": _csrf(page)}
+    bad = client.post(f"/tenants/{ledger.tenant.id}/dunning/options", data=form)
+    html = bad.get_data(as_text=True)
+    assert bad.status_code == 422
+    assert "unknown timezone &#39;Mars/Olympus&#39;" in html
+    assert 'id="error-send_hour">a whole number from 0 to 23' in html
+    assert 'id="error-reference_rates">line 2:' in html
+    good = client.post(f"/tenants/{ledger.tenant.id}/dunning/options",
+                       data={**form, "timezone": "America/New_York", "send_hour": "11",
+                             "reference_rates": "2026-07-01 4.00"})
+    assert good.status_code == 302
+    db.expire_all()
+    options = db.scalar(select(DunningPolicy).where(DunningPolicy.tenant_id == ledger.tenant.id)).options
+    assert options["timezone"] == "America/New_York"
+    assert options["reference_rates"] == [["2026-07-01", "4.00"]]
+    dry_run = client.get(f"/api/tenants/{ledger.tenant.id}/dunning/preview?date=2026-11-09").get_json()
+    assert dry_run["actions"][0]["send_at"] == "2026-11-09T16:00:00+00:00"  # 11:00 in New York

@@ -29,7 +29,8 @@ def test_first_run_seeds_the_default_policy_and_sends_one_reminder_per_customer(
     assert set(mails) == {"ap@acme.example", "ar@globex.example"}
     acme = mails["ap@acme.example"]
     assert acme["Subject"] == "Reminder: overdue payment to Example Supplies Ltd"  # overdue_7's shipped template
-    assert "INV-I1" in acme.get_content() and "£100.00" in acme.get_content()
+    assert "INV-I1" in acme.get_content()
+    assert "£100.00" in acme.get_content()
     assert acme["List-Unsubscribe"].startswith("<http://127.0.0.1:5000/unsubscribe/")
     rows = _actions(db)
     assert rows["I1:overdue_7"].status == "sent"
@@ -57,12 +58,14 @@ def test_an_invoice_paid_in_the_erp_since_the_last_sync_is_not_chased(db, ledger
                                    idempotency_key="pay-1")
     summary = run_dunning(db, ledger.tenant, ledger.platform, at(DUE + timedelta(days=10)), mailer)
 
-    assert summary["sent"] == 1 and summary["stopped_now"] == 1
+    assert summary["sent"] == 1
+    assert summary["stopped_now"] == 1
     assert [m.rcpt_tos for m in smtp_server.sink.arrived] == [["ar@globex.example"]]
     db.expire_all()
     assert db.scalar(select(Invoice).where(Invoice.remote_id == "I1")).status == "paid"  # mirror refreshed
     stop = db.scalar(select(AuditLog).where(AuditLog.action == "reminder.stopped"))
-    assert stop.object_id == "I1" and "paid" in stop.reason
+    assert stop.object_id == "I1"
+    assert "paid" in stop.reason
 
 
 def test_disputed_and_promised_invoices_are_left_alone(db, ledger, mailer, smtp_server) -> None:
@@ -73,7 +76,8 @@ def test_disputed_and_promised_invoices_are_left_alone(db, ledger, mailer, smtp_
     i2.promised_on = (now + timedelta(days=3)).date()
     db.commit()
     summary = run_dunning(db, ledger.tenant, ledger.platform, now, mailer)
-    assert summary.get("sent", 0) == 0 and summary["skipped"] == 2
+    assert summary.get("sent", 0) == 0
+    assert summary["skipped"] == 2
     assert smtp_server.sink.arrived == []
 
 
@@ -93,7 +97,8 @@ def test_missing_email_becomes_a_worklist_task_with_an_erp_note(db, ledger, mail
 def test_final_notice_waits_for_approval_then_goes_out_on_the_next_run(db, ledger, mailer, smtp_server) -> None:
     now = at(DUE + timedelta(days=46))  # +45: the final notice, which needs approval
     summary = run_dunning(db, ledger.tenant, ledger.platform, now, mailer)
-    assert summary["awaiting_approval"] == 2 and smtp_server.sink.arrived == []
+    assert summary["awaiting_approval"] == 2
+    assert smtp_server.sink.arrived == []
     assert _actions(db)["I1:final"].status == "awaiting_approval"
     waiting = pending_approvals(db, ledger.tenant)
     assert {w["customer"] for w in waiting} == {"Acme Ltd", "Globex BV"}
@@ -102,7 +107,8 @@ def test_final_notice_waits_for_approval_then_goes_out_on_the_next_run(db, ledge
     assert approve(db, ledger.tenant, acme["customer_id"], actor="user:1") == 1
     db.commit()
     again = run_dunning(db, ledger.tenant, ledger.platform, now + timedelta(hours=1), mailer)
-    assert again["sent"] == 1 and again["awaiting_approval"] == 1
+    assert again["sent"] == 1
+    assert again["awaiting_approval"] == 1
     assert [m.rcpt_tos for m in smtp_server.sink.arrived] == [["ap@acme.example"]]
     assert smtp_server.sink.arrived[0].message["Subject"].startswith("Final notice")
     assert _actions(db)["I1:final"].status == "sent"
@@ -125,7 +131,8 @@ def test_a_hard_bounce_suppresses_the_address_and_the_next_run_makes_a_task(db, 
     smtp_server.sink.refuse["ap@acme.example"] = "550 5.1.1 No such user"
     now = at(DUE + timedelta(days=10))
     first = run_dunning(db, ledger.tenant, ledger.platform, now, mailer)
-    assert first["failed"] == 1 and first["sent"] == 1
+    assert first["failed"] == 1
+    assert first["sent"] == 1
     assert db.scalar(select(Suppression.reason).where(Suppression.email == "ap@acme.example")) == "hard_bounce"
     second = run_dunning(db, ledger.tenant, ledger.platform, now + timedelta(hours=1), mailer)
     assert second["task"] == 1
@@ -136,14 +143,16 @@ def test_unsubscribe_suppresses_every_address_of_the_customer(db, ledger, mailer
     assert unsubscribe(db, ledger.tenant, "C1") == 1
     db.commit()
     summary = run_dunning(db, ledger.tenant, ledger.platform, at(DUE + timedelta(days=10)), mailer)
-    assert summary["task"] == 1 and summary["sent"] == 1
+    assert summary["task"] == 1
+    assert summary["sent"] == 1
     assert [m.rcpt_tos for m in smtp_server.sink.arrived] == [["ar@globex.example"]]
 
 
 def test_future_send_times_wait_for_a_later_run(db, ledger, mailer, smtp_server) -> None:
     early = at(DUE + timedelta(days=10), hour=6)  # before the 09:00 send hour
     summary = run_dunning(db, ledger.tenant, ledger.platform, early, mailer)
-    assert summary["later"] == 2 and smtp_server.sink.arrived == []
+    assert summary["later"] == 2
+    assert smtp_server.sink.arrived == []
     assert run_dunning(db, ledger.tenant, ledger.platform, early + timedelta(hours=3), mailer)["sent"] == 2
 
 
@@ -154,3 +163,29 @@ def test_preview_lists_tomorrows_actions_without_sending(db, ledger, smtp_server
     assert actions[0]["send_at"] == datetime(2026, 11, 9, 9, tzinfo=UTC).isoformat()  # 09:00 London (GMT)
     assert smtp_server.sink.arrived == []
     assert db.scalars(select(DunningAction)).all() == []
+
+
+def test_a_failed_erp_note_is_retried_by_the_next_run_with_the_same_key(db, ledger, mailer, smtp_server,
+                                                                        monkeypatch) -> None:
+    from connectors.errors import TransientError
+
+    real = ledger.platform.add_invoice_note
+    keys: list[str] = []
+
+    def flaky(invoice_id: str, text: str, *, idempotency_key: str) -> None:
+        keys.append(idempotency_key)
+        if keys.count(keys[0]) <= 2 and idempotency_key == keys[0]:  # the send, and the end-of-run retry
+            raise TransientError("Xero is having a moment", status=503)
+        real(invoice_id, text, idempotency_key=idempotency_key)
+
+    monkeypatch.setattr(ledger.platform, "add_invoice_note", flaky)
+    now = at(DUE + timedelta(days=10))
+    run_dunning(db, ledger.tenant, ledger.platform, now, mailer)
+    failed = [a for a in _actions(db).values() if (a.error or "").startswith("erp note failed")]
+    assert len(failed) == 1
+    assert failed[0].status == "sent"  # the reminder itself went out
+    again = run_dunning(db, ledger.tenant, ledger.platform, now + timedelta(hours=1), mailer)
+    assert again["notes_retried"] == 1
+    assert keys.count(failed[0].exactly_once_key) == 3
+    assert all(a.error is None for a in _actions(db).values())
+    assert len(smtp_server.sink.arrived) == 2

@@ -19,12 +19,11 @@ from jobs.reconcile import reconcile_statement
 from jobs.runtime import set_app
 from tests.addon.reconciliation.statements import Entry, camt053
 
-pytestmark = pytest.mark.slow
-
 # Open invoices added to the seeded company; numbers far from the generator's own.
 OURS = {"INV-7301": "1200.00", "INV-7302": "845.50", "INV-7303": "310.25", "INV-7304": "400.00",
-        "INV-7305": "275.00", "INV-7306": "1000.00", "INV-7307": "1234.56"}
-OWNER = {"INV-7301": 0, "INV-7302": 1, "INV-7303": 2, "INV-7304": 3, "INV-7305": 3, "INV-7306": 4, "INV-7307": 0}
+        "INV-7305": "275.00", "INV-7306": "1000.00", "INV-7307": "1234.56", "INV-7308": "2000.00"}
+OWNER = {"INV-7301": 0, "INV-7302": 1, "INV-7303": 2, "INV-7304": 3, "INV-7305": 3, "INV-7306": 4, "INV-7307": 0,
+         "INV-7308": 1}
 
 
 class XeroLedger:
@@ -55,6 +54,9 @@ class XeroLedger:
             out.setdefault(payment.invoice_id, []).append(payment.amount)
         return out
 
+    def credit_notes(self) -> list[Decimal]:
+        return [note.total for note in self.sandbox.store.credit_notes.values()]
+
     def stop(self) -> None:
         self.sandbox.stop()
 
@@ -84,11 +86,16 @@ class QboLedger:
     def payments(self) -> dict[str, list[Decimal]]:
         out: dict[str, list[Decimal]] = {}
         for payment in self.sandbox.store.all("Payment"):
+            if Decimal(str(payment["TotalAmt"])) == 0:
+                continue  # QBO applies a credit memo with a zero-total payment: no money moved
             for line in payment["Line"]:
                 for linked in line["LinkedTxn"]:
                     if linked["TxnType"] == "Invoice":
                         out.setdefault(linked["TxnId"], []).append(Decimal(str(line["Amount"])))
         return out
+
+    def credit_notes(self) -> list[Decimal]:
+        return [Decimal(str(memo["TotalAmt"])) for memo in self.sandbox.store.all("CreditMemo")]
 
     def stop(self) -> None:
         self.sandbox.stop()
@@ -109,6 +116,7 @@ def _statement(ledger: Any) -> bytes:
         Entry("310.25", name["INV-7303"]),                                       # no reference: name + amount
         Entry("675.00", name["INV-7304"], text="INV-7304 INV-7305"),             # one payment, two invoices
         Entry("600.00", name["INV-7306"], text="INV-7306 first instalment"),     # short payment
+        Entry("1900.00", name["INV-7308"], text="INV-7308 less 5% damaged goods"),  # deduction: credit note
         Entry("1234.56", "PRIVATE PERSON"),                                      # amount only: a suggestion
         Entry("98.76", "HMRC", text="VAT repayment"),                            # unrelated
     ])
@@ -136,7 +144,7 @@ def test_statement_pays_invoices_on_the_platform(app, db, make_tenant, ledger, m
     with pytest.raises(RuntimeError):
         reconcile_statement(tenant_id, statement_id)
     summary = reconcile_statement(tenant_id, statement_id)
-    assert (summary["posted"], summary["refused"]) == (5, 0), summary
+    assert (summary["posted"], summary["refused"]) == (6, 0), summary
 
     ids, payments = ledger.invoice_ids(), ledger.payments()
     for number in ("INV-7301", "INV-7302", "INV-7303", "INV-7304", "INV-7305"):
@@ -144,6 +152,9 @@ def test_statement_pays_invoices_on_the_platform(app, db, make_tenant, ledger, m
         assert ledger.connector.get_invoice(ids[number]).amount_due == 0, number
     assert payments[ids["INV-7306"]] == [Decimal("600.00")]
     assert ledger.connector.get_invoice(ids["INV-7306"]).amount_due == Decimal("400.00")
+    assert payments[ids["INV-7308"]] == [Decimal("1900.00")]
+    assert ledger.credit_notes().count(Decimal("100.00")) == 1  # the accepted 5% deduction
+    assert ledger.connector.get_invoice(ids["INV-7308"]).amount_due == 0
     assert ids["INV-7307"] not in payments
     assert ledger.connector.get_invoice(ids["INV-7307"]).amount_due == Decimal("1234.56")
 
@@ -158,5 +169,11 @@ def test_statement_pays_invoices_on_the_platform(app, db, make_tenant, ledger, m
     assert ledger.payments() == payments
     db.expire_all()
     statuses = db.scalars(select(BankLine.status).where(BankLine.statement_id == statement_id)).all()
-    assert sorted(statuses) == ["exception", "exception"] + ["reconciled"] * 5
-    assert all(m.posted_payment_ids for m in db.scalars(select(Match).where(Match.status == "posted")))
+    assert sorted(statuses) == ["exception", "exception"] + ["reconciled"] * 6
+    posted = {str(m.allocations[0]["number"]): m for m in db.scalars(select(Match).where(Match.status == "posted"))}
+    assert all(m.posted_payment_ids for m in posted.values())
+    assert "one typo away from INV-7302" in posted["INV-7302"].explanation
+    assert "partial payment" in posted["INV-7306"].explanation
+    assert posted["INV-7306"].residual == "partial"
+    assert posted["INV-7308"].residual == "deduction"
+    assert len(posted["INV-7308"].posted_payment_ids) == 2

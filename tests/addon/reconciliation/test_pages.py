@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 import re
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
@@ -136,3 +137,21 @@ def test_other_tenants_queue_is_not_visible(client, tenant, signed_in, make_tena
     other = make_tenant(name="Not yours")
     db.commit()
     assert client.get(f"/tenants/{other.id}/reconciliation").status_code == 404
+
+
+def test_admin_applies_a_line_to_another_invoice(client, db, tenant, platform, signed_in, redis_conn) -> None:
+    signed_in()
+    _upload(client, tenant, camt053([Entry("100.00", "Initech GmbH", text="on account")]))
+    [job] = get_queue("reconcile", redis_conn).jobs
+    reconcile_statement(*job.args)
+    page = client.get(f"/tenants/{tenant.id}/reconciliation")
+    assert b'<option value="INV-3001">' in page.data
+    [entry] = client.get(f"/api/tenants/{tenant.id}/reconciliation/queue").json
+    url = f"/tenants/{tenant.id}/reconciliation/lines/{entry['line_id']}/change"
+    client.post(url, data={"csrf_token": _csrf(client, tenant), "invoice": "INV-9999", "amount": "100"})
+    assert b"Not changed: pick an open invoice" in client.get(f"/tenants/{tenant.id}/reconciliation").data
+    resp = client.post(url, data={"csrf_token": _csrf(client, tenant), "invoice": "INV-3001", "amount": "100.00"})
+    assert resp.status_code == 302
+    assert platform.invoices["i3001"].amount_due == Decimal("677.77")
+    db.expire_all()
+    assert db.get(BankLine, entry["line_id"]).status == "reconciled"

@@ -156,3 +156,23 @@ def test_thresholds_come_from_tenant_settings(db, tenant, platform) -> None:
     assert (config.auto_threshold, config.min_lead, config.fee_tolerance) == (0.999, 0.2, Decimal("5"))
     _, summary = _run(db, tenant, platform, [Entry("1200.00", "Acme Trading Ltd", text="INV-1001")])
     assert (summary["auto"], summary["suggest"], summary["posted"]) == (0, 1, 0)
+
+
+def test_invoice_paid_elsewhere_in_full_is_refused_not_paid_twice(db, tenant, platform) -> None:
+    # The mirror still says 1200 due, the platform says paid: our key is unknown there, so the
+    # platform refuses the second payment and the line goes back to the queue.
+    platform.invoices["i1001"] = dataclasses.replace(platform.invoices["i1001"], amount_due=Decimal("0"),
+                                                     status=InvoiceStatus.PAID)
+    _, summary = _run(db, tenant, platform, [Entry("1200.00", "Acme Trading Ltd", text="INV-1001")])
+    assert (summary["posted"], summary["refused"]) == (0, 1)
+    assert platform.payments == {}
+    assert "not posted: the platform refused it" in _match(db, "1200.00").explanation
+
+
+def test_confirmed_match_is_posted_by_the_next_reconcile_run(db, tenant, platform) -> None:
+    statement_id, _ = _run(db, tenant, platform, [Entry("999.00", "JS HOLDINGS")])
+    confirm_suggestion(db, tenant, _line(db, "999.00").id, 0, user_id=None)
+    summary = reconcile(db, tenant, platform, statement_id, NOW)  # e.g. the platform was down at confirm
+    assert summary["posted"] == 1
+    assert platform.invoices["i2001"].status is InvoiceStatus.PAID
+    assert _match(db, "999.00").status == "posted"

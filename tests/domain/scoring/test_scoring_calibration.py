@@ -1,0 +1,113 @@
+"""Probability recalibration, conformal intervals and evaluation metrics."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from addon.domain.scoring.calibration import (
+    IntervalCalibrator,
+    ProbabilityCalibrator,
+    conformal_offset,
+    fit_interval_calibrator,
+    fit_probability_calibrator,
+)
+from addon.domain.scoring.metrics import (
+    day_metrics,
+    expected_calibration_error,
+    fast_auc,
+    paired_bootstrap_auc,
+    probability_metrics,
+)
+
+
+def _overconfident(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[type-arg]
+    rng = np.random.default_rng(seed)
+    truth = rng.uniform(0.05, 0.95, n)
+    y = (rng.uniform(size=n) < truth).astype(float)
+    raw = 1 / (1 + np.exp(-3 * np.log(truth / (1 - truth))))  # pushed towards 0 and 1
+    return raw, y
+
+
+@pytest.mark.parametrize("method", ["isotonic", "platt"])
+def test_recalibration_fixes_an_overconfident_model(method: str) -> None:
+    raw, y = _overconfident(3000, 1)
+    test_raw, test_y = _overconfident(3000, 2)
+    cal = fit_probability_calibrator(raw, y, method)
+    assert cal.method == method
+    before = expected_calibration_error(test_raw, test_y)
+    after = expected_calibration_error(cal.apply(test_raw), test_y)
+    assert before > 0.08
+    assert after < 0.04
+    again = ProbabilityCalibrator.from_json(cal.to_json())
+    np.testing.assert_allclose(again.apply(test_raw), cal.apply(test_raw))
+
+
+def test_calibrated_probabilities_never_reach_certainty() -> None:
+    cal = fit_probability_calibrator(np.array([0.0, 0.1, 0.9, 1.0] * 100), np.array([0, 0, 1, 1.0] * 100))
+    out = cal.apply(np.array([0.0, 1.0]))
+    assert 0 < out[0] < 0.01
+    assert 0.99 < out[1] < 1
+
+
+def test_too_little_data_leaves_probabilities_alone() -> None:
+    cal = fit_probability_calibrator(np.array([0.2, 0.7]), np.array([0.0, 1.0]))
+    assert cal.method == "identity"
+
+
+def test_conformal_interval_reaches_nominal_coverage() -> None:
+    rng = np.random.default_rng(0)
+    # a quantile model whose interval is far too narrow (covers ~38%)
+    actual = rng.normal(0, 10, 4000)
+    q10, q90 = np.full(4000, -5.0), np.full(4000, 5.0)
+    overdue = rng.uniform(size=4000) < 0.3
+    cal = fit_interval_calibrator(q10[:2000], q90[:2000], actual[:2000], overdue[:2000])
+    lo, hi = cal.apply(q10[2000:], q90[2000:], overdue[2000:])
+    coverage = np.mean((lo <= actual[2000:]) & (actual[2000:] <= hi))
+    assert 0.77 <= coverage <= 0.83
+    assert IntervalCalibrator.from_json(cal.to_json()) == cal
+
+
+def test_conformal_offset_needs_enough_scores() -> None:
+    assert conformal_offset(np.array([1.0, 2.0]), 0.9) == 0.0
+    assert conformal_offset(np.arange(100.0), 0.9) == pytest.approx(90.0)
+
+
+def test_ece_of_known_bins() -> None:
+    p = np.array([0.1, 0.1, 0.9, 0.9])
+    y = np.array([0.0, 0.0, 1.0, 0.0])
+    # bin 0.1: |0.1-0| ; bin 0.9: |0.9-0.5| ; weighted equally
+    assert expected_calibration_error(p, y) == pytest.approx((0.1 * 2 + 0.4 * 2) / 4)
+
+
+def test_fast_auc_matches_sklearn_with_ties() -> None:
+    rng = np.random.default_rng(4)
+    y = (rng.uniform(size=300) < 0.4).astype(float)
+    p = np.round(rng.uniform(size=300), 1)  # many ties
+    assert fast_auc(y, p) == pytest.approx(roc_auc_score(y, p))
+
+
+def test_paired_bootstrap_separates_a_better_scorer() -> None:
+    rng = np.random.default_rng(5)
+    y = (rng.uniform(size=600) < 0.5).astype(float)
+    good = y + rng.normal(0, 0.5, 600)
+    weak = y + rng.normal(0, 2.0, 600)
+    diff, lo, hi = paired_bootstrap_auc(y, good, weak, rounds=300)
+    assert lo <= diff <= hi
+    assert lo > 0
+    _, lo_same, hi_same = paired_bootstrap_auc(y, good, good, rounds=50)
+    assert lo_same == hi_same == 0
+
+
+def test_day_metrics() -> None:
+    actual = np.array([0.0, 10.0, 20.0, -3.0])
+    m = day_metrics(np.array([-5, 0, 0, 0.0]), np.array([0, 4, 20, 5.0]), np.array([5, 12, 15, 9.0]), actual)
+    assert m == {"mae_days": pytest.approx((0 + 6 + 0 + 8) / 4), "within_5d": 0.5, "coverage_80": 0.5,
+                 "width_80": pytest.approx((10 + 12 + 15 + 9) / 4)}
+
+
+def test_probability_metrics_with_one_class_are_undefined_not_crashing() -> None:
+    m = probability_metrics(np.array([0.2, 0.3]), np.array([1.0, 1.0]))
+    assert np.isnan(m["roc_auc"])
+    assert m["brier"] == pytest.approx((0.64 + 0.49) / 2)

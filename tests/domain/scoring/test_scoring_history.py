@@ -1,0 +1,83 @@
+"""History records and the CSV exchange format."""
+
+from __future__ import annotations
+
+import io
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from addon.domain.scoring.history import (
+    HistoryFormatError,
+    HistoryInvoice,
+    as_seen_at,
+    read_history_csv,
+    write_history_csv,
+)
+
+MINIMAL = """invoice_id,customer_id,issue_date,due_date,amount,currency,paid_date
+I1,C1,2025-01-01,2025-01-31,120.50,gbp,2025-02-05
+I2,C1,2025-02-01,2025-03-03,99.99,GBP,
+"""
+
+
+def test_reads_the_minimal_format() -> None:
+    rows = read_history_csv(io.StringIO(MINIMAL))
+    assert [r.invoice_id for r in rows] == ["I1", "I2"]
+    assert rows[0].amount == Decimal("120.50")
+    assert rows[0].currency == "GBP"
+    assert rows[0].delay_days() == 5
+    assert rows[1].paid_date is None
+    assert rows[1].delay_days() is None
+    assert rows[0].disputed is False
+    assert rows[0].sent is True
+
+
+def test_reads_optional_columns() -> None:
+    text = "invoice_id,customer_id,issue_date,due_date,amount,currency,paid_date,disputed,country\n" \
+           "I1,C1,2025-01-01,2025-01-31,10,EUR,,yes,NL\n"
+    (row,) = read_history_csv(io.StringIO(text))
+    assert row.disputed is True
+    assert row.country == "NL"
+
+
+def test_round_trip_keeps_every_field() -> None:
+    original = [HistoryInvoice("I9", "C2", date(2025, 3, 1), date(2025, 3, 31), Decimal("5.00"), "USD",
+                               date(2025, 4, 2), disputed=True, credited=Decimal("1.00"), partial_payments=2,
+                               sent=False, reminders_sent=3, promised=True, country="US")]
+    buf = io.StringIO()
+    write_history_csv(original, buf)
+    assert read_history_csv(io.StringIO(buf.getvalue())) == original
+
+
+def test_missing_column_is_reported() -> None:
+    with pytest.raises(HistoryFormatError, match="paid_date"):
+        read_history_csv(io.StringIO("invoice_id,customer_id,issue_date,due_date,amount,currency\n"))
+
+
+def test_bad_value_names_the_line() -> None:
+    bad = MINIMAL.replace("2025-02-05", "05/02/2025")
+    with pytest.raises(HistoryFormatError, match="line 2"):
+        read_history_csv(io.StringIO(bad))
+
+
+def test_as_seen_at_undoes_later_settlements_and_drops_later_invoices() -> None:
+    rows = read_history_csv(io.StringIO(MINIMAL))
+    seen = as_seen_at(rows, date(2025, 2, 1))
+    assert [r.invoice_id for r in seen] == ["I1", "I2"]
+    assert seen[0].paid_date is None  # paid on 5 Feb, not yet known on 1 Feb
+    assert [r.invoice_id for r in as_seen_at(rows, date(2025, 1, 15))] == ["I1"]
+    assert as_seen_at(rows, date(2025, 2, 6))[0].paid_date == date(2025, 2, 5)
+
+
+@pytest.mark.parametrize(("dispute_date", "as_of", "visible"), [
+    (None, date(2025, 1, 30), False),  # unknown dispute date: visible from the due date
+    (None, date(2025, 1, 31), True),
+    (date(2025, 1, 10), date(2025, 1, 10), True),
+    (date(2025, 1, 10), date(2025, 1, 9), False),
+])
+def test_dispute_visibility(dispute_date: date | None, as_of: date, visible: bool) -> None:
+    row = HistoryInvoice("I1", "C1", date(2025, 1, 1), date(2025, 1, 31), Decimal(1), "GBP", disputed=True,
+                         dispute_date=dispute_date)
+    assert row.dispute_visible(as_of) is visible

@@ -1,0 +1,128 @@
+"""Training, scoring, artifacts, bands and cold start on tiny generated data."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from dataclasses import replace
+from datetime import date, timedelta
+
+import pytest
+
+from addon.domain.scoring.features import open_at
+from addon.domain.scoring.history import HistoryInvoice
+from addon.domain.scoring.model import DEFAULT_BANDS, ArtifactError, RiskModel, risk_band
+from addon.domain.scoring.train import NotEnoughHistoryError, needs_prior, snapshot_days, train_model
+
+from .conftest import FAST
+
+
+@pytest.fixture(scope="module")
+def scored(small_model: tuple[RiskModel, date], small_history: list[HistoryInvoice]):  # type: ignore[no-untyped-def]
+    model, as_of = small_model
+    opened = open_at(small_history, as_of)
+    return model.predict(opened, small_history, as_of), opened, as_of
+
+
+def test_scores_every_open_invoice_with_sane_values(scored) -> None:  # type: ignore[no-untyped-def]
+    scores, opened, _ = scored
+    assert [s.invoice_id for s in scores] == [i.invoice_id for i in opened]
+    for s in scores:
+        assert 0 < s.p_late < 1 or s.p_late == 1.0
+        assert s.p10_days <= s.p50_days <= s.p90_days
+        assert s.band in {"low", "medium", "high"}
+
+
+def test_overdue_invoices_are_conditioned_on_still_being_unpaid(scored) -> None:  # type: ignore[no-untyped-def]
+    scores, opened, as_of = scored
+    by_id = {s.invoice_id: s for s in scores}
+    overdue = [i for i in opened if i.due_date < as_of]
+    assert overdue, "fixture should contain overdue invoices"
+    for inv in overdue:
+        s = by_id[inv.invoice_id]
+        assert s.p_late == 1.0
+        assert s.p10_days >= (as_of - inv.due_date).days  # it cannot be paid before today
+        assert s.expected_pay_date >= as_of
+
+
+def test_reasons_are_plain_phrases(scored) -> None:  # type: ignore[no-untyped-def]
+    scores, _, _ = scored
+    assert all(1 <= len(s.reasons) <= 3 for s in scores)
+    assert all(isinstance(r, str) and r and "_" not in r for s in scores for r in s.reasons)
+    assert any("customer paid" in r for s in scores for r in s.reasons)
+
+
+def test_artifact_round_trip_gives_identical_scores(small_model, small_history) -> None:  # type: ignore[no-untyped-def]
+    model, as_of = small_model
+    data = model.to_bytes()
+    loaded = RiskModel.from_bytes(data)
+    opened = open_at(small_history, as_of)[:20]
+    assert loaded.predict(opened, small_history, as_of) == model.predict(opened, small_history, as_of)
+    assert loaded.version == model.version
+    names = zipfile.ZipFile(io.BytesIO(data)).namelist()
+    assert sorted(names) == ["classifier.json", "metadata.json", "quantiles.json"]  # no pickles
+    meta = json.loads(zipfile.ZipFile(io.BytesIO(data)).read("metadata.json"))
+    assert meta["training_window"]["end"] == as_of.isoformat()
+    assert meta["format"] == 1
+
+
+def test_artifact_rejects_other_formats(small_model) -> None:  # type: ignore[no-untyped-def]
+    model, _ = small_model
+    with pytest.raises(ArtifactError):
+        RiskModel.from_bytes(b"not a zip")
+    buf = io.BytesIO()
+    src = zipfile.ZipFile(io.BytesIO(model.to_bytes()))
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name in src.namelist():
+            data = src.read(name)
+            if name == "metadata.json":
+                meta = json.loads(data)
+                meta["features"] = meta["features"][:-1]
+                data = json.dumps(meta).encode()
+            zf.writestr(name, data)
+    with pytest.raises(ArtifactError, match="feature set"):
+        RiskModel.from_bytes(buf.getvalue())
+
+
+def test_training_ignores_the_future(small_history: list[HistoryInvoice]) -> None:
+    as_of = date(2026, 3, 1)
+    rewritten = [replace(i, paid_date=None) if not i.settled_before(as_of) else i for i in small_history]
+    a = train_model(small_history, as_of, FAST)
+    b = train_model(rewritten, as_of, FAST)
+    probe = open_at(small_history, as_of)[:15]
+    assert a.predict(probe, small_history, as_of) == b.predict(probe, rewritten, as_of)
+
+
+@pytest.mark.parametrize(("p", "band"), [(0.0, "low"), (0.349, "low"), (0.35, "medium"), (0.9, "high")])
+def test_default_bands(p: float, band: str) -> None:
+    assert risk_band(p, DEFAULT_BANDS) == band
+
+
+def test_bands_are_configurable_and_order_free() -> None:
+    bands = [("watch", 0.5), ("fine", 0.0), ("chase", 0.8)]
+    assert [risk_band(p, bands) for p in (0.1, 0.5, 0.95)] == ["fine", "watch", "chase"]
+    with pytest.raises(ValueError):
+        risk_band(0.5, [])
+
+
+def test_snapshots_stop_once_paid(make_inv) -> None:  # type: ignore[no-untyped-def]
+    inv = make_inv("A", issued=0, terms=30, paid=10)
+    days = snapshot_days(inv, (-7, 0, 7, 14, 30))
+    offsets = [(d - inv.due_date).days for d in days]
+    assert offsets == [-30, -7, 0, 7]  # issue, then checkpoints while unpaid (paid on due + 10)
+
+
+def test_cold_start(small_history: list[HistoryInvoice], make_inv) -> None:  # type: ignore[no-untyped-def]
+    tiny = [make_inv(f"T{i}", customer=f"N{i % 3}", issued=i * 7, paid=i % 5) for i in range(12)]
+    as_of = date(2025, 6, 1)
+    assert needs_prior(tiny, as_of)
+    assert not needs_prior(small_history, date(2026, 9, 1), minimum=100)
+    with pytest.raises(NotEnoughHistoryError):
+        train_model(tiny, as_of, FAST)
+    model = train_model(tiny, as_of, FAST, prior=[(small_history, date(2026, 9, 1))])
+    assert model.metadata["calibrated_on"] == "pooled"
+    new = make_inv("NEW", customer="N1", issued=160)
+    (score,) = model.predict([new], tiny, new.issue_date)
+    assert 0 < score.p_late < 1
+    assert score.expected_pay_date == new.due_date + timedelta(days=round(score.p50_days))

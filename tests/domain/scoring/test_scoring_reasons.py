@@ -1,0 +1,49 @@
+"""Reason phrases built from the strongest feature contributions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from addon.domain.scoring.features import FEATURE_NAMES, FeatureBuilder, feature_index
+from addon.domain.scoring.reasons import explain
+
+
+def _explain(history, target, weights: dict[str, float], limit: int = 3) -> list[str]:  # type: ignore[no-untyped-def]
+    builder = FeatureBuilder([*history, target])
+    fm = builder.matrix([(target, target.issue_date)])
+    contribs = np.zeros(len(FEATURE_NAMES) + 1)
+    for name, w in weights.items():
+        contribs[feature_index(name)] = w
+    return explain(fm, 0, contribs, builder, target, target.issue_date, limit)
+
+
+@pytest.mark.parametrize(("delays", "phrase"), [
+    ((12, 20, 15, 18), "customer paid the last 4 invoices 12-20 days late"),
+    ((-2, 0, -1, 0), "customer paid the last 4 invoices on time or early"),
+    ((5, -1, 9, 0), "customer paid 2 of the last 4 invoices late (up to 9 days)"),
+    ((7,), "customer paid the last invoice 7 days late"),
+])
+def test_customer_record_phrase(make_inv, delays: tuple[int, ...], phrase: str) -> None:  # type: ignore[no-untyped-def]
+    history = [make_inv(f"H{n}", issued=n * 20, paid=d) for n, d in enumerate(delays)]
+    target = make_inv("T", issued=200)
+    assert _explain(history, target, {"cust_last_delay": 0.8}) == [phrase]
+
+
+def test_strongest_contributions_first_and_duplicates_merged(make_inv) -> None:  # type: ignore[no-untyped-def]
+    history = [make_inv(f"H{n}", issued=n * 20, paid=15) for n in range(4)]
+    history.append(make_inv("OPEN", issued=100))  # overdue at day 200
+    target = make_inv("T", issued=200, terms=60, amount="400")
+    reasons = _explain(history, target, {"terms_days": 0.2, "cust_mean_delay": 0.9, "cust_ewm_delay": 0.5,
+                                         "overdue_count": -0.4, "amount_vs_typical": 0.05})
+    assert reasons == [
+        "customer paid the last 4 invoices 15 days late",
+        "customer has 1 other overdue invoices, the oldest 70 days past due",
+        "payment terms of 60 days",
+    ]
+
+
+def test_no_history_and_tiny_contributions(make_inv) -> None:  # type: ignore[no-untyped-def]
+    target = make_inv("T", issued=0)
+    assert _explain([], target, {"cust_settled": 0.3}) == ["no payment history for this customer yet"]
+    assert _explain([], target, {"cust_settled": 0.0001}) == []
