@@ -15,8 +15,8 @@ from flask import Flask
 
 from connectors.quickbooks.emulator.testing import QboSandbox, start_qbo_emulator
 from connectors.sandbox.server import RunningServer, serve_in_thread
-from connectors.xero.emulator.app import build_state, create_app
 from connectors.xero.emulator.app import EmulatorState as XeroState
+from connectors.xero.emulator.app import build_state, create_app
 
 XERO_WEBHOOK_KEY = "demo-xero-webhook-key"
 QBO_VERIFIER = "demo-qbo-verifier-token"
