@@ -25,8 +25,8 @@ from sqlalchemy import create_engine, func, select, text
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from addon.models import Base, WebhookEvent  # noqa: E402
-from connectors.xero.webhooks import signature  # noqa: E402
+from addon.models import Base, WebhookEvent
+from connectors.xero.webhooks import signature
 
 KEY = "bench-webhook-key"
 

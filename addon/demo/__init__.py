@@ -116,7 +116,8 @@ def step_sync(state: DemoState) -> None:
                 Invoice.tenant_id == tenant_id, Invoice.status == "open"))
             state.echo(f"    {platform:4}: {counts[0]} customers, {counts[1]} invoices ({open_count} open), "
                        f"{counts[2]} payments mirrored")
-    state.echo(f"    backfill through the platform APIs (inside their rate limits) took {time.monotonic() - started:.1f}s")
+    elapsed = time.monotonic() - started
+    state.echo(f"    backfill through the platform APIs (inside their rate limits) took {elapsed:.1f}s")
 
 
 def step_score(state: DemoState) -> None:
@@ -139,10 +140,12 @@ def step_score(state: DemoState) -> None:
                 state.echo(f"          riskiest: P(late)={float(example.p_late):.0%}, pays in "
                            f"{example.p10_days}..{example.p90_days} days after due (80%); "
                            f"{'; '.join(example.reasons[:2])}")
-        written = dict(session.execute(select(AuditLog.tenant_id, func.count())
-                                       .where(AuditLog.action == "risk.written_back").group_by(AuditLog.tenant_id)))
+        written = {tenant_id: count for tenant_id, count in session.execute(
+            select(AuditLog.tenant_id, func.count()).where(AuditLog.action == "risk.written_back")
+            .group_by(AuditLog.tenant_id)).all()}
+    tenants = state.facts["tenants"]
     state.echo(f"    risk tags written back (Xero history notes, QBO note/custom field): "
-               f"xero={written.get(state.facts['tenants']['xero'], 0)}, qbo={written.get(state.facts['tenants']['qbo'], 0)}")
+               f"xero={written.get(tenants['xero'], 0)}, qbo={written.get(tenants['qbo'], 0)}")
 
 
 def step_webhook(state: DemoState) -> None:
@@ -176,6 +179,81 @@ def step_webhook(state: DemoState) -> None:
                f"-> mirror now says '{after.status}', amount due {after.amount_due}")
 
 
+def step_dunning(state: DemoState) -> None:
+    """Seed the default policy and run the next 24 hourly dunning runs against a local SMTP server."""
+    from datetime import timedelta
+
+    from addon.demo.mailbox import DemoMailbox
+    from addon.demo.world import free_port
+    from addon.extensions import get_db
+    from addon.models import AuditLog, Tenant
+    from addon.services.dunning import DunningMailer, run_dunning
+    from jobs.runtime import connector_factory, job_context
+
+    mailbox = DemoMailbox(free_port(2525)).start()
+    state.cleanups.append(mailbox.stop)
+    state.app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=mailbox.port, SMTP_STARTTLS=False)
+    state.echo(f"    local SMTP server on 127.0.0.1:{mailbox.port} (nothing leaves this machine)")
+    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    totals: dict[str, int] = {}
+    for platform, tenant_id in state.facts["tenants"].items():
+        for hour in range(24):  # what the hourly cron does over the next day
+            with job_context(tenant_id) as ctx:
+                tenant = ctx.session.get(Tenant, tenant_id)
+                summary = run_dunning(ctx.session, tenant, connector_factory(ctx)(tenant),
+                                      start + timedelta(hours=hour), DunningMailer.from_config(state.app.config),
+                                      actor="demo:dunning")
+            for key in ("sent", "task", "awaiting_approval"):
+                totals[f"{platform}:{key}"] = totals.get(f"{platform}:{key}", 0) + int(summary.get(key, 0))
+    with state.app.app_context():
+        notes = get_db().session.scalar(select(func.count()).select_from(AuditLog)
+                                        .where(AuditLog.action.like("reminder%")))
+    for platform in state.facts["tenants"]:
+        state.echo(f"    {platform:4}: {totals.get(platform + ':sent', 0)} reminder(s) sent, "
+                   f"{totals.get(platform + ':task', 0)} task(s) for the worklist, "
+                   f"{totals.get(platform + ':awaiting_approval', 0)} awaiting approval")
+    state.facts["emails"] = len(mailbox.messages)
+    state.echo(f"    {len(mailbox.messages)} emails in the SMTP sink; {notes} audit records; ERP notes written")
+    for msg in mailbox.messages[:3]:
+        state.echo(f"      to {msg['To']}: {msg['Subject']}")
+
+
+def step_reconcile(state: DemoState) -> None:
+    """A bank statement arrives: import, match against open invoices, post payments to Xero."""
+    from addon.demo.statement import MAPPING, build_statement
+    from addon.extensions import get_db
+    from addon.models import Customer, Invoice, Tenant
+    from addon.services.reconciliation import import_statement, reconcile
+    from jobs.runtime import connector_factory, job_context
+
+    tenant_id = state.facts["tenants"]["xero"]
+    with state.app.app_context():
+        session = get_db().session
+        rows = session.execute(select(Invoice, Customer.name).join(Customer, Customer.id == Invoice.customer_id)
+                               .where(Invoice.tenant_id == tenant_id, Invoice.status == "open",
+                                      Invoice.amount_due > 0).order_by(Invoice.due_date)).all()
+        open_invoices = [{"number": i.number, "customer": name, "amount_due": i.amount_due, "currency": i.currency}
+                         for i, name in rows]
+    data = build_statement(open_invoices, state.today)
+    with job_context(tenant_id) as ctx:
+        tenant = ctx.session.get(Tenant, tenant_id)
+        imported = import_statement(ctx.session, tenant, data, "demo-statement.csv", MAPPING)
+    with job_context(tenant_id) as ctx:
+        again = import_statement(ctx.session, ctx.session.get(Tenant, tenant_id), data, "demo-statement.csv",
+                                 MAPPING)
+    state.echo(f"    imported {imported['imported']} lines ({imported['format']}); importing the same file "
+               f"again added {again['imported']}")
+    state.facts["reconcile"] = {"imported": imported, "again": again}
+    with job_context(tenant_id) as ctx:
+        tenant = ctx.session.get(Tenant, tenant_id)
+        summary = reconcile(ctx.session, tenant, connector_factory(ctx)(tenant), imported["statement_id"],
+                            datetime.now(UTC), actor="demo:reconcile")
+    state.facts["reconcile"]["summary"] = summary
+    state.echo(f"    matched: {summary.get('auto', 0)} auto-posted, {summary.get('suggest', 0)} suggested, "
+               f"{summary.get('none', 0)} unmatched; {summary.get('posted', 0)} payment(s) posted to Xero")
+    state.echo(f"    exception queue: {state.url}/tenants/{tenant_id}/reconciliation")
+
+
 STEPS: list[tuple[str, Callable[[DemoState], None]]] = [
     ("Migrate the database and check Redis", step_migrate),
     ("Start the Cashline app and the emulated Xero and QuickBooks companies", step_world),
@@ -183,6 +261,8 @@ STEPS: list[tuple[str, Callable[[DemoState], None]]] = [
     ("Backfill invoices, contacts, payments and credit notes (RQ sync jobs)", step_sync),
     ("Score every open invoice (XGBoost) and write risk notes back", step_score),
     ("React to a payment made in QuickBooks (signed webhook)", step_webhook),
+    ("Chase overdue invoices: the next 24 hourly dunning runs (real SMTP)", step_dunning),
+    ("Reconcile a bank statement against open Xero invoices", step_reconcile),
 ]
 
 

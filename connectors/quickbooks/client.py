@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -63,8 +64,10 @@ class QboClient:
     """python-quickbooks for one realm, with the TokenStore as the only keeper of tokens."""
 
     def __init__(self, config: ConnectorConfig, realm_id: str, tokens: TokenStore, *,
-                 sleep: Callable[[float], None] = time.sleep, max_attempts: int = 4) -> None:
+                 sleep: Callable[[float], None] = time.sleep, max_attempts: int = 4,
+                 throttle: Callable[[], AbstractContextManager[None]] = nullcontext) -> None:
         self.config = config
+        self._throttle = throttle  # the per-tenant limiter slot held around each HTTP request
         self.realm_id = realm_id
         self.tokens = tokens
         self._sleep = sleep
@@ -94,7 +97,8 @@ class QboClient:
 
     def _run(self, fn: Callable[[QuickBooks], T], tokens: TokenSet) -> T:
         try:
-            return fn(self._client(tokens))
+            with self._throttle():
+                return fn(self._client(tokens))
         except qb_exc.QuickbooksException as exc:
             raise faults.error_for_sdk(exc) from exc
         except (requests.ConnectionError, requests.Timeout) as exc:

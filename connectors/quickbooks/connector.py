@@ -75,7 +75,8 @@ class QuickBooksConnector(AccountingConnector):
                  sleep: Callable[[float], None] = time.sleep, risk_field_name: str = "Cashline Risk",
                  home_currency: str = "GBP", page_size: int = PAGE_SIZE, conflict_attempts: int = 3) -> None:
         super().__init__(config, tenant_remote_id, tokens)
-        self.client = QboClient(config, tenant_remote_id, tokens, sleep=sleep)
+        # A late-bound lambda: connector_for() installs ``self.throttle`` after construction.
+        self.client = QboClient(config, tenant_remote_id, tokens, sleep=sleep, throttle=lambda: self.throttle())
         self.risk_field_name = risk_field_name
         self.home_currency = home_currency
         self.page_size = page_size

@@ -174,7 +174,9 @@ class XeroConnector(AccountingConnector):
     def _invoke(self, fn: Callable[[], T], tokens: TokenSet) -> T:
         self._access_token = tokens.access_token
         try:
-            return fn()
+            # One SDK call is one HTTP request: hold a slot of the per-tenant limiter while it runs.
+            with self.throttle():
+                return fn()
         except ApiException as exc:
             raise map_api_exception(exc) from exc
         except (urllib3.exceptions.HTTPError, OSError) as exc:

@@ -1,0 +1,52 @@
+"""A bank statement the demo's customers "paid" with: a CSV export in a generic bank layout.
+
+Lines cover what cash application meets in real life: an exact invoice reference, a reference with a
+typo, no reference (name and amount), one payment for two invoices, a short payment, and an unrelated
+line that must stay unmatched.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+# The bank's CSV layout as a saved column mapping (what an admin sets up once per bank).
+MAPPING = ('{"name": "demo_bank", "date": "Date", "date_format": "%Y-%m-%d", "amount": "Amount", '
+           '"currency": "Currency", "counterparty": "Payer", "text": ["Description"]}')
+
+
+def _typo(number: str) -> str:
+    # Swap two adjacent digits near the end: "INV-000123" -> "INV-000132".
+    chars = list(number)
+    chars[-1], chars[-2] = chars[-2], chars[-1]
+    return "".join(chars)
+
+
+def build_statement(open_invoices: Sequence[dict[str, Any]], day: date) -> bytes:
+    """``open_invoices``: dicts with number, customer, amount_due (Decimal), currency, oldest first."""
+    rows: list[tuple[str, Decimal, str, str]] = []  # label, amount, payer, currency
+    inv = list(open_invoices)
+    if len(inv) >= 1:
+        rows.append((f"Payment {inv[0]['number']}", inv[0]["amount_due"], inv[0]["customer"], inv[0]["currency"]))
+    if len(inv) >= 2:
+        rows.append((f"Inv {_typo(inv[1]['number'])} thanks", inv[1]["amount_due"], inv[1]["customer"],
+                     inv[1]["currency"]))
+    if len(inv) >= 3:
+        rows.append(("Transfer", inv[2]["amount_due"], inv[2]["customer"], inv[2]["currency"]))
+    if len(inv) >= 5:
+        pair = inv[3]["amount_due"] + inv[4]["amount_due"]
+        rows.append((f"{inv[3]['number']} and {inv[4]['number']}", pair, inv[3]["customer"], inv[3]["currency"]))
+    if len(inv) >= 6:
+        short = (inv[5]["amount_due"] * Decimal("0.6")).quantize(Decimal("0.01"))
+        rows.append((f"Part payment {inv[5]['number']}", short, inv[5]["customer"], inv[5]["currency"]))
+    rows.append(("Card terminal settlement 88231", Decimal("73.10"), "PAYMENT SERVICES BV", "GBP"))
+    out = io.StringIO()
+    writer = csv.writer(out, quoting=csv.QUOTE_ALL)
+    writer.writerow(["Date", "Description", "Currency", "Amount", "Payer"])
+    for label, amount, payer, currency in rows:
+        writer.writerow([day.isoformat(), label, currency, f"{amount:.2f}", payer])
+    return out.getvalue().encode()
