@@ -79,11 +79,11 @@ def main() -> None:
     migrate.upgrade(args.database_url)
     env = {**os.environ, "DATABASE_URL": args.database_url, "XERO_WEBHOOK_KEY": KEY, "LOG_LEVEL": "WARNING",
            "REDIS_URL": "redis://127.0.0.1:6379/14", "SECRET_KEY": "bench", "CASHLINE_ENV": "development"}
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, open(os.path.join(tmp, "err"), "w") as errors:
         server = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "gunicorn"), "--workers",
                                    str(args.workers), "--worker-class", "gthread", "--threads", "8", "--bind",
                                    f"127.0.0.1:{args.port}", "--log-level", "warning", "addon:create_app()"],
-                                  env=env, cwd=os.getcwd(), stderr=open(os.path.join(tmp, "err"), "w"))
+                                  env=env, cwd=os.getcwd(), stderr=errors)
         try:
             _wait_ready(args.port)
             bodies = [delivery("bench-tenant", n) for n in range(args.deliveries)]

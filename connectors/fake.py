@@ -126,6 +126,8 @@ class InMemoryConnector(AccountingConnector):
         if idempotency_key in self._idempotent:
             return self._idempotent[idempotency_key]  # type: ignore[no-any-return]
         self._call()
+        if not payment.allocations:  # as Xero and QBO: a payment must be applied to something
+            raise ValidationError("a payment needs at least one invoice allocation")
         for alloc in payment.allocations:
             self._apply_to_invoice(alloc.invoice_id, alloc.amount, credit=False)
         created = Payment(remote_id=self._next_id("pay"), contact_id=payment.contact_id, date=payment.date,
@@ -140,9 +142,11 @@ class InMemoryConnector(AccountingConnector):
         if idempotency_key in self._idempotent:
             return self._idempotent[idempotency_key]  # type: ignore[no-any-return]
         self._call()
+        allocated = sum((a.amount for a in credit.allocations), Decimal("0"))
+        if allocated > credit.amount:  # as Xero and QBO: cannot allocate more than the credit
+            raise ValidationError(f"allocations {allocated} exceed the credit amount {credit.amount}")
         for alloc in credit.allocations:
             self._apply_to_invoice(alloc.invoice_id, alloc.amount, credit=True)
-        allocated = sum((a.amount for a in credit.allocations), Decimal("0"))
         created = CreditNote(remote_id=self._next_id("cn"), number=None, contact_id=credit.contact_id,
                              date=credit.date, currency=credit.currency, total=credit.amount,
                              remaining=credit.amount - allocated, allocations=credit.allocations,

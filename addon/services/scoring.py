@@ -11,20 +11,23 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, Table, func, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from addon.domain.scoring.history import HistoryInvoice
 from addon.domain.scoring.model import DEFAULT_BANDS, RiskModel
 from addon.domain.scoring.train import NotEnoughHistoryError, needs_prior, train_model
 
-__all__ = ["needs_prior", "score_tenant", "tenant_history", "train_for_tenant"]
+__all__ = ["needs_prior", "pending_write_back", "persist_scores", "score_tenant", "tenant_history",
+           "train_for_tenant"]
 from addon.models import AuditLog, Customer, DunningAction, Invoice, ModelVersion, PaymentAllocation, RiskScore, Tenant
 from connectors.base import AccountingConnector
 from connectors.errors import ConnectorError
@@ -47,9 +50,19 @@ class ScoringSummary:
                 "model_kind": self.model_kind}
 
 
-def tenant_history(session: Session, tenant: Tenant) -> tuple[list[HistoryInvoice], dict[str, Invoice]]:
-    """Every issued invoice of the tenant as the model sees it, plus remote id -> row for open ones."""
-    rows = session.execute(select(Invoice, Customer.remote_id).outerjoin(Customer, Customer.id == Invoice.customer_id)
+_HISTORY_COLUMNS = (Invoice.id, Invoice.remote_id, Invoice.customer_id, Customer.remote_id.label("customer_remote"),
+                    Invoice.issue_date, Invoice.due_date, Invoice.total, Invoice.currency, Invoice.status,
+                    Invoice.fully_paid_on, Invoice.disputed, Invoice.amount_credited, Invoice.sent,
+                    Invoice.promised_on, Invoice.amount_due)
+
+
+def tenant_history(session: Session, tenant: Tenant) -> tuple[list[HistoryInvoice], dict[str, Row[Any]]]:
+    """Every issued invoice of the tenant as the model sees it, plus invoice id -> row for open ones.
+
+    Open rows are plain column rows carrying ``id`` and ``remote_id``, not ORM entities: loading a
+    million Invoice objects costs several times more and scoring needs none of their behaviour.
+    """
+    rows = session.execute(select(*_HISTORY_COLUMNS).outerjoin(Customer, Customer.id == Invoice.customer_id)
                            .where(Invoice.tenant_id == tenant.id, Invoice.status.in_(["open", "paid"]))).all()
     partials = dict(session.execute(select(PaymentAllocation.invoice_id, func.count())
                                     .where(PaymentAllocation.tenant_id == tenant.id)
@@ -57,16 +70,18 @@ def tenant_history(session: Session, tenant: Tenant) -> tuple[list[HistoryInvoic
     reminders = dict(session.execute(select(DunningAction.invoice_id, func.count())
                                      .where(DunningAction.tenant_id == tenant.id, DunningAction.status == "sent")
                                      .group_by(DunningAction.invoice_id)).all())
-    history, open_rows = [], {}
-    for inv, customer_remote in rows:
+    history: list[HistoryInvoice] = []
+    open_rows: dict[str, Row[Any]] = {}
+    zero = Decimal("0")
+    for inv in rows:
         paid = inv.fully_paid_on if inv.status == "paid" else None
         if inv.status == "paid" and paid is None:
             paid = inv.due_date  # paid, date unknown to the mirror: count it as on time rather than invent
         payments = partials.get(inv.id, 0)
         history.append(HistoryInvoice(
-            invoice_id=str(inv.id), customer_id=customer_remote or f"unknown-{inv.customer_id}",
+            invoice_id=str(inv.id), customer_id=inv.customer_remote or f"unknown-{inv.customer_id}",
             issue_date=inv.issue_date, due_date=inv.due_date, amount=inv.total, currency=inv.currency,
-            paid_date=paid, disputed=inv.disputed, credited=inv.amount_credited or Decimal("0"),
+            paid_date=paid, disputed=inv.disputed, credited=inv.amount_credited or zero,
             partial_payments=max(0, payments - (1 if paid else 0)), sent=inv.sent,
             reminders_sent=reminders.get(inv.id, 0), promised=inv.promised_on is not None))
         if inv.status == "open" and inv.amount_due > 0:
@@ -137,31 +152,60 @@ def score_tenant(session: Session, tenant: Tenant, *, today: date, connector: Ac
     model, version = ensure_model(session, tenant, history, today, prior_factory)
     by_id = {h.invoice_id: h for h in history}
     scores = model.predict([by_id[k] for k in open_rows], history, today, bands=bands_for(tenant))
-    existing = {s.invoice_id: s for s in session.scalars(
-        select(RiskScore).where(RiskScore.tenant_id == tenant.id,
-                                RiskScore.invoice_id.in_([r.id for r in open_rows.values()])))}
+    persist_scores(session, tenant, scores, {k: v.id for k, v in open_rows.items()}, version.version)
     written = 0
-    for score in scores:
-        inv = open_rows[score.invoice_id]
-        row = existing.get(inv.id) or RiskScore(tenant_id=tenant.id, invoice_id=inv.id)
-        if row.id is None:
-            session.add(row)
-        _apply(row, score, version.version)
-        if connector is not None and row.band != row.written_band:
-            written += _write_back(session, tenant, connector, inv, row)
+    if connector is not None:
+        for row, remote_id in pending_write_back(session, tenant, {v.id for v in open_rows.values()}):
+            written += _write_back(session, tenant, connector, remote_id, row)
     session.flush()
     return ScoringSummary(len(scores), written, version.version, version.kind)
 
 
-def _apply(row: RiskScore, score: Any, version: str) -> None:
-    row.model_version = version
-    row.p_late = Decimal(str(score.p_late)).quantize(Decimal("0.00001"))
-    row.band = score.band
-    row.expected_pay_date = score.expected_pay_date
-    row.p10_days, row.p50_days, row.p90_days = (round(score.p10_days), round(score.p50_days),
-                                                round(score.p90_days))
-    row.reasons = list(score.reasons)
-    row.scored_at = datetime.now(UTC)
+UPSERT_BATCH = 2000  # rows per INSERT: 13 columns x 2000 stays under SQLite's and PostgreSQL's bind limits
+_UPDATED = ("model_version", "p_late", "band", "expected_pay_date", "p10_days", "p50_days", "p90_days",
+            "reasons", "scored_at")
+_P_LATE_STEP = Decimal("0.00001")
+
+
+def persist_scores(session: Session, tenant: Tenant, scores: Sequence[Any], invoice_pks: Mapping[str, int],
+                   version: str, *, now: datetime | None = None) -> int:
+    """Upsert one risk_scores row per score in batched INSERT ... ON CONFLICT (invoice_id) DO UPDATE.
+
+    ``invoice_pks`` maps each score's ``invoice_id`` to the invoice's primary key. ``written_band`` is
+    left alone, so band-change write-back still compares with what the ERP was last told.
+    """
+    session.flush()  # pending ORM changes must reach the tables before the Core statements do
+    now = now or datetime.now(UTC)
+    values = [_score_values(tenant.id, invoice_pks[s.invoice_id], s, version, now) for s in scores]
+    table = cast(Table, RiskScore.__table__)
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    for start in range(0, len(values), UPSERT_BATCH):
+        stmt = insert(table).values(values[start:start + UPSERT_BATCH])
+        stmt = stmt.on_conflict_do_update(index_elements=[table.c.invoice_id],
+                                          set_={c: stmt.excluded[c] for c in _UPDATED})
+        session.execute(stmt)
+    # Core statements bypass the identity map: RiskScore objects loaded earlier are stale now.
+    for obj in [o for o in session.identity_map.values() if isinstance(o, RiskScore)]:
+        session.expire(obj)
+    return len(values)
+
+
+def _score_values(tenant_id: int, invoice_pk: int, score: Any, version: str, now: datetime) -> dict[str, Any]:
+    return {"tenant_id": tenant_id, "invoice_id": invoice_pk, "model_version": version,
+            "p_late": Decimal(str(score.p_late)).quantize(_P_LATE_STEP), "band": score.band,
+            "expected_pay_date": score.expected_pay_date, "p10_days": round(score.p10_days),
+            "p50_days": round(score.p50_days), "p90_days": round(score.p90_days),
+            "reasons": list(score.reasons), "scored_at": now}
+
+
+def pending_write_back(session: Session, tenant: Tenant, invoice_ids: set[int]) -> list[tuple[RiskScore, str]]:
+    """(score row, invoice remote id) for ``invoice_ids`` whose band differs from the one written back."""
+    rows = session.execute(
+        select(RiskScore, Invoice.remote_id).join(Invoice, Invoice.id == RiskScore.invoice_id)
+        .where(RiskScore.tenant_id == tenant.id,
+               or_(RiskScore.written_band.is_(None), RiskScore.written_band != RiskScore.band))
+        .order_by(RiskScore.invoice_id).execution_options(populate_existing=True)).all()
+    return [(score, remote_id) for score, remote_id in rows if score.invoice_id in invoice_ids]
 
 
 def risk_note(tenant: Tenant, row: RiskScore) -> str:
@@ -171,17 +215,17 @@ def risk_note(tenant: Tenant, row: RiskScore) -> str:
                            reason=(row.reasons[0] if row.reasons else "")).strip()
 
 
-def _write_back(session: Session, tenant: Tenant, connector: AccountingConnector, inv: Invoice,
+def _write_back(session: Session, tenant: Tenant, connector: AccountingConnector, remote_id: str,
                 row: RiskScore) -> int:
     text = risk_note(tenant, row)
-    key = f"risk-{tenant.id}-{inv.id}-{row.band}-{row.model_version}"[:120]
+    key = f"risk-{tenant.id}-{row.invoice_id}-{row.band}-{row.model_version}"[:120]
     try:
-        connector.set_risk_tag(inv.remote_id, row.band, text, idempotency_key=key)
+        connector.set_risk_tag(remote_id, row.band, text, idempotency_key=key)
     except ConnectorError as exc:  # one invoice's write-back failing must not lose the batch's scores
-        logger.warning("risk write-back failed for invoice %s: %s", inv.id, exc)
+        logger.warning("risk write-back failed for invoice %s: %s", row.invoice_id, exc)
         return 0
     session.add(AuditLog(tenant_id=tenant.id, actor="job:scoring", action="risk.written_back",
-                         object_type="invoice", object_id=inv.remote_id, before={"band": row.written_band},
+                         object_type="invoice", object_id=remote_id, before={"band": row.written_band},
                          after={"band": row.band, "p_late": str(row.p_late)}, reason=text))
     row.written_band = row.band
     return 1

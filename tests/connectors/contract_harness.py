@@ -23,6 +23,7 @@ from connectors.base import AccountingConnector
 from connectors.fake import InMemoryConnector
 from connectors.sandbox.domain import as_domain
 from connectors.sandbox.generator import SandboxCompany, generate_company
+from connectors.sandbox.limits import Limits
 from connectors.tokens import InMemoryTokenStore
 
 # Small, but with enough open invoices that each mutating test gets its own.
@@ -80,7 +81,10 @@ def fake_harness() -> Iterator[Harness]:
 def xero_harness() -> Iterator[Harness]:
     from connectors.xero.emulator.testing import make_connector, start_xero_emulator
 
-    with start_xero_emulator(seed=SEED, customers=CUSTOMERS, invoices=INVOICES, today=TODAY) as sb:
+    # Rate limits are not part of this contract (tests/jobs/test_sync_limits.py covers them): lift
+    # Xero's 60/min so the module's ~150 calls do not wait a minute.
+    with start_xero_emulator(seed=SEED, customers=CUSTOMERS, invoices=INVOICES, today=TODAY,
+                             limits=Limits(per_minute=100_000, per_day=None, concurrent=5)) as sb:
         connector = make_connector(sb, webhook_key=WEBHOOK_KEY)
         connector._sleep = lambda _s: None  # retries must not slow the suite down
 

@@ -55,7 +55,8 @@ def _key(name: str) -> str:
 # --- reads ------------------------------------------------------------------------------------------
 def test_list_invoices_are_domain_types_with_decimal_money_and_aware_times(harness: Harness) -> None:
     invoices = list(harness.connector.list_invoices())
-    assert invoices and all(isinstance(i, Invoice) for i in invoices)
+    assert invoices
+    assert all(isinstance(i, Invoice) for i in invoices)
     for inv in invoices:
         for money in (inv.total, inv.amount_due, inv.amount_paid, inv.amount_credited):
             assert isinstance(money, Decimal), (inv.number, money)
@@ -80,12 +81,14 @@ def test_counts_and_totals_match_the_seeded_company(harness: Harness) -> None:
     assert len(list(conn.list_payments())) == len(company.payments)
     assert len(list(conn.list_credit_notes())) == len(company.credit_notes)
     listed = {i.number: i for i in conn.list_invoices()}
-    assert {n: i.total for n, i in listed.items()} == {i.number: i.total for i in company.invoices}
+    assert set(listed) == {i.number for i in company.invoices}
+    live = [i for i in company.invoices if not i.voided]  # QBO zeroes a voided invoice's total
+    assert {i.number: listed[i.number].total for i in live} == {i.number: i.total for i in live}
     # Seeded amounts due are as the generator settled them (before any test wrote anything).
-    expected_due = {i.number: i.amount_due for i in company.invoices if not i.voided}
-    assert {n: listed[n].amount_due for n in expected_due} == expected_due
-    assert Counter(i.status for i in listed.values())[InvoiceStatus.VOIDED] == sum(
-        i.voided for i in company.invoices)
+    assert {i.number: listed[i.number].amount_due for i in live} == {i.number: i.amount_due for i in live}
+    statuses = Counter(i.status for i in listed.values())
+    assert statuses[InvoiceStatus.VOIDED] == len(company.invoices) - len(live)
+    assert statuses[InvoiceStatus.OPEN] == sum(i.amount_due > 0 for i in live)
 
 
 def test_get_invoice_and_contact_round_trip(harness: Harness) -> None:
@@ -114,7 +117,8 @@ def test_payment_reduces_amount_due_then_pays_the_invoice(harness: Harness) -> N
     conn, inv = harness.connector, harness.open_invoice()
     part = Decimal("10.00")
     created = conn.create_payment(_payment(inv, part), idempotency_key=_key("part"))
-    assert isinstance(created, Payment) and created.amount == part
+    assert isinstance(created, Payment)
+    assert created.amount == part
     after = conn.get_invoice(inv.remote_id)
     assert after.amount_due == inv.amount_due - part
     assert after.amount_paid == inv.amount_paid + part
@@ -171,7 +175,8 @@ def test_credit_note_is_created_and_allocated(harness: Harness) -> None:
     assert [(a.invoice_id, a.amount) for a in note.allocations] == [(inv.remote_id, amount)]
     after = conn.get_invoice(inv.remote_id)
     assert after.amount_due == inv.amount_due - amount
-    assert after.amount_credited == inv.amount_credited + amount
+    # QBO keeps one Balance, so platforms may split "settled" between paid and credited differently.
+    assert after.amount_paid + after.amount_credited == inv.amount_paid + inv.amount_credited + amount
     assert len(list(conn.list_credit_notes())) == before + 1
 
 
@@ -197,7 +202,8 @@ def test_add_invoice_note_is_idempotent(harness: Harness) -> None:
     other = f"{text} (second)"
     conn.add_invoice_note(inv.remote_id, other, idempotency_key=_key("note2"))
     notes = harness.notes(inv.remote_id)
-    assert notes.count(text) == 1 and notes.count(other) == 1  # earlier notes are kept
+    assert notes.count(text) == 1
+    assert notes.count(other) == 1
 
 
 def test_note_on_unknown_invoice_raises_not_found(harness: Harness) -> None:

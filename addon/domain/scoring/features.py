@@ -44,7 +44,6 @@ SMOOTHING = 3.0  # pseudo-invoices of the organisation's late rate added to each
 EWM_ALPHA = 0.35  # weight of the latest settlement in the exponentially weighted delay
 RECENT_N = 5
 TREND_DAYS = 270  # settled invoices issued this recently define the delay trend
-TREND_MAX = 60
 DRIFT_WINDOW_DAYS = 90
 Matrix = npt.NDArray[np.float64]
 
@@ -200,7 +199,7 @@ class FeatureBuilder:
         # Recent minus long-run delay: positive for a customer who is getting slower.
         out[_INDEX["cust_delay_trend"]] = c.s_ewm[k] - out[_INDEX["cust_median_delay"]]
         # The trend uses a time window, not a count, so busy and quiet customers are treated alike.
-        window = (c.s_issue[:k] >= issue_day - TREND_DAYS).nonzero()[0][-TREND_MAX:]
+        window = (c.s_issue[:k] >= issue_day - TREND_DAYS).nonzero()[0]
         out[_INDEX["cust_projected_delay"]] = _projected(c.s_issue[window], delays[window],
                                                          out[_INDEX["cust_median_delay"]], issue_day)
         out[_INDEX["cust_same_season_delay"]] = _same_season(c.s_issue[:k], c.s_doy[:k], delays, issue_day)

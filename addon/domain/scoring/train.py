@@ -173,10 +173,10 @@ def train_model(history: Sequence[HistoryInvoice], as_of: date, config: TrainCon
     assert clf is not None
     classifier = clf
     xc, yc, _, _ = _stack(own_late, calib_priors_late, True, 1.0)
-    import os
-    if os.environ.get("CAL_ISSUE"):
-        sel = xc[:, feature_index("age_days")] == 0
-        xc, yc = xc[sel], yc[sel]
+    # Calibrate on rows scored at issue, the moment every invoice is first scored; rows scored at a
+    # checkpoint are conditioned on "still unpaid" and would bend one shared map towards them.
+    first = xc[:, feature_index("age_days")] == 0
+    xc, yc = xc[first], yc[first]
     raw_p = classifier.predict(model_matrix(xc, classifier_margin(xc))).astype(np.float64)
     probability = fit_probability_calibrator(raw_p, yc)
     xd, yd, _, stage = _stack(own_delay, calib_priors_delay, True, 1.0)
