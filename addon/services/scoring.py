@@ -17,14 +17,14 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, func, or_, select
+from sqlalchemy import Table, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from addon.domain.scoring.history import HistoryInvoice
 from addon.domain.scoring.model import DEFAULT_BANDS, RiskModel
-from addon.domain.scoring.train import NotEnoughHistoryError, needs_prior, train_model
+from addon.domain.scoring.train import NotEnoughHistoryError, TrainConfig, needs_prior, train_model
 
 __all__ = ["needs_prior", "pending_write_back", "persist_scores", "score_tenant", "tenant_history",
            "train_for_tenant"]
@@ -35,6 +35,9 @@ from connectors.errors import ConnectorError
 logger = logging.getLogger(__name__)
 
 RETRAIN_AFTER = timedelta(days=7)
+# One thread per training: RQ workers share the cores, and XGBoost's OpenMP threads spin badly when
+# another process holds the other core (measured: 20x slower than nthread=1 under load).
+DEFAULT_TRAIN_CONFIG = TrainConfig(nthread=1)
 DEFAULT_NOTE = "Cashline risk: {band} ({percent}% chance of late payment; expected {expected}). {reason}"
 
 
@@ -56,7 +59,7 @@ _HISTORY_COLUMNS = (Invoice.id, Invoice.remote_id, Invoice.customer_id, Customer
                     Invoice.promised_on, Invoice.amount_due)
 
 
-def tenant_history(session: Session, tenant: Tenant) -> tuple[list[HistoryInvoice], dict[str, Row[Any]]]:
+def tenant_history(session: Session, tenant: Tenant) -> tuple[list[HistoryInvoice], dict[str, Any]]:
     """Every issued invoice of the tenant as the model sees it, plus invoice id -> row for open ones.
 
     Open rows are plain column rows carrying ``id`` and ``remote_id``, not ORM entities: loading a
@@ -71,7 +74,7 @@ def tenant_history(session: Session, tenant: Tenant) -> tuple[list[HistoryInvoic
                                      .where(DunningAction.tenant_id == tenant.id, DunningAction.status == "sent")
                                      .group_by(DunningAction.invoice_id)).all())
     history: list[HistoryInvoice] = []
-    open_rows: dict[str, Row[Any]] = {}
+    open_rows: dict[str, Any] = {}
     zero = Decimal("0")
     for inv in rows:
         paid = inv.fully_paid_on if inv.status == "paid" else None
@@ -97,10 +100,11 @@ def _active_model(session: Session, tenant: Tenant) -> ModelVersion | None:
 
 
 def train_for_tenant(session: Session, tenant: Tenant, history: Sequence[HistoryInvoice], today: date,
-                     prior: Sequence[tuple[Sequence[HistoryInvoice], date]] = ()) -> ModelVersion:
+                     prior: Sequence[tuple[Sequence[HistoryInvoice], date]] = (),
+                     config: TrainConfig = DEFAULT_TRAIN_CONFIG) -> ModelVersion:
     """Train and register a model for ``tenant`` (with ``prior`` histories while it is cold)."""
     use_prior = needs_prior(history, today)
-    model = train_model(history, today, prior=prior if use_prior else ())
+    model = train_model(history, today, config, prior=prior if use_prior else ())
     kind = "tenant+prior" if use_prior else "tenant"
     for old in session.scalars(select(ModelVersion).where(ModelVersion.tenant_id == tenant.id, ModelVersion.active)):
         old.active = False
@@ -121,7 +125,8 @@ def _date(value: str | None) -> date | None:
 
 
 def ensure_model(session: Session, tenant: Tenant, history: Sequence[HistoryInvoice], today: date,
-                 prior_factory: Any = None) -> tuple[RiskModel, ModelVersion]:
+                 prior_factory: Any = None, config: TrainConfig = DEFAULT_TRAIN_CONFIG
+                 ) -> tuple[RiskModel, ModelVersion]:
     """The tenant's active model, retrained when older than a week (or missing)."""
     current = _active_model(session, tenant)
     stale = current is None or current.tenant_id is None or (
@@ -129,7 +134,7 @@ def ensure_model(session: Session, tenant: Tenant, history: Sequence[HistoryInvo
     if stale:
         try:
             prior = prior_factory() if prior_factory and needs_prior(history, today) else ()
-            current = train_for_tenant(session, tenant, history, today, prior)
+            current = train_for_tenant(session, tenant, history, today, prior, config)
         except NotEnoughHistoryError:
             if current is None:
                 raise
@@ -144,12 +149,13 @@ def bands_for(tenant: Tenant) -> tuple[tuple[str, float], ...]:
 
 
 def score_tenant(session: Session, tenant: Tenant, *, today: date, connector: AccountingConnector | None = None,
-                 prior_factory: Any = None, invoice_ids: set[int] | None = None) -> ScoringSummary:
+                 prior_factory: Any = None, invoice_ids: set[int] | None = None,
+                 train_config: TrainConfig = DEFAULT_TRAIN_CONFIG) -> ScoringSummary:
     """Score open invoices (all, or ``invoice_ids``), persist, and write changed bands back."""
     history, open_rows = tenant_history(session, tenant)
     if invoice_ids is not None:
         open_rows = {k: v for k, v in open_rows.items() if v.id in invoice_ids}
-    model, version = ensure_model(session, tenant, history, today, prior_factory)
+    model, version = ensure_model(session, tenant, history, today, prior_factory, train_config)
     by_id = {h.invoice_id: h for h in history}
     scores = model.predict([by_id[k] for k in open_rows], history, today, bands=bands_for(tenant))
     persist_scores(session, tenant, scores, {k: v.id for k, v in open_rows.items()}, version.version)

@@ -29,7 +29,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def installed(live_app, db, redis_conn):
-    sandbox = start_qbo_emulator(seed=12, customers=6, invoices=80, today=date.today(), webhook_url=f"{live_app.url}/webhooks/qbo",
+    sandbox = start_qbo_emulator(seed=12, customers=6, invoices=80, today=date.today(),
+                                 webhook_url=f"{live_app.url}/webhooks/qbo",
                                  verifier_token=VERIFIER, redirect_uris=(f"{live_app.url}/callback/qbo",),
                                  webhook_format="cloudevents")
     live_app.app.config.update(QBO_CLIENT_ID=sandbox.client_id, QBO_CLIENT_SECRET=sandbox.client_secret,

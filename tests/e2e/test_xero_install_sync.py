@@ -1,0 +1,95 @@
+"""Install from Xero (PKCE + OpenID), backfill, a signed webhook, and a disconnect made in Xero."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+import requests
+
+from addon.models import Connection, Invoice, Tenant, TenantStatus, User
+from connectors.xero.emulator.testing import start_xero_emulator
+from jobs import sync as sync_jobs
+from jobs.runtime import set_app
+from tests.e2e.conftest import csrf_token, submit_consent
+
+KEY = "xero-webhook-key"
+
+
+@pytest.fixture
+def xero(live_app):
+    sandbox = start_xero_emulator(seed=13, customers=5, invoices=60, today=date.today(),
+                                  webhook_url=f"{live_app.url}/webhooks/xero", webhook_key=KEY,
+                                  redirect_uris=(f"{live_app.url}/callback/xero",))
+    live_app.app.config.update(XERO_CLIENT_ID=sandbox.client_id, XERO_CLIENT_SECRET=sandbox.client_secret,
+                               XERO_IDENTITY_URL=sandbox.url, XERO_LOGIN_URL=sandbox.url, XERO_API_URL=sandbox.url,
+                               XERO_WEBHOOK_KEY=KEY)
+    yield sandbox
+    sandbox.stop()
+
+
+def _install(live_app, browser: requests.Session) -> requests.Response:
+    consent = browser.get(f"{live_app.url}/connect/xero", timeout=30)
+    assert consent.status_code == 200
+    assert "code_challenge" in consent.url  # PKCE
+    return submit_consent(browser, consent)
+
+
+def test_install_webhook_and_disconnect_in_xero(live_app, xero, db, redis_conn) -> None:
+    browser = requests.Session()
+    landed = _install(live_app, browser)
+    assert landed.status_code == 200, landed.text[:400]
+    tenant = db.query(Tenant).one()
+    assert (tenant.platform, tenant.remote_id, tenant.name) == ("xero", xero.tenant_id, xero.store.name)
+    assert db.query(Connection).one().remote_connection_id
+    assert db.query(User).one().subject
+
+    live_app.work(redis_conn)
+    db.expire_all()
+    assert db.query(Invoice).count() == len([i for i in xero.store.invoices.values() if i.type == "ACCREC"])
+    target = db.query(Invoice).filter_by(status="open").order_by(Invoice.remote_id).first()
+    assert target is not None
+
+    # Paid inside Xero: an INVOICE UPDATE webhook, then we re-read the invoice.
+    xero.store.add_payment(target.remote_id, date.today(), target.amount_due)
+    assert xero.state.hub.drain()
+    live_app.work(redis_conn)
+    db.expire_all()
+    assert db.get(Invoice, target.id).status == "paid"
+
+    # The user removes the app in Xero: our next call is refused, the tenant needs a reconnect.
+    xero.state.identity.connections.clear()
+    set_app(live_app.app)
+    assert sync_jobs.backfill_tenant(tenant.id) == {"needs_reauth": 1}
+    db.expire_all()
+    assert db.get(Tenant, tenant.id).status is TenantStatus.NEEDS_REAUTH
+    page = browser.get(f"{live_app.url}/tenants/{tenant.id}", timeout=10)
+    assert 'id="reconnect-banner"' in page.text
+
+    # Reconnect: the same flow restores the connection.
+    _install(live_app, browser)
+    db.expire_all()
+    assert db.get(Tenant, tenant.id).status is TenantStatus.CONNECTED
+
+
+def test_disconnect_from_our_side_revokes_at_xero(live_app, xero, db, redis_conn) -> None:
+    browser = requests.Session()
+    landed = _install(live_app, browser)
+    tenant = db.query(Tenant).one()
+    resp = browser.post(f"{live_app.url}/tenants/{tenant.id}/disconnect", data={"csrf_token": csrf_token(landed)},
+                        timeout=30)
+    assert resp.status_code == 200
+    db.expire_all()
+    assert db.get(Tenant, tenant.id).status is TenantStatus.DISCONNECTED
+    assert db.query(Connection).count() == 0
+    assert not xero.state.identity.connections  # revoked at Xero too
+
+
+def test_disconnect_without_csrf_token_is_refused(live_app, xero, db) -> None:
+    browser = requests.Session()
+    _install(live_app, browser)
+    tenant = db.query(Tenant).one()
+    resp = browser.post(f"{live_app.url}/tenants/{tenant.id}/disconnect", timeout=30)
+    assert resp.status_code == 400
+    db.expire_all()
+    assert db.get(Tenant, tenant.id).status is TenantStatus.CONNECTED
