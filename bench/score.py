@@ -40,20 +40,19 @@ from unittest import mock
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import Engine, create_engine, delete, func, select, text  # noqa: E402
-from sqlalchemy.orm import Session  # noqa: E402
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import Engine, create_engine, delete, func, select, text
+from sqlalchemy.orm import Session
 
-import numpy as np  # noqa: E402
-import numpy.typing as npt  # noqa: E402
-
-from addon.domain.scoring import model as model_module  # noqa: E402
-from addon.domain.scoring.features import FeatureBuilder  # noqa: E402
-from addon.domain.scoring.history import HistoryInvoice  # noqa: E402
-from addon.domain.scoring.model import ArtifactError, RiskModel  # noqa: E402
-from addon.domain.scoring.train import train_model  # noqa: E402
-from addon.models import Base, Customer, Invoice, ModelVersion, RiskScore, Tenant  # noqa: E402
-from addon.services import scoring  # noqa: E402
-from connectors.sandbox.generator import BEHAVIOURS, TERMS_DAYS, SandboxCustomer, generate_company  # noqa: E402
+from addon.domain.scoring import model as model_module
+from addon.domain.scoring.features import FeatureBuilder
+from addon.domain.scoring.history import HistoryInvoice
+from addon.domain.scoring.model import ArtifactError, RiskModel
+from addon.domain.scoring.train import train_model
+from addon.models import Base, Invoice, ModelVersion, RiskScore, Tenant
+from addon.services import scoring
+from connectors.sandbox.generator import BEHAVIOURS, TERMS_DAYS, SandboxCustomer, generate_company
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 TARGET_SECONDS = 20.0

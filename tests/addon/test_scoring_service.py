@@ -47,7 +47,8 @@ def test_scores_every_open_invoice_and_registers_the_model(db, mirrored) -> None
     row = db.query(RiskScore).first()
     assert 0 <= row.p_late <= 1
     assert row.p10_days <= row.p50_days <= row.p90_days
-    assert row.reasons and all(isinstance(r, str) for r in row.reasons)
+    assert row.reasons
+    assert all(isinstance(r, str) for r in row.reasons)
     assert row.band in {"low", "medium", "high"}
 
 

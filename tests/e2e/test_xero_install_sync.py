@@ -52,6 +52,7 @@ def test_install_webhook_and_disconnect_in_xero(live_app, xero, db, redis_conn) 
 
     # Paid inside Xero: an INVOICE UPDATE webhook, then we re-read the invoice.
     xero.store.add_payment(target.remote_id, date.today(), target.amount_due)
+    xero.state.hub.flush(f"{xero.url}/api.xro/2.0")  # what the end of an API request does
     assert xero.state.hub.drain()
     live_app.work(redis_conn)
     db.expire_all()
