@@ -68,7 +68,9 @@ def point_app_at(app: Flask, xero: XeroWorld, qbo: QboSandbox) -> None:
         QBO_DISCOVERY_URL=qbo.discovery_url, QBO_API_URL=qbo.url)
 
 
-class _Form(HTMLParser):
+class ConsentForm(HTMLParser):
+    """The first form of a page (a consent page's Allow form): its action and input values."""
+
     def __init__(self) -> None:
         super().__init__()
         self.action: str | None = None
@@ -82,15 +84,21 @@ class _Form(HTMLParser):
             self.fields.setdefault(values["name"], values.get("value", ""))
 
 
+def submit_consent(browser: requests.Session, consent_page: requests.Response) -> requests.Response:
+    """Click Allow on an emulator's consent page and follow the redirects back into the app."""
+    form = ConsentForm()
+    form.feed(consent_page.text)
+    if form.action is None:
+        raise RuntimeError(f"no consent form at {consent_page.url}: {consent_page.text[:200]}")
+    return browser.post(urljoin(consent_page.url, form.action), data={**form.fields, "decision": "allow"},
+                        timeout=120)
+
+
 def install(browser: requests.Session, app_url: str, platform: str) -> requests.Response:
     """What the accountant does: click Connect, then Allow on the platform's consent page."""
     consent = browser.get(f"{app_url}/connect/{platform}", timeout=60)
     consent.raise_for_status()
-    form = _Form()
-    form.feed(consent.text)
-    if form.action is None:
-        raise RuntimeError(f"no consent form from {platform}: {consent.text[:200]}")
-    landed = browser.post(urljoin(consent.url, form.action), data={**form.fields, "decision": "allow"}, timeout=120)
+    landed = submit_consent(browser, consent)
     landed.raise_for_status()
     return landed
 

@@ -5,15 +5,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import urljoin
 
 import pytest
 import requests
 from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 
+from addon.demo.world import submit_consent  # noqa: F401 - re-exported for the e2e tests
 from addon.queueing import get_queue
 from connectors.sandbox.server import RunningServer, serve_in_thread
 from jobs.runtime import set_app
@@ -46,31 +45,6 @@ def live_app(app, app_config, redis_conn) -> Iterator[LiveApp]:
     yield LiveApp(served, server)
     server.stop()
     served.extensions["cashline_db"].dispose()
-
-
-class FormReader(HTMLParser):
-    """The first form of a page: its action and input values."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.action: str | None = None
-        self.fields: dict[str, str] = {}
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        values = {k: v or "" for k, v in attrs}
-        if tag == "form" and self.action is None:
-            self.action = values.get("action", "")
-        elif tag == "input" and values.get("name") and values.get("type") != "radio":
-            self.fields.setdefault(values["name"], values.get("value", ""))
-
-
-def submit_consent(browser: requests.Session, consent_page: requests.Response) -> requests.Response:
-    """Click Allow on an emulator's consent page and follow redirects back into the app."""
-    form = FormReader()
-    form.feed(consent_page.text)
-    assert form.action is not None, consent_page.text[:500]
-    return browser.post(urljoin(consent_page.url, form.action), data={**form.fields, "decision": "allow"},
-                        timeout=30)
 
 
 def csrf_token(page: requests.Response) -> str:
