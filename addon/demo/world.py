@@ -6,7 +6,6 @@ from __future__ import annotations
 import socket
 from dataclasses import dataclass
 from datetime import date
-from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urljoin
 
@@ -14,6 +13,7 @@ import requests
 from flask import Flask
 
 from connectors.quickbooks.emulator.testing import QboSandbox, start_qbo_emulator
+from connectors.sandbox.consent import read_consent_form
 from connectors.sandbox.server import RunningServer, serve_in_thread
 from connectors.xero.emulator.app import EmulatorState as XeroState
 from connectors.xero.emulator.app import build_state, create_app
@@ -68,26 +68,9 @@ def point_app_at(app: Flask, xero: XeroWorld, qbo: QboSandbox) -> None:
         QBO_DISCOVERY_URL=qbo.discovery_url, QBO_API_URL=qbo.url)
 
 
-class ConsentForm(HTMLParser):
-    """The first form of a page (a consent page's Allow form): its action and input values."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.action: str | None = None
-        self.fields: dict[str, str] = {}
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        values = {k: v or "" for k, v in attrs}
-        if tag == "form" and self.action is None:
-            self.action = values.get("action", "")
-        elif tag == "input" and values.get("name") and values.get("type") != "radio":
-            self.fields.setdefault(values["name"], values.get("value", ""))
-
-
 def submit_consent(browser: requests.Session, consent_page: requests.Response) -> requests.Response:
     """Click Allow on an emulator's consent page and follow the redirects back into the app."""
-    form = ConsentForm()
-    form.feed(consent_page.text)
+    form = read_consent_form(consent_page.text)
     if form.action is None:
         raise RuntimeError(f"no consent form at {consent_page.url}: {consent_page.text[:200]}")
     return browser.post(urljoin(consent_page.url, form.action), data={**form.fields, "decision": "allow"},

@@ -7,9 +7,7 @@ returns a ``QuickBooksConnector`` pointed at the emulator. Used by tests, the de
 
 from __future__ import annotations
 
-import html.parser
 import secrets
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -17,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import requests
-from werkzeug.serving import make_server
 
 from addon.domain.types import TokenSet
 from connectors.base import ConnectorConfig
@@ -27,9 +24,10 @@ from connectors.quickbooks.emulator.oauth_state import ACCOUNTING_SCOPE, OAuthAp
 from connectors.quickbooks.emulator.seed import seed_store
 from connectors.quickbooks.emulator.store import QboStore, utcnow
 from connectors.quickbooks.emulator.webhooks import CLOUDEVENTS, WebhookNotifier
+from connectors.sandbox.consent import read_consent_form
 from connectors.sandbox.generator import generate_company
 from connectors.sandbox.limits import Limits, RateLimiter
-from connectors.sandbox.server import RunningServer
+from connectors.sandbox.server import RunningServer, serve_in_thread
 from connectors.tokens import TokenStore
 
 if TYPE_CHECKING:
@@ -162,32 +160,8 @@ def start_qbo_emulator(seed: int = 7, *, customers: int = 12, invoices: int = 12
 
 
 def _serve(app: Any, port: int) -> RunningServer:
-    # Like connectors.sandbox.server.serve_in_thread, but with a short poll interval so stop() returns
-    # in ~50 ms instead of up to 0.5 s: tests start and stop an emulator per test.
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              name=f"qbo-emulator-{server.server_port}", daemon=True)
-    thread.start()
-    return RunningServer(server=server, thread=thread, app=app)
-
-
-class _FormParser(html.parser.HTMLParser):
-    """Collects the consent form's action and inputs (what a browser would submit)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.action = ""
-        self.fields: dict[str, str] = {}
-        self.buttons: dict[str, str] = {}
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k: v or "" for k, v in attrs}
-        if tag == "form":
-            self.action = a.get("action", "")
-        elif tag == "input" and a.get("type") == "hidden":
-            self.fields[a["name"]] = a.get("value", "")
-        elif tag == "button" and a.get("name"):
-            self.buttons[a.get("value", "")] = a["name"]
+    """Serve a WSGI app on a loopback port in a background thread (stop() takes milliseconds)."""
+    return serve_in_thread(app, port, poll_interval=0.02)
 
 
 def authorize(sandbox: QboSandbox, redirect_uri: str | None = None) -> TokenSet:
@@ -202,10 +176,9 @@ def authorize(sandbox: QboSandbox, redirect_uri: str | None = None) -> TokenSet:
             "client_id": sandbox.client_id, "response_type": "code", "scope": f"{ACCOUNTING_SCOPE} openid",
             "redirect_uri": redirect_uri, "state": state}), timeout=10)
         page.raise_for_status()
-        form = _FormParser()
-        form.feed(page.text)
-        data = {**form.fields, form.buttons["allow"]: "allow"}
-        answer = browser.post(urljoin(page.url, form.action), data=data, allow_redirects=False, timeout=10)
+        form = read_consent_form(page.text)
+        data = {**form.fields, "decision": "allow"}  # the Allow button: name="decision" value="allow"
+        answer = browser.post(urljoin(page.url, form.action or ""), data=data, allow_redirects=False, timeout=10)
     if answer.status_code != 302:
         raise RuntimeError(f"consent was not accepted: HTTP {answer.status_code}")
     query = parse_qs(urlsplit(answer.headers["Location"]).query)

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlparse
 
 import requests
-from werkzeug.serving import make_server
 
 from addon.domain.types import TokenSet
 from connectors.base import ConnectorConfig
+from connectors.sandbox.consent import read_consent_form
 from connectors.sandbox.limits import Limits, RateLimiter
-from connectors.sandbox.server import RunningServer
+from connectors.sandbox.server import RunningServer, serve_in_thread
 from connectors.tokens import InMemoryTokenStore, TokenStore
 from connectors.xero.auth import exchange_code
 from connectors.xero.connector import XeroConnector
@@ -109,29 +107,8 @@ def start_xero_emulator(seed: int = 7, customers: int = 6, invoices: int = 40, l
 
 
 def serve_app(app: Any, port: int = 0) -> RunningServer:
-    """Serve a WSGI app on a loopback port in a background thread."""
-    # Like connectors.sandbox.server.serve_in_thread, with a short poll interval so stop() (called once
-    # per test) takes milliseconds instead of the default half second.
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02},
-                              name=f"xero-emulator-{server.server_port}", daemon=True)
-    thread.start()
-    return RunningServer(server=server, thread=thread, app=app)
-
-
-class _FormReader(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.action = ""
-        self.fields: dict[str, str] = {}
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        """Collect the form's action and its input fields."""
-        values = {k: v or "" for k, v in attrs}
-        if tag == "form":
-            self.action = values.get("action", "")
-        elif tag == "input" and values.get("name"):
-            self.fields[values["name"]] = values.get("value", "")
+    """Serve a WSGI app on a loopback port in a background thread (stop() takes milliseconds)."""
+    return serve_in_thread(app, port, poll_interval=0.02)
 
 
 def authorize(sandbox: XeroSandbox, redirect_uri: str | None = None, scope: str = DEFAULT_SCOPE,
@@ -143,9 +120,8 @@ def authorize(sandbox: XeroSandbox, redirect_uri: str | None = None, scope: str 
     with requests.Session() as http:
         page = http.get(f"{sandbox.url}/identity/connect/authorize?{query}", timeout=10)
         page.raise_for_status()
-        form = _FormReader()
-        form.feed(page.text)
-        answer = http.post(sandbox.url + form.action, data={**form.fields, "decision": "allow"},
+        form = read_consent_form(page.text)
+        answer = http.post(sandbox.url + (form.action or ""), data={**form.fields, "decision": "allow"},
                            allow_redirects=False, timeout=10)
     location = urlparse(answer.headers["Location"])
     params = parse_qs(location.query)
