@@ -103,3 +103,19 @@ def worklist(session: Session, tenant: Tenant, today: date, limit: int = 50) -> 
 
 def _str(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
+
+
+def scored_invoices(session: Session, tenant: Tenant, limit: int = 500) -> list[dict[str, Any]]:
+    """Open invoices with their risk score, interval and reasons (riskiest first)."""
+    rows = session.execute(select(Invoice, Customer.name, RiskScore)
+                           .outerjoin(Customer, Customer.id == Invoice.customer_id)
+                           .outerjoin(RiskScore, RiskScore.invoice_id == Invoice.id)
+                           .where(Invoice.tenant_id == tenant.id, Invoice.status == "open", Invoice.amount_due > 0)
+                           .order_by(RiskScore.p_late.desc().nulls_last(), Invoice.due_date).limit(limit)).all()
+    return [{"invoice_id": inv.id, "number": inv.number, "customer": name, "currency": inv.currency,
+             "amount_due": str(inv.amount_due), "due_date": inv.due_date.isoformat(),
+             "p_late": float(score.p_late) if score else None, "band": score.band if score else None,
+             "interval_days": [score.p10_days, score.p50_days, score.p90_days] if score else None,
+             "expected_pay_date": score.expected_pay_date.isoformat() if score and score.expected_pay_date else None,
+             "reasons": list(score.reasons) if score else [], "model_version": score.model_version if score else None}
+            for inv, name, score in rows]

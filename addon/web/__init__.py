@@ -19,6 +19,7 @@ def register_blueprints(app: Flask) -> None:
 
 # Pages shown in the tenant navigation, when the capability that serves them is installed.
 TENANT_NAV = (("dashboard.page", "Dashboard"), ("dashboard.worklist_page", "Worklist"),
+              ("dashboard.invoices_page", "Risk scores"),
               ("dunning.settings", "Dunning"), ("reconciliation.queue", "Reconciliation"))
 
 

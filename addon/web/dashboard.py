@@ -9,7 +9,7 @@ from flask import Blueprint, jsonify, render_template
 
 from addon.extensions import get_db
 from addon.models import Tenant
-from addon.services.dashboard import tenant_dashboard, worklist
+from addon.services.dashboard import scored_invoices, tenant_dashboard, worklist
 from addon.web.session import tenant_view
 
 bp = Blueprint("dashboard", __name__)
@@ -40,3 +40,15 @@ def api(tenant: Tenant) -> Any:
 @tenant_view()
 def api_worklist(tenant: Tenant) -> Any:
     return jsonify(worklist(get_db().session, tenant, date.today(), limit=200))
+
+
+@bp.get("/tenants/<int:tenant_id>/invoices")
+@tenant_view()
+def invoices_page(tenant: Tenant) -> Any:
+    return render_template("dashboard/invoices.html", tenant=tenant, rows=scored_invoices(get_db().session, tenant))
+
+
+@bp.get("/api/tenants/<int:tenant_id>/invoices")
+@tenant_view()
+def api_invoices(tenant: Tenant) -> Any:
+    return jsonify(scored_invoices(get_db().session, tenant))

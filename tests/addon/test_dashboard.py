@@ -72,6 +72,12 @@ def test_dashboard_pages_are_tenant_scoped(client, db, ledger, make_tenant) -> N
     assert b"INV-1" in page.data
     assert client.get(f"/api/tenants/{ledger.id}/worklist").json[0]["number"] == "INV-1"
     assert client.get(f"/tenants/{other.id}/dashboard").status_code == 404
+    scores = client.get(f"/tenants/{ledger.id}/invoices")
+    assert scores.status_code == 200
+    assert b"paid late before" in scores.data
+    api = client.get(f"/api/tenants/{ledger.id}/invoices").json
+    assert api[0]["number"] == "INV-1"
+    assert api[0]["interval_days"] == [20, 40, 70]
 
 
 def test_pages_require_sign_in(client, ledger) -> None:
