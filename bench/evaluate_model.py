@@ -17,8 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from addon.cli.model import generated_history
 from addon.domain.scoring.evaluate import evaluate
+from addon.services.scoring_prior import generated_history
 
 COLUMNS = ("roc_auc", "ece", "coverage_80", "width_80", "within_5d", "mae_days")
 

@@ -15,10 +15,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from addon.cli.model import generated_history
 from addon.domain.scoring.features import FeatureBuilder, open_at
 from addon.domain.scoring.history import as_seen_at
 from addon.domain.scoring.train import TrainConfig, train_model
+from addon.services.scoring_prior import generated_history
 
 
 def main() -> None:

@@ -16,11 +16,11 @@ def _create_app():  # type: ignore[no-untyped-def]
 
 
 def build_cli() -> FlaskGroup:
-    from addon.cli import bench, demo, dunning, emulator, match, model, ops, statement, webhooks
+    from addon.cli import bench, demo, dunning, emulator, match, model, model_tenant, ops, statement, webhooks
 
     cli = FlaskGroup(create_app=_create_app, add_default_commands=True,
                      help="Cashline: accounts-receivable automation for Xero and QuickBooks Online.")
-    for module in (ops, demo, emulator, model, statement, match, dunning, bench, webhooks):
+    for module in (ops, demo, emulator, model, model_tenant, statement, match, dunning, bench, webhooks):
         module.register(cli)
     return cli
 

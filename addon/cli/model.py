@@ -9,9 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import math
-from collections.abc import Sequence
 from dataclasses import asdict
-from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,47 +21,12 @@ from addon.domain.scoring.history import HistoryFormatError, HistoryInvoice, rea
 from addon.domain.scoring.metrics import METRIC_KEYS
 from addon.domain.scoring.model import RiskModel
 from addon.domain.scoring.train import TrainConfig, train_model
-
-PRIOR_SEEDS = (101, 102)
+from addon.services.scoring_prior import after_last_date, generated_history, prior_histories
 
 
 @click.group(name="model")
 def group() -> None:
     """Late-payment risk model: evaluate, train, score, generate history."""
-
-
-def generated_history(seed: int, mix: str, customers: int, invoices: int) -> list[HistoryInvoice]:
-    """History records from the seeded sandbox generator (voided invoices left out)."""
-    from connectors.sandbox.generator import generate_company
-
-    company = generate_company(seed, customers=customers, invoices=invoices, mix=mix)
-    out = []
-    for inv in company.invoices:
-        if inv.voided:
-            continue
-        final = 1 if inv.paid_date else 0  # the settling payment is not a partial one
-        out.append(HistoryInvoice(
-            invoice_id=inv.id, customer_id=inv.customer_id, issue_date=inv.issue_date, due_date=inv.due_date,
-            amount=inv.total, currency=inv.currency, paid_date=inv.paid_date, disputed=inv.disputed,
-            credited=inv.amount_credited, partial_payments=max(0, len(inv.payments) - final), sent=inv.sent))
-    return out
-
-
-def prior_histories(invoices: int = 2000, customers: int = 60) -> list[tuple[list[HistoryInvoice], date]]:
-    """Generated histories over every behaviour mix: the pooled prior for tenants with little history."""
-    from connectors.sandbox.generator import MIXES
-
-    out = []
-    for seed in PRIOR_SEEDS:
-        for mix in MIXES:
-            history = generated_history(seed, mix, customers, invoices)
-            out.append((history, _after_last_date(history)))
-    return out
-
-
-def _after_last_date(history: Sequence[HistoryInvoice]) -> date:
-    last = max(max(i.issue_date, i.paid_date or i.issue_date) for i in history)
-    return last + timedelta(days=1)
 
 
 def _load(path: str) -> list[HistoryInvoice]:
@@ -148,10 +111,10 @@ def train_command(history_path: str, out_path: str, as_of: Any, with_prior: bool
     from addon.domain.scoring.train import needs_prior
 
     history = _load(history_path)
-    day = as_of.date() if as_of else _after_last_date(history)
+    day = as_of.date() if as_of else after_last_date(history)
     use_prior = needs_prior(history, day) if with_prior is None else with_prior
     try:
-        model = train_model(history, day, prior=prior_histories() if use_prior else ())
+        model = train_model(history, day, prior=list(prior_histories()) if use_prior else ())
         if run_evaluation:
             model.metadata["metrics"] = _clean(evaluate(history).report)
     except ValueError as exc:
@@ -169,7 +132,7 @@ def train_command(history_path: str, out_path: str, as_of: Any, with_prior: bool
 @click.option("--invoices", default=2000, show_default=True, help="Invoices per generated history.")
 def train_prior_command(out_path: str, invoices: int) -> None:
     """Train the pooled cold-start model on generated histories of every behaviour mix."""
-    histories = prior_histories(invoices=invoices)
+    histories = list(prior_histories(invoices=invoices))
     first, day = histories[0]
     model = train_model(first, day, prior=histories[1:], config=TrainConfig(prior_weight=1.0))
     model.metadata["pooled_prior"] = True
@@ -186,7 +149,7 @@ def train_prior_command(out_path: str, invoices: int) -> None:
 def score_command(history_path: str, model_path: str, as_of: Any, as_json: bool) -> None:
     """Score every invoice still open at the scoring date, with reasons."""
     history = _load(history_path)
-    day = as_of.date() if as_of else _after_last_date(history)
+    day = as_of.date() if as_of else after_last_date(history)
     model = RiskModel.from_bytes(Path(model_path).read_bytes())
     scores = model.predict(open_at(history, day), history, day)
     if as_json:

@@ -76,19 +76,22 @@ def tenant_history(session: Session, tenant: Tenant) -> tuple[list[HistoryInvoic
     history: list[HistoryInvoice] = []
     open_rows: dict[str, Any] = {}
     zero = Decimal("0")
-    for inv in rows:
-        paid = inv.fully_paid_on if inv.status == "paid" else None
-        if inv.status == "paid" and paid is None:
-            paid = inv.due_date  # paid, date unknown to the mirror: count it as on time rather than invent
-        payments = partials.get(inv.id, 0)
+    # Unpacking each row once is several times cheaper than repeated Row attribute lookups at 1M rows.
+    for row in rows:
+        (pk, _remote, customer_pk, customer_remote, issue, due, total, currency, status, fully_paid_on, disputed,
+         credited, sent, promised_on, amount_due) = row
+        paid = fully_paid_on if status == "paid" else None
+        if status == "paid" and paid is None:
+            paid = due  # paid, date unknown to the mirror: count it as on time rather than invent
+        payments = partials.get(pk, 0)
         history.append(HistoryInvoice(
-            invoice_id=str(inv.id), customer_id=inv.customer_remote or f"unknown-{inv.customer_id}",
-            issue_date=inv.issue_date, due_date=inv.due_date, amount=inv.total, currency=inv.currency,
-            paid_date=paid, disputed=inv.disputed, credited=inv.amount_credited or zero,
-            partial_payments=max(0, payments - (1 if paid else 0)), sent=inv.sent,
-            reminders_sent=reminders.get(inv.id, 0), promised=inv.promised_on is not None))
-        if inv.status == "open" and inv.amount_due > 0:
-            open_rows[str(inv.id)] = inv
+            invoice_id=str(pk), customer_id=customer_remote or f"unknown-{customer_pk}",
+            issue_date=issue, due_date=due, amount=total, currency=currency,
+            paid_date=paid, disputed=disputed, credited=credited or zero,
+            partial_payments=max(0, payments - (1 if paid else 0)), sent=sent,
+            reminders_sent=reminders.get(pk, 0), promised=promised_on is not None))
+        if status == "open" and amount_due > 0:
+            open_rows[str(pk)] = row
     return history, open_rows
 
 

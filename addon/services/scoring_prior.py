@@ -7,6 +7,7 @@ own settled invoices are enough (see addon.domain.scoring.train.needs_prior).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, timedelta
 from functools import lru_cache
 
@@ -31,7 +32,7 @@ def generated_history(seed: int, mix: str, customers: int, invoices: int) -> lis
     return out
 
 
-def after_last_date(history: list[HistoryInvoice]) -> date:
+def after_last_date(history: Sequence[HistoryInvoice]) -> date:
     last = max(max(i.issue_date, i.paid_date or i.issue_date) for i in history)
     return last + timedelta(days=1)
 

@@ -51,6 +51,7 @@ class Harness:
     webhook_body: Callable[[str], bytes]  # invoice id -> a valid delivery announcing a change to it
     sign: Callable[[bytes, str], str]
     notes: Callable[[str], list[str]]  # invoice id -> note texts as the platform shows them
+    served: Callable[[], int] | None = None  # API requests the emulator admitted so far (None: no HTTP)
     _handed_out: set[str] = field(default_factory=set)
 
     def open_invoice(self) -> Invoice:
@@ -60,6 +61,10 @@ class Harness:
                 self._handed_out.add(inv.remote_id)
                 return inv
         raise AssertionError(f"{self.name}: the seeded company ran out of open invoices")
+
+    def any_open_invoice(self) -> Invoice:
+        """An open invoice, as it is now, for tests that must leave it unchanged."""
+        return next(i for i in sorted(self.connector.list_invoices(), key=lambda i: i.number) if i.is_open)
 
 
 @contextmanager
@@ -95,7 +100,8 @@ def xero_harness() -> Iterator[Harness]:
                 "tenantId": sb.tenant_id, "tenantType": "ORGANISATION"}],
                 "firstEventSequence": 1, "lastEventSequence": 1, "entropy": "CONTRACT"}).encode()
 
-        yield Harness("xero", connector, company(), str(uuid.uuid4()), body, hmac_b64, connector.invoice_history)
+        yield Harness("xero", connector, company(), str(uuid.uuid4()), body, hmac_b64, connector.invoice_history,
+                      lambda: sb.limiter.tenants[sb.tenant_id].served)
 
 
 @contextmanager
@@ -114,7 +120,8 @@ def qbo_harness() -> Iterator[Harness]:
             # QBO keeps notes as lines of the invoice's PrivateNote.
             return (connector.get_invoice(invoice_id).note or "").splitlines()
 
-        yield Harness("qbo", connector, company(), "987654321", body, hmac_b64, notes)
+        yield Harness("qbo", connector, company(), "987654321", body, hmac_b64, notes,
+                      lambda: sb.limiter.tenants[sb.realm_id].served)
 
 
 HARNESSES = {"fake": fake_harness, "xero": xero_harness, "qbo": qbo_harness}

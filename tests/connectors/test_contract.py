@@ -11,6 +11,7 @@ import hmac
 import time
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -142,7 +143,7 @@ def test_repeated_idempotency_key_creates_nothing_new(harness: Harness) -> None:
 
 
 def test_overpayment_is_rejected(harness: Harness) -> None:
-    conn, inv = harness.connector, harness.open_invoice()
+    conn, inv = harness.connector, harness.any_open_invoice()
     with pytest.raises(ValidationError):
         conn.create_payment(_payment(inv, inv.amount_due + Decimal("1.00")), idempotency_key=_key("over"))
     assert conn.get_invoice(inv.remote_id).amount_due == inv.amount_due  # nothing was applied
@@ -181,7 +182,7 @@ def test_credit_note_is_created_and_allocated(harness: Harness) -> None:
 
 
 def test_credit_allocations_beyond_the_credit_are_rejected(harness: Harness) -> None:
-    conn, inv = harness.connector, harness.open_invoice()
+    conn, inv = harness.connector, harness.any_open_invoice()
     credit = NewCreditNote(contact_id=inv.contact_id, date=inv.issue_date, currency=inv.currency,
                            amount=Decimal("2.00"), reason="pricing",
                            allocations=(Allocation(inv.remote_id, Decimal("3.00")),))
@@ -222,6 +223,29 @@ def test_changes_since_includes_a_changed_invoice(harness: Harness) -> None:
     assert changed[inv.remote_id].amount_due == inv.amount_due - Decimal("3.00")
     # Far from everything: only what changed recently (this module's own writes) comes back.
     assert len(changes.invoices) < len(harness.company.invoices) // 2
+
+
+# --- rate limiting ----------------------------------------------------------------------------------
+def test_every_request_runs_inside_the_throttle(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    # connector_for() installs the shared Redis limiter as ``throttle``; a request made outside it
+    # would escape the per-tenant limits.
+    if harness.served is None:
+        pytest.skip("the in-memory connector makes no HTTP requests")
+    conn, entered = harness.connector, []
+
+    @contextmanager
+    def counting() -> Iterator[None]:
+        entered.append(1)
+        yield
+
+    monkeypatch.setattr(conn, "throttle", counting)
+    before = harness.served()
+    inv = harness.open_invoice()
+    conn.get_contact(inv.contact_id)
+    conn.create_payment(_payment(inv, Decimal("1.00")), idempotency_key=_key("throttle"))
+    conn.add_invoice_note(inv.remote_id, "throttled note", idempotency_key=_key("throttle-note"))
+    list(conn.list_payments())
+    assert harness.served() - before == len(entered) > 0
 
 
 # --- webhooks ---------------------------------------------------------------------------------------

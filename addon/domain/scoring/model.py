@@ -1,8 +1,8 @@
 """A trained risk model: scores open invoices and round-trips through a versioned, code-free artifact.
 
-The artifact is a zip of three JSON files: ``metadata.json`` (format version, features, training
-window, calibration, metrics), ``classifier.json`` and ``quantiles.json`` (XGBoost's own JSON model
-format). Nothing is pickled, so loading an artifact cannot execute code.
+The artifact is a zip of JSON files: ``metadata.json`` (format version, features, training window,
+calibration, metrics), ``classifier.json``, ``quantiles.json`` and optionally ``median.json``
+(XGBoost's own JSON model format). Nothing is pickled, so loading an artifact cannot execute code.
 """
 
 from __future__ import annotations
@@ -37,17 +37,29 @@ def classifier_margin(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64
     return np.log(rate / (1 - rate))
 
 
+def days_past_due(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Days past due at scoring time (0 while not yet due), from the feature matrix."""
+    return np.maximum(-values[:, feature_index("days_to_due")], 0.0)
+
+
 def quantile_margin(values: npt.NDArray[np.float64], outputs: int = 3) -> npt.NDArray[np.float64]:
-    """Starting payment day per row: the customer's trend-aware typical delay (else the organisation's)."""
+    """Starting point of the payment-day model per row, in days *beyond what has already elapsed*.
+
+    The model predicts delay minus days already past due, so an overdue invoice gets a remaining-time
+    estimate that can never land before today. The start is the customer's trend-aware typical delay
+    (else the organisation's), less the days already past due.
+    """
     own = values[:, feature_index("cust_projected_delay")]
     org = np.nan_to_num(values[:, feature_index("org_mean_delay_90d")], nan=0.0)
     start = np.where(np.isnan(own), org, own)
+    elapsed = days_past_due(values)
+    start = np.where(elapsed > 0, np.maximum(start - elapsed, 0.0), start)
     return np.repeat(start[:, None], outputs, axis=1)
 
 
 def model_matrix(values: npt.NDArray[np.float64], margin: npt.NDArray[np.float64],
                  label: npt.NDArray[np.float64] | None = None,
-                 weight: npt.NDArray[np.float64] | None = None, nthread: int = 2) -> xgb.DMatrix:
+                 weight: npt.NDArray[np.float64] | None = None, nthread: int = 1) -> xgb.DMatrix:
     """DMatrix with feature names and a base margin (the same construction for training and scoring)."""
     return xgb.DMatrix(values, label=label, weight=weight, base_margin=margin,
                        feature_names=list(FEATURE_NAMES), nthread=nthread)
@@ -92,6 +104,8 @@ class RiskModel:
     probability: ProbabilityCalibrator
     interval: IntervalCalibrator
     metadata: dict[str, Any]
+    # Refit on every row for the p50 only; the interval keeps the held-out model its offsets belong to.
+    median: xgb.Booster | None = None
 
     @property
     def version(self) -> str:
@@ -131,8 +145,12 @@ class RiskModel:
         x = features.values
         raw_p = self.classifier.predict(model_matrix(x, classifier_margin(x))).astype(np.float64)
         p = self.probability.apply(raw_p)
-        raw = self.quantiles.predict(model_matrix(x, quantile_margin(x)))
-        raw = np.sort(raw.reshape(len(invoices), -1).astype(np.float64), axis=1)
+        qm = model_matrix(x, quantile_margin(x))
+        raw = np.sort(self.quantiles.predict(qm).reshape(len(invoices), -1).astype(np.float64), axis=1)
+        if self.median is not None:
+            refit = np.sort(self.median.predict(qm).reshape(len(invoices), -1).astype(np.float64), axis=1)
+            raw[:, raw.shape[1] // 2] = refit[:, refit.shape[1] // 2]
+        raw = raw + days_past_due(x)[:, None]  # remaining days -> days relative to the due date
         past_due = np.array([(d - inv.due_date).days for inv, d in zip(invoices, as_of, strict=True)],
                             dtype=np.float64)
         overdue = past_due > 0
@@ -163,6 +181,8 @@ class RiskModel:
             zf.writestr("metadata.json", json.dumps(meta, indent=2, sort_keys=True, default=str))
             zf.writestr("classifier.json", bytes(self.classifier.save_raw(raw_format="json")))
             zf.writestr("quantiles.json", bytes(self.quantiles.save_raw(raw_format="json")))
+            if self.median is not None:
+                zf.writestr("median.json", bytes(self.median.save_raw(raw_format="json")))
         return buf.getvalue()
 
     @classmethod
@@ -172,6 +192,7 @@ class RiskModel:
             with zipfile.ZipFile(io.BytesIO(data)) as zf:
                 meta = json.loads(zf.read("metadata.json"))
                 clf_raw, q_raw = zf.read("classifier.json"), zf.read("quantiles.json")
+                m_raw = zf.read("median.json") if "median.json" in zf.namelist() else None
         except (zipfile.BadZipFile, KeyError, json.JSONDecodeError) as exc:
             raise ArtifactError(f"not a Cashline risk model artifact: {exc}") from exc
         if meta.get("format") != ARTIFACT_FORMAT:
@@ -181,6 +202,10 @@ class RiskModel:
         clf, quant = xgb.Booster(), xgb.Booster()
         clf.load_model(bytearray(clf_raw))
         quant.load_model(bytearray(q_raw))
+        median = None
+        if m_raw is not None:
+            median = xgb.Booster()
+            median.load_model(bytearray(m_raw))
         probability = ProbabilityCalibrator.from_json(meta.pop("probability"))
         interval = IntervalCalibrator.from_json(meta.pop("interval"))
-        return cls(clf, quant, probability, interval, meta)
+        return cls(clf, quant, probability, interval, meta, median)

@@ -50,15 +50,18 @@ class TrainConfig:
     eta: float = 0.07
     min_child_weight: float = 3.0
     subsample: float = 0.85
-    nthread: int = 2
+    # One thread by default: on a shared, busy machine OpenMP threads spin-wait for each other and two
+    # threads can be many times slower than one. Raise it on a dedicated worker.
+    nthread: int = 1
     seed: int = 0
     calibration_fraction: float = 0.25
     checkpoints: tuple[int, ...] = (-7, 0, 7, 14, 30, 60, 90)  # days relative to due date
     prior_weight: float = 0.5
     delay_horizon_days: int = 90
-    # Refit the payment-day model on every row (calibration window included) after conformalising, so
-    # its trees also see the newest behaviour (drifting customers). The classifier is not refit: its
-    # isotonic map is only valid for the exact model it was fitted against.
+    # Also fit a payment-day model on every row (calibration window included) and take the p50 from it,
+    # so the point estimate sees the newest behaviour (drifting customers). p10/p90 stay with the
+    # held-out model their conformal offsets were measured on, and the classifier is not refit: a
+    # calibration map is only valid for the exact model it was fitted against.
     refit: bool = True
 
 
@@ -120,7 +123,9 @@ def _collect(history: Sequence[HistoryInvoice], as_of: date, config: TrainConfig
                 late = float(inv.paid_date is None or inv.paid_date > inv.due_date)
                 late_rows.add(x, late, False, inv.issue_date >= late_recent)
             if inv.due_date < delay_cut:
-                delay_rows.add(x, float(delay), past_due, inv.issue_date >= delay_recent)
+                # the target is the time still to come: delay minus days already past due
+                remaining = delay - max(0, (day - inv.due_date).days)
+                delay_rows.add(x, float(remaining), past_due, inv.issue_date >= delay_recent)
     return late_rows, delay_rows
 
 
@@ -187,12 +192,12 @@ def train_model(history: Sequence[HistoryInvoice], as_of: date, config: TrainCon
     at_issue = xd[:, feature_index("age_days")] == 0
     keep = at_issue | stage
     interval = fit_interval_calibrator(raw_q[keep, 0], raw_q[keep, -1], yd[keep], stage[keep])
+    median = None
     if config.refit:
-        _, quantiles, _ = _fit_both(own_late, prior_late, own_delay, prior_delay, config, None,
-                                    classifier=False)
+        _, median, _ = _fit_both(own_late, prior_late, own_delay, prior_delay, config, None, classifier=False)
     meta = _metadata(history, as_of, config, own_late, own_delay, len(prior), own_calib)
     meta["mean_margin"] = float(margin.mean())
-    return RiskModel(classifier, quantiles, probability, interval, meta)
+    return RiskModel(classifier, quantiles, probability, interval, meta, median)
 
 
 def _metadata(history: Sequence[HistoryInvoice], as_of: date, config: TrainConfig, late: _Rows,

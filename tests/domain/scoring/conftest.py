@@ -7,10 +7,10 @@ from decimal import Decimal
 
 import pytest
 
-from addon.cli.model import generated_history
 from addon.domain.scoring.history import HistoryInvoice
 from addon.domain.scoring.model import RiskModel
 from addon.domain.scoring.train import TrainConfig, train_model
+from addon.services.scoring_prior import generated_history
 
 FAST = TrainConfig(classifier_rounds=30, quantile_rounds=30, nthread=1)
 D0 = date(2025, 1, 1)

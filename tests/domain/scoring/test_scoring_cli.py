@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from addon.cli.model import generated_history, group
+from addon.cli.model import group
 from addon.domain.scoring.evaluate import evaluate
 from addon.domain.scoring.history import read_history_csv
 from addon.domain.scoring.metrics import METRIC_KEYS
+from addon.services.scoring_prior import generated_history
 
 
 @pytest.fixture(scope="module")

@@ -13,9 +13,9 @@ import pytest
 from addon.domain.scoring.features import open_at
 from addon.domain.scoring.history import HistoryInvoice
 from addon.domain.scoring.model import DEFAULT_BANDS, ArtifactError, RiskModel, risk_band
-from addon.domain.scoring.train import NotEnoughHistoryError, needs_prior, snapshot_days, train_model
+from addon.domain.scoring.train import NotEnoughHistoryError, TrainConfig, needs_prior, snapshot_days, train_model
 
-from .conftest import FAST
+FAST = TrainConfig(classifier_rounds=30, quantile_rounds=30, nthread=1)
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +44,9 @@ def test_overdue_invoices_are_conditioned_on_still_being_unpaid(scored) -> None:
         assert s.p_late == 1.0
         assert s.p10_days >= (as_of - inv.due_date).days  # it cannot be paid before today
         assert s.expected_pay_date >= as_of
+    # the remaining-time model keeps a real interval instead of collapsing onto "today"
+    widths = [by_id[i.invoice_id].p90_days - by_id[i.invoice_id].p10_days for i in overdue]
+    assert sum(w > 1 for w in widths) >= len(widths) / 2
 
 
 def test_reasons_are_plain_phrases(scored) -> None:  # type: ignore[no-untyped-def]
@@ -61,7 +64,7 @@ def test_artifact_round_trip_gives_identical_scores(small_model, small_history) 
     assert loaded.predict(opened, small_history, as_of) == model.predict(opened, small_history, as_of)
     assert loaded.version == model.version
     names = zipfile.ZipFile(io.BytesIO(data)).namelist()
-    assert sorted(names) == ["classifier.json", "metadata.json", "quantiles.json"]  # no pickles
+    assert sorted(names) == ["classifier.json", "median.json", "metadata.json", "quantiles.json"]  # no pickles
     meta = json.loads(zipfile.ZipFile(io.BytesIO(data)).read("metadata.json"))
     assert meta["training_window"]["end"] == as_of.isoformat()
     assert meta["format"] == 1

@@ -1,0 +1,130 @@
+"""`cashline model score-tenant / train-tenant`: the risk model on one tenant's mirrored ledger.
+
+The CSV commands of ``addon/cli/model.py`` work on files; these run what the scoring job runs, on the
+database, synchronously. They are added to the same ``model`` group from here (see build_cli).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from datetime import date, datetime
+from typing import Any
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from addon.cli.model import group
+
+_AS_OF = click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+                      help="Scoring/training day (default: today).")
+
+
+def _tenant(session: Any, tenant_id: int) -> Any:
+    from addon.models import Tenant
+
+    tenant = session.get(Tenant, tenant_id)
+    if tenant is None:
+        raise click.ClickException(f"no tenant with id {tenant_id}")
+    return tenant
+
+
+def _prior_factory(config: Mapping[str, Any]) -> Callable[[], Any]:
+    # Same configuration keys as jobs.scoring, so the command and the job train alike.
+    from addon.services.scoring_prior import prior_histories
+
+    invoices = int(config.get("SCORING_PRIOR_INVOICES", 1500))
+    seeds = tuple(int(s) for s in str(config.get("SCORING_PRIOR_SEEDS", "101,202")).split(","))
+    return lambda: prior_histories(invoices=invoices, customers=max(10, invoices // 30), seeds=seeds)
+
+
+def _connector(tenant: Any) -> Any:
+    """The tenant's connector for write-back, or None (with a warning) when it cannot be used."""
+    from addon.extensions import get_db, get_redis
+    from addon.services.connections import connector_for
+    from connectors.errors import ConnectorError
+
+    engine = get_db().engine
+    assert engine is not None
+    try:
+        return connector_for(tenant, engine=engine, redis=get_redis(), config=current_app.config)
+    except ConnectorError as exc:  # AuthError included: still score, write-back waits for a reconnect
+        click.echo(f"warning: no write-back for tenant {tenant.id}: {exc}", err=True)
+        return None
+
+
+@group.command("score-tenant")
+@click.option("--tenant", "tenant_id", required=True, type=int, help="Tenant id.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@click.option("--no-write-back", is_flag=True, help="Store scores but tag nothing in the ERP.")
+@_AS_OF
+@with_appcontext
+def score_tenant_command(tenant_id: int, as_json: bool, no_write_back: bool, as_of: datetime | None) -> None:
+    """Score every open invoice of one tenant now (retraining a stale model first, as the job does),
+    store the scores and write changed risk bands back to the ERP."""
+    from addon.domain.scoring.train import NotEnoughHistoryError
+    from addon.extensions import get_db
+    from addon.services import scoring
+
+    session = get_db().session
+    tenant = _tenant(session, tenant_id)
+    day = as_of.date() if as_of else date.today()
+    connector = None if no_write_back else _connector(tenant)
+    try:
+        summary = scoring.score_tenant(session, tenant, today=day, connector=connector,
+                                       prior_factory=_prior_factory(current_app.config))
+    except NotEnoughHistoryError as exc:
+        session.rollback()
+        raise click.ClickException(f"tenant {tenant_id}: {exc}") from exc
+    bands = scoring.scores_by_band(session, tenant)
+    session.commit()
+    result = {"tenant": tenant_id, "as_of": day.isoformat(), **summary.as_dict(),
+              "write_back": connector is not None, "bands": bands}
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    click.echo(f"Tenant {tenant_id}: scored {summary.scored} open invoices on {day.isoformat()} with model "
+               f"{summary.model_version} ({summary.model_kind}); "
+               + (f"{summary.written_back} band changes written back." if connector is not None
+                  else "write-back skipped."))
+    for band, count in sorted(bands.items(), key=lambda kv: -kv[1]):
+        click.echo(f"  {band:<10}{count:>8}")
+
+
+@group.command("train-tenant")
+@click.option("--tenant", "tenant_id", required=True, type=int, help="Tenant id.")
+@click.option("--json", "as_json", is_flag=True, help="Print the registered model as one JSON object.")
+@_AS_OF
+@with_appcontext
+def train_tenant_command(tenant_id: int, as_json: bool, as_of: datetime | None) -> None:
+    """Retrain one tenant's model on its mirrored history now (with the pooled prior while the tenant
+    is cold) and make it the active model version."""
+    from addon.domain.scoring.train import NotEnoughHistoryError
+    from addon.extensions import get_db
+    from addon.services import scoring
+
+    session = get_db().session
+    tenant = _tenant(session, tenant_id)
+    day = as_of.date() if as_of else date.today()
+    history, _ = scoring.tenant_history(session, tenant)
+    prior = _prior_factory(current_app.config)() if scoring.needs_prior(history, day) else ()
+    try:
+        row = scoring.train_for_tenant(session, tenant, history, day, prior)
+    except NotEnoughHistoryError as exc:
+        session.rollback()
+        raise click.ClickException(f"tenant {tenant_id}: {exc}") from exc
+    session.commit()
+    result = {"tenant": tenant_id, "model_version": row.version, "model_kind": row.kind,
+              "trained_from": row.trained_from.isoformat() if row.trained_from else None,
+              "trained_to": row.trained_to.isoformat() if row.trained_to else None,
+              "history_invoices": len(history), "metrics": row.metrics}
+    if as_json:
+        click.echo(json.dumps(result, indent=2, default=str))
+        return
+    click.echo(f"Tenant {tenant_id}: trained {row.kind} model {row.version} on {len(history)} invoices "
+               f"({result['trained_from']} to {result['trained_to']}); it is now the active model.")
+
+
+def register(cli: click.Group) -> None:
+    """Nothing to add at the top level: the commands live on the ``model`` group (imported above)."""

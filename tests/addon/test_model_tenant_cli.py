@@ -1,0 +1,124 @@
+"""`cashline model score-tenant --tenant ID [--json] [--no-write-back]` and `model train-tenant --tenant ID`."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+
+import pytest
+from sqlalchemy import func, select
+
+from addon.cli.model_tenant import group  # importing the module adds its commands to `model`
+from addon.models import Invoice, ModelVersion, RiskScore, TenantStatus
+from addon.services import sync
+from connectors.fake import InMemoryConnector
+from connectors.sandbox.domain import as_domain
+from connectors.sandbox.generator import generate_company
+
+TODAY = date(2026, 11, 1)
+
+
+@pytest.fixture
+def mirrored(app, db, make_tenant, monkeypatch):
+    """A tenant whose mirror holds a small generated company (enough settled invoices for its own
+    model), with the fake connector injected for write-back."""
+    tenant = make_tenant(platform="fake", remote_id="cli-score-org")
+    company = generate_company(11, customers=12, invoices=420, today=TODAY)
+    connector = InMemoryConnector(tenant_remote_id="cli-score-org")
+    contacts, invoices, payments, credits = as_domain(company)
+    connector.seed(contacts=contacts, invoices=invoices, payments=payments, credit_notes=credits)
+    sync.backfill(db, tenant, connector, now=datetime.now(UTC))
+    db.commit()
+    monkeypatch.setitem(app.config, "CONNECTOR_FACTORY", lambda _tenant: connector)
+    return tenant, connector
+
+
+def _invoke(app, *args: str):  # type: ignore[no-untyped-def]
+    result = app.test_cli_runner().invoke(group, list(args))
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def _open_count(db, tenant) -> int:  # type: ignore[no-untyped-def]
+    return db.scalar(select(func.count()).select_from(Invoice).where(
+        Invoice.tenant_id == tenant.id, Invoice.status == "open", Invoice.amount_due > 0))
+
+
+def test_score_tenant_json_stores_scores_and_writes_back_only_changes(app, db, mirrored, redis_conn) -> None:
+    tenant, connector = mirrored
+    args = ("score-tenant", "--tenant", str(tenant.id), "--json", "--as-of", TODAY.isoformat())
+    first = json.loads(_invoke(app, *args).output)
+    assert set(first) == {"tenant", "as_of", "scored", "written_back", "model_version", "model_kind",
+                          "write_back", "bands"}
+    assert (first["tenant"], first["as_of"], first["write_back"]) == (tenant.id, "2026-11-01", True)
+    db.expire_all()
+    stored = db.scalars(select(RiskScore).where(RiskScore.tenant_id == tenant.id)).all()
+    assert first["scored"] == _open_count(db, tenant) == len(stored) > 0
+    assert sum(first["bands"].values()) == first["scored"]
+    assert first["bands"] == {b: sum(1 for r in stored if r.band == b) for b in {r.band for r in stored}}
+    assert first["written_back"] == first["scored"] == sum(len(v) for v in connector.notes.values())
+    assert all(r.written_band == r.band and r.model_version == first["model_version"] for r in stored)
+    version = db.scalar(select(ModelVersion).where(ModelVersion.tenant_id == tenant.id, ModelVersion.active))
+    assert version is not None
+    assert (version.version, version.kind) == (first["model_version"], first["model_kind"])
+
+    again = json.loads(_invoke(app, *args).output)
+    assert (again["scored"], again["written_back"]) == (first["scored"], 0)  # bands unchanged: no new notes
+    db.expire_all()
+    assert db.scalar(select(func.count()).select_from(RiskScore)) == first["scored"]  # upserted, not added
+    assert sum(len(v) for v in connector.notes.values()) == first["scored"]
+
+
+def test_no_write_back_scores_but_tags_nothing(app, db, mirrored) -> None:
+    tenant, connector = mirrored
+    result = _invoke(app, "score-tenant", "--tenant", str(tenant.id), "--no-write-back", "--as-of", "2026-11-01")
+    assert "write-back skipped" in result.output
+    assert f"Tenant {tenant.id}: scored " in result.output
+    db.expire_all()
+    stored = db.scalars(select(RiskScore).where(RiskScore.tenant_id == tenant.id)).all()
+    assert len(stored) == _open_count(db, tenant) > 0
+    assert all(r.written_band is None for r in stored)
+    assert connector.notes == {}
+    for band in {r.band for r in stored}:
+        assert any(line.split() == [band, str(sum(r.band == band for r in stored))]
+                   for line in result.output.splitlines())
+
+
+def test_train_tenant_registers_the_active_model_that_scoring_then_uses(app, db, mirrored) -> None:
+    tenant, connector = mirrored
+    trained = json.loads(_invoke(app, "train-tenant", "--tenant", str(tenant.id), "--json",
+                                 "--as-of", "2026-11-01").output)
+    assert (trained["tenant"], trained["model_kind"], trained["trained_to"]) == (tenant.id, "tenant", "2026-11-01")
+    assert trained["history_invoices"] > 300
+    db.expire_all()
+    [active] = db.scalars(select(ModelVersion).where(ModelVersion.tenant_id == tenant.id, ModelVersion.active))
+    assert active.version == trained["model_version"]
+
+    # A disconnected tenant still gets scores (with the fresh model, not a retrain); write-back waits.
+    tenant.status = TenantStatus.DISCONNECTED
+    db.commit()
+    result = app.test_cli_runner().invoke(group, ["score-tenant", "--tenant", str(tenant.id), "--json",
+                                                  "--as-of", "2026-11-01"])
+    assert result.exit_code == 0, result.output
+    assert "warning: no write-back" in result.stderr
+    scored = json.loads(result.stdout)
+    assert (scored["model_version"], scored["write_back"], scored["written_back"]) == (
+        trained["model_version"], False, 0)
+    assert connector.notes == {}
+    assert db.scalar(select(func.count()).select_from(ModelVersion)) == 1
+
+
+def test_unknown_tenant_and_too_little_history_are_errors(app, db, make_tenant, monkeypatch) -> None:
+    runner = app.test_cli_runner()
+    for command in ("score-tenant", "train-tenant"):
+        missing = runner.invoke(group, [command, "--tenant", "999999"])
+        assert missing.exit_code != 0
+        assert "no tenant with id 999999" in missing.output
+    empty = make_tenant(platform="fake", remote_id="empty-org")
+    db.commit()
+    # No history of its own and a prior too small to train on (3 invoices x 3 mixes).
+    monkeypatch.setitem(app.config, "SCORING_PRIOR_INVOICES", 3)
+    result = runner.invoke(group, ["train-tenant", "--tenant", str(empty.id), "--as-of", "2026-11-01"])
+    assert result.exit_code != 0
+    assert f"tenant {empty.id}: need at least" in result.output
+    assert db.scalar(select(func.count()).select_from(ModelVersion)) == 0
