@@ -33,8 +33,9 @@ lint: $(STAMP)
 	@$(BIN)/ruff check addon connectors jobs tests bench migrations
 
 typecheck: $(STAMP)
-	@echo "==> mypy (strict) on addon/domain and connectors"
+	@echo "==> mypy (strict) on addon/domain and connectors, then addon and jobs"
 	@$(BIN)/mypy addon/domain connectors
+	@$(BIN)/mypy addon jobs
 
 test-sqlite: $(STAMP)
 	@echo "==> pytest on SQLite (whole suite)"

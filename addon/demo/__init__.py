@@ -55,6 +55,12 @@ def _work(state: DemoState, *queues: str) -> None:
                      serializer=JSONSerializer).work(burst=True, logging_level="WARNING")
 
 
+def _tenant(session: Any, tenant_id: int) -> Any:
+    from addon.models import Tenant
+
+    return session.get_one(Tenant, tenant_id)
+
+
 def step_migrate(state: DemoState) -> None:
     migrate.upgrade(state.app.config["DATABASE_URL"])
     state.echo(f"    database at head: {state.app.config['DATABASE_URL']}")
@@ -173,8 +179,8 @@ def step_webhook(state: DemoState) -> None:
     _work(state, "sync", "default")
     with state.app.app_context():
         session = get_db().session
-        after = session.get(Invoice, inv.id)
-        received = session.scalar(select(func.count()).select_from(WebhookEvent)) - before
+        after = session.get_one(Invoice, inv.id)
+        received = (session.scalar(select(func.count()).select_from(WebhookEvent)) or 0) - (before or 0)
     state.echo(f"    paid {inv.number} ({inv.currency} {inv.amount_due}) in QuickBooks -> {received} signed webhook(s) "
                f"-> mirror now says '{after.status}', amount due {after.amount_due}")
 
@@ -186,7 +192,7 @@ def step_dunning(state: DemoState) -> None:
     from addon.demo.mailbox import DemoMailbox
     from addon.demo.world import free_port
     from addon.extensions import get_db
-    from addon.models import AuditLog, Tenant
+    from addon.models import AuditLog
     from addon.services.dunning import DunningMailer, run_dunning
     from jobs.runtime import connector_factory, job_context
 
@@ -199,7 +205,7 @@ def step_dunning(state: DemoState) -> None:
     for platform, tenant_id in state.facts["tenants"].items():
         for hour in range(24):  # what the hourly cron does over the next day
             with job_context(tenant_id) as ctx:
-                tenant = ctx.session.get(Tenant, tenant_id)
+                tenant = _tenant(ctx.session, tenant_id)
                 summary = run_dunning(ctx.session, tenant, connector_factory(ctx)(tenant),
                                       start + timedelta(hours=hour), DunningMailer.from_config(state.app.config),
                                       actor="demo:dunning")
@@ -222,7 +228,7 @@ def step_reconcile(state: DemoState) -> None:
     """A bank statement arrives: import, match against open invoices, post payments to Xero."""
     from addon.demo.statement import MAPPING, build_statement
     from addon.extensions import get_db
-    from addon.models import Customer, Invoice, Tenant
+    from addon.models import Customer, Invoice
     from addon.services.reconciliation import import_statement, reconcile
     from jobs.runtime import connector_factory, job_context
 
@@ -236,16 +242,16 @@ def step_reconcile(state: DemoState) -> None:
                          for i, name in rows]
     data = build_statement(open_invoices, state.today)
     with job_context(tenant_id) as ctx:
-        tenant = ctx.session.get(Tenant, tenant_id)
+        tenant = _tenant(ctx.session, tenant_id)
         imported = import_statement(ctx.session, tenant, data, "demo-statement.csv", MAPPING)
     with job_context(tenant_id) as ctx:
-        again = import_statement(ctx.session, ctx.session.get(Tenant, tenant_id), data, "demo-statement.csv",
+        again = import_statement(ctx.session, _tenant(ctx.session, tenant_id), data, "demo-statement.csv",
                                  MAPPING)
     state.echo(f"    imported {imported['imported']} lines ({imported['format']}); importing the same file "
                f"again added {again['imported']}")
     state.facts["reconcile"] = {"imported": imported, "again": again}
     with job_context(tenant_id) as ctx:
-        tenant = ctx.session.get(Tenant, tenant_id)
+        tenant = _tenant(ctx.session, tenant_id)
         summary = reconcile(ctx.session, tenant, connector_factory(ctx)(tenant), imported["statement_id"],
                             datetime.now(UTC), actor="demo:reconcile")
     state.facts["reconcile"]["summary"] = summary
