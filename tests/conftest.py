@@ -41,7 +41,6 @@ def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
 # --- real services: the SQL database and Redis -------------------------------------------------
 import os  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 from cryptography.fernet import Fernet  # noqa: E402
 
@@ -192,5 +191,3 @@ def make_tenant(db: object):  # type: ignore[no-untyped-def]
     return _make
 
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-SHARED = REPO_ROOT.parent / "shared"

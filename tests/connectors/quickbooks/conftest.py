@@ -12,10 +12,7 @@ from addon.domain.types import TokenSet
 from connectors.quickbooks import QuickBooksConnector
 from connectors.quickbooks.emulator.testing import QboSandbox, UserApi, authorize, make_connector, start_qbo_emulator
 from connectors.tokens import InMemoryTokenStore
-
-SPECS = Path(__file__).resolve().parents[4] / "shared" / "specs"
-if not SPECS.exists():
-    SPECS = Path("/work/shared/specs")
+from tests.paths import SPECS
 
 
 @pytest.fixture

@@ -24,10 +24,7 @@ from connectors.xero.emulator.testing import (
     serve_app,
     start_xero_emulator,
 )
-
-SPECS = Path(__file__).resolve().parents[4] / "shared" / "specs"
-if not SPECS.exists():  # the checkout may live elsewhere; the specs sit beside it in ../shared
-    SPECS = Path("/work/shared/specs")
+from tests.paths import SPECS
 
 
 @pytest.fixture

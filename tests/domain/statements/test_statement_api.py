@@ -23,8 +23,9 @@ from addon.domain.statements import (
     parse_statement,
     statement_fingerprint,
 )
+from tests.paths import STATEMENTS
 
-SAMPLES = Path("/work/shared/statements")
+SAMPLES = STATEMENTS
 needs_samples = pytest.mark.skipif(not SAMPLES.is_dir(), reason="shared statement samples not present")
 
 MT940 = b":20:R\n:25:NL91ABNA0417164300\n:28C:1\n:60F:C240101EUR0,00\n" \
