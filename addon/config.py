@@ -36,7 +36,11 @@ DEFAULTS: dict[str, Any] = {
     "SMTP_STARTTLS": "false",
     "MAIL_FROM": "Cashline <no-reply@cashline.invalid>",
     "INBOUND_REPLY_DOMAIN": "reply.cashline.invalid",
+    "SMTP_TIMEOUT": "30",
+    "SMS_PROVIDER": "none",
     "WEBHOOK_MAX_ATTEMPTS": "5",
+    "SCORING_PRIOR_INVOICES": "1500",
+    "SCORING_PRIOR_SEEDS": "101,202",
     "LOG_LEVEL": "INFO",
 }
 
