@@ -77,8 +77,7 @@ def step_world(state: DemoState) -> None:
     sizes = {"small": (8, 150, 8, 120), "normal": (20, 500, 15, 400)}[state.size]
     state.app.config["PUBLIC_URL"] = state.url
     # The cold-start prior is generated: a modest one keeps the demo's training to seconds.
-    state.app.config.setdefault("SCORING_PRIOR_INVOICES", 600)
-    state.app.config.setdefault("SCORING_PRIOR_SEEDS", "101")
+    state.app.config.update(SCORING_PRIOR_INVOICES=600, SCORING_PRIOR_SEEDS="101")
     state.facts["server"] = world.serve_app(state.app, state.port)
     state.cleanups.append(state.facts["server"].stop)
     xero = world.start_xero(state.url, today=state.today, customers=sizes[0], invoices=sizes[1])
