@@ -27,6 +27,7 @@ with numpy using the same behaviour rules and loaded with COPY.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -331,16 +332,20 @@ def _timed_run(engine: Engine, tenant_id: int, args: argparse.Namespace, run: in
         tenant = session.get(Tenant, tenant_id)
         assert tenant is not None
         clock = StageClock()
-        start = time.perf_counter()
+        load_avg = os.getloadavg()[0]
+        cpu_start, start = time.process_time(), time.perf_counter()
         with _instrumented(clock):
             summary = scoring.score_tenant(session, tenant, today=TODAY)
             with clock.measure("persist"):
                 session.commit()
-        total = time.perf_counter() - start
+        total, cpu = time.perf_counter() - start, time.process_time() - cpu_start
         stored = session.scalar(select(func.count()).select_from(RiskScore).where(RiskScore.tenant_id == tenant_id))
         floor = _raw_read_seconds(session, tenant_id)
     clock.seconds["predict"] = total - sum(v for k, v in clock.seconds.items() if k != "predict")
     _report(args, run, summary.scored, stored or 0, total, clock.seconds, floor)
+    # The machine is shared: CPU seconds and the load average say how much of the wall time was waiting.
+    print(f"  cpu      {cpu:.1f}s of this process (all threads) in {total:.1f}s wall; "
+          f"1-min load average at start {load_avg:.1f} on {os.cpu_count()} cores")
 
 
 def _raw_read_seconds(session: Session, tenant_id: int) -> float:

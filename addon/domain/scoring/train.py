@@ -63,6 +63,12 @@ class TrainConfig:
     # held-out model their conformal offsets were measured on, and the classifier is not refit: a
     # calibration map is only valid for the exact model it was fitted against.
     refit: bool = True
+    # P(late) calibration is cross-fitted: the labelled rows are cut into this many blocks by issue
+    # date, each block is scored by a classifier trained without it, and the map is fitted on those
+    # out-of-fold scores from the newest ``probability_window`` of invoices. The classifier itself is
+    # then trained on every row, so it sees the newest behaviour. 0 restores a single held-out window.
+    calibration_folds: int = 4
+    probability_window: float = 0.5
 
 
 @dataclass(slots=True)
@@ -73,12 +79,22 @@ class _Rows:
     y: list[float] = field(default_factory=list)
     overdue: list[bool] = field(default_factory=list)
     recent: list[bool] = field(default_factory=list)
+    issued: list[int] = field(default_factory=list)
 
-    def add(self, x: Vector, y: float, overdue: bool, recent: bool) -> None:
+    def add(self, x: Vector, y: float, overdue: bool, recent: bool, issued: int = 0) -> None:
         self.x.append(x)
         self.y.append(y)
         self.overdue.append(overdue)
         self.recent.append(recent)
+        self.issued.append(issued)
+
+    def folds(self, k: int) -> npt.NDArray[np.int64]:
+        """Block number 0..k-1 of each row: contiguous blocks of issue dates with equal row counts."""
+        issued = np.array(self.issued, dtype=np.float64)
+        if not len(issued):
+            return np.zeros(0, dtype=np.int64)
+        rank = np.argsort(np.argsort(issued, kind="stable"), kind="stable")
+        return np.minimum(rank * k // len(issued), k - 1).astype(np.int64)
 
     def part(self, recent: bool | None) -> tuple[Vector, Vector, npt.NDArray[np.bool_]]:
         keep = [i for i, r in enumerate(self.recent) if recent is None or r == recent]
@@ -121,7 +137,7 @@ def _collect(history: Sequence[HistoryInvoice], as_of: date, config: TrainConfig
             past_due = day > inv.due_date
             if inv.due_date < as_of and not past_due:
                 late = float(inv.paid_date is None or inv.paid_date > inv.due_date)
-                late_rows.add(x, late, False, inv.issue_date >= late_recent)
+                late_rows.add(x, late, False, inv.issue_date >= late_recent, inv.issue_date.toordinal())
             if inv.due_date < delay_cut:
                 # the target is the time still to come: delay minus days already past due
                 remaining = delay - max(0, (day - inv.due_date).days)
