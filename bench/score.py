@@ -298,10 +298,18 @@ class StageClock:
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {"load": 0.0, "features": 0.0, "predict": 0.0, "persist": 0.0}
 
+        self.detail: dict[str, float] = {}  # per wrapped function, to show what a stage is made of
+
     def wrap(self, stage: str, func: Callable[..., Any]) -> Callable[..., Any]:
+        name = getattr(func, "__qualname__", str(func))
+
         def timed(*args: Any, **kwargs: Any) -> Any:
-            with self.measure(stage):
-                return func(*args, **kwargs)
+            start = time.perf_counter()
+            try:
+                with self.measure(stage):
+                    return func(*args, **kwargs)
+            finally:
+                self.detail[name] = self.detail.get(name, 0.0) + time.perf_counter() - start
 
         return timed
 
@@ -343,6 +351,7 @@ def _timed_run(engine: Engine, tenant_id: int, args: argparse.Namespace, run: in
         floor = _raw_read_seconds(session, tenant_id)
     clock.seconds["predict"] = total - sum(v for k, v in clock.seconds.items() if k != "predict")
     _report(args, run, summary.scored, stored or 0, total, clock.seconds, floor)
+    print("  of which " + ", ".join(f"{name} {secs:.2f}s" for name, secs in clock.detail.items()))
     # The machine is shared: CPU seconds and the load average say how much of the wall time was waiting.
     print(f"  cpu      {cpu:.1f}s of this process (all threads) in {total:.1f}s wall; "
           f"1-min load average at start {load_avg:.1f} on {os.cpu_count()} cores")

@@ -146,11 +146,15 @@ def app(_session_app: object) -> Iterator[object]:
     from addon.models import Base
 
     flask_app = _session_app
+    saved_config = dict(flask_app.config)  # type: ignore[attr-defined]
     ctx = flask_app.app_context()  # type: ignore[attr-defined]
     ctx.push()
     try:
         yield flask_app
     finally:
+        # A test that reconfigures the shared app (emulator URLs, connector factory) must not leak it.
+        flask_app.config.clear()  # type: ignore[attr-defined]
+        flask_app.config.update(saved_config)  # type: ignore[attr-defined]
         db = flask_app.extensions["cashline_db"]  # type: ignore[attr-defined]
         db.session.rollback()
         db.remove_session()
@@ -191,3 +195,12 @@ def make_tenant(db: object):  # type: ignore[no-untyped-def]
     return _make
 
 
+
+
+@pytest.fixture(autouse=True)
+def _forget_job_app() -> Iterator[None]:
+    """Jobs remember the app a worker set (jobs.runtime.set_app); tests start without one."""
+    yield
+    import jobs.runtime
+
+    jobs.runtime._app = None

@@ -24,7 +24,11 @@ import numpy as np
 import numpy.typing as npt
 import xgboost as xgb
 
-from addon.domain.scoring.calibration import fit_interval_calibrator, fit_probability_calibrator
+from addon.domain.scoring.calibration import (
+    ProbabilityCalibrator,
+    fit_interval_calibrator,
+    fit_probability_calibrator,
+)
 from addon.domain.scoring.features import FEATURE_NAMES, FeatureBuilder, feature_index
 from addon.domain.scoring.history import HistoryInvoice, as_seen_at
 from addon.domain.scoring.model import RiskModel, classifier_margin, model_matrix, quantile_margin
@@ -69,6 +73,7 @@ class TrainConfig:
     # then trained on every row, so it sees the newest behaviour. 0 restores a single held-out window.
     calibration_folds: int = 4
     probability_window: float = 0.5
+    probability_method: str = "auto"  # "auto" (isotonic with enough rows, else Platt), "isotonic", "platt"
 
 
 @dataclass(slots=True)
@@ -88,13 +93,16 @@ class _Rows:
         self.recent.append(recent)
         self.issued.append(issued)
 
-    def folds(self, k: int) -> npt.NDArray[np.int64]:
-        """Block number 0..k-1 of each row: contiguous blocks of issue dates with equal row counts."""
+    def blocks(self, k: int) -> npt.NDArray[np.int64]:
+        """Block 0..k-1 of each row: contiguous issue-date ranges of about equal size.
+
+        Cut points are dates, so every snapshot of one invoice falls in the same block.
+        """
         issued = np.array(self.issued, dtype=np.float64)
         if not len(issued):
             return np.zeros(0, dtype=np.int64)
-        rank = np.argsort(np.argsort(issued, kind="stable"), kind="stable")
-        return np.minimum(rank * k // len(issued), k - 1).astype(np.int64)
+        cuts = np.quantile(issued, np.arange(1, k) / k)
+        return np.searchsorted(cuts, issued, side="right").astype(np.int64)
 
     def part(self, recent: bool | None) -> tuple[Vector, Vector, npt.NDArray[np.bool_]]:
         keep = [i for i, r in enumerate(self.recent) if recent is None or r == recent]
@@ -177,6 +185,42 @@ def _fit_both(own_late: _Rows, prior_late: list[_Rows], own_delay: _Rows, prior_
     return clf, quantiles, margin
 
 
+def _crossfit_classifier(own: _Rows, priors: list[_Rows], config: TrainConfig, own_calib: bool
+                         ) -> tuple[xgb.Booster, ProbabilityCalibrator, Vector]:
+    """Classifier on every row plus a probability map fitted on out-of-fold scores of the newest rows."""
+    k = config.calibration_folds
+    window_blocks = max(1, round(k * config.probability_window))
+    parts = [(own, 1.0, True)] + [(p, config.prior_weight, False) for p in priors]
+    xs, ys, ws, blocks, calib = [], [], [], [], []
+    for rows, weight, is_own in parts:
+        x, y, _ = rows.part(None)
+        block = rows.blocks(k)
+        xs.append(x)
+        ys.append(y)
+        ws.append(np.full(len(y), weight))
+        blocks.append(block)
+        # The map is fitted on rows scored at issue (how every invoice is first scored) in the newest
+        # blocks, from the tenant's own history once it has enough of it.
+        at_issue = x[:, feature_index("age_days")] == 0
+        calib.append(at_issue & (block >= k - window_blocks) & (is_own or not own_calib))
+    x, y, w, block = np.vstack(xs), np.concatenate(ys), np.concatenate(ws), np.concatenate(blocks)
+    use = np.concatenate(calib)
+    margin = classifier_margin(x)
+    params = _params(config, objective="binary:logistic", eval_metric="logloss")
+    oof = np.full(len(y), np.nan)
+    for b in range(k):
+        out = block == b
+        if not (use & out).any() or out.all():
+            continue
+        model = _fit(model_matrix(x[~out], margin[~out], y[~out], w[~out], config.nthread),
+                     config.classifier_rounds, params)
+        oof[out] = model.predict(model_matrix(x[out], margin[out])).astype(np.float64)
+    use &= ~np.isnan(oof)
+    probability = fit_probability_calibrator(oof[use], y[use], config.probability_method)
+    classifier = _fit(model_matrix(x, margin, y, w, config.nthread), config.classifier_rounds, params)
+    return classifier, probability, margin
+
+
 def train_model(history: Sequence[HistoryInvoice], as_of: date, config: TrainConfig | None = None,
                 prior: Sequence[tuple[Sequence[HistoryInvoice], date]] = ()) -> RiskModel:
     """Train on what was known at ``as_of``; ``prior`` histories (pooled, down-weighted) help cold starts."""
@@ -190,16 +234,21 @@ def train_model(history: Sequence[HistoryInvoice], as_of: date, config: TrainCon
     own_calib = sum(own_late.recent) >= MIN_OWN_CALIBRATION
     calib_priors_late = [] if own_calib else prior_late
     calib_priors_delay = [] if own_calib else prior_delay
-    clf, quantiles, margin = _fit_both(own_late, prior_late, own_delay, prior_delay, config, False)
-    assert clf is not None
-    classifier = clf
-    xc, yc, _, _ = _stack(own_late, calib_priors_late, True, 1.0)
-    # Calibrate on rows scored at issue, the moment every invoice is first scored; rows scored at a
-    # checkpoint are conditioned on "still unpaid" and would bend one shared map towards them.
-    first = xc[:, feature_index("age_days")] == 0
-    xc, yc = xc[first], yc[first]
-    raw_p = classifier.predict(model_matrix(xc, classifier_margin(xc))).astype(np.float64)
-    probability = fit_probability_calibrator(raw_p, yc)
+    crossfit = config.calibration_folds >= 2
+    clf, quantiles, margin = _fit_both(own_late, prior_late, own_delay, prior_delay, config, False,
+                                       classifier=not crossfit)
+    if crossfit:
+        classifier, probability, margin = _crossfit_classifier(own_late, prior_late, config, own_calib)
+    else:
+        assert clf is not None
+        classifier = clf
+        xc, yc, _, _ = _stack(own_late, calib_priors_late, True, 1.0)
+        # Calibrate on rows scored at issue, the moment every invoice is first scored; rows scored at a
+        # checkpoint are conditioned on "still unpaid" and would bend one shared map towards them.
+        first = xc[:, feature_index("age_days")] == 0
+        xc, yc = xc[first], yc[first]
+        raw_p = classifier.predict(model_matrix(xc, classifier_margin(xc))).astype(np.float64)
+        probability = fit_probability_calibrator(raw_p, yc)
     xd, yd, _, stage = _stack(own_delay, calib_priors_delay, True, 1.0)
     raw_q = quantiles.predict(model_matrix(xd, quantile_margin(xd)))
     raw_q = np.sort(raw_q.reshape(len(yd), -1).astype(np.float64), axis=1)

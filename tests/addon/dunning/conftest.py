@@ -55,12 +55,12 @@ def platform() -> InMemoryConnector:
 
 
 @pytest.fixture
-def ledger(app, db, make_tenant, platform) -> Ledger:  # type: ignore[no-untyped-def]
+def ledger(app, db, make_tenant, platform, monkeypatch) -> Ledger:  # type: ignore[no-untyped-def]
     """The platform's ledger mirrored into the database (committed: the service commits claims)."""
     tenant = make_tenant(platform="fake", remote_id="org-dun", name="Example Supplies Ltd")
     backfill(db, tenant, platform, now=datetime(2026, 10, 1, tzinfo=UTC))
     db.commit()
-    app.config["CONNECTOR_FACTORY"] = lambda t: platform
+    monkeypatch.setitem(app.config, "CONNECTOR_FACTORY", lambda t: platform)
     return Ledger(tenant, platform)
 
 
