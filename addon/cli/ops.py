@@ -85,7 +85,25 @@ def cron(once: bool) -> None:
         time.sleep(5)
 
 
+@click.group(name="tokens")
+def tokens_group() -> None:
+    """OAuth token storage."""
+
+
+@tokens_group.command("rotate")
+@with_appcontext
+def tokens_rotate() -> None:
+    """Re-encrypt every stored token under the first TOKEN_ENCRYPTION_KEY (after prepending a new key)."""
+    from addon.extensions import get_db
+    from addon.services.connections import rotate_token_encryption
+
+    count = rotate_token_encryption(get_db().session, current_app.config["TOKEN_ENCRYPTION_KEY"])
+    get_db().session.commit()
+    click.echo(f"re-encrypted the tokens of {count} connection(s)")
+
+
 def register(cli: click.Group) -> None:
     cli.add_command(db_group)
+    cli.add_command(tokens_group)
     cli.add_command(worker)
     cli.add_command(cron)

@@ -54,6 +54,17 @@ def store_tokens(session: Session, tenant: Tenant, tokens: TokenSet, cipher: Tok
     return conn
 
 
+def rotate_token_encryption(session: Session, keys: str) -> int:
+    """Re-encrypt every connection's tokens under the newest key; older keys may then be dropped."""
+    cipher, count = TokenCipher(keys), 0
+    for conn in session.scalars(select(Connection)):
+        conn.access_token_enc = cipher.rotate(conn.access_token_enc)
+        conn.refresh_token_enc = cipher.rotate(conn.refresh_token_enc)
+        count += 1
+    session.flush()
+    return count
+
+
 class DatabaseTokenStore(TokenStore):
     """Tokens of one tenant, read from and written to the ``connections`` table.
 

@@ -113,7 +113,7 @@ def _xero_tenants(tokens, user, next_url: str | None) -> Any:  # type: ignore[no
         return _installed(tenant, next_url)
     # Several organisations: keep the tokens server-side (encrypted, 10 minutes) while the user picks.
     key = f"cashline:pending-install:{user.id}"
-    get_redis().setex(key, 600, _cipher().encrypt(_serialise(tokens)))
+    get_redis().set(key, _cipher().encrypt(_serialise(tokens)), ex=600)
     session["pick"] = {"connections": connections, "next": next_url or ""}
     return redirect(url_for("auth.pick_organisation"))
 

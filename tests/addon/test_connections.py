@@ -83,3 +83,16 @@ def test_rotated_token_is_persisted_before_it_is_used(app, stored, redis_conn) -
     assert fresh.refresh_token == "refresh-7"
     # A brand-new store (another process) sees it immediately: it was committed, not just flushed.
     assert DatabaseTokenStore(engine, redis_conn, tenant.id, cipher).load().refresh_token == "refresh-7"
+
+
+def test_key_rotation_reencrypts_stored_tokens(app, db, stored) -> None:
+    from cryptography.fernet import Fernet
+
+    from addon.services.connections import rotate_token_encryption
+
+    tenant, old = stored
+    new_key = Fernet.generate_key().decode()
+    assert rotate_token_encryption(db, f"{new_key},{app.config['TOKEN_ENCRYPTION_KEY']}") == 1
+    db.commit()
+    only_new = DatabaseTokenStore(app.extensions["cashline_db"].engine, None, tenant.id, TokenCipher(new_key))
+    assert only_new.load().refresh_token == "refresh-0"

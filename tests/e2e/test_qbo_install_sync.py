@@ -95,3 +95,40 @@ def qbo_token(sandbox) -> str:
     from connectors.quickbooks.emulator.testing import authorize
 
     return authorize(sandbox).access_token
+
+
+def test_eight_workers_with_an_expired_token_refresh_once(live_app, qbo, db, redis_conn) -> None:
+    """The rotated refresh token is used once: the other seven workers wait and reuse the new tokens."""
+    import threading
+    from datetime import UTC, datetime, timedelta
+
+    from addon.models import Connection
+    from addon.services.connections import connector_for
+
+    _install(live_app, requests.Session())
+    tenant = db.query(Tenant).one()
+    conn = db.query(Connection).one()
+    conn.expires_at = datetime.now(UTC) - timedelta(minutes=1)  # as if an hour had passed
+    db.commit()
+    qbo.state.oauth.expire_access_tokens()
+    refreshes_before = sum(1 for t in qbo.state.oauth.refresh.values() if t.retired)
+    invoice_id = next(iter(i["Id"] for i in qbo.store.all("Invoice")))
+    engine = live_app.app.extensions["cashline_db"].engine
+    barrier, errors, results = threading.Barrier(8), [], []
+
+    def worker() -> None:
+        connector = connector_for(tenant, engine=engine, redis=redis_conn, config=live_app.app.config)
+        barrier.wait()
+        try:
+            results.append(connector.get_invoice(invoice_id).remote_id)
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []  # in particular no invalid_grant
+    assert results == [invoice_id] * 8
+    assert sum(1 for t in qbo.state.oauth.refresh.values() if t.retired) - refreshes_before == 1

@@ -94,3 +94,34 @@ def test_disconnect_without_csrf_token_is_refused(live_app, xero, db) -> None:
     assert resp.status_code == 400
     db.expire_all()
     assert db.get(Tenant, tenant.id).status is TenantStatus.CONNECTED
+
+
+def test_several_organisations_the_user_picks_one_and_the_rest_are_released(live_app, xero, db, monkeypatch) -> None:
+    """A consent covering two organisations: Cashline asks which one, installs it, disconnects the other."""
+    import uuid
+
+    from connectors.xero.emulator.identity import Connection as XeroConnection
+
+    identity = xero.state.identity
+    real_connect = identity.connect
+
+    def connect_two(client_id: str) -> None:
+        real_connect(client_id)
+        now = identity.clock.now()
+        other = XeroConnection(str(uuid.uuid4()), str(uuid.uuid4()), "Second Org Ltd", client_id, "evt", now, now)
+        identity.connections[other.id] = other
+
+    monkeypatch.setattr(identity, "connect", connect_two)
+    browser = requests.Session()
+    picker = _install(live_app, browser)
+    assert picker.status_code == 200
+    assert "Which organisation?" in picker.text
+    assert "Second Org Ltd" in picker.text
+    assert db.query(Tenant).count() == 0  # nothing installed before the choice
+    chosen = next(c.id for c in identity.connections.values() if c.tenant_id == xero.tenant_id)
+    landed = browser.post(f"{live_app.url}/connect/xero/pick",
+                          data={"csrf_token": csrf_token(picker), "connection_id": chosen}, timeout=30)
+    assert landed.status_code == 200
+    tenant = db.query(Tenant).one()
+    assert tenant.remote_id == xero.tenant_id
+    assert [c.tenant_id for c in identity.connections.values()] == [xero.tenant_id]  # the other one released

@@ -25,6 +25,7 @@ import numpy.typing as npt
 import xgboost as xgb
 
 from addon.domain.scoring.calibration import (
+    IntervalCalibrator,
     ProbabilityCalibrator,
     fit_interval_calibrator,
     fit_probability_calibrator,
@@ -73,6 +74,8 @@ class TrainConfig:
     # then trained on every row, so it sees the newest behaviour. 0 restores a single held-out window.
     calibration_folds: int = 4
     probability_window: float = 0.5
+    forward_folds: bool = False
+    crossfit_intervals: bool = False
     probability_method: str = "auto"  # "auto" (isotonic with enough rows, else Platt), "isotonic", "platt"
 
 
@@ -149,7 +152,8 @@ def _collect(history: Sequence[HistoryInvoice], as_of: date, config: TrainConfig
             if inv.due_date < delay_cut:
                 # the target is the time still to come: delay minus days already past due
                 remaining = delay - max(0, (day - inv.due_date).days)
-                delay_rows.add(x, float(remaining), past_due, inv.issue_date >= delay_recent)
+                delay_rows.add(x, float(remaining), past_due, inv.issue_date >= delay_recent,
+                               inv.issue_date.toordinal())
     return late_rows, delay_rows
 
 
@@ -212,13 +216,55 @@ def _crossfit_classifier(own: _Rows, priors: list[_Rows], config: TrainConfig, o
         out = block == b
         if not (use & out).any() or out.all():
             continue
-        model = _fit(model_matrix(x[~out], margin[~out], y[~out], w[~out], config.nthread),
+        fit = block < b if config.forward_folds else ~out
+        if not fit.any():
+            continue
+        model = _fit(model_matrix(x[fit], margin[fit], y[fit], w[fit], config.nthread),
                      config.classifier_rounds, params)
         oof[out] = model.predict(model_matrix(x[out], margin[out])).astype(np.float64)
     use &= ~np.isnan(oof)
     probability = fit_probability_calibrator(oof[use], y[use], config.probability_method)
     classifier = _fit(model_matrix(x, margin, y, w, config.nthread), config.classifier_rounds, params)
     return classifier, probability, margin
+
+
+def _crossfit_quantiles(own: _Rows, priors: list[_Rows], config: TrainConfig, own_calib: bool
+                        ) -> tuple[xgb.Booster, IntervalCalibrator]:
+    """Payment-day model on every row plus CQR offsets measured on out-of-fold predictions."""
+    k = config.calibration_folds
+    window_blocks = max(1, round(k * config.probability_window))
+    parts = [(own, 1.0, True)] + [(p, config.prior_weight, False) for p in priors]
+    xs, ys, ws, blocks, stages, calib = [], [], [], [], [], []
+    for rows, weight, is_own in parts:
+        x, y, stage = rows.part(None)
+        block = rows.blocks(k)
+        xs.append(x)
+        ys.append(y)
+        ws.append(np.full(len(y), weight))
+        blocks.append(block)
+        stages.append(stage)
+        # Stage 0 offsets come from rows scored at issue; rows scored later but before the due date
+        # are conditioned differently and are left out.
+        at_issue = x[:, feature_index("age_days")] == 0
+        calib.append((at_issue | stage) & (block >= k - window_blocks) & (is_own or not own_calib))
+    x, y, w, block = np.vstack(xs), np.concatenate(ys), np.concatenate(ws), np.concatenate(blocks)
+    stage, use = np.concatenate(stages), np.concatenate(calib)
+    margin = quantile_margin(x)
+    params = _params(config, objective="reg:quantileerror", quantile_alpha=list(QUANTILES))
+    oof = np.full((len(y), len(QUANTILES)), np.nan)
+    for b in range(k):
+        out = block == b
+        fit = block < b if config.forward_folds else ~out
+        if not (use & out).any() or not fit.any():
+            continue
+        model = _fit(model_matrix(x[fit], margin[fit], y[fit], w[fit], config.nthread), config.quantile_rounds,
+                     params)
+        pred = model.predict(model_matrix(x[out], margin[out])).reshape(int(out.sum()), -1)
+        oof[out] = np.sort(pred.astype(np.float64), axis=1)
+    use &= ~np.isnan(oof[:, 0])
+    interval = fit_interval_calibrator(oof[use, 0], oof[use, -1], y[use], stage[use])
+    quantiles = _fit(model_matrix(x, margin, y, w, config.nthread), config.quantile_rounds, params)
+    return quantiles, interval
 
 
 def train_model(history: Sequence[HistoryInvoice], as_of: date, config: TrainConfig | None = None,
@@ -249,16 +295,19 @@ def train_model(history: Sequence[HistoryInvoice], as_of: date, config: TrainCon
         xc, yc = xc[first], yc[first]
         raw_p = classifier.predict(model_matrix(xc, classifier_margin(xc))).astype(np.float64)
         probability = fit_probability_calibrator(raw_p, yc)
-    xd, yd, _, stage = _stack(own_delay, calib_priors_delay, True, 1.0)
-    raw_q = quantiles.predict(model_matrix(xd, quantile_margin(xd)))
-    raw_q = np.sort(raw_q.reshape(len(yd), -1).astype(np.float64), axis=1)
-    # Stage 0 conformal offsets come from rows scored at issue (how invoices are first scored);
-    # rows scored later but before the due date are conditioned differently and are left out.
-    at_issue = xd[:, feature_index("age_days")] == 0
-    keep = at_issue | stage
-    interval = fit_interval_calibrator(raw_q[keep, 0], raw_q[keep, -1], yd[keep], stage[keep])
     median = None
-    if config.refit:
+    if crossfit and config.crossfit_intervals:
+        quantiles, interval = _crossfit_quantiles(own_delay, prior_delay, config, own_calib)
+    else:
+        xd, yd, _, stage = _stack(own_delay, calib_priors_delay, True, 1.0)
+        raw_q = quantiles.predict(model_matrix(xd, quantile_margin(xd)))
+        raw_q = np.sort(raw_q.reshape(len(yd), -1).astype(np.float64), axis=1)
+        # Stage 0 conformal offsets come from rows scored at issue (how invoices are first scored);
+        # rows scored later but before the due date are conditioned differently and are left out.
+        at_issue = xd[:, feature_index("age_days")] == 0
+        keep = at_issue | stage
+        interval = fit_interval_calibrator(raw_q[keep, 0], raw_q[keep, -1], yd[keep], stage[keep])
+    if config.refit and not (crossfit and config.crossfit_intervals):
         _, median, _ = _fit_both(own_late, prior_late, own_delay, prior_delay, config, None, classifier=False)
     meta = _metadata(history, as_of, config, own_late, own_delay, len(prior), own_calib)
     meta["mean_margin"] = float(margin.mean())
