@@ -90,7 +90,7 @@ def test_key_rotation_reencrypts_stored_tokens(app, db, stored) -> None:
 
     from addon.services.connections import rotate_token_encryption
 
-    tenant, old = stored
+    tenant, _ = stored
     new_key = Fernet.generate_key().decode()
     assert rotate_token_encryption(db, f"{new_key},{app.config['TOKEN_ENCRYPTION_KEY']}") == 1
     db.commit()
