@@ -7,12 +7,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from addon.domain.dunning import DunningCustomer, DunningInvoice, RiskBand, SentStage
+from addon.domain.dunning.model import SendSlot
+from addon.domain.dunning.sendtime import ReminderOutcome, learn_send_slots
 from addon.models import Customer, DunningAction, Invoice, RiskScore, Suppression, Tenant
 
 # Rows in these states do not block the planner: the action is planned again each run and sent once an
@@ -91,9 +93,27 @@ def _customers(session: Session, tenant: Tenant, rows: list[Customer], now: date
     ids = [c.id for c in rows]
     reliable = _reliable(session, tenant, ids)
     recent = _recent_reminders(session, tenant, ids, now)
+    slots = _send_slots(session, tenant, rows)
     return [DunningCustomer(customer_id=c.remote_id, name=c.name, emails=tuple(str(e) for e in c.emails or ()),
                             timezone=c.timezone, reliable=c.id in reliable,
-                            last_reminders=tuple(sorted(recent.get(c.id, ())))) for c in rows]
+                            last_reminders=tuple(sorted(recent.get(c.id, ()))), send_slot=slots.get(c.remote_id))
+            for c in rows]
+
+
+def _send_slots(session: Session, tenant: Tenant, rows: list[Customer]) -> dict[str, SendSlot]:
+    """Send-time optimisation: per customer, the local weekday/hour after which payment tended to follow."""
+    remote = {c.id: c.remote_id for c in rows}
+    sent = session.execute(select(DunningAction.customer_id, DunningAction.sent_at, Invoice.fully_paid_on)
+                           .join(Invoice, Invoice.id == DunningAction.invoice_id)
+                           .where(DunningAction.tenant_id == tenant.id, DunningAction.status == "sent",
+                                  DunningAction.sent_at.is_not(None), DunningAction.customer_id.in_(list(remote))))
+    # Payments are known to the day: count them at the end of the business day they were recorded.
+    outcomes = [ReminderOutcome(remote[cid], sent_at,
+                                datetime.combine(paid_on, time(17), tzinfo=UTC) if paid_on else None)
+                for cid, sent_at, paid_on in sent if cid in remote and sent_at is not None]
+    zones = {c.remote_id: c.timezone for c in rows}
+    default_zone = str((tenant.settings.get("dunning") or {}).get("timezone") or "Europe/London")
+    return learn_send_slots(outcomes, zones, default_zone)
 
 
 def _reliable(session: Session, tenant: Tenant, customer_ids: list[int]) -> set[int]:
