@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from addon.models import Invoice, RiskScore, Tenant
+from addon.models import AuditLog, Invoice, RiskScore, Tenant
 
 
 @pytest.mark.slow
@@ -25,6 +25,8 @@ def test_demo_runs_every_step(app, db, redis_conn) -> None:
     assert {t.platform for t in db.query(Tenant)} == {"xero", "qbo"}
     assert db.query(Invoice).count() > 200
     assert db.query(RiskScore).count() > 0
+    written = {t for (t,) in db.query(AuditLog.tenant_id).filter_by(action="risk.written_back")}
+    assert written == {t.id for t in db.query(Tenant)}  # risk tags went back into both ERPs
     assert state.facts["emails"] > 0
     assert state.facts["reconcile"]["again"]["imported"] == 0
     assert state.facts["reconcile"]["summary"]["posted"] > 0
