@@ -26,6 +26,11 @@ from addon.mail import DEFAULT_TEMPLATES, TemplateSource
 from addon.models import DunningPolicy, DunningStage, Tenant
 
 # Tenant-wide settings live in the default policy's ``options`` under these names.
+# Languages a stage's template can have a variant in. English is the primary row that defines the schedule;
+# other languages are extra DunningStage rows (same policy and key) that only carry subject and body.
+LANGUAGES = ("en", "nl", "de", "fr", "es")
+PRIMARY_LANGUAGE = "en"
+
 SETTING_NAMES = ("timezone", "send_hour", "quiet_start", "quiet_end", "business_days_only", "frequency_cap",
                  "frequency_window_days", "statutory_pack", "reference_rates")
 
@@ -69,10 +74,35 @@ def stage_row(tenant_id: int, position: int, stage: Stage) -> DunningStage:
         skip_for_reliable=stage.skip_for_reliable)
 
 
-def to_stage(row: DunningStage) -> Stage:
+def primary_stages(policy: DunningPolicy) -> list[DunningStage]:
+    """The policy's schedule: its English stage rows in position order (language variants excluded)."""
+    return sorted((s for s in policy.stages if (s.language or PRIMARY_LANGUAGE) == PRIMARY_LANGUAGE),
+                  key=lambda s: s.position)
+
+
+def language_variants(policy: DunningPolicy, key: str) -> dict[str, DunningStage]:
+    """The non-English template rows of one stage, by language."""
+    return {s.language: s for s in policy.stages
+            if s.key == key and (s.language or PRIMARY_LANGUAGE) != PRIMARY_LANGUAGE}
+
+
+def policy_language(policy: DunningPolicy) -> str:
+    """The language a policy writes to its customers in (``options["language"]``; English when unset)."""
+    language = str((policy.options or {}).get("language") or PRIMARY_LANGUAGE)
+    return language if language in LANGUAGES else PRIMARY_LANGUAGE
+
+
+def template_key(policy: DunningPolicy, stage_key: str) -> str:
+    """The template key for a stage: the stage key on the default policy, scoped by policy elsewhere, so two
+    policies with the same stage keys (a copy) keep their own texts."""
+    return stage_key if policy.is_default else f"policy-{policy.id}/{stage_key}"
+
+
+def to_stage(row: DunningStage, template: str = "") -> Stage:
     """The engine Stage for a row (raises ValueError on an unknown tone or channel)."""
     bands = frozenset(RiskBand(b) for b in row.risk_bands or ()) or None
     return Stage(key=row.key, offset_days=row.offset_days, tone=Tone(row.tone), channel=Channel(row.channel),
+                 template=template,
                  conditions=StageConditions(min_amount=row.min_amount, risk_bands=bands),
                  needs_approval=row.needs_approval, show_statutory=row.show_statutory,
                  skip_for_reliable=row.skip_for_reliable)
@@ -80,8 +110,8 @@ def to_stage(row: DunningStage) -> Stage:
 
 def to_policy(row: DunningPolicy) -> Policy:
     """The engine Policy for a row (raises PolicyError when the stored stages are inconsistent)."""
-    stages = sorted(row.stages, key=lambda s: s.position)
-    return Policy(policy_id=str(row.id), name=row.name, stages=tuple(to_stage(s) for s in stages),
+    return Policy(policy_id=str(row.id), name=row.name,
+                  stages=tuple(to_stage(s, template_key(row, s.key)) for s in primary_stages(row)),
                   enabled=row.enabled)
 
 
@@ -100,12 +130,34 @@ def load_policies(session: Session, tenant: Tenant) -> TenantPolicies:
             by_segment[str(r.segment["segment"])] = str(r.id)
     templates: dict[tuple[str, str], TemplateSource] = {}
     for r in rows:
-        for s in r.stages:
-            if s.subject_template.strip() and s.body_template.strip():
-                templates.setdefault((s.key, s.language or "en"), TemplateSource(s.subject_template, s.body_template))
+        templates |= policy_templates(r)
     policies = PolicySet(default=by_id[str(default_row.id)], policies=by_id, by_customer=by_customer,
                          by_segment=by_segment)
     return TenantPolicies(policies, settings_from_options(default_row.options or {}), templates, by_id)
+
+
+def policy_templates(policy: DunningPolicy) -> dict[tuple[str, str], TemplateSource]:
+    """The policy's own templates by (template key, language). Customers carry no language of their own, so
+    the engine asks for English: that entry holds the policy language's variant when there is one."""
+    out: dict[tuple[str, str], TemplateSource] = {}
+    language = policy_language(policy)
+    for stage in primary_stages(policy):
+        key = template_key(policy, stage.key)
+        texts = {v.language: v for v in language_variants(policy, stage.key).values() if _has_text(v)}
+        if _has_text(stage):
+            texts[PRIMARY_LANGUAGE] = stage
+        elif not policy.is_default and stage.key in DEFAULT_TEMPLATES:
+            # A scoped key has no shipped template of its own: fall back to the one for the stage key.
+            out[(key, PRIMARY_LANGUAGE)] = DEFAULT_TEMPLATES[stage.key]
+        for lang, row in texts.items():
+            out[(key, lang)] = TemplateSource(row.subject_template, row.body_template)
+        if language in texts:
+            out[(key, PRIMARY_LANGUAGE)] = out[(key, language)]
+    return out
+
+
+def _has_text(row: DunningStage) -> bool:
+    return bool(row.subject_template.strip() and row.body_template.strip())
 
 
 def settings_from_options(options: dict[str, Any]) -> DunningSettings:
