@@ -77,7 +77,7 @@ def stage_row(tenant_id: int, position: int, stage: Stage) -> DunningStage:
 def primary_stages(policy: DunningPolicy) -> list[DunningStage]:
     """The policy's schedule: its English stage rows in position order (language variants excluded)."""
     return sorted((s for s in policy.stages if (s.language or PRIMARY_LANGUAGE) == PRIMARY_LANGUAGE),
-                  key=lambda s: s.position)
+                  key=lambda s: (s.position is None, s.position or 0))  # a new row has no position yet
 
 
 def language_variants(policy: DunningPolicy, key: str) -> dict[str, DunningStage]:

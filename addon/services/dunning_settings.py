@@ -26,7 +26,14 @@ from addon.domain.dunning import (
 )
 from addon.mail import Company, TemplateSource, reminder_context, render, sample_context, validate_template
 from addon.models import AuditLog, Customer, DunningPolicy, DunningStage, Invoice, Tenant
-from addon.services.dunning_policies import to_stage
+from addon.services.dunning_policies import (
+    LANGUAGES,
+    PRIMARY_LANGUAGE,
+    language_variants,
+    policy_language,
+    primary_stages,
+    to_stage,
+)
 
 FIELDS = ("key", "offset_days", "tone", "channel", "subject_template", "body_template", "min_amount",
           "risk_bands", "needs_approval", "show_statutory", "skip_for_reliable")
@@ -97,7 +104,7 @@ def save_stage(session: Session, tenant: Tenant, policy: DunningPolicy, stage: D
         return None
     if stage is not None:
         data.values["key"] = stage.key  # keys are part of exactly-once keys: never renamed
-    others = [s for s in policy.stages if s is not stage]
+    others = [s for s in primary_stages(policy) if s is not stage]
     if any(s.key == data.values["key"] for s in others):
         data.errors["key"] = f"another stage already uses the key {data.values['key']!r}"
         return None
@@ -116,7 +123,7 @@ def save_stage(session: Session, tenant: Tenant, policy: DunningPolicy, stage: D
         setattr(candidate, name, data.values[name])
     if stage is None:
         policy.stages.append(candidate)
-    for position, row in enumerate(sorted(policy.stages, key=lambda s: s.offset_days)):
+    for position, row in enumerate(sorted(primary_stages(policy), key=lambda s: s.offset_days)):
         row.position = position
     _audit(session, tenant, actor, "dunning.stage_saved", candidate.key, before, _stage_dict(candidate))
     session.flush()
@@ -136,10 +143,12 @@ def _policy_problems(policy: DunningPolicy, stages: list[DunningStage]) -> list[
 def delete_stage(session: Session, tenant: Tenant, policy: DunningPolicy, stage: DunningStage,
                  actor: str) -> str | None:
     """Remove a stage (a policy keeps at least one); returns an error message or None."""
-    if len(policy.stages) <= 1:
+    if len(primary_stages(policy)) <= 1:
         return "a policy needs at least one stage"
+    for variant in language_variants(policy, stage.key).values():
+        policy.stages.remove(variant)
     policy.stages.remove(stage)
-    for position, row in enumerate(sorted(policy.stages, key=lambda s: s.position)):
+    for position, row in enumerate(primary_stages(policy)):
         row.position = position
     _audit(session, tenant, actor, "dunning.stage_deleted", stage.key, _stage_dict(stage), None)
     session.flush()
@@ -150,7 +159,7 @@ def move_stage(session: Session, tenant: Tenant, policy: DunningPolicy, stage: D
                actor: str) -> None:
     """Swap a stage with its neighbour. Stages fire in offset order, so the two swap their offsets too:
     the content moves, the timetable stays."""
-    ordered = sorted(policy.stages, key=lambda s: s.position)
+    ordered = primary_stages(policy)
     i = ordered.index(stage)
     j = i - 1 if direction == "up" else i + 1
     if not 0 <= j < len(ordered):
@@ -231,8 +240,8 @@ def _stage_dict(stage: DunningStage | None) -> dict[str, Any] | None:
 
 
 def _audit(session: Session, tenant: Tenant, actor: str, action: str, object_id: str,
-           before: dict[str, Any] | None, after: dict[str, Any] | None) -> None:
-    session.add(AuditLog(tenant_id=tenant.id, actor=actor, action=action, object_type="dunning_stage",
+           before: dict[str, Any] | None, after: dict[str, Any] | None, object_type: str = "dunning_stage") -> None:
+    session.add(AuditLog(tenant_id=tenant.id, actor=actor, action=action, object_type=object_type,
                          object_id=object_id, before=before, after=after, reason="settings page"))
 
 
@@ -291,5 +300,129 @@ def save_options(session: Session, tenant: Tenant, policy: DunningPolicy, form: 
     before = dict(policy.options or {})
     policy.options = {**before, **values}
     _audit(session, tenant, actor, "dunning.settings_saved", str(policy.id), before, policy.options)
+    session.flush()
+    return {}
+
+
+# --- policies: create, rename, delete, assign to customers ---------------------------------------------------
+
+
+def parse_policy_form(session: Session, tenant: Tenant, form: Mapping[str, Any],
+                      policy: DunningPolicy | None) -> tuple[dict[str, Any], dict[str, str]]:
+    """Name (unique per tenant) and language of a policy from the form, with errors by field."""
+    name = str(form.get("name", "")).strip()
+    errors: dict[str, str] = {}
+    if not name or len(name) > 100:
+        errors["name"] = "a name of 1 to 100 characters"
+    else:
+        clash = session.scalar(select(DunningPolicy.id).where(DunningPolicy.tenant_id == tenant.id,
+                                                              DunningPolicy.name == name))
+        if clash is not None and (policy is None or clash != policy.id):
+            errors["name"] = f"another policy is already called {name!r}"
+    language = str(form.get("language", "") or (policy_language(policy) if policy else PRIMARY_LANGUAGE))
+    if language not in LANGUAGES:
+        errors["language"] = f"choose one of {', '.join(LANGUAGES)}"
+    return {"name": name, "language": language}, errors
+
+
+def create_policy(session: Session, tenant: Tenant, default: DunningPolicy, values: dict[str, Any],
+                  actor: str) -> DunningPolicy:
+    """A new policy, assigned to nobody yet, starting as a copy of the default policy's stages and variants."""
+    policy = DunningPolicy(tenant_id=tenant.id, name=values["name"], enabled=True, is_default=False,
+                           segment={"customers": []}, options={"language": values["language"]})
+    for row in sorted(default.stages, key=lambda s: (s.position, s.language)):
+        policy.stages.append(DunningStage(
+            tenant_id=tenant.id, language=row.language or PRIMARY_LANGUAGE, position=row.position,
+            **{name: (list(row.risk_bands or []) if name == "risk_bands" else getattr(row, name))
+               for name in FIELDS}))
+    session.add(policy)
+    session.flush()
+    _audit(session, tenant, actor, "dunning.policy_created", str(policy.id), None, values, "dunning_policy")
+    return policy
+
+
+def update_policy(session: Session, tenant: Tenant, policy: DunningPolicy, values: dict[str, Any],
+                  actor: str) -> None:
+    """Rename a policy and set the language it writes in."""
+    before = {"name": policy.name, "language": policy_language(policy)}
+    policy.name = values["name"]
+    policy.options = {**(policy.options or {}), "language": values["language"]}
+    _audit(session, tenant, actor, "dunning.policy_updated", str(policy.id), before, values, "dunning_policy")
+    session.flush()
+
+
+def delete_policy(session: Session, tenant: Tenant, policy: DunningPolicy, actor: str) -> str | None:
+    """Delete a policy (never the default: its customers fall back to it); returns an error or None."""
+    if policy.is_default:
+        return "the default policy cannot be deleted"
+    _audit(session, tenant, actor, "dunning.policy_deleted", str(policy.id),
+           {"name": policy.name, "segment": policy.segment}, None, "dunning_policy")
+    session.delete(policy)
+    session.flush()
+    return None
+
+
+def tenant_customers(session: Session, tenant: Tenant) -> list[tuple[str, str]]:
+    """(remote id, name) of the tenant's customers, for the assignment multi-select."""
+    rows = session.execute(select(Customer.remote_id, Customer.name).where(
+        Customer.tenant_id == tenant.id, Customer.archived.is_(False)).order_by(Customer.name)).all()
+    return [(remote_id, name) for remote_id, name in rows]
+
+
+def assign_customers(session: Session, tenant: Tenant, policy: DunningPolicy, remote_ids: list[str],
+                     actor: str) -> dict[str, str]:
+    """Assign exactly these customers to a non-default policy (taking them off any other policy, so each
+    customer has one); returns errors by field (empty when saved)."""
+    if policy.is_default:
+        return {"customers": "the default policy covers every customer not assigned elsewhere"}
+    known = {remote_id for remote_id, _ in tenant_customers(session, tenant)}
+    unknown = sorted(set(remote_ids) - known)
+    if unknown:
+        return {"customers": f"unknown customer(s): {', '.join(unknown)}"}
+    chosen = sorted(set(remote_ids))
+    others = session.scalars(select(DunningPolicy).where(DunningPolicy.tenant_id == tenant.id,
+                                                         DunningPolicy.id != policy.id)).all()
+    for other in others:
+        assigned = list((other.segment or {}).get("customers", []))
+        if set(assigned) & set(chosen):
+            other.segment = {**(other.segment or {}), "customers": [c for c in assigned if c not in chosen]}
+    before = dict(policy.segment or {})
+    policy.segment = {**before, "customers": chosen}
+    _audit(session, tenant, actor, "dunning.policy_assigned", str(policy.id), before, policy.segment,
+           "dunning_policy")
+    session.flush()
+    return {}
+
+
+# --- per-language template variants ---------------------------------------------------------------------------
+
+
+def save_variant(session: Session, tenant: Tenant, policy: DunningPolicy, stage: DunningStage, language: str,
+                 source: TemplateSource, actor: str) -> dict[str, str]:
+    """Store a stage's template in another language (both parts empty removes the variant); returns errors
+    by field, validated like the English template."""
+    if language not in LANGUAGES or language == PRIMARY_LANGUAGE:
+        return {"language": f"choose one of {', '.join(lang for lang in LANGUAGES if lang != PRIMARY_LANGUAGE)}"}
+    errors = template_errors(source)
+    if errors:
+        return errors
+    variant = language_variants(policy, stage.key).get(language)
+    before = ({"subject_template": variant.subject_template, "body_template": variant.body_template}
+              if variant else None)
+    if not source.subject.strip() and not source.body.strip():
+        if variant is not None:
+            policy.stages.remove(variant)
+        after = None
+    else:
+        if variant is None:
+            # The schedule columns mirror the English row; only subject and body are read from a variant.
+            variant = DunningStage(tenant_id=tenant.id, language=language, position=stage.position,
+                                   **{name: (list(stage.risk_bands or []) if name == "risk_bands"
+                                             else getattr(stage, name)) for name in FIELDS})
+            policy.stages.append(variant)
+        variant.subject_template = source.subject
+        variant.body_template = source.body
+        after = {"subject_template": source.subject, "body_template": source.body}
+    _audit(session, tenant, actor, "dunning.template_variant_saved", f"{stage.key}:{language}", before, after)
     session.flush()
     return {}

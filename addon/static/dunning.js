@@ -1,6 +1,10 @@
-// Live template preview on the stage form: renders the subject/body on a real open invoice (no CDN, no framework).
+// Stage and language forms: live template preview on a real open invoice; delete buttons ask first (no CDN, no framework).
 (function () {
   "use strict";
+  // Destructive buttons (delete a policy) ask first; without JavaScript the form still posts.
+  Array.prototype.forEach.call(document.querySelectorAll("button[data-confirm]"), function (b) {
+    b.addEventListener("click", function (e) { if (!window.confirm(b.dataset.confirm)) { e.preventDefault(); } });
+  });
   var button = document.getElementById("preview-button");
   if (!button) { return; }
   function value(id) { var el = document.getElementById(id); return el ? el.value : ""; }

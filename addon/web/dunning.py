@@ -14,7 +14,16 @@ from addon.extensions import get_db, get_for_tenant
 from addon.mail import VARIABLES, InvalidUnsubscribeTokenError, TemplateSource, UnsubscribeTokens
 from addon.models import DunningPolicy, DunningStage, Role, Tenant
 from addon.services import dunning, dunning_settings
-from addon.services.dunning_policies import ensure_default_policy, load_policies, settings_from_options
+from addon.services.dunning_policies import (
+    LANGUAGES,
+    PRIMARY_LANGUAGE,
+    ensure_default_policy,
+    language_variants,
+    load_policies,
+    policy_language,
+    primary_stages,
+    settings_from_options,
+)
 from addon.web.session import tenant_view
 
 bp = Blueprint("dunning", __name__)
@@ -41,7 +50,10 @@ def _policy(tenant: Tenant, policy_id: int) -> DunningPolicy:
 
 
 def _stage(tenant: Tenant, stage_id: int) -> DunningStage:
-    return get_for_tenant(get_db().session, DunningStage, stage_id, tenant.id) or abort(404)
+    stage = get_for_tenant(get_db().session, DunningStage, stage_id, tenant.id) or abort(404)
+    if (stage.language or PRIMARY_LANGUAGE) != PRIMARY_LANGUAGE:
+        abort(404)  # a language variant is edited through its English stage, never as a stage of its own
+    return stage
 
 
 @bp.get("/tenants/<int:tenant_id>/dunning")
@@ -50,13 +62,34 @@ def settings(tenant: Tenant) -> Any:
     return _render_settings(tenant, {}, {})
 
 
-def _render_settings(tenant: Tenant, form: dict[str, Any], option_errors: dict[str, str], status: int = 200) -> Any:
+def _selected_policy_id() -> int | None:
+    raw = request.args.get("policy", "")
+    return int(raw) if raw.isdigit() else None
+
+
+def _back(tenant: Tenant, policy_id: int | None = None) -> Any:
+    return redirect(url_for("dunning.settings", tenant_id=tenant.id, policy=policy_id) + (
+        f"#policy-{policy_id}" if policy_id else ""))
+
+
+def _render_settings(tenant: Tenant, form: dict[str, Any], option_errors: dict[str, str], status: int = 200, *,
+                     selected_id: int | None = None, policy_form: dict[str, Any] | None = None,
+                     policy_errors: dict[str, str] | None = None, error_policy_id: int | None = None) -> Any:
     session = get_db().session
     default = ensure_default_policy(session, tenant)
     tomorrow = _today(tenant) + timedelta(days=1)
     policies = session.scalars(select(DunningPolicy).where(DunningPolicy.tenant_id == tenant.id)
-                               .order_by(DunningPolicy.id)).all()
-    return render_template("dunning/settings.html", tenant=tenant, policies=policies, tomorrow=tomorrow,
+                               .order_by(DunningPolicy.is_default.desc(), DunningPolicy.id)).all()
+    wanted = selected_id if selected_id is not None else _selected_policy_id()
+    selected = next((p for p in policies if p.id == wanted), default)
+    customers = dunning_settings.tenant_customers(session, tenant)
+    names = dict(customers)
+    return render_template("dunning/settings.html", tenant=tenant, policies=policies, selected=selected,
+                           stages=primary_stages(selected),
+                           variants={s.key: sorted(language_variants(selected, s.key)) for s in selected.stages},
+                           languages=LANGUAGES, policy_language=policy_language, customers=customers,
+                           customer_names=names, policy_form=policy_form or {}, policy_errors=policy_errors or {},
+                           error_policy_id=error_policy_id, tomorrow=tomorrow,
                            dry_run=dunning.preview(session, tenant, tomorrow),
                            approvals=dunning.pending_approvals(session, tenant),
                            tasks=dunning.open_tasks(session, tenant, datetime.now(UTC) - timedelta(days=30)),
@@ -101,8 +134,10 @@ def stage_form(tenant: Tenant, policy_id: int | None = None, stage_id: int | Non
 
 def _render_form(tenant: Tenant, policy: DunningPolicy, stage: DunningStage | None, values: dict[str, Any],
                  errors: dict[str, str], status: int = 200) -> Any:
+    others = [lang for lang in LANGUAGES if lang != PRIMARY_LANGUAGE]
     return render_template("dunning/stage_form.html", tenant=tenant, policy=policy, stage=stage, values=values,
-                           errors=errors, variables=VARIABLES,
+                           errors=errors, variables=VARIABLES, other_languages=others,
+                           variants=sorted(language_variants(policy, stage.key)) if stage else [],
                            invoices=dunning_settings.open_invoices(get_db().session, tenant)), status
 
 
@@ -117,7 +152,7 @@ def save_stage(tenant: Tenant, policy_id: int | None = None, stage_id: int | Non
     if saved is None:
         return _render_form(tenant, policy, stage, {**request.form.to_dict(), **data.values}, data.errors, 422)
     flash(f"Stage {saved.key} saved.")
-    return redirect(url_for("dunning.settings", tenant_id=tenant.id))
+    return _back(tenant, policy.id)
 
 
 @bp.post("/tenants/<int:tenant_id>/dunning/stages/<int:stage_id>/delete")
@@ -126,7 +161,7 @@ def delete_stage(tenant: Tenant, stage_id: int) -> Any:
     stage = _stage(tenant, stage_id)
     error = dunning_settings.delete_stage(get_db().session, tenant, _policy(tenant, stage.policy_id), stage, _actor())
     flash(error or f"Stage {stage.key} deleted.")
-    return redirect(url_for("dunning.settings", tenant_id=tenant.id))
+    return _back(tenant, stage.policy_id)
 
 
 @bp.post("/tenants/<int:tenant_id>/dunning/stages/<int:stage_id>/move")
@@ -135,7 +170,7 @@ def move_stage(tenant: Tenant, stage_id: int) -> Any:
     stage = _stage(tenant, stage_id)
     dunning_settings.move_stage(get_db().session, tenant, _policy(tenant, stage.policy_id), stage,
                                 request.form.get("direction", "up"), _actor())
-    return redirect(url_for("dunning.settings", tenant_id=tenant.id))
+    return _back(tenant, stage.policy_id)
 
 
 @bp.post("/tenants/<int:tenant_id>/dunning/policies/<int:policy_id>/enabled")
@@ -144,7 +179,95 @@ def set_enabled(tenant: Tenant, policy_id: int) -> Any:
     enabled = request.form.get("enabled") == "1"
     dunning_settings.set_enabled(get_db().session, tenant, _policy(tenant, policy_id), enabled, _actor())
     flash("Reminders switched on." if enabled else "Reminders switched off: nothing will be sent.")
-    return redirect(url_for("dunning.settings", tenant_id=tenant.id))
+    return _back(tenant, policy_id)
+
+
+@bp.post("/tenants/<int:tenant_id>/dunning/policies")
+@tenant_view(Role.ADMIN)
+def create_policy(tenant: Tenant) -> Any:
+    session = get_db().session
+    values, errors = dunning_settings.parse_policy_form(session, tenant, request.form, None)
+    if errors:
+        return _render_settings(tenant, {}, {}, 422, policy_form=values, policy_errors=errors, error_policy_id=0)
+    policy = dunning_settings.create_policy(session, tenant, ensure_default_policy(session, tenant), values,
+                                            _actor())
+    flash(f"Policy {policy.name} created as a copy of the default; assign customers to it below.")
+    return _back(tenant, policy.id)
+
+
+@bp.post("/tenants/<int:tenant_id>/dunning/policies/<int:policy_id>")
+@tenant_view(Role.ADMIN)
+def update_policy(tenant: Tenant, policy_id: int) -> Any:
+    session = get_db().session
+    policy = _policy(tenant, policy_id)
+    values, errors = dunning_settings.parse_policy_form(session, tenant, request.form, policy)
+    if errors:
+        return _render_settings(tenant, {}, {}, 422, selected_id=policy.id, policy_form=values,
+                                policy_errors=errors, error_policy_id=policy.id)
+    dunning_settings.update_policy(session, tenant, policy, values, _actor())
+    flash(f"Policy {policy.name} saved.")
+    return _back(tenant, policy.id)
+
+
+@bp.post("/tenants/<int:tenant_id>/dunning/policies/<int:policy_id>/delete")
+@tenant_view(Role.ADMIN)
+def delete_policy(tenant: Tenant, policy_id: int) -> Any:
+    policy = _policy(tenant, policy_id)
+    name = policy.name
+    error = dunning_settings.delete_policy(get_db().session, tenant, policy, _actor())
+    flash(error or f"Policy {name} deleted; its customers fall back to the default policy.")
+    return _back(tenant, policy_id if error else None)
+
+
+@bp.post("/tenants/<int:tenant_id>/dunning/policies/<int:policy_id>/customers")
+@tenant_view(Role.ADMIN)
+def assign_customers(tenant: Tenant, policy_id: int) -> Any:
+    policy = _policy(tenant, policy_id)
+    errors = dunning_settings.assign_customers(get_db().session, tenant, policy,
+                                               [str(c) for c in request.form.getlist("customers")], _actor())
+    if errors:
+        return _render_settings(tenant, {}, {}, 422, selected_id=policy.id, policy_errors=errors,
+                                error_policy_id=policy.id)
+    flash(f"Customers of {policy.name} saved.")
+    return _back(tenant, policy.id)
+
+
+@bp.get("/tenants/<int:tenant_id>/dunning/stages/<int:stage_id>/language")
+@tenant_view(Role.ADMIN)
+def variant_form(tenant: Tenant, stage_id: int) -> Any:
+    stage = _stage(tenant, stage_id)
+    policy = _policy(tenant, stage.policy_id)
+    language = request.args.get("language", "")
+    variant = language_variants(policy, stage.key).get(language)
+    values = {"language": language, "subject_template": variant.subject_template if variant else "",
+              "body_template": variant.body_template if variant else ""}
+    errors = {} if language in LANGUAGES and language != PRIMARY_LANGUAGE else {
+        "language": "choose a language other than English"}
+    return _render_variant(tenant, policy, stage, values, errors)
+
+
+def _render_variant(tenant: Tenant, policy: DunningPolicy, stage: DunningStage, values: dict[str, Any],
+                    errors: dict[str, str], status: int = 200) -> Any:
+    return render_template("dunning/variant_form.html", tenant=tenant, policy=policy, stage=stage, values=values,
+                           errors=errors, variables=VARIABLES,
+                           languages=[lang for lang in LANGUAGES if lang != PRIMARY_LANGUAGE],
+                           invoices=dunning_settings.open_invoices(get_db().session, tenant)), status
+
+
+@bp.post("/tenants/<int:tenant_id>/dunning/stages/<int:stage_id>/language")
+@tenant_view(Role.ADMIN)
+def save_variant(tenant: Tenant, stage_id: int) -> Any:
+    stage = _stage(tenant, stage_id)
+    policy = _policy(tenant, stage.policy_id)
+    language = str(request.form.get("language", ""))
+    source = TemplateSource(str(request.form.get("subject_template", "")),
+                            str(request.form.get("body_template", "")).replace("\r\n", "\n"))
+    errors = dunning_settings.save_variant(get_db().session, tenant, policy, stage, language, source, _actor())
+    if errors:
+        values = {"language": language, "subject_template": source.subject, "body_template": source.body}
+        return _render_variant(tenant, policy, stage, values, errors, 422)
+    flash(f"Stage {stage.key}: {language} template saved.")
+    return _back(tenant, policy.id)
 
 
 @bp.post("/tenants/<int:tenant_id>/dunning/approvals/<int:customer_id>")
