@@ -92,7 +92,8 @@ def test_webhooks_survive_a_redis_restart(live_app, installed, db, tmp_path) -> 
         private.wait(10)
 
 
-def test_a_worker_killed_mid_job_loses_nothing(live_app, installed, db, redis_conn, redis_url, app_config) -> None:
+def test_a_worker_killed_mid_job_loses_nothing(live_app, installed, db, redis_conn, redis_url, app_config,
+                                               tmp_path) -> None:
     inv = _pay_first_open(installed, db)
     installed.drain_webhooks()
     db.expire_all()
@@ -109,11 +110,13 @@ def test_a_worker_killed_mid_job_loses_nothing(live_app, installed, db, redis_co
            "QBO_CLIENT_ID": config["QBO_CLIENT_ID"], "QBO_CLIENT_SECRET": config["QBO_CLIENT_SECRET"],
            "QBO_DISCOVERY_URL": config["QBO_DISCOVERY_URL"], "QBO_API_URL": config["QBO_API_URL"],
            "CASHLINE_ENV": "test", "LOG_LEVEL": "WARNING"}
-    worker = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "cashline"), "worker", "sync"],
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = tmp_path / "worker.log"
+    with log.open("w") as sink:
+        worker = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "cashline"), "worker", "sync"],
+                                  env=env, stdout=sink, stderr=subprocess.STDOUT)
     try:
         registry = StartedJobRegistry("sync", connection=redis_conn, serializer=JSONSerializer)
-        _wait(lambda: registry.get_job_ids(), timeout=60)
+        _wait(lambda: registry.get_job_ids(), timeout=60, explain=lambda: log.read_text()[-3000:])
 
         def attempt_recorded() -> bool:
             db.expire_all()
@@ -143,7 +146,7 @@ def test_a_worker_killed_mid_job_loses_nothing(live_app, installed, db, redis_co
     assert db.get(Invoice, inv.id).status == "paid"
 
 
-def _wait(check, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
+def _wait(check, timeout: float = 20.0, explain=lambda: "") -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -152,4 +155,4 @@ def _wait(check, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
         except redis_lib.ConnectionError:
             pass
         time.sleep(0.1)
-    raise AssertionError("timed out waiting")
+    raise AssertionError(f"timed out waiting {explain()}")

@@ -24,12 +24,7 @@ import numpy as np
 import numpy.typing as npt
 import xgboost as xgb
 
-from addon.domain.scoring.calibration import (
-    IntervalCalibrator,
-    ProbabilityCalibrator,
-    fit_interval_calibrator,
-    fit_probability_calibrator,
-)
+from addon.domain.scoring.calibration import fit_interval_calibrator, fit_probability_calibrator
 from addon.domain.scoring.features import FEATURE_NAMES, FeatureBuilder, feature_index
 from addon.domain.scoring.history import HistoryInvoice, as_seen_at
 from addon.domain.scoring.model import RiskModel, classifier_margin, model_matrix, quantile_margin
@@ -68,15 +63,6 @@ class TrainConfig:
     # held-out model their conformal offsets were measured on, and the classifier is not refit: a
     # calibration map is only valid for the exact model it was fitted against.
     refit: bool = True
-    # P(late) calibration is cross-fitted: the labelled rows are cut into this many blocks by issue
-    # date, each block is scored by a classifier trained without it, and the map is fitted on those
-    # out-of-fold scores from the newest ``probability_window`` of invoices. The classifier itself is
-    # then trained on every row, so it sees the newest behaviour. 0 restores a single held-out window.
-    calibration_folds: int = 4
-    probability_window: float = 0.5
-    forward_folds: bool = False
-    crossfit_intervals: bool = False
-    probability_method: str = "auto"  # "auto" (isotonic with enough rows, else Platt), "isotonic", "platt"
 
 
 @dataclass(slots=True)
@@ -87,25 +73,12 @@ class _Rows:
     y: list[float] = field(default_factory=list)
     overdue: list[bool] = field(default_factory=list)
     recent: list[bool] = field(default_factory=list)
-    issued: list[int] = field(default_factory=list)
 
-    def add(self, x: Vector, y: float, overdue: bool, recent: bool, issued: int = 0) -> None:
+    def add(self, x: Vector, y: float, overdue: bool, recent: bool) -> None:
         self.x.append(x)
         self.y.append(y)
         self.overdue.append(overdue)
         self.recent.append(recent)
-        self.issued.append(issued)
-
-    def blocks(self, k: int) -> npt.NDArray[np.int64]:
-        """Block 0..k-1 of each row: contiguous issue-date ranges of about equal size.
-
-        Cut points are dates, so every snapshot of one invoice falls in the same block.
-        """
-        issued = np.array(self.issued, dtype=np.float64)
-        if not len(issued):
-            return np.zeros(0, dtype=np.int64)
-        cuts = np.quantile(issued, np.arange(1, k) / k)
-        return np.searchsorted(cuts, issued, side="right").astype(np.int64)
 
     def part(self, recent: bool | None) -> tuple[Vector, Vector, npt.NDArray[np.bool_]]:
         keep = [i for i, r in enumerate(self.recent) if recent is None or r == recent]
@@ -148,12 +121,11 @@ def _collect(history: Sequence[HistoryInvoice], as_of: date, config: TrainConfig
             past_due = day > inv.due_date
             if inv.due_date < as_of and not past_due:
                 late = float(inv.paid_date is None or inv.paid_date > inv.due_date)
-                late_rows.add(x, late, False, inv.issue_date >= late_recent, inv.issue_date.toordinal())
+                late_rows.add(x, late, False, inv.issue_date >= late_recent)
             if inv.due_date < delay_cut:
                 # the target is the time still to come: delay minus days already past due
                 remaining = delay - max(0, (day - inv.due_date).days)
-                delay_rows.add(x, float(remaining), past_due, inv.issue_date >= delay_recent,
-                               inv.issue_date.toordinal())
+                delay_rows.add(x, float(remaining), past_due, inv.issue_date >= delay_recent)
     return late_rows, delay_rows
 
 
@@ -189,84 +161,6 @@ def _fit_both(own_late: _Rows, prior_late: list[_Rows], own_delay: _Rows, prior_
     return clf, quantiles, margin
 
 
-def _crossfit_classifier(own: _Rows, priors: list[_Rows], config: TrainConfig, own_calib: bool
-                         ) -> tuple[xgb.Booster, ProbabilityCalibrator, Vector]:
-    """Classifier on every row plus a probability map fitted on out-of-fold scores of the newest rows."""
-    k = config.calibration_folds
-    window_blocks = max(1, round(k * config.probability_window))
-    parts = [(own, 1.0, True)] + [(p, config.prior_weight, False) for p in priors]
-    xs, ys, ws, blocks, calib = [], [], [], [], []
-    for rows, weight, is_own in parts:
-        x, y, _ = rows.part(None)
-        block = rows.blocks(k)
-        xs.append(x)
-        ys.append(y)
-        ws.append(np.full(len(y), weight))
-        blocks.append(block)
-        # The map is fitted on rows scored at issue (how every invoice is first scored) in the newest
-        # blocks, from the tenant's own history once it has enough of it.
-        at_issue = x[:, feature_index("age_days")] == 0
-        calib.append(at_issue & (block >= k - window_blocks) & (is_own or not own_calib))
-    x, y, w, block = np.vstack(xs), np.concatenate(ys), np.concatenate(ws), np.concatenate(blocks)
-    use = np.concatenate(calib)
-    margin = classifier_margin(x)
-    params = _params(config, objective="binary:logistic", eval_metric="logloss")
-    oof = np.full(len(y), np.nan)
-    for b in range(k):
-        out = block == b
-        if not (use & out).any() or out.all():
-            continue
-        fit = block < b if config.forward_folds else ~out
-        if not fit.any():
-            continue
-        model = _fit(model_matrix(x[fit], margin[fit], y[fit], w[fit], config.nthread),
-                     config.classifier_rounds, params)
-        oof[out] = model.predict(model_matrix(x[out], margin[out])).astype(np.float64)
-    use &= ~np.isnan(oof)
-    probability = fit_probability_calibrator(oof[use], y[use], config.probability_method)
-    classifier = _fit(model_matrix(x, margin, y, w, config.nthread), config.classifier_rounds, params)
-    return classifier, probability, margin
-
-
-def _crossfit_quantiles(own: _Rows, priors: list[_Rows], config: TrainConfig, own_calib: bool
-                        ) -> tuple[xgb.Booster, IntervalCalibrator]:
-    """Payment-day model on every row plus CQR offsets measured on out-of-fold predictions."""
-    k = config.calibration_folds
-    window_blocks = max(1, round(k * config.probability_window))
-    parts = [(own, 1.0, True)] + [(p, config.prior_weight, False) for p in priors]
-    xs, ys, ws, blocks, stages, calib = [], [], [], [], [], []
-    for rows, weight, is_own in parts:
-        x, y, stage = rows.part(None)
-        block = rows.blocks(k)
-        xs.append(x)
-        ys.append(y)
-        ws.append(np.full(len(y), weight))
-        blocks.append(block)
-        stages.append(stage)
-        # Stage 0 offsets come from rows scored at issue; rows scored later but before the due date
-        # are conditioned differently and are left out.
-        at_issue = x[:, feature_index("age_days")] == 0
-        calib.append((at_issue | stage) & (block >= k - window_blocks) & (is_own or not own_calib))
-    x, y, w, block = np.vstack(xs), np.concatenate(ys), np.concatenate(ws), np.concatenate(blocks)
-    stage, use = np.concatenate(stages), np.concatenate(calib)
-    margin = quantile_margin(x)
-    params = _params(config, objective="reg:quantileerror", quantile_alpha=list(QUANTILES))
-    oof = np.full((len(y), len(QUANTILES)), np.nan)
-    for b in range(k):
-        out = block == b
-        fit = block < b if config.forward_folds else ~out
-        if not (use & out).any() or not fit.any():
-            continue
-        model = _fit(model_matrix(x[fit], margin[fit], y[fit], w[fit], config.nthread), config.quantile_rounds,
-                     params)
-        pred = model.predict(model_matrix(x[out], margin[out])).reshape(int(out.sum()), -1)
-        oof[out] = np.sort(pred.astype(np.float64), axis=1)
-    use &= ~np.isnan(oof[:, 0])
-    interval = fit_interval_calibrator(oof[use, 0], oof[use, -1], y[use], stage[use])
-    quantiles = _fit(model_matrix(x, margin, y, w, config.nthread), config.quantile_rounds, params)
-    return quantiles, interval
-
-
 def train_model(history: Sequence[HistoryInvoice], as_of: date, config: TrainConfig | None = None,
                 prior: Sequence[tuple[Sequence[HistoryInvoice], date]] = ()) -> RiskModel:
     """Train on what was known at ``as_of``; ``prior`` histories (pooled, down-weighted) help cold starts."""
@@ -280,34 +174,26 @@ def train_model(history: Sequence[HistoryInvoice], as_of: date, config: TrainCon
     own_calib = sum(own_late.recent) >= MIN_OWN_CALIBRATION
     calib_priors_late = [] if own_calib else prior_late
     calib_priors_delay = [] if own_calib else prior_delay
-    crossfit = config.calibration_folds >= 2
-    clf, quantiles, margin = _fit_both(own_late, prior_late, own_delay, prior_delay, config, False,
-                                       classifier=not crossfit)
-    if crossfit:
-        classifier, probability, margin = _crossfit_classifier(own_late, prior_late, config, own_calib)
-    else:
-        assert clf is not None
-        classifier = clf
-        xc, yc, _, _ = _stack(own_late, calib_priors_late, True, 1.0)
-        # Calibrate on rows scored at issue, the moment every invoice is first scored; rows scored at a
-        # checkpoint are conditioned on "still unpaid" and would bend one shared map towards them.
-        first = xc[:, feature_index("age_days")] == 0
-        xc, yc = xc[first], yc[first]
-        raw_p = classifier.predict(model_matrix(xc, classifier_margin(xc))).astype(np.float64)
-        probability = fit_probability_calibrator(raw_p, yc)
+    clf, quantiles, margin = _fit_both(own_late, prior_late, own_delay, prior_delay, config, False)
+    assert clf is not None
+    classifier = clf
+    xc, yc, _, _ = _stack(own_late, calib_priors_late, True, 1.0)
+    # Calibrate on rows scored at issue, the moment every invoice is first scored; rows scored at a
+    # checkpoint are conditioned on "still unpaid" and would bend one shared map towards them.
+    first = xc[:, feature_index("age_days")] == 0
+    xc, yc = xc[first], yc[first]
+    raw_p = classifier.predict(model_matrix(xc, classifier_margin(xc))).astype(np.float64)
+    probability = fit_probability_calibrator(raw_p, yc)
+    xd, yd, _, stage = _stack(own_delay, calib_priors_delay, True, 1.0)
+    raw_q = quantiles.predict(model_matrix(xd, quantile_margin(xd)))
+    raw_q = np.sort(raw_q.reshape(len(yd), -1).astype(np.float64), axis=1)
+    # Stage 0 conformal offsets come from rows scored at issue (how invoices are first scored);
+    # rows scored later but before the due date are conditioned differently and are left out.
+    at_issue = xd[:, feature_index("age_days")] == 0
+    keep = at_issue | stage
+    interval = fit_interval_calibrator(raw_q[keep, 0], raw_q[keep, -1], yd[keep], stage[keep])
     median = None
-    if crossfit and config.crossfit_intervals:
-        quantiles, interval = _crossfit_quantiles(own_delay, prior_delay, config, own_calib)
-    else:
-        xd, yd, _, stage = _stack(own_delay, calib_priors_delay, True, 1.0)
-        raw_q = quantiles.predict(model_matrix(xd, quantile_margin(xd)))
-        raw_q = np.sort(raw_q.reshape(len(yd), -1).astype(np.float64), axis=1)
-        # Stage 0 conformal offsets come from rows scored at issue (how invoices are first scored);
-        # rows scored later but before the due date are conditioned differently and are left out.
-        at_issue = xd[:, feature_index("age_days")] == 0
-        keep = at_issue | stage
-        interval = fit_interval_calibrator(raw_q[keep, 0], raw_q[keep, -1], yd[keep], stage[keep])
-    if config.refit and not (crossfit and config.crossfit_intervals):
+    if config.refit:
         _, median, _ = _fit_both(own_late, prior_late, own_delay, prior_delay, config, None, classifier=False)
     meta = _metadata(history, as_of, config, own_late, own_delay, len(prior), own_calib)
     meta["mean_margin"] = float(margin.mean())
