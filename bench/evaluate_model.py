@@ -13,14 +13,47 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from addon.domain.scoring.evaluate import evaluate
+from addon.domain.scoring.baseline import baseline_predictions
+from addon.domain.scoring.evaluate import Evaluation, evaluate, split_date
+from addon.domain.scoring.features import FeatureBuilder
+from addon.domain.scoring.history import HistoryInvoice
+from addon.domain.scoring.metrics import bootstrap_interval, expected_calibration_error
 from addon.services.scoring_prior import generated_history
 
 COLUMNS = ("roc_auc", "ece", "coverage_80", "width_80", "within_5d", "mae_days")
+
+
+def noise(history: Sequence[HistoryInvoice], result: Evaluation, test_fraction: float) -> dict[str, Any]:
+    """95% bootstrap intervals (same predictions, resampled test invoices) for the noisy targets."""
+    cutoff = split_date(history, test_fraction)
+    end = max(max(i.issue_date, i.paid_date or i.issue_date) for i in history)
+    test = [i for i in history if i.issue_date >= cutoff]
+    rows = {r.invoice_id: r for r in result.predictions}
+    p = np.array([rows[i.invoice_id].p_late for i in test])
+    q = np.array([[rows[i.invoice_id].p10_days, rows[i.invoice_id].p50_days, rows[i.invoice_id].p90_days]
+                  for i in test])
+    base = baseline_predictions(FeatureBuilder(history), [(i, i.issue_date) for i in test])
+    late = np.array([i.paid_date is None or i.paid_date > i.due_date for i in test], dtype=float)
+    known = np.array([i.paid_date is not None or i.due_date < end for i in test])
+    paid = np.array([i.paid_date is not None for i in test])
+    actual = np.array([i.delay_days() or 0 for i in test], dtype=float)
+    pk, yk = p[known], late[known]
+    qa, a, b50 = q[paid], actual[paid], base.p50[paid]
+    hit = (np.abs(qa[:, 1] - a) <= 5).astype(float) - (np.abs(b50 - a) <= 5).astype(float)
+    inside = ((qa[:, 0] <= a) & (a <= qa[:, 2])).astype(float)
+    return {
+        "ece": bootstrap_interval(lambda i: expected_calibration_error(pk[i], yk[i]), len(yk)),
+        "coverage_80": bootstrap_interval(lambda i: float(inside[i].mean()), len(a)),
+        "within_5d_difference": bootstrap_interval(lambda i: float(hit[i].mean()), len(a)),
+    }
 
 
 def main() -> None:
@@ -31,6 +64,8 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=120)
     parser.add_argument("--test-fraction", type=float, default=0.25)
     parser.add_argument("--json", action="store_true", help="also print one JSON line per dataset")
+    parser.add_argument("--noise", action="store_true",
+                        help="also print 95%% bootstrap intervals of ECE, coverage_80 and the within_5d gap")
     args = parser.parse_args()
     header = f"{'mix':<16}{'seed':>5}{'n_test':>7}  " + "  ".join(f"{c:>17}" for c in COLUMNS)
     print(header + "   AUC diff [95% CI]        targets(auc,ece,cov,w5)  secs")
@@ -40,7 +75,8 @@ def main() -> None:
         for seed in args.seeds:
             started = time.perf_counter()
             history = generated_history(seed, mix, args.customers, args.invoices)
-            report = evaluate(history, args.test_fraction).report
+            result = evaluate(history, args.test_fraction)
+            report = result.report
             secs = time.perf_counter() - started
             runs += 1
             for key, ok in report["targets_met"].items():
@@ -50,6 +86,10 @@ def main() -> None:
             flags = "".join("Y" if v else "n" for v in report["targets_met"].values())
             print(f"{mix:<16}{seed:>5}{report['n_test']:>7}  {cells}   {d['estimate']:+.3f} "
                   f"[{d['ci95_low']:+.3f},{d['ci95_high']:+.3f}]   {flags:>8}  {secs:6.1f}", flush=True)
+            if args.noise:
+                ci = noise(history, result, args.test_fraction)
+                print("    95% bootstrap: " + "  ".join(f"{k} [{lo:+.3f},{hi:+.3f}]" for k, (lo, hi) in ci.items()),
+                      flush=True)
             if args.json:
                 print(json.dumps({"mix": mix, "seed": seed, **report}), flush=True)
     print("(cells are model/baseline)")

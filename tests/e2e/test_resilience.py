@@ -122,7 +122,7 @@ def test_a_worker_killed_mid_job_loses_nothing(live_app, installed, db, redis_co
             db.expire_all()
             return db.get(WebhookEvent, event.id).attempts == 1  # recorded before the work starts
 
-        _wait(attempt_recorded)
+        _wait(attempt_recorded, timeout=60)
         time.sleep(0.5)  # now blocked in the rate limiter, mid-job
     finally:
         worker.send_signal(signal.SIGKILL)  # no cleanup, no graceful shutdown

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -92,3 +93,18 @@ def paired_bootstrap_auc(y: Vector, p_a: Vector, p_b: Vector, rounds: int = 1000
     point = fast_auc(y, p_a) - fast_auc(y, p_b)
     lo, hi = np.percentile(diffs, [2.5, 97.5]) if diffs else (math.nan, math.nan)
     return point, float(lo), float(hi)
+
+
+def bootstrap_interval(statistic: Callable[[npt.NDArray[np.int64]], float], n: int, rounds: int = 200,
+                       seed: int = 0) -> tuple[float, float]:
+    """95% percentile-bootstrap interval of ``statistic`` over ``rounds`` resamples of row indices 0..n-1.
+
+    Shows how much of a metric is sampling noise: with about 1,300 test invoices a 10-bin ECE moves by
+    roughly a percentage point between resamples of the very same predictions.
+    """
+    if n == 0:
+        return math.nan, math.nan
+    rng = np.random.default_rng(seed)
+    values = [statistic(rng.integers(0, n, n)) for _ in range(rounds)]
+    lo, hi = np.percentile(values, [2.5, 97.5])
+    return float(lo), float(hi)

@@ -14,6 +14,7 @@ from addon.domain.scoring.calibration import (
     fit_probability_calibrator,
 )
 from addon.domain.scoring.metrics import (
+    bootstrap_interval,
     day_metrics,
     expected_calibration_error,
     fast_auc,
@@ -111,3 +112,15 @@ def test_probability_metrics_with_one_class_are_undefined_not_crashing() -> None
     m = probability_metrics(np.array([0.2, 0.3]), np.array([1.0, 1.0]))
     assert np.isnan(m["roc_auc"])
     assert m["brier"] == pytest.approx((0.64 + 0.49) / 2)
+
+
+def test_bootstrap_interval_brackets_the_statistic_and_narrows_with_more_rows() -> None:
+    rng = np.random.default_rng(3)
+    small, large = rng.normal(2.0, 1.0, 100), rng.normal(2.0, 1.0, 2500)
+    lo_s, hi_s = bootstrap_interval(lambda idx: float(small[idx].mean()), len(small))
+    lo_l, hi_l = bootstrap_interval(lambda idx: float(large[idx].mean()), len(large))
+    assert lo_s < small.mean() < hi_s
+    assert lo_l < large.mean() < hi_l
+    # the standard error shrinks like 1/sqrt(n): 25x the rows gives about a fifth of the width
+    assert 0.1 < (hi_l - lo_l) / (hi_s - lo_s) < 0.35
+    assert all(np.isnan(bootstrap_interval(lambda idx: 0.0, 0)))  # no rows, no interval
