@@ -69,6 +69,23 @@ class Mirror:
             found.update({r.remote_id: r for r in rows})
         return found
 
+    def _rows(self, model: Any, items: list[Any]) -> list[tuple[Any, Any]]:
+        """(item, row) pairs: the mirrored row for each item's remote id, created when new."""
+        existing = self._existing(model, (i.remote_id for i in items))
+        pairs = []
+        for item in items:
+            row = existing.get(item.remote_id)
+            if row is None:
+                row = model(tenant_id=self.tenant.id, remote_id=item.remote_id)
+                self.session.add(row)
+                existing[item.remote_id] = row
+            pairs.append((item, row))
+        return pairs
+
+    def _allocations(self, model: Any, allocations: tuple[d.Allocation, ...], currency: str) -> list[Any]:
+        return [model(tenant_id=self.tenant.id, invoice_remote_id=a.invoice_id, amount=a.amount, currency=currency,
+                      invoice_id=_id_of(self.invoice(a.invoice_id))) for a in allocations]
+
     def customer(self, remote_id: str | None) -> Customer | None:
         if remote_id is None:
             return None
@@ -90,12 +107,7 @@ class Mirror:
         return self._invoices[remote_id]
 
     def upsert_contacts(self, contacts: list[d.Contact]) -> int:
-        existing = self._existing(Customer, (c.remote_id for c in contacts))
-        for c in contacts:
-            row = existing.get(c.remote_id)
-            if row is None:
-                row = Customer(tenant_id=self.tenant.id, remote_id=c.remote_id)
-                self.session.add(row)
+        for c, row in self._rows(Customer, contacts):
             row.name, row.emails, row.currency = c.name, list(c.emails), c.currency
             row.bank_accounts, row.timezone = list(c.bank_accounts), c.timezone
             row.archived, row.remote_updated_at = c.archived, c.updated_at
@@ -104,12 +116,7 @@ class Mirror:
         return len(contacts)
 
     def upsert_invoices(self, invoices: list[d.Invoice], result: SyncResult) -> int:
-        existing = self._existing(Invoice, (i.remote_id for i in invoices))
-        for inv in invoices:
-            row = existing.get(inv.remote_id)
-            if row is None:
-                row = Invoice(tenant_id=self.tenant.id, remote_id=inv.remote_id)
-                self.session.add(row)
+        for inv, row in self._rows(Invoice, invoices):
             customer = self.customer(inv.contact_id)
             _apply_invoice(row, inv, customer)
             self._invoices[inv.remote_id] = row
@@ -118,40 +125,24 @@ class Mirror:
         return len(invoices)
 
     def upsert_payments(self, payments: list[d.Payment]) -> int:
-        existing = self._existing(Payment, (p.remote_id for p in payments))
-        for p in payments:
-            row = existing.get(p.remote_id)
-            if row is None:
-                row = Payment(tenant_id=self.tenant.id, remote_id=p.remote_id)
-                self.session.add(row)
+        for p, row in self._rows(Payment, payments):
             customer = self.customer(p.contact_id)
             row.customer_id = customer.id if customer else None
             row.date, row.amount, row.currency = p.date, p.amount, p.currency
             row.unapplied_amount, row.reference = p.unapplied_amount, p.reference
             row.deleted, row.remote_updated_at = p.deleted, p.updated_at
-            row.allocations = [
-                PaymentAllocation(tenant_id=self.tenant.id, invoice_remote_id=a.invoice_id, amount=a.amount,
-                                  currency=p.currency, invoice_id=_id_of(self.invoice(a.invoice_id)))
-                for a in p.allocations]
+            row.allocations = self._allocations(PaymentAllocation, p.allocations, p.currency)
         self.session.flush()
         return len(payments)
 
     def upsert_credit_notes(self, notes: list[d.CreditNote]) -> int:
-        existing = self._existing(CreditNote, (c.remote_id for c in notes))
-        for c in notes:
-            row = existing.get(c.remote_id)
-            if row is None:
-                row = CreditNote(tenant_id=self.tenant.id, remote_id=c.remote_id)
-                self.session.add(row)
+        for c, row in self._rows(CreditNote, notes):
             customer = self.customer(c.contact_id)
             row.customer_id = customer.id if customer else None
             row.number, row.date, row.currency = c.number, c.date, c.currency
             row.total, row.remaining, row.voided = c.total, c.remaining, c.voided
             row.reason, row.remote_updated_at = c.reason, c.updated_at
-            row.allocations = [
-                CreditAllocation(tenant_id=self.tenant.id, invoice_remote_id=a.invoice_id, amount=a.amount,
-                                 currency=c.currency, invoice_id=_id_of(self.invoice(a.invoice_id)))
-                for a in c.allocations]
+            row.allocations = self._allocations(CreditAllocation, c.allocations, c.currency)
         self.session.flush()
         return len(notes)
 
