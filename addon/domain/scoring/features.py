@@ -124,6 +124,10 @@ class FeatureBuilder:
         self.issue_days = sorted(i.issue_date.toordinal() for i in invoices)
         self.currency_days = _days_by(invoices, lambda i: i.currency)
         self.country_days = _days_by(invoices, lambda i: i.country or "")
+        # Scoring a book scores many invoices of one customer on one day: the parts of their features
+        # that depend only on (customer, day) are computed once and reused.
+        self._history_blocks: dict[tuple[str, int], tuple[tuple[tuple[int, float], ...], float, int]] = {}
+        self._books: dict[tuple[str, int], _OpenBook] = {}
 
     def matrix(self, snapshots: Sequence[tuple[HistoryInvoice, date]]) -> FeatureMatrix:
         """Feature rows for (invoice, as_of) pairs; each pair may have its own as_of."""
@@ -142,8 +146,9 @@ class FeatureBuilder:
         cust = self.customers.get(inv.customer_id)
         typical = math.nan
         if cust is not None:
-            typical = self._customer_history(cust, t, inv.issue_date.toordinal(), org_all_rate, out)
-            self._open_book(cust, inv, t, typical, out)
+            typical = self._customer_history(inv.customer_id, cust, t, inv.issue_date.toordinal(),
+                                             org_all_rate, out)
+            self._open_book(inv.customer_id, cust, inv, t, typical, out)
         else:
             out[_INDEX["cust_settled"]] = 0.0
             out[_INDEX["cust_late_rate"]] = org_all_rate
@@ -182,47 +187,93 @@ class FeatureBuilder:
         all_rate = (self.org_cum_late[hi] + 1.0) / (hi + 2.0)
         return rate, delay, all_rate
 
-    def _customer_history(self, c: _Customer, t: int, issue_day: int, prior: float, out: Matrix) -> float:
-        k = c.settled_before(t)
-        out[_INDEX["cust_settled"]] = k
-        out[_INDEX["cust_late_rate"]] = (c.s_cum_late[k] + SMOOTHING * prior) / (k + SMOOTHING)
-        issued = bisect_left(c.issue_list, t)  # strictly earlier invoices define "typical"
-        typical = float(np.median(c.amount[:issued])) if issued else math.nan
+    def _customer_history(self, cid: str, c: _Customer, t: int, issue_day: int, prior: float,
+                          out: Matrix) -> float:
+        key = (cid, t)
+        block = self._history_blocks.get(key)
+        if block is None:
+            block = self._history_blocks[key] = _history_block(c, t, prior)
+        values, typical, k = block
+        for index, value in values:
+            out[index] = value
         if k == 0:
             return typical
         delays = c.s_delay[:k]
-        out[_INDEX["cust_mean_delay"]] = c.s_cum_delay[k] / k
-        out[_INDEX["cust_median_delay"]] = float(np.median(delays))
-        out[_INDEX["cust_delay_spread"]] = float(np.std(delays)) if k > 1 else math.nan
-        out[_INDEX["cust_ewm_delay"]] = c.s_ewm[k]
-        out[_INDEX["cust_last_delay"]] = delays[-1]
-        # Recent minus long-run delay: positive for a customer who is getting slower.
-        out[_INDEX["cust_delay_trend"]] = c.s_ewm[k] - out[_INDEX["cust_median_delay"]]
         # The trend uses a time window, not a count, so busy and quiet customers are treated alike.
         window = (c.s_issue[:k] >= issue_day - TREND_DAYS).nonzero()[0]
         out[_INDEX["cust_projected_delay"]] = _projected(c.s_issue[window], delays[window],
                                                          out[_INDEX["cust_median_delay"]], issue_day)
         out[_INDEX["cust_same_season_delay"]] = _same_season(c.s_issue[:k], c.s_doy[:k], delays, issue_day)
-        out[_INDEX["cust_recent_late_rate"]] = float(np.mean(delays[-RECENT_N:] > 0))
-        out[_INDEX["cust_mean_days_to_settle"]] = c.s_cum_settle[k] / k
-        out[_INDEX["cust_dispute_rate"]] = c.s_cum_dispute[k] / k
-        out[_INDEX["cust_credit_rate"]] = c.s_cum_credit[k] / k
-        out[_INDEX["cust_partial_rate"]] = c.s_cum_partial[k] / k
-        out[_INDEX["cust_days_since_payment"]] = t - c.s_paid[k - 1]
         return typical
 
-    def _open_book(self, c: _Customer, inv: HistoryInvoice, t: int, typical: float, out: Matrix) -> None:
+    def _open_book(self, cid: str, c: _Customer, inv: HistoryInvoice, t: int, typical: float,
+                   out: Matrix) -> None:
+        key = (cid, t)
+        book = self._books.get(key)
+        if book is None:
+            book = self._books[key] = _OpenBook.of(c, t)
+        count, amount, overdue_count, oldest_due = book.count, book.amount, book.overdue_count, book.oldest_due
+        me = c.position.get(inv.invoice_id)
+        if me is not None and me < book.m and c.paid[me] >= t:
+            # The scored invoice is not part of its own "other open invoices".
+            count, amount = count - 1, amount - float(c.amount[me])
+            if c.due[me] < t:
+                overdue_count -= 1
+                oldest_due = book.oldest_due_without(int(c.due[me]))
+        out[_INDEX["open_count"]] = float(count)
+        out[_INDEX["open_amount_vs_typical"]] = amount / typical if typical > 0 else math.nan
+        out[_INDEX["overdue_count"]] = float(overdue_count)
+        out[_INDEX["max_days_overdue"]] = float(t - oldest_due) if overdue_count > 0 else 0.0
+
+
+def _history_block(c: _Customer, t: int, prior: float) -> tuple[tuple[tuple[int, float], ...], float, int]:
+    """The customer-history features that depend only on (customer, day), plus typical amount and k."""
+    k = c.settled_before(t)
+    values: dict[str, float] = {
+        "cust_settled": float(k), "cust_late_rate": (c.s_cum_late[k] + SMOOTHING * prior) / (k + SMOOTHING)}
+    issued = bisect_left(c.issue_list, t)  # strictly earlier invoices define "typical"
+    typical = float(np.median(c.amount[:issued])) if issued else math.nan
+    if k:
+        delays = c.s_delay[:k]
+        median = float(np.median(delays))
+        values.update({
+            "cust_mean_delay": c.s_cum_delay[k] / k, "cust_median_delay": median,
+            "cust_delay_spread": float(np.std(delays)) if k > 1 else math.nan, "cust_ewm_delay": c.s_ewm[k],
+            "cust_last_delay": delays[-1],
+            # Recent minus long-run delay: positive for a customer who is getting slower.
+            "cust_delay_trend": c.s_ewm[k] - median,
+            "cust_recent_late_rate": float(np.mean(delays[-RECENT_N:] > 0)),
+            "cust_mean_days_to_settle": c.s_cum_settle[k] / k, "cust_dispute_rate": c.s_cum_dispute[k] / k,
+            "cust_credit_rate": c.s_cum_credit[k] / k, "cust_partial_rate": c.s_cum_partial[k] / k,
+            "cust_days_since_payment": float(t - c.s_paid[k - 1])})
+    return tuple((_INDEX[name], float(v)) for name, v in values.items()), typical, k
+
+
+@dataclass(frozen=True, slots=True)
+class _OpenBook:
+    """A customer's open invoices on one day (issued by then, not yet settled)."""
+
+    m: int
+    count: int
+    amount: float
+    overdue_count: int
+    oldest_due: int
+    overdue_dues: tuple[int, ...]  # the two oldest overdue due dates (enough to drop one invoice)
+
+    @classmethod
+    def of(cls, c: _Customer, t: int) -> _OpenBook:
         m = bisect_right(c.issue_list, t)  # issued on or before the scoring day
         open_mask = c.paid[:m] >= t
-        me = c.position.get(inv.invoice_id)
-        if me is not None and me < m:
-            open_mask[me] = False  # the scored invoice is not part of its own "other open invoices"
         overdue = open_mask & (c.due[:m] < t)
-        out[_INDEX["open_count"]] = float(open_mask.sum())
-        amount = float(c.amount[:m][open_mask].sum())
-        out[_INDEX["open_amount_vs_typical"]] = amount / typical if typical > 0 else math.nan
-        out[_INDEX["overdue_count"]] = float(overdue.sum())
-        out[_INDEX["max_days_overdue"]] = float(t - c.due[:m][overdue].min()) if overdue.any() else 0.0
+        dues = np.sort(c.due[:m][overdue])[:2]
+        return cls(m, int(open_mask.sum()), float(c.amount[:m][open_mask].sum()), int(overdue.sum()),
+                   int(dues[0]) if len(dues) else 0, tuple(int(d) for d in dues))
+
+    def oldest_due_without(self, due: int) -> int:
+        """Oldest overdue due date once one overdue invoice due on ``due`` is left out."""
+        if self.overdue_dues and self.overdue_dues[0] == due:
+            return self.overdue_dues[1] if len(self.overdue_dues) > 1 else 0
+        return self.oldest_due
 
 
 def _same_season(issued: Matrix, doy: Matrix, delays: Matrix, issue_day: int) -> float:
