@@ -149,12 +149,8 @@ def get_connector(platform: str, config: ConnectorConfig, tenant_remote_id: str,
 
 
 def _load_builtin_connectors() -> None:
-    # Imported lazily so importing connectors.base stays cheap and free of SDK side effects.
-    import importlib
-
-    for module in ("connectors.fake", "connectors.xero", "connectors.quickbooks"):
-        try:
-            importlib.import_module(module)
-        except ImportError as exc:  # a platform package still being built must not break the others
-            if exc.name and not exc.name.startswith("connectors"):
-                raise
+    # Imported lazily so importing connectors.base stays cheap and free of SDK side effects;
+    # importing each package registers its connector.
+    import connectors.fake
+    import connectors.quickbooks
+    import connectors.xero  # noqa: F401
