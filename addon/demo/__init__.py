@@ -201,7 +201,10 @@ def step_dunning(state: DemoState) -> None:
     state.echo(f"    local SMTP server on 127.0.0.1:{mailbox.port} (nothing leaves this machine)")
     start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     totals: dict[str, int] = {}
+    state.echo("    each reminder re-reads its invoices and writes a note in the ERP; Xero allows 60 calls a "
+               "minute, so the shared rate limiter paces the Xero runs (a minute or two)")
     for platform, tenant_id in state.facts["tenants"].items():
+        started = time.monotonic()
         for hour in range(24):  # what the hourly cron does over the next day
             with job_context(tenant_id) as ctx:
                 tenant = _tenant(ctx.session, tenant_id)
@@ -210,6 +213,7 @@ def step_dunning(state: DemoState) -> None:
                                       actor="demo:dunning")
             for key in ("sent", "task", "awaiting_approval"):
                 totals[f"{platform}:{key}"] = totals.get(f"{platform}:{key}", 0) + int(summary.get(key, 0))
+        state.echo(f"    {platform:4}: 24 hourly runs done in {time.monotonic() - started:.0f}s")
     with state.app.app_context():
         notes = get_db().session.scalar(select(func.count()).select_from(AuditLog)
                                         .where(AuditLog.action.like("reminder%")))
