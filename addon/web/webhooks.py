@@ -37,10 +37,10 @@ def receive(platform: str) -> Response:
         return Response(status=exc.status)
     if not changes:
         return Response(status=200)  # Xero intent-to-receive, or an empty batch: nothing to store
-    session = get_db().session
-    event_id = store_delivery(session, platform, raw, now=datetime.now(UTC))
-    # Committed before enqueueing so the worker always finds the row it is given.
-    session.commit()
+    engine = get_db().engine
+    assert engine is not None
+    # Durable (its own autocommitted statement) before enqueueing, so the worker always finds the row.
+    event_id = store_delivery(engine, platform, raw, now=datetime.now(UTC))
     if event_id is not None:
         _enqueue_processing(event_id)
     return Response(status=200)
