@@ -21,8 +21,8 @@ logger = logging.getLogger(__name__)
 def run_tenant(tenant_id: int) -> dict[str, Any]:
     """Send the reminders due now for one tenant (safe to retry: every send is claimed exactly once)."""
     with job_context(tenant_id) as ctx:
-        tenant = ctx.session.get(Tenant, tenant_id)
-        if tenant is None or tenant.status is not TenantStatus.CONNECTED:
+        tenant = ctx.connected_tenant(tenant_id)
+        if tenant is None:
             return {"skipped": 1}
         try:
             connector = connector_factory(ctx)(tenant)

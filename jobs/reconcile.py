@@ -8,7 +8,6 @@ from typing import Any
 
 from redis import Redis
 
-from addon.models import Tenant, TenantStatus
 from addon.queueing import enqueue
 from addon.services import reconciliation
 from jobs.runtime import connector_factory, job_context
@@ -19,8 +18,8 @@ logger = logging.getLogger(__name__)
 def reconcile_statement(tenant_id: int, statement_id: int) -> dict[str, Any]:
     """Match the statement's new lines and post auto/confirmed matches (idempotent: safe to retry)."""
     with job_context(tenant_id) as ctx:
-        tenant = ctx.session.get(Tenant, tenant_id)
-        if tenant is None or tenant.status is not TenantStatus.CONNECTED:
+        tenant = ctx.connected_tenant(tenant_id)
+        if tenant is None:
             return {"skipped": 1}
         actor = f"job:{ctx.job_id}" if ctx.job_id else "job:reconcile"
         # Matches are committed before posting and each post right after it (checkpoint), so a retry

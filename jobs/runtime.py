@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from addon.extensions import get_db
 from addon.logging import log_context
+from addon.models import Tenant, TenantStatus
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +48,11 @@ class JobContext:
     app: Flask
     session: Session
     job_id: str | None
+
+    def connected_tenant(self, tenant_id: int) -> Tenant | None:
+        """The tenant, or None when it is gone or not connected (its jobs stop until a reconnect)."""
+        tenant = self.session.get(Tenant, tenant_id)
+        return tenant if tenant is not None and tenant.status is TenantStatus.CONNECTED else None
 
 
 @contextmanager

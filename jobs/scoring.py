@@ -20,8 +20,8 @@ from jobs.runtime import connector_factory, job_context
 def score_tenant(tenant_id: int, retrain: str = "") -> dict[str, object]:
     """Score every open invoice of the tenant and write changed bands back to the ERP."""
     with job_context(tenant_id) as ctx:
-        tenant = ctx.session.get(Tenant, tenant_id)
-        if tenant is None or tenant.status is not TenantStatus.CONNECTED:
+        tenant = ctx.connected_tenant(tenant_id)
+        if tenant is None:
             return {"skipped": True}
         prior = _prior_factory(ctx.app.config)
         if retrain:

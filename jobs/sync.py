@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
@@ -29,37 +30,32 @@ def _mark_needs_reauth(ctx, tenant: Tenant, exc: AuthError) -> None:  # type: ig
     logger.warning("tenant %s needs to reconnect: %s", tenant.id, exc)
 
 
-def backfill_tenant(tenant_id: int) -> dict[str, int]:
-    """Copy the tenant's whole receivables ledger (on install, and as the periodic full sweep)."""
+def _run_sync(tenant_id: int, run: Callable[..., sync.SyncResult], *, full: bool) -> dict[str, int]:
+    """Run one sync for a connected tenant; a refusal by the platform marks it ``needs_reauth``."""
     with job_context(tenant_id) as ctx:
-        tenant = ctx.session.get(Tenant, tenant_id)
-        if tenant is None or tenant.status is not TenantStatus.CONNECTED:
+        tenant = ctx.connected_tenant(tenant_id)
+        if tenant is None:
             return {"skipped": 1}
         try:
-            result = sync.backfill(ctx.session, tenant, connector_factory(ctx)(tenant), now=datetime.now(UTC))
+            result = run(ctx.session, tenant, connector_factory(ctx)(tenant), now=datetime.now(UTC))
         except AuthError as exc:
             _mark_needs_reauth(ctx, tenant, exc)
             return {"needs_reauth": 1}
-        tenant.settings = {**tenant.settings, "last_full_sweep": datetime.now(UTC).isoformat()}
-    request_scoring(tenant_id)  # after commit: score what was just mirrored
+        if full:
+            tenant.settings = {**tenant.settings, "last_full_sweep": datetime.now(UTC).isoformat()}
+    if full or result.invoices or result.payments or result.credit_notes:
+        request_scoring(tenant_id)  # after commit: score what was just mirrored
     return result.as_dict()
+
+
+def backfill_tenant(tenant_id: int) -> dict[str, int]:
+    """Copy the tenant's whole receivables ledger (on install, and as the periodic full sweep)."""
+    return _run_sync(tenant_id, sync.backfill, full=True)
 
 
 def sync_tenant(tenant_id: int) -> dict[str, int]:
     """Incremental sync since the last one (CDC on QBO, If-Modified-Since on Xero)."""
-    with job_context(tenant_id) as ctx:
-        tenant = ctx.session.get(Tenant, tenant_id)
-        if tenant is None or tenant.status is not TenantStatus.CONNECTED:
-            return {"skipped": 1}
-        try:
-            result = sync.sync_incremental(ctx.session, tenant, connector_factory(ctx)(tenant),
-                                           now=datetime.now(UTC))
-        except AuthError as exc:
-            _mark_needs_reauth(ctx, tenant, exc)
-            return {"needs_reauth": 1}
-    if result.invoices or result.payments or result.credit_notes:
-        request_scoring(tenant_id)
-    return result.as_dict()
+    return _run_sync(tenant_id, sync.sync_incremental, full=False)
 
 
 def sweep_all() -> dict[str, int]:

@@ -73,12 +73,13 @@ def step_migrate(state: DemoState) -> None:
 
 def step_world(state: DemoState) -> None:
     from addon.demo import world
+    from connectors.sandbox.server import serve_in_thread
 
     sizes = {"small": (8, 150, 8, 120), "normal": (20, 500, 15, 400)}[state.size]
     state.app.config["PUBLIC_URL"] = state.url
     # The cold-start prior is generated: a modest one keeps the demo's training to seconds.
     state.app.config.update(SCORING_PRIOR_INVOICES=600, SCORING_PRIOR_SEEDS="101")
-    state.facts["server"] = world.serve_app(state.app, state.port)
+    state.facts["server"] = serve_in_thread(state.app, state.port)
     state.cleanups.append(state.facts["server"].stop)
     xero = world.start_xero(state.url, today=state.today, customers=sizes[0], invoices=sizes[1])
     qbo = world.start_qbo(state.url, today=state.today, customers=sizes[2], invoices=sizes[3])

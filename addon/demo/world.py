@@ -6,7 +6,6 @@ from __future__ import annotations
 import socket
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 from urllib.parse import urljoin
 
 import requests
@@ -84,11 +83,3 @@ def install(browser: requests.Session, app_url: str, platform: str) -> requests.
     landed = submit_consent(browser, consent)
     landed.raise_for_status()
     return landed
-
-
-def serve_app(app: Flask, port: int) -> RunningServer:
-    return serve_in_thread(app, port)
-
-
-def summary(obj: Any) -> str:
-    return ", ".join(f"{k}={v}" for k, v in obj.items()) if isinstance(obj, dict) else str(obj)
