@@ -79,13 +79,17 @@ def _open_amount(inv: Invoice, score: RiskScore | None) -> OpenAmount:
     return OpenAmount(str(inv.id), inv.amount_due, inv.due_date, p10, p50, p90)
 
 
+def _open_with_scores(tenant: Tenant) -> Any:
+    """(invoice, customer name, risk score or None) for the tenant's open invoices with money due."""
+    return (select(Invoice, Customer.name, RiskScore)
+            .outerjoin(Customer, Customer.id == Invoice.customer_id)
+            .outerjoin(RiskScore, RiskScore.invoice_id == Invoice.id)
+            .where(Invoice.tenant_id == tenant.id, Invoice.status == "open", Invoice.amount_due > 0))
+
+
 def worklist(session: Session, tenant: Tenant, today: date, limit: int = 50) -> list[dict[str, Any]]:
     """Open invoices ranked by money at risk, with the reason for each."""
-    rows = session.execute(select(Invoice, Customer.name, RiskScore)
-                           .outerjoin(Customer, Customer.id == Invoice.customer_id)
-                           .outerjoin(RiskScore, RiskScore.invoice_id == Invoice.id)
-                           .where(Invoice.tenant_id == tenant.id, Invoice.status == "open",
-                                  Invoice.amount_due > 0)).all()
+    rows = session.execute(_open_with_scores(tenant)).all()
     items = [WorkItem(str(inv.id), name or "?", inv.number, inv.amount_due, inv.due_date,
                       p_late=float(score.p_late) if score is not None else None, promised_on=inv.promised_on,
                       disputed=inv.disputed) for inv, name, score in rows]
@@ -107,11 +111,8 @@ def _str(value: Decimal | None) -> str | None:
 
 def scored_invoices(session: Session, tenant: Tenant, limit: int = 500) -> list[dict[str, Any]]:
     """Open invoices with their risk score, interval and reasons (riskiest first)."""
-    rows = session.execute(select(Invoice, Customer.name, RiskScore)
-                           .outerjoin(Customer, Customer.id == Invoice.customer_id)
-                           .outerjoin(RiskScore, RiskScore.invoice_id == Invoice.id)
-                           .where(Invoice.tenant_id == tenant.id, Invoice.status == "open", Invoice.amount_due > 0)
-                           .order_by(RiskScore.p_late.desc().nulls_last(), Invoice.due_date).limit(limit)).all()
+    rows = session.execute(_open_with_scores(tenant).order_by(RiskScore.p_late.desc().nulls_last(), Invoice.due_date)
+                           .limit(limit)).all()
     return [{"invoice_id": inv.id, "number": inv.number, "customer": name, "currency": inv.currency,
              "amount_due": str(inv.amount_due), "due_date": inv.due_date.isoformat(),
              "p_late": float(score.p_late) if score else None, "band": score.band if score else None,
