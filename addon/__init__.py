@@ -54,6 +54,8 @@ def _configure_request_commit(app: Flask) -> None:
     @app.after_request
     def _commit(response):  # type: ignore[no-untyped-def]
         db: Database = app.extensions["cashline_db"]
+        if not db.has_session():
+            return response
         if response.status_code < 400:
             db.session.commit()
         else:

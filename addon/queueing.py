@@ -53,3 +53,18 @@ def _finished(connection: Redis, job_id: str) -> bool:
     except NoSuchJobError:
         return True
     return status in (JobStatus.FINISHED, JobStatus.FAILED, JobStatus.CANCELED, JobStatus.STOPPED)
+
+
+def enqueue_batch(connection: Redis, queue_name: str, func_path: str,
+                  calls: list[tuple[tuple[int | str, ...], str]], *, retry: Retry | None = DEFAULT_RETRY,
+                  job_timeout: int = 1800) -> int:
+    """Enqueue ``func_path(*args)`` for each ``(args, job_id)`` in one Redis pipeline (dispatchers
+    queueing many small jobs). Job ids are expected to be fresh; returns how many were queued."""
+    if not calls:
+        return 0
+    queue = get_queue(queue_name, connection)
+    queue.enqueue_many([
+        Queue.prepare_data(func_path, args=args, job_id=job_id, retry=retry, timeout=job_timeout,
+                           result_ttl=3600, failure_ttl=7 * 86400)
+        for args, job_id in calls])
+    return len(calls)

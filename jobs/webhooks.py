@@ -1,18 +1,54 @@
-"""Webhook jobs: process one stored delivery; sweep deliveries that never got (or lost) their job."""
+"""Webhook jobs: dispatch stored deliveries to per-event jobs, process one delivery, sweep the rest.
+
+The receiver only stores a delivery and calls ``request_dispatch``: one Redis ``SET NX`` that enqueues
+the dispatcher job when none is pending. Keeping RQ's enqueue (several round trips and a Lua script
+per job) off the acknowledgement path is what lets ingest keep up with bursts; the dispatcher then
+queues every stored delivery in one pipeline.
+
+Why nothing is missed: the receiver commits its row *before* trying the flag, and the dispatcher
+deletes the flag *before* reading rows. So either the flag was still set when the row committed (the
+pending dispatcher has not read yet and will see it) or the receiver sets it anew and enqueues
+another run. If Redis is unreachable, or the flag outlives a lost job, the flag expires and the
+periodic sweeper queues whatever is still RECEIVED.
+"""
 
 from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
 
+from redis import Redis
+
 from addon.extensions import get_redis
 from addon.models import WebhookEvent, WebhookStatus
-from addon.queueing import enqueue
+from addon.queueing import enqueue, enqueue_batch
 from addon.services import webhooks
 from jobs.runtime import connector_factory, job_context
 from jobs.scoring import request_scoring
 
 logger = logging.getLogger(__name__)
+
+DISPATCH_FLAG = "cashline:webhooks:dispatch-requested"
+DISPATCH_FLAG_TTL = 30  # seconds: bounds how long a lost dispatcher job can hold the flag
+
+
+def request_dispatch(redis: Redis) -> None:
+    """Make sure a dispatcher run will see every delivery committed so far (cheap; may raise on a
+    Redis outage, which the caller logs: the sweeper covers it)."""
+    if redis.set(DISPATCH_FLAG, 1, nx=True, ex=DISPATCH_FLAG_TTL):
+        enqueue(redis, "sync", "jobs.webhooks.dispatch", job_id="webhooks-dispatch")
+
+
+def dispatch() -> dict[str, int]:
+    """Queue a processing job for every stored delivery that has none, in batches."""
+    redis = get_redis()
+    redis.delete(DISPATCH_FLAG)  # before reading: a delivery committed from now on requests a new run
+    total = 0
+    while True:
+        queued = _enqueue_unqueued(received_only=True)
+        total += queued
+        if queued < webhooks.ENQUEUE_BATCH:
+            return {"enqueued": total}
 
 
 def process_event(event_id: int) -> dict[str, object]:
@@ -48,13 +84,17 @@ def _record_failure(ctx, event_id: int, attempts: int, exc: Exception) -> None: 
 
 
 def sweep_unqueued() -> dict[str, int]:
-    """Enqueue stored deliveries without a live job (Redis was down, failed, or stuck)."""
+    """Enqueue stored deliveries without a live job (never dispatched, failed, or stuck)."""
+    return {"enqueued": _enqueue_unqueued(received_only=False)}
+
+
+def _enqueue_unqueued(*, received_only: bool) -> int:
     with job_context() as ctx:
-        events = webhooks.events_to_enqueue(ctx.session, now=datetime.now(UTC))
-        redis = get_redis()
-        for event in events:
-            enqueue(redis, "sync", "jobs.webhooks.process_event", event.id,
-                    job_id=f"webhook-{event.id}-{event.attempts}")
+        now = datetime.now(UTC)
+        events = webhooks.events_to_enqueue(ctx.session, now=now, received_only=received_only)
+        enqueue_batch(get_redis(), "sync", "jobs.webhooks.process_event",
+                      [((event.id,), f"webhook-{event.id}-{event.attempts}") for event in events])
+        for event in events:  # committed by job_context; a crash before that re-queues (same job ids)
             event.status = WebhookStatus.QUEUED.value
-            event.queued_at = datetime.now(UTC)
-    return {"enqueued": len(events)}
+            event.queued_at = now
+        return len(events)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, LargeBinary, bindparam, func, or_, select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from addon.domain.types import ChangeEvent, EntityKind
@@ -24,6 +25,7 @@ from connectors.base import AccountingConnector, connector_class
 logger = logging.getLogger(__name__)
 
 SIGNATURE_HEADERS = {"xero": "x-xero-signature", "qbo": "intuit-signature", "fake": "x-fake-signature"}
+ENQUEUE_BATCH = 1000  # deliveries queued per dispatcher/sweeper round
 STUCK_AFTER = timedelta(minutes=10)  # a QUEUED event older than this lost its job (e.g. Redis flushed)
 
 
@@ -46,22 +48,32 @@ def verify_and_parse(platform: str, raw_body: bytes, signature: str | None, key:
 
 # Built once: webhook ingest is the hottest path in the app. Valid SQL on PostgreSQL and SQLite >= 3.35.
 _STORE_DELIVERY = text(
-    "INSERT INTO webhook_events (platform, dedupe_key, raw_body, received_at, queued_at, status, attempts) "
-    "VALUES (:platform, :dedupe_key, :raw_body, :now, :now, :status, 0) "
+    "INSERT INTO webhook_events (platform, dedupe_key, raw_body, received_at, status, attempts) "
+    "VALUES (:platform, :dedupe_key, :raw_body, :now, :status, 0) "
     "ON CONFLICT (platform, dedupe_key) DO NOTHING RETURNING id",
 ).bindparams(bindparam("raw_body", type_=LargeBinary()), bindparam("now", type_=UTCDateTime()))
 
 
 def store_delivery(engine: Engine, platform: str, raw_body: bytes, *, now: datetime) -> int | None:
-    """Persist a delivery once, already marked QUEUED (the caller enqueues right after and downgrades
-    it to RECEIVED if that fails). Returns the new id, or None for a duplicate delivery.
+    """Persist a delivery once, as RECEIVED (the dispatcher queues it). Returns the new id, or None
+    for a duplicate delivery.
 
     One autocommitted INSERT ... ON CONFLICT DO NOTHING: durable before we answer, in one round trip.
+    The engine may skip pre-ping: a connection the database dropped fails here and the statement,
+    being idempotent, runs once more on a fresh one.
     """
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        return conn.execute(_STORE_DELIVERY, {
-            "platform": platform, "dedupe_key": hashlib.sha256(raw_body).hexdigest(), "raw_body": raw_body,
-            "now": now, "status": WebhookStatus.QUEUED.value}).scalar()
+    params = {"platform": platform, "dedupe_key": hashlib.sha256(raw_body).hexdigest(), "raw_body": raw_body,
+              "now": now, "status": WebhookStatus.RECEIVED.value}
+    for attempt in (1, 2):
+        try:
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                new_id: int | None = conn.execute(_STORE_DELIVERY, params).scalar()
+                return new_id
+        except DBAPIError as exc:
+            if attempt == 2 or not exc.connection_invalidated:
+                raise
+            logger.info("webhook store: connection was dropped; retrying on a fresh one")
+    raise AssertionError("unreachable")
 
 
 def process_delivery(session: Session, event: WebhookEvent,
@@ -101,13 +113,15 @@ def _apply_tenant_changes(session: Session, tenant: Tenant, changes: list[Change
             totals[name] += count
 
 
-def events_to_enqueue(session: Session, *, now: datetime) -> list[WebhookEvent]:
-    """Stored but not queued (Redis was down), failed and due for retry, or queued but stuck."""
-    return list(session.scalars(select(WebhookEvent).where(or_(
-        WebhookEvent.status.in_([WebhookStatus.RECEIVED.value, WebhookStatus.FAILED.value]),
-        (WebhookEvent.status == WebhookStatus.QUEUED.value)
-        & (func.coalesce(WebhookEvent.queued_at, WebhookEvent.received_at) < now - STUCK_AFTER),
-    )).order_by(WebhookEvent.id).limit(1000)))
+def events_to_enqueue(session: Session, *, now: datetime, received_only: bool = False) -> list[WebhookEvent]:
+    """Stored but not queued yet, or (unless ``received_only``) failed and due for retry, or queued
+    but stuck (the job was lost). At most ENQUEUE_BATCH, oldest first."""
+    due = WebhookEvent.status == WebhookStatus.RECEIVED.value
+    if not received_only:
+        due = or_(due, WebhookEvent.status == WebhookStatus.FAILED.value,
+                  (WebhookEvent.status == WebhookStatus.QUEUED.value)
+                  & (func.coalesce(WebhookEvent.queued_at, WebhookEvent.received_at) < now - STUCK_AFTER))
+    return list(session.scalars(select(WebhookEvent).where(due).order_by(WebhookEvent.id).limit(ENQUEUE_BATCH)))
 
 
 def dead_letters(session: Session) -> list[WebhookEvent]:

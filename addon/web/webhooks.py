@@ -1,8 +1,8 @@
-"""Webhook receivers: verify the signature on the raw body, store, acknowledge, then enqueue.
+"""Webhook receivers: verify the signature on the raw body, store, request dispatch, acknowledge.
 
 Answers fast and with no body (Xero's intent-to-receive requires exactly that: 200 when correctly
-signed, 401 when not). Processing happens in a job; if Redis is down the event is already in the
-database and the sweeper enqueues it later.
+signed, 401 when not). Processing happens in jobs queued by the dispatcher (jobs/webhooks.py); if
+Redis is down the event is already in the database and the sweeper queues it later.
 """
 
 from __future__ import annotations
@@ -11,12 +11,10 @@ import logging
 from datetime import UTC, datetime
 
 from flask import Blueprint, Response, current_app, request
-from sqlalchemy import update
 
 from addon.extensions import get_db, get_redis
-from addon.models import WebhookEvent, WebhookStatus
-from addon.queueing import enqueue
 from addon.services.webhooks import SIGNATURE_HEADERS, WebhookRejected, store_delivery, verify_and_parse
+from jobs.webhooks import request_dispatch
 
 logger = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
@@ -37,21 +35,12 @@ def receive(platform: str) -> Response:
         return Response(status=exc.status)
     if not changes:
         return Response(status=200)  # Xero intent-to-receive, or an empty batch: nothing to store
-    engine = get_db().engine
+    engine = get_db().ingest_engine
     assert engine is not None
-    # Durable (its own autocommitted statement) before enqueueing, so the worker always finds the row.
-    event_id = store_delivery(engine, platform, raw, now=datetime.now(UTC))
-    if event_id is not None:
-        _enqueue_processing(event_id)
+    # Durable (its own autocommitted statement) before anything else, so no acknowledged delivery is lost.
+    if store_delivery(engine, platform, raw, now=datetime.now(UTC)) is not None:
+        try:
+            request_dispatch(get_redis())
+        except Exception as exc:  # noqa: BLE001 - Redis down must not lose or reject the delivery
+            logger.warning("could not request webhook dispatch (%s); the sweeper will queue it", exc)
     return Response(status=200)
-
-
-def _enqueue_processing(event_id: int) -> None:
-    try:
-        enqueue(get_redis(), "sync", "jobs.webhooks.process_event", event_id, job_id=f"webhook-{event_id}")
-    except Exception as exc:  # noqa: BLE001 - Redis down must not lose or reject the delivery
-        logger.warning("could not enqueue webhook event %s (%s); the sweeper will", event_id, exc)
-        session = get_db().session
-        session.execute(update(WebhookEvent).where(WebhookEvent.id == event_id)
-                        .values(status=WebhookStatus.RECEIVED.value))
-        session.commit()

@@ -59,15 +59,15 @@ def test_signed_but_malformed_payload_is_400(client, db, fake_platform) -> None:
     assert db.query(WebhookEvent).count() == 0
 
 
-def test_delivery_is_stored_queued_and_processed_by_a_worker(client, db, redis_conn, fake_platform) -> None:
+def test_delivery_is_stored_dispatched_and_processed_by_a_worker(client, db, redis_conn, fake_platform) -> None:
     tenant, _connector = fake_platform
     body, sig = fake_delivery("org-1", ("invoice", "I1"))
     resp = _post(client, body, sig)
     assert resp.status_code == 200
     assert resp.data == b""
     event = db.query(WebhookEvent).one()
-    assert event.status == WebhookStatus.QUEUED.value
-    assert get_queue("sync", redis_conn).count == 1
+    assert event.status == WebhookStatus.RECEIVED.value
+    assert get_queue("sync", redis_conn).job_ids == ["webhooks-dispatch"]
 
     _work(redis_conn)
     db.expire_all()
@@ -138,6 +138,7 @@ def test_failed_event_is_retried_by_the_sweeper_and_then_succeeds(client, db, re
 def test_stuck_queued_event_is_requeued(client, db, redis_conn, fake_platform) -> None:
     body, sig = fake_delivery("org-1", ("invoice", "I1"))
     _post(client, body, sig)
+    assert webhook_jobs.dispatch() == {"enqueued": 1}
     redis_conn.flushdb()  # the job is gone (e.g. Redis restarted without persistence)
     assert webhook_jobs.sweep_unqueued() == {"enqueued": 0}  # not stuck yet
     event = db.query(WebhookEvent).one()
@@ -164,3 +165,61 @@ def test_voided_invoice_is_reflected(client, db, redis_conn, fake_platform) -> N
     _work(redis_conn)
     db.expire_all()
     assert db.query(Invoice).one().status == "voided"
+
+
+def test_a_burst_queues_one_dispatcher_which_queues_every_delivery(client, db, redis_conn, fake_platform) -> None:
+    for n in range(5):
+        body, sig = fake_delivery("org-1", ("invoice", f"I{n}"))
+        assert _post(client, body, sig).status_code == 200
+    queue = get_queue("sync", redis_conn)
+    assert queue.job_ids == ["webhooks-dispatch"]  # one dispatcher for the whole burst
+
+    assert webhook_jobs.dispatch() == {"enqueued": 5}
+    ids = sorted(e.id for e in db.query(WebhookEvent))
+    assert sorted(queue.job_ids) == sorted(["webhooks-dispatch"] + [f"webhook-{i}-0" for i in ids])
+    db.expire_all()
+    assert {e.status for e in db.query(WebhookEvent)} == {WebhookStatus.QUEUED.value}
+    assert redis_conn.get(webhook_jobs.DISPATCH_FLAG) is None
+
+
+def test_delivery_after_the_dispatcher_read_requests_another_run(client, db, redis_conn, fake_platform) -> None:
+    body, sig = fake_delivery("org-1", ("invoice", "I1"))
+    _post(client, body, sig)
+    get_queue("sync", redis_conn).empty()  # the pending dispatcher job is now running...
+    assert webhook_jobs.dispatch() == {"enqueued": 1}  # ...and has read the table
+    body, sig = fake_delivery("org-1", ("invoice", "I2"))
+    _post(client, body, sig)  # arrives after that read: it must not wait for the sweeper
+    assert "webhooks-dispatch" in get_queue("sync", redis_conn).job_ids
+    _work(redis_conn)
+    db.expire_all()
+    assert {e.status for e in db.query(WebhookEvent)} == {WebhookStatus.PROCESSED.value}
+    assert db.query(Invoice).count() == 1  # I2 is unknown to the platform: re-read, nothing to mirror
+
+
+def test_a_flag_left_by_a_lost_dispatcher_expires_and_the_sweeper_covers_it(client, db, redis_conn,
+                                                                           fake_platform) -> None:
+    body, sig = fake_delivery("org-1", ("invoice", "I1"))
+    _post(client, body, sig)
+    get_queue("sync", redis_conn).empty()  # the dispatcher job is lost, its flag is still set
+    assert 0 < redis_conn.ttl(webhook_jobs.DISPATCH_FLAG) <= webhook_jobs.DISPATCH_FLAG_TTL
+    assert webhook_jobs.sweep_unqueued() == {"enqueued": 1}
+    _work(redis_conn)
+    db.expire_all()
+    assert db.query(WebhookEvent).one().status == WebhookStatus.PROCESSED.value
+
+
+def test_ingest_survives_a_connection_the_database_dropped(app, client, db, redis_conn, fake_platform) -> None:
+    from sqlalchemy import text
+
+    engine = app.extensions["cashline_db"].ingest_engine
+    if engine.dialect.name != "postgresql":
+        pytest.skip("dropping a server-side connection needs PostgreSQL (the PostgreSQL pass runs this)")
+    body, sig = fake_delivery("org-1", ("invoice", "I1"))
+    assert _post(client, body, sig).status_code == 200
+    with engine.connect() as conn:  # the pooled connection the next delivery will reuse
+        pid = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+    db.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    db.commit()
+    body, sig = fake_delivery("org-1", ("invoice", "I2"))
+    assert _post(client, body, sig).status_code == 200
+    assert db.query(WebhookEvent).count() == 2
