@@ -15,10 +15,12 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from addon.domain.types import (
+    BankTransaction,
     ChangeEvent,
     Contact,
     CreditNote,
     Invoice,
+    NewBankTransaction,
     NewCreditNote,
     NewPayment,
     Payment,
@@ -52,6 +54,10 @@ class AccountingConnector(abc.ABC):
     """One tenant (Xero organisation / QBO realm) on one platform."""
 
     platform: ClassVar[str]
+    # Accounts of the platform's standard chart (the emulators seed them) where a payment's bank fee and
+    # FX difference are booked unless the tenant configures others (matching settings).
+    default_fee_account: ClassVar[str]
+    default_fx_account: ClassVar[str]
 
     def __init__(self, config: ConnectorConfig, tenant_remote_id: str, tokens: TokenStore) -> None:
         self.config = config
@@ -99,7 +105,11 @@ class AccountingConnector(abc.ABC):
     # --- writes (all idempotent on the key) --------------------------------------------------
     @abc.abstractmethod
     def create_payment(self, payment: NewPayment, *, idempotency_key: str) -> Payment:
-        """Create a payment applied to the given invoices."""
+        """Create a payment applied to the given invoices; ``payment.unapplied`` stays as customer credit."""
+
+    @abc.abstractmethod
+    def create_bank_transaction(self, txn: NewBankTransaction, *, idempotency_key: str) -> BankTransaction:
+        """Book money spent from or received into a bank account against another account (a fee, FX)."""
 
     @abc.abstractmethod
     def create_credit_note(self, credit: NewCreditNote, *, idempotency_key: str) -> CreditNote:

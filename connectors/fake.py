@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 from addon.domain.types import (
+    BankTransaction,
     ChangeEvent,
     ChangeOperation,
     Contact,
@@ -25,6 +26,7 @@ from addon.domain.types import (
     EntityKind,
     Invoice,
     InvoiceStatus,
+    NewBankTransaction,
     NewCreditNote,
     NewPayment,
     Payment,
@@ -38,6 +40,11 @@ from connectors.tokens import TokenStore
 @register
 class InMemoryConnector(AccountingConnector):
     platform: ClassVar[str] = "fake"
+    default_fee_account: ClassVar[str] = "404"
+    default_fx_account: ClassVar[str] = "475"
+    # A chart like the Xero emulator's, so a wrong account code fails here as it would there.
+    BANK_ACCOUNTS: ClassVar[frozenset[str]] = frozenset({"090"})
+    LEDGER_ACCOUNTS: ClassVar[frozenset[str]] = frozenset({"200", "404", "475"})
 
     def __init__(self, config: ConnectorConfig | None = None, tenant_remote_id: str = "fake-tenant",
                  tokens: TokenStore | None = None) -> None:
@@ -47,6 +54,7 @@ class InMemoryConnector(AccountingConnector):
         self.invoices: dict[str, Invoice] = {}
         self.payments: dict[str, Payment] = {}
         self.credit_notes: dict[str, CreditNote] = {}
+        self.bank_transactions: dict[str, BankTransaction] = {}
         self.notes: dict[str, list[str]] = {}
         self.writes: list[tuple[str, Any]] = []
         self._idempotent: dict[str, Any] = {}
@@ -128,11 +136,14 @@ class InMemoryConnector(AccountingConnector):
         self._call()
         if not payment.allocations:  # as Xero and QBO: a payment must be applied to something
             raise ValidationError("a payment needs at least one invoice allocation")
+        if payment.unapplied < 0:
+            raise ValidationError("the unapplied amount cannot be negative")
         for alloc in payment.allocations:
             self._apply_to_invoice(alloc.invoice_id, alloc.amount, credit=False)
         created = Payment(remote_id=self._next_id("pay"), contact_id=payment.contact_id, date=payment.date,
                           amount=payment.amount, currency=payment.currency, allocations=payment.allocations,
-                          reference=payment.reference, updated_at=datetime.now(UTC))
+                          unapplied_amount=payment.unapplied, reference=payment.reference,
+                          updated_at=datetime.now(UTC))
         self.payments[created.remote_id] = created
         self._idempotent[idempotency_key] = created
         self.writes.append(("create_payment", created))
@@ -154,6 +165,27 @@ class InMemoryConnector(AccountingConnector):
         self.credit_notes[created.remote_id] = created
         self._idempotent[idempotency_key] = created
         self.writes.append(("create_credit_note", created))
+        return created
+
+    def create_bank_transaction(self, txn: NewBankTransaction, *, idempotency_key: str) -> BankTransaction:
+        if idempotency_key in self._idempotent:
+            return self._idempotent[idempotency_key]  # type: ignore[no-any-return]
+        self._call()
+        bank = txn.bank_account_code or "090"
+        if bank not in self.BANK_ACCOUNTS:
+            raise ValidationError(f"{bank} is not a bank account")
+        if txn.account_code not in self.LEDGER_ACCOUNTS:
+            raise ValidationError(f"account code {txn.account_code!r} is not a valid code for this document")
+        if txn.amount <= 0:
+            raise ValidationError("the total must be greater than zero")
+        if txn.contact_id not in self.contacts:
+            raise ValidationError("the contact could not be found")
+        created = BankTransaction(remote_id=self._next_id("bt"), kind=txn.kind, contact_id=txn.contact_id,
+                                  date=txn.date, currency=txn.currency, amount=txn.amount,
+                                  account_code=txn.account_code, bank_account_code=bank)
+        self.bank_transactions[created.remote_id] = created
+        self._idempotent[idempotency_key] = created
+        self.writes.append(("create_bank_transaction", created))
         return created
 
     def add_invoice_note(self, invoice_id: str, text: str, *, idempotency_key: str) -> None:

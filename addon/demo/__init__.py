@@ -258,10 +258,25 @@ def step_reconcile(state: DemoState) -> None:
         tenant = _tenant(ctx.session, tenant_id)
         summary = reconcile(ctx.session, tenant, connector_factory(ctx)(tenant), imported["statement_id"],
                             datetime.now(UTC), actor="demo:reconcile")
+        residuals = _posted_residuals(ctx.session, imported["statement_id"])
     state.facts["reconcile"]["summary"] = summary
+    state.facts["reconcile"]["residuals"] = residuals
     state.echo(f"    matched: {summary.get('auto', 0)} auto-posted, {summary.get('suggest', 0)} suggested, "
                f"{summary.get('none', 0)} unmatched; {summary.get('posted', 0)} payment(s) posted to Xero")
+    if residuals.get("fee") or residuals.get("overpayment"):
+        state.echo(f"    booked: {residuals.get('fee', 0)} bank fee(s) as Spend Money to 404 Bank Fees, "
+                   f"{residuals.get('overpayment', 0)} overpayment(s) left as customer credit (Xero Overpayment)")
     state.echo(f"    exception queue: {state.url}/tenants/{tenant_id}/reconciliation")
+
+
+def _posted_residuals(session: Any, statement_id: int) -> dict[str, int]:
+    """How many posted matches of the statement had each residual (fee, overpayment, ...)."""
+    from addon.models import BankLine, Match
+
+    rows = session.execute(select(Match.residual, func.count()).join(BankLine, BankLine.id == Match.bank_line_id)
+                           .where(BankLine.statement_id == statement_id, Match.status == "posted")
+                           .group_by(Match.residual)).all()
+    return {str(residual): n for residual, n in rows if residual}
 
 
 STEPS: list[tuple[str, Callable[[DemoState], None]]] = [

@@ -1,8 +1,9 @@
 """A bank statement the demo's customers "paid" with: a CSV export in a generic bank layout.
 
-Lines cover what cash application meets in real life: an exact invoice reference, a reference with a
-typo, no reference (name and amount), one payment for two invoices, a short payment, and an unrelated
-line that must stay unmatched.
+Lines cover what cash application meets in real life: an exact invoice reference the payer's bank took
+its charges from (a fee is booked), a reference with a typo, no reference (name and amount), one payment
+for two invoices, a short payment, with more open invoices one that pays too much (the rest stays as
+customer credit), and an unrelated line that must stay unmatched.
 """
 
 from __future__ import annotations
@@ -31,7 +32,11 @@ def build_statement(open_invoices: Sequence[dict[str, Any]], day: date) -> bytes
     rows: list[tuple[str, Decimal, str, str]] = []  # label, amount, payer, currency
     inv = list(open_invoices)
     if len(inv) >= 1:
-        rows.append((f"Payment {inv[0]['number']}", inv[0]["amount_due"], inv[0]["customer"], inv[0]["currency"]))
+        # The payer's bank kept its charges (4% of the invoice, at most 7.50: within the fee tolerance),
+        # so Cashline pays the invoice in full and books the shortfall to Bank Fees.
+        fee = min(Decimal("7.50"), (inv[0]["amount_due"] * Decimal("0.04")).quantize(Decimal("0.01")))
+        rows.append((f"Payment {inv[0]['number']} /CHGS/", inv[0]["amount_due"] - fee, inv[0]["customer"],
+                     inv[0]["currency"]))
     if len(inv) >= 2:
         rows.append((f"Inv {_typo(inv[1]['number'])} thanks", inv[1]["amount_due"], inv[1]["customer"],
                      inv[1]["currency"]))
@@ -43,6 +48,10 @@ def build_statement(open_invoices: Sequence[dict[str, Any]], day: date) -> bytes
     if len(inv) >= 6:
         short = (inv[5]["amount_due"] * Decimal("0.6")).quantize(Decimal("0.01"))
         rows.append((f"Part payment {inv[5]['number']}", short, inv[5]["customer"], inv[5]["currency"]))
+    if len(inv) >= 7:  # larger demo companies: one customer pays too much (the rest stays as credit)
+        over = (inv[6]["amount_due"] * Decimal("0.2")).quantize(Decimal("0.01"))
+        rows.append((f"Payment {inv[6]['number']}", inv[6]["amount_due"] + over, inv[6]["customer"],
+                     inv[6]["currency"]))
     rows.append(("Card terminal settlement 88231", Decimal("73.10"), "PAYMENT SERVICES BV", "GBP"))
     out = io.StringIO()
     writer = csv.writer(out, quoting=csv.QUOTE_ALL)

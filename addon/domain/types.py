@@ -101,6 +101,9 @@ class Payment:
     reference: str | None = None
     deleted: bool = False
     updated_at: datetime | None = None
+    # Where the platform keeps ``unapplied_amount`` as a document of its own (a Xero Overpayment); None
+    # when the credit stays on the payment itself (QBO UnappliedAmt) or there is none.
+    overpayment_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +123,11 @@ class CreditNote:
 
 @dataclass(frozen=True, slots=True)
 class NewPayment:
-    """A payment we ask the platform to create, applied to one or more invoices."""
+    """A payment we ask the platform to create, applied to one or more invoices.
+
+    ``unapplied`` is money received beyond the allocations (an overpayment): it stays with the customer
+    as credit (QBO: the payment's UnappliedAmt; Xero: an Overpayment next to the payment).
+    """
 
     contact_id: str
     date: date
@@ -128,10 +135,54 @@ class NewPayment:
     allocations: tuple[Allocation, ...]
     reference: str | None = None
     account_code: str | None = None  # Xero bank account code; QBO deposit account id
+    unapplied: Decimal = Decimal("0")
+
+    @property
+    def applied(self) -> Decimal:
+        """What the allocations apply to invoices."""
+        return sum((a.amount for a in self.allocations), Decimal("0"))
 
     @property
     def amount(self) -> Decimal:
-        return sum((a.amount for a in self.allocations), Decimal("0"))
+        """All the money received: applied plus unapplied."""
+        return self.applied + self.unapplied
+
+
+class BankTransactionKind(enum.StrEnum):
+    """Direction of a bank transaction booked straight to an account (no invoice)."""
+
+    SPEND = "spend"  # money out of the bank account (a bank fee, an FX loss)
+    RECEIVE = "receive"  # money into the bank account (an FX gain)
+
+
+@dataclass(frozen=True, slots=True)
+class NewBankTransaction:
+    """Money in or out of a bank account booked to another account: the bank fee or FX difference of a
+    customer payment, so the bank account moves by exactly what the statement shows."""
+
+    kind: BankTransactionKind
+    contact_id: str
+    date: date
+    currency: str
+    amount: Decimal  # > 0; the direction is ``kind``
+    account_code: str  # Xero account code / QBO account id the difference is booked to
+    description: str
+    reference: str | None = None
+    bank_account_code: str | None = None  # None: the connector's default bank account
+
+
+@dataclass(frozen=True, slots=True)
+class BankTransaction:
+    """A bank transaction as the platform recorded it."""
+
+    remote_id: str
+    kind: BankTransactionKind
+    contact_id: str | None
+    date: date
+    currency: str
+    amount: Decimal
+    account_code: str
+    bank_account_code: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,10 +5,12 @@ the amount due the match was made against (the snapshot stored in the match). If
 allocation no longer fits (someone else paid, the invoice was voided or edited), the line goes back
 to the exception queue with the reason instead of being posted.
 
-Retries never post twice: the payment carries ``match-<id>`` and the credit note ``match-<id>-credit``
-as idempotency keys, and a posted match is skipped. A retry after a crash between the platform call
-and our commit sees the invoice already reduced by exactly this match's effect; that is recognised
-as our own earlier attempt and the same key is sent again, so the platform replays the first result.
+Retries never post twice: the payment carries ``match-<id>`` (Xero derives ``match-<id>-overpayment`` for
+an overpaid remainder), the credit note ``match-<id>-credit`` and the fee/FX bank transaction
+``match-<id>-fee`` / ``match-<id>-fx`` as idempotency keys, and a posted match is skipped. A retry after a
+crash between the platform call and our commit sees the invoice already reduced by exactly this match's
+effect; that is recognised as our own earlier attempt and the same keys are sent again, so the platform
+replays what it did and does only what is missing (e.g. the fee after the payment).
 """
 
 from __future__ import annotations
@@ -22,8 +24,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from addon.domain.matching import Candidate, Residual, proposed_credit_note, proposed_payment
-from addon.domain.types import Allocation, InvoiceStatus, NewCreditNote
+from addon.domain.matching import (
+    AdjustmentAccounts,
+    Candidate,
+    Residual,
+    proposed_adjustment,
+    proposed_credit_note,
+    proposed_payment,
+)
+from addon.domain.types import Allocation, BankTransaction, InvoiceStatus, NewBankTransaction, NewCreditNote, Payment
+from addon.domain.types import BankLine as DomainBankLine
 from addon.domain.types import Invoice as PlatformInvoice
 from addon.extensions import get_for_tenant
 from addon.models import AuditLog, BankLine, Invoice, Match, Tenant
@@ -59,6 +69,11 @@ def credit_key(match: Match) -> str:
     return f"match-{match.id}-credit"
 
 
+def adjustment_key(match: Match, residual: Residual) -> str:
+    """Idempotency key of the bank transaction booking ``match``'s fee or FX difference."""
+    return f"match-{match.id}-{residual.value}"
+
+
 def pending_matches(session: Session, tenant: Tenant, statement_id: int | None = None) -> list[Match]:
     """Auto decisions not yet posted, and admin-confirmed matches (oldest first)."""
     query = (select(Match).join(BankLine, Match.bank_line_id == BankLine.id)
@@ -70,18 +85,24 @@ def pending_matches(session: Session, tenant: Tenant, statement_id: int | None =
     return list(session.scalars(query))
 
 
-def plan_of(match: Match) -> Plan:
-    """Rebuild the engine candidate behind the match's chosen allocations (for the posting helpers)."""
+def plan_of(match: Match, line_amount: Decimal) -> Plan:
+    """Rebuild the engine candidate behind the match's chosen allocations (for the posting helpers).
+
+    For allocations an admin picked by hand, ``line_amount`` decides the remainder: what the picks leave
+    of the line is an overpayment (unapplied credit).
+    """
     allocations = tuple(Allocation(a["invoice_id"], Decimal(a["amount"])) for a in match.allocations)
     if not allocations:
         raise PostingRefusedError("the match has no allocation to post")
     dues = {a["invoice_id"]: Decimal(a["amount_due"]) for a in match.allocations}
     numbers = {a["invoice_id"]: a.get("number", a["invoice_id"]) for a in match.allocations}
     chosen = next((s for s in match.suggestions if _key(s["allocations"]) == _key(match.allocations)), None)
-    if chosen is None:  # an admin picked the invoice and amount by hand
+    if chosen is None:  # an admin picked the invoices and amounts by hand
         customer = match.allocations[0].get("customer_id")
-        return Plan(Candidate(allocations, 1.0, ("allocation chosen by an admin",), customer_id=customer),
-                    dues, numbers)
+        left = line_amount - sum((a.amount for a in allocations), ZERO)
+        residual = Residual.OVERPAYMENT if left > 0 else None
+        return Plan(Candidate(allocations, 1.0, ("allocation chosen by an admin",), customer_id=customer,
+                              residual=residual, residual_amount=max(left, ZERO)), dues, numbers)
     for invoice_id, facts in chosen["invoices"].items():
         dues.setdefault(invoice_id, Decimal(facts["amount_due"]))
         numbers.setdefault(invoice_id, facts["number"])
@@ -110,23 +131,68 @@ def post_match(session: Session, tenant: Tenant, connector: AccountingConnector,
     if line is None:
         raise LookupError(f"bank line {match.bank_line_id} not found for tenant {tenant.id}")
     try:
-        plan = plan_of(match)
+        plan = plan_of(match, line.amount)
         dline = to_domain_line(line)
         credit = proposed_credit_note(plan.candidate, dline, plan.dues)
         fresh = _reread(connector, plan)
         _check_fits(plan, credit, fresh)
         payment = connector.create_payment(
-            proposed_payment(plan.candidate, dline, account_code=_account_code(tenant)),
+            proposed_payment(plan.candidate, dline, account_code=_setting(tenant, "bank_account_code")),
             idempotency_key=payment_key(match))
         note = connector.create_credit_note(credit, idempotency_key=credit_key(match)) if credit else None
     except (PostingRefusedError, ValidationError) as exc:
         reason = str(exc) if isinstance(exc, PostingRefusedError) else f"the platform refused it: {exc}"
         refuse(session, tenant, match, line, reason, actor=actor)
         return "refused"
-    _record_posted(session, tenant, match, line, plan, payment.remote_id, note.remote_id if note else None,
+    booked = _book_adjustment(session, tenant, connector, match, plan, dline, actor=actor)
+    _record_posted(session, tenant, match, line, plan, payment, note.remote_id if note else None,
                    actor=actor, now=now)
+    if booked is not None:
+        match.posted_payment_ids = [*match.posted_payment_ids, booked.remote_id]
     _update_mirror(session, tenant, plan, credit, fresh)
     return "posted"
+
+
+def adjustment_accounts(tenant: Tenant, connector: AccountingConnector) -> AdjustmentAccounts:
+    """The tenant's fee and FX accounts (matching settings), else the platform's standard ones."""
+    return AdjustmentAccounts(fee=_setting(tenant, "fee_account_code") or connector.default_fee_account,
+                              fx=_setting(tenant, "fx_account_code") or connector.default_fx_account)
+
+
+def _book_adjustment(session: Session, tenant: Tenant, connector: AccountingConnector, match: Match, plan: Plan,
+                     dline: DomainBankLine, *, actor: str) -> BankTransaction | None:
+    """Book a fee or FX residual as a bank transaction so the bank account moves by the line amount.
+
+    A platform refusal here (a wrong account in the settings) must not undo the payment already
+    posted: it is recorded on the match and in the audit log for an admin to book by hand.
+    """
+    txn = proposed_adjustment(plan.candidate, dline, adjustment_accounts(tenant, connector),
+                              bank_account_code=_setting(tenant, "bank_account_code"))
+    if txn is None or plan.candidate.residual is None:
+        return None
+    try:
+        booked = connector.create_bank_transaction(txn, idempotency_key=adjustment_key(match,
+                                                                                        plan.candidate.residual))
+    except ValidationError as exc:
+        _audit_adjustment(session, tenant, match, txn, None, actor=actor, refused=str(exc))
+        return None
+    _audit_adjustment(session, tenant, match, txn, booked.remote_id, actor=actor)
+    return booked
+
+
+def _audit_adjustment(session: Session, tenant: Tenant, match: Match, txn: NewBankTransaction,
+                      remote_id: str | None, *, actor: str, refused: str | None = None) -> None:
+    what = f"{txn.kind.value} {txn.amount} {txn.currency} to account {txn.account_code}"
+    if refused:
+        logger.warning("tenant %s: match %s: %s not booked: %s", tenant.id, match.id, what, refused)
+        match.explanation = f"{match.explanation}; {what} not booked: the platform refused it: {refused}"
+    session.add(AuditLog(tenant_id=tenant.id, actor=actor,
+                         action="bank_transaction.refused" if refused else "bank_transaction.posted",
+                         object_type="bank_line", object_id=str(match.bank_line_id), before=None,
+                         after={"match_id": match.id, "bank_transaction_id": remote_id, "kind": txn.kind.value,
+                                "amount": str(txn.amount), "account_code": txn.account_code},
+                         reason=refused or txn.description))
+    session.flush()
 
 
 def _reread(connector: AccountingConnector, plan: Plan) -> dict[str, PlatformInvoice]:
@@ -162,8 +228,9 @@ def _check_fits(plan: Plan, credit: NewCreditNote | None, fresh: dict[str, Platf
                                       f"matching; {effect} no longer fits")
 
 
-def _account_code(tenant: Tenant) -> str | None:
-    code = (tenant.settings or {}).get("matching", {}).get("bank_account_code")
+def _setting(tenant: Tenant, name: str) -> str | None:
+    """An account code from ``tenant.settings["matching"]`` (None when not configured)."""
+    code = (tenant.settings or {}).get("matching", {}).get(name)
     return str(code) if code else None
 
 
@@ -181,17 +248,20 @@ def refuse(session: Session, tenant: Tenant, match: Match, line: BankLine, reaso
 
 
 def _record_posted(session: Session, tenant: Tenant, match: Match, line: BankLine, plan: Plan,
-                   payment_id: str, credit_id: str | None, *, actor: str, now: datetime) -> None:
+                   payment: Payment, credit_id: str | None, *, actor: str, now: datetime) -> None:
+    payment_id = payment.remote_id
     allocations = [{"invoice_id": a.invoice_id, "number": plan.numbers.get(a.invoice_id, a.invoice_id),
                     "amount": str(a.amount)} for a in plan.candidate.allocations]
     before = {"status": match.status, "line_status": line.status}
     match.status, match.posted_at = "posted", now
-    match.posted_payment_ids = [payment_id] + ([credit_id] if credit_id else [])
+    match.posted_payment_ids = [payment_id] + [i for i in (credit_id, payment.overpayment_id) if i]
     line.status = "reconciled"
     session.add(AuditLog(tenant_id=tenant.id, actor=actor, action="payment.posted", object_type="bank_line",
                          object_id=str(line.id), before=before,
                          after={"match_id": match.id, "payment_id": payment_id, "allocations": allocations,
-                                "amount": str(sum((a.amount for a in plan.candidate.allocations), ZERO))},
+                                "amount": str(sum((a.amount for a in plan.candidate.allocations), ZERO)),
+                                "unapplied": str(payment.unapplied_amount),
+                                "overpayment_id": payment.overpayment_id},
                          reason=match.explanation))
     if credit_id:
         session.add(AuditLog(tenant_id=tenant.id, actor=actor, action="credit_note.posted",

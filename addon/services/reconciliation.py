@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -102,25 +102,63 @@ def confirm_suggestion(session: Session, tenant: Tenant, line_id: int, index: in
     return match
 
 
-def change_match(session: Session, tenant: Tenant, line_id: int, invoice: int | str, amount: str, *,
+def change_match(session: Session, tenant: Tenant, line_id: int, picks: Sequence[tuple[int | str, str]], *,
                  user_id: int | None) -> Match:
-    """Apply the line to another invoice (our ``Invoice.id``, or its number) and amount chosen by an admin."""
+    """Apply the line to invoices and amounts an admin chose: ``picks`` are (our ``Invoice.id`` or its
+    number, amount text).
+
+    The invoices must be open, belong to one customer and be in the line's currency; each amount is above
+    0 and at most the invoice's amount due, and together at most the line amount. Whatever the picks leave
+    of the line is posted as an overpayment: unapplied credit for the customer.
+    """
     line, match = _open_match(session, tenant, line_id)
-    found = _invoice(session, tenant, invoice)
-    if found is None or found.status != "open" or found.customer is None:
-        raise QueueActionError("pick an open invoice")
-    try:
-        value = Decimal(amount.strip() or "x").quantize(Decimal("0.01"))
-    except InvalidOperation:
-        raise QueueActionError(f"{amount!r} is not an amount") from None
-    if not 0 < value <= min(found.amount_due, line.amount):
-        raise QueueActionError(f"the amount must be above 0 and at most {min(found.amount_due, line.amount)}")
-    match.allocations = [{"invoice_id": found.remote_id, "number": found.number, "amount": str(value),
-                          "amount_due": str(found.amount_due), "customer_id": found.customer.remote_id}]
-    match.residual = None if value == found.amount_due else "partial"
-    _decided(session, tenant, line, match, user_id, f"changed to {found.number} {value}")
-    _learn(session, tenant, line, found.customer.remote_id)
+    chosen = _checked_picks(session, tenant, line, picks)
+    customer = chosen[0][0].customer
+    assert customer is not None  # _checked_picks only returns invoices with a customer
+    match.allocations = [{"invoice_id": inv.remote_id, "number": inv.number, "amount": str(value),
+                          "amount_due": str(inv.amount_due), "customer_id": customer.remote_id}
+                         for inv, value in chosen]
+    left = line.amount - sum((value for _, value in chosen), Decimal("0"))
+    partial = any(value < inv.amount_due for inv, value in chosen)
+    match.residual = "overpayment" if left > 0 else "partial" if partial else None
+    what = ", ".join(f"{inv.number} {value}" for inv, value in chosen)
+    _decided(session, tenant, line, match, user_id, f"changed to {what}" + (f"; {left} unapplied" if left > 0 else ""))
+    _learn(session, tenant, line, customer.remote_id)
     return match
+
+
+def _checked_picks(session: Session, tenant: Tenant, line: BankLine,
+                   picks: Sequence[tuple[int | str, str]]) -> list[tuple[Invoice, Decimal]]:
+    chosen: list[tuple[Invoice, Decimal]] = []
+    for ref, amount in picks:
+        found = _invoice(session, tenant, ref)
+        if found is None or found.status != "open" or found.customer is None:
+            raise QueueActionError(f"pick an open invoice ({str(ref).strip() or 'none given'} is not one)")
+        if any(inv.id == found.id for inv, _ in chosen):
+            raise QueueActionError(f"{found.number} is picked twice")
+        if found.currency != line.currency:
+            raise QueueActionError(f"{found.number} is in {found.currency} but the line is in {line.currency}")
+        if chosen and found.customer_id != chosen[0][0].customer_id:
+            raise QueueActionError(f"{found.number} belongs to another customer than {chosen[0][0].number}; "
+                                   "one line pays one customer's invoices")
+        value = _amount(amount)
+        if not 0 < value <= min(found.amount_due, line.amount):
+            raise QueueActionError(f"the amount for {found.number} must be above 0 and at most "
+                                   f"{min(found.amount_due, line.amount)}")
+        chosen.append((found, value))
+    if not chosen:
+        raise QueueActionError("pick at least one open invoice")
+    total = sum((value for _, value in chosen), Decimal("0"))
+    if total > line.amount:
+        raise QueueActionError(f"the amounts add up to {total}, more than the line's {line.amount}")
+    return chosen
+
+
+def _amount(text: str) -> Decimal:
+    try:
+        return Decimal(text.strip() or "x").quantize(Decimal("0.01"))
+    except InvalidOperation:
+        raise QueueActionError(f"{text!r} is not an amount") from None
 
 
 def _invoice(session: Session, tenant: Tenant, ref: int | str) -> Invoice | None:

@@ -133,12 +133,17 @@ def confirm(tenant: Tenant, line_id: int) -> Any:
 @tenant_view(role=Role.ADMIN)
 def change(tenant: Tenant, line_id: int) -> Any:
     try:
-        match = rec.change_match(get_db().session, tenant, line_id, request.form.get("invoice", ""),
-                                 request.form.get("amount", ""), user_id=_user_id())
+        match = rec.change_match(get_db().session, tenant, line_id, _picks(), user_id=_user_id())
     except (ValueError, rec.QueueActionError) as exc:
         flash(f"Not changed: {exc}")
         return _back(tenant)
     return _post(tenant, match)
+
+
+def _picks() -> list[tuple[int | str, str]]:
+    """The (invoice number, amount) rows of the apply form; rows left blank are skipped."""
+    rows = zip(request.form.getlist("invoice"), request.form.getlist("amount"), strict=False)
+    return [(number, amount) for number, amount in rows if number.strip() or amount.strip()]
 
 
 def _post(tenant: Tenant, match: Match) -> Response:

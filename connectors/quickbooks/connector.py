@@ -25,18 +25,21 @@ from quickbooks.objects.payment import Payment as QbPayment
 from quickbooks.objects.payment import PaymentLine
 
 from addon.domain.types import (
+    BankTransaction,
+    BankTransactionKind,
     ChangeEvent,
     Contact,
     CreditNote,
     EntityKind,
     Invoice,
+    NewBankTransaction,
     NewCreditNote,
     NewPayment,
     Payment,
 )
 from connectors.base import AccountingConnector, ChangeSet, ConnectorConfig, register
 from connectors.errors import ConflictError, ValidationError
-from connectors.quickbooks import mapping, webhooks
+from connectors.quickbooks import banking, mapping, webhooks
 from connectors.quickbooks.client import QboClient
 from connectors.tokens import TokenStore
 
@@ -70,10 +73,14 @@ def qbo_datetime(moment: datetime) -> str:
 @register
 class QuickBooksConnector(AccountingConnector):
     platform: ClassVar[str] = "qbo"
+    # Account ids of a QBO sandbox company (the emulator's chart): Bank Charges, Exchange Gain or Loss.
+    default_fee_account: ClassVar[str] = "8"
+    default_fx_account: ClassVar[str] = "94"
 
     def __init__(self, config: ConnectorConfig, tenant_remote_id: str, tokens: TokenStore, *,
                  sleep: Callable[[float], None] = time.sleep, risk_field_name: str = "Cashline Risk",
-                 home_currency: str = "GBP", page_size: int = PAGE_SIZE, conflict_attempts: int = 3) -> None:
+                 home_currency: str = "GBP", page_size: int = PAGE_SIZE, conflict_attempts: int = 3,
+                 bank_account_id: str = "35") -> None:
         super().__init__(config, tenant_remote_id, tokens)
         # A late-bound lambda: connector_for() installs ``self.throttle`` after construction.
         self.client = QboClient(config, tenant_remote_id, tokens, sleep=sleep, throttle=lambda: self.throttle())
@@ -81,6 +88,9 @@ class QuickBooksConnector(AccountingConnector):
         self.home_currency = home_currency
         self.page_size = page_size
         self.conflict_attempts = conflict_attempts
+        # Where received money lands and fees leave from, unless a write names its own bank account. A
+        # statement line is money already in the bank, so payments go there, not to Undeposited Funds.
+        self.bank_account_id = bank_account_id
         self._risk_definition: str | bool | None = False  # False: not looked up yet
 
     def sdk(self) -> QuickBooks:
@@ -160,7 +170,11 @@ class QuickBooksConnector(AccountingConnector):
 
     # --- writes ----------------------------------------------------------------------------------
     def create_payment(self, payment: NewPayment, *, idempotency_key: str) -> Payment:
-        """Payment.save with one line per invoice, under a requestid from the key."""
+        """Payment.save with one line per invoice, under a requestid from the key.
+
+        TotalAmt is all the money received: what the lines do not apply (``payment.unapplied``) stays
+        on the payment as UnappliedAmt, QBO's unapplied credit for the customer.
+        """
         if not payment.allocations:
             raise ValidationError("a payment needs at least one invoice allocation")
         rid = request_id(idempotency_key)
@@ -171,12 +185,22 @@ class QuickBooksConnector(AccountingConnector):
                                   [("Invoice", a.invoice_id, a.amount) for a in payment.allocations])
             if payment.reference:
                 obj.PaymentRefNum = payment.reference[:21]
-            if payment.account_code:
-                obj.DepositToAccountRef = _ref(payment.account_code)
+            obj.DepositToAccountRef = _ref(payment.account_code or self.bank_account_id)
             saved: Json = obj.save(qb=qb, request_id=rid).to_dict()
             return saved
 
         return mapping.to_payment(self.client.call(save), self.home_currency)
+
+    def create_bank_transaction(self, txn: NewBankTransaction, *, idempotency_key: str) -> BankTransaction:
+        """A Purchase (money out, e.g. bank charges) or Deposit (money in, e.g. an FX gain)."""
+        bank = txn.bank_account_code or self.bank_account_id
+        build = banking.purchase if txn.kind is BankTransactionKind.SPEND else banking.deposit
+
+        def save(qb: QuickBooks) -> Json:
+            saved: Json = build(txn, bank).save(qb=qb, request_id=request_id(idempotency_key)).to_dict()
+            return saved
+
+        return banking.to_bank_transaction(self.client.call(save), self.home_currency)
 
     def create_credit_note(self, credit: NewCreditNote, *, idempotency_key: str) -> CreditNote:
         """CreditMemo.save, then a zero-amount Payment whose lines apply it to the invoices."""

@@ -22,6 +22,7 @@ from xero_python.accounting.models import (
 )
 from xero_python.accounting.models import (
     Allocations,
+    BankTransactions,
     CreditNotes,
     CurrencyCode,
     HistoryRecord,
@@ -29,6 +30,9 @@ from xero_python.accounting.models import (
     LineAmountTypes,
     LineItem,
     Payments,
+)
+from xero_python.accounting.models import (
+    BankTransaction as XBankTransaction,
 )
 from xero_python.accounting.models import (
     Contact as XContact,
@@ -47,10 +51,13 @@ from xero_python.api_client.oauth2 import OAuth2Token
 from xero_python.exceptions import ApiException
 
 from addon.domain.types import (
+    BankTransaction,
+    BankTransactionKind,
     ChangeEvent,
     Contact,
     CreditNote,
     Invoice,
+    NewBankTransaction,
     NewCreditNote,
     NewPayment,
     Payment,
@@ -121,6 +128,8 @@ def _validation_messages(body: str) -> list[str]:
 @register
 class XeroConnector(AccountingConnector):
     platform: ClassVar[str] = "xero"
+    default_fee_account: ClassVar[str] = "404"  # Bank Fees in Xero's standard chart
+    default_fx_account: ClassVar[str] = "475"  # Foreign Exchange Gains and Losses (see the emulator's chart)
 
     def __init__(self, config: ConnectorConfig, tenant_remote_id: str, tokens: TokenStore, *,
                  sleep: Callable[[float], None] = time.sleep, now: Callable[[], datetime] = utcnow,
@@ -257,21 +266,62 @@ class XeroConnector(AccountingConnector):
 
     # --- writes ------------------------------------------------------------------------------
     def create_payment(self, payment: NewPayment, *, idempotency_key: str) -> Payment:
-        """One Xero payment per allocation, sent as one batch under the idempotency key."""
+        """One Xero payment per allocation, sent as one batch under the idempotency key; an unapplied
+        remainder becomes an Overpayment under ``<key>-overpayment``.
+
+        Xero refuses payments above the amount due, so overpaid money cannot ride on the payment itself
+        (unlike QBO): it is received as a RECEIVE-OVERPAYMENT bank transaction, a credit on the contact.
+        """
         if not payment.allocations:
             raise ValidationError("a payment needs at least one allocation")
-        account = XAccount(code=payment.account_code or self.payment_account_code)
-        items = [XPayment(invoice=XInvoice(invoice_id=a.invoice_id), account=account, date=payment.date,
-                          amount=a.amount, reference=payment.reference) for a in payment.allocations]
+        bank_code = payment.account_code or self.payment_account_code
+        items = [XPayment(invoice=XInvoice(invoice_id=a.invoice_id), account=XAccount(code=bank_code),
+                          date=payment.date, amount=a.amount, reference=payment.reference)
+                 for a in payment.allocations]
         created = self._call(lambda: self.api.create_payments(
             self.tenant_remote_id, Payments(payments=items), idempotency_key=idempotency_key).payments or [])
-        if len(created) == 1:
-            return mapping.to_payment(created[0])
         first = mapping.to_payment(created[0])
+        overpayment_id = None
+        if payment.unapplied > 0:
+            overpayment_id = self.create_overpayment(payment, idempotency_key=f"{idempotency_key}-overpayment")
+        if len(created) == 1 and overpayment_id is None:
+            return first
         return Payment(remote_id=str(created[0].batch_payment_id or first.remote_id), contact_id=payment.contact_id,
                        date=payment.date, amount=payment.amount, currency=payment.currency,
                        allocations=tuple(a for p in created for a in mapping.to_payment(p).allocations),
-                       reference=payment.reference, updated_at=first.updated_at)
+                       unapplied_amount=payment.unapplied, reference=payment.reference,
+                       updated_at=first.updated_at, overpayment_id=overpayment_id)
+
+    def create_overpayment(self, payment: NewPayment, *, idempotency_key: str) -> str:
+        """Receive ``payment.unapplied`` as a RECEIVE-OVERPAYMENT; returns the OverpaymentID.
+
+        Its single line carries no AccountCode: Xero codes overpayments to Accounts Receivable itself.
+        """
+        line = LineItem(description=f"Overpayment {payment.reference or ''}".strip(), line_amount=payment.unapplied)
+        txn = XBankTransaction(type="RECEIVE-OVERPAYMENT", contact=XContact(contact_id=payment.contact_id),
+                               bank_account=XAccount(code=payment.account_code or self.payment_account_code),
+                               date=payment.date, line_amount_types=LineAmountTypes.NOTAX,
+                               currency_code=CurrencyCode(payment.currency), line_items=[line],
+                               reference=payment.reference)
+        created = self._call(lambda: self.api.create_bank_transactions(
+            self.tenant_remote_id, BankTransactions(bank_transactions=[txn]),
+            idempotency_key=idempotency_key).bank_transactions or [])
+        return str(created[0].overpayment_id)
+
+    def create_bank_transaction(self, txn: NewBankTransaction, *, idempotency_key: str) -> BankTransaction:
+        """Spend or receive money coded to ``txn.account_code`` (Xero SPEND / RECEIVE bank transaction)."""
+        bank_code = txn.bank_account_code or self.payment_account_code
+        body = XBankTransaction(
+            type="SPEND" if txn.kind is BankTransactionKind.SPEND else "RECEIVE",
+            contact=XContact(contact_id=txn.contact_id), bank_account=XAccount(code=bank_code), date=txn.date,
+            line_amount_types=LineAmountTypes.NOTAX, currency_code=CurrencyCode(txn.currency),
+            reference=txn.reference,
+            line_items=[LineItem(description=txn.description, quantity=1, unit_amount=txn.amount,
+                                 account_code=txn.account_code, tax_type="NONE")])
+        created = self._call(lambda: self.api.create_bank_transactions(
+            self.tenant_remote_id, BankTransactions(bank_transactions=[body]),
+            idempotency_key=idempotency_key).bank_transactions or [])
+        return mapping.to_bank_transaction(created[0])
 
     def create_credit_note(self, credit: NewCreditNote, *, idempotency_key: str) -> CreditNote:
         """Create an authorised ACCRECCREDIT and allocate it; each step is idempotent on a derived key."""

@@ -10,7 +10,16 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from addon.domain.types import Allocation, Contact, CreditNote, Invoice, InvoiceStatus, Payment
+from addon.domain.types import (
+    Allocation,
+    BankTransaction,
+    BankTransactionKind,
+    Contact,
+    CreditNote,
+    Invoice,
+    InvoiceStatus,
+    Payment,
+)
 
 ZERO = Decimal("0")
 
@@ -98,3 +107,15 @@ def to_credit_note(n: Any) -> CreditNote:
                       total=money(n.total), remaining=money(n.remaining_credit), allocations=allocations,
                       voided=enum_value(n.status) in ("VOIDED", "DELETED"), reason=n.reference or None,
                       updated_at=aware(n.updated_date_utc))
+
+
+def to_bank_transaction(t: Any) -> BankTransaction:
+    """A SPEND or RECEIVE bank transaction (single-account lines: the first line's account)."""
+    lines = t.line_items or []
+    return BankTransaction(
+        remote_id=str(t.bank_transaction_id),
+        kind=BankTransactionKind.SPEND if enum_value(t.type) == "SPEND" else BankTransactionKind.RECEIVE,
+        contact_id=str(t.contact.contact_id) if t.contact else None, date=as_date(t.date) or date.min,
+        currency=enum_value(t.currency_code) or "", amount=money(t.total),
+        account_code=str(lines[0].account_code) if lines else "",
+        bank_account_code=str(t.bank_account.code) if t.bank_account else "")

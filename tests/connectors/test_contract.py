@@ -20,12 +20,15 @@ import pytest
 
 from addon.domain.types import (
     Allocation,
+    BankTransaction,
+    BankTransactionKind,
     ChangeEvent,
     Contact,
     CreditNote,
     EntityKind,
     Invoice,
     InvoiceStatus,
+    NewBankTransaction,
     NewCreditNote,
     NewPayment,
     Payment,
@@ -161,6 +164,48 @@ def test_payment_without_allocations_is_rejected(harness: Harness) -> None:
     empty = NewPayment(contact_id=inv.contact_id, date=inv.issue_date, currency=inv.currency, allocations=())
     with pytest.raises(ValidationError):
         harness.connector.create_payment(empty, idempotency_key=_key("empty"))
+
+
+def test_unapplied_remainder_stays_as_customer_credit(harness: Harness) -> None:
+    conn, inv = harness.connector, harness.open_invoice()
+    overpaid = NewPayment(contact_id=inv.contact_id, date=inv.issue_date, currency=inv.currency,
+                          allocations=(Allocation(inv.remote_id, inv.amount_due),), reference="contract-over",
+                          unapplied=Decimal("12.34"))
+    key = _key("unapplied")
+    created = conn.create_payment(overpaid, idempotency_key=key)
+    assert created.unapplied_amount == Decimal("12.34")
+    assert created.amount == inv.amount_due + Decimal("12.34")
+    assert conn.get_invoice(inv.remote_id).status is InvoiceStatus.PAID
+    again = conn.create_payment(overpaid, idempotency_key=key)
+    assert (again.remote_id, again.overpayment_id) == (created.remote_id, created.overpayment_id)
+
+
+# --- bank transactions (fees, FX differences) --------------------------------------------------------
+def _bank_txn(inv: Invoice, kind: BankTransactionKind, account: str, amount: str = "7.50") -> NewBankTransaction:
+    return NewBankTransaction(kind=kind, contact_id=inv.contact_id, date=inv.issue_date, currency=inv.currency,
+                              amount=Decimal(amount), account_code=account, description="contract fee",
+                              reference="contract")
+
+
+@pytest.mark.parametrize("kind", list(BankTransactionKind))
+def test_bank_transaction_books_to_the_account(harness: Harness, kind: BankTransactionKind) -> None:
+    conn, inv = harness.connector, harness.any_open_invoice()
+    account = conn.default_fee_account if kind is BankTransactionKind.SPEND else conn.default_fx_account
+    key = _key(f"bank-{kind.value}")
+    booked = conn.create_bank_transaction(_bank_txn(inv, kind, account), idempotency_key=key)
+    assert isinstance(booked, BankTransaction)
+    assert (booked.kind, booked.amount, booked.account_code, booked.contact_id) == (
+        kind, Decimal("7.50"), account, inv.contact_id)
+    assert booked.bank_account_code
+    assert conn.create_bank_transaction(_bank_txn(inv, kind, account), idempotency_key=key).remote_id == \
+        booked.remote_id
+
+
+def test_bank_transaction_to_an_unknown_account_is_rejected(harness: Harness) -> None:
+    inv = harness.any_open_invoice()
+    with pytest.raises(ValidationError):
+        harness.connector.create_bank_transaction(_bank_txn(inv, BankTransactionKind.SPEND, "99999"),
+                                                  idempotency_key=_key("bad-account"))
 
 
 # --- credit notes -----------------------------------------------------------------------------------

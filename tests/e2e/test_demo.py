@@ -30,3 +30,5 @@ def test_demo_runs_every_step(app, db, redis_conn) -> None:
     assert state.facts["emails"] > 0
     assert state.facts["reconcile"]["again"]["imported"] == 0
     assert state.facts["reconcile"]["summary"]["posted"] > 0
+    assert state.facts["reconcile"]["residuals"].get("fee") == 1  # the charges were booked to Bank Fees
+    assert any("bank fee(s) as Spend Money" in line for line in lines)

@@ -17,7 +17,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, g, request
 
-from connectors.quickbooks.emulator import entities, faults, query
+from connectors.quickbooks.emulator import banking, entities, faults, query
 from connectors.quickbooks.emulator.app import EmulatorState, dumps
 from connectors.quickbooks.emulator.store import KINDS, CachedResponse, Entity, QboStore, qbo_time
 
@@ -215,7 +215,8 @@ def _handler(kind: str, body: Entity) -> tuple[Handler, str]:
                  "Customer": entities.update_customer}
     else:
         table = {"Invoice": entities.create_invoice, "Payment": entities.create_payment,
-                 "CreditMemo": entities.create_credit_memo, "Customer": entities.create_customer}
+                 "CreditMemo": entities.create_credit_memo, "Customer": entities.create_customer,
+                 "Purchase": banking.create_purchase, "Deposit": banking.create_deposit}
     if kind not in table:
         raise faults.validation("Unsupported Operation", f"{operation or 'update'} is not supported for "
                                 f"{kind}", "500")

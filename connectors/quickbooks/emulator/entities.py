@@ -12,6 +12,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from connectors.quickbooks.emulator import faults
+from connectors.quickbooks.emulator.chart import DEPOSIT_ACCOUNT_TYPES, UNDEPOSITED_FUNDS, account, move_balance
 from connectors.quickbooks.emulator.store import Entity, QboStore
 
 ZERO = Decimal("0")
@@ -226,9 +227,14 @@ def create_payment(store: QboStore, body: Entity) -> Entity:
             "ProcessPayment": False,
             "Line": [{"Amount": amt, "LinkedTxn": [{"TxnId": tid, "TxnType": kind}]} for kind, tid, amt in lines],
         }
-        for key in ("PaymentRefNum", "PrivateNote", "DepositToAccountRef"):
+        for key in ("PaymentRefNum", "PrivateNote"):
             if body.get(key):
                 payment[key] = body[key]
+        # Without DepositToAccountRef QBO holds the money in Undeposited Funds until a Deposit moves it.
+        deposit_to = account(store, body.get("DepositToAccountRef") or {"value": UNDEPOSITED_FUNDS},
+                             "DepositToAccountRef", DEPOSIT_ACCOUNT_TYPES)
+        payment["DepositToAccountRef"] = {"value": deposit_to["Id"], "name": deposit_to["Name"]}
+        move_balance(store, deposit_to["Id"], total)
         _adjust_customer(store, payment, -total)
         store.insert("Payment", payment)
         for kind, tid, amount in lines:
@@ -280,6 +286,7 @@ def _unapply(store: QboStore, payment: Entity) -> None:
         target["LinkedTxn"] = [t for t in target.get("LinkedTxn", []) if t["TxnId"] != payment["Id"]]
         store.touch(link["TxnType"], target)
     _adjust_customer(store, payment, payment["TotalAmt"])
+    move_balance(store, (payment.get("DepositToAccountRef") or {}).get("value", ""), -payment["TotalAmt"])
 
 
 def update_payment(store: QboStore, body: Entity, *, void: bool = False) -> Entity:

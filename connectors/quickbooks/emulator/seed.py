@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 
+from connectors.quickbooks.emulator.chart import CHECKING, move_balance, seed_chart
 from connectors.quickbooks.emulator.store import Entity, QboStore
 from connectors.sandbox.generator import SandboxCompany, SandboxInvoice
 
@@ -25,6 +26,7 @@ def seed_store(store: QboStore, company: SandboxCompany) -> dict[str, str]:
     """Load ``company`` into ``store`` without firing webhooks; returns generator id -> QBO Id."""
     ids: dict[str, str] = {}
     with store.lock:
+        seed_chart(store)
         for cust in company.customers:
             entity: Entity = {"DisplayName": cust.name, "CompanyName": cust.name, "Active": True,
                               "Balance": ZERO, "PrimaryEmailAddr": {"Address": cust.email},
@@ -77,10 +79,11 @@ def _seed_payment(store: QboStore, ref: Entity, currency: Entity, day: date, tot
                   links: list[tuple[str, str, Decimal]]) -> str:
     payment: Entity = {"TxnDate": day.isoformat(), "CustomerRef": ref, "CurrencyRef": currency,
                        "TotalAmt": total, "UnappliedAmt": ZERO, "ProcessPayment": False,
-                       "DepositToAccountRef": {"value": "35", "name": "Checking"},
+                       "DepositToAccountRef": {"value": CHECKING, "name": "Checking"},
                        "Line": [{"Amount": amt, "LinkedTxn": [{"TxnId": tid, "TxnType": kind}]}
                                 for kind, tid, amt in links]}
     pid: str = store.insert("Payment", payment, notify=False, created=_at(day))["Id"]
+    move_balance(store, CHECKING, total)
     for kind, tid, _ in links:
         target = store.entities[kind][tid]
         target["LinkedTxn"].append({"TxnId": pid, "TxnType": "Payment"})

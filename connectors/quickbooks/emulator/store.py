@@ -16,7 +16,7 @@ from typing import Any
 
 from connectors.quickbooks.emulator import faults
 
-KINDS = ("Customer", "Invoice", "Payment", "CreditMemo")
+KINDS = ("Customer", "Invoice", "Payment", "CreditMemo", "Account", "Purchase", "Deposit")
 
 Entity = dict[str, Any]
 Listener = Callable[[str, str, str, datetime], None]  # kind, id, operation, when
@@ -81,7 +81,8 @@ class QboStore:
         """Store a new entity, assigning Id, SyncToken and MetaData."""
         with self.lock:
             when = created or self.clock()
-            entity.setdefault("Id", self.new_id())
+            if "Id" not in entity:  # not setdefault: that would spend an id even when one is given
+                entity["Id"] = self.new_id()
             entity["SyncToken"] = "0"
             entity["domain"] = "QBO"
             entity["sparse"] = False

@@ -1,5 +1,5 @@
-"""Accounting API routes under /api.xro/2.0: contacts, invoices, history, payments, credit notes,
-allocations and bank transactions, answering in Xero's envelopes and error shapes."""
+"""Accounting API routes under /api.xro/2.0: contacts, invoices, history, payments, credit notes and
+allocations, answering in Xero's envelopes and error shapes (bank transactions: ``bank_api``)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from connectors.xero.emulator.where import WhereError
 
 JSON = "application/json; charset=utf-8"
 CENT = Decimal("0.01")
+API_ROOT = "/api.xro/2.0"
 
 
 class PostDataInvalidError(Exception):
@@ -106,7 +107,17 @@ def ref_id(item: dict[str, Any], key: str, id_key: str) -> str:
 
 def accounting_blueprint(store: OrgStore) -> Blueprint:
     """The Accounting API for one organisation."""
-    bp = Blueprint("xero_accounting", __name__, url_prefix="/api.xro/2.0")
+    bp = Blueprint("xero_accounting", __name__, url_prefix=API_ROOT)
+    install_error_handlers(bp)
+    _contact_routes(bp, store)
+    _invoice_routes(bp, store)
+    _payment_routes(bp, store)
+    _credit_note_routes(bp, store)
+    return bp
+
+
+def install_error_handlers(bp: Blueprint) -> None:
+    """Answer business-rule, lookup, query and JSON failures in Xero's shapes."""
 
     @bp.errorhandler(XeroValidationError)
     def _invalid(exc: XeroValidationError) -> Response:
@@ -125,15 +136,8 @@ def accounting_blueprint(store: OrgStore) -> Blueprint:
         return respond({"ErrorNumber": 17, "Type": "PostDataInvalidException",
                         "Message": f"Invalid Json data: {exc}"}, 400)
 
-    _contact_routes(bp, store)
-    _invoice_routes(bp, store)
-    _payment_routes(bp, store)
-    _credit_note_routes(bp, store)
-    _bank_routes(bp, store)
-    return bp
 
-
-def _listing(store: OrgStore, key: str, entity: str, records: Any, serialise: Callable[[Any], dict[str, Any]],
+def listing(store: OrgStore, key: str, entity: str, records: Any, serialise: Callable[[Any], dict[str, Any]],
              filters: list[Callable[[Any], bool]] | None = None,
              view: Callable[[Any], dict[str, Any]] | None = None) -> Response:
     page = select(records, request.args, request.headers.get("If-Modified-Since"), entity=entity,
@@ -149,7 +153,7 @@ def _contact_routes(bp: Blueprint, store: OrgStore) -> None:
         filters = [lambda c: c.id in ids] if ids else []
         if request.args.get("includeArchived", "false").lower() != "true":
             filters.append(lambda c: c.status != "ARCHIVED")
-        return _listing(store, "Contacts", "Contact", list(store.contacts.values()), wire.contact, filters)
+        return listing(store, "Contacts", "Contact", list(store.contacts.values()), wire.contact, filters)
 
     @bp.get("/Contacts/<contact_id>")
     def get_contact(contact_id: str) -> Response:
@@ -203,7 +207,7 @@ def _invoice_routes(bp: Blueprint, store: OrgStore) -> None:
             filters.append(lambda i: i.status in statuses)
         if numbers:
             filters.append(lambda i: i.number.lower() in numbers)
-        return _listing(store, "Invoices", "Invoice", list(store.invoices.values()),
+        return listing(store, "Invoices", "Invoice", list(store.invoices.values()),
                         lambda r: wire.invoice(store, r), filters, view=lambda r: wire.invoice_header(store, r))
 
     @bp.get("/Invoices/<invoice_id>")
@@ -264,7 +268,7 @@ def _payment_routes(bp: Blueprint, store: OrgStore) -> None:
     @bp.get("/Payments")
     def list_payments() -> Response:
         """GET /Payments."""
-        return _listing(store, "Payments", "Payment", list(store.payments.values()),
+        return listing(store, "Payments", "Payment", list(store.payments.values()),
                         lambda r: wire.payment(store, r), view=wire.payment_header)
 
     @bp.get("/Payments/<payment_id>")
@@ -335,7 +339,7 @@ def _credit_note_routes(bp: Blueprint, store: OrgStore) -> None:
     @bp.get("/CreditNotes")
     def list_credit_notes() -> Response:
         """GET /CreditNotes."""
-        return _listing(store, "CreditNotes", "CreditNote", list(store.credit_notes.values()),
+        return listing(store, "CreditNotes", "CreditNote", list(store.credit_notes.values()),
                         lambda r: wire.credit_note(store, r), view=wire.credit_note_header)
 
     @bp.get("/CreditNotes/<note_id>")
@@ -374,36 +378,3 @@ def _credit_note_routes(bp: Blueprint, store: OrgStore) -> None:
                 made.append(store.allocate_credit(note.id, ref_id(item, "Invoice", "InvoiceID"),
                                                   money(item["Amount"], "Amount"), date_field(item, "Date")))
         return envelope(store, "Allocations", [wire.allocation(store, a) for a in made])
-
-
-def _bank_routes(bp: Blueprint, store: OrgStore) -> None:
-    @bp.get("/BankTransactions")
-    def list_bank_transactions() -> Response:
-        """GET /BankTransactions."""
-        return _listing(store, "BankTransactions", "BankTransaction", list(store.bank_transactions.values()),
-                        lambda r: wire.bank_transaction(store, r))
-
-    @bp.get("/BankTransactions/<txn_id>")
-    def get_bank_transaction(txn_id: str) -> Response:
-        """GET /BankTransactions/{id}."""
-        rec = store.bank_transactions.get(txn_id.lower())
-        if rec is None:
-            return not_found()
-        return envelope(store, "BankTransactions", [wire.bank_transaction(store, rec)])
-
-    @bp.route("/BankTransactions", methods=["PUT", "POST"])
-    def create_bank_transactions() -> Response:
-        """PUT/POST /BankTransactions."""
-        made = []
-        for item in elements(body_json(), "BankTransactions"):
-            lines = item.get("LineItems") or []
-            bank = item.get("BankAccount") or {}
-            if not isinstance(lines, list) or not lines or not isinstance(bank, dict) or not bank.get("Code"):
-                raise XeroValidationError("Type, LineItems and BankAccount are required.")
-            total = sum((money(ln.get("Quantity", 1), "Quantity", 4) * money(ln.get("UnitAmount", 0), "UnitAmount", 4)
-                         for ln in lines), Decimal("0")).quantize(Decimal("0.01"))
-            made.append(store.create_bank_transaction(
-                ref_id(item, "Contact", "ContactID"), date_field(item, "Date"), total, str(bank["Code"]),
-                reference=item.get("Reference"), description=str(lines[0].get("Description") or ""),
-                kind=str(item.get("Type", ""))))
-        return envelope(store, "BankTransactions", [wire.bank_transaction(store, t) for t in made])

@@ -13,6 +13,7 @@ from flask import Flask, Response, g, request
 from connectors.sandbox.generator import generate_company
 from connectors.sandbox.limits import Decision, Limits, RateLimiter
 from connectors.xero.emulator.api import accounting_blueprint, validation_error
+from connectors.xero.emulator.bank_api import banking_blueprint
 from connectors.xero.emulator.hooks import DEFAULT_SCHEDULE, WebhookHub
 from connectors.xero.emulator.identity import AppRegistration, IdentityState, identity_blueprint, problem
 from connectors.xero.emulator.seed import build_store
@@ -65,6 +66,7 @@ def create_app(state: EmulatorState) -> Flask:
     app.config["EMULATOR"] = state
     app.register_blueprint(identity_blueprint(state.identity))
     app.register_blueprint(accounting_blueprint(state.store))
+    app.register_blueprint(banking_blueprint(state.store))
 
     @app.before_request
     def guard() -> Response | None:

@@ -114,16 +114,48 @@ class HistoryRecord:
 
 
 @dataclass
+class LineItemRecord:
+    description: str
+    amount: Decimal
+    account_code: str
+
+
+@dataclass
 class BankTransactionRecord:
     id: str
     contact_id: str
     date: dt.date
-    total: Decimal
     currency: str
     updated: dt.datetime
     bank_account_code: str
-    description: str = ""
+    lines: list[LineItemRecord]
     reference: str | None = None
     type: str = "RECEIVE"
     status: str = "AUTHORISED"
-    line_account_code: str = "200"
+    overpayment_id: str | None = None
+
+    @property
+    def total(self) -> Decimal:
+        """Sum of the line amounts (no tax in this emulator)."""
+        return sum((line.amount for line in self.lines), ZERO)
+
+
+@dataclass
+class OverpaymentRecord:
+    """Money a customer paid beyond what was due (created by a RECEIVE-OVERPAYMENT bank transaction)."""
+
+    id: str
+    contact_id: str
+    date: dt.date
+    currency: str
+    total: Decimal
+    updated: dt.datetime
+    bank_transaction_id: str
+    description: str = ""
+    reference: str | None = None
+    status: str = "AUTHORISED"
+
+    @property
+    def remaining(self) -> Decimal:
+        """Credit not yet used (allocations and refunds are not emulated, so all of it)."""
+        return self.total if self.status == "AUTHORISED" else ZERO

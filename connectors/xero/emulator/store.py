@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+from connectors.xero.emulator.chart import AR_CODE, AccountRecord, default_chart
 from connectors.xero.emulator.records import (
     ZERO,
     AllocationRecord,
@@ -21,6 +22,8 @@ from connectors.xero.emulator.records import (
     CreditNoteRecord,
     HistoryRecord,
     InvoiceRecord,
+    LineItemRecord,
+    OverpaymentRecord,
     PaymentRecord,
 )
 
@@ -75,6 +78,8 @@ class OrgStore:
     payments: dict[str, PaymentRecord] = field(default_factory=dict)
     credit_notes: dict[str, CreditNoteRecord] = field(default_factory=dict)
     bank_transactions: dict[str, BankTransactionRecord] = field(default_factory=dict)
+    overpayments: dict[str, OverpaymentRecord] = field(default_factory=dict)
+    accounts: dict[str, AccountRecord] = field(default_factory=default_chart)
     history: dict[str, list[HistoryRecord]] = field(default_factory=dict)
     listeners: list[ChangeListener] = field(default_factory=list)
     lock: threading.RLock = field(default_factory=threading.RLock)
@@ -234,6 +239,7 @@ class OrgStore:
             if amount > inv.amount_due:
                 raise XeroValidationError("Payment amount exceeds the amount outstanding on this document",
                                           element={"InvoiceID": inv.id})
+            self.bank_account(account_code)
             now = self.clock.now()
             pay = PaymentRecord(self.new_id("payment"), inv.id, on, amount, now, reference, account_code,
                                 batch_id=batch_id)
@@ -307,21 +313,62 @@ class OrgStore:
             n += 1
         return f"CN-{n:06d}"
 
-    # --- bank transactions ---------------------------------------------------------------
-    def create_bank_transaction(self, contact_id: str, on: date, total: Decimal, bank_account_code: str, *,
-                                reference: str | None = None, description: str = "",
-                                kind: str = "RECEIVE") -> BankTransactionRecord:
-        """Record money received (spend money is not needed by Cashline but accepted)."""
+    # --- bank transactions and overpayments ------------------------------------------------
+    def bank_account(self, code: str) -> AccountRecord:
+        """The active BANK account with this code (payments and bank transactions need one)."""
+        account = self.accounts.get(code)
+        if account is None or not account.is_bank or account.status != "ACTIVE":
+            raise XeroValidationError(f"Account code '{code}' is not a valid bank account.")
+        return account
+
+    def line_account(self, code: str | None) -> AccountRecord:
+        """The account a line item is coded to: active, not a bank and not a system account."""
+        if not code:
+            raise XeroValidationError("Account code must be specified.")
+        account = self.accounts.get(code)
+        if account is None or not account.takes_line_items:
+            raise XeroValidationError(f"Account code '{code}' is not a valid code for this document.")
+        return account
+
+    def create_bank_transaction(self, contact_id: str, on: date, bank_account_code: str,
+                                lines: list[LineItemRecord], *, reference: str | None = None,
+                                kind: str = "RECEIVE", currency: str | None = None) -> BankTransactionRecord:
+        """Spend or receive money, or receive an overpayment (which becomes an Overpayment credit)."""
         contact = self._existing_contact(contact_id)
-        if kind not in ("RECEIVE", "SPEND"):
+        if kind not in ("RECEIVE", "SPEND", "RECEIVE-OVERPAYMENT"):
             raise XeroValidationError(f"Bank transaction type {kind} is not supported by this emulator.")
+        self.bank_account(bank_account_code)
+        if kind == "RECEIVE-OVERPAYMENT":
+            lines = self._overpayment_lines(lines)
+        else:
+            for line in lines:
+                self.line_account(line.account_code)
+        total = sum((line.amount for line in lines), ZERO)
         if total <= ZERO:
             raise XeroValidationError("The total must be greater than zero.")
         with self.lock:
-            rec = BankTransactionRecord(self.new_id("banktransaction"), contact.id, on, total, contact.currency,
-                                        self.clock.now(), bank_account_code, description, reference, kind)
+            rec = BankTransactionRecord(self.new_id("banktransaction"), contact.id, on, currency or contact.currency,
+                                        self.clock.now(), bank_account_code, lines, reference, kind)
+            if kind == "RECEIVE-OVERPAYMENT":
+                over = OverpaymentRecord(self.new_id("overpayment"), contact.id, on, rec.currency, total,
+                                         rec.updated, rec.id, lines[0].description, reference)
+                self.overpayments[over.id] = over
+                rec.overpayment_id = over.id
             self.bank_transactions[rec.id] = rec
         return rec
+
+    def _overpayment_lines(self, lines: list[LineItemRecord]) -> list[LineItemRecord]:
+        # Xero: an overpayment has a single line, coded to Accounts Receivable by Xero itself.
+        if len(lines) != 1:
+            raise XeroValidationError("An overpayment must have exactly one line item.")
+        return [LineItemRecord(lines[0].description, lines[0].amount, AR_CODE)]
+
+    def overpayment(self, overpayment_id: str) -> OverpaymentRecord:
+        """The overpayment with this id (raises UnknownEntityError)."""
+        try:
+            return self.overpayments[overpayment_id.lower()]
+        except KeyError:
+            raise UnknownEntityError(overpayment_id) from None
 
     def _existing_contact(self, contact_id: str) -> ContactRecord:
         try:

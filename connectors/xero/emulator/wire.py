@@ -13,6 +13,7 @@ from typing import Any
 
 import simplejson
 
+from connectors.xero.emulator.chart import AccountRecord
 from connectors.xero.emulator.records import (
     ZERO,
     AllocationRecord,
@@ -21,6 +22,8 @@ from connectors.xero.emulator.records import (
     CreditNoteRecord,
     HistoryRecord,
     InvoiceRecord,
+    LineItemRecord,
+    OverpaymentRecord,
     PaymentRecord,
 )
 from connectors.xero.emulator.store import OrgStore, stable_id
@@ -193,16 +196,54 @@ def history(rec: HistoryRecord) -> dict[str, Any]:
             "User": rec.user, "Details": rec.details}
 
 
+def _line_item(seed: int, owner_id: str, n: int, line: LineItemRecord) -> dict[str, Any]:
+    return _line(seed, f"{owner_id}:{n}", line.description, line.amount, line.account_code)
+
+
 def bank_transaction(store: OrgStore, rec: BankTransactionRecord) -> dict[str, Any]:
     """A BankTransaction as GET /BankTransactions returns it."""
     return {
         "BankTransactionID": rec.id, "Type": rec.type, "Contact": contact_ref(store, rec.contact_id),
         "Date": rec.date, "DateString": iso_string(rec.date), "Status": rec.status, "Reference": rec.reference,
         "LineAmountTypes": "NoTax",
-        "LineItems": [_line(store.seed, rec.id, rec.description, rec.total, rec.line_account_code)],
+        "LineItems": [_line_item(store.seed, rec.id, n, line) for n, line in enumerate(rec.lines)],
         "SubTotal": rec.total, "TotalTax": ZERO, "Total": rec.total, "CurrencyCode": rec.currency,
         "CurrencyRate": Decimal("1.0000000000"), "IsReconciled": False, "HasAttachments": False,
-        "BankAccount": {"AccountID": stable_id(store.seed, "account", rec.bank_account_code),
-                        "Code": rec.bank_account_code},
+        "BankAccount": account_ref(store, rec.bank_account_code), "OverpaymentID": rec.overpayment_id,
         "UpdatedDateUTC": rec.updated,
     }
+
+
+def overpayment(store: OrgStore, rec: OverpaymentRecord) -> dict[str, Any]:
+    """An Overpayment as GET /Overpayments returns it."""
+    txn = store.bank_transactions[rec.bank_transaction_id]
+    return {
+        "OverpaymentID": rec.id, "ID": rec.id, "Type": "RECEIVE-OVERPAYMENT", "Reference": rec.reference,
+        "RemainingCredit": rec.remaining, "Allocations": [], "Payments": [], "HasAttachments": False,
+        "Contact": contact_ref(store, rec.contact_id), "Date": rec.date, "DateString": iso_string(rec.date),
+        "Status": rec.status, "LineAmountTypes": "NoTax",
+        "LineItems": [_line_item(store.seed, txn.id, n, line) for n, line in enumerate(txn.lines)],
+        "SubTotal": rec.total, "TotalTax": ZERO, "Total": rec.total, "CurrencyCode": rec.currency,
+        "CurrencyRate": Decimal("1.0000000000"), "UpdatedDateUTC": rec.updated,
+    }
+
+
+def account_ref(store: OrgStore, code: str) -> dict[str, Any]:
+    """The short account embedded in payments and bank transactions."""
+    account = store.accounts.get(code)
+    return {"AccountID": stable_id(store.seed, "account", code), "Code": code,
+            "Name": account.name if account else None}
+
+
+def account(store: OrgStore, rec: AccountRecord) -> dict[str, Any]:
+    """An Account as GET /Accounts returns it."""
+    return {"AccountID": stable_id(store.seed, "account", rec.code), "Code": rec.code, "Name": rec.name,
+            "Type": rec.type, "Status": rec.status, "TaxType": rec.tax_type, "Class": _account_class(rec.type),
+            "SystemAccount": rec.system_account, "EnablePaymentsToAccount": False,
+            "ShowInExpenseClaims": False, "BankAccountType": "BANK" if rec.is_bank else None,
+            "ReportingCode": None, "HasAttachments": False, "UpdatedDateUTC": store.clock.now()}
+
+
+def _account_class(kind: str) -> str:
+    return {"BANK": "ASSET", "CURRENT": "ASSET", "REVENUE": "REVENUE", "EXPENSE": "EXPENSE",
+            "CURRLIAB": "LIABILITY"}.get(kind, "ASSET")

@@ -155,3 +155,42 @@ def test_admin_applies_a_line_to_another_invoice(client, db, tenant, platform, s
     assert platform.invoices["i3001"].amount_due == Decimal("677.77")
     db.expire_all()
     assert db.get(BankLine, entry["line_id"]).status == "reconciled"
+
+
+def test_admin_applies_one_line_to_several_invoices_and_keeps_the_rest_as_credit(
+        client, db, tenant, platform, signed_in, redis_conn) -> None:  # type: ignore[no-untyped-def]
+    signed_in()
+    _upload(client, tenant, camt053([Entry("1600.00", "Acme Trading Ltd", text="October invoices")]))
+    [job] = get_queue("reconcile", redis_conn).jobs
+    reconcile_statement(*job.args)
+    page = client.get(f"/tenants/{tenant.id}/reconciliation").data
+    assert page.count(b'name="invoice"') == 4  # up to four invoices per line
+    [entry] = client.get(f"/api/tenants/{tenant.id}/reconciliation/queue").json
+    url = f"/tenants/{tenant.id}/reconciliation/lines/{entry['line_id']}/change"
+
+    def apply(*rows: tuple[str, str]):  # type: ignore[no-untyped-def]
+        form = {"csrf_token": _csrf(client, tenant), "invoice": [r[0] for r in rows] + ["", ""],
+                "amount": [r[1] for r in rows] + ["", ""]}
+        client.post(url, data=form)
+        return client.get(f"/tenants/{tenant.id}/reconciliation").data.decode()
+
+    assert "Not changed: INV-2001 belongs to another customer than INV-1001" in apply(
+        ("INV-1001", "1200.00"), ("INV-2001", "100.00"))
+    assert "Not changed: the amount for INV-1002 must be above 0 and at most 300.00" in apply(
+        ("INV-1001", "1200.00"), ("INV-1002", "300.01"))
+    assert "Not changed: the amounts add up to 1650.00, more than the line&#39;s 1600.00" in apply(
+        ("INV-1001", "1200.00"), ("INV-1002", "300.00"), ("INV-1003", "150.00"))
+    assert "Not changed: INV-1002 is picked twice" in apply(("INV-1002", "100"), ("INV-1002", "100"))
+    assert platform.writes == []  # nothing reached the platform
+
+    apply(("INV-1001", "1200.00"), ("INV-1002", "300.00"), ("INV-1003", "50.00"))
+    [(kind, payment)] = platform.writes
+    assert kind == "create_payment"
+    assert [(a.invoice_id, a.amount) for a in payment.allocations] == [
+        ("i1001", Decimal("1200.00")), ("i1002", Decimal("300.00")), ("i1003", Decimal("50.00"))]
+    assert payment.unapplied_amount == Decimal("50.00")  # the rest of the line: credit for Acme
+    assert platform.invoices["i1001"].status is InvoiceStatus.PAID
+    assert platform.invoices["i1003"].amount_due == Decimal("400.00")
+    db.expire_all()
+    assert db.get(BankLine, entry["line_id"]).status == "reconciled"
+    assert db.scalars(select(PayerAlias.alias)).all() == ["name:Acme Trading Ltd"]

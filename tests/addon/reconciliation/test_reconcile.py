@@ -121,10 +121,10 @@ def test_admin_can_pick_another_invoice_and_amount(db, tenant, platform) -> None
     line = _line(db, "100.00")
     invoice = db.scalars(select(Invoice).where(Invoice.remote_id == "i3001")).one()
     with pytest.raises(QueueActionError, match="at most"):
-        change_match(db, tenant, line.id, invoice.id, "150.00", user_id=None)
+        change_match(db, tenant, line.id, [(invoice.id, "150.00")], user_id=None)
     with pytest.raises(QueueActionError, match="not an amount"):
-        change_match(db, tenant, line.id, invoice.id, "ten", user_id=None)
-    match = change_match(db, tenant, line.id, invoice.id, "100", user_id=None)
+        change_match(db, tenant, line.id, [(invoice.id, "ten")], user_id=None)
+    match = change_match(db, tenant, line.id, [(invoice.id, "100")], user_id=None)
     assert match.residual == "partial"
     assert post_confirmed(db, tenant, platform, match, user_id=None, now=NOW) == "posted"
     assert platform.invoices["i3001"].amount_due == Decimal("677.77")
@@ -176,3 +176,18 @@ def test_confirmed_match_is_posted_by_the_next_reconcile_run(db, tenant, platfor
     assert summary["posted"] == 1
     assert platform.invoices["i2001"].status is InvoiceStatus.PAID
     assert _match(db, "999.00").status == "posted"
+
+
+def test_picked_invoices_must_be_in_the_line_currency_and_open(db, tenant, platform) -> None:
+    _run(db, tenant, platform, [Entry("100.00", "Initech GmbH", text="on account")])
+    line = _line(db, "100.00")
+    invoice = db.scalars(select(Invoice).where(Invoice.remote_id == "i3001")).one()
+    invoice.currency = "EUR"
+    with pytest.raises(QueueActionError, match="INV-3001 is in EUR but the line is in GBP"):
+        change_match(db, tenant, line.id, [(invoice.id, "100.00")], user_id=None)
+    invoice.currency, invoice.status = "GBP", "paid"
+    with pytest.raises(QueueActionError, match="pick an open invoice"):
+        change_match(db, tenant, line.id, [("INV-3001", "100.00")], user_id=None)
+    with pytest.raises(QueueActionError, match="at least one"):
+        change_match(db, tenant, line.id, [], user_id=None)
+    assert platform.writes == []

@@ -63,7 +63,7 @@ def test_read_endpoints(openapi: OpenAPI, org: XeroSandbox, http: requests.Sessi
         "/Invoices", "/Invoices?page=1&pageSize=10", '/Invoices?where=Status=="PAID"&Statuses=PAID,AUTHORISED',
         f"/Invoices/{inv.id}", f"/Invoices/{inv.id}/History", "/Contacts", "/Contacts?page=1",
         f"/Contacts/{inv.contact_id}", "/Payments", "/Payments?page=1", f"/Payments/{payment.id}", "/CreditNotes",
-        "/CreditNotes?page=1", f"/CreditNotes/{note.id}", "/BankTransactions",
+        "/CreditNotes?page=1", f"/CreditNotes/{note.id}", "/BankTransactions", "/Accounts", "/Overpayments",
     ]
     for url in urls:
         body = check(openapi, http.get(org.api_url(url)))
@@ -100,11 +100,24 @@ def test_write_endpoints(openapi: OpenAPI, org: XeroSandbox, http: requests.Sess
         {"Invoice": {"InvoiceID": inv.id}, "Amount": 2, "Date": "2026-11-02"}]}))
     check(openapi, http.put(org.api_url("/BankTransactions"), json={"BankTransactions": [{
         "Type": "RECEIVE", "Contact": {"ContactID": contact}, "Date": "2026-11-03", "BankAccount": {"Code": "090"},
-        "LineItems": [{"Description": "receipt", "Quantity": 1, "UnitAmount": 3}]}]}))
+        "LineItems": [{"Description": "receipt", "Quantity": 1, "UnitAmount": 3, "AccountCode": "200"}]}]}))
     check(openapi, http.put(org.api_url("/Invoices"), json={"Invoices": [{
         "Type": "ACCREC", "Contact": {"ContactID": contact}, "Date": "2026-11-03", "DueDate": "2026-12-03",
         "Status": "AUTHORISED", "LineItems": [{"Description": "work", "Quantity": 2, "UnitAmount": 50}]}]}))
     check(openapi, http.post(org.api_url("/Contacts"), json={"Contacts": [{"Name": "Contract Test Ltd"}]}))
+
+
+def test_overpayment_and_spend_money_bodies(openapi: OpenAPI, org: XeroSandbox, http: requests.Session) -> None:
+    contact = next(iter(org.store.contacts.values())).id
+    made = check(openapi, http.put(org.api_url("/BankTransactions"), json={"BankTransactions": [{
+        "Type": "RECEIVE-OVERPAYMENT", "Contact": {"ContactID": contact}, "Date": "2026-11-03",
+        "BankAccount": {"Code": "090"}, "LineItems": [{"Description": "overpaid", "LineAmount": 12}]}]}))
+    overpayment_id = made["BankTransactions"][0]["OverpaymentID"]
+    check(openapi, http.get(org.api_url(f"/Overpayments/{overpayment_id}")))
+    check(openapi, http.get(org.api_url("/Overpayments?page=1")))
+    check(openapi, http.put(org.api_url("/BankTransactions"), json={"BankTransactions": [{
+        "Type": "SPEND", "Contact": {"ContactID": contact}, "Date": "2026-11-03", "BankAccount": {"Code": "090"},
+        "LineItems": [{"Description": "fee", "Quantity": 1, "UnitAmount": 2.5, "AccountCode": "404"}]}]}))
 
 
 def test_validation_error_body(openapi: OpenAPI, org: XeroSandbox, http: requests.Session) -> None:

@@ -182,7 +182,8 @@ def test_bank_transaction_receive(sandbox: XeroSandbox, api: requests.Session) -
     contact = next(iter(sandbox.store.contacts.values()))
     resp = api.put(api_url(sandbox, "/BankTransactions"), json={"BankTransactions": [{
         "Type": "RECEIVE", "Contact": {"ContactID": contact.id}, "Date": "2026-11-03",
-        "BankAccount": {"Code": "090"}, "LineItems": [{"Description": "refund", "Quantity": 1, "UnitAmount": 12.5}]}]})
+        "BankAccount": {"Code": "090"},
+        "LineItems": [{"Description": "refund", "Quantity": 1, "UnitAmount": 12.5, "AccountCode": "200"}]}]})
     assert resp.status_code == 200, resp.text
     txn = resp.json()["BankTransactions"][0]
     assert txn["Type"] == "RECEIVE"
