@@ -3,11 +3,8 @@ save, and see the new stage in tomorrow's dry run."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -16,31 +13,8 @@ from addon.domain.types import Contact, Invoice, InvoiceStatus
 from addon.models import Membership, Role, User
 from addon.services.sync import backfill
 from connectors.fake import InMemoryConnector
-from connectors.sandbox.server import RunningServer, serve_in_thread
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-
-
-def _require_chromium() -> None:
-    if Path(CHROMIUM).exists():
-        return
-    message = f"Chromium not found at {CHROMIUM} (make browser installs it)"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(message + " — CI=true requires it", pytrace=False)
-    pytest.skip(message)
-
-
-@pytest.fixture
-def served(app) -> Iterator[RunningServer]:  # type: ignore[no-untyped-def]
-    _require_chromium()
-    server = serve_in_thread(app)
-    yield server
-    server.stop()
 
 
 @pytest.fixture
@@ -62,54 +36,35 @@ def tenant_with_invoice(db, make_tenant):  # type: ignore[no-untyped-def]
     return tenant, user
 
 
-def _session_cookie(app, user_id: int) -> str:  # type: ignore[no-untyped-def]
-    # No browser_sign_in fixture in tests/conftest.py yet (OpenID sign-in through the emulators): sign in
-    # by minting the Flask session cookie the way the test client does and handing it to the browser.
-    client = app.test_client()
-    with client.session_transaction() as session:
-        session["user_id"] = user_id
-    cookie = client.get_cookie(app.config.get("SESSION_COOKIE_NAME", "session"))
-    assert cookie is not None
-    return str(cookie.value)
-
-
-def test_admin_adds_a_stage_previews_it_and_sees_it_in_the_dry_run(app, served, tenant_with_invoice) -> None:
-    from playwright.sync_api import expect, sync_playwright
+def test_admin_adds_a_stage_previews_it_and_sees_it_in_the_dry_run(served, page_as, screenshot,
+                                                                   tenant_with_invoice) -> None:
+    from playwright.sync_api import expect
 
     tenant, user = tenant_with_invoice
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context()
-            context.add_cookies([{"name": app.config.get("SESSION_COOKIE_NAME", "session"),
-                                  "value": _session_cookie(app, user.id), "url": served.url}])
-            page = context.new_page()
-            page.goto(f"{served.url}/tenants/{tenant.id}/dunning")
-            dry_run = page.locator("#dry-run")
-            expect(dry_run).to_contain_text("Acme Ltd")
-            expect(dry_run.locator(".dry-run-row code")).to_have_text("due")  # before: the due-date reminder
+    page = page_as(user.id)
+    page.goto(f"{served.url}/tenants/{tenant.id}/dunning")
+    dry_run = page.locator("#dry-run")
+    expect(dry_run).to_contain_text("Acme Ltd")
+    expect(dry_run.locator(".dry-run-row code")).to_have_text("due")  # before: the due-date reminder
 
-            page.click("#add-stage")
-            page.fill("#key", "nudge_3")
-            page.fill("#offset_days", "3")
-            page.select_option("#tone", "firm")
-            page.fill("#subject_template", "A quick nudge from {{ company.name }}")
-            page.fill("#body_template", "Hello {{ customer.name }},\n{% for inv in invoices %}"
-                                        "{{ inv.number }}: {{ inv.amount_due|money(inv.currency) }}{% endfor %}")
-            page.click("#preview-button")
-            expect(page.locator("#preview-subject")).to_have_text("A quick nudge from Example Supplies Ltd")
-            expect(page.locator("#preview-body")).to_contain_text("Hello Acme Ltd,\nINV-0042: £640.00")
+    page.click("#add-stage")
+    page.fill("#key", "nudge_3")
+    page.fill("#offset_days", "3")
+    page.select_option("#tone", "firm")
+    page.fill("#subject_template", "A quick nudge from {{ company.name }}")
+    page.fill("#body_template", "Hello {{ customer.name }},\n{% for inv in invoices %}"
+                                "{{ inv.number }}: {{ inv.amount_due|money(inv.currency) }}{% endfor %}")
+    page.click("#preview-button")
+    expect(page.locator("#preview-subject")).to_have_text("A quick nudge from Example Supplies Ltd")
+    expect(page.locator("#preview-body")).to_contain_text("Hello Acme Ltd,\nINV-0042: £640.00")
 
-            page.fill("#body_template", "Hello {{ customer.nam }}")
-            page.click("#preview-button")
-            expect(page.locator("#preview-problems")).to_contain_text("unknown variable 'customer.nam'")
-            page.fill("#body_template", "Hello {{ customer.name }}")
+    page.fill("#body_template", "Hello {{ customer.nam }}")
+    page.click("#preview-button")
+    expect(page.locator("#preview-problems")).to_contain_text("unknown variable 'customer.nam'")
+    page.fill("#body_template", "Hello {{ customer.name }}")
 
-            page.click("#save-stage")
-            expect(page.locator("#stage-nudge_3")).to_contain_text("+3")
-            expect(dry_run.locator(".dry-run-row code")).to_have_text("nudge_3")
-            expect(dry_run).to_contain_text("firm")
-            ARTIFACTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / "dunning_settings.png"), full_page=True)
-        finally:
-            browser.close()
+    page.click("#save-stage")
+    expect(page.locator("#stage-nudge_3")).to_contain_text("+3")
+    expect(dry_run.locator(".dry-run-row code")).to_have_text("nudge_3")
+    expect(dry_run).to_contain_text("firm")
+    screenshot(page, "dunning_settings.png")
