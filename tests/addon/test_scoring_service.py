@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import pytest
 
+from addon.domain.scoring.history import HistoryFrame
 from addon.domain.scoring.model import RiskModel
 from addon.domain.scoring.train import TrainConfig
 from addon.models import AuditLog, Invoice, ModelVersion, RiskScore
@@ -96,3 +98,48 @@ def test_cold_tenant_uses_the_pooled_prior(db, make_tenant) -> None:
         invoices=400, customers=20, seeds=(101,)))
     assert summary.model_kind == "tenant+prior"
     assert summary.scored > 0
+
+
+def _by_invoice(frame: HistoryFrame) -> dict[str, tuple[object, ...]]:
+    return {frame.invoice_id(i): (
+        frame.customers[int(frame.customer[i])], int(frame.issue[i]), int(frame.due[i]), int(frame.paid[i]),
+        float(frame.amount[i]), frame.currencies[int(frame.currency[i])], bool(frame.disputed[i]),
+        int(frame.dispute_from[i]), bool(frame.credited[i]), bool(frame.partial[i]), bool(frame.sent[i]),
+        int(frame.country[i])) for i in range(frame.size)}
+
+
+def test_columnar_history_is_the_tenant_history_and_scores_the_same(db, mirrored) -> None:
+    """history_frame (a binary COPY on PostgreSQL) holds what tenant_history's records say, and the
+    scores computed from it equal RiskModel.predict on the records."""
+    tenant, _ = mirrored
+    frame, rows = scoring.history_frame(db, tenant)
+    history, open_rows = scoring.tenant_history(db, tenant)
+    assert _by_invoice(frame) == _by_invoice(HistoryFrame.from_records(history))
+    assert sorted(frame.invoice_id(r) for r in rows.tolist()) == sorted(open_rows)
+    model, _ = scoring.ensure_model(db, tenant, history, TODAY, config=FAST)
+    by_id = {h.invoice_id: h for h in history}
+    expected = model.predict([by_id[k] for k in open_rows], history, TODAY)
+    got = model.predict_frame(frame, rows, TODAY)
+    assert sorted(got, key=lambda s: s.invoice_id) == sorted(expected, key=lambda s: s.invoice_id)
+
+
+def test_persisted_rows_are_the_score_values(db, mirrored) -> None:
+    """The bulk upsert (COPY + one INSERT ... ON CONFLICT on PostgreSQL) stores _score_values, twice over."""
+    tenant, _ = mirrored
+    frame, rows = scoring.history_frame(db, tenant)
+    model, version = scoring.ensure_model(db, tenant, lambda: scoring.tenant_history(db, tenant)[0], TODAY,
+                                          config=FAST)
+    scores = model.predict_frame(frame, rows, TODAY)
+    scores[0] = replace(scores[0], band="tab\there", reasons=["back\\slash", "new\nline"], p_late=0.123456)
+    pks = {s.invoice_id: int(s.invoice_id) for s in scores}
+    now = scoring.datetime(2026, 11, 1, 9, 30, tzinfo=scoring.UTC)
+    columns = ("model_version", "p_late", "band", "expected_pay_date", "p10_days", "p50_days", "p90_days",
+               "reasons")
+    for _ in range(2):  # insert, then update every row
+        assert scoring.persist_scores(db, tenant, scores, pks, version.version, now=now) == len(scores)
+        stored = {r.invoice_id: r for r in db.query(RiskScore)}
+        for score in scores:
+            expected = scoring._score_values(tenant.id, pks[score.invoice_id], score, version.version, now)
+            row = stored[pks[score.invoice_id]]
+            assert {c: getattr(row, c) for c in columns} == {c: expected[c] for c in columns}
+            assert row.scored_at.replace(tzinfo=scoring.UTC) == now

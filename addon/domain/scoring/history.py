@@ -14,6 +14,9 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import IO
 
+import numpy as np
+import numpy.typing as npt
+
 REQUIRED_COLUMNS = ("invoice_id", "customer_id", "issue_date", "due_date", "amount", "currency", "paid_date")
 OPTIONAL_COLUMNS = ("disputed", "country", "credited", "partial_payments", "sent", "reminders_sent",
                     "promised")
@@ -125,3 +128,159 @@ def write_history_csv(invoices: Sequence[HistoryInvoice], stream: IO[str]) -> No
             int(inv.disputed), inv.country or "", str(inv.credited), inv.partial_payments, int(inv.sent),
             inv.reminders_sent, int(inv.promised),
         ))
+
+
+# --- the same history as columns ------------------------------------------------------------------
+
+NO_DATE = 10**9  # "not settled" as a day ordinal: later than every real date
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+def decimal_string_rank(numbers: IntArray) -> IntArray:
+    """Sort keys of non-negative integers that order them as their decimal strings do ("10" < "9").
+
+    Ties in settlement order are broken by invoice id *as a string*; a service that keys invoices by
+    integer primary key gets the same order without building a million strings.
+    """
+    values = np.asarray(numbers, dtype=np.int64)
+    if len(values) and int(values.min()) < 0:
+        raise ValueError("decimal_string_rank takes non-negative integers")
+    digits = np.ones(len(values), dtype=np.int64)
+    power = 10
+    while len(values) and power <= int(values.max()):
+        digits += values >= power
+        power *= 10
+    width = int(digits.max()) if len(values) else 1
+    # Right-pad to a common width ("9" -> 900, "10" -> 100); a shorter string sorts before its extensions.
+    padded = values * 10 ** (width - digits)
+    return padded * (width + 1) + digits
+
+
+@dataclass(slots=True)
+class HistoryFrame:
+    """A history as columns, one entry per invoice: what the feature code reads, without records.
+
+    Dates are day ordinals (``date.toordinal``); ``paid`` is ``NO_DATE`` while unpaid. Text columns are
+    codes into small tables (``customers``, ``currencies``, ``countries``; country -1 = none).
+    Invoice ids are either ``ids`` (strings) or ``pks`` (integers whose ``str`` is the id).
+    """
+
+    customers: list[str]
+    customer: IntArray
+    issue: IntArray
+    due: IntArray
+    paid: IntArray
+    amount: FloatArray
+    currencies: list[str]
+    currency: IntArray
+    countries: list[str]
+    country: IntArray
+    disputed: BoolArray
+    dispute_from: IntArray  # the day a dispute becomes visible: its dispute_date, else the due date
+    credited: BoolArray  # any credit note
+    partial: BoolArray  # any partial payment
+    sent: BoolArray
+    id_rank: IntArray  # orders invoices as their ids sort as strings
+    ids: Sequence[str] | None = None
+    pks: IntArray | None = None
+    records: Sequence[HistoryInvoice] | None = None  # the records the frame was built from, if any
+
+    @property
+    def size(self) -> int:
+        return len(self.issue)
+
+    def invoice_id(self, row: int) -> str:
+        if self.ids is not None:
+            return self.ids[row]
+        assert self.pks is not None
+        return str(int(self.pks[row]))
+
+    def index(self) -> dict[str, int]:
+        """Invoice id -> row."""
+        if self.ids is not None:
+            return {inv_id: n for n, inv_id in enumerate(self.ids)}
+        assert self.pks is not None
+        return {str(pk): n for n, pk in enumerate(self.pks.tolist())}
+
+    def records_at(self, rows: IntArray) -> list[HistoryInvoice]:
+        """The invoices at ``rows`` as records: the original ones when the frame was built from records,
+        else rebuilt from the columns (credit notes and partial payments then only as 0/1 flags)."""
+        if self.records is not None:
+            return [self.records[r] for r in rows.tolist()]
+        days: dict[int, date | None] = {NO_DATE: None}
+
+        def day(ordinal: int) -> date | None:
+            found = days.get(ordinal, date.min)
+            if found is date.min:
+                found = days[ordinal] = date.fromordinal(ordinal)
+            return found
+
+        out = []
+        columns = zip(rows.tolist(), self.customer[rows].tolist(), self.issue[rows].tolist(), self.due[rows].tolist(),
+                      self.amount[rows].tolist(), self.currency[rows].tolist(), self.paid[rows].tolist(),
+                      self.disputed[rows].tolist(), self.credited[rows].tolist(), self.partial[rows].tolist(),
+                      self.sent[rows].tolist(), self.country[rows].tolist(), self.dispute_from[rows].tolist(),
+                      strict=True)
+        for (row, cust, issue, due, amount, cur, paid, disputed, credited, partial, sent, country,
+             disputed_on) in columns:
+            out.append(HistoryInvoice(
+                self.invoice_id(row), self.customers[cust], day(issue), day(due),  # type: ignore[arg-type]
+                Decimal(repr(amount)), self.currencies[cur], day(paid), disputed, Decimal(int(credited)),
+                int(partial), sent, 0, False, self.countries[country] if country >= 0 else None,
+                None if disputed_on == due else day(disputed_on)))
+        return out
+
+    def take(self, rows: IntArray) -> HistoryFrame:
+        """The frame restricted to ``rows`` (code tables shared)."""
+        return HistoryFrame(
+            self.customers, self.customer[rows], self.issue[rows], self.due[rows], self.paid[rows],
+            self.amount[rows], self.currencies, self.currency[rows], self.countries, self.country[rows],
+            self.disputed[rows], self.dispute_from[rows], self.credited[rows], self.partial[rows],
+            self.sent[rows], self.id_rank[rows],
+            ids=[self.ids[i] for i in rows.tolist()] if self.ids is not None else None,
+            pks=self.pks[rows] if self.pks is not None else None)
+
+    def seen_at(self, as_of: date) -> tuple[HistoryFrame, IntArray]:
+        """``as_seen_at`` on columns: the frame at ``as_of`` and, per row of ``self``, its row there (-1: dropped)."""
+        t = as_of.toordinal()
+        kept = np.flatnonzero(self.issue <= t)
+        seen = self.take(kept)
+        seen.paid = np.where(seen.paid >= t, NO_DATE, seen.paid)
+        where = np.full(self.size, -1, dtype=np.int64)
+        where[kept] = np.arange(len(kept))
+        return seen, where
+
+    @classmethod
+    def from_records(cls, invoices: Sequence[HistoryInvoice]) -> HistoryFrame:
+        """Columns of ``invoices`` (which the frame keeps, so ``record`` returns them unchanged)."""
+        customers: dict[str, int] = {}
+        currencies: dict[str, int] = {}
+        countries: dict[str, int] = {}
+        cust, cur, ctry, issue, due, paid, dispute_from = [], [], [], [], [], [], []
+        for inv in invoices:
+            cust.append(customers.setdefault(inv.customer_id, len(customers)))
+            cur.append(currencies.setdefault(inv.currency, len(currencies)))
+            ctry.append(countries.setdefault(inv.country, len(countries)) if inv.country else -1)
+            issue.append(inv.issue_date.toordinal())
+            d = inv.due_date.toordinal()
+            due.append(d)
+            paid.append(inv.paid_date.toordinal() if inv.paid_date is not None else NO_DATE)
+            dispute_from.append(inv.dispute_date.toordinal() if inv.dispute_date is not None else d)
+        ids = [inv.invoice_id for inv in invoices]
+        rank = np.unique(np.array(ids, dtype=str), return_inverse=True)[1] if ids else np.zeros(0)
+
+        def ints(values: list[int]) -> IntArray:
+            return np.array(values, dtype=np.int64).reshape(len(values))
+
+        def flags(values: Iterable[object]) -> BoolArray:
+            return np.fromiter((bool(v) for v in values), dtype=bool, count=len(invoices))
+
+        return cls(
+            list(customers), ints(cust), ints(issue), ints(due), ints(paid),
+            np.fromiter((float(i.amount) for i in invoices), dtype=np.float64, count=len(invoices)),
+            list(currencies), ints(cur), list(countries), ints(ctry),
+            flags(i.disputed for i in invoices), ints(dispute_from), flags(i.credited > 0 for i in invoices),
+            flags(i.partial_payments > 0 for i in invoices), flags(i.sent for i in invoices),
+            np.asarray(rank, dtype=np.int64).reshape(len(ids)), ids=ids, records=invoices)

@@ -20,9 +20,10 @@ import numpy.typing as npt
 import xgboost as xgb
 
 from addon.domain.scoring.calibration import IntervalCalibrator, ProbabilityCalibrator
-from addon.domain.scoring.features import FEATURE_NAMES, FeatureBuilder, FeatureMatrix, feature_index
-from addon.domain.scoring.history import HistoryInvoice, as_seen_at
-from addon.domain.scoring.reasons import explain
+from addon.domain.scoring.contributions import contributions
+from addon.domain.scoring.features import FEATURE_NAMES, FeatureBuilder, FeatureMatrix, Snapshots, feature_index
+from addon.domain.scoring.history import HistoryFrame, HistoryInvoice, IntArray, as_seen_at
+from addon.domain.scoring.reasons import explain_rows
 
 ARTIFACT_FORMAT = 1
 Bands = Sequence[tuple[str, float]]
@@ -119,23 +120,38 @@ class RiskModel:
         builder = FeatureBuilder(as_seen_at(merged.values(), as_of))
         return self.score_snapshots(builder, [(inv, as_of) for inv in open_invoices], bands, reasons)
 
+    def predict_frame(self, frame: HistoryFrame, rows: IntArray, as_of: date, bands: Bands = DEFAULT_BANDS,
+                      reasons: int = 3) -> list[RiskScore]:
+        """``predict`` for ``rows`` of a history held as columns (the same scores, without a record per
+        historical invoice): score them at ``as_of`` using only history known then."""
+        seen, where = frame.seen_at(as_of)
+        builder = FeatureBuilder(seen)
+        columns = builder.frame_snapshots(frame, rows, where[rows], as_of)
+        snapshots = [(inv, as_of) for inv in frame.records_at(rows)]
+        return self.score_snapshots(builder, snapshots, bands, reasons, columns=columns)
+
     def score_snapshots(self, builder: FeatureBuilder, snapshots: Sequence[tuple[HistoryInvoice, date]],
-                        bands: Bands = DEFAULT_BANDS, reasons: int = 3) -> list[RiskScore]:
-        """Score (invoice, as_of) pairs whose features ``builder`` computes point-in-time."""
+                        bands: Bands = DEFAULT_BANDS, reasons: int = 3,
+                        columns: Snapshots | None = None) -> list[RiskScore]:
+        """Score (invoice, as_of) pairs whose features ``builder`` computes point-in-time.
+
+        ``columns`` are the same pairs already located in the builder's history, if the caller has them.
+        """
         if not snapshots:
             return []
-        features = builder.matrix(snapshots)
+        features = builder.matrix(columns if columns is not None else snapshots)
         p_late, q = self.predict_matrix(features, [s for _, s in snapshots], [i for i, _ in snapshots])
-        contribs = self._contributions(features) if reasons else None
+        why = (explain_rows(features, self._contributions(features), builder, snapshots, reasons) if reasons
+               else [[] for _ in snapshots])
+        ordered = sorted(bands, key=lambda b: b[1])
         out = []
-        for n, (inv, as_of) in enumerate(snapshots):
-            why = explain(features, n, contribs[n], builder, inv, as_of, reasons) if contribs is not None else []
+        for n, (inv, _) in enumerate(snapshots):
             p50 = float(q[n, 1])
             out.append(RiskScore(
                 invoice_id=inv.invoice_id, p_late=round(float(p_late[n]), 4),
                 expected_pay_date=inv.due_date + timedelta(days=round(p50)),
                 p10_days=round(float(q[n, 0]), 1), p50_days=round(p50, 1), p90_days=round(float(q[n, 2]), 1),
-                band=risk_band(float(p_late[n]), bands), reasons=why))
+                band=risk_band(float(p_late[n]), ordered), reasons=why[n]))
         return out
 
     def predict_matrix(self, features: FeatureMatrix, as_of: Sequence[date],
@@ -164,8 +180,8 @@ class RiskModel:
     def _contributions(self, features: FeatureMatrix) -> npt.NDArray[np.float64]:
         x = features.values
         margin = classifier_margin(x)
-        contribs = np.asarray(self.classifier.predict(model_matrix(x, margin), pred_contribs=True),
-                              dtype=np.float64)
+        # pred_contribs, computed once per distinct decision path of each tree (the same numbers).
+        contribs = np.asarray(contributions(self.classifier, x, margin, list(FEATURE_NAMES)), dtype=np.float64)
         # The base margin lands in the bias column; credit its deviation from the training average to
         # the customer's record so reasons can still say "customer paid the last 4 invoices late".
         centre = float(self.metadata.get("mean_margin", 0.0))

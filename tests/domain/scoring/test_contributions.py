@@ -1,0 +1,62 @@
+"""Contributions computed once per tree decision pattern are XGBoost's own ``pred_contribs``, bit for bit."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import xgboost as xgb
+
+from addon.domain.scoring import contributions as contributions_module
+from addon.domain.scoring.contributions import contributions
+from addon.domain.scoring.features import FEATURE_NAMES, FeatureBuilder, open_at
+from addon.domain.scoring.history import HistoryInvoice, as_seen_at
+from addon.domain.scoring.model import RiskModel, classifier_margin, model_matrix
+from addon.domain.scoring.reasons import explain, explain_rows
+
+
+def _features(history: list[HistoryInvoice], as_of: date) -> tuple[FeatureBuilder, list[tuple[HistoryInvoice, date]],
+                                                                    np.ndarray]:
+    builder = FeatureBuilder(as_seen_at(history, as_of))
+    snaps = [(inv, as_of) for inv in open_at(history, as_of)]
+    snaps += [(inv, date(2026, 1, 5)) for inv in history[:200]]  # older snapshots: other decision paths
+    return builder, snaps, builder.matrix(snaps).values
+
+
+def test_grouped_contributions_equal_pred_contribs(small_model: tuple[RiskModel, date],
+                                                   small_history: list[HistoryInvoice], monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    model, as_of = small_model
+    _, _, x = _features(small_history, as_of)
+    margin = classifier_margin(x)
+    expected = model.classifier.predict(model_matrix(x, margin), pred_contribs=True)
+    for per_call in (1, 7, 16):  # trees per XGBoost call, including a last partial group
+        monkeypatch.setattr(contributions_module, "TREES_PER_CALL", per_call)
+        got = contributions(model.classifier, x, margin, list(FEATURE_NAMES))
+        assert got.dtype == np.float32
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_models_the_shortcut_does_not_cover_fall_back_to_xgboost(small_model: tuple[RiskModel, date],
+                                                                 small_history: list[HistoryInvoice],
+                                                                 monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    model, as_of = small_model
+    _, _, x = _features(small_history, as_of)
+    margin = classifier_margin(x)
+    monkeypatch.setattr(contributions_module, "MAX_PATTERN_BITS", 1)
+    np.testing.assert_array_equal(contributions(model.classifier, x, margin, list(FEATURE_NAMES)),
+                                  model.classifier.predict(model_matrix(x, margin), pred_contribs=True))
+    linear = xgb.train({"booster": "gblinear"}, xgb.DMatrix(x[:50], label=np.arange(50) % 2), 2)
+    np.testing.assert_array_equal(contributions(linear, x[:50], np.zeros(50), [f"f{i}" for i in range(x.shape[1])]),
+                                  linear.predict(xgb.DMatrix(x[:50], base_margin=np.zeros(50)), pred_contribs=True))
+
+
+def test_reasons_for_all_rows_equal_reasons_row_by_row(small_model: tuple[RiskModel, date],
+                                                       small_history: list[HistoryInvoice]) -> None:
+    model, as_of = small_model
+    builder, snaps, _ = _features(small_history, as_of)
+    features = builder.matrix(snaps)
+    contribs = model._contributions(features)
+    together = explain_rows(features, contribs, builder, snaps, 3)
+    alone = [explain(features, n, contribs[n], builder, inv, day, 3) for n, (inv, day) in enumerate(snaps)]
+    assert together == alone
+    assert sum(1 for why in together if why) > len(snaps) // 2
