@@ -26,7 +26,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from addon.domain.scoring.history import NO_DATE, HistoryFrame, HistoryInvoice, IntArray, decimal_string_rank
-from addon.domain.scoring.model import DEFAULT_BANDS, RiskModel
+from addon.domain.scoring.model import DEFAULT_BANDS, ArtifactError, RiskModel
 from addon.domain.scoring.train import NotEnoughHistoryError, TrainConfig, needs_prior, train_model
 
 __all__ = ["history_frame", "needs_prior", "pending_write_back", "persist_scores", "score_tenant",
@@ -254,24 +254,36 @@ def ensure_model(session: Session, tenant: Tenant,
                  history: Sequence[HistoryInvoice] | Callable[[], Sequence[HistoryInvoice]], today: date,
                  prior_factory: Any = None, config: TrainConfig = DEFAULT_TRAIN_CONFIG
                  ) -> tuple[RiskModel, ModelVersion]:
-    """The tenant's active model, retrained when older than a week (or missing).
+    """The tenant's active model, retrained when older than a week, missing, or unreadable (an artifact
+    from a release with another feature set: upgrading must not stop scoring until the weekly retrain).
 
     ``history`` may be a callable: the records are then only loaded when a model has to be trained.
     """
     current = _active_model(session, tenant)
-    stale = current is None or current.tenant_id is None or (
+    model = _readable(current)
+    stale = model is None or current is None or current.tenant_id is None or (
         current.trained_to is not None and today - current.trained_to > RETRAIN_AFTER)
     if stale:
         records = history() if callable(history) else history
         try:
             prior = prior_factory() if prior_factory and needs_prior(records, today) else ()
-            current = train_for_tenant(session, tenant, records, today, prior, config)
+            current, model = train_for_tenant(session, tenant, records, today, prior, config), None
         except NotEnoughHistoryError:
-            if current is None:
+            if model is None:
                 raise
             logger.info("tenant %s: too little history to retrain; keeping %s", tenant.id, current.version)
     assert current is not None
-    return RiskModel.from_bytes(current.artifact), current
+    return model or RiskModel.from_bytes(current.artifact), current
+
+
+def _readable(version: ModelVersion | None) -> RiskModel | None:
+    if version is None:
+        return None
+    try:
+        return RiskModel.from_bytes(version.artifact)
+    except ArtifactError as exc:
+        logger.info("model %s cannot be used by this release (%s); retraining", version.version, exc)
+        return None
 
 
 def bands_for(tenant: Tenant) -> tuple[tuple[str, float], ...]:

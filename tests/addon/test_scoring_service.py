@@ -143,3 +143,37 @@ def test_persisted_rows_are_the_score_values(db, mirrored) -> None:
             row = stored[pks[score.invoice_id]]
             assert {c: getattr(row, c) for c in columns} == {c: expected[c] for c in columns}
             assert row.scored_at.replace(tzinfo=scoring.UTC) == now
+
+
+def test_a_model_from_another_release_is_retrained_not_fatal(db, mirrored) -> None:
+    """After an upgrade that changed the feature set, the stored artifact cannot be read: the next
+    scoring run trains a fresh model instead of failing until the weekly retrain."""
+    import io
+    import json
+    import zipfile
+
+    tenant, _ = mirrored
+    _, old = scoring.ensure_model(db, tenant, lambda: scoring.tenant_history(db, tenant)[0], TODAY, config=FAST)
+    db.commit()
+    buf = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(old.artifact)) as src, zipfile.ZipFile(buf, "w") as dst:
+        for name in src.namelist():
+            data = src.read(name)
+            if name == "metadata.json":
+                meta = json.loads(data)
+                meta["features"] = [*meta["features"], "a_feature_this_release_does_not_have"]
+                data = json.dumps(meta).encode()
+            dst.writestr(name, data)
+    old.artifact = buf.getvalue()
+    old.version = f"{old.version}-previous-release"  # its digest covered the other feature set
+    db.commit()
+    with pytest.raises(scoring.ArtifactError):
+        RiskModel.from_bytes(old.artifact)
+
+    model, current = scoring.ensure_model(db, tenant, lambda: scoring.tenant_history(db, tenant)[0], TODAY,
+                                          config=FAST)
+    db.commit()
+    assert current.id != old.id and current.active
+    assert model.version in current.version
+    summary = scoring.score_tenant(db, tenant, today=TODAY, train_config=FAST)
+    assert summary.scored > 0

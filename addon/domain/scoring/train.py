@@ -201,7 +201,9 @@ def train_model(history: Sequence[HistoryInvoice], as_of: date, config: TrainCon
 def _metadata(history: Sequence[HistoryInvoice], as_of: date, config: TrainConfig, late: _Rows,
               delay: _Rows, priors: int, own_calib: bool) -> dict[str, Any]:
     start = min((i.issue_date for i in history if i.issue_date < as_of), default=as_of)
-    digest = hashlib.sha256(f"{as_of}|{len(history)}|{start}|{asdict(config)}".encode()).hexdigest()[:10]
+    # The feature set is part of what a version means: a release that changes it trains a new version.
+    digest = hashlib.sha256(f"{as_of}|{len(history)}|{start}|{asdict(config)}|{FEATURE_NAMES}".encode()
+                            ).hexdigest()[:10]
     return {
         "version": f"{as_of.isoformat()}-{digest}",
         "training_window": {"start": start.isoformat(), "end": as_of.isoformat()},
