@@ -269,7 +269,7 @@ def ensure_model(session: Session, tenant: Tenant,
             prior = prior_factory() if prior_factory and needs_prior(records, today) else ()
             current, model = train_for_tenant(session, tenant, records, today, prior, config), None
         except NotEnoughHistoryError:
-            if model is None:
+            if model is None or current is None:
                 raise
             logger.info("tenant %s: too little history to retrain; keeping %s", tenant.id, current.version)
     assert current is not None

@@ -173,7 +173,8 @@ def test_a_model_from_another_release_is_retrained_not_fatal(db, mirrored) -> No
     model, current = scoring.ensure_model(db, tenant, lambda: scoring.tenant_history(db, tenant)[0], TODAY,
                                           config=FAST)
     db.commit()
-    assert current.id != old.id and current.active
+    assert current.id != old.id
+    assert current.active
     assert model.version in current.version
     summary = scoring.score_tenant(db, tenant, today=TODAY, train_config=FAST)
     assert summary.scored > 0
