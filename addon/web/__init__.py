@@ -1,4 +1,4 @@
-"""HTTP blueprints. Each module owns one concern; they are registered here."""
+"""HTTP blueprints (and the webhook ingest layer). Each module owns one concern; they are registered here."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ def register_blueprints(app: Flask) -> None:
     from addon.web import auth, dashboard, dunning, health, reconciliation, webhooks
 
     app.register_blueprint(health.bp)
-    app.register_blueprint(webhooks.bp)
+    webhooks.install(app)  # a WSGI layer, not a blueprint: see addon/web/webhooks.py
     app.register_blueprint(auth.bp)
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(reconciliation.bp)

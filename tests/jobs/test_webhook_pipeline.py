@@ -223,3 +223,40 @@ def test_ingest_survives_a_connection_the_database_dropped(app, client, db, redi
     body, sig = fake_delivery("org-1", ("invoice", "I2"))
     assert _post(client, body, sig).status_code == 200
     assert db.query(WebhookEvent).count() == 2
+
+
+def test_ingest_answers_only_signed_posts_and_leaves_other_paths_to_flask(app, client, db, fake_platform,
+                                                                          monkeypatch) -> None:
+    body, sig = fake_delivery("org-1", ("invoice", "I1"))
+    get = client.get("/webhooks/fake")
+    assert (get.status_code, get.headers["Allow"], get.data) == (405, "POST", b"")
+    assert client.post("/webhooks/nope", data=body).status_code == 404  # Flask's own 404
+    assert client.get("/healthz").status_code == 200
+    monkeypatch.setitem(app.config, "FAKE_WEBHOOK_KEY", "")  # the test platform is off in production
+    assert _post(client, body, sig).status_code == 404
+    assert db.query(WebhookEvent).count() == 0
+
+
+def test_an_oversized_body_is_refused_unread(client, db, fake_platform) -> None:
+    from addon.web.webhooks import MAX_BODY
+
+    resp = _post(client, b"{" + b" " * MAX_BODY + b"}", "c2ln")
+    assert (resp.status_code, resp.data) == (413, b"")
+    assert db.query(WebhookEvent).count() == 0
+
+
+def test_database_down_answers_500_so_the_platform_retries(app, client, db, redis_conn, fake_platform,
+                                                           monkeypatch) -> None:
+    from addon.extensions import make_engine
+
+    dead = make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none", pool_pre_ping=False,
+                       connect_args={"connect_timeout": 1})
+    monkeypatch.setattr(app.extensions["cashline_db"], "ingest_engine", dead)
+    body, sig = fake_delivery("org-1", ("invoice", "I1"))
+    resp = _post(client, body, sig)
+    assert (resp.status_code, resp.data) == (500, b"")
+    assert get_queue("sync", redis_conn).count == 0  # nothing acknowledged, nothing dispatched
+    monkeypatch.undo()
+    monkeypatch.setitem(app.config, "FAKE_WEBHOOK_KEY", FAKE_KEY)
+    assert _post(client, body, sig).status_code == 200  # the platform's retry lands
+    assert db.query(WebhookEvent).count() == 1
