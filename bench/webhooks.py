@@ -10,7 +10,8 @@ Debian's ``wrk`` (C, one thread) is used when installed (``apt-get install wrk``
 client (2 processes of keep-alive connections), which costs about as much CPU per request as the
 server and so roughly halves what is measured. Both are printed when both can run (``--client both``).
 With wrk, a second run paces every connection (a pause after each response) to about the 1,000/s target
-and reports latency below saturation; the saturated run's latency is mostly queueing. Both runs follow a short unmeasured warm-up.
+and reports latency below saturation; the saturated run's latency is mostly queueing. Both runs follow
+a short unmeasured warm-up.
 
     .venv/bin/python bench/webhooks.py [--seconds 10] [--connections 16] [--client auto|wrk|python|both]
 """
