@@ -192,7 +192,11 @@ def main() -> None:
                                     persisted=_stored(engine) - before))
         finally:
             server.terminate()
-            server.wait(10)
+            try:
+                server.wait(30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait(10)
     for run in runs:
         _report(run, args.connections)
 

@@ -49,14 +49,21 @@ def test_the_web_process_serves_health_and_webhooks(app, app_config, db, redis_c
         server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT)
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
+        workers = int(words[words.index("--workers") + 1])
+        deadline = time.monotonic() + 60
+        # Every worker up (granian answers as soon as one is, and ignores a stop signal that arrives
+        # while another is still starting), then the app answering.
+        while log.read_text().count("Started worker") < workers:
+            assert server.poll() is None, log.read_text()[-3000:]
+            assert time.monotonic() < deadline, f"the workers did not start within 60 s: {log.read_text()[-3000:]}"
+            time.sleep(0.2)
         while True:
             try:
                 assert requests.get(f"{base}/healthz", timeout=2).status_code == 200
                 break
             except requests.ConnectionError:
                 assert server.poll() is None, log.read_text()[-3000:]
-                assert time.monotonic() < deadline, "the web process did not answer within 30 s"
+                assert time.monotonic() < deadline, "the web process did not answer within 60 s"
                 time.sleep(0.2)
         invoice_id = "8a0f4c53-ec1e-4a4f-b1c5-4ae2a9a1d2a1"
         body = json.dumps({"events": [{
@@ -72,7 +79,11 @@ def test_the_web_process_serves_health_and_webhooks(app, app_config, db, redis_c
         assert (good.status_code, good.content) == (200, b"")
     finally:
         server.terminate()
-        server.wait(15)
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(10)
     event = db.query(WebhookEvent).one()
     assert (event.platform, event.raw_body, event.status) == ("xero", body, WebhookStatus.RECEIVED.value)
     assert get_queue("sync", redis_conn).job_ids == ["webhooks-dispatch"]
