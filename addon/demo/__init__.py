@@ -266,6 +266,8 @@ def step_reconcile(state: DemoState) -> None:
     if residuals.get("fee") or residuals.get("overpayment"):
         state.echo(f"    booked: {residuals.get('fee', 0)} bank fee(s) as Spend Money to 404 Bank Fees, "
                    f"{residuals.get('overpayment', 0)} overpayment(s) left as customer credit (Xero Overpayment)")
+    state.echo("    (a 'bad signature' warning here is Xero's deliberately mis-signed intent-to-receive probe before"
+               " its first webhook, rejected with 401 as Xero requires)")
     state.echo(f"    exception queue: {state.url}/tenants/{tenant_id}/reconciliation")
 
 

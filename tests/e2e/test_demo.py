@@ -32,3 +32,34 @@ def test_demo_runs_every_step(app, db, redis_conn) -> None:
     assert state.facts["reconcile"]["summary"]["posted"] > 0
     assert state.facts["reconcile"]["residuals"].get("fee") == 1  # the charges were booked to Bank Fees
     assert any("bank fee(s) as Spend Money" in line for line in lines)
+
+
+def test_each_demo_run_starts_from_an_empty_database_and_redis(tmp_path, redis_url, monkeypatch) -> None:
+    """A demo stopped half-way (or run at another --size) must not leave the next run stale data or
+    queued jobs that dedupe its own away; an explicit DATABASE_URL / REDIS_URL is never wiped."""
+    import redis as redis_lib
+    from flask import Flask
+
+    from addon.cli import demo as demo_cli
+
+    monkeypatch.setattr(demo_cli, "DEMO_REDIS_URL", redis_url)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    base = Flask("addon", instance_path=str(tmp_path))
+    stale = tmp_path / "demo.sqlite3"
+    stale.write_bytes(b"an earlier run's ledger")
+    leftover = redis_lib.Redis.from_url(redis_url)
+    leftover.set("rq:job:backfill-1", "an earlier run's job")
+
+    app = demo_cli._fresh_demo_app(base)
+    assert app.config["DATABASE_URL"] == f"sqlite:///{stale}"
+    assert app.config["REDIS_URL"] == redis_url
+    assert not stale.exists() or stale.read_bytes() != b"an earlier run's ledger"
+    assert leftover.dbsize() == 0
+    app.extensions["cashline_db"].dispose()
+
+    monkeypatch.setenv("DATABASE_URL", "sqlite:///elsewhere.sqlite3")
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/0")
+    stale.write_bytes(b"kept")
+    assert demo_cli._fresh_demo_app(base) is base  # given explicitly: used as is, nothing wiped
+    assert stale.read_bytes() == b"kept"
