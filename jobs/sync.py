@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 
@@ -17,9 +17,6 @@ from jobs.runtime import connector_factory, job_context
 from jobs.scoring import request_scoring
 
 logger = logging.getLogger(__name__)
-
-FULL_SWEEP_EVERY = timedelta(hours=24)
-
 
 def _mark_needs_reauth(ctx, tenant: Tenant, exc: AuthError) -> None:  # type: ignore[no-untyped-def]
     # The platform refused our tokens (revoked on its side, or expired): stop jobs, show the banner.
@@ -66,7 +63,7 @@ def sweep_all() -> dict[str, int]:
         full = 0
         for tenant in tenants:
             last_full = tenant.settings.get("last_full_sweep")
-            if last_full is None or now - datetime.fromisoformat(last_full) > FULL_SWEEP_EVERY:
+            if sync.full_sweep_due(datetime.fromisoformat(last_full) if last_full else None, now):
                 enqueue(get_redis(), "sync", "jobs.sync.backfill_tenant", tenant.id, job_id=f"backfill-{tenant.id}")
                 full += 1
             else:

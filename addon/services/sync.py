@@ -34,6 +34,13 @@ logger = logging.getLogger(__name__)
 # Xero's If-Modified-Since misses some changes (API_FACTS §1 Dates), so incremental syncs overlap the
 # previous one a little and a periodic full sweep repairs the rest.
 OVERLAP = timedelta(minutes=5)
+FULL_SWEEP_EVERY = timedelta(hours=24)
+
+
+def full_sweep_due(last_full_sweep: datetime | None, now: datetime, every: timedelta = FULL_SWEEP_EVERY) -> bool:
+    """Whether the periodic sweep should re-read everything (a backfill) instead of an incremental sync:
+    Xero's modified filter misses some edits (e.g. DueDate on part-paid invoices)."""
+    return last_full_sweep is None or now - last_full_sweep >= every
 
 
 @dataclass

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from connectors.xero.auth import disconnect_connection, exchange_code, list_connections, revoke
-from connectors.xero.connector import XeroConnector, should_full_sweep
+from connectors.xero.connector import XeroConnector
 
-__all__ = ["XeroConnector", "disconnect_connection", "exchange_code", "list_connections", "revoke",
-           "should_full_sweep"]
+__all__ = ["XeroConnector", "disconnect_connection", "exchange_code", "list_connections", "revoke"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 
 import requests
@@ -63,7 +63,7 @@ from addon.domain.types import (
     Payment,
     TokenSet,
 )
-from connectors.base import AccountingConnector, ChangeSet, ConnectorConfig, register
+from connectors.base import AccountingConnector, ConnectorConfig, register
 from connectors.errors import (
     AuthError,
     ConnectorError,
@@ -79,16 +79,6 @@ from connectors.xero import auth, mapping, webhooks
 T = TypeVar("T")
 
 PAGE_SIZE = 100
-FULL_SWEEP_INTERVAL = timedelta(hours=24)
-
-
-def should_full_sweep(last_full_sweep: datetime | None, now: datetime,
-                      interval: timedelta = FULL_SWEEP_INTERVAL) -> bool:
-    """Xero's modified filter misses some edits (e.g. DueDate on part-paid invoices): sweep everything
-    at least once per ``interval``."""
-    return last_full_sweep is None or now - last_full_sweep >= interval
-
-
 def map_api_exception(exc: ApiException) -> ConnectorError:
     """An SDK HTTP error -> the typed connector error callers act on."""
     status = exc.status if isinstance(exc.status, int) else getattr(exc.http_resp, "status", None)
@@ -228,12 +218,6 @@ class XeroConnector(AccountingConnector):
             self.tenant_remote_id, **self._since(modified_since), where='Type=="ACCRECCREDIT"', page=p,
             page_size=self.page_size).credit_notes or []
         return (mapping.to_credit_note(n) for n in self._pages(fetch))
-
-    def changes_since(self, since: datetime, *, full: bool = False) -> ChangeSet:
-        """Changes since ``since``; ``full=True`` (see ``should_full_sweep``) re-reads everything."""
-        return super().changes_since(since) if not full else ChangeSet(
-            contacts=list(self.list_contacts()), invoices=list(self.list_invoices()),
-            payments=list(self.list_payments()), credit_notes=list(self.list_credit_notes()), deleted={})
 
     @staticmethod
     def _since(modified_since: datetime | None) -> dict[str, Any]:

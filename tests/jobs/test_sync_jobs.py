@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -93,3 +93,12 @@ def test_removed_invoice_is_marked_deleted(db, fake_tenant, redis_conn) -> None:
     sync.sync_invoice(db, t, connector, "I2")
     db.commit()
     assert db.query(Invoice).filter_by(remote_id="I2").one().status == "deleted"
+
+
+@pytest.mark.parametrize(("last", "expected"), [(None, True), (timedelta(hours=23), False),
+                                                (timedelta(hours=24), True)])
+def test_full_sweep_is_due_once_a_day(last: timedelta | None, expected: bool) -> None:
+    from addon.services.sync import full_sweep_due
+
+    now = datetime(2026, 11, 2, tzinfo=UTC)
+    assert full_sweep_due(None if last is None else now - last, now) is expected

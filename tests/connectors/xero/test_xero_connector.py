@@ -13,7 +13,7 @@ from connectors.base import get_connector
 from connectors.errors import AuthError, NotFoundError, RateLimitedError, ValidationError
 from connectors.sandbox.limits import Limits
 from connectors.tokens import InMemoryTokenStore
-from connectors.xero import XeroConnector, list_connections, should_full_sweep
+from connectors.xero import XeroConnector, list_connections
 from connectors.xero.emulator.records import InvoiceRecord
 from connectors.xero.emulator.testing import XeroSandbox, authorize, make_connector, start_xero_emulator
 
@@ -80,15 +80,8 @@ def test_full_sweep_catches_edits_the_modified_filter_misses(sandbox: XeroSandbo
     sandbox.store.clock.advance(2)
     sandbox.store.update_invoice(inv.id, due_date=date(2027, 2, 1))
     assert connector.changes_since(since).invoices == []
-    swept = {i.remote_id: i for i in connector.changes_since(since, full=True).invoices}
+    swept = {i.remote_id: i for i in connector.list_invoices()}  # what the daily full sweep reads
     assert swept[inv.id].due_date == date(2027, 2, 1)
-
-
-@pytest.mark.parametrize(("last", "expected"), [(None, True), (timedelta(hours=23), False),
-                                                (timedelta(hours=24), True)])
-def test_should_full_sweep(last: timedelta | None, expected: bool) -> None:
-    now = datetime(2026, 11, 2, tzinfo=UTC)
-    assert should_full_sweep(None if last is None else now - last, now) is expected
 
 
 def test_get_invoice_and_contact(sandbox: XeroSandbox, connector: XeroConnector) -> None:
