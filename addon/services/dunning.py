@@ -55,11 +55,11 @@ def run_dunning(session: Session, tenant: Tenant, connector: AccountingConnector
     due = [a for a in plan.actions if a.send_at <= now]
     outcomes["later"] = len(plan.actions) - len(due)
     for planned in due:
-        action, stopped = _fresh_action(session, tenant, connector, now, config, planned)
+        action, stopped, customer_ledger = _fresh_action(session, tenant, connector, now, config, planned)
         outcomes["stopped_now"] += stopped
         if action is None:
             continue
-        ex = _execution(session, tenant, connector, now, mailer, config, action, actor)
+        ex = _execution(session, tenant, connector, now, mailer, config, action, actor, customer_ledger)
         try:
             outcomes[execute(ex, action)] += 1
         except MailConfigurationError as exc:
@@ -77,16 +77,18 @@ def run_dunning(session: Session, tenant: Tenant, connector: AccountingConnector
 
 def _execution(session: Session, tenant: Tenant, connector: AccountingConnector, now: datetime,
                mailer: DunningMailer, config: TenantPolicies, action: ReminderAction | None,
-               actor: str) -> Execution:
-    ledger = load_ledger(session, tenant, now, [action.customer_id]) if action else Ledger()
+               actor: str, ledger: Ledger | None = None) -> Execution:
+    """``ledger``: the action's customer as just re-planned (nothing is written in between)."""
+    ledger = ledger if ledger is not None else Ledger()
     policy = config.policies.for_customer(action.customer_id, None) if action else config.policies.default
     return Execution(session, tenant, connector, now, mailer, ledger, policy, config.templates, actor)
 
 
 def _fresh_action(session: Session, tenant: Tenant, connector: AccountingConnector, now: datetime,
-                  config: TenantPolicies, planned: ReminderAction) -> tuple[ReminderAction | None, int]:
+                  config: TenantPolicies, planned: ReminderAction) -> tuple[ReminderAction | None, int, Ledger]:
     """Re-read the action's invoices from the ERP (the system of record), update the mirror and plan
-    this customer again: a payment made since the last sync stops the reminder right here."""
+    this customer again: a payment made since the last sync stops the reminder right here. Returns the
+    fresh action (if still due), how many invoices stopped, and the customer's ledger it was planned on."""
     mirror = Mirror(session, tenant)
     stopped = 0
     for invoice_id in planned.invoice_ids:
@@ -108,7 +110,7 @@ def _fresh_action(session: Session, tenant: Tenant, connector: AccountingConnect
     replanned = plan_run(ledger.invoices, ledger.customers, config.policies, ledger.history, now, config.settings,
                          suppressed=ledger.suppressed)
     action = next((a for a in replanned.actions if a.customer_id == planned.customer_id and a.send_at <= now), None)
-    return action, stopped
+    return action, stopped, ledger
 
 
 def _stop_text(status: InvoiceStatus) -> str:
