@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -438,7 +437,7 @@ def _segments(starts: IntArray, lengths: IntArray) -> tuple[IntArray, IntArray, 
 
 def _projected_from_sums(n: IntArray, sx: IntArray, sy: IntArray, sxx: IntArray, syy: IntArray, sxy: IntArray,
                          anchor: FloatArray, issue_x: IntArray) -> FloatArray:
-    """``_projected`` from window sums (exact integers, x shifted so that ``issue_x`` is the scored day).
+    """The trend-projected delay from window sums (exact integers, x shifted so that ``issue_x`` is the scored day).
 
     Delay extrapolated along the customer's recent trend, shrunk to ``anchor`` unless the trend is clear.
     """
@@ -508,8 +507,3 @@ def build_features(invoices: Sequence[HistoryInvoice], as_of: date,
     """Point-in-time features of ``targets`` (default: invoices open at ``as_of``) from ``invoices``."""
     chosen = open_at(invoices, as_of) if targets is None else list(targets)
     return FeatureBuilder(invoices).matrix([(inv, as_of) for inv in chosen])
-
-
-def currency_mix(invoices: Iterable[HistoryInvoice]) -> Counter[str]:
-    """How many invoices per currency (reported in model metadata)."""
-    return Counter(i.currency for i in invoices)
