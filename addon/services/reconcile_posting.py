@@ -276,9 +276,11 @@ def _update_mirror(session: Session, tenant: Tenant, plan: Plan, credit: NewCred
                    fresh: dict[str, PlatformInvoice]) -> None:
     # Keep the local cache close to the platform until the next sync overwrites it with the truth.
     for invoice_id, (pay, cred) in _effects(plan, credit).items():
+        if pay + cred == 0:
+            continue
         row = session.scalar(select(Invoice).where(Invoice.tenant_id == tenant.id, Invoice.remote_id == invoice_id))
         inv = fresh[invoice_id]
-        if row is None or pay + cred == 0:
+        if row is None:
             continue
         due = inv.amount_due - pay - cred if inv.amount_due == plan.dues[invoice_id] else inv.amount_due
         row.amount_due = max(due, ZERO)

@@ -141,12 +141,12 @@ def _parse_entry(entry: Element, path: str, account: str | None) -> list[BankLin
         details = [_entry_details(entry, txs, money_in=money_in, reversal=reversal)]
         amounts = [amount]
     lines = []
+    entry_info = clean(text(entry, "AddtlNtryInf"))  # the entry's, shared by each of its transactions
+    code = _bank_tx_code(entry)
     for detail, line_amount in zip(details, amounts, strict=True):
         extra = dict(detail.extra)
-        entry_info = clean(text(entry, "AddtlNtryInf"))
         if entry_info:
             extra["entry_info"] = entry_info
-        code = _bank_tx_code(entry)
         if code and "bank_tx_code" not in extra:
             extra["bank_tx_code"] = code
         if account:
