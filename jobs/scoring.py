@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 from datetime import date
-from typing import Any
 
 from sqlalchemy import select
 
@@ -12,37 +10,24 @@ from addon.extensions import get_redis
 from addon.models import Tenant, TenantStatus
 from addon.queueing import enqueue
 from addon.services import scoring
-from addon.services.scoring_prior import prior_histories
+from addon.services.scoring_prior import prior_factory
 from connectors.errors import AuthError
 from jobs.runtime import connector_factory, job_context
 
 
-def score_tenant(tenant_id: int, retrain: str = "") -> dict[str, object]:
+def score_tenant(tenant_id: int) -> dict[str, object]:
     """Score every open invoice of the tenant and write changed bands back to the ERP."""
     with job_context(tenant_id) as ctx:
         tenant = ctx.connected_tenant(tenant_id)
         if tenant is None:
             return {"skipped": True}
-        prior = _prior_factory(ctx.app.config)
-        if retrain:
-            history, _ = scoring.tenant_history(ctx.session, tenant)
-            scoring.train_for_tenant(ctx.session, tenant, history, date.today(),
-                                     prior() if scoring.needs_prior(history, date.today()) else ())
         try:
             connector = connector_factory(ctx)(tenant)
         except AuthError:
             connector = None  # still score; write-back waits for a reconnect
         summary = scoring.score_tenant(ctx.session, tenant, today=date.today(), connector=connector,
-                                       prior_factory=prior)
+                                       prior_factory=prior_factory(ctx.app.config))
         return summary.as_dict()
-
-
-def _prior_factory(config: Mapping[str, Any]) -> Callable[[], Any]:
-    # Size of the generated pooled prior: big enough to carry a cold tenant, configurable so tests
-    # and small deployments do not pay for the full prior.
-    invoices = int(config.get("SCORING_PRIOR_INVOICES", 1500))
-    seeds = tuple(int(s) for s in str(config.get("SCORING_PRIOR_SEEDS", "101,202")).split(","))
-    return lambda: prior_histories(invoices=invoices, customers=max(10, invoices // 30), seeds=seeds)
 
 
 def nightly() -> dict[str, int]:

@@ -7,7 +7,6 @@ database, synchronously. They are added to the same ``model`` group from here (s
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from typing import Any
 
@@ -28,15 +27,6 @@ def _tenant(session: Any, tenant_id: int) -> Any:
     if tenant is None:
         raise click.ClickException(f"no tenant with id {tenant_id}")
     return tenant
-
-
-def _prior_factory(config: Mapping[str, Any]) -> Callable[[], Any]:
-    # Same configuration keys as jobs.scoring, so the command and the job train alike.
-    from addon.services.scoring_prior import prior_histories
-
-    invoices = int(config.get("SCORING_PRIOR_INVOICES", 1500))
-    seeds = tuple(int(s) for s in str(config.get("SCORING_PRIOR_SEEDS", "101,202")).split(","))
-    return lambda: prior_histories(invoices=invoices, customers=max(10, invoices // 30), seeds=seeds)
 
 
 def _connector(tenant: Any) -> Any:
@@ -66,6 +56,7 @@ def score_tenant_command(tenant_id: int, as_json: bool, no_write_back: bool, as_
     from addon.domain.scoring.train import NotEnoughHistoryError
     from addon.extensions import get_db
     from addon.services import scoring
+    from addon.services.scoring_prior import prior_factory
 
     session = get_db().session
     tenant = _tenant(session, tenant_id)
@@ -73,7 +64,7 @@ def score_tenant_command(tenant_id: int, as_json: bool, no_write_back: bool, as_
     connector = None if no_write_back else _connector(tenant)
     try:
         summary = scoring.score_tenant(session, tenant, today=day, connector=connector,
-                                       prior_factory=_prior_factory(current_app.config))
+                                       prior_factory=prior_factory(current_app.config))
     except NotEnoughHistoryError as exc:
         session.rollback()
         raise click.ClickException(f"tenant {tenant_id}: {exc}") from exc
@@ -103,14 +94,14 @@ def train_tenant_command(tenant_id: int, as_json: bool, as_of: datetime | None) 
     from addon.domain.scoring.train import NotEnoughHistoryError
     from addon.extensions import get_db
     from addon.services import scoring
+    from addon.services.scoring_prior import prior_factory
 
     session = get_db().session
     tenant = _tenant(session, tenant_id)
     day = as_of.date() if as_of else date.today()
     history, _ = scoring.tenant_history(session, tenant)
-    prior = _prior_factory(current_app.config)() if scoring.needs_prior(history, day) else ()
     try:
-        row = scoring.train_for_tenant(session, tenant, history, day, prior)
+        row = scoring.train_for_tenant(session, tenant, history, day, prior_factory(current_app.config))
     except NotEnoughHistoryError as exc:
         session.rollback()
         raise click.ClickException(f"tenant {tenant_id}: {exc}") from exc

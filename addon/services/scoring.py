@@ -226,11 +226,13 @@ def _active_model(session: Session, tenant: Tenant) -> ModelVersion | None:
 
 
 def train_for_tenant(session: Session, tenant: Tenant, history: Sequence[HistoryInvoice], today: date,
-                     prior: Sequence[tuple[Sequence[HistoryInvoice], date]] = (),
+                     prior_factory: Callable[[], Sequence[tuple[Sequence[HistoryInvoice], date]]] | None = None,
                      config: TrainConfig = DEFAULT_TRAIN_CONFIG) -> ModelVersion:
-    """Train and register a model for ``tenant`` (with ``prior`` histories while it is cold)."""
+    """Train and register a model for ``tenant``; while it is cold, with the pooled prior histories
+    ``prior_factory`` builds (only then: generating them is not free)."""
     use_prior = needs_prior(history, today)
-    model = train_model(history, today, config, prior=prior if use_prior else ())
+    prior = prior_factory() if use_prior and prior_factory is not None else ()
+    model = train_model(history, today, config, prior=prior)
     kind = "tenant+prior" if use_prior else "tenant"
     for old in session.scalars(select(ModelVersion).where(ModelVersion.tenant_id == tenant.id, ModelVersion.active)):
         old.active = False
@@ -266,8 +268,7 @@ def ensure_model(session: Session, tenant: Tenant,
     if stale:
         records = history() if callable(history) else history
         try:
-            prior = prior_factory() if prior_factory and needs_prior(records, today) else ()
-            current, model = train_for_tenant(session, tenant, records, today, prior, config), None
+            current, model = train_for_tenant(session, tenant, records, today, prior_factory, config), None
         except NotEnoughHistoryError:
             if model is None or current is None:
                 raise

@@ -7,14 +7,24 @@ own settled invoices are enough (see addon.domain.scoring.train.needs_prior).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, timedelta
 from functools import lru_cache
+from typing import Any
 
 from addon.domain.scoring.history import HistoryInvoice
 from connectors.sandbox.generator import MIXES, generate_company
 
 PRIOR_SEEDS = (101, 202)
+PriorHistories = tuple[tuple[list[HistoryInvoice], date], ...]
+
+
+def prior_factory(config: Mapping[str, Any]) -> Callable[[], PriorHistories]:
+    """The pooled prior as the app is configured (SCORING_PRIOR_INVOICES, SCORING_PRIOR_SEEDS): big
+    enough to carry a cold tenant, smaller in tests and small deployments. Built only when called."""
+    invoices = int(config.get("SCORING_PRIOR_INVOICES", 1500))
+    seeds = tuple(int(s) for s in str(config.get("SCORING_PRIOR_SEEDS", "101,202")).split(","))
+    return lambda: prior_histories(invoices=invoices, customers=max(10, invoices // 30), seeds=seeds)
 
 
 def generated_history(seed: int, mix: str, customers: int, invoices: int) -> list[HistoryInvoice]:
