@@ -19,7 +19,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from addon.extensions import get_for_tenant
 from addon.models import AuditLog, BankLine, BankStatement, Customer, Invoice, Match, PayerAlias, Tenant
@@ -249,7 +249,9 @@ def recent_statements(session: Session, tenant: Tenant, limit: int = 20) -> list
 
 
 def open_invoice_choices(session: Session, tenant: Tenant, limit: int = 500) -> list[Invoice]:
-    """Open mirrored invoices an admin can apply a line to (oldest due first)."""
-    return list(session.scalars(select(Invoice).where(Invoice.tenant_id == tenant.id, Invoice.status == "open",
-                                                      Invoice.amount_due > 0)
+    """Open mirrored invoices an admin can apply a line to (oldest due first), with their customers
+    (the page names each one's customer: loaded here in the same query, not one query per customer)."""
+    return list(session.scalars(select(Invoice).options(joinedload(Invoice.customer))
+                                .where(Invoice.tenant_id == tenant.id, Invoice.status == "open",
+                                       Invoice.amount_due > 0)
                                 .order_by(Invoice.due_date, Invoice.id).limit(limit)))
