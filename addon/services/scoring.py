@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections import defaultdict
@@ -62,7 +63,10 @@ _HISTORY_COLUMNS = (Invoice.id, Invoice.remote_id, Invoice.customer_id, Customer
                     Invoice.promised_on, Invoice.amount_due)
 
 
-def tenant_history(session: Session, tenant: Tenant) -> tuple[list[HistoryInvoice], dict[str, Any]]:
+TenantHistory = tuple[list[HistoryInvoice], dict[str, Any]]
+
+
+def tenant_history(session: Session, tenant: Tenant) -> TenantHistory:
     """Every issued invoice of the tenant as the model sees it, plus invoice id -> row for open ones.
 
     Open rows are plain column rows carrying ``id`` and ``remote_id``, not ORM entities: loading a
@@ -98,18 +102,19 @@ def tenant_history(session: Session, tenant: Tenant) -> tuple[list[HistoryInvoic
     return history, open_rows
 
 
-def history_frame(session: Session, tenant: Tenant) -> tuple[HistoryFrame, IntArray]:
+def history_frame(session: Session, tenant: Tenant, records: Callable[[], TenantHistory] | None = None
+                  ) -> tuple[HistoryFrame, IntArray]:
     """``tenant_history`` as columns: every issued invoice of the tenant, plus the rows of the open ones.
 
     On PostgreSQL the columns arrive in one binary COPY of fixed-width fields that numpy reads in
-    place (no row objects at all); elsewhere the rows come from ``tenant_history``. Either way the
-    frame's invoice ids are the invoices' primary keys as text, as in ``tenant_history``.
+    place (no row objects at all); elsewhere the rows come from ``records`` (default:
+    ``tenant_history``). Either way the frame's invoice ids are the invoices' primary keys as text.
     """
     if session.get_bind().dialect.name == "postgresql":
         loaded = _pg_history_frame(session, tenant)
         if loaded is not None:
             return loaded
-    history, open_rows = tenant_history(session, tenant)
+    history, open_rows = records() if records is not None else tenant_history(session, tenant)
     return HistoryFrame.from_records(history), np.array(
         [n for n, inv in enumerate(history) if inv.invoice_id in open_rows], dtype=np.int64)
 
@@ -296,12 +301,15 @@ def score_tenant(session: Session, tenant: Tenant, *, today: date, connector: Ac
                  prior_factory: Any = None, invoice_ids: set[int] | None = None,
                  train_config: TrainConfig = DEFAULT_TRAIN_CONFIG) -> ScoringSummary:
     """Score open invoices (all, or ``invoice_ids``), persist, and write changed bands back."""
-    frame, rows = history_frame(session, tenant)
+    # Loaded at most once: the frame reads these records where COPY is not available, and training a
+    # stale model needs them too.
+    records = functools.cache(lambda: tenant_history(session, tenant))
+    frame, rows = history_frame(session, tenant, records)
     pks = frame_pks(frame, rows)
     if invoice_ids is not None:
         keep = np.isin(pks, np.fromiter(invoice_ids, dtype=np.int64, count=len(invoice_ids)))
         rows, pks = rows[keep], pks[keep]
-    model, version = ensure_model(session, tenant, lambda: tenant_history(session, tenant)[0], today,
+    model, version = ensure_model(session, tenant, lambda: records()[0], today,
                                   prior_factory, train_config)
     scores = model.predict_frame(frame, rows, today, bands=bands_for(tenant))
     pk_list = pks.tolist()
