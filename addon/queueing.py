@@ -35,24 +35,32 @@ def enqueue(connection: Redis, queue_name: str, func_path: str, *args: int | str
     the queued job will see the newest state when it runs).
     """
     queue = get_queue(queue_name, connection)
-    try:
+
+    def put() -> Job:
         return queue.enqueue(func_path, *args, job_id=job_id, unique=job_id is not None, retry=retry,
                              job_timeout=job_timeout, result_ttl=3600, failure_ttl=7 * 86400, **kwargs)
+
+    try:
+        return put()
     except DuplicateJobError:
-        if job_id and _finished(connection, job_id):
-            Job.fetch(job_id, connection=connection, serializer=JSONSerializer).delete()
-            return queue.enqueue(func_path, *args, job_id=job_id, unique=True, retry=retry,
-                                 job_timeout=job_timeout, result_ttl=3600, failure_ttl=7 * 86400, **kwargs)
+        # A finished job keeps its id for result_ttl: it no longer stands for pending work.
+        earlier = _job(connection, job_id) if job_id else None
+        if job_id and (earlier is None or earlier.get_status() in _DONE):
+            if earlier is not None:
+                earlier.delete()
+            return put()
         logger.info("job %s already queued; not enqueuing again", job_id)
         return None
 
 
-def _finished(connection: Redis, job_id: str) -> bool:
+_DONE = (JobStatus.FINISHED, JobStatus.FAILED, JobStatus.CANCELED, JobStatus.STOPPED)
+
+
+def _job(connection: Redis, job_id: str) -> Job | None:
     try:
-        status = Job.fetch(job_id, connection=connection, serializer=JSONSerializer).get_status()
+        return Job.fetch(job_id, connection=connection, serializer=JSONSerializer)
     except NoSuchJobError:
-        return True
-    return status in (JobStatus.FINISHED, JobStatus.FAILED, JobStatus.CANCELED, JobStatus.STOPPED)
+        return None
 
 
 def enqueue_batch(connection: Redis, queue_name: str, func_path: str,
