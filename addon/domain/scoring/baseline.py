@@ -12,17 +12,18 @@ from datetime import date
 
 import numpy as np
 
-from addon.domain.scoring.features import FeatureBuilder, feature_index
+from addon.domain.scoring.features import FeatureBuilder, FeatureMatrix, feature_index
 from addon.domain.scoring.history import HistoryInvoice
 from addon.domain.scoring.metrics import Predictions
 
 MIN_OWN = 3
 
 
-def baseline_predictions(builder: FeatureBuilder, snapshots: Sequence[tuple[HistoryInvoice, date]]
-                         ) -> Predictions:
-    """Baseline P(late) and p10/p50/p90 days for (invoice, as_of) pairs."""
-    late = builder.matrix(snapshots).values[:, feature_index("cust_late_rate")]
+def baseline_predictions(builder: FeatureBuilder, snapshots: Sequence[tuple[HistoryInvoice, date]],
+                         features: FeatureMatrix | None = None) -> Predictions:
+    """Baseline P(late) and p10/p50/p90 days for (invoice, as_of) pairs; ``features``: the snapshots'
+    feature matrix when the caller already built it."""
+    late = (builder.matrix(snapshots) if features is None else features).values[:, feature_index("cust_late_rate")]
     rows = []
     for n, (inv, as_of) in enumerate(snapshots):
         t = as_of.toordinal()

@@ -65,11 +65,12 @@ def evaluate(history: Sequence[HistoryInvoice], test_fraction: float = 0.25,
     test = [i for i in history if i.issue_date >= cutoff]
     snaps = [(inv, inv.issue_date) for inv in test]
     builder = FeatureBuilder(history)  # point-in-time by construction: each row reads only its past
-    p, q = model.predict_matrix(builder.matrix(snaps), [d for _, d in snaps], test)
+    features = builder.matrix(snaps)  # shared by the model and the baseline
+    p, q = model.predict_matrix(features, [d for _, d in snaps], test)
     # Metrics use the rounded figures --predictions-out writes, so anyone can recompute them exactly.
     p, q = np.round(p, 4), np.round(q, 1)
     mine = Predictions(p, q[:, 0], q[:, 1], q[:, 2])
-    base = baseline_predictions(builder, snaps)
+    base = baseline_predictions(builder, snaps, features)
     late = np.array([inv.paid_date is None or inv.paid_date > inv.due_date for inv in test], dtype=float)
     known = np.array([inv.paid_date is not None or inv.due_date < end for inv in test], dtype=bool)
     paid = np.array([inv.paid_date is not None for inv in test], dtype=bool)
