@@ -117,7 +117,7 @@ def run_query(realm_id: str) -> Response:
     kind = next(query.iter_kinds(parsed, KINDS), None)
     if kind is None:
         raise faults.query_error(f"unsupported entity {parsed.entity}")
-    page, total = query.run(parsed, _state().store.all(kind))
+    page, total = _state().store.read(kind, lambda items: query.run(parsed, items))
     if parsed.count:
         return _ok({"QueryResponse": {"totalCount": total}})
     if not page:
@@ -160,8 +160,8 @@ def _parse_since(text: str) -> datetime:
 
 
 def _changed(store: QboStore, kind: str, since: datetime) -> list[Entity]:
-    live = [e for e in store.all(kind)
-            if datetime.fromisoformat(e["MetaData"]["LastUpdatedTime"]) >= since]
+    live = store.read(kind, lambda items: [e for e in items
+                                           if datetime.fromisoformat(e["MetaData"]["LastUpdatedTime"]) >= since])
     with store.lock:
         gone = [{"Id": eid, "status": "Deleted", "domain": "QBO",
                  "MetaData": {"LastUpdatedTime": qbo_time(when)}}

@@ -12,9 +12,11 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from connectors.quickbooks.emulator import faults
+
+T = TypeVar("T")
 
 KINDS = ("Customer", "Invoice", "Payment", "CreditMemo", "Account", "Purchase", "Deposit")
 
@@ -72,9 +74,13 @@ class QboStore:
 
     def all(self, kind: str) -> list[Entity]:
         """Deep copies of every live entity of ``kind``, in Id order."""
+        return self.read(kind, lambda items: items)
+
+    def read(self, kind: str, view: Callable[[list[Entity]], T]) -> T:
+        """``view`` of the live entities of ``kind`` (in Id order, not to be modified), computed under the
+        lock; only what it returns is deep-copied (a query page, not the whole table)."""
         with self.lock:
-            items = sorted(self.entities[kind].values(), key=lambda e: int(e["Id"]))
-            return copy.deepcopy(items)
+            return copy.deepcopy(view(sorted(self.entities[kind].values(), key=lambda e: int(e["Id"]))))
 
     def insert(self, kind: str, entity: Entity, *, notify: bool = True,
                created: datetime | None = None) -> Entity:
