@@ -36,6 +36,15 @@ def token_set_of(conn: Connection, cipher: TokenCipher) -> TokenSet:
                     refresh_expires_at=conn.refresh_expires_at, scope=conn.scopes)
 
 
+def write_token_set(conn: Connection, tokens: TokenSet, cipher: TokenCipher) -> None:
+    """The inverse of ``token_set_of``: encrypt ``tokens`` into the connection's columns (scopes apart:
+    callers differ on keeping the granted ones when a refresh omits them)."""
+    conn.access_token_enc = cipher.encrypt(tokens.access_token)
+    conn.refresh_token_enc = cipher.encrypt(tokens.refresh_token)
+    conn.expires_at = tokens.expires_at
+    conn.refresh_expires_at = tokens.refresh_expires_at
+
+
 def store_tokens(session: Session, tenant: Tenant, tokens: TokenSet, cipher: TokenCipher,
                  remote_connection_id: str | None = None) -> Connection:
     """Create or replace the tenant's connection with ``tokens`` (encrypted). Flushes."""
@@ -43,10 +52,7 @@ def store_tokens(session: Session, tenant: Tenant, tokens: TokenSet, cipher: Tok
     if conn is None:
         conn = Connection(tenant_id=tenant.id)
         session.add(conn)
-    conn.access_token_enc = cipher.encrypt(tokens.access_token)
-    conn.refresh_token_enc = cipher.encrypt(tokens.refresh_token)
-    conn.expires_at = tokens.expires_at
-    conn.refresh_expires_at = tokens.refresh_expires_at
+    write_token_set(conn, tokens, cipher)
     conn.scopes = tokens.scope
     if remote_connection_id is not None:
         conn.remote_connection_id = remote_connection_id
@@ -100,10 +106,7 @@ class DatabaseTokenStore(TokenStore):
                 if current.access_token != stale.access_token:
                     return current  # another worker refreshed while we waited: reuse its tokens
                 fresh = do_refresh(current)
-                conn.access_token_enc = self._cipher.encrypt(fresh.access_token)
-                conn.refresh_token_enc = self._cipher.encrypt(fresh.refresh_token)
-                conn.expires_at = fresh.expires_at
-                conn.refresh_expires_at = fresh.refresh_expires_at
+                write_token_set(conn, fresh, self._cipher)
                 conn.scopes = fresh.scope or conn.scopes
                 session.commit()
                 logger.info("refreshed tokens for tenant %s", self._tenant_id)
