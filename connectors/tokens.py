@@ -9,11 +9,17 @@ and reuses them instead of refreshing again (refreshing twice is what causes ``i
 from __future__ import annotations
 
 import abc
+import logging
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from addon.domain.types import TokenSet
+from connectors.errors import AuthError
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Refresh a little before expiry so a token never expires in flight.
 EXPIRY_MARGIN = timedelta(seconds=60)
@@ -34,6 +40,23 @@ class TokenStore(abc.ABC):
     @abc.abstractmethod
     def refresh(self, stale: TokenSet, do_refresh: RefreshFn) -> TokenSet:
         """Refresh once under a lock unless someone already replaced ``stale``; persist; return new."""
+
+    def current(self, now: datetime, do_refresh: RefreshFn) -> TokenSet:
+        """Tokens to call the platform with: the stored ones, refreshed first when about to expire."""
+        tokens = self.load()
+        return self.refresh(tokens, do_refresh) if needs_refresh(tokens, now) else tokens
+
+    def call(self, now: datetime, do_refresh: RefreshFn, run: Callable[[TokenSet], T], who: str) -> T:
+        """``run(tokens)``; if the platform answers 401 (token revoked or expired early), refresh once
+        through the store and run again, then give up (a second 401 propagates)."""
+        tokens = self.current(now, do_refresh)
+        try:
+            return run(tokens)
+        except AuthError as exc:
+            if exc.status != 401:
+                raise
+            logger.info("the platform answered 401 for %s; refreshing tokens once", who)
+            return run(self.refresh(tokens, do_refresh))
 
 
 class InMemoryTokenStore(TokenStore):

@@ -22,10 +22,10 @@ from quickbooks import exceptions as qb_exc
 
 from addon.domain.types import TokenSet
 from connectors.base import ConnectorConfig
-from connectors.errors import AuthError, TransientError
+from connectors.errors import TransientError
 from connectors.quickbooks import auth, faults
 from connectors.retry import call_with_retries
-from connectors.tokens import TokenStore, needs_refresh
+from connectors.tokens import TokenStore
 
 logger = logging.getLogger(__name__)
 
@@ -85,15 +85,8 @@ class QboClient:
         return self._client(self._current_tokens())
 
     def _with_auth(self, fn: Callable[[QuickBooks], T]) -> T:
-        tokens = self._current_tokens()
-        try:
-            return self._run(fn, tokens)
-        except AuthError as exc:
-            if exc.status != 401:
-                raise
-            logger.info("QBO answered 401 for realm %s; refreshing tokens once", self.realm_id)
-            fresh = self.tokens.refresh(tokens, self._do_refresh)
-            return self._run(fn, fresh)
+        return self.tokens.call(datetime.now(UTC), self._do_refresh, lambda tokens: self._run(fn, tokens),
+                                f"QBO realm {self.realm_id}")
 
     def _run(self, fn: Callable[[QuickBooks], T], tokens: TokenSet) -> T:
         try:
@@ -105,10 +98,7 @@ class QboClient:
             raise TransientError(f"QBO unreachable: {exc}") from exc
 
     def _current_tokens(self) -> TokenSet:
-        tokens = self.tokens.load()
-        if needs_refresh(tokens, datetime.now(UTC)):
-            tokens = self.tokens.refresh(tokens, self._do_refresh)
-        return tokens
+        return self.tokens.current(datetime.now(UTC), self._do_refresh)
 
     def _do_refresh(self, stale: TokenSet) -> TokenSet:
         return auth.refresh(self._auth_client(), stale)

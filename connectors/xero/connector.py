@@ -73,7 +73,7 @@ from connectors.errors import (
     ValidationError,
 )
 from connectors.retry import MAX_ATTEMPTS, call_with_retries, retry_after_seconds
-from connectors.tokens import TokenStore, needs_refresh, utcnow
+from connectors.tokens import TokenStore, utcnow
 from connectors.xero import auth, mapping, webhooks
 
 T = TypeVar("T")
@@ -150,25 +150,12 @@ class XeroConnector(AccountingConnector):
     def _do_refresh(self, stale: TokenSet) -> TokenSet:
         return auth.refresh(self.config, stale, now=self._now, session=self._session)
 
-    def _valid_tokens(self) -> TokenSet:
-        tokens = self.tokens.load()
-        if needs_refresh(tokens, self._now()):
-            tokens = self.tokens.refresh(tokens, self._do_refresh)
-        return tokens
-
     def _call(self, fn: Callable[[], T]) -> T:
         return call_with_retries(lambda: self._attempt(fn), max_attempts=self._max_attempts, sleep=self._sleep)
 
     def _attempt(self, fn: Callable[[], T]) -> T:
-        tokens = self._valid_tokens()
-        try:
-            return self._invoke(fn, tokens)
-        except AuthError as exc:
-            if exc.status != 401:
-                raise
-            # The token was revoked or expired early: refresh once through the store, then give up.
-            fresh = self.tokens.refresh(tokens, self._do_refresh)
-            return self._invoke(fn, fresh)
+        return self.tokens.call(self._now(), self._do_refresh, lambda tokens: self._invoke(fn, tokens),
+                                f"Xero tenant {self.tenant_remote_id}")
 
     def _invoke(self, fn: Callable[[], T], tokens: TokenSet) -> T:
         self._access_token = tokens.access_token
