@@ -94,24 +94,22 @@ class Mirror:
                       invoice_id=_id_of(self.invoice(a.invoice_id))) for a in allocations]
 
     def customer(self, remote_id: str | None) -> Customer | None:
-        if remote_id is None:
-            return None
-        if remote_id not in self._customers:
-            row = self.session.scalar(select(Customer).where(Customer.tenant_id == self.tenant.id,
-                                                             Customer.remote_id == remote_id))
-            if row is None:
-                return None
-            self._customers[remote_id] = row
-        return self._customers[remote_id]
+        row: Customer | None = None if remote_id is None else self._cached(Customer, self._customers, remote_id)
+        return row
 
     def invoice(self, remote_id: str) -> Invoice | None:
-        if remote_id not in self._invoices:
-            row = self.session.scalar(select(Invoice).where(Invoice.tenant_id == self.tenant.id,
-                                                            Invoice.remote_id == remote_id))
+        row: Invoice | None = self._cached(Invoice, self._invoices, remote_id)
+        return row
+
+    def _cached(self, model: Any, cache: dict[str, Any], remote_id: str) -> Any:
+        """The mirrored row of ``remote_id`` from the run's cache, else the database (then cached)."""
+        if remote_id not in cache:
+            row = self.session.scalar(select(model).where(model.tenant_id == self.tenant.id,
+                                                          model.remote_id == remote_id))
             if row is None:
                 return None
-            self._invoices[remote_id] = row
-        return self._invoices[remote_id]
+            cache[remote_id] = row
+        return cache[remote_id]
 
     def upsert_contacts(self, contacts: list[d.Contact]) -> int:
         for c, row in self._rows(Customer, contacts):
@@ -155,14 +153,18 @@ class Mirror:
 
     def mark_deleted(self, deleted: dict[str, list[str]]) -> int:
         count = 0
-        for remote_id in deleted.get(d.EntityKind.INVOICE.value, []):
-            row = self.invoice(remote_id)
+        invoice_ids = deleted.get(d.EntityKind.INVOICE.value, [])
+        self._invoices.update(self._existing(Invoice, (i for i in invoice_ids if i not in self._invoices)))
+        for remote_id in invoice_ids:
+            row = self._invoices.get(remote_id)
             if row is not None and row.status != d.InvoiceStatus.DELETED.value:
                 row.status, row.amount_due = d.InvoiceStatus.DELETED.value, row.amount_due * 0
                 count += 1
-        for remote_id in deleted.get(d.EntityKind.PAYMENT.value, []):
-            for row in self._existing(Payment, [remote_id]).values():
-                row.deleted = True
+        payment_ids = deleted.get(d.EntityKind.PAYMENT.value, [])
+        payments = self._existing(Payment, payment_ids)  # in chunks, not one query per deleted payment
+        for remote_id in payment_ids:
+            if remote_id in payments:
+                payments[remote_id].deleted = True
                 count += 1
         self.session.flush()
         return count
