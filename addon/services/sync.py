@@ -102,10 +102,15 @@ class Mirror:
         return row
 
     def _cached(self, model: Any, cache: dict[str, Any], remote_id: str) -> Any:
-        """The mirrored row of ``remote_id`` from the run's cache, else the database (then cached)."""
+        """The mirrored row of ``remote_id`` from the run's cache, else the database (then cached).
+
+        Called while an upsert is filling in rows it has just added: an autoflush here would insert
+        them half-built (NOT NULL failures on a new invoice or payment whose customer is not cached).
+        """
         if remote_id not in cache:
-            row = self.session.scalar(select(model).where(model.tenant_id == self.tenant.id,
-                                                          model.remote_id == remote_id))
+            with self.session.no_autoflush:
+                row = self.session.scalar(select(model).where(model.tenant_id == self.tenant.id,
+                                                              model.remote_id == remote_id))
             if row is None:
                 return None
             cache[remote_id] = row

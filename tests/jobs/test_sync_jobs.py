@@ -102,3 +102,41 @@ def test_full_sweep_is_due_once_a_day(last: timedelta | None, expected: bool) ->
 
     now = datetime(2026, 11, 2, tzinfo=UTC)
     assert full_sweep_due(None if last is None else now - last, now) is expected
+
+
+def test_platform_deletions_mark_known_invoices_and_payments(db, fake_tenant, redis_conn) -> None:
+    from addon.domain.types import Payment as PlatformPayment
+    from addon.services import sync
+
+    tenant, _ = fake_tenant
+    sync_jobs.backfill_tenant(tenant.id)
+    t = db.get(type(tenant), tenant.id)
+    mirror = sync.Mirror(db, t)
+    mirror.upsert_payments([PlatformPayment("P1", "C1", datetime(2026, 11, 2).date(), Decimal("10.00"), "GBP")])
+    db.commit()
+
+    count = sync.Mirror(db, t).mark_deleted({"invoice": ["I1", "not-mirrored"], "payment": ["P1", "unknown"]})
+    db.commit()
+    assert count == 2  # only what the mirror holds
+    assert db.query(Invoice).filter_by(remote_id="I1").one().status == "deleted"
+    assert db.query(Invoice).filter_by(remote_id="I2").one().status == "open"
+    assert db.query(Payment).filter_by(remote_id="P1").one().deleted is True
+
+
+def test_incremental_changes_with_new_documents_of_unchanged_customers(db, fake_tenant, redis_conn) -> None:
+    """CDC / If-Modified-Since often bring a new invoice or payment without its (unchanged) customer."""
+    from addon.domain.types import Payment as PlatformPayment
+    from addon.services import sync
+    from connectors.base import ChangeSet
+
+    tenant, _ = fake_tenant
+    sync_jobs.backfill_tenant(tenant.id)
+    t = db.get(type(tenant), tenant.id)
+    changes = ChangeSet(contacts=[], invoices=[invoice("I9", "C2", "75.00", "75.00")], credit_notes=[],
+                        payments=[PlatformPayment("P9", "C1", datetime(2026, 11, 2).date(), Decimal("5.00"), "GBP")],
+                        deleted={})
+    result = sync.apply_changes(db, t, changes)
+    db.commit()
+    assert (result.invoices, result.payments) == (1, 1)
+    assert db.query(Invoice).filter_by(remote_id="I9").one().customer.name == "Globex BV"
+    assert db.query(Payment).filter_by(remote_id="P9").one().customer_id is not None
