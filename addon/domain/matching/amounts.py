@@ -47,15 +47,10 @@ def stated_deduction(text: str) -> str | None:
     return None
 
 
-def deduction_reason(text: str, line_cents: int, due_cents: int) -> str | None:
-    """Reason category if the short-payment looks deliberate (remittance words or a round rate)."""
-    stated = stated_deduction(text)
-    if stated is not None:
-        return stated
+def round_rate_short(line_cents: int, due_cents: int) -> bool:
+    """Whether a short payment is a round percentage of the due (a discount taken, not a partial)."""
     short = due_cents - line_cents
-    if any(abs(short * 100 - pct * due_cents) < 100 for pct in _ROUND_PERCENTAGES):
-        return "discount"
-    return None
+    return any(abs(short * 100 - pct * due_cents) < 100 for pct in _ROUND_PERCENTAGES)
 
 
 def fit_amount(line_cents: int, due_cents: int, config: MatchingConfig, text: str = "") -> AmountFit:
@@ -73,9 +68,8 @@ def fit_amount(line_cents: int, due_cents: int, config: MatchingConfig, text: st
         return AmountFit(Residual.FX, abs(diff), 0.1, 0.98, 0.88)
     if diff > 0:
         return AmountFit(Residual.OVERPAYMENT, diff, 0.0, 0.95 if diff * 4 <= due_cents else 0.92, 0.7)
-    reason = deduction_reason(text, line_cents, due_cents)
-    if reason is not None:
-        return AmountFit(Residual.DEDUCTION, -diff, 0.05, 0.96, 0.75, reason)
+    if round_rate_short(line_cents, due_cents):  # a stated reason was handled above
+        return AmountFit(Residual.DEDUCTION, -diff, 0.05, 0.96, 0.75, "discount")
     return AmountFit(Residual.PARTIAL, -diff, 0.0, 0.95, 0.7)
 
 
