@@ -72,8 +72,7 @@ def create_customer(store: QboStore, body: Entity) -> Entity:
 def update_customer(store: QboStore, body: Entity) -> Entity:
     """Full or sparse update of a Customer's writable fields."""
     with store.lock:
-        customer = store.get("Customer", str(body.get("Id")))
-        store.check_sync_token("Customer", customer, body.get("SyncToken"))
+        customer = store.current("Customer", body)
         if body.get("DisplayName"):
             _unique_name(store, body["DisplayName"], customer["Id"])
         _copy_fields(customer, body, CUSTOMER_WRITABLE, sparse=bool(body.get("sparse")), keep=("DisplayName",
@@ -155,8 +154,7 @@ def _next_doc_number(store: QboStore, kind: str) -> str:
 def update_invoice(store: QboStore, body: Entity) -> Entity:
     """Full or sparse update of an Invoice's writable fields (amounts are derived, not written)."""
     with store.lock:
-        invoice = store.get("Invoice", str(body.get("Id")))
-        store.check_sync_token("Invoice", invoice, body.get("SyncToken"))
+        invoice = store.current("Invoice", body)
         changes = dict(body)
         if "DueDate" in changes:
             changes["DueDate"] = parse_date(changes["DueDate"], "DueDate") or invoice["DueDate"]
@@ -176,8 +174,7 @@ def update_invoice(store: QboStore, body: Entity) -> Entity:
 def void_invoice(store: QboStore, body: Entity) -> Entity:
     """Void: amounts go to zero and the note says Voided; paid invoices must be unpaid first."""
     with store.lock:
-        invoice = store.get("Invoice", str(body.get("Id")))
-        store.check_sync_token("Invoice", invoice, body.get("SyncToken"))
+        invoice = store.current("Invoice", body)
         _must_be_unlinked(invoice)
         _adjust_customer(store, invoice, -invoice["Balance"])
         for line in invoice["Line"]:
@@ -190,8 +187,7 @@ def void_invoice(store: QboStore, body: Entity) -> Entity:
 def delete_transaction(store: QboStore, kind: str, body: Entity) -> Entity:
     """Delete an Invoice or CreditMemo (not while payments link to it); CDC reports it as Deleted."""
     with store.lock:
-        entity = store.get(kind, str(body.get("Id")))
-        store.check_sync_token(kind, entity, body.get("SyncToken"))
+        entity = store.current(kind, body)
         _must_be_unlinked(entity)
         amount = entity["Balance"] if kind == "Invoice" else -entity["RemainingCredit"]
         _adjust_customer(store, entity, -amount)
@@ -292,8 +288,7 @@ def _unapply(store: QboStore, payment: Entity) -> None:
 def update_payment(store: QboStore, body: Entity, *, void: bool = False) -> Entity:
     """Update a Payment's memo fields, or void it (``include=void``), releasing what it applied."""
     with store.lock:
-        payment = store.get("Payment", str(body.get("Id")))
-        store.check_sync_token("Payment", payment, body.get("SyncToken"))
+        payment = store.current("Payment", body)
         if void:
             _unapply(store, payment)
             payment.update(TotalAmt=ZERO, UnappliedAmt=ZERO, Line=[], PrivateNote="Voided")
@@ -310,8 +305,7 @@ def update_payment(store: QboStore, body: Entity, *, void: bool = False) -> Enti
 def delete_payment(store: QboStore, body: Entity) -> Entity:
     """Delete a Payment, releasing what it applied."""
     with store.lock:
-        payment = store.get("Payment", str(body.get("Id")))
-        store.check_sync_token("Payment", payment, body.get("SyncToken"))
+        payment = store.current("Payment", body)
         _unapply(store, payment)
         store.remove("Payment", payment["Id"])
         return {"Id": payment["Id"], "status": "Deleted", "domain": "QBO"}

@@ -116,12 +116,16 @@ class QboStore:
             self._notify(kind, entity_id, "Delete", when)
             return entity
 
-    def check_sync_token(self, kind: str, entity: Entity, sent: object) -> None:
-        """Optimistic locking: an update must carry the current SyncToken (Fault 5010 otherwise)."""
+    def current(self, kind: str, body: dict[str, Any]) -> Entity:
+        """The stored entity an update ``body`` names by Id, if the body carries its current SyncToken
+        (optimistic locking: Fault 5010 otherwise). Call with the lock held."""
+        entity = self.get(kind, str(body.get("Id")))
+        sent = body.get("SyncToken")
         if sent is None or str(sent) == "":
             raise faults.required("SyncToken")
         if str(sent) != entity["SyncToken"]:
             raise faults.stale(kind, entity["Id"], str(sent), entity["SyncToken"])
+        return entity
 
     def _notify(self, kind: str, entity_id: str, operation: str, when: datetime) -> None:
         for listener in list(self.listeners):
