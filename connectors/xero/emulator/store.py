@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import TypeVar
 
 from connectors.xero.emulator.chart import AR_CODE, AccountRecord, default_chart
 from connectors.xero.emulator.records import (
@@ -98,31 +99,19 @@ class OrgStore:
 
     def invoice(self, invoice_id: str) -> InvoiceRecord:
         """The invoice with this id (raises UnknownEntityError)."""
-        try:
-            return self.invoices[invoice_id.lower()]
-        except KeyError:
-            raise UnknownEntityError(invoice_id) from None
+        return _lookup(self.invoices, invoice_id)
 
     def contact(self, contact_id: str) -> ContactRecord:
         """The contact with this id (raises UnknownEntityError)."""
-        try:
-            return self.contacts[contact_id.lower()]
-        except KeyError:
-            raise UnknownEntityError(contact_id) from None
+        return _lookup(self.contacts, contact_id)
 
     def credit_note(self, credit_note_id: str) -> CreditNoteRecord:
         """The credit note with this id (raises UnknownEntityError)."""
-        try:
-            return self.credit_notes[credit_note_id.lower()]
-        except KeyError:
-            raise UnknownEntityError(credit_note_id) from None
+        return _lookup(self.credit_notes, credit_note_id)
 
     def payment(self, payment_id: str) -> PaymentRecord:
         """The payment with this id (raises UnknownEntityError)."""
-        try:
-            return self.payments[payment_id.lower()]
-        except KeyError:
-            raise UnknownEntityError(payment_id) from None
+        return _lookup(self.payments, payment_id)
 
     def _settle(self, inv: InvoiceRecord, on: date) -> None:
         # Xero flips AUTHORISED <-> PAID as the amount due reaches or leaves zero.
@@ -365,16 +354,24 @@ class OrgStore:
 
     def overpayment(self, overpayment_id: str) -> OverpaymentRecord:
         """The overpayment with this id (raises UnknownEntityError)."""
-        try:
-            return self.overpayments[overpayment_id.lower()]
-        except KeyError:
-            raise UnknownEntityError(overpayment_id) from None
+        return _lookup(self.overpayments, overpayment_id)
 
     def _existing_contact(self, contact_id: str) -> ContactRecord:
         try:
             return self.contact(contact_id)
         except UnknownEntityError:
             raise XeroValidationError("The contact could not be found.") from None
+
+
+R = TypeVar("R")
+
+
+def _lookup(table: dict[str, R], entity_id: str) -> R:
+    """Xero ids are GUIDs matched case-insensitively; an unknown one raises UnknownEntityError."""
+    try:
+        return table[entity_id.lower()]
+    except KeyError:
+        raise UnknownEntityError(entity_id) from None
 
 
 def _allocation_problems(note: CreditNoteRecord, inv: InvoiceRecord, amount: Decimal) -> list[str]:
