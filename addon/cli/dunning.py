@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 import click
 from flask.cli import with_appcontext
@@ -36,11 +35,11 @@ def preview_command(tenant_id: int, day: datetime | None, as_json: bool) -> None
     reason); nothing is sent and nothing is written."""
     from addon.extensions import get_db
     from addon.services.dunning import preview
-    from addon.services.dunning_policies import load_policies
+    from addon.services.dunning_policies import tenant_today
 
     session = get_db().session
     tenant = _tenant(tenant_id)
-    when: date = day.date() if day else datetime.now(ZoneInfo(load_policies(session, tenant).settings.timezone)).date()
+    when: date = day.date() if day else tenant_today(session, tenant)
     actions = preview(session, tenant, when)
     session.rollback()  # a preview leaves no trace, not even a seeded default policy
     if as_json:

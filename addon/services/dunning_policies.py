@@ -4,9 +4,10 @@ tenant-wide DunningSettings and the tenant's own templates. Flushes, never commi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -134,6 +135,13 @@ def load_policies(session: Session, tenant: Tenant) -> TenantPolicies:
     policies = PolicySet(default=by_id[str(default_row.id)], policies=by_id, by_customer=by_customer,
                          by_segment=by_segment)
     return TenantPolicies(policies, settings_from_options(default_row.options or {}), templates, by_id)
+
+
+def tenant_today(session: Session, tenant: Tenant) -> date:
+    """Today in the tenant's dunning timezone (the default policy's setting, as ``load_policies`` reads
+    it, without building every policy and template to get there)."""
+    settings = settings_from_options(ensure_default_policy(session, tenant).options or {})
+    return datetime.now(ZoneInfo(settings.timezone)).date()
 
 
 def policy_templates(policy: DunningPolicy) -> dict[tuple[str, str], TemplateSource]:

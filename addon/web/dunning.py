@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import select
@@ -19,10 +18,10 @@ from addon.services.dunning_policies import (
     PRIMARY_LANGUAGE,
     ensure_default_policy,
     language_variants,
-    load_policies,
     policy_language,
     primary_stages,
     settings_from_options,
+    tenant_today,
 )
 from addon.web.session import tenant_view
 
@@ -42,7 +41,7 @@ def _actor() -> str:
 
 
 def _today(tenant: Tenant) -> date:
-    return datetime.now(ZoneInfo(load_policies(get_db().session, tenant).settings.timezone)).date()
+    return tenant_today(get_db().session, tenant)
 
 
 def _policy(tenant: Tenant, policy_id: int) -> DunningPolicy:
