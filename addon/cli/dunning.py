@@ -8,20 +8,12 @@ from datetime import date, datetime
 import click
 from flask.cli import with_appcontext
 
+from addon.cli.common import tenant_by_id
+
 
 @click.group(name="dunning")
 def group() -> None:
     """Payment reminders: preview who gets what, or run the sequence now."""
-
-
-def _tenant(tenant_id: int):  # type: ignore[no-untyped-def]
-    from addon.extensions import get_db
-    from addon.models import Tenant
-
-    tenant = get_db().session.get(Tenant, tenant_id)
-    if tenant is None:
-        raise click.ClickException(f"no tenant with id {tenant_id}")
-    return tenant
 
 
 @group.command("preview")
@@ -38,7 +30,7 @@ def preview_command(tenant_id: int, day: datetime | None, as_json: bool) -> None
     from addon.services.dunning_policies import tenant_today
 
     session = get_db().session
-    tenant = _tenant(tenant_id)
+    tenant = tenant_by_id(tenant_id)
     when: date = day.date() if day else tenant_today(session, tenant)
     actions = preview(session, tenant, when)
     session.rollback()  # a preview leaves no trace, not even a seeded default policy
@@ -60,7 +52,7 @@ def run_command(tenant_id: int) -> None:
     """Run the dunning sequence for one tenant now (what the hourly job does) and print the summary."""
     from jobs.dunning import run_tenant
 
-    _tenant(tenant_id)
+    tenant_by_id(tenant_id)
     click.echo(json.dumps(run_tenant(tenant_id), indent=2))
 
 

@@ -14,19 +14,11 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from addon.cli.common import tenant_by_id
 from addon.cli.model import group
 
 _AS_OF = click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
                       help="Scoring/training day (default: today).")
-
-
-def _tenant(session: Any, tenant_id: int) -> Any:
-    from addon.models import Tenant
-
-    tenant = session.get(Tenant, tenant_id)
-    if tenant is None:
-        raise click.ClickException(f"no tenant with id {tenant_id}")
-    return tenant
 
 
 def _connector(tenant: Any) -> Any:
@@ -59,7 +51,7 @@ def score_tenant_command(tenant_id: int, as_json: bool, no_write_back: bool, as_
     from addon.services.scoring_prior import prior_factory
 
     session = get_db().session
-    tenant = _tenant(session, tenant_id)
+    tenant = tenant_by_id(tenant_id)
     day = as_of.date() if as_of else date.today()
     connector = None if no_write_back else _connector(tenant)
     try:
@@ -97,7 +89,7 @@ def train_tenant_command(tenant_id: int, as_json: bool, as_of: datetime | None) 
     from addon.services.scoring_prior import prior_factory
 
     session = get_db().session
-    tenant = _tenant(session, tenant_id)
+    tenant = tenant_by_id(tenant_id)
     day = as_of.date() if as_of else date.today()
     history, _ = scoring.tenant_history(session, tenant)
     try:

@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
+from addon.cli.common import tenant_by_id
 from addon.domain.statements import (
     BUILTIN_MAPPINGS,
     FORMATS,
@@ -93,14 +94,11 @@ def import_command(file: Path, tenant_id: int, fmt: str, mapping_arg: str | None
     from redis.exceptions import RedisError
 
     from addon.extensions import get_db, get_redis
-    from addon.models import Tenant
     from addon.services.reconciliation import import_statement
     from jobs.reconcile import enqueue_reconcile
 
     session = get_db().session
-    tenant = session.get(Tenant, tenant_id)
-    if tenant is None:
-        raise click.ClickException(f"no tenant with id {tenant_id}")
+    tenant = tenant_by_id(tenant_id)
     mapping: CsvMapping | str | None = mapping_arg
     if mapping_arg is not None and not mapping_arg.lstrip().startswith("{") and Path(mapping_arg).is_file():
         mapping = _mapping(mapping_arg)
