@@ -239,6 +239,11 @@ def _stage_dict(stage: DunningStage | None) -> dict[str, Any] | None:
     return out
 
 
+def _copied_fields(row: DunningStage) -> dict[str, Any]:
+    """A stage's editable fields for a new row copied from it (its own list of risk bands)."""
+    return {name: (list(row.risk_bands or []) if name == "risk_bands" else getattr(row, name)) for name in FIELDS}
+
+
 def _audit(session: Session, tenant: Tenant, actor: str, action: str, object_id: str,
            before: dict[str, Any] | None, after: dict[str, Any] | None, object_type: str = "dunning_stage") -> None:
     session.add(AuditLog(tenant_id=tenant.id, actor=actor, action=action, object_type=object_type,
@@ -333,8 +338,7 @@ def create_policy(session: Session, tenant: Tenant, default: DunningPolicy, valu
     for row in sorted(default.stages, key=lambda s: (s.position, s.language)):
         policy.stages.append(DunningStage(
             tenant_id=tenant.id, language=row.language or PRIMARY_LANGUAGE, position=row.position,
-            **{name: (list(row.risk_bands or []) if name == "risk_bands" else getattr(row, name))
-               for name in FIELDS}))
+            **_copied_fields(row)))
     session.add(policy)
     session.flush()
     _audit(session, tenant, actor, "dunning.policy_created", str(policy.id), None, values, "dunning_policy")
@@ -417,8 +421,7 @@ def save_variant(session: Session, tenant: Tenant, policy: DunningPolicy, stage:
         if variant is None:
             # The schedule columns mirror the English row; only subject and body are read from a variant.
             variant = DunningStage(tenant_id=tenant.id, language=language, position=stage.position,
-                                   **{name: (list(stage.risk_bands or []) if name == "risk_bands"
-                                             else getattr(stage, name)) for name in FIELDS})
+                                   **_copied_fields(stage))
             policy.stages.append(variant)
         variant.subject_template = source.subject
         variant.body_template = source.body
