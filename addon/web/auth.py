@@ -106,14 +106,9 @@ def _xero_tenants(tokens, user, next_url: str | None) -> Any:  # type: ignore[no
     if not connections:
         return render_template("auth/error.html", message="No Xero organisation was connected."), 400
     if len(connections) == 1:
-        c = connections[0]
-        tenant = install.install_tenant(get_db().session, platform="xero", remote_id=c["tenantId"],
-                                        name=c.get("tenantName") or "Xero organisation", tokens=tokens,
-                                        cipher=_cipher(), user=user, remote_connection_id=c["id"])
-        return _installed(tenant, next_url)
+        return _installed(_install_xero(connections[0], tokens, user), next_url)
     # Several organisations: keep the tokens server-side (encrypted, 10 minutes) while the user picks.
-    key = f"cashline:pending-install:{user.id}"
-    get_redis().set(key, _cipher().encrypt(_serialise(tokens)), ex=600)
+    get_redis().set(_pending_key(user), _cipher().encrypt(_serialise(tokens)), ex=600)
     session["pick"] = {"connections": connections, "next": next_url or ""}
     return redirect(url_for("auth.pick_organisation"))
 
@@ -129,7 +124,7 @@ def pick_organisation() -> Any:
         return render_template("auth/pick.html", connections=pick["connections"])
     chosen = request.form.get("connection_id")
     match = [c for c in pick["connections"] if c["id"] == chosen]
-    blob = get_redis().get(f"cashline:pending-install:{user.id}")
+    blob = get_redis().get(_pending_key(user))
     if not match or blob is None:
         return render_template("auth/error.html", message="That choice has expired. Please connect again."), 400
     tokens = _deserialise(_cipher().decrypt(bytes(blob)))  # type: ignore[arg-type]
@@ -138,12 +133,20 @@ def pick_organisation() -> Any:
         if other["id"] != chosen:  # one install = one tenant: release the organisations not chosen
             xero_auth.disconnect_connection(creds, tokens.access_token, other["id"])
     session.pop("pick", None)
-    get_redis().delete(f"cashline:pending-install:{user.id}")
-    c = match[0]
-    tenant = install.install_tenant(get_db().session, platform="xero", remote_id=c["tenantId"],
-                                    name=c.get("tenantName") or "Xero organisation", tokens=tokens,
-                                    cipher=_cipher(), user=user, remote_connection_id=c["id"])
-    return _installed(tenant, pick.get("next"))
+    get_redis().delete(_pending_key(user))
+    return _installed(_install_xero(match[0], tokens, user), pick.get("next"))
+
+
+def _pending_key(user: Any) -> str:
+    """Where a user's tokens wait (encrypted) while they pick one of several Xero organisations."""
+    return f"cashline:pending-install:{user.id}"
+
+
+def _install_xero(connection: dict[str, Any], tokens: Any, user: Any) -> Tenant:
+    """Install the Xero organisation of one ``/connections`` entry (its connection id kept for disconnect)."""
+    return install.install_tenant(get_db().session, platform="xero", remote_id=connection["tenantId"],
+                                  name=connection.get("tenantName") or "Xero organisation", tokens=tokens,
+                                  cipher=_cipher(), user=user, remote_connection_id=connection["id"])
 
 
 def _installed(tenant: Tenant, next_url: str | None) -> Any:
