@@ -6,10 +6,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
-
 from addon.extensions import get_redis
-from addon.models import Tenant, TenantStatus
 from addon.queueing import enqueue
 from addon.services.dunning import DunningMailer, run_dunning
 from connectors.errors import AuthError
@@ -37,7 +34,7 @@ def run_tenant(tenant_id: int) -> dict[str, Any]:
 def fan_out() -> dict[str, int]:
     """Enqueue ``run_tenant`` for every connected tenant (one job per tenant at a time)."""
     with job_context() as ctx:
-        ids = ctx.session.scalars(select(Tenant.id).where(Tenant.status == TenantStatus.CONNECTED)).all()
+        ids = ctx.connected_tenant_ids()
         queued = sum(1 for tenant_id in ids if enqueue(get_redis(), "dunning", "jobs.dunning.run_tenant", tenant_id,
                                                        job_id=f"dunning-{tenant_id}") is not None)
     return {"tenants": len(ids), "queued": queued}

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from flask import Flask, current_app, has_app_context
 from rq import get_current_job
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from addon.extensions import get_db
@@ -53,6 +54,11 @@ class JobContext:
         """The tenant, or None when it is gone or not connected (its jobs stop until a reconnect)."""
         tenant = self.session.get(Tenant, tenant_id)
         return tenant if tenant is not None and tenant.status is TenantStatus.CONNECTED else None
+
+    def connected_tenant_ids(self) -> list[int]:
+        """Every connected tenant, for the periodic fan-out jobs."""
+        return list(self.session.scalars(select(Tenant.id).where(Tenant.status == TenantStatus.CONNECTED)
+                                         .order_by(Tenant.id)))
 
 
 @contextmanager

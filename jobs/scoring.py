@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import select
-
 from addon.extensions import get_redis
-from addon.models import Tenant, TenantStatus
 from addon.queueing import enqueue
 from addon.services import scoring
 from addon.services.scoring_prior import prior_factory
@@ -33,7 +30,7 @@ def score_tenant(tenant_id: int) -> dict[str, object]:
 def nightly() -> dict[str, int]:
     """Fan out: re-score (and weekly retrain, inside ensure_model) every connected tenant."""
     with job_context() as ctx:
-        ids = ctx.session.scalars(select(Tenant.id).where(Tenant.status == TenantStatus.CONNECTED)).all()
+        ids = ctx.connected_tenant_ids()
     for tenant_id in ids:
         request_scoring(tenant_id)
     return {"tenants": len(ids)}
