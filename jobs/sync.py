@@ -64,8 +64,13 @@ def sweep_all() -> dict[str, int]:
         for tenant in tenants:
             last_full = tenant.settings.get("last_full_sweep")
             if sync.full_sweep_due(datetime.fromisoformat(last_full) if last_full else None, now):
-                enqueue(get_redis(), "sync", "jobs.sync.backfill_tenant", tenant.id, job_id=f"backfill-{tenant.id}")
+                request_backfill(tenant.id)
                 full += 1
             else:
                 enqueue(get_redis(), "sync", "jobs.sync.sync_tenant", tenant.id, job_id=f"sync-{tenant.id}")
     return {"tenants": len(tenants), "full": full}
+
+
+def request_backfill(tenant_id: int) -> None:
+    """Enqueue a full copy of the tenant's ledger (on install, and the daily sweep); one at a time."""
+    enqueue(get_redis(), "sync", "jobs.sync.backfill_tenant", tenant_id, job_id=f"backfill-{tenant_id}")

@@ -22,11 +22,11 @@ from sqlalchemy import select
 
 from addon.extensions import get_db, get_redis
 from addon.models import Membership, Role, Tenant
-from addon.queueing import enqueue
 from addon.security import TokenCipher
 from addon.services import install
 from addon.services.connections import connector_config
 from addon.web.session import current_user, sign_in_user, tenant_view
+from jobs.sync import request_backfill
 
 logger = logging.getLogger(__name__)
 bp = Blueprint("auth", __name__)
@@ -152,7 +152,7 @@ def _install_xero(connection: dict[str, Any], tokens: Any, user: Any) -> Tenant:
 def _installed(tenant: Tenant, next_url: str | None) -> Any:
     get_db().session.commit()
     try:
-        enqueue(get_redis(), "sync", "jobs.sync.backfill_tenant", tenant.id, job_id=f"backfill-{tenant.id}")
+        request_backfill(tenant.id)
     except Exception as exc:  # noqa: BLE001 - the periodic sweep backfills it if Redis is down now
         logger.warning("could not enqueue backfill for tenant %s: %s", tenant.id, exc)
     flash(f"Connected to {tenant.name}. The first sync has started.")
