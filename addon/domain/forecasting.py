@@ -62,13 +62,16 @@ def pay_probability_by(item: OpenAmount, day: date, today: date) -> float:
 def forecast_cash(items: Iterable[OpenAmount], today: date, weeks: int = 13) -> list[ForecastWeek]:
     """Weekly expected cash-in for the next ``weeks`` weeks, with an 80% band."""
     items = list(items)
+    # P(paid by the end of each week), once per item and week: a week's share is the difference of two
+    # consecutive ends (the day before a week starts is the previous week's end).
+    by_week_end = [[pay_probability_by(item, today + timedelta(days=7 * w + 6), today) for w in range(weeks)]
+                   for item in items]
     out = []
     for w in range(weeks):
-        start, end = today + timedelta(days=7 * w), today + timedelta(days=7 * w + 6)
+        start = today + timedelta(days=7 * w)
         mean, var = 0.0, 0.0
-        for item in items:
-            p = pay_probability_by(item, end, today) - (pay_probability_by(item, start - timedelta(days=1), today)
-                                                        if w else 0.0)
+        for item, cumulative in zip(items, by_week_end, strict=True):
+            p = cumulative[w] - (cumulative[w - 1] if w else 0.0)
             a = float(item.amount_due)
             mean += a * p
             var += a * a * p * (1 - p)
