@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from addon.domain.dunning import Channel, Policy, ReminderAction, reminder_notes
+from addon.domain.dunning.preview import reminder_note, reminder_outcome
 from addon.mail import (
     BounceKind,
     Company,
@@ -268,12 +269,8 @@ def retry_notes(ex: Execution, rows: Sequence[DunningAction]) -> int:
 
 
 def _note_text(ex: Execution, row: DunningAction) -> str:
-    numbers = {stage.key: i for i, stage in enumerate(ex.policy.stages, start=1)}
-    number = numbers.get(row.stage_key)
-    label = f"Reminder {number}" if number is not None else f"Reminder '{row.stage_key}'"
-    if row.channel == "email":
-        return f"{label} ({row.tone}) sent to {row.recipient}"
-    return f"{label} ({row.tone}) put on the collections worklist (call or letter)"
+    outcome = reminder_outcome(Channel(row.channel), row.recipient or "")
+    return reminder_note(ex.policy, row.stage_key, row.tone, outcome)
 
 
 def _audit(ex: Execution, action: ReminderAction, what: str, after: dict[str, Any]) -> None:

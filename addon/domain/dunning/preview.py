@@ -46,16 +46,21 @@ def action_as_json(action: ReminderAction) -> dict[str, Any]:
 
 def reminder_notes(action: ReminderAction, policy: Policy) -> dict[str, str]:
     """The note to write on each invoice in the ERP, e.g. "Reminder 2 (firm) sent to ap@acme.example"."""
-    numbers = {stage.key: i for i, stage in enumerate(policy.stages, start=1)}
-    if action.channel is Channel.EMAIL:
-        outcome = f"sent to {', '.join(action.recipients)}"
-    elif action.channel is Channel.SMS:
-        outcome = "sent by SMS"
-    else:
-        outcome = "put on the collections worklist (call or letter)"
-    notes = {}
-    for line in action.lines:
-        number = numbers.get(line.stage_key)
-        label = f"Reminder {number}" if number is not None else f"Reminder '{line.stage_key}'"
-        notes[line.invoice_id] = f"{label} ({line.tone}) {outcome}"
-    return notes
+    outcome = reminder_outcome(action.channel, ", ".join(action.recipients))
+    return {line.invoice_id: reminder_note(policy, line.stage_key, line.tone, outcome) for line in action.lines}
+
+
+def reminder_outcome(channel: Channel, recipients: str) -> str:
+    """What happened to a reminder, as its ERP note says it."""
+    if channel is Channel.EMAIL:
+        return f"sent to {recipients}"
+    if channel is Channel.SMS:
+        return "sent by SMS"
+    return "put on the collections worklist (call or letter)"
+
+
+def reminder_note(policy: Policy, stage_key: str, tone: object, outcome: str) -> str:
+    """One invoice's note: the stage's number in the policy (or its key), its tone, and the outcome."""
+    number = next((i for i, stage in enumerate(policy.stages, start=1) if stage.key == stage_key), None)
+    label = f"Reminder {number}" if number is not None else f"Reminder '{stage_key}'"
+    return f"{label} ({tone}) {outcome}"

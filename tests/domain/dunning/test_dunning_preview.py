@@ -51,3 +51,17 @@ def test_erp_notes_name_the_reminder_number_tone_and_recipient(make_invoice, mak
     }
     [task] = preview_day([make_invoice(7)], [make_customer(emails=())], default_policy(), [], date(2026, 11, 18))
     assert reminder_notes(task, default_policy())["I1"].endswith("put on the collections worklist (call or letter)")
+
+
+def test_a_retried_note_reads_like_the_first_for_every_channel() -> None:
+    """The notes retry (dunning_send._note_text) rebuilds a note from the stored action row; it must
+    say what reminder_notes said, SMS included (it used to call an SMS a worklist task)."""
+    from addon.domain.dunning import Channel
+    from addon.domain.dunning.preview import reminder_note, reminder_outcome
+
+    policy = default_policy()
+    assert reminder_note(policy, "overdue_7", "firm", reminder_outcome(Channel.SMS, "")) == \
+        "Reminder 3 (firm) sent by SMS"
+    assert reminder_note(policy, "custom", "firm", reminder_outcome(Channel.TASK, "")) == \
+        "Reminder 'custom' (firm) put on the collections worklist (call or letter)"
+    assert reminder_outcome(Channel.EMAIL, "ap@acme.example") == "sent to ap@acme.example"
