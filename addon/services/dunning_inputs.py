@@ -16,6 +16,7 @@ from addon.domain.dunning import DunningCustomer, DunningInvoice, RiskBand, Sent
 from addon.domain.dunning.model import SendSlot
 from addon.domain.dunning.sendtime import ReminderOutcome, learn_send_slots
 from addon.models import Customer, DunningAction, Invoice, RiskScore, Suppression, Tenant
+from addon.services.dunning_policies import tenant_timezone
 
 # Rows in these states do not block the planner: the action is planned again each run and sent once an
 # admin has approved it (the keys are then claimed by updating the rows, see dunning_send.claim).
@@ -112,8 +113,8 @@ def _send_slots(session: Session, tenant: Tenant, rows: list[Customer]) -> dict[
                                 datetime.combine(paid_on, time(17), tzinfo=UTC) if paid_on else None)
                 for cid, sent_at, paid_on in sent if cid in remote and sent_at is not None]
     zones = {c.remote_id: c.timezone for c in rows}
-    default_zone = str((tenant.settings.get("dunning") or {}).get("timezone") or "Europe/London")
-    return learn_send_slots(outcomes, zones, default_zone)
+    # A customer without a timezone of its own is read in the tenant's, the one the planner schedules in.
+    return learn_send_slots(outcomes, zones, tenant_timezone(session, tenant))
 
 
 def _reliable(session: Session, tenant: Tenant, customer_ids: list[int]) -> set[int]:

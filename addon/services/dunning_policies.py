@@ -137,11 +137,15 @@ def load_policies(session: Session, tenant: Tenant) -> TenantPolicies:
     return TenantPolicies(policies, settings_from_options(default_row.options or {}), templates, by_id)
 
 
+def tenant_timezone(session: Session, tenant: Tenant) -> str:
+    """The tenant's dunning timezone: the default policy's setting, as ``load_policies`` reads it, without
+    building every policy and template to get there."""
+    return settings_from_options(ensure_default_policy(session, tenant).options or {}).timezone
+
+
 def tenant_today(session: Session, tenant: Tenant) -> date:
-    """Today in the tenant's dunning timezone (the default policy's setting, as ``load_policies`` reads
-    it, without building every policy and template to get there)."""
-    settings = settings_from_options(ensure_default_policy(session, tenant).options or {})
-    return datetime.now(ZoneInfo(settings.timezone)).date()
+    """Today in the tenant's dunning timezone."""
+    return datetime.now(ZoneInfo(tenant_timezone(session, tenant))).date()
 
 
 def policy_templates(policy: DunningPolicy) -> dict[tuple[str, str], TemplateSource]:

@@ -84,7 +84,7 @@ def _render_settings(tenant: Tenant, form: dict[str, Any], option_errors: dict[s
     customers = dunning_settings.tenant_customers(session, tenant)
     names = dict(customers)
     return render_template("dunning/settings.html", tenant=tenant, policies=policies, selected=selected,
-                           stages=primary_stages(selected),
+                           stages=primary_stages(selected), primary_stages=primary_stages,
                            variants={s.key: sorted(language_variants(selected, s.key)) for s in selected.stages},
                            languages=LANGUAGES, policy_language=policy_language, customers=customers,
                            customer_names=names, policy_form=policy_form or {}, policy_errors=policy_errors or {},

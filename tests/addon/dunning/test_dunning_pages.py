@@ -11,6 +11,7 @@ from sqlalchemy import select
 from addon.mail import UnsubscribeTokens
 from addon.models import Customer, DunningAction, DunningPolicy, DunningStage, Invoice, Role, Suppression
 from addon.services.dunning import run_dunning
+from addon.services.dunning_policies import ensure_default_policy
 from tests.addon.dunning.conftest import DUE, at
 
 
@@ -223,3 +224,21 @@ def test_sending_settings_are_validated_saved_and_used_by_the_dry_run(client, db
     assert options["reference_rates"] == [["2026-07-01", "4.00"]]
     dry_run = client.get(f"/api/tenants/{ledger.tenant.id}/dunning/preview?date=2026-11-09").get_json()
     assert dry_run["actions"][0]["send_at"] == "2026-11-09T16:00:00+00:00"  # 11:00 in New York
+
+
+def test_policy_list_counts_the_schedule_not_its_language_variants(client, db, ledger, sign_in) -> None:
+    """The Stages column counts what the engine runs: English rows (or rows with no language), never variants."""
+    policy = ensure_default_policy(db, ledger.tenant)
+    stages = sorted(policy.stages, key=lambda s: s.position)
+    stages[0].language = ""  # an imported row without a language is part of the schedule
+    first = stages[1]
+    db.add(DunningStage(tenant_id=ledger.tenant.id, policy_id=policy.id, key=first.key, position=first.position,
+                        offset_days=first.offset_days, tone=first.tone, channel=first.channel, language="de",
+                        subject_template="Erinnerung", body_template="Hallo"))
+    db.flush()
+    sign_in(ledger.tenant, Role.VIEWER)
+    html = client.get(f"/tenants/{ledger.tenant.id}/dunning").get_data(as_text=True)
+    row = re.search(rf'<tr id="policy-row-{policy.id}".*?</tr>', html, re.S)
+    assert row is not None
+    cells = re.findall(r"<td>(\d+)</td>", row.group(0))
+    assert cells == [str(len(stages))]
