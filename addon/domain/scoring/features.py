@@ -177,13 +177,15 @@ class FeatureBuilder:
             sent=np.array([bool(inv.sent) for inv, _ in pairs], dtype=bool),
             dispute_open=np.array([inv.dispute_visible(as_of) for inv, as_of in pairs], dtype=bool))
 
-    def frame_snapshots(self, frame: HistoryFrame, rows: IntArray, positions: IntArray, as_of: date) -> Snapshots:
-        """Columns for ``rows`` of ``frame`` scored at ``as_of``; ``positions`` are their rows in this
-        builder's frame (-1: not in it). ``frame`` must share this builder's code tables."""
-        t = as_of.toordinal()
+    def frame_snapshots(self, frame: HistoryFrame, rows: IntArray, positions: IntArray,
+                        as_of: date | IntArray) -> Snapshots:
+        """Columns for ``rows`` of ``frame`` scored at ``as_of`` (one date, or a day ordinal per row);
+        ``positions`` are their rows in this builder's frame (-1: not in it). ``frame`` must share this
+        builder's code tables."""
+        t = np.full(len(rows), as_of.toordinal(), dtype=np.int64) if isinstance(as_of, date) else as_of
         due = frame.due[rows]
         return Snapshots(
-            invoice_ids=[frame.invoice_id(r) for r in rows.tolist()], t=np.full(len(rows), t, dtype=np.int64),
+            invoice_ids=[frame.invoice_id(r) for r in rows.tolist()], t=t,
             customer=frame.customer[rows], position=positions, amount=frame.amount[rows],
             issue=frame.issue[rows], due=due, currency=frame.currency[rows], country=frame.country[rows],
             has_country=frame.country[rows] >= 0, sent=frame.sent[rows],

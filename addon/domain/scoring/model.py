@@ -23,6 +23,7 @@ from addon.domain.scoring.calibration import IntervalCalibrator, ProbabilityCali
 from addon.domain.scoring.contributions import contributions
 from addon.domain.scoring.features import FEATURE_NAMES, FeatureBuilder, FeatureMatrix, Snapshots, feature_index
 from addon.domain.scoring.history import HistoryFrame, HistoryInvoice, IntArray, as_seen_at
+from addon.domain.scoring.online import Adjustment, RecentOutcomes
 from addon.domain.scoring.reasons import explain_rows
 
 ARTIFACT_FORMAT = 1
@@ -139,8 +140,11 @@ class RiskModel:
         """
         if not snapshots:
             return []
-        features = builder.matrix(columns if columns is not None else snapshots)
-        p_late, q = self.predict_matrix(features, [s for _, s in snapshots], [i for i, _ in snapshots])
+        snap = columns if columns is not None else builder.snapshots(snapshots)
+        features = builder.matrix(snap)
+        adjustment = self.recent_outcomes(builder).adjustment(snap.customer, snap.t)
+        p_late, q = self.predict_matrix(features, [s for _, s in snapshots], [i for i, _ in snapshots],
+                                        adjustment)
         why = (explain_rows(features, self._contributions(features), builder, snapshots, reasons) if reasons
                else [[] for _ in snapshots])
         ordered = sorted(bands, key=lambda b: b[1])
@@ -154,25 +158,50 @@ class RiskModel:
                 band=risk_band(float(p_late[n]), ordered), reasons=why[n]))
         return out
 
-    def predict_matrix(self, features: FeatureMatrix, as_of: Sequence[date],
-                       invoices: Sequence[HistoryInvoice]) -> tuple[npt.NDArray[np.float64],
+    def recent_outcomes(self, builder: FeatureBuilder) -> RecentOutcomes:
+        """The scoring-time adjustment over ``builder``'s history, with this model's window rules."""
+        config = self.metadata.get("config", {})
+        return RecentOutcomes(self, builder, float(config.get("calibration_fraction", 0.25)),
+                              int(config.get("delay_horizon_days", 90)))
+
+    def raw_outputs(self, values: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.float64],
                                                                     npt.NDArray[np.float64]]:
-        """Calibrated P(late) and (n, 3) calibrated p10/p50/p90 days relative to the due date."""
-        x = features.values
-        raw_p = self.classifier.predict(model_matrix(x, classifier_margin(x))).astype(np.float64)
-        p = self.probability.apply(raw_p)
-        qm = model_matrix(x, quantile_margin(x))
-        raw = np.sort(self.quantiles.predict(qm).reshape(len(invoices), -1).astype(np.float64), axis=1)
+        """Uncalibrated P(late) and (n, 3) raw p10/p50/p90 days relative to the due date."""
+        raw_p = self.classifier.predict(model_matrix(values, classifier_margin(values))).astype(np.float64)
+        qm = model_matrix(values, quantile_margin(values))
+        raw = np.sort(self.quantiles.predict(qm).reshape(len(values), -1).astype(np.float64), axis=1)
         if self.median is not None:
-            refit = np.sort(self.median.predict(qm).reshape(len(invoices), -1).astype(np.float64), axis=1)
+            refit = np.sort(self.median.predict(qm).reshape(len(values), -1).astype(np.float64), axis=1)
             raw[:, raw.shape[1] // 2] = refit[:, refit.shape[1] // 2]
-        raw = raw + days_past_due(x)[:, None]  # remaining days -> days relative to the due date
+        raw = raw + days_past_due(values)[:, None]  # remaining days -> days relative to the due date
+        return raw_p, raw[:, [0, raw.shape[1] // 2, -1]]
+
+    def predict_matrix(self, features: FeatureMatrix, as_of: Sequence[date], invoices: Sequence[HistoryInvoice],
+                       adjustment: Adjustment | None = None) -> tuple[npt.NDArray[np.float64],
+                                                                      npt.NDArray[np.float64]]:
+        """Calibrated P(late) and (n, 3) calibrated p10/p50/p90 days relative to the due date.
+
+        With an ``adjustment`` (see ``online``), rows not yet due move with their customer's recent miss
+        and take the newest window's calibration where it has one.
+        """
+        x = features.values
+        raw_p, raw = self.raw_outputs(x)
+        p = self.probability.apply(raw_p)
         past_due = np.array([(d - inv.due_date).days for inv, d in zip(invoices, as_of, strict=True)],
                             dtype=np.float64)
         overdue = past_due > 0
         lo, hi = self.interval.apply(raw[:, 0], raw[:, -1], overdue)
+        mid = raw[:, 1]
+        if adjustment is not None:
+            lower, upper, have = adjustment.offsets()
+            # The shift and the window's offsets were measured on at-issue rows: not-yet-due ones only.
+            fresh = have & ~overdue
+            shift = np.where(fresh, adjustment.shift, 0.0)
+            lo = np.where(fresh, raw[:, 0] + shift - lower, lo)
+            hi = np.where(fresh, raw[:, -1] + shift + upper, hi)
+            mid = mid + shift
         # Still unpaid at as_of: it cannot be paid before as_of, so no quantile may precede it.
-        q = np.column_stack([lo, raw[:, raw.shape[1] // 2], hi])
+        q = np.column_stack([lo, mid, hi])
         q = np.sort(np.maximum(q, past_due[:, None]), axis=1)
         # An invoice already past its due date is late by definition.
         return np.where(overdue, 1.0, p), q
