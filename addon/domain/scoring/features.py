@@ -117,6 +117,7 @@ class FeatureBuilder:
         # Settled invoices per customer in settlement order (ties by invoice id, as sorted records were).
         settled = np.flatnonzero(frame.paid != NO_DATE)
         order = settled[np.lexsort((frame.id_rank[settled], frame.paid[settled], cust[settled]))]
+        self._s_row = order
         self._s_cust, self._s_paid = cust[order], frame.paid[order]
         self._s_issue = frame.issue[order]
         self._s_delay = self._s_paid - frame.due[order]
@@ -211,6 +212,20 @@ class FeatureBuilder:
             start, k = self._settled_prefix(customer_id, key[1])
             found = self._recent[key] = self._s_delay[start + max(0, k - n):start + k].tolist()
         return list(found)
+
+    def last_settled(self, customers: IntArray, t: IntArray, n: int) -> tuple[IntArray, BoolArray]:
+        """Frame rows of each customer's last ``n`` invoices settled before day ordinal ``t``, oldest first.
+
+        One row of ``n`` columns per (customer code, t) pair; ``valid`` marks the columns that are real
+        invoices (a customer with fewer, or code -1, has the rest invalid).
+        """
+        code = np.maximum(customers, 0)
+        end = np.searchsorted(self._s_key, code * _KEY + t)
+        start = np.maximum(end - n, self._s_start[code])
+        pos = start[:, None] + np.arange(n)[None, :]
+        valid = (pos < end[:, None]) & (customers[:, None] >= 0)
+        rows = self._s_row[np.minimum(pos, len(self._s_row) - 1)] if len(self._s_row) else pos
+        return rows, valid
 
     def settled_delays(self, customer_id: str, t: int) -> Matrix:
         """Delays of the customer's invoices settled before day ordinal ``t``, in settlement order."""

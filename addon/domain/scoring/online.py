@@ -35,7 +35,7 @@ import numpy.typing as npt
 
 from addon.domain.scoring.calibration import conformal_offset
 from addon.domain.scoring.features import FeatureBuilder
-from addon.domain.scoring.history import NO_DATE, IntArray
+from addon.domain.scoring.history import IntArray
 
 Vector = npt.NDArray[np.float64]
 Matrix = npt.NDArray[np.float64]
@@ -45,7 +45,6 @@ MIN_WINDOW = 150  # own recent invoices needed before the window replaces the tr
 # A big book's window is cut to its newest rows: still 200 misses per tail, and the at-issue features
 # of the window (and of its customers' earlier invoices) stay a small part of scoring the book.
 MAX_WINDOW = 2000
-_KEY = 1 << 31
 
 
 class RawOutputs(Protocol):
@@ -91,12 +90,6 @@ class RecentOutcomes:
         self._raw_p = np.full(n, np.nan)
         self._raw_q = np.full((n, 3), np.nan)
         self._have = np.zeros(n, dtype=bool)
-        # Settled invoices per customer in settlement order: "the last k settled before t" is a slice.
-        settled = np.flatnonzero(self.paid != NO_DATE)
-        order = settled[np.lexsort((frame.id_rank[settled], self.paid[settled], self.customer[settled]))]
-        self._s_row = order
-        self._s_key = self.customer[order] * _KEY + self.paid[order]
-        self._s_start = np.searchsorted(self.customer[order], np.arange(len(frame.customers) + 1))
         self._newest_first = np.argsort(-self.issue, kind="stable")
         self._cache: dict[int, Calibration | None] = {}
 
@@ -116,7 +109,7 @@ class RecentOutcomes:
 
     def shift(self, customers: IntArray, days: IntArray) -> Vector:
         """Each row's customer's mean recent miss (actual minus at-issue p50), shrunk by its noise."""
-        rows, valid = self._last_settled(customers, days)
+        rows, valid = self.builder.last_settled(customers, days, RESIDUAL_INVOICES)
         self._ensure(rows[valid])
         safe = np.where(valid, rows, 0)
         miss = np.where(valid, (self.paid[safe] - self.due[safe]) - self._raw_q[safe, 1], np.nan)
@@ -131,16 +124,6 @@ class RecentOutcomes:
         t2 = mean * mean / se2
         out[enough] = mean * t2 / (t2 + RESIDUAL_T2)
         return out
-
-    def _last_settled(self, customers: IntArray, days: IntArray) -> tuple[IntArray, npt.NDArray[np.bool_]]:
-        """(n, RESIDUAL_INVOICES) frame rows of each customer's last invoices settled before its day."""
-        code = np.maximum(customers, 0)
-        end = np.searchsorted(self._s_key, code * _KEY + days, side="left")
-        start = np.maximum(end - RESIDUAL_INVOICES, self._s_start[code])
-        pos = start[:, None] + np.arange(RESIDUAL_INVOICES)[None, :]
-        valid = (pos < end[:, None]) & (customers[:, None] >= 0)
-        rows = self._s_row[np.minimum(pos, max(len(self._s_row) - 1, 0))] if len(self._s_row) else pos
-        return rows, valid
 
     def _ensure(self, rows: IntArray) -> None:
         """Compute at-issue raw outputs for the rows that do not have them yet."""
