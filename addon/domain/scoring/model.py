@@ -164,17 +164,15 @@ class RiskModel:
         return RecentOutcomes(self, builder, float(config.get("calibration_fraction", 0.25)),
                               int(config.get("delay_horizon_days", 90)))
 
-    def raw_outputs(self, values: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.float64],
-                                                                    npt.NDArray[np.float64]]:
-        """Uncalibrated P(late) and (n, 3) raw p10/p50/p90 days relative to the due date."""
-        raw_p = self.classifier.predict(model_matrix(values, classifier_margin(values))).astype(np.float64)
+    def raw_quantiles(self, values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """(n, 3) raw (not yet conformalised) p10/p50/p90 days relative to the due date."""
         qm = model_matrix(values, quantile_margin(values))
         raw = np.sort(self.quantiles.predict(qm).reshape(len(values), -1).astype(np.float64), axis=1)
         if self.median is not None:
             refit = np.sort(self.median.predict(qm).reshape(len(values), -1).astype(np.float64), axis=1)
             raw[:, raw.shape[1] // 2] = refit[:, refit.shape[1] // 2]
         raw = raw + days_past_due(values)[:, None]  # remaining days -> days relative to the due date
-        return raw_p, raw[:, [0, raw.shape[1] // 2, -1]]
+        return raw[:, [0, raw.shape[1] // 2, -1]]
 
     def predict_matrix(self, features: FeatureMatrix, as_of: Sequence[date], invoices: Sequence[HistoryInvoice],
                        adjustment: Adjustment | None = None) -> tuple[npt.NDArray[np.float64],
@@ -185,8 +183,9 @@ class RiskModel:
         and take the newest window's calibration where it has one.
         """
         x = features.values
-        raw_p, raw = self.raw_outputs(x)
+        raw_p = self.classifier.predict(model_matrix(x, classifier_margin(x))).astype(np.float64)
         p = self.probability.apply(raw_p)
+        raw = self.raw_quantiles(x)
         past_due = np.array([(d - inv.due_date).days for inv, d in zip(invoices, as_of, strict=True)],
                             dtype=np.float64)
         overdue = past_due > 0

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import date
 from typing import Protocol
 
 import numpy as np
@@ -47,10 +46,10 @@ MIN_WINDOW = 150  # own recent invoices needed before the window replaces the tr
 MAX_WINDOW = 2000
 
 
-class RawOutputs(Protocol):
-    """What the adjustment needs of a model: raw (uncalibrated) outputs for feature rows."""
+class RawQuantiles(Protocol):
+    """What the adjustment needs of a model: raw p10/p50/p90 days for feature rows."""
 
-    def raw_outputs(self, values: Matrix) -> tuple[Vector, Matrix]: ...
+    def raw_quantiles(self, values: Matrix) -> Matrix: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,16 +79,13 @@ class Adjustment:
 class RecentOutcomes:
     """At-issue predictions of a history's invoices, computed on demand, and what they say on a date."""
 
-    def __init__(self, model: RawOutputs, builder: FeatureBuilder, calibration_fraction: float = 0.25,
+    def __init__(self, model: RawQuantiles, builder: FeatureBuilder, calibration_fraction: float = 0.25,
                  delay_horizon_days: int = 90) -> None:
         self.model, self.builder = model, builder
         self.fraction, self.horizon = calibration_fraction, delay_horizon_days
         frame = builder.frame
         self.issue, self.due, self.paid, self.customer = frame.issue, frame.due, frame.paid, frame.customer
-        n = frame.size
-        self._raw_p = np.full(n, np.nan)
-        self._raw_q = np.full((n, 3), np.nan)
-        self._have = np.zeros(n, dtype=bool)
+        self._raw_q = np.full((frame.size, 3), np.nan)  # NaN: not computed yet
         self._newest_first = np.argsort(-self.issue, kind="stable")
         self._cache: dict[int, Calibration | None] = {}
 
@@ -127,13 +123,11 @@ class RecentOutcomes:
 
     def _ensure(self, rows: IntArray) -> None:
         """Compute at-issue raw outputs for the rows that do not have them yet."""
-        todo = np.unique(rows[~self._have[rows]])
+        todo = np.unique(rows[np.isnan(self._raw_q[rows, 1])])
         if not len(todo):
             return
         snap = self.builder.frame_snapshots(self.builder.frame, todo, todo, self.issue[todo])
-        raw_p, raw_q = self.model.raw_outputs(self.builder.matrix(snap).values)
-        self._raw_p[todo], self._raw_q[todo] = raw_p, raw_q
-        self._have[todo] = True
+        self._raw_q[todo] = self.model.raw_quantiles(self.builder.matrix(snap).values)
 
     def _window(self, eligible: npt.NDArray[np.bool_]) -> IntArray:
         """The newest ``fraction`` of the eligible invoices by issue date, at most the newest MAX_WINDOW."""
@@ -146,15 +140,9 @@ class RecentOutcomes:
         if len(delay_rows) < MIN_WINDOW:
             return None
         self._ensure(delay_rows)
-
         q = self._raw_q[delay_rows] + self.shift(self.customer[delay_rows], self.issue[delay_rows])[:, None]
         known = np.where(self.paid[delay_rows] < day, self.paid[delay_rows], day)
         actual = (known - self.due[delay_rows]).astype(np.float64)
         return Calibration(conformal_offset(q[:, 0] - actual, 0.9),
                            conformal_offset(actual - q[:, -1], 0.9))
-
-
-def scoring_days(as_of: list[date]) -> IntArray:
-    """Day ordinals of scoring dates, as the adjustment takes them."""
-    return np.array([d.toordinal() for d in as_of], dtype=np.int64)
 

@@ -24,9 +24,8 @@ FAST = TrainConfig(classifier_rounds=30, quantile_rounds=30, nthread=1)
 class ZeroModel:
     """Always predicts payment on the due date, with a 10-day interval either side."""
 
-    def raw_outputs(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        n = len(values)
-        return np.full(n, 0.5), np.tile(np.array([-10.0, 0.0, 10.0]), (n, 1))
+    def raw_quantiles(self, values: np.ndarray) -> np.ndarray:
+        return np.tile(np.array([-10.0, 0.0, 10.0]), (len(values), 1))
 
 
 def _days(*days: date) -> np.ndarray:
