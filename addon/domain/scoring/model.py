@@ -142,9 +142,8 @@ class RiskModel:
             return []
         snap = columns if columns is not None else builder.snapshots(snapshots)
         features = builder.matrix(snap)
-        adjustment = self.recent_outcomes(builder).adjustment(snap.customer, snap.t)
-        p_late, q = self.predict_matrix(features, [s for _, s in snapshots], [i for i, _ in snapshots],
-                                        adjustment)
+        p_late, q = self.predict_adjusted(builder, snap, features, [s for _, s in snapshots],
+                                          [i for i, _ in snapshots])
         why = (explain_rows(features, self._contributions(features), builder, snapshots, reasons) if reasons
                else [[] for _ in snapshots])
         ordered = sorted(bands, key=lambda b: b[1])
@@ -157,6 +156,14 @@ class RiskModel:
                 p10_days=round(float(q[n, 0]), 1), p50_days=round(p50, 1), p90_days=round(float(q[n, 2]), 1),
                 band=risk_band(float(p_late[n]), ordered), reasons=why[n]))
         return out
+
+    def predict_adjusted(self, builder: FeatureBuilder, snap: Snapshots, features: FeatureMatrix,
+                         as_of: Sequence[date], invoices: Sequence[HistoryInvoice]
+                         ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """``predict_matrix`` of ``snap``'s rows (``features`` = ``builder.matrix(snap)``) with the
+        scoring-time adjustment of each row's scoring day: the numbers the product scores with."""
+        adjustment = self.recent_outcomes(builder).adjustment(snap.customer, snap.t)
+        return self.predict_matrix(features, as_of, invoices, adjustment)
 
     def recent_outcomes(self, builder: FeatureBuilder) -> RecentOutcomes:
         """The scoring-time adjustment over ``builder``'s history, with this model's window rules."""
