@@ -185,6 +185,21 @@ def step_webhook(state: DemoState) -> None:
                f"-> mirror now says '{after.status}', amount due {after.amount_due}")
 
 
+def _first_sending_hour(tenant_id: int, now: datetime) -> datetime:
+    """The first hour from ``now`` at which the tenant's quiet hours and business days allow a reminder."""
+    from zoneinfo import ZoneInfo
+
+    from addon.domain.dunning.timing import next_allowed_time
+    from addon.services.dunning_policies import load_policies
+    from jobs.runtime import job_context
+
+    with job_context(tenant_id) as ctx:
+        settings = load_policies(ctx.session, _tenant(ctx.session, tenant_id)).settings
+        ctx.session.commit()  # the default policy, if it was just seeded
+    allowed = next_allowed_time(now, ZoneInfo(settings.timezone), settings)
+    return allowed.replace(minute=0, second=0, microsecond=0)
+
+
 def step_dunning(state: DemoState) -> None:
     """Seed the default policy and run the next 24 hourly dunning runs against a local SMTP server."""
     from datetime import timedelta
@@ -200,11 +215,15 @@ def step_dunning(state: DemoState) -> None:
     state.cleanups.append(mailbox.stop)
     state.app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=mailbox.port, SMTP_STARTTLS=False)
     state.echo(f"    local SMTP server on 127.0.0.1:{mailbox.port} (nothing leaves this machine)")
-    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     totals: dict[str, int] = {}
     state.echo("    each reminder re-reads its invoices and writes a note in the ERP; Xero allows 60 calls a "
                "minute, so the shared rate limiter paces the Xero runs (a minute or two)")
     for platform, tenant_id in state.facts["tenants"].items():
+        start = _first_sending_hour(tenant_id, now)
+        if start > now:  # on a Friday evening or a weekend the next 24 hours would send nothing
+            state.echo(f"    {platform:4}: no reminders go out before {start:%a %H:%M} UTC (quiet hours/weekend "
+                       f"in the tenant's timezone): the runs start there")
         started = time.monotonic()
         for hour in range(24):  # what the hourly cron does over the next day
             with job_context(tenant_id) as ctx:

@@ -51,6 +51,12 @@ def plan_send_time(now: datetime, zone: ZoneInfo, settings: DunningSettings, slo
     return candidate.astimezone(UTC), notes
 
 
+def next_allowed_time(now: datetime, zone: ZoneInfo, settings: DunningSettings) -> datetime:
+    """The first UTC moment at or after ``now`` that quiet hours and business days in ``zone`` allow
+    a reminder (``now`` itself when they allow it already)."""
+    return _allowed(now.astimezone(zone), zone, settings, [], settings.send_hour).astimezone(UTC)
+
+
 def _at(day: datetime, hour: int, zone: ZoneInfo) -> datetime:
     # Round-trip through UTC so a wall time that does not exist (spring-forward) becomes a real instant.
     naive = datetime.combine(day.date(), time(hour))

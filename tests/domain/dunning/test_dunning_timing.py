@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from addon.domain.dunning import DunningSettings, SendSlot
-from addon.domain.dunning.timing import customer_zone, in_quiet_hours, plan_send_time
+from addon.domain.dunning.timing import customer_zone, in_quiet_hours, next_allowed_time, plan_send_time
 
 LONDON = ZoneInfo("Europe/London")
 SETTINGS = DunningSettings()
@@ -95,3 +95,13 @@ def test_unknown_timezone_falls_back_to_tenant():
     assert zone == LONDON
     assert "unknown timezone" in note
     assert customer_zone(None, SETTINGS) == (LONDON, "")
+
+
+@pytest.mark.parametrize(("now", "expected"), [
+    (utc(2026, 11, 18, 14, 0), utc(2026, 11, 18, 14, 0)),  # a weekday afternoon: now
+    (utc(2026, 11, 18, 21, 30), utc(2026, 11, 19, 8, 0)),  # evening: the end of quiet hours
+    (utc(2026, 12, 4, 20, 0), utc(2026, 12, 7, 9, 0)),  # Friday evening: Monday at the send hour
+    (utc(2026, 12, 5, 10, 0), utc(2026, 12, 7, 9, 0)),  # Saturday: Monday at the send hour
+])
+def test_next_allowed_time(now, expected):
+    assert next_allowed_time(now, LONDON, SETTINGS) == expected
