@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import time
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import redis as redis_lib
@@ -125,7 +127,7 @@ def test_a_worker_killed_mid_job_loses_nothing(live_app, installed, db, redis_co
         _wait(attempt_recorded, timeout=60)
         time.sleep(0.5)  # now blocked in the rate limiter, mid-job
     finally:
-        worker.send_signal(signal.SIGKILL)  # no cleanup, no graceful shutdown
+        _kill_tree(worker.pid)  # the whole worker dies: no cleanup, no graceful shutdown
         worker.wait(10)
     db.expire_all()
     assert db.get(WebhookEvent, event.id).status == WebhookStatus.QUEUED.value
@@ -144,6 +146,27 @@ def test_a_worker_killed_mid_job_loses_nothing(live_app, installed, db, redis_co
     db.expire_all()
     assert db.get(WebhookEvent, event.id).status == WebhookStatus.PROCESSED.value
     assert db.get(Invoice, inv.id).status == "paid"
+
+
+def _kill_tree(pid: int) -> None:
+    """SIGKILL ``pid`` and everything it forked. RQ runs the work horse in a session of its own, so
+    killing only the worker (or its process group) would orphan the horse, still holding the job and the
+    scheduler lock in Redis for the tests that follow."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile
+        children.setdefault(ppid, []).append(int(stat.parent.name))
+    tree, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        tree.append(current)
+        todo.extend(children.get(current, []))
+    for member in tree:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(member, signal.SIGKILL)
 
 
 def _wait(check, timeout: float = 20.0, explain=lambda: "") -> None:  # type: ignore[no-untyped-def]
