@@ -39,7 +39,7 @@ from addon.domain.scoring.history import IntArray
 Vector = npt.NDArray[np.float64]
 Matrix = npt.NDArray[np.float64]
 RESIDUAL_INVOICES = 4  # the customer's last settled invoices whose misses are averaged
-RESIDUAL_T2 = 4.0  # noise level of the shrinkage: at t^2 = 4 half of the mean miss is applied
+RESIDUAL_T2 = 8.0  # noise level of the shrinkage: at t^2 = 8 half of the mean miss is applied
 MIN_WINDOW = 150  # own recent invoices needed before the window replaces the trained calibration
 # A big book's window is cut to its newest rows: still 200 misses per tail, and the at-issue features
 # of the window (and of its customers' earlier invoices) stay a small part of scoring the book.
