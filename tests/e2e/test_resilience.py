@@ -106,6 +106,9 @@ def test_a_worker_killed_mid_job_loses_nothing(live_app, installed, db, redis_co
     tenant_key = f"qbo:{installed.realm_id}"
     now_ms = int(time.time() * 1000)
     redis_conn.zadd(f"cashline:rl:{tenant_key}:min", {f"held-{n}": now_ms for n in range(500)})
+    # The backfill's calls left the window key expiring a minute after them; a slow backfill (a busy
+    # machine) would take the hold with it, so the hold keeps the key alive for the whole test.
+    redis_conn.pexpire(f"cashline:rl:{tenant_key}:min", 600_000)
     config = live_app.app.config
     env = {**os.environ, "DATABASE_URL": config["DATABASE_URL"], "REDIS_URL": redis_url,
            "SECRET_KEY": config["SECRET_KEY"], "TOKEN_ENCRYPTION_KEY": config["TOKEN_ENCRYPTION_KEY"],
