@@ -5,14 +5,13 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import time
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
+import psutil
 import pytest
 import redis as redis_lib
 import requests
@@ -155,21 +154,14 @@ def _kill_tree(pid: int) -> None:
     """SIGKILL ``pid`` and everything it forked. RQ runs the work horse in a session of its own, so
     killing only the worker (or its process group) would orphan the horse, still holding the job and the
     scheduler lock in Redis for the tests that follow."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue  # gone meanwhile
-        children.setdefault(ppid, []).append(int(stat.parent.name))
-    tree, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        tree.append(current)
-        todo.extend(children.get(current, []))
+    try:
+        worker = psutil.Process(pid)
+        tree = [worker, *worker.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return
     for member in tree:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(member, signal.SIGKILL)
+        with contextlib.suppress(psutil.NoSuchProcess):
+            member.kill()
 
 
 def _wait(check, timeout: float = 20.0, explain=lambda: "") -> None:  # type: ignore[no-untyped-def]
