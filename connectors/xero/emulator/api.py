@@ -145,6 +145,29 @@ def listing(store: OrgStore, key: str, entity: str, records: Any, serialise: Cal
     return envelope(store, key, page.items, page.pagination)
 
 
+def read_routes(bp: Blueprint, store: OrgStore, plural: str, entity: str, records: Callable[[], dict[str, Any]],
+                serialise: Callable[[OrgStore, Any], dict[str, Any]],
+                view: Callable[[Any], dict[str, Any]] | None = None) -> None:
+    """GET /{plural} (paged, filtered like every listing; ``view`` is the summary shape a listing may ask
+    for) and GET /{plural}/{id} (404 when unknown)."""
+
+    def list_all() -> Response:
+        return listing(store, plural, entity, list(records().values()), lambda r: serialise(store, r), view=view)
+
+    def get_one(entity_id: str) -> Response:
+        rec = records().get(entity_id.lower())
+        return not_found() if rec is None else envelope(store, plural, [serialise(store, rec)])
+
+    bp.add_url_rule(f"/{plural}", f"list_{plural.lower()}", list_all, methods=["GET"])
+    bp.add_url_rule(f"/{plural}/<entity_id>", f"get_{plural.lower()}", get_one, methods=["GET"])
+
+
+def lines_total(lines: list[dict[str, Any]]) -> Decimal:
+    """An invoice's or credit note's total: the sum of Quantity x UnitAmount over its lines, to the cent."""
+    return sum((money(ln.get("Quantity", 1), "Quantity", 4) * money(ln.get("UnitAmount", 0), "UnitAmount", 4)
+                for ln in lines), Decimal("0")).quantize(CENT)
+
+
 def _contact_routes(bp: Blueprint, store: OrgStore) -> None:
     @bp.get("/Contacts")
     def list_contacts() -> Response:
@@ -254,8 +277,7 @@ def _upsert_invoice(store: OrgStore, item: dict[str, Any], invoice_id: str | Non
     lines = item.get("LineItems") or []
     if not isinstance(lines, list) or not lines:
         raise XeroValidationError("Invoice must have at least one line item.")
-    total = sum((money(ln.get("Quantity", 1), "Quantity", 4) * money(ln.get("UnitAmount", 0), "UnitAmount", 4)
-                 for ln in lines), Decimal("0")).quantize(Decimal("0.01"))
+    total = lines_total(lines)
     issue = date_field(item, "Date")
     return store.create_invoice(ref_id(item, "Contact", "ContactID"), issue,
                                 date_field(item, "DueDate", required=False) or issue, total,
@@ -265,16 +287,7 @@ def _upsert_invoice(store: OrgStore, item: dict[str, Any], invoice_id: str | Non
 
 
 def _payment_routes(bp: Blueprint, store: OrgStore) -> None:
-    @bp.get("/Payments")
-    def list_payments() -> Response:
-        """GET /Payments."""
-        return listing(store, "Payments", "Payment", list(store.payments.values()),
-                        lambda r: wire.payment(store, r), view=wire.payment_header)
-
-    @bp.get("/Payments/<payment_id>")
-    def get_payment(payment_id: str) -> Response:
-        """GET /Payments/{id}."""
-        return envelope(store, "Payments", [wire.payment(store, store.payment(payment_id))])
+    read_routes(bp, store, "Payments", "Payment", lambda: store.payments, wire.payment, view=wire.payment_header)
 
     @bp.route("/Payments", methods=["PUT", "POST"])
     def create_payments() -> Response:
@@ -325,10 +338,7 @@ def _check_batch(store: OrgStore, parsed: list[tuple[str, Any, Decimal, str | No
     # A batch is all-or-nothing (summarizeErrors defaults to true): check every element first.
     owed: dict[str, Decimal] = {}
     for invoice_id, _, amount, _, _ in parsed:
-        try:
-            inv = store.invoice(invoice_id)
-        except UnknownEntityError:
-            raise XeroValidationError("Invoice could not be found") from None
+        inv = store.applied_invoice(invoice_id)
         owed[inv.id] = owed.get(inv.id, Decimal("0")) + amount
         if inv.status == "AUTHORISED" and owed[inv.id] > inv.amount_due:
             raise XeroValidationError("Payment amount exceeds the amount outstanding on this document",
@@ -336,16 +346,8 @@ def _check_batch(store: OrgStore, parsed: list[tuple[str, Any, Decimal, str | No
 
 
 def _credit_note_routes(bp: Blueprint, store: OrgStore) -> None:
-    @bp.get("/CreditNotes")
-    def list_credit_notes() -> Response:
-        """GET /CreditNotes."""
-        return listing(store, "CreditNotes", "CreditNote", list(store.credit_notes.values()),
-                        lambda r: wire.credit_note(store, r), view=wire.credit_note_header)
-
-    @bp.get("/CreditNotes/<note_id>")
-    def get_credit_note(note_id: str) -> Response:
-        """GET /CreditNotes/{id}."""
-        return envelope(store, "CreditNotes", [wire.credit_note(store, store.credit_note(note_id))])
+    read_routes(bp, store, "CreditNotes", "CreditNote", lambda: store.credit_notes, wire.credit_note,
+                view=wire.credit_note_header)
 
     @bp.route("/CreditNotes", methods=["PUT", "POST"])
     def create_credit_notes() -> Response:
@@ -357,8 +359,7 @@ def _credit_note_routes(bp: Blueprint, store: OrgStore) -> None:
             lines = item.get("LineItems") or []
             if not isinstance(lines, list) or not lines:
                 raise XeroValidationError("Credit note must have at least one line item.")
-            total = sum((money(ln.get("Quantity", 1), "Quantity", 4) * money(ln.get("UnitAmount", 0), "UnitAmount", 4)
-                         for ln in lines), Decimal("0")).quantize(Decimal("0.01"))
+            total = lines_total(lines)
             made.append(store.create_credit_note(ref_id(item, "Contact", "ContactID"), date_field(item, "Date"),
                                                  total, currency=item.get("CurrencyCode"),
                                                  reference=item.get("Reference"),

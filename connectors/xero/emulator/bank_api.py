@@ -3,7 +3,6 @@ RECEIVE-OVERPAYMENT), the overpayments they create, and the chart of accounts th
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response
@@ -17,9 +16,8 @@ from connectors.xero.emulator.api import (
     elements,
     envelope,
     install_error_handlers,
-    listing,
     money,
-    not_found,
+    read_routes,
     ref_id,
 )
 from connectors.xero.emulator.records import LineItemRecord
@@ -31,9 +29,9 @@ def banking_blueprint(store: OrgStore) -> Blueprint:
     bp = Blueprint("xero_banking", __name__, url_prefix=API_ROOT)
     install_error_handlers(bp)
 
-    _read_routes(bp, store, "BankTransactions", "BankTransaction", lambda: store.bank_transactions,
-                 wire.bank_transaction)
-    _read_routes(bp, store, "Overpayments", "Overpayment", lambda: store.overpayments, wire.overpayment)
+    read_routes(bp, store, "BankTransactions", "BankTransaction", lambda: store.bank_transactions,
+                wire.bank_transaction)
+    read_routes(bp, store, "Overpayments", "Overpayment", lambda: store.overpayments, wire.overpayment)
 
     @bp.route("/BankTransactions", methods=["PUT", "POST"])
     def create_bank_transactions() -> Response:
@@ -55,21 +53,6 @@ def banking_blueprint(store: OrgStore) -> Blueprint:
         return envelope(store, "Accounts", [wire.account(store, a) for a in store.accounts.values()])
 
     return bp
-
-
-def _read_routes(bp: Blueprint, store: OrgStore, plural: str, entity: str,
-                 records: Callable[[], dict[str, Any]], serialise: Callable[[OrgStore, Any], dict[str, Any]]) -> None:
-    """GET /{plural} (paged, filtered like every listing) and GET /{plural}/{id} (404 when unknown)."""
-
-    def list_all() -> Response:
-        return listing(store, plural, entity, list(records().values()), lambda r: serialise(store, r))
-
-    def get_one(entity_id: str) -> Response:
-        rec = records().get(entity_id.lower())
-        return not_found() if rec is None else envelope(store, plural, [serialise(store, rec)])
-
-    bp.add_url_rule(f"/{plural}", f"list_{plural.lower()}", list_all, methods=["GET"])
-    bp.add_url_rule(f"/{plural}/<entity_id>", f"get_{plural.lower()}", get_one, methods=["GET"])
 
 
 def _line_items(item: dict[str, Any]) -> list[LineItemRecord]:

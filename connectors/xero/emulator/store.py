@@ -113,6 +113,14 @@ class OrgStore:
         """The payment with this id (raises UnknownEntityError)."""
         return _lookup(self.payments, payment_id)
 
+    def applied_invoice(self, invoice_id: str) -> InvoiceRecord:
+        """The invoice a payment or credit is applied to: an unknown one is a validation error in the
+        request body (Xero: "Invoice could not be found"), not a 404."""
+        try:
+            return self.invoice(invoice_id)
+        except UnknownEntityError:
+            raise XeroValidationError("Invoice could not be found") from None
+
     def _settle(self, inv: InvoiceRecord, on: date) -> None:
         # Xero flips AUTHORISED <-> PAID as the amount due reaches or leaves zero.
         if inv.status == "AUTHORISED" and inv.amount_due <= ZERO:
@@ -216,10 +224,7 @@ class OrgStore:
                     account_code: str = "090", batch_id: str | None = None) -> PaymentRecord:
         """Apply a customer payment to an invoice; the invoice becomes PAID when nothing is due."""
         with self.lock:
-            try:
-                inv = self.invoice(invoice_id)
-            except UnknownEntityError:
-                raise XeroValidationError("Invoice could not be found") from None
+            inv = self.applied_invoice(invoice_id)
             if inv.status != "AUTHORISED":
                 raise XeroValidationError("Invoice not of valid status for modification",
                                           element={"InvoiceID": inv.id})
@@ -275,10 +280,7 @@ class OrgStore:
         """Apply part or all of a credit note to an invoice of the same contact."""
         with self.lock:
             note = self.credit_note(credit_note_id)
-            try:
-                inv = self.invoice(invoice_id)
-            except UnknownEntityError:
-                raise XeroValidationError("Invoice could not be found") from None
+            inv = self.applied_invoice(invoice_id)
             problems = _allocation_problems(note, inv, amount)
             if problems:
                 raise XeroValidationError(*problems, element={"CreditNoteID": note.id})
