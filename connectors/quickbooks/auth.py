@@ -7,6 +7,8 @@ Intuit retires, so the caller must persist it before using the new access token.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import requests
@@ -39,6 +41,18 @@ def oauth_error(exc: AuthClientError, what: str) -> ConnectorError:
     return AuthError(f"QBO {what} failed: HTTP {exc.status_code} {body}", status=exc.status_code, body=body)
 
 
+@contextmanager
+def _oauth_call(what: str) -> Iterator[None]:
+    """Around one SDK call to Intuit's OAuth server: its failure as a typed error (``oauth_error``), a
+    network failure as transient."""
+    try:
+        yield
+    except AuthClientError as exc:
+        raise oauth_error(exc, what) from exc
+    except requests.RequestException as exc:
+        raise TransientError(f"QBO {what} failed: {exc}") from exc
+
+
 def token_set(client: AuthClient, now: datetime) -> TokenSet:
     """The TokenSet the client holds after a token call (``x_refresh_token_expires_in`` included)."""
     refresh_in = getattr(client, "x_refresh_token_expires_in", None)
@@ -51,32 +65,20 @@ def token_set(client: AuthClient, now: datetime) -> TokenSet:
 def exchange_code(config: ConnectorConfig, code: str, redirect_uri: str, realm_id: str) -> TokenSet:
     """Exchange an authorization code (from the redirect with code/state/realmId) for tokens."""
     client = make_auth_client(config, redirect_uri, realm_id=realm_id)
-    try:
+    with _oauth_call("code exchange"):
         client.get_bearer_token(code, realm_id=realm_id)
-    except AuthClientError as exc:
-        raise oauth_error(exc, "code exchange") from exc
-    except requests.RequestException as exc:
-        raise TransientError(f"QBO code exchange failed: {exc}") from exc
     return token_set(client, datetime.now(UTC))
 
 
 def refresh(client: AuthClient, stale: TokenSet) -> TokenSet:
     """Use ``stale.refresh_token`` once; the returned set carries the rotated refresh token."""
-    try:
+    with _oauth_call("token refresh"):
         client.refresh(refresh_token=stale.refresh_token)
-    except AuthClientError as exc:
-        raise oauth_error(exc, "token refresh") from exc
-    except requests.RequestException as exc:
-        raise TransientError(f"QBO token refresh failed: {exc}") from exc
     return token_set(client, datetime.now(UTC))
 
 
 def revoke(config: ConnectorConfig, token: str) -> None:
     """Revoke a refresh or access token (disconnects the app from the company)."""
     client = make_auth_client(config)
-    try:
+    with _oauth_call("revoke"):
         client.revoke(token=token)
-    except AuthClientError as exc:
-        raise oauth_error(exc, "revoke") from exc
-    except requests.RequestException as exc:
-        raise TransientError(f"QBO revoke failed: {exc}") from exc
