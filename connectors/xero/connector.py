@@ -215,25 +215,29 @@ class XeroConnector(AccountingConnector):
 
     def get_invoice(self, invoice_id: str) -> Invoice:
         """One invoice by id (raises NotFoundError)."""
-        found = self._call(lambda: self.api.get_invoice(self.tenant_remote_id, invoice_id).invoices or [])
-        if not found:
-            raise NotFoundError(f"invoice {invoice_id} not found", status=404)
-        return mapping.to_invoice(found[0])
+        return self._get_one("invoice", invoice_id,
+                             lambda: self.api.get_invoice(self.tenant_remote_id, invoice_id).invoices,
+                             mapping.to_invoice)
 
     def get_contact(self, contact_id: str) -> Contact:
         """One contact by id (raises NotFoundError)."""
-        found = self._call(lambda: self.api.get_contact(self.tenant_remote_id, contact_id).contacts or [])
-        if not found:
-            raise NotFoundError(f"contact {contact_id} not found", status=404)
-        return mapping.to_contact(found[0])
+        return self._get_one("contact", contact_id,
+                             lambda: self.api.get_contact(self.tenant_remote_id, contact_id).contacts,
+                             mapping.to_contact)
 
     def get_credit_note(self, credit_note_id: str) -> CreditNote:
         """One credit note by id (raises NotFoundError)."""
-        found = self._call(
-            lambda: self.api.get_credit_note(self.tenant_remote_id, credit_note_id).credit_notes or [])
+        return self._get_one("credit note", credit_note_id,
+                             lambda: self.api.get_credit_note(self.tenant_remote_id, credit_note_id).credit_notes,
+                             mapping.to_credit_note)
+
+    def _get_one(self, what: str, entity_id: str, fetch: Callable[[], list[Any] | None],
+                 to_domain: Callable[[Any], T]) -> T:
+        # A single-entity GET answers with a list of zero or one; an empty one is a NotFoundError too.
+        found = self._call(lambda: fetch() or [])
         if not found:
-            raise NotFoundError(f"credit note {credit_note_id} not found", status=404)
-        return mapping.to_credit_note(found[0])
+            raise NotFoundError(f"{what} {entity_id} not found", status=404)
+        return to_domain(found[0])
 
     # --- writes ------------------------------------------------------------------------------
     def create_payment(self, payment: NewPayment, *, idempotency_key: str) -> Payment:
