@@ -14,7 +14,7 @@ from typing import Any
 from addon.domain.dunning import ReminderAction
 from addon.mail.defaults import pick_template
 from addon.mail.settings import MailSettings
-from addon.mail.templates import RenderedEmail, TemplateSource, money, render
+from addon.mail.templates import STATUTORY_FIELDS, RenderedEmail, TemplateSource, money, render
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,13 +34,10 @@ def reminder_context(action: ReminderAction, *, customer_name: str, company: Com
          "tone": str(ln.tone), "statutory": _claim(ln.statutory)}
         for ln in action.lines
     ]
-    totals: dict[str, Decimal] = {}
-    for ln in action.lines:
-        totals[ln.currency] = totals.get(ln.currency, Decimal("0")) + ln.amount_due
-    links = [ln.payment_url for ln in action.lines if ln.payment_url]
+    links = _payment_links(action)
     return {
         "customer": {"name": customer_name}, "company": {"name": company.name, "email": company.email},
-        "invoices": invoices, "totals": [{"currency": c, "amount": a} for c, a in sorted(totals.items())],
+        "invoices": invoices, "totals": [{"currency": c, "amount": a} for c, a in _totals(action)],
         "stage": {"key": action.stage_key, "tone": str(action.tone)},
         "reliable_payer": action.reliable_payer, "payment_url": links[0] if len(links) == 1 else None,
         "unsubscribe_url": unsubscribe_url, "today": today,
@@ -50,9 +47,21 @@ def reminder_context(action: ReminderAction, *, customer_name: str, company: Com
 def _claim(claim: object) -> dict[str, Any] | None:
     if claim is None:
         return None
-    fields = ("pack", "days_late", "annual_rate", "interest", "compensation", "compensation_currency",
-              "legal_basis")
-    return {name: getattr(claim, name) for name in fields}
+    return {name: getattr(claim, name) for name in STATUTORY_FIELDS}
+
+
+def _totals(action: ReminderAction) -> list[tuple[str, Decimal]]:
+    """The amount due per currency, by currency code (the e-mail's totals and the SMS's amounts)."""
+    totals: dict[str, Decimal] = {}
+    for ln in action.lines:
+        totals[ln.currency] = totals.get(ln.currency, Decimal("0")) + ln.amount_due
+    return sorted(totals.items())
+
+
+def _payment_links(action: ReminderAction) -> list[str]:
+    """The lines' payment links, in line order (the e-mail shows one only when there is exactly one, the
+    SMS the first)."""
+    return [ln.payment_url for ln in action.lines if ln.payment_url]
 
 
 def message_id_for(action_key: str, domain: str) -> str:
@@ -103,14 +112,11 @@ def compose_reminder(action: ReminderAction, *, settings: MailSettings, company:
 
 def sms_text(action: ReminderAction, company: Company, *, limit: int = 320) -> str:
     """A short SMS for an action: who, how many invoices, total per currency, and one payment link."""
-    totals: dict[str, Decimal] = {}
-    for ln in action.lines:
-        totals[ln.currency] = totals.get(ln.currency, Decimal("0")) + ln.amount_due
-    amounts = " + ".join(money(a, c) for c, a in sorted(totals.items()))
+    amounts = " + ".join(money(a, c) for c, a in _totals(action))
     count = len(action.lines)
     text = f"{company.name}: {count} invoice{'s' if count != 1 else ''} ({amounts}) "
     text += "overdue." if any(ln.days_overdue > 0 for ln in action.lines) else "due."
-    links = [ln.payment_url for ln in action.lines if ln.payment_url]
+    links = _payment_links(action)
     if links:
         text += f" Pay: {links[0]}"
     return text[:limit]

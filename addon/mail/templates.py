@@ -4,7 +4,7 @@ reported with their line), rendered with StrictUndefined so nothing silently pri
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -12,13 +12,16 @@ from jinja2 import StrictUndefined, TemplateSyntaxError, nodes
 from jinja2.exceptions import TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from addon.domain.dunning.statutory import StatutoryClaim
+
+# A statutory claim's fields, as the domain defines them: the template variables and the context agree.
+STATUTORY_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(StatutoryClaim))
 # What a template may use. A dict is an object (its attributes), a list marks a list of such objects,
 # None is a plain value. Documented in docs/dunning.md; keep the two in step.
 INVOICE_FIELDS: dict[str, Any] = {
     "number": None, "amount_due": None, "currency": None, "due_date": None, "days_overdue": None,
     "payment_url": None, "stage": None, "tone": None,
-    "statutory": {"pack": None, "days_late": None, "annual_rate": None, "interest": None,
-                  "compensation": None, "compensation_currency": None, "legal_basis": None},
+    "statutory": dict.fromkeys(STATUTORY_FIELDS),
 }
 VARIABLES: dict[str, Any] = {
     "customer": {"name": None},
