@@ -35,20 +35,25 @@ def line_identity(line: BankLine, account: str | None = None) -> dict[str, str]:
 
 def line_dedupe_key(line: BankLine, *, account: str | None = None, occurrence: int = 0) -> str:
     """sha256 of a line's identity; ``occurrence`` tells apart identical bookings in one statement."""
-    identity = line_identity(line, account)
-    identity["occurrence"] = str(occurrence)
-    return _sha256(identity)
+    return _dedupe_key(line_identity(line, account), occurrence)
 
 
 def dedupe_keys(statement: ParsedStatement) -> list[str]:
     """One key per line, in order; the n-th identical line of a file always gets the same key."""
-    seen: Counter[str] = Counter()
+    seen: Counter[tuple[tuple[str, str], ...]] = Counter()
     keys = []
     for line in statement.lines:
-        base = _sha256(line_identity(line, statement.account))
-        keys.append(line_dedupe_key(line, account=statement.account, occurrence=seen[base]))
-        seen[base] += 1
+        identity = line_identity(line, statement.account)
+        # Lines are identical when their identities are (all canonical strings): count them by the
+        # identity itself, so each line's identity is built and hashed once.
+        same = tuple(sorted(identity.items()))
+        keys.append(_dedupe_key(identity, seen[same]))
+        seen[same] += 1
     return keys
+
+
+def _dedupe_key(identity: dict[str, str], occurrence: int) -> str:
+    return _sha256({**identity, "occurrence": str(occurrence)})
 
 
 def statement_fingerprint(statement: ParsedStatement) -> str:
