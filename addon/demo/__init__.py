@@ -251,19 +251,17 @@ def step_reconcile(state: DemoState) -> None:
     """A bank statement arrives: import, match against open invoices, post payments to Xero."""
     from addon.demo.statement import MAPPING, build_statement
     from addon.extensions import get_db
-    from addon.models import Customer, Invoice
+    from addon.services.reconcile_matching import open_invoices
     from addon.services.reconciliation import import_statement, reconcile
     from jobs.runtime import connector_factory, job_context
 
     tenant_id = state.facts["tenants"]["xero"]
     with state.app.app_context():
         session = get_db().session
-        rows = session.execute(select(Invoice, Customer.name).join(Customer, Customer.id == Invoice.customer_id)
-                               .where(Invoice.tenant_id == tenant_id, Invoice.status == "open",
-                                      Invoice.amount_due > 0).order_by(Invoice.due_date)).all()
-        open_invoices = [{"number": i.number, "customer": name, "amount_due": i.amount_due, "currency": i.currency}
-                         for i, name in rows]
-    data = build_statement(open_invoices, state.today)
+        # The statement pays invoices the matching engine will see: its own open-ledger query.
+        ledger = [{"number": i.number, "customer": i.customer_name, "amount_due": i.amount_due,
+                   "currency": i.currency} for i in open_invoices(session, _tenant(session, tenant_id))]
+    data = build_statement(ledger, state.today)
     with job_context(tenant_id) as ctx:
         tenant = _tenant(ctx.session, tenant_id)
         imported = import_statement(ctx.session, tenant, data, "demo-statement.csv", MAPPING)
