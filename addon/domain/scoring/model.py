@@ -1,8 +1,9 @@
 """A trained risk model: scores open invoices and round-trips through a versioned, code-free artifact.
 
 The artifact is a zip of JSON files: ``metadata.json`` (format version, features, training window,
-calibration, metrics), ``classifier.json``, ``quantiles.json`` and optionally ``median.json``
-(XGBoost's own JSON model format). Nothing is pickled, so loading an artifact cannot execute code.
+calibration, metrics), ``classifier.json``, ``quantiles.json`` and optionally ``median.json`` and the
+companion classifiers ``classifier_1.json``, ... (XGBoost's own JSON model format). Nothing is pickled,
+so loading an artifact cannot execute code.
 """
 
 from __future__ import annotations
@@ -108,6 +109,9 @@ class RiskModel:
     metadata: dict[str, Any]
     # Refit on every row for the p50 only; the interval keeps the held-out model its offsets belong to.
     median: xgb.Booster | None = None
+    # Classifiers calibrated on staggered windows (TrainConfig.calibration_offsets), each with its own
+    # map; P(late) is the mean over them and the first. Reasons come from the first classifier.
+    companions: list[tuple[xgb.Booster, ProbabilityCalibrator]] = field(default_factory=list)
 
     @property
     def version(self) -> str:
@@ -171,6 +175,13 @@ class RiskModel:
         return RecentOutcomes(self, builder, float(config.get("calibration_fraction", 0.25)),
                               int(config.get("delay_horizon_days", 90)))
 
+    def p_late(self, values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """Calibrated P(late) of feature rows: the mean over the calibrated classifiers."""
+        dm = model_matrix(values, classifier_margin(values))
+        members = [(self.classifier, self.probability), *self.companions]
+        return np.asarray(np.mean([calibrator.apply(clf.predict(dm).astype(np.float64))
+                                   for clf, calibrator in members], axis=0), dtype=np.float64)
+
     def raw_quantiles(self, values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         """(n, 3) raw (not yet conformalised) p10/p50/p90 days relative to the due date."""
         qm = model_matrix(values, quantile_margin(values))
@@ -190,8 +201,7 @@ class RiskModel:
         and take the newest window's calibration where it has one.
         """
         x = features.values
-        raw_p = self.classifier.predict(model_matrix(x, classifier_margin(x))).astype(np.float64)
-        p = self.probability.apply(raw_p)
+        p = self.p_late(x)
         raw = self.raw_quantiles(x)
         past_due = np.array([(d - inv.due_date).days for inv, d in zip(invoices, as_of, strict=True)],
                             dtype=np.float64)
@@ -226,7 +236,8 @@ class RiskModel:
     def to_bytes(self) -> bytes:
         """Versioned zip artifact: JSON metadata plus XGBoost JSON models; no pickled code."""
         meta = dict(self.metadata, format=ARTIFACT_FORMAT, features=list(FEATURE_NAMES),
-                    probability=self.probability.to_json(), interval=self.interval.to_json())
+                    probability=self.probability.to_json(), interval=self.interval.to_json(),
+                    companions=[calibrator.to_json() for _, calibrator in self.companions])
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
             zf.writestr("metadata.json", json.dumps(meta, indent=2, sort_keys=True, default=str))
@@ -234,6 +245,8 @@ class RiskModel:
             zf.writestr("quantiles.json", bytes(self.quantiles.save_raw(raw_format="json")))
             if self.median is not None:
                 zf.writestr("median.json", bytes(self.median.save_raw(raw_format="json")))
+            for n, (clf, _) in enumerate(self.companions, start=1):
+                zf.writestr(f"classifier_{n}.json", bytes(clf.save_raw(raw_format="json")))
         return buf.getvalue()
 
     @classmethod
@@ -244,19 +257,25 @@ class RiskModel:
                 meta = json.loads(zf.read("metadata.json"))
                 clf_raw, q_raw = zf.read("classifier.json"), zf.read("quantiles.json")
                 m_raw = zf.read("median.json") if "median.json" in zf.namelist() else None
+                # An artifact from before companions has none: it scores with its one classifier.
+                companion_raw = [zf.read(f"classifier_{n}.json")
+                                 for n in range(1, len(meta.get("companions", [])) + 1)]
         except (zipfile.BadZipFile, KeyError, json.JSONDecodeError) as exc:
             raise ArtifactError(f"not a Cashline risk model artifact: {exc}") from exc
         if meta.get("format") != ARTIFACT_FORMAT:
             raise ArtifactError(f"artifact format {meta.get('format')!r}; this code reads {ARTIFACT_FORMAT}")
         if tuple(meta.get("features", ())) != FEATURE_NAMES:
             raise ArtifactError("artifact was trained on a different feature set; retrain it")
-        clf, quant = xgb.Booster(), xgb.Booster()
-        clf.load_model(bytearray(clf_raw))
-        quant.load_model(bytearray(q_raw))
-        median = None
-        if m_raw is not None:
-            median = xgb.Booster()
-            median.load_model(bytearray(m_raw))
         probability = ProbabilityCalibrator.from_json(meta.pop("probability"))
         interval = IntervalCalibrator.from_json(meta.pop("interval"))
-        return cls(clf, quant, probability, interval, meta, median)
+        companions = [(_booster(raw), ProbabilityCalibrator.from_json(calibrator))
+                      for raw, calibrator in zip(companion_raw, meta.pop("companions", []), strict=True)]
+        return cls(_booster(clf_raw), _booster(q_raw), probability, interval, meta,
+                   _booster(m_raw) if m_raw is not None else None, companions)
+
+
+def _booster(raw: bytes) -> xgb.Booster:
+    """An XGBoost model from its JSON form."""
+    booster = xgb.Booster()
+    booster.load_model(bytearray(raw))
+    return booster

@@ -8,12 +8,28 @@ import zipfile
 from dataclasses import replace
 from datetime import date, timedelta
 
+import numpy as np
 import pytest
 
-from addon.domain.scoring.features import open_at
+from addon.domain.scoring.features import FEATURE_NAMES, build_features, open_at
 from addon.domain.scoring.history import HistoryInvoice
-from addon.domain.scoring.model import DEFAULT_BANDS, ArtifactError, RiskModel, risk_band
-from addon.domain.scoring.train import NotEnoughHistoryError, TrainConfig, needs_prior, snapshot_days, train_model
+from addon.domain.scoring.model import (
+    DEFAULT_BANDS,
+    ArtifactError,
+    RiskModel,
+    classifier_margin,
+    model_matrix,
+    risk_band,
+)
+from addon.domain.scoring.train import (
+    NotEnoughHistoryError,
+    TrainConfig,
+    _Rows,
+    _window,
+    needs_prior,
+    snapshot_days,
+    train_model,
+)
 
 FAST = TrainConfig(classifier_rounds=30, quantile_rounds=30, nthread=1)
 
@@ -64,10 +80,47 @@ def test_artifact_round_trip_gives_identical_scores(small_model, small_history) 
     assert loaded.predict(opened, small_history, as_of) == model.predict(opened, small_history, as_of)
     assert loaded.version == model.version
     names = zipfile.ZipFile(io.BytesIO(data)).namelist()
-    assert sorted(names) == ["classifier.json", "median.json", "metadata.json", "quantiles.json"]  # no pickles
+    assert sorted(names) == ["classifier.json", "classifier_1.json", "median.json", "metadata.json",
+                             "quantiles.json"]  # no pickles
     meta = json.loads(zipfile.ZipFile(io.BytesIO(data)).read("metadata.json"))
     assert meta["training_window"]["end"] == as_of.isoformat()
     assert meta["format"] == 1
+
+
+def test_p_late_is_the_mean_of_the_staggered_members(small_model, small_history) -> None:  # type: ignore[no-untyped-def]
+    model, as_of = small_model
+    assert len(model.companions) == 1  # the default: two windows, an eighth of the labelled invoices apart
+    opened = open_at(small_history, as_of)
+    x = build_features(small_history, as_of, opened).values
+    dm = model_matrix(x, classifier_margin(x))
+    first = model.probability.apply(model.classifier.predict(dm).astype(np.float64))
+    (clf, calibrator), = model.companions
+    second = calibrator.apply(clf.predict(dm).astype(np.float64))
+    assert not np.allclose(first, second)  # two different members, not one counted twice
+    np.testing.assert_allclose(model.p_late(x), (first + second) / 2)
+
+
+def test_an_artifact_without_companions_scores_with_its_one_classifier(small_model, small_history
+                                                                       ) -> None:  # type: ignore[no-untyped-def]
+    """Artifacts written before the staggered windows keep scoring until the weekly retrain replaces them."""
+    model, as_of = small_model
+    buf = io.BytesIO()
+    src = zipfile.ZipFile(io.BytesIO(model.to_bytes()))
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name in src.namelist():
+            data = src.read(name)
+            if name == "metadata.json":
+                meta = json.loads(data)
+                del meta["companions"]
+                data = json.dumps(meta).encode()
+            if name != "classifier_1.json":
+                zf.writestr(name, data)
+    old = RiskModel.from_bytes(buf.getvalue())
+    assert old.companions == []
+    opened = open_at(small_history, as_of)[:20]
+    x = build_features(small_history, as_of, opened).values
+    np.testing.assert_array_equal(old.p_late(x), model.probability.apply(
+        model.classifier.predict(model_matrix(x, classifier_margin(x))).astype(np.float64)))
 
 
 def test_artifact_rejects_other_formats(small_model) -> None:  # type: ignore[no-untyped-def]
@@ -129,3 +182,20 @@ def test_cold_start(small_history: list[HistoryInvoice], make_inv) -> None:  # t
     (score,) = model.predict([new], tiny, new.issue_date)
     assert 0 < score.p_late < 1
     assert score.expected_pay_date == new.due_date + timedelta(days=round(score.p50_days))
+
+
+def test_calibration_windows_are_staggered_and_held_out_of_their_member() -> None:
+    days = [date(2026, 1, 1) + timedelta(days=n) for n in range(80)]
+    newest = _window(days, 0.25)
+    staggered = _window(days, 0.25, 0.125)
+    assert (date.fromordinal(newest[0]), newest[1]) == (days[60], date.max.toordinal())
+    assert (date.fromordinal(staggered[0]), date.fromordinal(staggered[1])) == (days[50], days[70])
+    rows = _Rows([newest, staggered])
+    for day in days:
+        rows.add(np.zeros(len(FEATURE_NAMES)), 0.0, False, day)
+    inside = [rows.in_window(member) for member in (0, 1)]
+    assert [int(w.sum()) for w in inside] == [20, 20]
+    assert int((inside[0] & inside[1]).sum()) == 10  # the windows overlap by half
+    # a member fits on every row outside its own window (the newest rows too, for the staggered one)
+    assert [len(rows.part(False, member)[1]) for member in (0, 1)] == [60, 60]
+    assert len(rows.part(None)[1]) == 80
