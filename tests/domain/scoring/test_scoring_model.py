@@ -5,8 +5,10 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, timedelta
+from typing import Any
 
 import numpy as np
 import pytest
@@ -104,18 +106,8 @@ def test_an_artifact_without_companions_scores_with_its_one_classifier(small_mod
                                                                        ) -> None:  # type: ignore[no-untyped-def]
     """Artifacts written before the staggered windows keep scoring until the weekly retrain replaces them."""
     model, as_of = small_model
-    buf = io.BytesIO()
-    src = zipfile.ZipFile(io.BytesIO(model.to_bytes()))
-    with zipfile.ZipFile(buf, "w") as zf:
-        for name in src.namelist():
-            data = src.read(name)
-            if name == "metadata.json":
-                meta = json.loads(data)
-                del meta["companions"]
-                data = json.dumps(meta).encode()
-            if name != "classifier_1.json":
-                zf.writestr(name, data)
-    old = RiskModel.from_bytes(buf.getvalue())
+    old = RiskModel.from_bytes(_rewritten(model.to_bytes(), lambda meta: meta.pop("companions"),
+                                          drop="classifier_1.json"))
     assert old.companions == []
     opened = open_at(small_history, as_of)[:20]
     x = build_features(small_history, as_of, opened).values
@@ -127,18 +119,24 @@ def test_artifact_rejects_other_formats(small_model) -> None:  # type: ignore[no
     model, _ = small_model
     with pytest.raises(ArtifactError):
         RiskModel.from_bytes(b"not a zip")
+    with pytest.raises(ArtifactError, match="feature set"):
+        RiskModel.from_bytes(_rewritten(model.to_bytes(), lambda meta: meta.update(features=meta["features"][:-1])))
+
+
+def _rewritten(artifact: bytes, edit: Callable[[dict[str, Any]], object], drop: str = "") -> bytes:
+    """``artifact`` with its metadata changed by ``edit`` and the file ``drop`` left out."""
     buf = io.BytesIO()
-    src = zipfile.ZipFile(io.BytesIO(model.to_bytes()))
+    src = zipfile.ZipFile(io.BytesIO(artifact))
     with zipfile.ZipFile(buf, "w") as zf:
         for name in src.namelist():
             data = src.read(name)
             if name == "metadata.json":
                 meta = json.loads(data)
-                meta["features"] = meta["features"][:-1]
+                edit(meta)
                 data = json.dumps(meta).encode()
-            zf.writestr(name, data)
-    with pytest.raises(ArtifactError, match="feature set"):
-        RiskModel.from_bytes(buf.getvalue())
+            if name != drop:
+                zf.writestr(name, data)
+    return buf.getvalue()
 
 
 def test_training_ignores_the_future(small_history: list[HistoryInvoice]) -> None:
