@@ -39,7 +39,7 @@ def main() -> None:
     t1 = time.perf_counter()
     features = builder.matrix([(inv, as_of) for inv in targets])
     t2 = time.perf_counter()
-    model.predict_matrix(features, [as_of] * len(targets), targets)
+    model.predict_matrix(features)
     t3 = time.perf_counter()
     total = t3 - t0
     print(f"history {len(history)} invoices, {len(targets)} open invoices: index+features+predict {total:.2f}s "

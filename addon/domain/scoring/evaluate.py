@@ -68,7 +68,7 @@ def evaluate(history: Sequence[HistoryInvoice], test_fraction: float = 0.25,
     snap = builder.snapshots(snaps)
     features = builder.matrix(snap)  # shared by the model and the baseline
     # Scored as the product scores: each day's adjustment from the outcomes known that day (see online).
-    p, q = model.predict_adjusted(builder, snap, features, [d for _, d in snaps], test)
+    p, q = model.predict_adjusted(builder, snap, features)
     # Metrics use the rounded figures --predictions-out writes, so anyone can recompute them exactly.
     p, q = np.round(p, 4), np.round(q, 1)
     mine = Predictions(p, q[:, 0], q[:, 1], q[:, 2])

@@ -146,8 +146,7 @@ class RiskModel:
             return []
         snap = columns if columns is not None else builder.snapshots(snapshots)
         features = builder.matrix(snap)
-        p_late, q = self.predict_adjusted(builder, snap, features, [s for _, s in snapshots],
-                                          [i for i, _ in snapshots])
+        p_late, q = self.predict_adjusted(builder, snap, features)
         why = (explain_rows(features, self._contributions(features), builder, snapshots, reasons) if reasons
                else [[] for _ in snapshots])
         ordered = sorted(bands, key=lambda b: b[1])
@@ -161,13 +160,12 @@ class RiskModel:
                 band=risk_band(float(p_late[n]), ordered), reasons=why[n]))
         return out
 
-    def predict_adjusted(self, builder: FeatureBuilder, snap: Snapshots, features: FeatureMatrix,
-                         as_of: Sequence[date], invoices: Sequence[HistoryInvoice]
+    def predict_adjusted(self, builder: FeatureBuilder, snap: Snapshots, features: FeatureMatrix
                          ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         """``predict_matrix`` of ``snap``'s rows (``features`` = ``builder.matrix(snap)``) with the
         scoring-time adjustment of each row's scoring day: the numbers the product scores with."""
         adjustment = self.recent_outcomes(builder).adjustment(snap.customer, snap.t)
-        return self.predict_matrix(features, as_of, invoices, adjustment)
+        return self.predict_matrix(features, adjustment)
 
     def recent_outcomes(self, builder: FeatureBuilder) -> RecentOutcomes:
         """The scoring-time adjustment over ``builder``'s history, with this model's window rules."""
@@ -192,9 +190,8 @@ class RiskModel:
         raw = raw + days_past_due(values)[:, None]  # remaining days -> days relative to the due date
         return raw[:, [0, raw.shape[1] // 2, -1]]
 
-    def predict_matrix(self, features: FeatureMatrix, as_of: Sequence[date], invoices: Sequence[HistoryInvoice],
-                       adjustment: Adjustment | None = None) -> tuple[npt.NDArray[np.float64],
-                                                                      npt.NDArray[np.float64]]:
+    def predict_matrix(self, features: FeatureMatrix, adjustment: Adjustment | None = None
+                       ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         """Calibrated P(late) and (n, 3) calibrated p10/p50/p90 days relative to the due date.
 
         With an ``adjustment`` (see ``online``), rows not yet due move with their customer's recent miss
@@ -203,8 +200,7 @@ class RiskModel:
         x = features.values
         p = self.p_late(x)
         raw = self.raw_quantiles(x)
-        past_due = np.array([(d - inv.due_date).days for inv, d in zip(invoices, as_of, strict=True)],
-                            dtype=np.float64)
+        past_due = -x[:, feature_index("days_to_due")]  # signed: negative while not yet due
         overdue = past_due > 0
         lo, hi = self.interval.apply(raw[:, 0], raw[:, -1], overdue)
         mid = raw[:, 1]

@@ -135,10 +135,9 @@ def test_the_adjustment_follows_deteriorating_customers(distressed) -> None:  # 
     snaps = [(i, i.issue_date) for i in test]
     snap = builder.snapshots(snaps)
     features = builder.matrix(snap)
-    dates = [d for _, d in snaps]
     adjustment = model.recent_outcomes(builder).adjustment(snap.customer, snap.t)
-    _, plain = model.predict_matrix(features, dates, test)
-    _, adjusted = model.predict_matrix(features, dates, test, adjustment)
+    _, plain = model.predict_matrix(features)
+    _, adjusted = model.predict_matrix(features, adjustment)
     actual = np.array([i.delay_days() for i in test], dtype=float)
     company = generate_company(1, customers=60, invoices=3000, mix="distressed")
     behaviour = {c.id: c.behaviour for c in company.customers}  # the behaviour behind each customer
