@@ -64,30 +64,47 @@ def fit_probability_calibrator(p: Vector, y: Vector, method: str = "auto") -> Pr
     return ProbabilityCalibrator("platt", (float(lr.coef_[0][0]), float(lr.intercept_[0])))
 
 
+WIDTH_FLOOR = 2.0  # days: a near-zero raw interval must not turn a small miss into an unbounded score
+
+
+def interval_scale(q10: Vector, q90: Vector) -> Vector:
+    """Each row's unit for scaled conformal offsets: its raw 80% interval width, at least WIDTH_FLOOR days."""
+    return np.asarray(np.maximum(q90 - q10, WIDTH_FLOOR), dtype=np.float64)
+
+
 @dataclass(frozen=True, slots=True)
 class IntervalCalibrator:
-    """Conformalised quantile regression offsets, one pair per stage (not yet due / overdue)."""
+    """Conformalised quantile regression offsets, one pair per stage (not yet due / overdue).
+
+    ``scaled`` offsets are in units of each row's raw interval width (``interval_scale``): a customer the
+    quantile model is unsure about gets a wider correction than a steady one. One additive offset for all
+    rows was set by the noisiest customers' misses, so steady customers' intervals came out too wide and
+    drifting customers' too narrow. Artifacts from before ``scaled`` keep their additive offsets.
+    """
 
     lower: tuple[float, float] = (0.0, 0.0)
     upper: tuple[float, float] = (0.0, 0.0)
     alpha: float = 0.2
+    scaled: bool = False
 
     def apply(self, q10: Vector, q90: Vector, overdue: npt.NDArray[np.bool_]) -> tuple[Vector, Vector]:
         """Widen (or narrow) raw 10%/90% quantiles so the interval covers 1 - alpha of outcomes."""
         stage = overdue.astype(int)
-        lo = q10 - np.array(self.lower)[stage]
-        hi = q90 + np.array(self.upper)[stage]
+        unit = interval_scale(q10, q90) if self.scaled else 1.0
+        lo = q10 - np.array(self.lower)[stage] * unit
+        hi = q90 + np.array(self.upper)[stage] * unit
         return lo, hi
 
     def to_json(self) -> dict[str, Any]:
         """JSON-safe form for the artifact."""
-        return {"lower": list(self.lower), "upper": list(self.upper), "alpha": self.alpha}
+        return {"lower": list(self.lower), "upper": list(self.upper), "alpha": self.alpha, "scaled": self.scaled}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> IntervalCalibrator:
         """Inverse of to_json."""
         lower, upper = data["lower"], data["upper"]
-        return cls((float(lower[0]), float(lower[1])), (float(upper[0]), float(upper[1])), float(data["alpha"]))
+        return cls((float(lower[0]), float(lower[1])), (float(upper[0]), float(upper[1])), float(data["alpha"]),
+                   bool(data.get("scaled", False)))
 
 
 def conformal_offset(scores: Vector, level: float) -> float:
@@ -99,12 +116,16 @@ def conformal_offset(scores: Vector, level: float) -> float:
     return float(np.sort(scores)[k - 1])
 
 
+def scaled_offsets(q10: Vector, q90: Vector, actual: Vector, alpha: float = 0.2) -> tuple[float, float]:
+    """Lower and upper conformal offsets, in units of each row's raw width, giving each tail alpha/2."""
+    unit = interval_scale(q10, q90)
+    return (conformal_offset((q10 - actual) / unit, 1 - alpha / 2),
+            conformal_offset((actual - q90) / unit, 1 - alpha / 2))
+
+
 def fit_interval_calibrator(q10: Vector, q90: Vector, actual: Vector, overdue: npt.NDArray[np.bool_],
                             alpha: float = 0.2) -> IntervalCalibrator:
-    """Asymmetric CQR: each tail gets alpha/2 of the misses, separately for each stage."""
-    lows, highs = [], []
-    for stage in (False, True):
-        sel = overdue == stage
-        lows.append(conformal_offset(q10[sel] - actual[sel], 1 - alpha / 2))
-        highs.append(conformal_offset(actual[sel] - q90[sel], 1 - alpha / 2))
-    return IntervalCalibrator((lows[0], lows[1]), (highs[0], highs[1]), alpha)
+    """Asymmetric, width-scaled CQR: each tail gets alpha/2 of the misses, separately for each stage."""
+    stages = [scaled_offsets(q10[overdue == stage], q90[overdue == stage], actual[overdue == stage], alpha)
+              for stage in (False, True)]
+    return IntervalCalibrator((stages[0][0], stages[1][0]), (stages[0][1], stages[1][1]), alpha, scaled=True)

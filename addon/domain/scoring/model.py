@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 import xgboost as xgb
 
-from addon.domain.scoring.calibration import IntervalCalibrator, ProbabilityCalibrator
+from addon.domain.scoring.calibration import IntervalCalibrator, ProbabilityCalibrator, interval_scale
 from addon.domain.scoring.contributions import contributions
 from addon.domain.scoring.features import FEATURE_NAMES, FeatureBuilder, FeatureMatrix, Snapshots, feature_index
 from addon.domain.scoring.history import HistoryFrame, HistoryInvoice, IntArray, as_seen_at
@@ -171,7 +171,7 @@ class RiskModel:
         """The scoring-time adjustment over ``builder``'s history, with this model's window rules."""
         config = self.metadata.get("config", {})
         return RecentOutcomes(self, builder, float(config.get("calibration_fraction", 0.25)),
-                              int(config.get("delay_horizon_days", 90)))
+                              int(config.get("delay_horizon_days", 90)), self.interval.scaled)
 
     def p_late(self, values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         """Calibrated P(late) of feature rows: the mean over the calibrated classifiers."""
@@ -205,7 +205,8 @@ class RiskModel:
         lo, hi = self.interval.apply(raw[:, 0], raw[:, -1], overdue)
         mid = raw[:, 1]
         if adjustment is not None:
-            lower, upper, have = adjustment.offsets()
+            lower, upper, have = adjustment.offsets(
+                interval_scale(raw[:, 0], raw[:, -1]) if self.interval.scaled else 1.0)
             # The shift and the window's offsets were measured on at-issue rows: not-yet-due ones only.
             fresh = have & ~overdue
             shift = np.where(fresh, adjustment.shift, 0.0)

@@ -32,7 +32,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from addon.domain.scoring.calibration import conformal_offset
+from addon.domain.scoring.calibration import conformal_offset, scaled_offsets
 from addon.domain.scoring.features import FeatureBuilder
 from addon.domain.scoring.history import IntArray
 
@@ -56,7 +56,7 @@ class RawQuantiles(Protocol):
 class Calibration:
     """The newest window's calibration on one scoring date."""
 
-    lower: float  # conformal offsets of the not-yet-due interval
+    lower: float  # conformal offsets of the not-yet-due interval (in raw widths when the model's are scaled)
     upper: float
 
 
@@ -68,21 +68,23 @@ class Adjustment:
     group: IntArray  # index into ``calibrations``: one per distinct scoring date
     calibrations: list[Calibration | None]
 
-    def offsets(self) -> tuple[Vector, Vector, npt.NDArray[np.bool_]]:
-        """Lower and upper offsets per row, and where the window supplied them."""
+    def offsets(self, unit: Vector | float = 1.0) -> tuple[Vector, Vector, npt.NDArray[np.bool_]]:
+        """Lower and upper offsets per row in days (``unit``: each row's raw width, for scaled offsets),
+        and where the window supplied them."""
         lower = np.array([c.lower if c else 0.0 for c in self.calibrations], dtype=np.float64)[self.group]
         upper = np.array([c.upper if c else 0.0 for c in self.calibrations], dtype=np.float64)[self.group]
         have = np.array([c is not None for c in self.calibrations], dtype=bool)[self.group]
-        return lower, upper, have
+        return lower * unit, upper * unit, have
 
 
 class RecentOutcomes:
     """At-issue predictions of a history's invoices, computed on demand, and what they say on a date."""
 
     def __init__(self, model: RawQuantiles, builder: FeatureBuilder, calibration_fraction: float = 0.25,
-                 delay_horizon_days: int = 90) -> None:
+                 delay_horizon_days: int = 90, scaled: bool = False) -> None:
         self.model, self.builder = model, builder
         self.fraction, self.horizon = calibration_fraction, delay_horizon_days
+        self.scaled = scaled  # offsets in units of each row's raw width, like the model's trained ones
         frame = builder.frame
         self.issue, self.due, self.paid, self.customer = frame.issue, frame.due, frame.paid, frame.customer
         self._raw_q = np.full((frame.size, 3), np.nan)  # NaN: not computed yet
@@ -143,6 +145,8 @@ class RecentOutcomes:
         q = self._raw_q[delay_rows] + self.shift(self.customer[delay_rows], self.issue[delay_rows])[:, None]
         known = np.where(self.paid[delay_rows] < day, self.paid[delay_rows], day)
         actual = (known - self.due[delay_rows]).astype(np.float64)
+        if self.scaled:
+            return Calibration(*scaled_offsets(q[:, 0], q[:, -1], actual))
         return Calibration(conformal_offset(q[:, 0] - actual, 0.9),
                            conformal_offset(actual - q[:, -1], 0.9))
 

@@ -70,6 +70,47 @@ def test_conformal_interval_reaches_nominal_coverage() -> None:
     assert IntervalCalibrator.from_json(cal.to_json()) == cal
 
 
+def _two_kinds_of_customer(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Steady (spread 2 days) and erratic (spread 20 days) payers; raw intervals 40% too narrow for both."""
+    rng = np.random.default_rng(seed)
+    erratic = rng.uniform(size=n) < 0.3
+    spread = np.where(erratic, 20.0, 2.0)
+    actual = rng.normal(0, spread)
+    half = 0.6 * 1.2816 * spread  # 60% of the true 10%-90% half-width
+    return -half, half, actual, erratic
+
+
+def test_scaled_offsets_cover_steady_and_erratic_customers_alike() -> None:
+    q10, q90, actual, _ = _two_kinds_of_customer(6000, 1)
+    cal = fit_interval_calibrator(q10, q90, actual, np.zeros(6000, dtype=bool))
+    assert cal.scaled
+    t10, t90, t_actual, t_erratic = _two_kinds_of_customer(6000, 2)
+    lo, hi = cal.apply(t10, t90, np.zeros(6000, dtype=bool))
+    inside = (lo <= t_actual) & (t_actual <= hi)
+    for group in (t_erratic, ~t_erratic):
+        assert 0.77 <= inside[group].mean() <= 0.83
+    # the additive rule on the same rows: the erratic customers' misses set one offset for everybody
+    additive = IntervalCalibrator(lower=(conformal_offset(q10 - actual, 0.9), 0.0),
+                                  upper=(conformal_offset(actual - q90, 0.9), 0.0))
+    lo, hi = additive.apply(t10, t90, np.zeros(6000, dtype=bool))
+    inside = (lo <= t_actual) & (t_actual <= hi)
+    assert 0.77 <= inside.mean() <= 0.83  # right on average ...
+    assert inside[~t_erratic].mean() > 0.85  # ... wrong for each kind
+    assert inside[t_erratic].mean() < 0.7
+
+
+def test_interval_calibrators_from_before_scaling_stay_additive() -> None:
+    old = IntervalCalibrator.from_json({"lower": [3.0, 1.0], "upper": [5.0, 2.0], "alpha": 0.2})
+    assert not old.scaled
+    lo, hi = old.apply(np.array([-4.0]), np.array([6.0]), np.array([False]))
+    assert (lo[0], hi[0]) == (-7.0, 11.0)
+    scaled = IntervalCalibrator((0.5, 0.0), (0.25, 0.0), 0.2, scaled=True)
+    assert IntervalCalibrator.from_json(scaled.to_json()) == scaled
+    lo, hi = scaled.apply(np.array([-4.0, 0.0]), np.array([6.0, 1.0]), np.array([False, False]))
+    np.testing.assert_allclose(lo, [-4.0 - 0.5 * 10, 0.0 - 0.5 * 2])  # a 1-day interval counts as the 2-day floor
+    np.testing.assert_allclose(hi, [6.0 + 0.25 * 10, 1.0 + 0.25 * 2])
+
+
 def test_conformal_offset_needs_enough_scores() -> None:
     assert conformal_offset(np.array([1.0, 2.0]), 0.9) == 0.0
     assert conformal_offset(np.arange(100.0), 0.9) == pytest.approx(90.0)

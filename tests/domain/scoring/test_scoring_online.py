@@ -147,7 +147,10 @@ def test_the_adjustment_follows_deteriorating_customers(distressed) -> None:  # 
     def above_p90(q: np.ndarray) -> float:
         return float((actual[drifting] > q[drifting, 2]).mean())
 
-    assert above_p90(adjusted) < above_p90(plain) - 0.2
+    # Without the adjustment about a third of their payments land after p90 (37% with additive offsets,
+    # 31% with width-scaled ones); with it, close to the promised 10%.
+    assert above_p90(plain) > 0.25
+    assert above_p90(adjusted) < 0.15
     # Overall coverage moves towards the promised 80% (0.73 -> 0.79 here), and the quantiles stay ordered.
 
     def coverage(q: np.ndarray) -> float:
