@@ -11,9 +11,10 @@ features, so nothing about a scored invoice leaks into its own score):
   p10/p50/p90, shrunk by its sampling noise (``t^2 / (t^2 + RESIDUAL_T2)``): a customer the model keeps
   under-estimating is followed, one whose misses scatter around zero is left alone.
 - **Conformal offsets on the newest window.** The training rule (the newest ``calibration_fraction`` of
-  invoices due at least ``delay_horizon_days`` before, each tail getting 10% of the misses) is applied
-  again with the window ending at the scoring date, and with the miss above included, so the offsets
-  measure the interval as it is actually issued.
+  invoices due at least ``delay_horizon_days`` before, each tail getting 10% of the misses, in units of
+  each row's raw width when the model's offsets are scaled) is applied again with the window ending at the
+  scoring date, and with the miss above included, so the offsets measure the interval as it is actually
+  issued.
 
 P(late) keeps the calibration it was trained with: refitting the map per scoring date was tried and
 costs ranking (AUC), because the same raw score then means different things on different days.
