@@ -67,16 +67,17 @@ def fit_probability_calibrator(p: Vector, y: Vector, method: str = "auto") -> Pr
 WIDTH_FLOOR = 2.0  # days: a near-zero raw interval must not turn a small miss into an unbounded score
 
 
-def interval_scale(q10: Vector, q90: Vector) -> Vector:
-    """Each row's unit for scaled conformal offsets: its raw 80% interval width, at least WIDTH_FLOOR days."""
-    return np.asarray(np.maximum(q90 - q10, WIDTH_FLOOR), dtype=np.float64)
+def offset_unit(q10: Vector, q90: Vector, scaled: bool) -> Vector | float:
+    """Each row's unit for conformal offsets: its raw 80% interval width (at least WIDTH_FLOOR days) when
+    the offsets are ``scaled``, else one day."""
+    return np.asarray(np.maximum(q90 - q10, WIDTH_FLOOR), dtype=np.float64) if scaled else 1.0
 
 
 @dataclass(frozen=True, slots=True)
 class IntervalCalibrator:
     """Conformalised quantile regression offsets, one pair per stage (not yet due / overdue).
 
-    ``scaled`` offsets are in units of each row's raw interval width (``interval_scale``): a customer the
+    ``scaled`` offsets are in units of each row's raw interval width (``offset_unit``): a customer the
     quantile model is unsure about gets a wider correction than a steady one. One additive offset for all
     rows was set by the noisiest customers' misses, so steady customers' intervals came out too wide and
     drifting customers' too narrow. Artifacts from before ``scaled`` keep their additive offsets.
@@ -90,7 +91,7 @@ class IntervalCalibrator:
     def apply(self, q10: Vector, q90: Vector, overdue: npt.NDArray[np.bool_]) -> tuple[Vector, Vector]:
         """Widen (or narrow) raw 10%/90% quantiles so the interval covers 1 - alpha of outcomes."""
         stage = overdue.astype(int)
-        unit = interval_scale(q10, q90) if self.scaled else 1.0
+        unit = offset_unit(q10, q90, self.scaled)
         lo = q10 - np.array(self.lower)[stage] * unit
         hi = q90 + np.array(self.upper)[stage] * unit
         return lo, hi
@@ -116,9 +117,10 @@ def conformal_offset(scores: Vector, level: float) -> float:
     return float(np.sort(scores)[k - 1])
 
 
-def scaled_offsets(q10: Vector, q90: Vector, actual: Vector, alpha: float = 0.2) -> tuple[float, float]:
-    """Lower and upper conformal offsets, in units of each row's raw width, giving each tail alpha/2."""
-    unit = interval_scale(q10, q90)
+def interval_offsets(q10: Vector, q90: Vector, actual: Vector, alpha: float = 0.2,
+                     scaled: bool = True) -> tuple[float, float]:
+    """Lower and upper conformal offsets (in ``offset_unit``s) that give each tail alpha/2 of the misses."""
+    unit = offset_unit(q10, q90, scaled)
     return (conformal_offset((q10 - actual) / unit, 1 - alpha / 2),
             conformal_offset((actual - q90) / unit, 1 - alpha / 2))
 
@@ -126,6 +128,6 @@ def scaled_offsets(q10: Vector, q90: Vector, actual: Vector, alpha: float = 0.2)
 def fit_interval_calibrator(q10: Vector, q90: Vector, actual: Vector, overdue: npt.NDArray[np.bool_],
                             alpha: float = 0.2) -> IntervalCalibrator:
     """Asymmetric, width-scaled CQR: each tail gets alpha/2 of the misses, separately for each stage."""
-    stages = [scaled_offsets(q10[overdue == stage], q90[overdue == stage], actual[overdue == stage], alpha)
+    stages = [interval_offsets(q10[overdue == stage], q90[overdue == stage], actual[overdue == stage], alpha)
               for stage in (False, True)]
     return IntervalCalibrator((stages[0][0], stages[1][0]), (stages[0][1], stages[1][1]), alpha, scaled=True)

@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 import xgboost as xgb
 
-from addon.domain.scoring.calibration import IntervalCalibrator, ProbabilityCalibrator, interval_scale
+from addon.domain.scoring.calibration import IntervalCalibrator, ProbabilityCalibrator, offset_unit
 from addon.domain.scoring.contributions import contributions
 from addon.domain.scoring.features import FEATURE_NAMES, FeatureBuilder, FeatureMatrix, Snapshots, feature_index
 from addon.domain.scoring.history import HistoryFrame, HistoryInvoice, IntArray, as_seen_at
@@ -205,8 +205,7 @@ class RiskModel:
         lo, hi = self.interval.apply(raw[:, 0], raw[:, -1], overdue)
         mid = raw[:, 1]
         if adjustment is not None:
-            lower, upper, have = adjustment.offsets(
-                interval_scale(raw[:, 0], raw[:, -1]) if self.interval.scaled else 1.0)
+            lower, upper, have = adjustment.offsets(offset_unit(raw[:, 0], raw[:, -1], self.interval.scaled))
             # The shift and the window's offsets were measured on at-issue rows: not-yet-due ones only.
             fresh = have & ~overdue
             shift = np.where(fresh, adjustment.shift, 0.0)

@@ -33,7 +33,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from addon.domain.scoring.calibration import conformal_offset, scaled_offsets
+from addon.domain.scoring.calibration import interval_offsets
 from addon.domain.scoring.features import FeatureBuilder
 from addon.domain.scoring.history import IntArray
 
@@ -146,8 +146,5 @@ class RecentOutcomes:
         q = self._raw_q[delay_rows] + self.shift(self.customer[delay_rows], self.issue[delay_rows])[:, None]
         known = np.where(self.paid[delay_rows] < day, self.paid[delay_rows], day)
         actual = (known - self.due[delay_rows]).astype(np.float64)
-        if self.scaled:
-            return Calibration(*scaled_offsets(q[:, 0], q[:, -1], actual))
-        return Calibration(conformal_offset(q[:, 0] - actual, 0.9),
-                           conformal_offset(actual - q[:, -1], 0.9))
+        return Calibration(*interval_offsets(q[:, 0], q[:, -1], actual, scaled=self.scaled))
 

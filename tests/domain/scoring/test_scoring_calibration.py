@@ -12,6 +12,7 @@ from addon.domain.scoring.calibration import (
     conformal_offset,
     fit_interval_calibrator,
     fit_probability_calibrator,
+    interval_offsets,
 )
 from addon.domain.scoring.metrics import (
     bootstrap_interval,
@@ -90,8 +91,9 @@ def test_scaled_offsets_cover_steady_and_erratic_customers_alike() -> None:
     for group in (t_erratic, ~t_erratic):
         assert 0.77 <= inside[group].mean() <= 0.83
     # the additive rule on the same rows: the erratic customers' misses set one offset for everybody
-    additive = IntervalCalibrator(lower=(conformal_offset(q10 - actual, 0.9), 0.0),
-                                  upper=(conformal_offset(actual - q90, 0.9), 0.0))
+    lower, upper = interval_offsets(q10, q90, actual, scaled=False)
+    assert (lower, upper) == (conformal_offset(q10 - actual, 0.9), conformal_offset(actual - q90, 0.9))
+    additive = IntervalCalibrator(lower=(lower, 0.0), upper=(upper, 0.0))
     lo, hi = additive.apply(t10, t90, np.zeros(6000, dtype=bool))
     inside = (lo <= t_actual) & (t_actual <= hi)
     assert 0.77 <= inside.mean() <= 0.83  # right on average ...
