@@ -14,7 +14,7 @@ from flask import Blueprint, Response, request
 from connectors.xero.emulator import wire
 from connectors.xero.emulator.listing import id_list, select
 from connectors.xero.emulator.records import InvoiceRecord
-from connectors.xero.emulator.store import OrgStore, UnknownEntityError, XeroValidationError
+from connectors.xero.emulator.store import OrgStore, UnknownEntityError, XeroValidationError, lookup
 from connectors.xero.emulator.where import WhereError
 
 JSON = "application/json; charset=utf-8"
@@ -155,8 +155,8 @@ def read_routes(bp: Blueprint, store: OrgStore, plural: str, entity: str, record
         return listing(store, plural, entity, list(records().values()), lambda r: serialise(store, r), view=view)
 
     def get_one(entity_id: str) -> Response:
-        rec = records().get(entity_id.lower())
-        return not_found() if rec is None else envelope(store, plural, [serialise(store, rec)])
+        # An unknown id raises UnknownEntityError, which the blueprint answers with Xero's 404.
+        return envelope(store, plural, [serialise(store, lookup(records(), entity_id))])
 
     bp.add_url_rule(f"/{plural}", f"list_{plural.lower()}", list_all, methods=["GET"])
     bp.add_url_rule(f"/{plural}/<entity_id>", f"get_{plural.lower()}", get_one, methods=["GET"])

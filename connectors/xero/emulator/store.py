@@ -99,19 +99,19 @@ class OrgStore:
 
     def invoice(self, invoice_id: str) -> InvoiceRecord:
         """The invoice with this id (raises UnknownEntityError)."""
-        return _lookup(self.invoices, invoice_id)
+        return lookup(self.invoices, invoice_id)
 
     def contact(self, contact_id: str) -> ContactRecord:
         """The contact with this id (raises UnknownEntityError)."""
-        return _lookup(self.contacts, contact_id)
+        return lookup(self.contacts, contact_id)
 
     def credit_note(self, credit_note_id: str) -> CreditNoteRecord:
         """The credit note with this id (raises UnknownEntityError)."""
-        return _lookup(self.credit_notes, credit_note_id)
+        return lookup(self.credit_notes, credit_note_id)
 
     def payment(self, payment_id: str) -> PaymentRecord:
         """The payment with this id (raises UnknownEntityError)."""
-        return _lookup(self.payments, payment_id)
+        return lookup(self.payments, payment_id)
 
     def applied_invoice(self, invoice_id: str) -> InvoiceRecord:
         """The invoice a payment or credit is applied to: an unknown one is a validation error in the
@@ -356,7 +356,7 @@ class OrgStore:
 
     def overpayment(self, overpayment_id: str) -> OverpaymentRecord:
         """The overpayment with this id (raises UnknownEntityError)."""
-        return _lookup(self.overpayments, overpayment_id)
+        return lookup(self.overpayments, overpayment_id)
 
     def _existing_contact(self, contact_id: str) -> ContactRecord:
         try:
@@ -368,7 +368,7 @@ class OrgStore:
 R = TypeVar("R")
 
 
-def _lookup(table: dict[str, R], entity_id: str) -> R:
+def lookup(table: dict[str, R], entity_id: str) -> R:
     """Xero ids are GUIDs matched case-insensitively; an unknown one raises UnknownEntityError."""
     try:
         return table[entity_id.lower()]
