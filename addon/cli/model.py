@@ -89,6 +89,10 @@ def _print_report(report: dict[str, Any]) -> None:
     d = report["roc_auc_difference"]
     click.echo(f"AUC difference {_fmt(d['estimate'])} (95% CI {_fmt(d['ci95_low'])} .. {_fmt(d['ci95_high'])})")
     click.echo("targets: " + ", ".join(f"{k}={'yes' if v else 'no'}" for k, v in report["targets_met"].items()))
+    noise = report["sampling_noise"]
+    click.echo(f"sampling noise: a perfectly calibrated model would show ECE {_fmt(noise['ece_if_perfectly_calibrated'])} "
+               f"on this test set; an exact 80% interval lands within 78-82% with probability "
+               f"{_fmt(noise['coverage_80_in_band_if_exact'])}")
 
 
 def _fmt(value: float | None) -> str:
@@ -164,11 +168,16 @@ def score_command(history_path: str, model_path: str, as_of: Any, as_json: bool)
 @click.option("--seed", default=7, show_default=True, type=int)
 @click.option("--mix", default="balanced", show_default=True,
               type=click.Choice(["balanced", "mostly_reliable", "distressed"]))
-@click.option("--customers", default=80, show_default=True, type=click.IntRange(1))
-@click.option("--invoices", default=3000, show_default=True, type=click.IntRange(1))
+@click.option("--customers", default=480, show_default=True, type=click.IntRange(1))
+@click.option("--invoices", default=24000, show_default=True, type=click.IntRange(1))
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False))
 def generate_history_command(seed: int, mix: str, customers: int, invoices: int, out_path: str) -> None:
-    """Write a history CSV from the seeded sandbox generator."""
+    """Write a history CSV from the seeded sandbox generator.
+
+    The default size leaves about 5,000 labelled test invoices to `evaluate`, enough for sampling noise to
+    sit well inside the targets (a perfectly calibrated model shows ECE of about 0.012 there). At 3,000
+    invoices the same perfect model would meet ECE <= 0.03 only about half the time.
+    """
     history = generated_history(seed, mix, customers, invoices)
     with open(out_path, "w", newline="", encoding="utf-8") as fh:
         write_history_csv(history, fh)

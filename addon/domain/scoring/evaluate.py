@@ -18,7 +18,13 @@ import numpy as np
 from addon.domain.scoring.baseline import baseline_predictions
 from addon.domain.scoring.features import FeatureBuilder
 from addon.domain.scoring.history import HistoryInvoice
-from addon.domain.scoring.metrics import Predictions, all_metrics, paired_bootstrap_auc
+from addon.domain.scoring.metrics import (
+    Predictions,
+    all_metrics,
+    band_probability,
+    calibrated_ece_floor,
+    paired_bootstrap_auc,
+)
 from addon.domain.scoring.model import RiskModel
 from addon.domain.scoring.train import TrainConfig, train_model
 
@@ -87,6 +93,11 @@ def evaluate(history: Sequence[HistoryInvoice], test_fraction: float = 0.25,
         "customer_history": all_metrics(base, late, known, actual, paid),
         "roc_auc_difference": {"estimate": round(diff, 4), "ci95_low": round(lo, 4), "ci95_high": round(hi, 4)},
         "model_version": model.version,
+        # How far sampling noise alone moves the noisy targets on a test set this size (see metrics).
+        "sampling_noise": {
+            "ece_if_perfectly_calibrated": round(calibrated_ece_floor(mine.p_late[known]), 4),
+            "coverage_80_in_band_if_exact": round(band_probability(int(paid.sum()), 0.8, *COVERAGE_80), 4),
+        },
     }
     report["targets_met"] = targets_met(report)
     rows = [PredictionRow(inv.invoice_id, round(float(p[n]), 4), round(float(q[n, 0]), 1),

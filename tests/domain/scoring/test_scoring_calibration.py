@@ -15,7 +15,9 @@ from addon.domain.scoring.calibration import (
     interval_offsets,
 )
 from addon.domain.scoring.metrics import (
+    band_probability,
     bootstrap_interval,
+    calibrated_ece_floor,
     day_metrics,
     expected_calibration_error,
     fast_auc,
@@ -167,3 +169,27 @@ def test_bootstrap_interval_brackets_the_statistic_and_narrows_with_more_rows() 
     # the standard error shrinks like 1/sqrt(n): 25x the rows gives about a fifth of the width
     assert 0.1 < (hi_l - lo_l) / (hi_s - lo_s) < 0.35
     assert all(np.isnan(bootstrap_interval(lambda idx: 0.0, 0)))  # no rows, no interval
+
+
+def test_calibrated_ece_floor_shrinks_with_the_test_set_and_matches_simulation() -> None:
+    rng = np.random.default_rng(5)
+    small, large = rng.uniform(0.0, 0.6, 650), rng.uniform(0.0, 0.6, 5000)
+    floor_small, floor_large = calibrated_ece_floor(small), calibrated_ece_floor(large)
+    # sampling noise scales like 1/sqrt(n): about 0.03 at 650 labelled invoices, about 0.01 at 5,000
+    assert 0.02 < floor_small < 0.04
+    assert 0.006 < floor_large < 0.015
+    assert floor_large / floor_small == pytest.approx((650 / 5000) ** 0.5, rel=0.25)
+    # an independent draw of perfectly calibrated outcomes lands near the floor, not near zero
+    y = (rng.uniform(size=len(small)) < small).astype(float)
+    assert expected_calibration_error(small, y) > floor_small / 3
+    assert np.isnan(calibrated_ece_floor(np.array([])))
+
+
+def test_band_probability_is_the_binomial_chance_of_landing_inside() -> None:
+    # 100 outcomes: 78..82 hits out of 100 at p=0.8
+    from scipy.stats import binom
+    assert band_probability(100, 0.8, 0.78, 0.82) == pytest.approx(
+        sum(binom.pmf(k, 100, 0.8) for k in range(78, 83)))
+    assert band_probability(600, 0.8, 0.78, 0.82) < 0.85 < band_probability(4500, 0.8, 0.78, 0.82)
+    assert band_probability(4500, 0.8, 0.78, 0.82) > 0.99
+    assert np.isnan(band_probability(0, 0.8, 0.78, 0.82))

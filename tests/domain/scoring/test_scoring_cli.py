@@ -46,6 +46,9 @@ def test_evaluate_json_and_predictions_can_be_recomputed(history_csv: Path, tmp_
     for method in ("model", "customer_history"):
         assert set(report[method]) == set(METRIC_KEYS)
     assert set(report["roc_auc_difference"]) == {"estimate", "ci95_low", "ci95_high"}
+    # this tiny test set cannot resolve the targets, and the report says so
+    assert report["sampling_noise"]["ece_if_perfectly_calibrated"] > 0.03
+    assert report["sampling_noise"]["coverage_80_in_band_if_exact"] < 0.6
     with preds.open() as fh:
         rows = list(csv.DictReader(fh))
     assert list(rows[0]) == ["invoice_id", "p_late", "p10_days", "p50_days", "p90_days"]
@@ -65,6 +68,7 @@ def test_evaluate_human_output(history_csv: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "roc_auc" in result.output
     assert "AUC difference" in result.output
+    assert "sampling noise: a perfectly calibrated model would show ECE" in result.output
 
 
 def test_evaluate_rejects_a_bad_file(tmp_path: Path) -> None:
