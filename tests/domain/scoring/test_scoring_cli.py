@@ -69,6 +69,7 @@ def test_evaluate_human_output(history_csv: Path) -> None:
     assert "roc_auc" in result.output
     assert "AUC difference" in result.output
     assert "sampling noise: a perfectly calibrated model would show ECE" in result.output
+    assert "too small to judge the ECE and coverage targets" in result.output  # 500 invoices
 
 
 def test_evaluate_rejects_a_bad_file(tmp_path: Path) -> None:
@@ -103,3 +104,17 @@ def test_model_beats_the_baseline_on_moderate_generated_data() -> None:
     assert report["model"]["brier"] < report["customer_history"]["brier"]
     assert report["model"]["mae_days"] < report["customer_history"]["mae_days"]
     assert date.fromisoformat(report["cutoff"]) < date.fromisoformat(report["evaluated_as_of"])
+
+
+def test_evaluate_report_warns_only_when_the_test_set_is_too_small(capsys: pytest.CaptureFixture[str]) -> None:
+    from addon.cli.model import _print_report
+    metrics = dict.fromkeys(METRIC_KEYS, 0.5)
+    report = {"cutoff": "2026-04-01", "n_train": 1, "n_test": 5000, "n_test_labelled": 5000, "n_test_paid": 4500,
+              "model": metrics, "customer_history": metrics,
+              "roc_auc_difference": {"estimate": 0.0, "ci95_low": 0.0, "ci95_high": 0.0}, "targets_met": {},
+              "sampling_noise": {"ece_if_perfectly_calibrated": 0.012, "coverage_80_in_band_if_exact": 1.0}}
+    _print_report(report)
+    assert "too small" not in capsys.readouterr().out
+    report["sampling_noise"] = {"ece_if_perfectly_calibrated": 0.012, "coverage_80_in_band_if_exact": 0.78}
+    _print_report(report)
+    assert "too small to judge" in capsys.readouterr().out
