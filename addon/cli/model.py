@@ -31,10 +31,13 @@ def group() -> None:
 
 def _load(path: str) -> list[HistoryInvoice]:
     try:
-        with open(path, newline="", encoding="utf-8") as fh:
+        # utf-8-sig: spreadsheet exports often start with a byte-order mark, which is not part of the header.
+        with open(path, newline="", encoding="utf-8-sig") as fh:
             history = read_history_csv(fh)
     except HistoryFormatError as exc:
         raise click.ClickException(f"{path}: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise click.ClickException(f"{path}: not UTF-8 text; save the CSV as UTF-8") from exc
     if not history:
         raise click.ClickException(f"{path}: no invoices")
     return history

@@ -89,11 +89,18 @@ def read_history_csv(stream: IO[str]) -> list[HistoryInvoice]:
         raise HistoryFormatError(f"history CSV is missing columns: {', '.join(missing)}")
     reader.fieldnames = header
     out = []
+    first_line: dict[str, int] = {}
     for line, row in enumerate(reader, start=2):
         try:
-            out.append(_parse_row(row))
+            inv = _parse_row(row)
         except (ValueError, InvalidOperation) as exc:
             raise HistoryFormatError(f"line {line}: {exc}") from exc
+        # A repeated invoice would be counted twice in every customer statistic and in the test set.
+        if inv.invoice_id in first_line:
+            raise HistoryFormatError(f"line {line}: invoice_id {inv.invoice_id!r} already appears on line "
+                                     f"{first_line[inv.invoice_id]}")
+        first_line[inv.invoice_id] = line
+        out.append(inv)
     return out
 
 
@@ -101,10 +108,16 @@ def _parse_row(row: dict[str, str]) -> HistoryInvoice:
     def text(name: str) -> str:
         return (row.get(name) or "").strip()
 
+    for name in ("invoice_id", "customer_id"):
+        if not text(name):
+            raise ValueError(f"{name} is empty")
     paid = text("paid_date")
+    issued, due = date.fromisoformat(text("issue_date")), date.fromisoformat(text("due_date"))
+    if due < issued:
+        raise ValueError(f"due_date {due} is before issue_date {issued}")
     return HistoryInvoice(
         invoice_id=text("invoice_id"), customer_id=text("customer_id"),
-        issue_date=date.fromisoformat(text("issue_date")), due_date=date.fromisoformat(text("due_date")),
+        issue_date=issued, due_date=due,
         amount=Decimal(text("amount")), currency=text("currency").upper(),
         paid_date=date.fromisoformat(paid) if paid else None,
         disputed=text("disputed").lower() in _TRUE,

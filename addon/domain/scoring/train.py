@@ -218,6 +218,11 @@ def train_model(history: Sequence[HistoryInvoice], as_of: date, config: TrainCon
     prior_late, prior_delay = [c[0] for c in collected], [c[1] for c in collected]
     if len(own_late.y) + sum(len(p.y) for p in prior_late) < MIN_LABELLED:
         raise NotEnoughHistoryError(f"need at least {MIN_LABELLED} invoices past their due date to train")
+    if len(own_delay.y) + sum(len(p.y) for p in prior_delay) < MIN_LABELLED:
+        # Payment days are learnt from invoices due delay_horizon_days before as_of (see _collect).
+        raise NotEnoughHistoryError(
+            f"need at least {MIN_LABELLED} invoices due {config.delay_horizon_days}+ days before {as_of} to learn "
+            f"payment days; this history has {len(own_delay.y)} such rows: load a longer history")
     # Calibrate on the tenant's own recent window when it is big enough, else pool in the priors'.
     own_calib = int(own_late.in_window().sum()) >= MIN_OWN_CALIBRATION
     calib_priors_late = [] if own_calib else prior_late

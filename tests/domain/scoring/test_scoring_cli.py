@@ -118,3 +118,30 @@ def test_evaluate_report_warns_only_when_the_test_set_is_too_small(capsys: pytes
     report["sampling_noise"] = {"ece_if_perfectly_calibrated": 0.012, "coverage_80_in_band_if_exact": 0.78}
     _print_report(report)
     assert "too small to judge" in capsys.readouterr().out
+
+
+def test_evaluate_reads_a_spreadsheet_export_with_a_byte_order_mark(history_csv: Path, tmp_path: Path) -> None:
+    exported = tmp_path / "excel.csv"
+    exported.write_bytes(b"\xef\xbb\xbf" + history_csv.read_bytes())
+    result = CliRunner().invoke(group, ["evaluate", "--history", str(exported), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["n_test"] > 0
+
+
+def test_evaluate_explains_files_it_cannot_use(history_csv: Path, tmp_path: Path) -> None:
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes(history_csv.read_bytes().replace(b"GBP", b"\xa3GB", 1))
+    result = CliRunner().invoke(group, ["evaluate", "--history", str(latin)])
+    assert result.exit_code == 1
+    assert "not UTF-8 text" in result.output
+    # Three months of invoices: none was due 90 days before the cut-off, so no payment days can be learnt.
+    short = tmp_path / "short.csv"
+    lines = history_csv.read_text().splitlines()
+    header, rows = lines[0], sorted(lines[1:], key=lambda r: r.split(",")[2])
+    first = date.fromisoformat(rows[0].split(",")[2])
+    recent = [r for r in rows if (date.fromisoformat(r.split(",")[2]) - first).days < 90]
+    short.write_text("\n".join([header, *recent]) + "\n")
+    result = CliRunner().invoke(group, ["evaluate", "--history", str(short)])
+    assert result.exit_code == 1
+    assert "to learn payment days" in result.output
+    assert "Traceback" not in result.output

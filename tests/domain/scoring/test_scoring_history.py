@@ -81,3 +81,24 @@ def test_dispute_visibility(dispute_date: date | None, as_of: date, visible: boo
     row = HistoryInvoice("I1", "C1", date(2025, 1, 1), date(2025, 1, 31), Decimal(1), "GBP", disputed=True,
                          dispute_date=dispute_date)
     assert row.dispute_visible(as_of) is visible
+
+
+def test_a_repeated_invoice_is_refused_with_both_lines() -> None:
+    repeated = MINIMAL + "I1,C1,2025-01-01,2025-01-31,120.50,GBP,2025-02-05\n"
+    with pytest.raises(HistoryFormatError, match=r"line 4: invoice_id 'I1' already appears on line 2"):
+        read_history_csv(io.StringIO(repeated))
+
+
+@pytest.mark.parametrize(("find", "replace", "message"), [
+    ("I2,C1,", ",C1,", "line 3: invoice_id is empty"),
+    ("I2,C1,", "I2, ,", "line 3: customer_id is empty"),
+    ("2025-02-01,2025-03-03", "2025-02-01,2025-01-03", "line 3: due_date 2025-01-03 is before issue_date 2025-02-01"),
+])
+def test_rows_that_cannot_be_an_invoice_are_refused(find: str, replace: str, message: str) -> None:
+    with pytest.raises(HistoryFormatError, match=message):
+        read_history_csv(io.StringIO(MINIMAL.replace(find, replace)))
+
+
+def test_a_payment_before_the_issue_date_is_a_prepayment_not_an_error() -> None:
+    (row, _) = read_history_csv(io.StringIO(MINIMAL.replace("2025-02-05", "2024-12-20")))
+    assert row.delay_days() == -42
