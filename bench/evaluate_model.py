@@ -72,7 +72,7 @@ def main() -> None:
     header = f"{'mix':<16}{'seed':>5}{'n_test':>7}  " + "  ".join(f"{c:>17}" for c in COLUMNS)
     print(header + "   AUC diff [95% CI]        targets(auc,ece,cov,w5)  secs")
     met = {"auc_beats_baseline": 0, "ece": 0, "coverage_80": 0, "within_5d_beats_baseline": 0}
-    runs = 0
+    runs = all_four = 0
     for mix in args.mixes:
         for seed in args.seeds:
             started = time.perf_counter()
@@ -83,6 +83,7 @@ def main() -> None:
             runs += 1
             for key, ok in report["targets_met"].items():
                 met[key] += int(ok)
+            all_four += int(all(report["targets_met"].values()))
             cells = "  ".join(f"{report['model'][c]:>8.3f}/{report['customer_history'][c]:<8.3f}" for c in COLUMNS)
             d = report["roc_auc_difference"]
             flags = "".join("Y" if v else "n" for v in report["targets_met"].values())
@@ -98,7 +99,7 @@ def main() -> None:
             if args.json:
                 print(json.dumps({"mix": mix, "seed": seed, **report}), flush=True)
     print("(cells are model/baseline)")
-    print("targets met: " + ", ".join(f"{k} {v}/{runs}" for k, v in met.items()))
+    print("targets met: " + ", ".join(f"{k} {v}/{runs}" for k, v in met.items()) + f"; all four {all_four}/{runs}")
 
 
 if __name__ == "__main__":
