@@ -237,7 +237,15 @@ def train_for_tenant(session: Session, tenant: Tenant, history: Sequence[History
     ``prior_factory`` builds (only then: generating them is not free)."""
     use_prior = needs_prior(history, today)
     prior = prior_factory() if use_prior and prior_factory is not None else ()
-    model = train_model(history, today, config, prior=prior)
+    try:
+        model = train_model(history, today, config, prior=prior)
+    except NotEnoughHistoryError:
+        if use_prior or prior_factory is None:
+            raise
+        # Enough settled invoices but too short a span to learn payment days from (a fresh import of a
+        # few busy months): as cold as a small book, so lean on the prior too.
+        use_prior = True
+        model = train_model(history, today, config, prior=prior_factory())
     kind = "tenant+prior" if use_prior else "tenant"
     for old in session.scalars(select(ModelVersion).where(ModelVersion.tenant_id == tenant.id, ModelVersion.active)):
         old.active = False

@@ -100,6 +100,27 @@ def test_cold_tenant_uses_the_pooled_prior(db, make_tenant) -> None:
     assert summary.scored > 0
 
 
+def test_a_busy_but_short_history_leans_on_the_prior_too(db, make_tenant) -> None:
+    """Hundreds of settled invoices from the last ten weeks: none was due 90 days ago, so payment days
+    cannot be learnt from the tenant alone."""
+    tenant = make_tenant(platform="fake", remote_id="short")
+    company = generate_company(11, customers=20, invoices=700, months=2, today=TODAY)
+    connector = InMemoryConnector(tenant_remote_id="short")
+    contacts, invoices, payments, credits = as_domain(company)
+    connector.seed(contacts=contacts, invoices=invoices, payments=payments, credit_notes=credits)
+    sync.backfill(db, tenant, connector, now=scoring.datetime.now(scoring.UTC))
+    history, _ = scoring.tenant_history(db, tenant)
+    assert not scoring.needs_prior(history, TODAY)  # plenty of settled invoices: not cold by count
+    with pytest.raises(scoring.NotEnoughHistoryError, match="to learn payment days"):
+        scoring.train_for_tenant(db, tenant, history, TODAY, None, FAST)
+    from addon.services.scoring_prior import prior_histories
+
+    summary = scoring.score_tenant(db, tenant, today=TODAY, train_config=FAST, prior_factory=lambda: prior_histories(
+        invoices=400, customers=20, seeds=(101,)))
+    assert summary.model_kind == "tenant+prior"
+    assert summary.scored > 0
+
+
 def _by_invoice(frame: HistoryFrame) -> dict[str, tuple[object, ...]]:
     return {frame.invoice_id(i): (
         frame.customers[int(frame.customer[i])], int(frame.issue[i]), int(frame.due[i]), int(frame.paid[i]),

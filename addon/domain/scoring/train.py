@@ -223,10 +223,13 @@ def train_model(history: Sequence[HistoryInvoice], as_of: date, config: TrainCon
         raise NotEnoughHistoryError(
             f"need at least {MIN_LABELLED} invoices due {config.delay_horizon_days}+ days before {as_of} to learn "
             f"payment days; this history has {len(own_delay.y)} such rows: load a longer history")
-    # Calibrate on the tenant's own recent window when it is big enough, else pool in the priors'.
-    own_calib = int(own_late.in_window().sum()) >= MIN_OWN_CALIBRATION
-    calib_priors_late = [] if own_calib else prior_late
-    calib_priors_delay = [] if own_calib else prior_delay
+    # Calibrate on the tenant's own recent window when it is big enough, else pool in the priors'. Each
+    # model decides for itself: a short busy history has a full P(late) window and no payment-day one.
+    own_calib_late = int(own_late.in_window().sum()) >= MIN_OWN_CALIBRATION
+    own_calib_delay = int(own_delay.in_window().sum()) >= MIN_OWN_CALIBRATION
+    own_calib = own_calib_late and own_calib_delay
+    calib_priors_late = [] if own_calib_late else prior_late
+    calib_priors_delay = [] if own_calib_delay else prior_delay
     clf, quantiles, margin = _fit_both(own_late, prior_late, own_delay, prior_delay, config, False)
     assert clf is not None
     classifier = clf
