@@ -145,3 +145,27 @@ def test_evaluate_explains_files_it_cannot_use(history_csv: Path, tmp_path: Path
     assert result.exit_code == 1
     assert "to learn payment days" in result.output
     assert "Traceback" not in result.output
+
+
+def test_train_leans_on_the_prior_when_the_history_is_busy_but_short(tmp_path: Path) -> None:
+    from addon.domain.scoring.history import HistoryInvoice, write_history_csv
+    from addon.domain.scoring.model import RiskModel
+    from connectors.sandbox.generator import generate_company
+
+    # Ten weeks of a busy book: hundreds of settled invoices, none due 90 days before the end.
+    company = generate_company(11, customers=20, invoices=700, months=2, today=date(2026, 11, 1))
+    history = [HistoryInvoice(i.id, i.customer_id, i.issue_date, i.due_date, i.total, i.currency, i.paid_date)
+               for i in company.invoices if not i.voided]
+    path = tmp_path / "short.csv"
+    with path.open("w", newline="") as fh:
+        write_history_csv(history, fh)
+    out = tmp_path / "m.zip"
+    refused = CliRunner().invoke(group, ["train", "--history", str(path), "--out", str(out), "--no-prior"])
+    assert refused.exit_code == 1
+    assert "to learn payment days" in refused.output
+    result = CliRunner().invoke(group, ["train", "--history", str(path), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "prior=yes" in result.output
+    assert "not evaluated" in result.output
+    model = RiskModel.from_bytes(out.read_bytes())
+    assert "to learn payment days" in model.metadata["metrics"]["not_evaluated"]
