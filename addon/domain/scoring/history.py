@@ -115,10 +115,13 @@ def _parse_row(row: dict[str, str]) -> HistoryInvoice:
     issued, due = date.fromisoformat(text("issue_date")), date.fromisoformat(text("due_date"))
     if due < issued:
         raise ValueError(f"due_date {due} is before issue_date {issued}")
+    amount = Decimal(text("amount"))
+    if not amount.is_finite():
+        raise ValueError(f"amount {text('amount')!r} is not a number")
     return HistoryInvoice(
         invoice_id=text("invoice_id"), customer_id=text("customer_id"),
         issue_date=issued, due_date=due,
-        amount=Decimal(text("amount")), currency=text("currency").upper(),
+        amount=amount, currency=text("currency").upper(),
         paid_date=date.fromisoformat(paid) if paid else None,
         disputed=text("disputed").lower() in _TRUE,
         credited=Decimal(text("credited") or "0"),

@@ -93,6 +93,8 @@ def test_a_repeated_invoice_is_refused_with_both_lines() -> None:
     ("I2,C1,", ",C1,", "line 3: invoice_id is empty"),
     ("I2,C1,", "I2, ,", "line 3: customer_id is empty"),
     ("2025-02-01,2025-03-03", "2025-02-01,2025-01-03", "line 3: due_date 2025-01-03 is before issue_date 2025-02-01"),
+    ("99.99", "NaN", "line 3: amount 'NaN' is not a number"),
+    ("99.99", "Infinity", "line 3: amount 'Infinity' is not a number"),
 ])
 def test_rows_that_cannot_be_an_invoice_are_refused(find: str, replace: str, message: str) -> None:
     with pytest.raises(HistoryFormatError, match=message):
