@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import IO
 
@@ -112,7 +112,7 @@ def _parse_row(row: dict[str, str]) -> HistoryInvoice:
         if not text(name):
             raise ValueError(f"{name} is empty")
     paid = text("paid_date")
-    issued, due = date.fromisoformat(text("issue_date")), date.fromisoformat(text("due_date"))
+    issued, due = _iso_date(text("issue_date")), _iso_date(text("due_date"))
     if due < issued:
         raise ValueError(f"due_date {due} is before issue_date {issued}")
     amount = Decimal(text("amount"))
@@ -122,7 +122,7 @@ def _parse_row(row: dict[str, str]) -> HistoryInvoice:
         invoice_id=text("invoice_id"), customer_id=text("customer_id"),
         issue_date=issued, due_date=due,
         amount=amount, currency=text("currency").upper(),
-        paid_date=date.fromisoformat(paid) if paid else None,
+        paid_date=_iso_date(paid) if paid else None,
         disputed=text("disputed").lower() in _TRUE,
         credited=Decimal(text("credited") or "0"),
         partial_payments=int(text("partial_payments") or "0"),
@@ -131,6 +131,17 @@ def _parse_row(row: dict[str, str]) -> HistoryInvoice:
         promised=text("promised").lower() in _TRUE,
         country=text("country") or None,
     )
+
+
+def _iso_date(value: str) -> date:
+    """An ISO 8601 date; an ISO timestamp (as some ledgers export dates) counts as its calendar date."""
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        try:
+            return datetime.fromisoformat(value).date()
+        except ValueError:
+            raise ValueError(f"Invalid isoformat string: {value!r}") from None
 
 
 def write_history_csv(invoices: Sequence[HistoryInvoice], stream: IO[str]) -> None:

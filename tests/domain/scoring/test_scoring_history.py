@@ -104,3 +104,9 @@ def test_rows_that_cannot_be_an_invoice_are_refused(find: str, replace: str, mes
 def test_a_payment_before_the_issue_date_is_a_prepayment_not_an_error() -> None:
     (row, _) = read_history_csv(io.StringIO(MINIMAL.replace("2025-02-05", "2024-12-20")))
     assert row.delay_days() == -42
+
+
+def test_iso_timestamps_count_as_their_date() -> None:
+    stamped = MINIMAL.replace("2025-01-01,2025-01-31", "2025-01-01T00:00:00,2025-01-31T00:00:00Z")
+    (first, _) = read_history_csv(io.StringIO(stamped))
+    assert (first.issue_date, first.due_date) == (date(2025, 1, 1), date(2025, 1, 31))
