@@ -118,20 +118,12 @@ def _fmt(value: float | None) -> str:
 def train_command(history_path: str, out_path: str, as_of: Any, with_prior: bool | None,
                   run_evaluation: bool) -> None:
     """Train a model on a history CSV and write a versioned artifact."""
-    from addon.domain.scoring.train import NotEnoughHistoryError, needs_prior
+    from addon.domain.scoring.train import train_leaning_on_prior
 
     history = _load(history_path)
     day = as_of.date() if as_of else after_last_date(history)
-    use_prior = needs_prior(history, day) if with_prior is None else with_prior
     try:
-        try:
-            model = train_model(history, day, prior=list(prior_histories()) if use_prior else ())
-        except NotEnoughHistoryError:
-            if with_prior is not None or use_prior:
-                raise
-            # Many invoices over too short a span to learn payment days from: cold after all (as for a tenant).
-            use_prior = True
-            model = train_model(history, day, prior=list(prior_histories()))
+        model, use_prior = train_leaning_on_prior(history, day, None, lambda: list(prior_histories()), with_prior)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     if run_evaluation:

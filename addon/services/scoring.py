@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from addon.domain.scoring.history import NO_DATE, HistoryFrame, HistoryInvoice, IntArray, decimal_string_rank
 from addon.domain.scoring.model import DEFAULT_BANDS, ArtifactError, RiskModel
-from addon.domain.scoring.train import NotEnoughHistoryError, TrainConfig, needs_prior, train_model
+from addon.domain.scoring.train import NotEnoughHistoryError, TrainConfig, needs_prior, train_leaning_on_prior
 
 __all__ = ["history_frame", "needs_prior", "pending_write_back", "persist_scores", "score_tenant",
            "tenant_history", "train_for_tenant"]
@@ -235,17 +235,7 @@ def train_for_tenant(session: Session, tenant: Tenant, history: Sequence[History
                      config: TrainConfig = DEFAULT_TRAIN_CONFIG) -> ModelVersion:
     """Train and register a model for ``tenant``; while it is cold, with the pooled prior histories
     ``prior_factory`` builds (only then: generating them is not free)."""
-    use_prior = needs_prior(history, today)
-    prior = prior_factory() if use_prior and prior_factory is not None else ()
-    try:
-        model = train_model(history, today, config, prior=prior)
-    except NotEnoughHistoryError:
-        if use_prior or prior_factory is None:
-            raise
-        # Enough settled invoices but too short a span to learn payment days from (a fresh import of a
-        # few busy months): as cold as a small book, so lean on the prior too.
-        use_prior = True
-        model = train_model(history, today, config, prior=prior_factory())
+    model, use_prior = train_leaning_on_prior(history, today, config, prior_factory)
     kind = "tenant+prior" if use_prior else "tenant"
     for old in session.scalars(select(ModelVersion).where(ModelVersion.tenant_id == tenant.id, ModelVersion.active)):
         old.active = False

@@ -17,7 +17,7 @@ so one window's season or one isotonic fit's noise does not set the whole scale.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -270,6 +270,28 @@ def _metadata(history: Sequence[HistoryInvoice], as_of: date, config: TrainConfi
         "config": asdict(config),
         "metrics": {},
     }
+
+
+PriorHistories = Sequence[tuple[Sequence[HistoryInvoice], date]]
+
+
+def train_leaning_on_prior(history: Sequence[HistoryInvoice], as_of: date, config: TrainConfig | None,
+                           prior_factory: Callable[[], PriorHistories] | None,
+                           use_prior: bool | None = None) -> tuple[RiskModel, bool]:
+    """Train, pooling the prior ``prior_factory`` builds while the history is cold; returns the model and
+    whether the prior was used.
+
+    Cold (``use_prior`` None) means too few settled invoices (``needs_prior``), or enough of them over too
+    short a span to learn payment days from (a fresh import of a few busy months). The prior is only built
+    when needed: generating it is not free. An explicit ``use_prior`` is obeyed as it is.
+    """
+    cold = needs_prior(history, as_of) if use_prior is None else use_prior
+    try:
+        return train_model(history, as_of, config, prior=prior_factory() if cold and prior_factory else ()), cold
+    except NotEnoughHistoryError:
+        if use_prior is not None or cold or prior_factory is None:
+            raise
+        return train_model(history, as_of, config, prior=prior_factory()), True
 
 
 def needs_prior(history: Sequence[HistoryInvoice], as_of: date, minimum: int = MIN_OWN_HISTORY) -> bool:

@@ -30,6 +30,7 @@ from addon.domain.scoring.train import (
     _window,
     needs_prior,
     snapshot_days,
+    train_leaning_on_prior,
     train_model,
 )
 
@@ -197,3 +198,31 @@ def test_calibration_windows_are_staggered_and_held_out_of_their_member() -> Non
     # a member fits on every row outside its own window (the newest rows too, for the staggered one)
     assert [len(rows.part(False, member)[1]) for member in (0, 1)] == [60, 60]
     assert len(rows.part(None)[1]) == 80
+
+
+def test_the_prior_is_built_only_for_a_cold_history_and_an_explicit_choice_is_obeyed(
+        small_history: list[HistoryInvoice]) -> None:
+    from addon.services.scoring_prior import prior_histories
+    from connectors.sandbox.generator import generate_company
+
+    built = []
+
+    def prior() -> Any:
+        built.append(1)
+        return prior_histories(invoices=400, customers=20, seeds=(101,))
+
+    as_of = max(i.issue_date for i in small_history)
+    _, used = train_leaning_on_prior(small_history, as_of, FAST, prior, use_prior=False)
+    assert (used, built) == (False, [])
+    # Ten busy weeks: plenty of settled invoices (not cold by count), none due 90 days before the end.
+    company = generate_company(11, customers=20, invoices=700, months=2, today=date(2026, 11, 1))
+    short = [HistoryInvoice(i.id, i.customer_id, i.issue_date, i.due_date, i.total, i.currency, i.paid_date)
+             for i in company.invoices if not i.voided]
+    assert not needs_prior(short, company.today)
+    with pytest.raises(NotEnoughHistoryError, match="to learn payment days"):
+        train_leaning_on_prior(short, company.today, FAST, prior, use_prior=False)
+    assert built == []
+    model, used = train_leaning_on_prior(short, company.today, FAST, prior)
+    assert used
+    assert built == [1]
+    assert model.metadata["prior_histories"] == 3  # one per behaviour mix
