@@ -22,17 +22,34 @@ from typing import Any, cast
 import numpy as np
 import numpy.typing as npt
 from psycopg import sql
-from sqlalchemy import Table, func, or_, select
+from sqlalchemy import Table, or_, select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from addon.domain.scoring.history import NO_DATE, HistoryFrame, HistoryInvoice, IntArray, decimal_string_rank
+from addon.domain.scoring.history import (
+    NO_DATE,
+    HistoryFrame,
+    HistoryInvoice,
+    IntArray,
+    InvoiceEvents,
+    decimal_string_rank,
+)
 from addon.domain.scoring.model import DEFAULT_BANDS, ArtifactError, RiskModel
 from addon.domain.scoring.train import NotEnoughHistoryError, TrainConfig, needs_prior, train_leaning_on_prior
 
 __all__ = ["history_frame", "needs_prior", "pending_write_back", "persist_scores", "score_tenant",
            "tenant_history", "train_for_tenant"]
-from addon.models import AuditLog, Customer, DunningAction, Invoice, ModelVersion, PaymentAllocation, RiskScore, Tenant
+from addon.models import (
+    AuditLog,
+    Customer,
+    DunningAction,
+    Invoice,
+    ModelVersion,
+    Payment,
+    PaymentAllocation,
+    RiskScore,
+    Tenant,
+)
 from connectors.base import AccountingConnector
 from connectors.errors import ConnectorError
 
@@ -74,12 +91,7 @@ def tenant_history(session: Session, tenant: Tenant) -> TenantHistory:
     """
     rows = session.execute(select(*_HISTORY_COLUMNS).outerjoin(Customer, Customer.id == Invoice.customer_id)
                            .where(Invoice.tenant_id == tenant.id, Invoice.status.in_(["open", "paid"]))).all()
-    partials = dict(session.execute(select(PaymentAllocation.invoice_id, func.count())
-                                    .where(PaymentAllocation.tenant_id == tenant.id)
-                                    .group_by(PaymentAllocation.invoice_id)).all())
-    reminders = dict(session.execute(select(DunningAction.invoice_id, func.count())
-                                     .where(DunningAction.tenant_id == tenant.id, DunningAction.status == "sent")
-                                     .group_by(DunningAction.invoice_id)).all())
+    payments, reminders = dated_events(session, tenant)
     history: list[HistoryInvoice] = []
     open_rows: dict[str, Any] = {}
     zero = Decimal("0")
@@ -90,16 +102,42 @@ def tenant_history(session: Session, tenant: Tenant) -> TenantHistory:
         paid = fully_paid_on if status == "paid" else None
         if status == "paid" and paid is None:
             paid = due  # paid, date unknown to the mirror: count it as on time rather than invent
-        payments = partials.get(pk, 0)
+        paid_in, reminded = payments.get(pk, ()), reminders.get(pk, ())
         history.append(HistoryInvoice(
             invoice_id=str(pk), customer_id=customer_remote or f"unknown-{customer_pk}",
             issue_date=issue, due_date=due, amount=total, currency=currency,
             paid_date=paid, disputed=disputed, credited=credited or zero,
-            partial_payments=max(0, payments - (1 if paid else 0)), sent=sent,
-            reminders_sent=reminders.get(pk, 0), promised=promised_on is not None))
+            partial_payments=max(0, len(paid_in) - (1 if paid else 0)), sent=sent,
+            reminders_sent=len(reminded), promised=promised_on is not None,
+            payments=tuple(paid_in), reminder_dates=tuple(reminded)))
         if status == "open" and amount_due > 0:
             open_rows[str(pk)] = row
     return history, open_rows
+
+
+def dated_events(session: Session, tenant: Tenant, open_only: bool = False
+                 ) -> tuple[dict[int, list[tuple[date, Decimal]]], dict[int, list[date]]]:
+    """Per invoice key, in date order: the payments applied to it (payment date, amount allocated) and the
+    days reminders were sent. ``open_only``: for open invoices only (all that scoring needs)."""
+    payments: dict[int, list[tuple[date, Decimal]]] = defaultdict(list)
+    reminders: dict[int, list[date]] = defaultdict(list)
+    pay = (select(PaymentAllocation.invoice_id, Payment.date, PaymentAllocation.amount)
+           .join(Payment, Payment.id == PaymentAllocation.payment_id)
+           .where(PaymentAllocation.tenant_id == tenant.id, PaymentAllocation.invoice_id.is_not(None),
+                  Payment.deleted.is_(False)).order_by(PaymentAllocation.invoice_id, Payment.date))
+    sent = (select(DunningAction.invoice_id, DunningAction.sent_at)
+            .where(DunningAction.tenant_id == tenant.id, DunningAction.status == "sent",
+                   DunningAction.invoice_id.is_not(None), DunningAction.sent_at.is_not(None))
+            .order_by(DunningAction.invoice_id, DunningAction.sent_at))
+    if open_only:
+        still_open = select(Invoice.id).where(Invoice.tenant_id == tenant.id, Invoice.status == "open")
+        pay = pay.where(PaymentAllocation.invoice_id.in_(still_open))
+        sent = sent.where(DunningAction.invoice_id.in_(still_open))
+    for invoice_id, day, amount in session.execute(pay).tuples():
+        payments[cast(int, invoice_id)].append((day, amount))
+    for invoice_id, sent_at in session.execute(sent).tuples():
+        reminders[cast(int, invoice_id)].append(cast(datetime, sent_at).date())
+    return payments, reminders
 
 
 def history_frame(session: Session, tenant: Tenant, records: Callable[[], TenantHistory] | None = None
@@ -209,7 +247,20 @@ def _pg_history_frame(session: Session, tenant: Tenant) -> tuple[HistoryFrame, I
         currency=currency.astype(np.int64), countries=[], country=np.full(count, -1, dtype=np.int64),
         disputed=flag["disputed"], dispute_from=due, credited=flag["credited"], partial=flag["partial"],
         sent=flag["sent"], id_rank=decimal_string_rank(ids), pks=ids)
-    return frame, np.flatnonzero(flag["open"])
+    open_rows = np.flatnonzero(flag["open"])
+    frame.events = _open_events(session, tenant, ids, open_rows)
+    return frame, open_rows
+
+
+def _open_events(session: Session, tenant: Tenant, pks: IntArray, open_rows: IntArray) -> InvoiceEvents:
+    """Dated payments and reminders of the open invoices, as frame events (scoring reads no others:
+    the scoring-time window is scored at issue, before any)."""
+    row_of = dict(zip(pks[open_rows].tolist(), open_rows.tolist(), strict=True))
+    payments, reminders = dated_events(session, tenant, open_only=True)
+    return InvoiceEvents.from_lists(
+        [(row_of[pk], day.toordinal(), float(amount)) for pk, items in payments.items() if pk in row_of
+         for day, amount in items],
+        [(row_of[pk], day.toordinal()) for pk, days in reminders.items() if pk in row_of for day in days])
 
 
 def _customer_names(session: Session, tenant: Tenant, pks: list[int]) -> list[str]:

@@ -38,7 +38,8 @@ def generated_history(seed: int, mix: str, customers: int, invoices: int) -> lis
         out.append(HistoryInvoice(
             invoice_id=inv.id, customer_id=inv.customer_id, issue_date=inv.issue_date, due_date=inv.due_date,
             amount=inv.total, currency=inv.currency, paid_date=inv.paid_date, disputed=inv.disputed,
-            credited=inv.amount_credited, partial_payments=max(0, len(inv.payments) - final), sent=inv.sent))
+            credited=inv.amount_credited, partial_payments=max(0, len(inv.payments) - final), sent=inv.sent,
+            payments=tuple((p.date, p.amount) for p in inv.payments)))
     return out
 
 

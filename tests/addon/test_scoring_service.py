@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date, datetime
 
+import numpy as np
 import pytest
 
 from addon.domain.scoring.history import HistoryFrame
 from addon.domain.scoring.model import RiskModel
 from addon.domain.scoring.train import TrainConfig
-from addon.models import AuditLog, Invoice, ModelVersion, RiskScore
+from addon.models import AuditLog, DunningAction, Invoice, ModelVersion, RiskScore
 from addon.services import scoring, sync
 from connectors.fake import InMemoryConnector
 from connectors.sandbox.domain import as_domain
@@ -199,3 +200,32 @@ def test_a_model_from_another_release_is_retrained_not_fatal(db, mirrored) -> No
     assert model.version in current.version
     summary = scoring.score_tenant(db, tenant, today=TODAY, train_config=FAST)
     assert summary.scored > 0
+
+
+def test_dated_payments_and_reminders_reach_the_open_invoices_features(db, mirrored) -> None:
+    """Payments applied to an open invoice and the reminders sent for it are dated in the mirror, so the
+    model sees the invoice's state on the scoring day, by records and by columns alike."""
+    tenant, _ = mirrored
+    chased = db.query(Invoice).filter(Invoice.status == "open", Invoice.amount_due > 0).order_by(Invoice.id).first()
+    for stage, status, sent_at in (("first", "sent", datetime(2026, 10, 20, 9, 0, tzinfo=UTC)),
+                                   ("second", "sent", datetime(2026, 10, 27, 16, 30, tzinfo=UTC)),
+                                   ("third", "failed", None)):  # a failed send is not a reminder
+        db.add(DunningAction(tenant_id=tenant.id, exactly_once_key=f"{chased.id}:{stage}", invoice_id=chased.id,
+                             stage_key=stage, tone="polite", channel="email", status=status, sent_at=sent_at))
+    db.flush()
+    history, open_rows = scoring.tenant_history(db, tenant)
+    records = {h.invoice_id: h for h in history}
+    assert records[str(chased.id)].reminder_dates == (date(2026, 10, 20), date(2026, 10, 27))
+    part_paid = [h for h in history if h.invoice_id in open_rows and h.payments]
+    assert part_paid  # the generated company has open invoices with a partial payment
+    frame, rows = scoring.history_frame(db, tenant)
+    state = frame.open_state(rows, np.full(len(rows), TODAY.toordinal(), dtype=np.int64))
+    by_id = dict(zip((frame.invoice_id(r) for r in rows.tolist()), state.tolist(), strict=True))
+    assert by_id[str(chased.id)][2:] == [2.0, 5.0]  # two reminders, the last 5 days before TODAY
+    for inv in part_paid:
+        paid = sum(amount for day, amount in inv.payments if day < TODAY)
+        assert by_id[inv.invoice_id][0] == pytest.approx(float(paid / inv.amount))
+    model, _ = scoring.ensure_model(db, tenant, history, TODAY, config=FAST)
+    expected = model.predict([records[k] for k in open_rows], history, TODAY)
+    got = model.predict_frame(frame, rows, TODAY)
+    assert sorted(got, key=lambda s: s.invoice_id) == sorted(expected, key=lambda s: s.invoice_id)

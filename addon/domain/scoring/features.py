@@ -22,14 +22,23 @@ import numpy as np
 import numpy.typing as npt
 from scipy.signal import lfilter
 
-from addon.domain.scoring.history import NO_DATE, BoolArray, FloatArray, HistoryFrame, HistoryInvoice, IntArray
+from addon.domain.scoring.history import (
+    NO_DATE,
+    OPEN_STATE,
+    BoolArray,
+    FloatArray,
+    HistoryFrame,
+    HistoryInvoice,
+    IntArray,
+    InvoiceEvents,
+)
 
 FEATURE_NAMES: tuple[str, ...] = (
     # the invoice itself
     "log_amount", "amount_vs_typical", "terms_days", "issue_weekday", "issue_month", "currency_share",
     "country_share", "sent",
     # its state at scoring time (zero/just-issued when scored at issue)
-    "age_days", "days_to_due", "dispute_open",
+    "age_days", "days_to_due", "dispute_open", *OPEN_STATE,
     # the customer's settled history
     "cust_settled", "cust_late_rate", "cust_mean_delay", "cust_median_delay", "cust_delay_spread",
     "cust_ewm_delay", "cust_delay_trend", "cust_projected_delay", "cust_same_season_delay", "cust_last_delay",
@@ -93,6 +102,7 @@ class Snapshots:
     has_country: BoolArray
     sent: BoolArray
     dispute_open: BoolArray
+    state: FloatArray  # (n, len(OPEN_STATE)): payments and reminders before the scoring day
 
 
 class FeatureBuilder:
@@ -176,7 +186,10 @@ class FeatureBuilder:
             country=_ints(self._country_codes.get(inv.country, -1) if inv.country else -1 for inv, _ in pairs),
             has_country=np.array([bool(inv.country) for inv, _ in pairs], dtype=bool),
             sent=np.array([bool(inv.sent) for inv, _ in pairs], dtype=bool),
-            dispute_open=np.array([inv.dispute_visible(as_of) for inv, as_of in pairs], dtype=bool))
+            dispute_open=np.array([inv.dispute_visible(as_of) for inv, as_of in pairs], dtype=bool),
+            state=InvoiceEvents.from_records([inv for inv, _ in pairs]).state_at(
+                np.arange(len(pairs)), _ints(as_of.toordinal() for _, as_of in pairs),
+                np.array([float(inv.amount) for inv, _ in pairs], dtype=np.float64)))
 
     def frame_snapshots(self, frame: HistoryFrame, rows: IntArray, positions: IntArray,
                         as_of: date | IntArray) -> Snapshots:
@@ -190,7 +203,7 @@ class FeatureBuilder:
             customer=frame.customer[rows], position=positions, amount=frame.amount[rows],
             issue=frame.issue[rows], due=due, currency=frame.currency[rows], country=frame.country[rows],
             has_country=frame.country[rows] >= 0, sent=frame.sent[rows],
-            dispute_open=frame.disputed[rows] & (frame.dispute_from[rows] <= t))
+            dispute_open=frame.disputed[rows] & (frame.dispute_from[rows] <= t), state=frame.open_state(rows, t))
 
     # --- features -------------------------------------------------------------------------------
 
@@ -286,6 +299,7 @@ class FeatureBuilder:
         out[:, _INDEX["age_days"]] = np.maximum(0, t - snap.issue)
         out[:, _INDEX["days_to_due"]] = snap.due - t
         out[:, _INDEX["dispute_open"]] = snap.dispute_open
+        out[:, [_INDEX[name] for name in OPEN_STATE]] = snap.state
 
     def _customer_history(self, snap: Snapshots, rows: IntArray, prior: FloatArray, out: Matrix) -> None:
         """The prefix-sum part of the customer's record: everything but medians, trend and season."""

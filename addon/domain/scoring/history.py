@@ -19,7 +19,7 @@ import numpy.typing as npt
 
 REQUIRED_COLUMNS = ("invoice_id", "customer_id", "issue_date", "due_date", "amount", "currency", "paid_date")
 OPTIONAL_COLUMNS = ("disputed", "country", "credited", "partial_payments", "sent", "reminders_sent",
-                    "promised")
+                    "promised", "payments", "reminder_dates")
 _TRUE = {"1", "true", "yes", "y", "t"}
 
 
@@ -47,6 +47,11 @@ class HistoryInvoice:
     country: str | None = None
     # When the dispute was raised, if known; otherwise a dispute counts as visible from the due date.
     dispute_date: date | None = None
+    # Dated events, for the open invoice's state at a scoring date (the counts above carry no dates, so
+    # the model cannot use them without leaking): every payment applied to it, (date, amount), and the
+    # days reminders were sent.
+    payments: tuple[tuple[date, Decimal], ...] = ()
+    reminder_dates: tuple[date, ...] = ()
 
     @property
     def terms_days(self) -> int:
@@ -76,6 +81,9 @@ def as_seen_at(invoices: Iterable[HistoryInvoice], as_of: date) -> list[HistoryI
             continue
         if inv.paid_date is not None and inv.paid_date >= as_of:
             inv = replace(inv, paid_date=None)
+        if any(day >= as_of for day, _ in inv.payments) or any(day >= as_of for day in inv.reminder_dates):
+            inv = replace(inv, payments=tuple(p for p in inv.payments if p[0] < as_of),
+                          reminder_dates=tuple(d for d in inv.reminder_dates if d < as_of))
         out.append(inv)
     return out
 
@@ -130,7 +138,23 @@ def _parse_row(row: dict[str, str]) -> HistoryInvoice:
         reminders_sent=int(text("reminders_sent") or "0"),
         promised=text("promised").lower() in _TRUE,
         country=text("country") or None,
+        payments=_payments(text("payments")),
+        reminder_dates=tuple(sorted(_iso_date(d.strip()) for d in text("reminder_dates").split(";") if d.strip())),
     )
+
+
+def _payments(value: str) -> tuple[tuple[date, Decimal], ...]:
+    """The ``payments`` column: ``DATE:AMOUNT`` pairs separated by ``;`` (e.g. ``2026-01-03:120.00``)."""
+    out = []
+    for item in value.split(";"):
+        if not item.strip():
+            continue
+        day, sep, amount = item.strip().partition(":")
+        paid = Decimal(amount.strip()) if sep else Decimal("NaN")
+        if not paid.is_finite():
+            raise ValueError(f"payments entry {item.strip()!r} is not DATE:AMOUNT")
+        out.append((_iso_date(day.strip()), paid))
+    return tuple(sorted(out))
 
 
 def _iso_date(value: str) -> date:
@@ -154,6 +178,8 @@ def write_history_csv(invoices: Sequence[HistoryInvoice], stream: IO[str]) -> No
             str(inv.amount), inv.currency, inv.paid_date.isoformat() if inv.paid_date else "",
             int(inv.disputed), inv.country or "", str(inv.credited), inv.partial_payments, int(inv.sent),
             inv.reminders_sent, int(inv.promised),
+            ";".join(f"{day.isoformat()}:{amount}" for day, amount in inv.payments),
+            ";".join(day.isoformat() for day in inv.reminder_dates),
         ))
 
 
@@ -185,6 +211,74 @@ def decimal_string_rank(numbers: IntArray) -> IntArray:
     return padded * (width + 1) + digits
 
 
+_ROW_KEY = 1 << 31  # row * _ROW_KEY + day ordinal: one sorted key per (invoice row, day)
+OPEN_STATE = ("paid_share", "days_since_part_payment", "reminders_sent", "days_since_reminder")
+
+
+@dataclass(slots=True)
+class InvoiceEvents:
+    """Dated events of a frame's invoices as flat columns, each sorted by (row, day): the payments applied
+    to them (day, amount) and the reminders sent (day)."""
+
+    pay_row: IntArray
+    pay_day: IntArray
+    pay_amount: FloatArray
+    remind_row: IntArray
+    remind_day: IntArray
+
+    @classmethod
+    def build(cls, pay_row: IntArray, pay_day: IntArray, pay_amount: FloatArray, remind_row: IntArray,
+              remind_day: IntArray) -> InvoiceEvents:
+        """Events from unsorted columns."""
+        p = np.lexsort((pay_day, pay_row))
+        r = np.lexsort((remind_day, remind_row))
+        return cls(pay_row[p], pay_day[p], pay_amount[p], remind_row[r], remind_day[r])
+
+    @classmethod
+    def from_records(cls, invoices: Sequence[HistoryInvoice]) -> InvoiceEvents:
+        """Events of ``invoices``, row n being ``invoices[n]``."""
+        return cls.from_lists(
+            [(n, day.toordinal(), float(amount)) for n, inv in enumerate(invoices) for day, amount in inv.payments],
+            [(n, day.toordinal()) for n, inv in enumerate(invoices) for day in inv.reminder_dates])
+
+    @classmethod
+    def from_lists(cls, payments: Sequence[tuple[int, int, float]], reminders: Sequence[tuple[int, int]]
+                   ) -> InvoiceEvents:
+        """Events from (row, day ordinal, amount) payments and (row, day ordinal) reminders."""
+        p = np.array(payments, dtype=np.float64).reshape(len(payments), 3)
+        r = np.array(reminders, dtype=np.int64).reshape(len(reminders), 2)
+        return cls.build(p[:, 0].astype(np.int64), p[:, 1].astype(np.int64), p[:, 2], r[:, 0], r[:, 1])
+
+    def take(self, rows: IntArray, size: int) -> InvoiceEvents:
+        """The events of ``rows`` (of a frame of ``size`` rows), renumbered as the frame's ``take(rows)``."""
+        new = np.full(size, -1, dtype=np.int64)
+        new[rows] = np.arange(len(rows))
+        p, r = new[self.pay_row] >= 0, new[self.remind_row] >= 0
+        return InvoiceEvents.build(new[self.pay_row[p]], self.pay_day[p], self.pay_amount[p],
+                                   new[self.remind_row[r]], self.remind_day[r])
+
+    def state_at(self, rows: IntArray, t: IntArray, amount: FloatArray) -> FloatArray:
+        """Per (row, day ordinal ``t``), from events strictly before ``t``: the share of ``amount`` paid,
+        days since the last payment, reminders sent, days since the last reminder (NaN: none yet).
+        Columns in OPEN_STATE order."""
+        out = np.full((len(rows), len(OPEN_STATE)), np.nan)
+        lo, hi = self._span(self.pay_row, self.pay_day, rows, t)
+        cum = np.concatenate(([0.0], np.cumsum(self.pay_amount)))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[:, 0] = np.where(amount > 0, np.clip((cum[hi] - cum[lo]) / amount, 0.0, 1.0), 0.0)
+        out[:, 1] = np.where(hi > lo, t - self.pay_day[np.maximum(hi - 1, 0)], np.nan) if len(self.pay_day) else np.nan
+        lo, hi = self._span(self.remind_row, self.remind_day, rows, t)
+        out[:, 2] = hi - lo
+        out[:, 3] = (np.where(hi > lo, t - self.remind_day[np.maximum(hi - 1, 0)], np.nan) if len(self.remind_day)
+                     else np.nan)
+        return out
+
+    @staticmethod
+    def _span(row: IntArray, day: IntArray, rows: IntArray, t: IntArray) -> tuple[IntArray, IntArray]:
+        key = row * _ROW_KEY + day
+        return np.searchsorted(key, rows * _ROW_KEY), np.searchsorted(key, rows * _ROW_KEY + t)
+
+
 @dataclass(slots=True)
 class HistoryFrame:
     """A history as columns, one entry per invoice: what the feature code reads, without records.
@@ -213,6 +307,7 @@ class HistoryFrame:
     ids: Sequence[str] | None = None
     pks: IntArray | None = None
     records: Sequence[HistoryInvoice] | None = None  # the records the frame was built from, if any
+    events: InvoiceEvents | None = None  # dated payments and reminders (None: none known)
 
     @property
     def size(self) -> int:
@@ -267,7 +362,13 @@ class HistoryFrame:
             self.disputed[rows], self.dispute_from[rows], self.credited[rows], self.partial[rows],
             self.sent[rows], self.id_rank[rows],
             ids=[self.ids[i] for i in rows.tolist()] if self.ids is not None else None,
-            pks=self.pks[rows] if self.pks is not None else None)
+            pks=self.pks[rows] if self.pks is not None else None,
+            events=self.events.take(rows, self.size) if self.events is not None else None)
+
+    def open_state(self, rows: IntArray, t: IntArray) -> FloatArray:
+        """``InvoiceEvents.state_at`` for ``rows`` (no events known: nothing paid, no reminders)."""
+        events = self.events if self.events is not None else InvoiceEvents.build(*_NO_EVENTS)
+        return events.state_at(rows, t, self.amount[rows])
 
     def seen_at(self, as_of: date) -> tuple[HistoryFrame, IntArray]:
         """``as_seen_at`` on columns: the frame at ``as_of`` and, per row of ``self``, its row there (-1: dropped)."""
@@ -310,4 +411,9 @@ class HistoryFrame:
             list(currencies), ints(cur), list(countries), ints(ctry),
             flags(i.disputed for i in invoices), ints(dispute_from), flags(i.credited > 0 for i in invoices),
             flags(i.partial_payments > 0 for i in invoices), flags(i.sent for i in invoices),
-            np.asarray(rank, dtype=np.int64).reshape(len(ids)), ids=ids, records=invoices)
+            np.asarray(rank, dtype=np.int64).reshape(len(ids)), ids=ids, records=invoices,
+            events=InvoiceEvents.from_records(invoices))
+
+
+_NO_EVENTS = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0, dtype=np.int64),
+              np.zeros(0, dtype=np.int64))

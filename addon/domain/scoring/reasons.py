@@ -162,6 +162,20 @@ def _currency(v: dict[str, float], b: FeatureBuilder, inv: HistoryInvoice, as_of
     return f"invoiced in {inv.currency}, {'the usual' if common else 'a less common'} currency"
 
 
+def _part_paid(v: dict[str, float], b: FeatureBuilder, inv: HistoryInvoice, as_of: date, up: bool) -> str:
+    share, since = v["paid_share"], v["days_since_part_payment"]
+    if math.isnan(since) or share <= 0:
+        return "nothing paid on this invoice yet"
+    return f"{share:.0%} of this invoice paid so far, the last payment {_days(since)} ago"
+
+
+def _reminded(v: dict[str, float], b: FeatureBuilder, inv: HistoryInvoice, as_of: date, up: bool) -> str:
+    n, since = int(v["reminders_sent"]), v["days_since_reminder"]
+    if n == 0 or math.isnan(since):
+        return "no reminder sent for this invoice yet"
+    return f"{n} reminder{'s' if n > 1 else ''} sent for this invoice, the last {_days(since)} ago"
+
+
 _PHRASES: dict[str, Phrase] = {
     "record": _record, "cust_settled": _settled, "amount_vs_typical": _size, "log_amount": _size,
     "terms_days": _terms, "issue_month": _month, "issue_weekday": _weekday, "open_count": _open,
@@ -173,4 +187,6 @@ _PHRASES: dict[str, Phrase] = {
     "cust_partial_rate": _rate("paid in instalments", "cust_partial_rate"),
     "cust_days_since_payment": _quiet, "cust_same_season_delay": _season, "currency_share": _currency,
     "sent": lambda v, b, i, d, up: None if v["sent"] else "invoice has not been marked as sent",
+    "paid_share": _part_paid, "days_since_part_payment": _part_paid,
+    "reminders_sent": _reminded, "days_since_reminder": _reminded,
 }

@@ -138,6 +138,13 @@ class ReferenceFeatureBuilder:
         out[_INDEX["age_days"]] = max(0, (as_of - inv.issue_date).days)
         out[_INDEX["days_to_due"]] = (inv.due_date - as_of).days
         out[_INDEX["dispute_open"]] = float(inv.dispute_visible(as_of))
+        paid = [(day, amount) for day, amount in inv.payments if day < as_of]
+        amount = float(inv.amount)
+        out[_INDEX["paid_share"]] = min(1.0, max(0.0, sum(float(a) for _, a in paid) / amount)) if amount > 0 else 0.0
+        out[_INDEX["days_since_part_payment"]] = (as_of - max(d for d, _ in paid)).days if paid else math.nan
+        sent = [day for day in inv.reminder_dates if day < as_of]
+        out[_INDEX["reminders_sent"]] = len(sent)
+        out[_INDEX["days_since_reminder"]] = (as_of - max(sent)).days if sent else math.nan
 
     def _org(self, t: int) -> tuple[float, float, float]:
         hi = bisect_left(self.org_paid, t)

@@ -3,7 +3,8 @@
 ``reference_features.ReferenceFeatureBuilder`` is the row-at-a-time code the vectorised builder
 replaced. Both must give the same features (to float rounding) on generated histories: open and
 settled invoices, many scoring days, customers and invoices the history has never seen, disputes with
-and without a known date, countries, and same-day settlements whose order is decided by invoice id.
+and without a known date, countries, dated payments and reminders, and same-day settlements whose order
+is decided by invoice id.
 """
 
 from __future__ import annotations
@@ -41,6 +42,10 @@ def _varied(history: list[HistoryInvoice], seed: int) -> list[HistoryInvoice]:
             changes["partial_payments"] = 2
         if rng.random() < 0.05:
             changes["sent"] = False
+        if rng.random() < 0.3:  # reminders while unpaid (the generator's dated payments are kept)
+            changes["reminder_dates"] = tuple(
+                d for d in (inv.due_date + timedelta(days=k) for k in (3, 10, 24))
+                if inv.paid_date is None or d < inv.paid_date)
         out.append(replace(inv, **changes))  # type: ignore[arg-type]
     return out
 
@@ -71,8 +76,10 @@ def test_vectorised_features_equal_the_reference(seed: int, mix: str, as_of: dat
     new = FeatureBuilder(seen).matrix(snaps).values
     assert len(snaps) > 100
     _assert_same(new, ref)
-    # Everything but the least-squares trend and the spread is computed from exact integer sums.
-    exact = [j for j, name in enumerate(FEATURE_NAMES) if name not in ("cust_projected_delay", "cust_delay_spread")]
+    # Everything but the least-squares trend, the spread and the share paid (a difference of running sums of
+    # amounts) is computed from exact integer sums.
+    inexact = ("cust_projected_delay", "cust_delay_spread", "paid_share")
+    exact = [j for j, name in enumerate(FEATURE_NAMES) if name not in inexact]
     np.testing.assert_array_equal(new[:, exact], ref[:, exact])
 
 

@@ -49,6 +49,30 @@ def test_scored_invoice_state(make_inv) -> None:  # type: ignore[no-untyped-def]
     assert later["dispute_open"] == 1
 
 
+def test_payments_and_reminders_so_far(make_inv) -> None:  # type: ignore[no-untyped-def]
+    base = make_inv("T", issued=0, terms=30, amount="400")
+    day = base.issue_date.toordinal()
+    target = replace(base, payments=((date.fromordinal(day + 35), Decimal("100")),
+                                     (date.fromordinal(day + 50), Decimal("60"))),
+                     reminder_dates=(date.fromordinal(day + 33), date.fromordinal(day + 40)))
+    builder = FeatureBuilder([target])
+    at_issue = _row(builder, target, target.issue_date)
+    assert (at_issue["paid_share"], at_issue["reminders_sent"]) == (0, 0)
+    assert math.isnan(at_issue["days_since_part_payment"])
+    assert math.isnan(at_issue["days_since_reminder"])
+    on_day_50 = _row(builder, target, date.fromordinal(day + 50))  # the second payment is not known yet
+    assert on_day_50["paid_share"] == pytest.approx(0.25)
+    assert on_day_50["days_since_part_payment"] == 15
+    assert on_day_50["reminders_sent"] == 2
+    assert on_day_50["days_since_reminder"] == 10
+    later = _row(builder, target, date.fromordinal(day + 51))
+    assert later["paid_share"] == pytest.approx(0.4)
+    assert later["days_since_part_payment"] == 1
+    # The columnar path (how the service scores) reads the same events.
+    frame_rows = builder.frame_snapshots(builder.frame, np.array([0]), np.array([0]), date.fromordinal(day + 51))
+    np.testing.assert_array_equal(builder.matrix(frame_rows).values[0], builder.row(target, date.fromordinal(day + 51)))
+
+
 def test_unknown_customer_gets_missing_history_not_zeros(make_inv) -> None:  # type: ignore[no-untyped-def]
     builder = FeatureBuilder([make_inv("A", customer="C1", issued=0, paid=5)])
     new = make_inv("N", customer="NEW", issued=80)
@@ -95,8 +119,14 @@ def _rewrite_future(history: list[HistoryInvoice], as_of: date, rng: random.Rand
             continue
         if not inv.settled_before(as_of):
             new_paid = as_of + timedelta(days=rng.randrange(0, 200)) if rng.random() < 0.7 else None
+            # payments and reminders from the cut-off on are new; those before it stay
+            later = tuple((as_of + timedelta(days=rng.randrange(0, 60)), Decimal(rng.randrange(1, 500)))
+                          for _ in range(rng.randrange(0, 3)))
+            sent = tuple(as_of + timedelta(days=rng.randrange(0, 60)) for _ in range(rng.randrange(0, 3)))
             out.append(replace(inv, paid_date=new_paid, credited=Decimal(rng.randrange(0, 50)),
                                partial_payments=rng.randrange(0, 3),
+                               payments=tuple(p for p in inv.payments if p[0] < as_of) + later,
+                               reminder_dates=tuple(d for d in inv.reminder_dates if d < as_of) + sent,
                                disputed=inv.disputed if inv.due_date <= as_of else rng.random() < 0.5))
             continue
         out.append(inv)

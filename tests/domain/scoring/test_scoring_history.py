@@ -45,7 +45,9 @@ def test_reads_optional_columns() -> None:
 def test_round_trip_keeps_every_field() -> None:
     original = [HistoryInvoice("I9", "C2", date(2025, 3, 1), date(2025, 3, 31), Decimal("5.00"), "USD",
                                date(2025, 4, 2), disputed=True, credited=Decimal("1.00"), partial_payments=2,
-                               sent=False, reminders_sent=3, promised=True, country="US")]
+                               sent=False, reminders_sent=3, promised=True, country="US",
+                               payments=((date(2025, 3, 20), Decimal("1.50")), (date(2025, 4, 2), Decimal("2.50"))),
+                               reminder_dates=(date(2025, 3, 25), date(2025, 4, 1)))]
     buf = io.StringIO()
     write_history_csv(original, buf)
     assert read_history_csv(io.StringIO(buf.getvalue())) == original
@@ -60,6 +62,19 @@ def test_bad_value_names_the_line() -> None:
     bad = MINIMAL.replace("2025-02-05", "05/02/2025")
     with pytest.raises(HistoryFormatError, match="line 2"):
         read_history_csv(io.StringIO(bad))
+
+
+def test_dated_payments_and_reminders_are_read_and_cut_at_as_of() -> None:
+    text = (MINIMAL.splitlines()[0] + ",payments,reminder_dates\n"
+            "I1,C1,2025-01-01,2025-01-31,100.00,GBP,,2025-02-03:40.00; 2025-01-20:10,2025-02-01;2025-02-08\n")
+    (row,) = read_history_csv(io.StringIO(text))
+    assert row.payments == ((date(2025, 1, 20), Decimal("10")), (date(2025, 2, 3), Decimal("40.00")))  # date order
+    assert row.reminder_dates == (date(2025, 2, 1), date(2025, 2, 8))
+    (seen,) = as_seen_at([row], date(2025, 2, 3))
+    assert seen.payments == ((date(2025, 1, 20), Decimal("10")),)
+    assert seen.reminder_dates == (date(2025, 2, 1),)
+    with pytest.raises(HistoryFormatError, match="line 2: payments entry '2025-02-03' is not DATE:AMOUNT"):
+        read_history_csv(io.StringIO(text.replace("2025-02-03:40.00", "2025-02-03")))
 
 
 def test_as_seen_at_undoes_later_settlements_and_drops_later_invoices() -> None:
