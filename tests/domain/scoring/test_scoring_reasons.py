@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import timedelta
+from decimal import Decimal
+
 import numpy as np
 import pytest
 
@@ -47,3 +51,21 @@ def test_no_history_and_tiny_contributions(make_inv) -> None:  # type: ignore[no
     target = make_inv("T", issued=0)
     assert _explain([], target, {"cust_settled": 0.3}) == ["no payment history for this customer yet"]
     assert _explain([], target, {"cust_settled": 0.0001}) == []
+
+
+def test_payments_and_reminders_so_far_are_phrased(make_inv) -> None:  # type: ignore[no-untyped-def]
+    base = make_inv("T", issued=0, terms=30, amount="400")
+    target = replace(base, payments=((base.due_date + timedelta(days=5), Decimal("100")),),
+                     reminder_dates=(base.due_date + timedelta(days=3), base.due_date + timedelta(days=10)))
+    as_of = base.due_date + timedelta(days=12)
+    builder = FeatureBuilder([target])
+    fm = builder.matrix([(target, as_of)])
+    contribs = np.zeros(len(FEATURE_NAMES) + 1)
+    contribs[feature_index("paid_share")], contribs[feature_index("reminders_sent")] = -0.6, 0.3
+    assert explain(fm, 0, contribs, builder, target, as_of) == [
+        "25% of this invoice paid so far, the last payment 7 days ago",
+        "2 reminders sent for this invoice, the last 2 days ago",
+    ]
+    fresh = builder.matrix([(target, base.issue_date)])
+    assert explain(fresh, 0, contribs, builder, target, base.issue_date) == [
+        "nothing paid on this invoice yet", "no reminder sent for this invoice yet"]
