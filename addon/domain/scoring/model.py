@@ -24,7 +24,7 @@ from addon.domain.scoring.calibration import IntervalCalibrator, ProbabilityCali
 from addon.domain.scoring.contributions import contributions
 from addon.domain.scoring.features import FEATURE_NAMES, FeatureBuilder, FeatureMatrix, Snapshots, feature_index
 from addon.domain.scoring.history import HistoryFrame, HistoryInvoice, IntArray, as_seen_at
-from addon.domain.scoring.online import Adjustment, RecentOutcomes
+from addon.domain.scoring.online import OVERDUE_CHECKPOINTS, Adjustment, RecentOutcomes
 from addon.domain.scoring.reasons import explain_rows
 
 ARTIFACT_FORMAT = 1
@@ -164,14 +164,15 @@ class RiskModel:
                          ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         """``predict_matrix`` of ``snap``'s rows (``features`` = ``builder.matrix(snap)``) with the
         scoring-time adjustment of each row's scoring day: the numbers the product scores with."""
-        adjustment = self.recent_outcomes(builder).adjustment(snap.customer, snap.t)
+        adjustment = self.recent_outcomes(builder).adjustment(snap.customer, snap.t, snap.t - snap.due)
         return self.predict_matrix(features, adjustment)
 
     def recent_outcomes(self, builder: FeatureBuilder) -> RecentOutcomes:
         """The scoring-time adjustment over ``builder``'s history, with this model's window rules."""
         config = self.metadata.get("config", {})
         return RecentOutcomes(self, builder, float(config.get("calibration_fraction", 0.25)),
-                              int(config.get("delay_horizon_days", 90)), self.interval.scaled)
+                              int(config.get("delay_horizon_days", 90)), self.interval.scaled,
+                              tuple(config.get("checkpoints", OVERDUE_CHECKPOINTS)))
 
     def p_late(self, values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         """Calibrated P(late) of feature rows: the mean over the calibrated classifiers."""
@@ -205,12 +206,11 @@ class RiskModel:
         lo, hi = self.interval.apply(raw[:, 0], raw[:, -1], overdue)
         mid = raw[:, 1]
         if adjustment is not None:
+            # Each row's stage (not yet due / overdue) has its own window offsets, measured with the shift.
             lower, upper, have = adjustment.offsets(offset_unit(raw[:, 0], raw[:, -1], self.interval.scaled))
-            # The shift and the window's offsets were measured on at-issue rows: not-yet-due ones only.
-            fresh = have & ~overdue
-            shift = np.where(fresh, adjustment.shift, 0.0)
-            lo = np.where(fresh, raw[:, 0] + shift - lower, lo)
-            hi = np.where(fresh, raw[:, -1] + shift + upper, hi)
+            shift = np.where(have, adjustment.shift, 0.0)
+            lo = np.where(have, raw[:, 0] + shift - lower, lo)
+            hi = np.where(have, raw[:, -1] + shift + upper, hi)
             mid = mid + shift
         # Still unpaid at as_of: it cannot be paid before as_of, so no quantile may precede it.
         q = np.column_stack([lo, mid, hi])

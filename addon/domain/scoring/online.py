@@ -27,7 +27,8 @@ the trained offsets (pooled with the prior on a cold start), without the shift.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 import numpy as np
@@ -45,6 +46,8 @@ MIN_WINDOW = 150  # own recent invoices needed before the window replaces the tr
 # A big book's window is cut to its newest rows: still 200 misses per tail, and the at-issue features
 # of the window (and of its customers' earlier invoices) stay a small part of scoring the book.
 MAX_WINDOW = 2000
+MIN_OVERDUE = 100  # overdue snapshots the window needs before its overdue offsets replace the trained ones
+OVERDUE_CHECKPOINTS = (7, 14, 30, 60, 90)  # TrainConfig.checkpoints past the due date
 
 
 class RawQuantiles(Protocol):
@@ -59,6 +62,10 @@ class Calibration:
 
     lower: float  # conformal offsets of the not-yet-due interval (in raw widths when the model's are scaled)
     upper: float
+    # The same for rows already past due, one pair per checkpoint after the due date, from the window's
+    # snapshots at that checkpoint (None: not asked for, or too few of them; the trained offsets then
+    # apply, without the shift).
+    overdue: tuple[tuple[float, float], ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,43 +75,74 @@ class Adjustment:
     shift: Vector
     group: IntArray  # index into ``calibrations``: one per distinct scoring date
     calibrations: list[Calibration | None]
+    stage: IntArray | None = None  # per row: -1 not yet due, else its checkpoint (None: none is past due)
 
     def offsets(self, unit: Vector | float = 1.0) -> tuple[Vector, Vector, npt.NDArray[np.bool_]]:
         """Lower and upper offsets per row in days (``unit``: each row's raw width, for scaled offsets),
-        and where the window supplied them."""
-        lower = np.array([c.lower if c else 0.0 for c in self.calibrations], dtype=np.float64)[self.group]
-        upper = np.array([c.upper if c else 0.0 for c in self.calibrations], dtype=np.float64)[self.group]
-        have = np.array([c is not None for c in self.calibrations], dtype=bool)[self.group]
-        return lower * unit, upper * unit, have
+        and where the window supplied them (for an overdue row, the window's overdue offsets)."""
+        stage = self.stage if self.stage is not None else np.full(len(self.group), -1, dtype=np.int64)
+        pairs = np.full((len(self.group), 2), np.nan)
+        for n, calibration in enumerate(self.calibrations):
+            if calibration is None:
+                continue
+            rows, past = self.group == n, (self.group == n) & (stage >= 0)
+            pairs[rows] = (calibration.lower, calibration.upper)
+            pairs[past] = np.array(calibration.overdue)[stage[past]] if calibration.overdue else np.nan
+        lower, upper = pairs[:, 0], pairs[:, 1]
+        have = ~np.isnan(lower)
+        return np.where(have, lower, 0.0) * unit, np.where(have, upper, 0.0) * unit, have
 
 
 class RecentOutcomes:
     """At-issue predictions of a history's invoices, computed on demand, and what they say on a date."""
 
     def __init__(self, model: RawQuantiles, builder: FeatureBuilder, calibration_fraction: float = 0.25,
-                 delay_horizon_days: int = 90, scaled: bool = False) -> None:
+                 delay_horizon_days: int = 90, scaled: bool = False,
+                 checkpoints: Sequence[int] = OVERDUE_CHECKPOINTS) -> None:
         self.model, self.builder = model, builder
         self.fraction, self.horizon = calibration_fraction, delay_horizon_days
         self.scaled = scaled  # offsets in units of each row's raw width, like the model's trained ones
+        self.checkpoints = tuple(d for d in checkpoints if d > 0)  # days past due of the overdue snapshots
         frame = builder.frame
         self.issue, self.due, self.paid, self.customer = frame.issue, frame.due, frame.paid, frame.customer
         self._raw_q = np.full((frame.size, 3), np.nan)  # NaN: not computed yet
+        self._raw_overdue = {d: np.full((frame.size, 3), np.nan) for d in self.checkpoints}
         self._newest_first = np.argsort(-self.issue, kind="stable")
         self._cache: dict[int, Calibration | None] = {}
+        self._overdue_cache: dict[int, tuple[tuple[float, float], ...] | None] = {}
 
-    def adjustment(self, customers: IntArray, days: IntArray) -> Adjustment:
-        """Shift and calibration for scored rows of ``customers`` (builder codes, -1: none) on ``days``."""
+    def adjustment(self, customers: IntArray, days: IntArray, past_due: IntArray | None = None) -> Adjustment:
+        """Shift and calibration for scored rows of ``customers`` (builder codes, -1: none) on ``days``;
+        ``past_due``: each row's days past its due date (rows past due take the window's overdue offsets
+        of the nearest checkpoint)."""
         unique, group = np.unique(days, return_inverse=True)
-        calibrations = [self.calibration(int(d)) for d in unique.tolist()]
-        shift = self.shift(customers, days)
-        shift[~np.array([c is not None for c in calibrations], dtype=bool)[group]] = 0.0
-        return Adjustment(shift, group.astype(np.int64), calibrations)
+        stage = None
+        with_overdue = np.zeros(len(unique), dtype=bool)
+        if past_due is not None and self.checkpoints:
+            stage = self.stage(past_due)
+            with_overdue[np.unique(group[stage >= 0])] = True
+        calibrations = [self.calibration(int(d), bool(o)) for d, o in zip(unique.tolist(), with_overdue, strict=True)]
+        adjustment = Adjustment(self.shift(customers, days), group.astype(np.int64), calibrations, stage)
+        _, _, have = adjustment.offsets()
+        adjustment.shift[~have] = 0.0
+        return adjustment
 
-    def calibration(self, day: int) -> Calibration | None:
-        """The newest window's calibration for scoring on day ordinal ``day`` (None: too few rows)."""
+    def stage(self, past_due: IntArray) -> IntArray:
+        """-1 for rows not yet past due, else the index of the checkpoint nearest to their days past due."""
+        middles = (np.array(self.checkpoints[1:]) + np.array(self.checkpoints[:-1])) / 2
+        return np.where(past_due > 0, np.searchsorted(middles, past_due), -1).astype(np.int64)
+
+    def calibration(self, day: int, overdue: bool = False) -> Calibration | None:
+        """The newest window's calibration for scoring on day ordinal ``day`` (None: too few rows), with
+        the overdue offsets when ``overdue``."""
         if day not in self._cache:
             self._cache[day] = self._calibrate(day)
-        return self._cache[day]
+        found = self._cache[day]
+        if found is None or not overdue:
+            return found
+        if day not in self._overdue_cache:
+            self._overdue_cache[day] = self._calibrate_overdue(day)
+        return replace(found, overdue=self._overdue_cache[day])
 
     def shift(self, customers: IntArray, days: IntArray) -> Vector:
         """Each row's customer's mean recent miss (actual minus at-issue p50), shrunk by its noise."""
@@ -147,4 +185,38 @@ class RecentOutcomes:
         known = np.where(self.paid[delay_rows] < day, self.paid[delay_rows], day)
         actual = (known - self.due[delay_rows]).astype(np.float64)
         return Calibration(*interval_offsets(q[:, 0], q[:, -1], actual, scaled=self.scaled))
+
+    def _calibrate_overdue(self, day: int) -> tuple[tuple[float, float], ...] | None:
+        """Offsets for rows past due, per checkpoint: the same window's invoices, seen at each checkpoint
+        after their due date while still unpaid then (as training sees them), scored with the shift of
+        that day. A checkpoint with fewer than MIN_OVERDUE such rows pools the later ones (then all)."""
+        window = self._window(self.due < day - self.horizon)
+        rows, seen, raw, stage = [], [], [], []
+        for k, offset in enumerate(self.checkpoints):
+            at = self.due[window] + offset
+            keep = (at < day) & (self.paid[window] >= at) & (at > self.issue[window])
+            rows.append(window[keep])
+            seen.append(at[keep])
+            raw.append(self._overdue_raw(offset, window[keep]))
+            stage.append(np.full(int(keep.sum()), k))
+        r, t, q, k_of = np.concatenate(rows), np.concatenate(seen), np.vstack(raw), np.concatenate(stage)
+        if len(r) < MIN_OVERDUE:
+            return None
+        q = q + self.shift(self.customer[r], t)[:, None]
+        known = np.where(self.paid[r] < day, self.paid[r], day)
+        actual = (known - self.due[r]).astype(np.float64)
+        out = []
+        for k in range(len(self.checkpoints)):
+            use = next((m for m in (k_of == k, k_of >= k) if m.sum() >= MIN_OVERDUE), np.ones(len(r), dtype=bool))
+            out.append(interval_offsets(q[use, 0], q[use, -1], actual[use], scaled=self.scaled))
+        return tuple(out)
+
+    def _overdue_raw(self, offset: int, rows: IntArray) -> Matrix:
+        """Raw outputs of ``rows`` seen ``offset`` days after their due date, computed once."""
+        cache = self._raw_overdue[offset]
+        todo = rows[np.isnan(cache[rows, 1])]
+        if len(todo):
+            snap = self.builder.frame_snapshots(self.builder.frame, todo, todo, self.due[todo] + offset)
+            cache[todo] = self.model.raw_quantiles(self.builder.matrix(snap).values)
+        return cache[rows]
 

@@ -84,6 +84,46 @@ def test_window_offsets_give_each_tail_a_tenth_of_the_misses() -> None:
     assert below + above > 0.15
 
 
+def test_overdue_offsets_come_from_the_windows_overdue_snapshots() -> None:
+    """Rows already past due take offsets measured on the same window's invoices seen at the checkpoints
+    after their due date while still unpaid, as training sees them."""
+    history = generated_history(seed=2, mix="distressed", customers=40, invoices=1500)
+    builder = FeatureBuilder(history)
+    recent = RecentOutcomes(ZeroModel(), builder)
+    day = split_date(history, 0.25)
+    t = day.toordinal()
+    assert recent.calibration(t).overdue is None  # only computed when an overdue row asks for it
+    calibration = recent.calibration(t, overdue=True)
+    assert calibration is not None
+    assert calibration.overdue is not None
+    eligible = sorted((i for i in history if i.due_date.toordinal() < t - 90), key=lambda i: i.issue_date,
+                      reverse=True)
+    window = eligible[:-(-len(eligible) // 4)]
+    checkpoints = (7, 14, 30, 60, 90)
+    seen = [(n, i, i.due_date + timedelta(days=k)) for n, k in enumerate(checkpoints) for i in window
+            if i.due_date + timedelta(days=k) < day and not i.settled_before(i.due_date + timedelta(days=k))]
+    stage = np.array([n for n, _, _ in seen])
+    counts = np.bincount(stage, minlength=5)
+    assert counts[0] >= 100  # the first checkpoints have their own offsets ...
+    assert counts[-1] < 100  # ... the last pools the later ones (here: all of them too few: everything)
+    codes = builder.snapshots([(i, d) for _, i, d in seen]).customer
+    shift = recent.shift(codes, _days(*(d for _, _, d in seen)))
+    actual = np.array([((i.paid_date if i.paid_date and i.paid_date < day else day) - i.due_date).days
+                       for _, i, _ in seen], dtype=float)
+
+    def offsets(use: np.ndarray) -> tuple[float, float]:
+        return (conformal_offset((-10 + shift - actual)[use], 0.9), conformal_offset((actual - 10 - shift)[use], 0.9))
+
+    expected = []
+    for n in range(5):
+        use = stage == n if counts[n] >= 100 else stage >= n if counts[n:].sum() >= 100 else stage >= 0
+        expected.append(offsets(use))
+    assert np.array(calibration.overdue) == pytest.approx(np.array(expected), abs=1e-9)
+    # Still unpaid a week after the due date: p10 has to move up more than for the book seen at issue.
+    assert calibration.overdue[0][0] < calibration.lower
+    assert recent.stage(np.array([-3, 0, 1, 10, 11, 22, 23, 200])).tolist() == [-1, -1, 0, 0, 1, 1, 2, 4]
+
+
 def test_a_small_book_keeps_the_trained_calibration(small_model, small_history) -> None:  # type: ignore[no-untyped-def]
     model, as_of = small_model
     builder = FeatureBuilder(small_history)
@@ -109,16 +149,19 @@ def test_the_adjustment_ignores_what_happens_after_the_scoring_day(distressed) -
         return inv
 
     probes = [i for i in history if i.issue_date == day] or [i for i in history if i.issue_date > day][:5]
+    probes += [i for i in history if i.due_date < day - timedelta(days=10) and not i.settled_before(day)][:5]
     later = [replace(i, invoice_id=f"X{n}", issue_date=day + timedelta(days=3), due_date=day + timedelta(days=33),
                      paid_date=None) for n, i in enumerate(probes)]
 
     def adjust(h: list[HistoryInvoice]) -> tuple[list[float], list[object]]:
         builder = FeatureBuilder(h)
         snap = builder.snapshots([(p, day) for p in probes])
-        a = model.recent_outcomes(builder).adjustment(snap.customer, snap.t)
+        a = model.recent_outcomes(builder).adjustment(snap.customer, snap.t, snap.t - snap.due)
         return a.shift.tolist(), a.calibrations
 
     base = adjust(history)
+    assert base[1][0] is not None
+    assert base[1][0].overdue is not None  # the overdue probes asked for overdue offsets
     assert base == adjust([rewrite(i) for i in history] + later)
     # ... and the check can fail: an outcome known before the day does change it.
     earlier = [replace(i, paid_date=i.paid_date + timedelta(days=20))
@@ -159,3 +202,32 @@ def test_the_adjustment_follows_deteriorating_customers(distressed) -> None:  # 
     assert abs(coverage(adjusted) - 0.8) < abs(coverage(plain) - 0.8)
     assert (adjusted[:, 0] <= adjusted[:, 1]).all()
     assert (adjusted[:, 1] <= adjusted[:, 2]).all()
+
+
+def test_rescoring_an_overdue_invoice_follows_the_recent_window(distressed) -> None:  # type: ignore[no-untyped-def]
+    """Re-scored 14 days past due, held-out invoices are covered as promised only with the window's overdue
+    offsets and the customer's shift: the trained offsets come from invoices due months before the cut-off,
+    and the late payers who make up an overdue book have drifted since."""
+    history, model, cutoff = distressed
+    end = max(i.paid_date or i.issue_date for i in history)
+    test = [i for i in history if i.issue_date >= cutoff and i.due_date + timedelta(days=104) <= end
+            and not i.settled_before(i.due_date + timedelta(days=14))]
+    builder = FeatureBuilder(history)
+    snap = builder.snapshots([(i, i.due_date + timedelta(days=14)) for i in test])
+    features = builder.matrix(snap)
+    _, trained = model.predict_matrix(features)
+    _, adjusted = model.predict_adjusted(builder, snap, features)
+    actual = np.array([i.delay_days() if i.paid_date else 10**4 for i in test], dtype=float)
+    assert len(test) > 100
+
+    def above_p90(q: np.ndarray) -> float:
+        return float((actual > q[:, 2]).mean())
+
+    def coverage(q: np.ndarray) -> float:
+        return float(((q[:, 0] <= actual) & (actual <= q[:, 2])).mean())
+
+    # Here (a small book, few trees): 20% after p90 -> 12.5%, coverage 0.72 -> 0.76.
+    assert above_p90(trained) > 0.15
+    assert above_p90(adjusted) < 0.15
+    assert abs(coverage(adjusted) - 0.8) < abs(coverage(trained) - 0.8)
+    assert (adjusted[:, 0] >= 14).all()  # never before the scoring day: it was still unpaid then
