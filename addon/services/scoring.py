@@ -115,10 +115,10 @@ def tenant_history(session: Session, tenant: Tenant) -> TenantHistory:
     return history, open_rows
 
 
-def dated_events(session: Session, tenant: Tenant, open_only: bool = False
+def dated_events(session: Session, tenant: Tenant
                  ) -> tuple[dict[int, list[tuple[date, Decimal]]], dict[int, list[date]]]:
     """Per invoice key, in date order: the payments applied to it (payment date, amount allocated) and the
-    days reminders were sent. ``open_only``: for open invoices only (all that scoring needs)."""
+    days reminders were sent."""
     payments: dict[int, list[tuple[date, Decimal]]] = defaultdict(list)
     reminders: dict[int, list[date]] = defaultdict(list)
     pay = (select(PaymentAllocation.invoice_id, Payment.date, PaymentAllocation.amount)
@@ -129,13 +129,9 @@ def dated_events(session: Session, tenant: Tenant, open_only: bool = False
             .where(DunningAction.tenant_id == tenant.id, DunningAction.status == "sent",
                    DunningAction.invoice_id.is_not(None), DunningAction.sent_at.is_not(None))
             .order_by(DunningAction.invoice_id, DunningAction.sent_at))
-    if open_only:
-        still_open = select(Invoice.id).where(Invoice.tenant_id == tenant.id, Invoice.status == "open")
-        pay = pay.where(PaymentAllocation.invoice_id.in_(still_open))
-        sent = sent.where(DunningAction.invoice_id.in_(still_open))
-    for invoice_id, day, amount in session.execute(pay).tuples():
+    for invoice_id, day, amount in session.execute(pay):
         payments[cast(int, invoice_id)].append((day, amount))
-    for invoice_id, sent_at in session.execute(sent).tuples():
+    for invoice_id, sent_at in session.execute(sent):
         reminders[cast(int, invoice_id)].append(cast(datetime, sent_at).date())
     return payments, reminders
 
@@ -247,20 +243,30 @@ def _pg_history_frame(session: Session, tenant: Tenant) -> tuple[HistoryFrame, I
         currency=currency.astype(np.int64), countries=[], country=np.full(count, -1, dtype=np.int64),
         disputed=flag["disputed"], dispute_from=due, credited=flag["credited"], partial=flag["partial"],
         sent=flag["sent"], id_rank=decimal_string_rank(ids), pks=ids)
-    open_rows = np.flatnonzero(flag["open"])
-    frame.events = _open_events(session, tenant, ids, open_rows)
-    return frame, open_rows
+    frame.events = _frame_events(session, tenant, ids)
+    return frame, np.flatnonzero(flag["open"])
 
 
-def _open_events(session: Session, tenant: Tenant, pks: IntArray, open_rows: IntArray) -> InvoiceEvents:
-    """Dated payments and reminders of the open invoices, as frame events (scoring reads no others:
-    the scoring-time window is scored at issue, before any)."""
-    row_of = dict(zip(pks[open_rows].tolist(), open_rows.tolist(), strict=True))
-    payments, reminders = dated_events(session, tenant, open_only=True)
+def _frame_events(session: Session, tenant: Tenant, pks: IntArray) -> InvoiceEvents:
+    """Dated payments and reminders of the frame's invoices (rows located by key, vectorised): open
+    invoices need them for their own state, and the scoring-time window for its overdue snapshots."""
+    payments, reminders = dated_events(session, tenant)
+    row = _rows_of(pks, [*payments, *reminders])
     return InvoiceEvents.from_lists(
-        [(row_of[pk], day.toordinal(), float(amount)) for pk, items in payments.items() if pk in row_of
+        [(row[pk], day.toordinal(), float(amount)) for pk, items in payments.items() if pk in row
          for day, amount in items],
-        [(row_of[pk], day.toordinal()) for pk, days in reminders.items() if pk in row_of for day in days])
+        [(row[pk], day.toordinal()) for pk, days in reminders.items() if pk in row for day in days])
+
+
+def _rows_of(pks: IntArray, keys: Sequence[int]) -> dict[int, int]:
+    """Invoice key -> its row in a frame whose keys are ``pks`` (keys not in the frame are left out)."""
+    if not len(pks) or not keys:
+        return {}
+    wanted = np.array(keys, dtype=np.int64)
+    order = np.argsort(pks, kind="stable")
+    rows = order[np.minimum(np.searchsorted(pks, wanted, sorter=order), len(pks) - 1)]
+    found = pks[rows] == wanted
+    return dict(zip(wanted[found].tolist(), rows[found].tolist(), strict=True))
 
 
 def _customer_names(session: Session, tenant: Tenant, pks: list[int]) -> list[str]:
