@@ -55,8 +55,10 @@ class Invoice(TenantScoped, TimestampMixin, Base):
     fully_paid_on: Mapped[date | None]
     billing_email: Mapped[str | None] = mapped_column(String(320))
     online_url: Mapped[str | None] = mapped_column(String(1000))
-    disputed: Mapped[bool] = mapped_column(Boolean, default=False)
+    disputed: Mapped[bool] = mapped_column(Boolean, default=False)  # a dispute is open now
+    disputed_on: Mapped[date | None]  # when a user recorded the (latest) dispute; kept once it is resolved
     promised_on: Mapped[date | None]  # promise-to-pay date recorded by a user
+    promise_recorded_on: Mapped[date | None]  # when that promise was recorded
     remote_updated_at: Mapped[datetime | None]
 
     customer: Mapped[Customer | None] = relationship()

@@ -77,7 +77,7 @@ class ScoringSummary:
 _HISTORY_COLUMNS = (Invoice.id, Invoice.remote_id, Invoice.customer_id, Customer.remote_id.label("customer_remote"),
                     Invoice.issue_date, Invoice.due_date, Invoice.total, Invoice.currency, Invoice.status,
                     Invoice.fully_paid_on, Invoice.disputed, Invoice.amount_credited, Invoice.sent,
-                    Invoice.promised_on, Invoice.amount_due)
+                    Invoice.promised_on, Invoice.amount_due, Invoice.disputed_on)
 
 
 TenantHistory = tuple[list[HistoryInvoice], dict[str, Any]]
@@ -91,14 +91,14 @@ def tenant_history(session: Session, tenant: Tenant) -> TenantHistory:
     """
     rows = session.execute(select(*_HISTORY_COLUMNS).outerjoin(Customer, Customer.id == Invoice.customer_id)
                            .where(Invoice.tenant_id == tenant.id, Invoice.status.in_(["open", "paid"]))).all()
-    payments, reminders = dated_events(session, tenant)
+    payments, reminders, promises = dated_events(session, tenant)
     history: list[HistoryInvoice] = []
     open_rows: dict[str, Any] = {}
     zero = Decimal("0")
     # Unpacking each row once is several times cheaper than repeated Row attribute lookups at 1M rows.
     for row in rows:
         (pk, _remote, customer_pk, customer_remote, issue, due, total, currency, status, fully_paid_on, disputed,
-         credited, sent, promised_on, amount_due) = row
+         credited, sent, promised_on, amount_due, disputed_on) = row
         paid = fully_paid_on if status == "paid" else None
         if status == "paid" and paid is None:
             paid = due  # paid, date unknown to the mirror: count it as on time rather than invent
@@ -106,21 +106,22 @@ def tenant_history(session: Session, tenant: Tenant) -> TenantHistory:
         history.append(HistoryInvoice(
             invoice_id=str(pk), customer_id=customer_remote or f"unknown-{customer_pk}",
             issue_date=issue, due_date=due, amount=total, currency=currency,
-            paid_date=paid, disputed=disputed, credited=credited or zero,
-            partial_payments=max(0, len(paid_in) - (1 if paid else 0)), sent=sent,
+            paid_date=paid, disputed=bool(disputed) or disputed_on is not None, dispute_date=disputed_on,
+            credited=credited or zero, partial_payments=max(0, len(paid_in) - (1 if paid else 0)), sent=sent,
             reminders_sent=len(reminded), promised=promised_on is not None,
-            payments=tuple(paid_in), reminder_dates=tuple(reminded)))
+            payments=tuple(paid_in), reminder_dates=tuple(reminded), promises=tuple(promises.get(pk, ()))))
         if status == "open" and amount_due > 0:
             open_rows[str(pk)] = row
     return history, open_rows
 
 
-def dated_events(session: Session, tenant: Tenant
-                 ) -> tuple[dict[int, list[tuple[date, Decimal]]], dict[int, list[date]]]:
-    """Per invoice key, in date order: the payments applied to it (payment date, amount allocated) and the
-    days reminders were sent."""
+def dated_events(session: Session, tenant: Tenant) -> tuple[
+        dict[int, list[tuple[date, Decimal]]], dict[int, list[date]], dict[int, list[tuple[date, date]]]]:
+    """Per invoice key, in date order: the payments applied to it (payment date, amount allocated), the
+    days reminders were sent, and the promise to pay (day recorded, day promised) a collector recorded."""
     payments: dict[int, list[tuple[date, Decimal]]] = defaultdict(list)
     reminders: dict[int, list[date]] = defaultdict(list)
+    promises: dict[int, list[tuple[date, date]]] = defaultdict(list)
     pay = (select(PaymentAllocation.invoice_id, Payment.date, PaymentAllocation.amount)
            .join(Payment, Payment.id == PaymentAllocation.payment_id)
            .where(PaymentAllocation.tenant_id == tenant.id, PaymentAllocation.invoice_id.is_not(None),
@@ -133,7 +134,12 @@ def dated_events(session: Session, tenant: Tenant
         payments[cast(int, invoice_id)].append((day, amount))
     for invoice_id, sent_at in session.execute(sent):
         reminders[cast(int, invoice_id)].append(cast(datetime, sent_at).date())
-    return payments, reminders
+    for invoice_id, made, promised in session.execute(
+            select(Invoice.id, Invoice.promise_recorded_on, Invoice.promised_on)
+            .where(Invoice.tenant_id == tenant.id, Invoice.promise_recorded_on.is_not(None),
+                   Invoice.promised_on.is_not(None))):
+        promises[invoice_id].append((cast(date, made), cast(date, promised)))
+    return payments, reminders, promises
 
 
 def history_frame(session: Session, tenant: Tenant, records: Callable[[], TenantHistory] | None = None
@@ -161,13 +167,15 @@ def frame_pks(frame: HistoryFrame, rows: IntArray) -> IntArray:
 
 
 _DAY = "- DATE '0001-01-01' + 1"  # date -> day ordinal (date.toordinal)
-_FLAGS = (("disputed", "COALESCE(i.disputed, false)"), ("credited", "COALESCE(i.amount_credited, 0) > 0"),
+_FLAGS = (("disputed", "COALESCE(i.disputed, false) OR i.disputed_on IS NOT NULL"),
+          ("credited", "COALESCE(i.amount_credited, 0) > 0"),
           ("sent", "COALESCE(i.sent, false)"), ("open", "i.status = 'open' AND i.amount_due > 0"),
           ("partial", "COALESCE(pa.n, 0) > CASE WHEN i.status = 'paid' THEN 1 ELSE 0 END"))
 # (column, its SQL, binary COPY type): every field fixed-width and never NULL, so numpy can read the rows.
 _COPY_FIELDS = (
     ("id", "i.id", ">i4"), ("customer", "COALESCE(i.customer_id, -1)", ">i4"),
     ("issue", f"i.issue_date {_DAY}", ">i4"), ("due", f"i.due_date {_DAY}", ">i4"),
+    ("dispute_from", f"COALESCE(i.disputed_on, i.due_date) {_DAY}", ">i4"),
     # paid with no date known to the mirror counts as paid on time, as in tenant_history
     ("paid", f"CASE WHEN i.status = 'paid' THEN COALESCE(i.fully_paid_on, i.due_date) {_DAY} ELSE {NO_DATE} END",
      ">i4"),
@@ -241,7 +249,8 @@ def _pg_history_frame(session: Session, tenant: Tenant) -> tuple[HistoryFrame, I
         paid=rows["paid"].astype(np.int64), amount=rows["amount"].astype(np.float64),
         currencies=[c.decode().rstrip(" ") for c in currency_bytes.tolist()],
         currency=currency.astype(np.int64), countries=[], country=np.full(count, -1, dtype=np.int64),
-        disputed=flag["disputed"], dispute_from=due, credited=flag["credited"], partial=flag["partial"],
+        disputed=flag["disputed"], dispute_from=rows["dispute_from"].astype(np.int64), credited=flag["credited"],
+        partial=flag["partial"],
         sent=flag["sent"], id_rank=decimal_string_rank(ids), pks=ids)
     frame.events = _frame_events(session, tenant, ids)
     return frame, np.flatnonzero(flag["open"])
@@ -250,12 +259,14 @@ def _pg_history_frame(session: Session, tenant: Tenant) -> tuple[HistoryFrame, I
 def _frame_events(session: Session, tenant: Tenant, pks: IntArray) -> InvoiceEvents:
     """Dated payments and reminders of the frame's invoices (rows located by key, vectorised): open
     invoices need them for their own state, and the scoring-time window for its overdue snapshots."""
-    payments, reminders = dated_events(session, tenant)
-    row = _rows_of(pks, [*payments, *reminders])
+    payments, reminders, promises = dated_events(session, tenant)
+    row = _rows_of(pks, [*payments, *reminders, *promises])
     return InvoiceEvents.from_lists(
         [(row[pk], day.toordinal(), float(amount)) for pk, items in payments.items() if pk in row
          for day, amount in items],
-        [(row[pk], day.toordinal()) for pk, days in reminders.items() if pk in row for day in days])
+        [(row[pk], day.toordinal()) for pk, days in reminders.items() if pk in row for day in days],
+        [(row[pk], made.toordinal(), promised.toordinal()) for pk, items in promises.items() if pk in row
+         for made, promised in items])
 
 
 def _rows_of(pks: IntArray, keys: Sequence[int]) -> dict[int, int]:

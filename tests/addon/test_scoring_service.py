@@ -12,7 +12,7 @@ from addon.domain.scoring.history import HistoryFrame
 from addon.domain.scoring.model import RiskModel
 from addon.domain.scoring.train import TrainConfig
 from addon.models import AuditLog, DunningAction, Invoice, ModelVersion, RiskScore
-from addon.services import scoring, sync
+from addon.services import collections, scoring, sync
 from connectors.fake import InMemoryConnector
 from connectors.sandbox.domain import as_domain
 from connectors.sandbox.generator import generate_company
@@ -212,16 +212,27 @@ def test_dated_payments_and_reminders_reach_the_open_invoices_features(db, mirro
                                    ("third", "failed", None)):  # a failed send is not a reminder
         db.add(DunningAction(tenant_id=tenant.id, exactly_once_key=f"{chased.id}:{stage}", invoice_id=chased.id,
                              stage_key=stage, tone="polite", channel="email", status=status, sent_at=sent_at))
+    others = db.query(Invoice).filter(Invoice.status == "open", Invoice.amount_due > 0, Invoice.id != chased.id
+                                      ).order_by(Invoice.id).limit(2).all()
+    collections.record_promise(db, tenant, chased.id, date(2026, 11, 8), date(2026, 10, 28), "user:1")
+    collections.record_dispute(db, tenant, others[0].id, date(2026, 10, 25), "user:1", "wrong quantity")
+    collections.record_dispute(db, tenant, others[1].id, date(2026, 10, 5), "user:1")
+    collections.resolve_dispute(db, tenant, others[1].id, "user:1")  # resolved: it still was disputed
     db.flush()
     history, open_rows = scoring.tenant_history(db, tenant)
     records = {h.invoice_id: h for h in history}
     assert records[str(chased.id)].reminder_dates == (date(2026, 10, 20), date(2026, 10, 27))
+    assert records[str(chased.id)].promises == ((date(2026, 10, 28), date(2026, 11, 8)),)
+    for other, day in zip(others, (date(2026, 10, 25), date(2026, 10, 5)), strict=True):
+        assert records[str(other.id)].disputed
+        assert records[str(other.id)].dispute_date == day
     part_paid = [h for h in history if h.invoice_id in open_rows and h.payments]
     assert part_paid  # the generated company has open invoices with a partial payment
     frame, rows = scoring.history_frame(db, tenant)
     state = frame.open_state(rows, np.full(len(rows), TODAY.toordinal(), dtype=np.int64))
     by_id = dict(zip((frame.invoice_id(r) for r in rows.tolist()), state.tolist(), strict=True))
-    assert by_id[str(chased.id)][2:] == [2.0, 5.0]  # two reminders, the last 5 days before TODAY
+    assert by_id[str(chased.id)][2:] == [2.0, 5.0, 7.0]  # two reminders, the last 5 days ago; pay in 7 days
+    assert _by_invoice(frame) == _by_invoice(HistoryFrame.from_records(history))  # dispute dates included
     for inv in part_paid:
         paid = sum(amount for day, amount in inv.payments if day < TODAY)
         assert by_id[inv.invoice_id][0] == pytest.approx(float(paid / inv.amount))

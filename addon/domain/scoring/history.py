@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import IO
@@ -19,7 +19,7 @@ import numpy.typing as npt
 
 REQUIRED_COLUMNS = ("invoice_id", "customer_id", "issue_date", "due_date", "amount", "currency", "paid_date")
 OPTIONAL_COLUMNS = ("disputed", "country", "credited", "partial_payments", "sent", "reminders_sent",
-                    "promised", "payments", "reminder_dates")
+                    "promised", "payments", "reminder_dates", "promises")
 _TRUE = {"1", "true", "yes", "y", "t"}
 
 
@@ -52,6 +52,7 @@ class HistoryInvoice:
     # days reminders were sent.
     payments: tuple[tuple[date, Decimal], ...] = ()
     reminder_dates: tuple[date, ...] = ()
+    promises: tuple[tuple[date, date], ...] = ()  # (day the promise was recorded, day promised), in order
 
     @property
     def terms_days(self) -> int:
@@ -81,9 +82,11 @@ def as_seen_at(invoices: Iterable[HistoryInvoice], as_of: date) -> list[HistoryI
             continue
         if inv.paid_date is not None and inv.paid_date >= as_of:
             inv = replace(inv, paid_date=None)
-        if any(day >= as_of for day, _ in inv.payments) or any(day >= as_of for day in inv.reminder_dates):
+        if (any(day >= as_of for day, _ in inv.payments) or any(day >= as_of for day in inv.reminder_dates)
+                or any(made >= as_of for made, _ in inv.promises)):
             inv = replace(inv, payments=tuple(p for p in inv.payments if p[0] < as_of),
-                          reminder_dates=tuple(d for d in inv.reminder_dates if d < as_of))
+                          reminder_dates=tuple(d for d in inv.reminder_dates if d < as_of),
+                          promises=tuple(p for p in inv.promises if p[0] < as_of))
         out.append(inv)
     return out
 
@@ -140,7 +143,21 @@ def _parse_row(row: dict[str, str]) -> HistoryInvoice:
         country=text("country") or None,
         payments=_payments(text("payments")),
         reminder_dates=tuple(sorted(_iso_date(d.strip()) for d in text("reminder_dates").split(";") if d.strip())),
+        promises=_promises(text("promises")),
     )
+
+
+def _promises(value: str) -> tuple[tuple[date, date], ...]:
+    """The ``promises`` column: ``RECORDED:PROMISED`` date pairs separated by ``;`` (``2026-01-10:2026-01-20``)."""
+    out = []
+    for item in value.split(";"):
+        if not item.strip():
+            continue
+        made, sep, promised = item.strip().partition(":")
+        if not sep:
+            raise ValueError(f"promises entry {item.strip()!r} is not RECORDED:PROMISED")
+        out.append((_iso_date(made.strip()), _iso_date(promised.strip())))
+    return tuple(sorted(out))
 
 
 def _payments(value: str) -> tuple[tuple[date, Decimal], ...]:
@@ -180,6 +197,7 @@ def write_history_csv(invoices: Sequence[HistoryInvoice], stream: IO[str]) -> No
             inv.reminders_sent, int(inv.promised),
             ";".join(f"{day.isoformat()}:{amount}" for day, amount in inv.payments),
             ";".join(day.isoformat() for day in inv.reminder_dates),
+            ";".join(f"{made.isoformat()}:{promised.isoformat()}" for made, promised in inv.promises),
         ))
 
 
@@ -212,55 +230,72 @@ def decimal_string_rank(numbers: IntArray) -> IntArray:
 
 
 _ROW_KEY = 1 << 31  # row * _ROW_KEY + day ordinal: one sorted key per (invoice row, day)
-OPEN_STATE = ("paid_share", "days_since_part_payment", "reminders_sent", "days_since_reminder")
+OPEN_STATE = ("paid_share", "days_since_part_payment", "reminders_sent", "days_since_reminder",
+              "promise_days_ahead")
 
 
 @dataclass(slots=True)
 class InvoiceEvents:
     """Dated events of a frame's invoices as flat columns, each sorted by (row, day): the payments applied
-    to them (day, amount) and the reminders sent (day)."""
+    to them (day, amount), the reminders sent (day) and the promises to pay (day recorded, day promised)."""
 
     pay_row: IntArray
     pay_day: IntArray
     pay_amount: FloatArray
     remind_row: IntArray
     remind_day: IntArray
+    promise_row: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    promise_day: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    promised_for: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     @classmethod
     def build(cls, pay_row: IntArray, pay_day: IntArray, pay_amount: FloatArray, remind_row: IntArray,
-              remind_day: IntArray) -> InvoiceEvents:
+              remind_day: IntArray, promise_row: IntArray | None = None, promise_day: IntArray | None = None,
+              promised_for: IntArray | None = None) -> InvoiceEvents:
         """Events from unsorted columns."""
         p = np.lexsort((pay_day, pay_row))
         r = np.lexsort((remind_day, remind_row))
-        return cls(pay_row[p], pay_day[p], pay_amount[p], remind_row[r], remind_day[r])
+        none = np.zeros(0, dtype=np.int64)
+        promise_row = none if promise_row is None else promise_row
+        promise_day = none if promise_day is None else promise_day
+        promised_for = none if promised_for is None else promised_for
+        k = np.lexsort((promised_for, promise_day, promise_row))  # same-day promises: the later date last
+        return cls(pay_row[p], pay_day[p], pay_amount[p], remind_row[r], remind_day[r], promise_row[k],
+                   promise_day[k], promised_for[k])
 
     @classmethod
     def from_records(cls, invoices: Sequence[HistoryInvoice]) -> InvoiceEvents:
         """Events of ``invoices``, row n being ``invoices[n]``."""
         return cls.from_lists(
             [(n, day.toordinal(), float(amount)) for n, inv in enumerate(invoices) for day, amount in inv.payments],
-            [(n, day.toordinal()) for n, inv in enumerate(invoices) for day in inv.reminder_dates])
+            [(n, day.toordinal()) for n, inv in enumerate(invoices) for day in inv.reminder_dates],
+            [(n, made.toordinal(), promised.toordinal()) for n, inv in enumerate(invoices)
+             for made, promised in inv.promises])
 
     @classmethod
-    def from_lists(cls, payments: Sequence[tuple[int, int, float]], reminders: Sequence[tuple[int, int]]
-                   ) -> InvoiceEvents:
-        """Events from (row, day ordinal, amount) payments and (row, day ordinal) reminders."""
+    def from_lists(cls, payments: Sequence[tuple[int, int, float]], reminders: Sequence[tuple[int, int]],
+                   promises: Sequence[tuple[int, int, int]] = ()) -> InvoiceEvents:
+        """Events from (row, day ordinal, amount) payments, (row, day ordinal) reminders and (row, day
+        recorded, day promised) promises."""
         p = np.array(payments, dtype=np.float64).reshape(len(payments), 3)
         r = np.array(reminders, dtype=np.int64).reshape(len(reminders), 2)
-        return cls.build(p[:, 0].astype(np.int64), p[:, 1].astype(np.int64), p[:, 2], r[:, 0], r[:, 1])
+        k = np.array(promises, dtype=np.int64).reshape(len(promises), 3)
+        return cls.build(p[:, 0].astype(np.int64), p[:, 1].astype(np.int64), p[:, 2], r[:, 0], r[:, 1],
+                         k[:, 0], k[:, 1], k[:, 2])
 
     def take(self, rows: IntArray, size: int) -> InvoiceEvents:
         """The events of ``rows`` (of a frame of ``size`` rows), renumbered as the frame's ``take(rows)``."""
         new = np.full(size, -1, dtype=np.int64)
         new[rows] = np.arange(len(rows))
-        p, r = new[self.pay_row] >= 0, new[self.remind_row] >= 0
+        p, r, k = new[self.pay_row] >= 0, new[self.remind_row] >= 0, new[self.promise_row] >= 0
         return InvoiceEvents.build(new[self.pay_row[p]], self.pay_day[p], self.pay_amount[p],
-                                   new[self.remind_row[r]], self.remind_day[r])
+                                   new[self.remind_row[r]], self.remind_day[r], new[self.promise_row[k]],
+                                   self.promise_day[k], self.promised_for[k])
 
     def state_at(self, rows: IntArray, t: IntArray, amount: FloatArray) -> FloatArray:
         """Per (row, day ordinal ``t``), from events strictly before ``t``: the share of ``amount`` paid,
-        days since the last payment, reminders sent, days since the last reminder (NaN: none yet).
-        Columns in OPEN_STATE order."""
+        days since the last payment, reminders sent, days since the last reminder, and days from ``t`` to
+        the day last promised (negative: the promise is broken) (NaN: none yet). Columns in OPEN_STATE order."""
         out = np.full((len(rows), len(OPEN_STATE)), np.nan)
         lo, hi = self._span(self.pay_row, self.pay_day, rows, t)
         cum = np.concatenate(([0.0], np.cumsum(self.pay_amount)))
@@ -270,6 +305,9 @@ class InvoiceEvents:
         lo, hi = self._span(self.remind_row, self.remind_day, rows, t)
         out[:, 2] = hi - lo
         out[:, 3] = (np.where(hi > lo, t - self.remind_day[np.maximum(hi - 1, 0)], np.nan) if len(self.remind_day)
+                     else np.nan)
+        lo, hi = self._span(self.promise_row, self.promise_day, rows, t)
+        out[:, 4] = (np.where(hi > lo, self.promised_for[np.maximum(hi - 1, 0)] - t, np.nan) if len(self.promise_day)
                      else np.nan)
         return out
 
@@ -416,4 +454,4 @@ class HistoryFrame:
 
 
 _NO_EVENTS = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0, dtype=np.int64),
-              np.zeros(0, dtype=np.int64))
+              np.zeros(0, dtype=np.int64))  # no payments, no reminders (and no promises)

@@ -176,6 +176,16 @@ def _reminded(v: dict[str, float], b: FeatureBuilder, inv: HistoryInvoice, as_of
     return f"{n} reminder{'s' if n > 1 else ''} sent for this invoice, the last {_days(since)} ago"
 
 
+def _promise(v: dict[str, float], b: FeatureBuilder, inv: HistoryInvoice, as_of: date, up: bool) -> str | None:
+    ahead = v["promise_days_ahead"]
+    if math.isnan(ahead):
+        return None
+    promised = date.fromordinal(as_of.toordinal() + int(ahead)).isoformat()
+    if ahead < 0:
+        return f"the customer's promise to pay by {promised} was broken {_days(ahead)} ago"
+    return f"the customer promised to pay by {promised}" + (" (today)" if ahead == 0 else f", in {_days(ahead)}")
+
+
 _PHRASES: dict[str, Phrase] = {
     "record": _record, "cust_settled": _settled, "amount_vs_typical": _size, "log_amount": _size,
     "terms_days": _terms, "issue_month": _month, "issue_weekday": _weekday, "open_count": _open,
@@ -188,5 +198,5 @@ _PHRASES: dict[str, Phrase] = {
     "cust_days_since_payment": _quiet, "cust_same_season_delay": _season, "currency_share": _currency,
     "sent": lambda v, b, i, d, up: None if v["sent"] else "invoice has not been marked as sent",
     "paid_share": _part_paid, "days_since_part_payment": _part_paid,
-    "reminders_sent": _reminded, "days_since_reminder": _reminded,
+    "reminders_sent": _reminded, "days_since_reminder": _reminded, "promise_days_ahead": _promise,
 }

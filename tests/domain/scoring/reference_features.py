@@ -145,6 +145,8 @@ class ReferenceFeatureBuilder:
         sent = [day for day in inv.reminder_dates if day < as_of]
         out[_INDEX["reminders_sent"]] = len(sent)
         out[_INDEX["days_since_reminder"]] = (as_of - max(sent)).days if sent else math.nan
+        made = [p for p in inv.promises if p[0] < as_of]
+        out[_INDEX["promise_days_ahead"]] = (max(made)[1] - as_of).days if made else math.nan
 
     def _org(self, t: int) -> tuple[float, float, float]:
         hi = bisect_left(self.org_paid, t)

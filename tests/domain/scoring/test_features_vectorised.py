@@ -3,7 +3,7 @@
 ``reference_features.ReferenceFeatureBuilder`` is the row-at-a-time code the vectorised builder
 replaced. Both must give the same features (to float rounding) on generated histories: open and
 settled invoices, many scoring days, customers and invoices the history has never seen, disputes with
-and without a known date, countries, dated payments and reminders, and same-day settlements whose order
+and without a known date, countries, dated payments, reminders and promises, and same-day settlements whose order
 is decided by invoice id.
 """
 
@@ -46,6 +46,11 @@ def _varied(history: list[HistoryInvoice], seed: int) -> list[HistoryInvoice]:
             changes["reminder_dates"] = tuple(
                 d for d in (inv.due_date + timedelta(days=k) for k in (3, 10, 24))
                 if inv.paid_date is None or d < inv.paid_date)
+        if rng.random() < 0.15:  # promises to pay, sometimes two, sometimes recorded the same day
+            made = inv.due_date + timedelta(days=rng.randrange(-5, 20))
+            changes["promises"] = tuple((made + timedelta(days=rng.choice((0, 0, 9))),
+                                         made + timedelta(days=rng.randrange(0, 30)))
+                                        for _ in range(rng.randrange(1, 3)))
         out.append(replace(inv, **changes))  # type: ignore[arg-type]
     return out
 

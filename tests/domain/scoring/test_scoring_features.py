@@ -68,6 +68,11 @@ def test_payments_and_reminders_so_far(make_inv) -> None:  # type: ignore[no-unt
     later = _row(builder, target, date.fromordinal(day + 51))
     assert later["paid_share"] == pytest.approx(0.4)
     assert later["days_since_part_payment"] == 1
+    assert math.isnan(later["promise_days_ahead"])
+    promised = replace(target, promises=((date.fromordinal(day + 45), date.fromordinal(day + 60)),))
+    assert math.isnan(_row(FeatureBuilder([promised]), promised, date.fromordinal(day + 45))["promise_days_ahead"])
+    assert _row(FeatureBuilder([promised]), promised, date.fromordinal(day + 51))["promise_days_ahead"] == 9
+    assert _row(FeatureBuilder([promised]), promised, date.fromordinal(day + 64))["promise_days_ahead"] == -4  # broken
     # The columnar path (how the service scores) reads the same events.
     frame_rows = builder.frame_snapshots(builder.frame, np.array([0]), np.array([0]), date.fromordinal(day + 51))
     np.testing.assert_array_equal(builder.matrix(frame_rows).values[0], builder.row(target, date.fromordinal(day + 51)))
@@ -123,10 +128,13 @@ def _rewrite_future(history: list[HistoryInvoice], as_of: date, rng: random.Rand
             later = tuple((as_of + timedelta(days=rng.randrange(0, 60)), Decimal(rng.randrange(1, 500)))
                           for _ in range(rng.randrange(0, 3)))
             sent = tuple(as_of + timedelta(days=rng.randrange(0, 60)) for _ in range(rng.randrange(0, 3)))
+            promised = tuple((as_of + timedelta(days=rng.randrange(0, 30)),
+                              as_of + timedelta(days=rng.randrange(30, 60))) for _ in range(rng.randrange(0, 2)))
             out.append(replace(inv, paid_date=new_paid, credited=Decimal(rng.randrange(0, 50)),
                                partial_payments=rng.randrange(0, 3),
                                payments=tuple(p for p in inv.payments if p[0] < as_of) + later,
                                reminder_dates=tuple(d for d in inv.reminder_dates if d < as_of) + sent,
+                               promises=tuple(p for p in inv.promises if p[0] < as_of) + promised,
                                disputed=inv.disputed if inv.due_date <= as_of else rng.random() < 0.5))
             continue
         out.append(inv)

@@ -47,7 +47,8 @@ def test_round_trip_keeps_every_field() -> None:
                                date(2025, 4, 2), disputed=True, credited=Decimal("1.00"), partial_payments=2,
                                sent=False, reminders_sent=3, promised=True, country="US",
                                payments=((date(2025, 3, 20), Decimal("1.50")), (date(2025, 4, 2), Decimal("2.50"))),
-                               reminder_dates=(date(2025, 3, 25), date(2025, 4, 1)))]
+                               reminder_dates=(date(2025, 3, 25), date(2025, 4, 1)),
+                               promises=((date(2025, 3, 26), date(2025, 4, 1)),))]
     buf = io.StringIO()
     write_history_csv(original, buf)
     assert read_history_csv(io.StringIO(buf.getvalue())) == original
@@ -73,6 +74,13 @@ def test_dated_payments_and_reminders_are_read_and_cut_at_as_of() -> None:
     (seen,) = as_seen_at([row], date(2025, 2, 3))
     assert seen.payments == ((date(2025, 1, 20), Decimal("10")),)
     assert seen.reminder_dates == (date(2025, 2, 1),)
+    promised = text.replace(",payments,reminder_dates", ",payments,reminder_dates,promises").replace(
+        "2025-02-08\n", "2025-02-08,2025-02-04:2025-02-20;2025-02-01:2025-02-10\n")
+    (row,) = read_history_csv(io.StringIO(promised))
+    assert row.promises == ((date(2025, 2, 1), date(2025, 2, 10)), (date(2025, 2, 4), date(2025, 2, 20)))
+    assert as_seen_at([row], date(2025, 2, 3))[0].promises == ((date(2025, 2, 1), date(2025, 2, 10)),)
+    with pytest.raises(HistoryFormatError, match="line 2: promises entry '2025-02-04' is not RECORDED:PROMISED"):
+        read_history_csv(io.StringIO(promised.replace("2025-02-04:2025-02-20", "2025-02-04")))
     with pytest.raises(HistoryFormatError, match="line 2: payments entry '2025-02-03' is not DATE:AMOUNT"):
         read_history_csv(io.StringIO(text.replace("2025-02-03:40.00", "2025-02-03")))
 

@@ -69,3 +69,17 @@ def test_payments_and_reminders_so_far_are_phrased(make_inv) -> None:  # type: i
     fresh = builder.matrix([(target, base.issue_date)])
     assert explain(fresh, 0, contribs, builder, target, base.issue_date) == [
         "nothing paid on this invoice yet", "no reminder sent for this invoice yet"]
+
+
+def test_a_promise_to_pay_is_phrased_kept_or_broken(make_inv) -> None:  # type: ignore[no-untyped-def]
+    base = make_inv("T", issued=0, terms=30)
+    target = replace(base, promises=((base.due_date + timedelta(days=2), base.due_date + timedelta(days=10)),))
+    builder = FeatureBuilder([target])
+    contribs = np.zeros(len(FEATURE_NAMES) + 1)
+    contribs[feature_index("promise_days_ahead")] = -0.5
+    promised = (base.due_date + timedelta(days=10)).isoformat()
+    for after_due, phrase in ((6, f"the customer promised to pay by {promised}, in 4 days"),
+                              (10, f"the customer promised to pay by {promised} (today)"),
+                              (13, f"the customer's promise to pay by {promised} was broken 3 days ago")):
+        as_of = base.due_date + timedelta(days=after_due)
+        assert explain(builder.matrix([(target, as_of)]), 0, contribs, builder, target, as_of) == [phrase]
