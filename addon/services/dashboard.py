@@ -101,7 +101,9 @@ def worklist(session: Session, tenant: Tenant, today: date, limit: int = 50) -> 
                     "currency": inv.currency, "amount_due": str(inv.amount_due), "due_date": inv.due_date.isoformat(),
                     "days_overdue": (today - inv.due_date).days, "band": score.band if score else None,
                     "priority": round(ranked.priority, 2), "why": ranked.why,
-                    "reasons": list(score.reasons) if score else []})
+                    "reasons": list(score.reasons) if score else [],
+                    "promised_on": inv.promised_on.isoformat() if inv.promised_on else None,
+                    "disputed": bool(inv.disputed)})
     return out
 
 

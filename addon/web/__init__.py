@@ -6,12 +6,13 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from addon.web import auth, dashboard, dunning, health, reconciliation, webhooks
+    from addon.web import auth, collections, dashboard, dunning, health, reconciliation, webhooks
 
     app.register_blueprint(health.bp)
     webhooks.install(app)  # a WSGI layer, not a blueprint: see addon/web/webhooks.py
     app.register_blueprint(auth.bp)
     app.register_blueprint(dashboard.bp)
+    app.register_blueprint(collections.bp)
     app.register_blueprint(reconciliation.bp)
     app.register_blueprint(dunning.bp)
     _configure_tenant_nav(app)

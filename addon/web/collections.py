@@ -1,0 +1,75 @@
+"""Recording a promise to pay or a dispute against an open invoice: worklist forms and a JSON API."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from flask import Blueprint, abort, flash, g, jsonify, redirect, request, url_for
+
+from addon.extensions import get_db
+from addon.models import Role, Tenant
+from addon.services import collections
+from addon.services.dunning_policies import tenant_today
+from addon.web.session import tenant_view
+
+bp = Blueprint("collections", __name__)
+
+
+def _actor() -> str:
+    return f"user:{g.membership.user_id}"
+
+
+def _date(value: object) -> date:
+    try:
+        return date.fromisoformat(str(value or "").strip())
+    except ValueError:
+        raise collections.CollectionsError(f"promised_on must be an ISO date (YYYY-MM-DD), not {value!r}") from None
+
+
+def _apply(tenant: Tenant, invoice_id: int, what: str, action: str, fields: dict[str, Any]) -> Any:
+    """Run one collections action; the invoice on success, else a CollectionsError."""
+    session = get_db().session
+    note = (str(fields.get("note") or fields.get("reason") or "").strip() or None)
+    if what == "promise" and action == "record":
+        return collections.record_promise(session, tenant, invoice_id, _date(fields.get("promised_on")),
+                                          tenant_today(session, tenant), _actor(), note)
+    if what == "promise":
+        return collections.clear_promise(session, tenant, invoice_id, _actor(), note)
+    if action == "record":
+        return collections.record_dispute(session, tenant, invoice_id, tenant_today(session, tenant), _actor(), note)
+    return collections.resolve_dispute(session, tenant, invoice_id, _actor(), note)
+
+
+@bp.post("/tenants/<int:tenant_id>/invoices/<int:invoice_id>/<any(promise, dispute):what>")
+@tenant_view(Role.ADMIN)
+def form(tenant: Tenant, invoice_id: int, what: str) -> Any:
+    action = "clear" if request.form.get("action") in ("clear", "resolve") else "record"
+    try:
+        inv = _apply(tenant, invoice_id, what, action, request.form.to_dict())
+    except collections.InvoiceNotFound:
+        abort(404)
+    except collections.CollectionsError as exc:
+        flash(f"Not recorded: {exc}")
+    else:
+        done = {("promise", "record"): f"Promise to pay by {inv.promised_on} recorded",
+                ("promise", "clear"): "Promise to pay withdrawn", ("dispute", "record"): "Dispute recorded",
+                ("dispute", "clear"): "Dispute resolved"}[(what, action)]
+        flash(f"{inv.number}: {done}.")
+    return redirect(url_for("dashboard.worklist_page", tenant_id=tenant.id))
+
+
+@bp.route("/api/tenants/<int:tenant_id>/invoices/<int:invoice_id>/<any(promise, dispute):what>",
+          methods=["POST", "DELETE"])
+@tenant_view(Role.ADMIN)
+def api(tenant: Tenant, invoice_id: int, what: str) -> Any:
+    body = request.get_json(silent=True) or {}
+    if not isinstance(body, dict):
+        return jsonify({"error": "expected a JSON object"}), 400
+    try:
+        inv = _apply(tenant, invoice_id, what, "record" if request.method == "POST" else "clear", body)
+    except collections.InvoiceNotFound as exc:
+        return jsonify({"error": str(exc)}), 404
+    except collections.CollectionsError as exc:
+        return jsonify({"error": str(exc)}), 400
+    return jsonify(collections.invoice_state(inv))
