@@ -185,6 +185,51 @@ def step_webhook(state: DemoState) -> None:
                f"-> mirror now says '{after.status}', amount due {after.amount_due}")
 
 
+def step_collect(state: DemoState) -> None:
+    """A collector records a promise to pay and a dispute from the worklist (JSON API, as the signed-in owner)."""
+    import re
+    from datetime import timedelta
+
+    from addon.domain.dunning.stops import stop_reason
+    from addon.extensions import get_db
+    from addon.models import Invoice
+    from addon.services.dunning_inputs import to_dunning_invoice
+
+    browser: requests.Session = state.facts["browser"]
+    # The browser is signed in as the owner of the last organisation it connected (QuickBooks).
+    pages = {platform: browser.get(f"{state.url}/tenants/{tenant_id}/worklist", timeout=30)
+             for platform, tenant_id in state.facts["tenants"].items()}
+    platform = next((p for p in ("xero", "qbo") if pages.get(p) is not None and pages[p].ok), None)
+    if platform is None:
+        state.echo("    the demo browser is not signed in to either organisation")
+        return
+    tenant_id, page = state.facts["tenants"][platform], pages[platform]
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    work = browser.get(f"{state.url}/api/tenants/{tenant_id}/worklist", timeout=30).json()
+    if token is None or len(work) < 2:
+        state.echo("    nothing on the worklist to record against")
+        return
+    headers = {"X-CSRFToken": token.group(1), "Referer": f"{state.url}/tenants/{tenant_id}/worklist"}
+    promised = (date.today() + timedelta(days=7)).isoformat()
+    first, second = work[0], work[1]
+    api = f"{state.url}/api/tenants/{tenant_id}/invoices"
+    kept = browser.post(f"{api}/{first['invoice_id']}/promise", json={"promised_on": promised,
+                                                                     "note": "customer called: paying next week"},
+                        headers=headers, timeout=30)
+    disputed = browser.post(f"{api}/{second['invoice_id']}/dispute", json={"reason": "wrong quantity invoiced"},
+                            headers=headers, timeout=30)
+    kept.raise_for_status()
+    disputed.raise_for_status()
+    with state.app.app_context():
+        session = get_db().session
+        for item in (first, second):
+            inv = session.get_one(Invoice, item["invoice_id"])
+            why = stop_reason(to_dunning_invoice(inv, "", None), date.today())
+            state.echo(f"    {platform}: {inv.number} ({inv.currency} {inv.amount_due}, {item['days_overdue']} days overdue): "
+                       f"dunning now stops ({why}); audited")
+    state.facts["collect"] = {"promise": kept.json(), "dispute": disputed.json()}
+
+
 def _first_sending_hour(tenant_id: int, now: datetime) -> datetime:
     """The first hour from ``now`` at which the tenant's quiet hours and business days allow a reminder."""
     from zoneinfo import ZoneInfo
@@ -305,6 +350,7 @@ STEPS: list[tuple[str, Callable[[DemoState], None]]] = [
     ("Backfill invoices, contacts, payments and credit notes (RQ sync jobs)", step_sync),
     ("Score every open invoice (XGBoost) and write risk notes back", step_score),
     ("React to a payment made in QuickBooks (signed webhook)", step_webhook),
+    ("Record a promise to pay and a dispute from the worklist", step_collect),
     ("Chase overdue invoices: the next 24 hourly dunning runs (real SMTP)", step_dunning),
     ("Reconcile a bank statement against open Xero invoices", step_reconcile),
 ]

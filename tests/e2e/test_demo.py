@@ -28,6 +28,9 @@ def test_demo_runs_every_step(app, db, redis_conn) -> None:
     written = {t for (t,) in db.query(AuditLog.tenant_id).filter_by(action="risk.written_back")}
     assert written == {t.id for t in db.query(Tenant)}  # risk tags went back into both ERPs
     assert state.facts["emails"] > 0
+    assert state.facts["collect"]["promise"]["promised_on"] is not None  # recorded through the worklist API
+    assert state.facts["collect"]["dispute"]["disputed"] is True
+    assert any("dunning now stops (disputed)" in line for line in lines)
     assert state.facts["reconcile"]["again"]["imported"] == 0
     assert state.facts["reconcile"]["summary"]["posted"] > 0
     assert state.facts["reconcile"]["residuals"].get("fee") == 1  # the charges were booked to Bank Fees
