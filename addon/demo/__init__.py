@@ -225,8 +225,8 @@ def step_collect(state: DemoState) -> None:
         for item in (first, second):
             inv = session.get_one(Invoice, item["invoice_id"])
             why = stop_reason(to_dunning_invoice(inv, "", None), date.today())
-            state.echo(f"    {platform}: {inv.number} ({inv.currency} {inv.amount_due}, {item['days_overdue']} days overdue): "
-                       f"dunning now stops ({why}); audited")
+            state.echo(f"    {platform}: {inv.number} ({inv.currency} {inv.amount_due}, "
+                       f"{item['days_overdue']} days overdue): dunning now stops ({why}); audited")
     state.facts["collect"] = {"promise": kept.json(), "dispute": disputed.json()}
 
 
