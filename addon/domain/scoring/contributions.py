@@ -29,18 +29,33 @@ class _Tree:
     used: list[int]  # distinct features the tree splits on
 
 
-def _forest(booster: xgb.Booster, width: int) -> tuple[list[_Tree], list[xgb.Booster]] | None:
-    """Split nodes of every tree, and models of ``TREES_PER_CALL`` consecutive trees whose k-th tree reads
-    its features from columns ``k * width ...``; None for models this does not cover."""
+def _forest(booster: xgb.Booster, width: int, output: int | None = None
+            ) -> tuple[list[_Tree], list[xgb.Booster]] | None:
+    """Split nodes of every tree (of ``output``'s trees, for a multi-output model), and models of
+    ``TREES_PER_CALL`` consecutive such trees whose k-th tree reads its features from columns
+    ``k * width ...``; None for models this does not cover."""
     model = json.loads(bytes(booster.save_raw(raw_format="json")))
     learner = model["learner"]
     gbm = learner["gradient_booster"]
-    if gbm.get("name") != "gbtree" or int(learner["learner_model_param"].get("num_class", "0")) > 1:
+    params = learner["learner_model_param"]
+    if gbm.get("name") != "gbtree" or int(params.get("num_class", "0")) > 1:
         return None
     forest = gbm["model"]
-    if int(forest["gbtree_model_param"].get("num_parallel_tree", "1")) != 1 or any(forest["tree_info"]):
+    if int(forest["gbtree_model_param"].get("num_parallel_tree", "1")) != 1:
         return None
-    trees, out = forest["trees"], []
+    trees = forest["trees"]
+    if int(params.get("num_target", "1")) > 1:
+        if output is None:
+            return None
+        # One output of a multi-output model (the quantile models) is a forest of its own trees: keep
+        # those, as a one-output model (its own base score; identity link, as the quantile loss has).
+        trees = [t for t, k in zip(trees, forest["tree_info"], strict=True) if k == output]
+        base = str(params.get("base_score", "0")).strip("[]").split(",")[output]
+        learner["learner_model_param"] = params = dict(params, num_target="1", base_score=base)
+        learner["objective"] = {"name": "reg:squarederror", "reg_loss_param": {"scale_pos_weight": "1"}}
+    elif any(forest["tree_info"]):
+        return None
+    out = []
     for tree in trees:
         left = np.asarray(tree["left_children"], dtype=np.int64)
         split = np.flatnonzero(left != -1)
@@ -66,20 +81,22 @@ def _forest(booster: xgb.Booster, width: int) -> tuple[list[_Tree], list[xgb.Boo
 
 
 def contributions(booster: xgb.Booster, x: npt.NDArray[np.float64], base_margin: npt.NDArray[np.float64],
-                  feature_names: list[str]) -> npt.NDArray[np.float32]:
+                  feature_names: list[str], output: int | None = None) -> npt.NDArray[np.float32]:
     """The same (n, features + 1) float32 array as ``booster.predict(DMatrix(x, base_margin=base_margin),
     pred_contribs=True)``: per-feature contributions, then the bias column (the trees' expected values
-    plus ``base_margin``).
+    plus ``base_margin``). For a multi-output model, ``output`` picks one output's (``[:, output]`` of
+    XGBoost's array; ``base_margin`` then has one column per output).
 
     Each tree's contributions are computed by XGBoost for one representative row per decision pattern.
     Several trees go through one call: in a model whose trees read disjoint blocks of columns, a tree's
     contributions land in its own block, untouched by the others.
     """
     n, width = x.shape
-    forest = _forest(booster, width)
+    forest = _forest(booster, width, output)
     if forest is None:
         dm = xgb.DMatrix(x, base_margin=base_margin, feature_names=feature_names, nthread=1)
-        return np.asarray(booster.predict(dm, pred_contribs=True), dtype=np.float32)
+        native = np.asarray(booster.predict(dm, pred_contribs=True), dtype=np.float32)
+        return native if output is None or native.ndim == 2 else native[:, output, :]
     trees, boosters = forest
     columns = np.ascontiguousarray(x.T, dtype=np.float32)  # one contiguous row per feature
     missing = np.isnan(columns)
@@ -120,7 +137,11 @@ def contributions(booster: xgb.Booster, x: npt.NDArray[np.float64], base_margin:
             for f in tree.used:
                 out[f] += part_contribs[k * width + f][inverse]  # float32, tree by tree, as XGBoost sums
     # The bias column: the trees' expected values (the same for every row) plus each row's base margin.
-    dm = xgb.DMatrix(x[:1], base_margin=np.zeros(1), feature_names=feature_names, nthread=1)
-    out[width] = np.asarray(booster.predict(dm, pred_contribs=True), dtype=np.float32)[0, width] + \
-        base_margin.astype(np.float32)
+    dm = xgb.DMatrix(x[:1], base_margin=np.zeros((1, *base_margin.shape[1:])), feature_names=feature_names,
+                     nthread=1)
+    bias = np.asarray(booster.predict(dm, pred_contribs=True), dtype=np.float32)
+    if output is None:
+        out[width] = bias[0, width] + base_margin.astype(np.float32)
+    else:
+        out[width] = bias[0, output, width] + base_margin[:, output].astype(np.float32)
     return out.T

@@ -227,6 +227,16 @@ class RiskModel:
         # the customer's record so reasons can still say "customer paid the last 4 invoices late".
         centre = float(self.metadata.get("mean_margin", 0.0))
         contribs[:, feature_index("cust_late_rate")] += margin - centre
+        overdue = days_past_due(x) > 0
+        if overdue.any():
+            # Past due, P(late) is 1 whatever the classifier says: what is left to explain is when it will be
+            # paid. Those rows' reasons come from the payment-day model's p50 (days still to come); its start,
+            # the customer's trend-aware typical delay less the days already past, is credited to the record.
+            start = quantile_margin(x[overdue])
+            days = np.asarray(contributions(self.median or self.quantiles, x[overdue], start, list(FEATURE_NAMES),
+                                            output=1), dtype=np.float64)
+            days[:, feature_index("cust_projected_delay")] += start[:, 1]
+            contribs[overdue] = days
         return contribs
 
     def to_bytes(self) -> bytes:

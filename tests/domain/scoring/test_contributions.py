@@ -60,3 +60,26 @@ def test_reasons_for_all_rows_equal_reasons_row_by_row(small_model: tuple[RiskMo
     alone = [explain(features, n, contribs[n], builder, inv, day, 3) for n, (inv, day) in enumerate(snaps)]
     assert together == alone
     assert sum(1 for why in together if why) > len(snaps) // 2
+
+
+def test_one_output_of_the_quantile_models_equals_pred_contribs(small_model: tuple[RiskModel, date],
+                                                                small_history: list[HistoryInvoice],
+                                                                monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The payment-day models have three outputs (p10/p50/p90); each output's trees are a forest of their
+    own, so one output's contributions take the same shortcut and equal XGBoost's ``[:, output]``."""
+    from addon.domain.scoring.model import quantile_margin
+
+    model, as_of = small_model
+    _, _, x = _features(small_history, as_of)
+    margin = quantile_margin(x)
+    for booster in (model.median, model.quantiles):
+        assert booster is not None
+        expected = booster.predict(model_matrix(x, margin), pred_contribs=True)
+        assert expected.shape == (len(x), 3, len(FEATURE_NAMES) + 1)
+        for per_call in (1, 16):
+            monkeypatch.setattr(contributions_module, "TREES_PER_CALL", per_call)
+            for output in (0, 1, 2):
+                got = contributions(booster, x, margin, list(FEATURE_NAMES), output=output)
+                np.testing.assert_array_equal(got, expected[:, output, :])
+                np.testing.assert_allclose(got.sum(axis=1), booster.predict(model_matrix(x, margin))[:, output],
+                                           rtol=0, atol=1e-3)
