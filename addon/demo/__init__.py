@@ -192,7 +192,7 @@ def step_collect(state: DemoState) -> None:
 
     from addon.domain.dunning.stops import stop_reason
     from addon.extensions import get_db
-    from addon.models import Invoice
+    from addon.models import Invoice, RiskScore
     from addon.services.dunning_inputs import to_dunning_invoice
 
     browser: requests.Session = state.facts["browser"]
@@ -220,13 +220,16 @@ def step_collect(state: DemoState) -> None:
                             headers=headers, timeout=30)
     kept.raise_for_status()
     disputed.raise_for_status()
+    _work(state, "scoring")  # each change queued a (coalesced) re-score of the organisation
     with state.app.app_context():
         session = get_db().session
         for item in (first, second):
             inv = session.get_one(Invoice, item["invoice_id"])
             why = stop_reason(to_dunning_invoice(inv, "", None), date.today())
+            score = session.scalar(select(RiskScore).where(RiskScore.invoice_id == inv.id))
             state.echo(f"    {platform}: {inv.number} ({inv.currency} {inv.amount_due}, "
-                       f"{item['days_overdue']} days overdue): dunning now stops ({why}); audited")
+                       f"{item['days_overdue']} days overdue): dunning now stops ({why}); audited; re-scored: "
+                       f"{'; '.join(score.reasons[:2]) if score else '-'}")
     state.facts["collect"] = {"promise": kept.json(), "dispute": disputed.json()}
 
 

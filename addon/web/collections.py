@@ -12,6 +12,7 @@ from addon.models import Role, Tenant
 from addon.services import collections
 from addon.services.dunning_policies import tenant_today
 from addon.web.session import tenant_view
+from jobs.scoring import request_scoring
 
 bp = Blueprint("collections", __name__)
 
@@ -32,13 +33,19 @@ def _apply(tenant: Tenant, invoice_id: int, what: str, action: str, fields: dict
     session = get_db().session
     note = (str(fields.get("note") or fields.get("reason") or "").strip() or None)
     if what == "promise" and action == "record":
-        return collections.record_promise(session, tenant, invoice_id, _date(fields.get("promised_on")),
-                                          tenant_today(session, tenant), _actor(), note)
-    if what == "promise":
-        return collections.clear_promise(session, tenant, invoice_id, _actor(), note)
-    if action == "record":
-        return collections.record_dispute(session, tenant, invoice_id, tenant_today(session, tenant), _actor(), note)
-    return collections.resolve_dispute(session, tenant, invoice_id, _actor(), note)
+        inv = collections.record_promise(session, tenant, invoice_id, _date(fields.get("promised_on")),
+                                         tenant_today(session, tenant), _actor(), note)
+    elif what == "promise":
+        inv = collections.clear_promise(session, tenant, invoice_id, _actor(), note)
+    elif action == "record":
+        inv = collections.record_dispute(session, tenant, invoice_id, tenant_today(session, tenant), _actor(), note)
+    else:
+        inv = collections.resolve_dispute(session, tenant, invoice_id, _actor(), note)
+    # A relevant change to the invoice: re-score the tenant (coalesced with any run already queued).
+    # Committed first, so the job reads what was just recorded.
+    session.commit()
+    request_scoring(tenant.id)
+    return inv
 
 
 @bp.post("/tenants/<int:tenant_id>/invoices/<int:invoice_id>/<any(promise, dispute):what>")

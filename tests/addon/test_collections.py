@@ -10,6 +10,7 @@ import pytest
 
 from addon.domain.dunning.stops import stop_reason
 from addon.models import AuditLog, Customer, Invoice, Membership, Role, User
+from addon.queueing import get_queue
 from addon.services import collections
 from addon.services.dunning_inputs import to_dunning_invoice
 
@@ -106,7 +107,7 @@ def _csrf(page) -> str:  # type: ignore[no-untyped-def]
     return match.group(1)
 
 
-def test_worklist_forms_record_a_promise_and_a_dispute(client, db, book) -> None:
+def test_worklist_forms_record_a_promise_and_a_dispute(client, db, book, redis_conn) -> None:
     tenant, invoices = book
     inv = invoices["open"]
     admin = _member(db, tenant, Role.ADMIN)
@@ -136,7 +137,7 @@ def test_worklist_forms_record_a_promise_and_a_dispute(client, db, book) -> None
     assert client.post(f"/tenants/{tenant.id}/invoices/{inv.id}/dispute", data={"action": "resolve"}).status_code == 400
 
 
-def test_json_api_records_and_clears_and_refuses_viewers(client, db, book) -> None:
+def test_json_api_records_and_clears_and_refuses_viewers(client, db, book, redis_conn) -> None:
     tenant, invoices = book
     inv = invoices["open"]
     admin = _member(db, tenant, Role.ADMIN)
@@ -149,6 +150,7 @@ def test_json_api_records_and_clears_and_refuses_viewers(client, db, book) -> No
     ok = client.post(f"{url}/promise", json={"promised_on": promised, "note": "email"}, headers=headers)
     assert ok.status_code == 200
     assert ok.json["promised_on"] == promised
+    assert get_queue("scoring", redis_conn).job_ids == [f"score-{tenant.id}"]  # a relevant change: re-score
     assert ok.json["promise_recorded_on"] is not None
     assert client.post(f"{url}/promise", json={"promised_on": "2020-01-01"}, headers=headers).status_code == 400
     assert client.post(f"{url}/promise", json=["not", "an", "object"], headers=headers).status_code == 400
@@ -160,7 +162,7 @@ def test_json_api_records_and_clears_and_refuses_viewers(client, db, book) -> No
     assert cleared.json["promised_on"] is None
 
 
-def test_viewers_see_the_worklist_but_record_nothing(client, db, book) -> None:
+def test_viewers_see_the_worklist_but_record_nothing(client, db, book, redis_conn) -> None:
     tenant, invoices = book
     viewer = _member(db, tenant, Role.VIEWER)
     with client.session_transaction() as s:
@@ -174,4 +176,5 @@ def test_viewers_see_the_worklist_but_record_nothing(client, db, book) -> None:
     assert client.post(url, json={}, headers={"X-CSRFToken": token}).status_code == 403
     db.expire_all()
     assert not db.get(Invoice, invoices["open"].id).disputed
+    assert get_queue("scoring", redis_conn).job_ids == []
 
