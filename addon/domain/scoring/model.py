@@ -183,6 +183,8 @@ class RiskModel:
 
     def raw_quantiles(self, values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         """(n, 3) raw (not yet conformalised) p10/p50/p90 days relative to the due date."""
+        if not len(values):
+            return np.zeros((0, 3))
         qm = model_matrix(values, quantile_margin(values))
         raw = np.sort(self.quantiles.predict(qm).reshape(len(values), -1).astype(np.float64), axis=1)
         if self.median is not None:

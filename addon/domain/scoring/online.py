@@ -14,13 +14,16 @@ features, so nothing about a scored invoice leaks into its own score):
   invoices due at least ``delay_horizon_days`` before, each tail getting 10% of the misses, in units of
   each row's raw width when the model's offsets are scaled) is applied again with the window ending at the
   scoring date, and with the miss above included, so the offsets measure the interval as it is actually
-  issued.
+  issued. Rows already past due take offsets measured the same way on the window's invoices seen at each
+  overdue checkpoint (7, 14, 30... days past due) while still unpaid, one pair per checkpoint: an overdue
+  book is made of the late payers, whose drift the trained overdue offsets (from invoices due months
+  before the training date) miss most.
 
 P(late) keeps the calibration it was trained with: refitting the map per scoring date was tried and
 costs ranking (AUC), because the same raw score then means different things on different days.
 
-Both use at-issue predictions of earlier invoices, computed with the same model and the same
-point-in-time features. A tenant with fewer than ``MIN_WINDOW`` of its own invoices in the window keeps
+Both use predictions of earlier invoices (at issue, and at the overdue checkpoints), computed with the
+same model and the same point-in-time features. A tenant with fewer than ``MIN_WINDOW`` of its own invoices in the window keeps
 the trained offsets (pooled with the prior on a cold start), without the shift.
 """
 
