@@ -57,6 +57,7 @@ class Invoice(TenantScoped, TimestampMixin, Base):
     online_url: Mapped[str | None] = mapped_column(String(1000))
     disputed: Mapped[bool] = mapped_column(Boolean, default=False)  # a dispute is open now
     disputed_on: Mapped[date | None]  # when a user recorded the (latest) dispute; kept once it is resolved
+    dispute_resolved_on: Mapped[date | None]  # when that dispute was resolved (None while it is open)
     promised_on: Mapped[date | None]  # promise-to-pay date recorded by a user
     promise_recorded_on: Mapped[date | None]  # when that promise was recorded
     remote_updated_at: Mapped[datetime | None]

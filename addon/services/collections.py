@@ -3,7 +3,7 @@
 Both are Cashline's own state (the ERP has no place for them), dated so the risk model can use them
 point-in-time, and audited. Dunning stops for a disputed invoice and until a promised date has passed;
 the worklist raises broken promises; scoring reads ``promise_recorded_on``/``promised_on`` and
-``disputed_on``.
+``disputed_on``/``dispute_resolved_on``.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ def invoice_state(inv: Invoice) -> dict[str, Any]:
     """The collections state of an invoice, as the API returns it."""
     return {"invoice_id": inv.id, "number": inv.number, "disputed": bool(inv.disputed),
             "disputed_on": inv.disputed_on.isoformat() if inv.disputed_on else None,
+            "dispute_resolved_on": inv.dispute_resolved_on.isoformat() if inv.dispute_resolved_on else None,
             "promised_on": inv.promised_on.isoformat() if inv.promised_on else None,
             "promise_recorded_on": inv.promise_recorded_on.isoformat() if inv.promise_recorded_on else None}
 
@@ -66,20 +67,21 @@ def record_dispute(session: Session, tenant: Tenant, invoice_id: int, today: dat
     if inv.disputed:
         return inv
     before = invoice_state(inv)
-    inv.disputed, inv.disputed_on = True, today
+    inv.disputed, inv.disputed_on, inv.dispute_resolved_on = True, today, None
     _audit(session, tenant, inv, actor, "invoice.dispute_recorded", before, reason)
     return inv
 
 
-def resolve_dispute(session: Session, tenant: Tenant, invoice_id: int, actor: str, note: str | None = None
-                    ) -> Invoice:
-    """The dispute is settled; dunning resumes. ``disputed_on`` stays: the invoice *was* disputed, which
-    the customer's dispute rate in the risk model keeps counting."""
+def resolve_dispute(session: Session, tenant: Tenant, invoice_id: int, today: date, actor: str,
+                    note: str | None = None) -> Invoice:
+    """The dispute is settled today; dunning resumes. ``disputed_on`` stays: the invoice *was* disputed,
+    which the customer's dispute rate in the risk model keeps counting; from ``dispute_resolved_on`` on it
+    is no longer an open dispute."""
     inv = _invoice(session, tenant, invoice_id)
     if not inv.disputed:
         return inv
     before = invoice_state(inv)
-    inv.disputed = False
+    inv.disputed, inv.dispute_resolved_on = False, today
     _audit(session, tenant, inv, actor, "invoice.dispute_resolved", before, note)
     return inv
 

@@ -40,7 +40,7 @@ def _apply(tenant: Tenant, invoice_id: int, what: str, action: str, fields: dict
     elif action == "record":
         inv = collections.record_dispute(session, tenant, invoice_id, tenant_today(session, tenant), _actor(), note)
     else:
-        inv = collections.resolve_dispute(session, tenant, invoice_id, _actor(), note)
+        inv = collections.resolve_dispute(session, tenant, invoice_id, tenant_today(session, tenant), _actor(), note)
     # A relevant change to the invoice: re-score the tenant (coalesced with any run already queued).
     # Committed first, so the job reads what was just recorded.
     session.commit()

@@ -19,10 +19,12 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table('invoices', schema=None) as batch_op:
         batch_op.add_column(sa.Column('disputed_on', sa.Date(), nullable=True))
+        batch_op.add_column(sa.Column('dispute_resolved_on', sa.Date(), nullable=True))
         batch_op.add_column(sa.Column('promise_recorded_on', sa.Date(), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table('invoices', schema=None) as batch_op:
         batch_op.drop_column('promise_recorded_on')
+        batch_op.drop_column('dispute_resolved_on')
         batch_op.drop_column('disputed_on')

@@ -65,9 +65,10 @@ def test_a_dispute_stops_dunning_until_resolved_and_keeps_its_date(db, book) -> 
     inv = invoices["open"]
     collections.record_dispute(db, tenant, inv.id, TODAY, "user:7", "short delivery")
     assert stop_reason(to_dunning_invoice(inv, "c1", None), TODAY) == "disputed"
-    collections.resolve_dispute(db, tenant, inv.id, "user:7")
+    collections.resolve_dispute(db, tenant, inv.id, TODAY + timedelta(days=4), "user:7")
     assert stop_reason(to_dunning_invoice(inv, "c1", None), TODAY) is None
     assert inv.disputed_on == TODAY  # it was disputed: the risk model keeps counting it
+    assert inv.dispute_resolved_on == TODAY + timedelta(days=4)
     assert [a.action for a in db.query(AuditLog).order_by(AuditLog.id)] == [
         "invoice.dispute_recorded", "invoice.dispute_resolved"]
 

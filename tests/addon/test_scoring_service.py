@@ -217,7 +217,7 @@ def test_dated_payments_and_reminders_reach_the_open_invoices_features(db, mirro
     collections.record_promise(db, tenant, chased.id, date(2026, 11, 8), date(2026, 10, 28), "user:1")
     collections.record_dispute(db, tenant, others[0].id, date(2026, 10, 25), "user:1", "wrong quantity")
     collections.record_dispute(db, tenant, others[1].id, date(2026, 10, 5), "user:1")
-    collections.resolve_dispute(db, tenant, others[1].id, "user:1")  # resolved: it still was disputed
+    collections.resolve_dispute(db, tenant, others[1].id, date(2026, 10, 20), "user:1")  # it still was disputed
     db.flush()
     history, open_rows = scoring.tenant_history(db, tenant)
     records = {h.invoice_id: h for h in history}
@@ -226,6 +226,7 @@ def test_dated_payments_and_reminders_reach_the_open_invoices_features(db, mirro
     for other, day in zip(others, (date(2026, 10, 25), date(2026, 10, 5)), strict=True):
         assert records[str(other.id)].disputed
         assert records[str(other.id)].dispute_date == day
+    assert records[str(others[1].id)].dispute_resolved_date == date(2026, 10, 20)
     part_paid = [h for h in history if h.invoice_id in open_rows and h.payments]
     assert part_paid  # the generated company has open invoices with a partial payment
     frame, rows = scoring.history_frame(db, tenant)
@@ -233,6 +234,10 @@ def test_dated_payments_and_reminders_reach_the_open_invoices_features(db, mirro
     by_id = dict(zip((frame.invoice_id(r) for r in rows.tolist()), state.tolist(), strict=True))
     assert by_id[str(chased.id)][2:] == [2.0, 5.0, 7.0]  # two reminders, the last 5 days ago; pay in 7 days
     assert _by_invoice(frame) == _by_invoice(HistoryFrame.from_records(history))  # dispute dates included
+    seen_open = {frame.invoice_id(r): bool(frame.dispute_open(np.array([r]), np.array([TODAY.toordinal()]))[0])
+                 for r in rows.tolist()}
+    assert seen_open[str(others[0].id)]
+    assert not seen_open[str(others[1].id)]  # resolved on 20 October
     for inv in part_paid:
         paid = sum(amount for day, amount in inv.payments if day < TODAY)
         assert by_id[inv.invoice_id][0] == pytest.approx(float(paid / inv.amount))

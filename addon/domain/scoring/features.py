@@ -203,7 +203,7 @@ class FeatureBuilder:
             customer=frame.customer[rows], position=positions, amount=frame.amount[rows],
             issue=frame.issue[rows], due=due, currency=frame.currency[rows], country=frame.country[rows],
             has_country=frame.country[rows] >= 0, sent=frame.sent[rows],
-            dispute_open=frame.disputed[rows] & (frame.dispute_from[rows] <= t), state=frame.open_state(rows, t))
+            dispute_open=frame.dispute_open(rows, t), state=frame.open_state(rows, t))
 
     # --- features -------------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ import numpy.typing as npt
 
 REQUIRED_COLUMNS = ("invoice_id", "customer_id", "issue_date", "due_date", "amount", "currency", "paid_date")
 OPTIONAL_COLUMNS = ("disputed", "country", "credited", "partial_payments", "sent", "reminders_sent",
-                    "promised", "payments", "reminder_dates", "promises")
+                    "promised", "payments", "reminder_dates", "promises", "dispute_date", "dispute_resolved_date")
 _TRUE = {"1", "true", "yes", "y", "t"}
 
 
@@ -47,6 +47,7 @@ class HistoryInvoice:
     country: str | None = None
     # When the dispute was raised, if known; otherwise a dispute counts as visible from the due date.
     dispute_date: date | None = None
+    dispute_resolved_date: date | None = None  # when it was resolved (the invoice still *was* disputed)
     # Dated events, for the open invoice's state at a scoring date (the counts above carry no dates, so
     # the model cannot use them without leaking): every payment applied to it, (date, amount), and the
     # days reminders were sent.
@@ -71,7 +72,7 @@ class HistoryInvoice:
         if not self.disputed:
             return False
         known_from = self.dispute_date if self.dispute_date is not None else self.due_date
-        return known_from <= as_of
+        return known_from <= as_of and (self.dispute_resolved_date is None or as_of < self.dispute_resolved_date)
 
 
 def as_seen_at(invoices: Iterable[HistoryInvoice], as_of: date) -> list[HistoryInvoice]:
@@ -144,6 +145,8 @@ def _parse_row(row: dict[str, str]) -> HistoryInvoice:
         payments=_payments(text("payments")),
         reminder_dates=tuple(sorted(_iso_date(d.strip()) for d in text("reminder_dates").split(";") if d.strip())),
         promises=_promises(text("promises")),
+        dispute_date=_iso_date(text("dispute_date")) if text("dispute_date") else None,
+        dispute_resolved_date=_iso_date(text("dispute_resolved_date")) if text("dispute_resolved_date") else None,
     )
 
 
@@ -198,6 +201,8 @@ def write_history_csv(invoices: Sequence[HistoryInvoice], stream: IO[str]) -> No
             ";".join(f"{day.isoformat()}:{amount}" for day, amount in inv.payments),
             ";".join(day.isoformat() for day in inv.reminder_dates),
             ";".join(f"{made.isoformat()}:{promised.isoformat()}" for made, promised in inv.promises),
+            inv.dispute_date.isoformat() if inv.dispute_date else "",
+            inv.dispute_resolved_date.isoformat() if inv.dispute_resolved_date else "",
         ))
 
 
@@ -346,6 +351,7 @@ class HistoryFrame:
     pks: IntArray | None = None
     records: Sequence[HistoryInvoice] | None = None  # the records the frame was built from, if any
     events: InvoiceEvents | None = None  # dated payments and reminders (None: none known)
+    dispute_until: IntArray | None = None  # the day a dispute was resolved, NO_DATE if not (None: none was)
 
     @property
     def size(self) -> int:
@@ -401,7 +407,13 @@ class HistoryFrame:
             self.sent[rows], self.id_rank[rows],
             ids=[self.ids[i] for i in rows.tolist()] if self.ids is not None else None,
             pks=self.pks[rows] if self.pks is not None else None,
-            events=self.events.take(rows, self.size) if self.events is not None else None)
+            events=self.events.take(rows, self.size) if self.events is not None else None,
+            dispute_until=self.dispute_until[rows] if self.dispute_until is not None else None)
+
+    def dispute_open(self, rows: IntArray, t: IntArray) -> BoolArray:
+        """Whether each row's dispute is known and not yet resolved on day ordinal ``t``."""
+        visible = self.disputed[rows] & (self.dispute_from[rows] <= t)
+        return visible & (t < self.dispute_until[rows]) if self.dispute_until is not None else visible
 
     def open_state(self, rows: IntArray, t: IntArray) -> FloatArray:
         """``InvoiceEvents.state_at`` for ``rows`` (no events known: nothing paid, no reminders)."""
@@ -450,7 +462,9 @@ class HistoryFrame:
             flags(i.disputed for i in invoices), ints(dispute_from), flags(i.credited > 0 for i in invoices),
             flags(i.partial_payments > 0 for i in invoices), flags(i.sent for i in invoices),
             np.asarray(rank, dtype=np.int64).reshape(len(ids)), ids=ids, records=invoices,
-            events=InvoiceEvents.from_records(invoices))
+            events=InvoiceEvents.from_records(invoices),
+            dispute_until=ints([i.dispute_resolved_date.toordinal() if i.dispute_resolved_date else NO_DATE
+                                for i in invoices]))
 
 
 _NO_EVENTS = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0, dtype=np.int64),

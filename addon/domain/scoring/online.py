@@ -23,8 +23,9 @@ P(late) keeps the calibration it was trained with: refitting the map per scoring
 costs ranking (AUC), because the same raw score then means different things on different days.
 
 Both use predictions of earlier invoices (at issue, and at the overdue checkpoints), computed with the
-same model and the same point-in-time features. A tenant with fewer than ``MIN_WINDOW`` of its own invoices in the window keeps
-the trained offsets (pooled with the prior on a cold start), without the shift.
+same model and the same point-in-time features. A tenant with fewer than ``MIN_WINDOW`` of its own
+invoices in the window keeps the trained offsets (pooled with the prior on a cold start), without the
+shift.
 """
 
 from __future__ import annotations

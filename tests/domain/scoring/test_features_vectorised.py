@@ -33,6 +33,8 @@ def _varied(history: list[HistoryInvoice], seed: int) -> list[HistoryInvoice]:
             changes["country"] = rng.choice(["GB", "FR", "DE"])
         if inv.disputed and rng.random() < 0.5:
             changes["dispute_date"] = inv.issue_date + timedelta(days=rng.randrange(5, 60))
+            if rng.random() < 0.5:  # resolved some weeks later
+                changes["dispute_resolved_date"] = changes["dispute_date"] + timedelta(days=rng.randrange(1, 40))  # type: ignore[operator]
         if inv.paid_date is not None and rng.random() < 0.2:  # same-day settlements: order by invoice id
             changes["paid_date"] = inv.paid_date - timedelta(days=inv.paid_date.toordinal() % 7)
             changes["paid_date"] = max(changes["paid_date"], inv.issue_date)  # type: ignore[type-var]

@@ -48,7 +48,8 @@ def test_round_trip_keeps_every_field() -> None:
                                sent=False, reminders_sent=3, promised=True, country="US",
                                payments=((date(2025, 3, 20), Decimal("1.50")), (date(2025, 4, 2), Decimal("2.50"))),
                                reminder_dates=(date(2025, 3, 25), date(2025, 4, 1)),
-                               promises=((date(2025, 3, 26), date(2025, 4, 1)),))]
+                               promises=((date(2025, 3, 26), date(2025, 4, 1)),), dispute_date=date(2025, 3, 5),
+                               dispute_resolved_date=date(2025, 3, 20))]
     buf = io.StringIO()
     write_history_csv(original, buf)
     assert read_history_csv(io.StringIO(buf.getvalue())) == original
@@ -104,6 +105,12 @@ def test_dispute_visibility(dispute_date: date | None, as_of: date, visible: boo
     row = HistoryInvoice("I1", "C1", date(2025, 1, 1), date(2025, 1, 31), Decimal(1), "GBP", disputed=True,
                          dispute_date=dispute_date)
     assert row.dispute_visible(as_of) is visible
+
+
+def test_a_resolved_dispute_is_no_longer_open_from_the_day_it_was_resolved() -> None:
+    row = HistoryInvoice("I1", "C1", date(2025, 1, 1), date(2025, 1, 31), Decimal(1), "GBP", disputed=True,
+                         dispute_date=date(2025, 1, 10), dispute_resolved_date=date(2025, 1, 20))
+    assert [row.dispute_visible(date(2025, 1, d)) for d in (9, 10, 19, 20, 25)] == [False, True, True, False, False]
 
 
 def test_a_repeated_invoice_is_refused_with_both_lines() -> None:
