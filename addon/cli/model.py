@@ -92,6 +92,11 @@ def _print_report(report: dict[str, Any]) -> None:
     d = report["roc_auc_difference"]
     click.echo(f"AUC difference {_fmt(d['estimate'])} (95% CI {_fmt(d['ci95_low'])} .. {_fmt(d['ci95_high'])})")
     click.echo("targets: " + ", ".join(f"{k}={'yes' if v else 'no'}" for k, v in report["targets_met"].items()))
+    for days, r in report.get("rescoring", {}).items():
+        if r["n"]:
+            click.echo(f"re-scored {days:>2} days past due: {r['n']} invoices still unpaid then, coverage_80 "
+                       f"{_fmt(r['coverage_80'])}; of the {r['n_paid']} paid since: within_5d {_fmt(r['within_5d'])}, "
+                       f"mae_days {_fmt(r['mae_days'])}")
     noise = report["sampling_noise"]
     ece_floor, in_band = noise["ece_if_perfectly_calibrated"], noise["coverage_80_in_band_if_exact"]
     click.echo(f"sampling noise: a perfectly calibrated model would show ECE {_fmt(ece_floor)} on this test set; "

@@ -70,6 +70,7 @@ def test_evaluate_human_output(history_csv: Path) -> None:
     assert "AUC difference" in result.output
     assert "sampling noise: a perfectly calibrated model would show ECE" in result.output
     assert "too small to judge the ECE and coverage targets" in result.output  # 500 invoices
+    assert "re-scored  7 days past due:" in result.output
 
 
 def test_evaluate_rejects_a_bad_file(tmp_path: Path) -> None:
@@ -104,6 +105,14 @@ def test_model_beats_the_baseline_on_moderate_generated_data() -> None:
     assert report["model"]["brier"] < report["customer_history"]["brier"]
     assert report["model"]["mae_days"] < report["customer_history"]["mae_days"]
     assert date.fromisoformat(report["cutoff"]) < date.fromisoformat(report["evaluated_as_of"])
+    # Re-scoring still-unpaid invoices past due: fewer are left the later it is, each with its figures.
+    rescored = report["rescoring"]
+    assert list(rescored) == ["7", "14", "30"]
+    assert rescored["7"]["n"] > rescored["14"]["n"] > rescored["30"]["n"] > 0
+    for figures in rescored.values():
+        assert 0 < figures["n_paid"] <= figures["n"]
+        assert 0.5 < figures["coverage_80"] <= 1
+        assert 0 <= figures["within_5d"] <= 1
 
 
 def test_evaluate_report_warns_only_when_the_test_set_is_too_small(capsys: pytest.CaptureFixture[str]) -> None:
