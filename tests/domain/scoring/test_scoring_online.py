@@ -96,7 +96,8 @@ def test_overdue_offsets_come_from_the_windows_overdue_snapshots() -> None:
     calibration = recent.calibration(t, overdue=True)
     assert calibration is not None
     assert calibration.overdue is not None
-    eligible = sorted((i for i in history if i.due_date.toordinal() < t - 90), key=lambda i: i.issue_date,
+    # The newest quarter of invoices due 45+ days before the day (a newer window than at issue's 90).
+    eligible = sorted((i for i in history if i.due_date.toordinal() < t - 45), key=lambda i: i.issue_date,
                       reverse=True)
     window = eligible[:-(-len(eligible) // 4)]
     checkpoints = (7, 14, 30, 60, 90)
