@@ -8,11 +8,11 @@ empty when unpaid) plus optional ``disputed, country`` and the optional richer c
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import IO
+from typing import IO, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -21,6 +21,7 @@ REQUIRED_COLUMNS = ("invoice_id", "customer_id", "issue_date", "due_date", "amou
 OPTIONAL_COLUMNS = ("disputed", "country", "credited", "partial_payments", "sent", "reminders_sent",
                     "promised", "payments", "reminder_dates", "promises", "dispute_date", "dispute_resolved_date")
 _TRUE = {"1", "true", "yes", "y", "t"}
+T = TypeVar("T")
 
 
 class HistoryFormatError(ValueError):
@@ -152,29 +153,36 @@ def _parse_row(row: dict[str, str]) -> HistoryInvoice:
 
 def _promises(value: str) -> tuple[tuple[date, date], ...]:
     """The ``promises`` column: ``RECORDED:PROMISED`` date pairs separated by ``;`` (``2026-01-10:2026-01-20``)."""
-    out = []
-    for item in value.split(";"):
-        if not item.strip():
-            continue
-        made, sep, promised = item.strip().partition(":")
-        if not sep:
-            raise ValueError(f"promises entry {item.strip()!r} is not RECORDED:PROMISED")
-        out.append((_iso_date(made.strip()), _iso_date(promised.strip())))
-    return tuple(sorted(out))
+    return _dated_pairs(value, "promises", "RECORDED:PROMISED", _iso_date)
 
 
 def _payments(value: str) -> tuple[tuple[date, Decimal], ...]:
     """The ``payments`` column: ``DATE:AMOUNT`` pairs separated by ``;`` (e.g. ``2026-01-03:120.00``)."""
+    return _dated_pairs(value, "payments", "DATE:AMOUNT", _finite_amount)
+
+
+def _dated_pairs(value: str, column: str, shape: str, second: Callable[[str], T]) -> tuple[tuple[date, T], ...]:
+    """``column``'s ``;``-separated ``DATE:SECOND`` pairs in date order (a pair that is not one: ValueError)."""
     out = []
-    for item in value.split(";"):
-        if not item.strip():
+    for item in (part.strip() for part in value.split(";")):
+        if not item:
             continue
-        day, sep, amount = item.strip().partition(":")
-        paid = Decimal(amount.strip()) if sep else Decimal("NaN")
-        if not paid.is_finite():
-            raise ValueError(f"payments entry {item.strip()!r} is not DATE:AMOUNT")
-        out.append((_iso_date(day.strip()), paid))
-    return tuple(sorted(out))
+        first, sep, rest = item.partition(":")
+        problem = ValueError(f"{column} entry {item!r} is not {shape}")
+        if not sep:
+            raise problem
+        try:
+            out.append((_iso_date(first.strip()), second(rest.strip())))
+        except (ValueError, InvalidOperation):
+            raise problem from None
+    return tuple(sorted(out))  # type: ignore[type-var]
+
+
+def _finite_amount(text: str) -> Decimal:
+    amount = Decimal(text)
+    if not amount.is_finite():
+        raise ValueError(text)
+    return amount
 
 
 def _iso_date(value: str) -> date:

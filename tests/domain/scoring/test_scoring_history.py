@@ -82,6 +82,8 @@ def test_dated_payments_and_reminders_are_read_and_cut_at_as_of() -> None:
     assert as_seen_at([row], date(2025, 2, 3))[0].promises == ((date(2025, 2, 1), date(2025, 2, 10)),)
     with pytest.raises(HistoryFormatError, match="line 2: promises entry '2025-02-04' is not RECORDED:PROMISED"):
         read_history_csv(io.StringIO(promised.replace("2025-02-04:2025-02-20", "2025-02-04")))
+    with pytest.raises(HistoryFormatError, match="line 2: payments entry '2025-02-03:forty' is not DATE:AMOUNT"):
+        read_history_csv(io.StringIO(text.replace("2025-02-03:40.00", "2025-02-03:forty")))
     with pytest.raises(HistoryFormatError, match="line 2: payments entry '2025-02-03' is not DATE:AMOUNT"):
         read_history_csv(io.StringIO(text.replace("2025-02-03:40.00", "2025-02-03")))
 
