@@ -93,12 +93,15 @@ def test_another_organisations_invoice_is_not_found(db, book, make_tenant) -> No
     assert not invoices["open"].disputed
 
 
-def _member(db, tenant, role: Role) -> User:  # type: ignore[no-untyped-def]
+def _signed_in(client, db, tenant, role: Role) -> User:  # type: ignore[no-untyped-def]
+    """A member of ``tenant`` with ``role``, signed in on ``client``."""
     user = User(issuer="https://idp", subject=f"u-{role}", email=f"{role}@example.com")
     db.add(user)
     db.flush()
     db.add(Membership(tenant_id=tenant.id, user_id=user.id, role=role))
     db.commit()
+    with client.session_transaction() as session:
+        session["user_id"] = user.id
     return user
 
 
@@ -111,9 +114,7 @@ def _csrf(page) -> str:  # type: ignore[no-untyped-def]
 def test_worklist_forms_record_a_promise_and_a_dispute(client, db, book, redis_conn) -> None:
     tenant, invoices = book
     inv = invoices["open"]
-    admin = _member(db, tenant, Role.ADMIN)
-    with client.session_transaction() as s:
-        s["user_id"] = admin.id
+    _signed_in(client, db, tenant, Role.ADMIN)
     page = client.get(f"/tenants/{tenant.id}/worklist")
     assert b'name="promised_on"' in page.data
     promised = (date.today() + timedelta(days=7)).isoformat()
@@ -141,9 +142,7 @@ def test_worklist_forms_record_a_promise_and_a_dispute(client, db, book, redis_c
 def test_json_api_records_and_clears_and_refuses_viewers(client, db, book, redis_conn) -> None:
     tenant, invoices = book
     inv = invoices["open"]
-    admin = _member(db, tenant, Role.ADMIN)
-    with client.session_transaction() as s:
-        s["user_id"] = admin.id
+    _signed_in(client, db, tenant, Role.ADMIN)
     token = _csrf(client.get(f"/tenants/{tenant.id}/worklist"))
     headers = {"X-CSRFToken": token}
     url = f"/api/tenants/{tenant.id}/invoices/{inv.id}"
@@ -165,9 +164,7 @@ def test_json_api_records_and_clears_and_refuses_viewers(client, db, book, redis
 
 def test_viewers_see_the_worklist_but_record_nothing(client, db, book, redis_conn) -> None:
     tenant, invoices = book
-    viewer = _member(db, tenant, Role.VIEWER)
-    with client.session_transaction() as s:
-        s["user_id"] = viewer.id
+    _signed_in(client, db, tenant, Role.VIEWER)
     page = client.get(f"/tenants/{tenant.id}/worklist")
     assert page.status_code == 200
     assert b"INV-1" in page.data
