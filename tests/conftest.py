@@ -195,6 +195,25 @@ def make_tenant(db: object):  # type: ignore[no-untyped-def]
     return _make
 
 
+@pytest.fixture
+def sign_in(client, db):  # type: ignore[no-untyped-def]
+    """``sign_in(tenant, role)``: a user with that role on the tenant, signed in on ``client``."""
+    from addon.models import Membership, Role, Tenant, User
+
+    def _sign_in(tenant: Tenant, role: Role = Role.ADMIN) -> User:
+        user = User(issuer="https://issuer.example", subject=f"user-{role.value}-{tenant.id}",
+                    email=f"{role.value}@example.test", name=role.value.title())
+        db.add(user)
+        db.flush()
+        db.add(Membership(tenant_id=tenant.id, user_id=user.id, role=role))
+        db.commit()
+        with client.session_transaction() as s:
+            s["user_id"] = user.id
+        return user
+
+    return _sign_in
+
+
 
 
 @pytest.fixture(autouse=True)

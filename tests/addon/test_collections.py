@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from addon.domain.dunning.stops import stop_reason
-from addon.models import AuditLog, Customer, Invoice, Membership, Role, User
+from addon.models import AuditLog, Customer, Invoice, Role
 from addon.queueing import get_queue
 from addon.services import collections
 from addon.services.dunning_inputs import to_dunning_invoice
@@ -93,28 +93,16 @@ def test_another_organisations_invoice_is_not_found(db, book, make_tenant) -> No
     assert not invoices["open"].disputed
 
 
-def _signed_in(client, db, tenant, role: Role) -> User:  # type: ignore[no-untyped-def]
-    """A member of ``tenant`` with ``role``, signed in on ``client``."""
-    user = User(issuer="https://idp", subject=f"u-{role}", email=f"{role}@example.com")
-    db.add(user)
-    db.flush()
-    db.add(Membership(tenant_id=tenant.id, user_id=user.id, role=role))
-    db.commit()
-    with client.session_transaction() as session:
-        session["user_id"] = user.id
-    return user
-
-
 def _csrf(page) -> str:  # type: ignore[no-untyped-def]
     match = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True))
     assert match
     return match.group(1)
 
 
-def test_worklist_forms_record_a_promise_and_a_dispute(client, db, book, redis_conn) -> None:
+def test_worklist_forms_record_a_promise_and_a_dispute(client, db, book, sign_in, redis_conn) -> None:  # type: ignore[no-untyped-def]
     tenant, invoices = book
     inv = invoices["open"]
-    _signed_in(client, db, tenant, Role.ADMIN)
+    sign_in(tenant, Role.ADMIN)
     page = client.get(f"/tenants/{tenant.id}/worklist")
     assert b'name="promised_on"' in page.data
     promised = (date.today() + timedelta(days=7)).isoformat()
@@ -139,10 +127,10 @@ def test_worklist_forms_record_a_promise_and_a_dispute(client, db, book, redis_c
     assert client.post(f"/tenants/{tenant.id}/invoices/{inv.id}/dispute", data={"action": "resolve"}).status_code == 400
 
 
-def test_json_api_records_and_clears_and_refuses_viewers(client, db, book, redis_conn) -> None:
+def test_json_api_records_and_clears_and_refuses_viewers(client, db, book, sign_in, redis_conn) -> None:  # type: ignore[no-untyped-def]
     tenant, invoices = book
     inv = invoices["open"]
-    _signed_in(client, db, tenant, Role.ADMIN)
+    sign_in(tenant, Role.ADMIN)
     token = _csrf(client.get(f"/tenants/{tenant.id}/worklist"))
     headers = {"X-CSRFToken": token}
     url = f"/api/tenants/{tenant.id}/invoices/{inv.id}"
@@ -162,9 +150,9 @@ def test_json_api_records_and_clears_and_refuses_viewers(client, db, book, redis
     assert cleared.json["promised_on"] is None
 
 
-def test_viewers_see_the_worklist_but_record_nothing(client, db, book, redis_conn) -> None:
+def test_viewers_see_the_worklist_but_record_nothing(client, db, book, sign_in, redis_conn) -> None:  # type: ignore[no-untyped-def]
     tenant, invoices = book
-    _signed_in(client, db, tenant, Role.VIEWER)
+    sign_in(tenant, Role.VIEWER)
     page = client.get(f"/tenants/{tenant.id}/worklist")
     assert page.status_code == 200
     assert b"INV-1" in page.data

@@ -11,7 +11,7 @@ import pytest
 
 from addon.domain.types import Contact, Invoice, InvoiceStatus
 from addon.mail import MailSettings, SmtpSender, UnsubscribeTokens
-from addon.models import Membership, Role, Tenant, User
+from addon.models import Tenant
 from addon.services.dunning import DunningMailer
 from addon.services.sync import backfill
 from connectors.fake import InMemoryConnector
@@ -75,19 +75,3 @@ def mailer(smtp_server: SmtpServer) -> DunningMailer:  # noqa: F811
     return make_mailer(smtp_server.port)
 
 
-@pytest.fixture
-def sign_in(client, db):  # type: ignore[no-untyped-def]
-    """``sign_in(tenant, role)``: a user with that role on the tenant, signed in on ``client``."""
-
-    def _sign_in(tenant: Tenant, role: Role = Role.ADMIN) -> User:
-        user = User(issuer="https://issuer.example", subject=f"user-{role.value}-{tenant.id}",
-                    email=f"{role.value}@example.test", name=role.value.title())
-        db.add(user)
-        db.flush()
-        db.add(Membership(tenant_id=tenant.id, user_id=user.id, role=role))
-        db.commit()
-        with client.session_transaction() as s:
-            s["user_id"] = user.id
-        return user
-
-    return _sign_in

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from addon.domain.types import InvoiceStatus
-from addon.models import BankLine, Membership, PayerAlias, Role, User
+from addon.models import BankLine, PayerAlias, Role, User
 from addon.queueing import get_queue
 from jobs.reconcile import reconcile_statement
 from jobs.runtime import set_app
@@ -20,20 +20,13 @@ STATEMENT = [Entry("1200.00", "Acme Trading Ltd", text="INV-1001"),
 
 
 @pytest.fixture
-def signed_in(app, client, db, tenant, platform, monkeypatch):  # type: ignore[no-untyped-def]
-    def sign_in(role: Role = Role.ADMIN) -> User:
-        user = User(issuer="https://idp", subject=f"u-{role.value}", email="u@example.com")
-        db.add(user)
-        db.flush()
-        db.add(Membership(tenant_id=tenant.id, user_id=user.id, role=role))
-        db.commit()
-        with client.session_transaction() as s:
-            s["user_id"] = user.id
-        return user
+def signed_in(app, tenant, platform, sign_in, monkeypatch):  # type: ignore[no-untyped-def]
+    def signed_in_as(role: Role = Role.ADMIN) -> User:
+        return sign_in(tenant, role)
 
     monkeypatch.setitem(app.config, "CONNECTOR_FACTORY", lambda t: platform)
     set_app(app)
-    return sign_in
+    return signed_in_as
 
 
 def _csrf(client, tenant) -> str:  # type: ignore[no-untyped-def]
