@@ -153,6 +153,10 @@ class FeatureBuilder:
         self._i_due, self._i_paid, self._i_amount = frame.due[order], frame.paid[order], frame.amount[order]
         self._i_key = self._i_cust * _KEY + self._i_issue
         self._i_start = np.searchsorted(self._i_cust, customers)
+        # Every invoice per customer by due date (whose on-time/late outcome is known by a day).
+        self._d_row = np.lexsort((frame.id_rank, frame.due, cust))
+        self._d_key = cust[self._d_row] * _KEY + frame.due[self._d_row]
+        self._d_start = np.searchsorted(cust[self._d_row], customers)
         # The organisation: all settlements by date.
         org = settled[np.argsort(frame.paid[settled], kind="stable")]
         self.org_paid = frame.paid[org]
@@ -238,6 +242,17 @@ class FeatureBuilder:
         pos = start[:, None] + np.arange(n)[None, :]
         valid = (pos < end[:, None]) & (customers[:, None] >= 0)
         rows = self._s_row[np.minimum(pos, len(self._s_row) - 1)] if len(self._s_row) else pos
+        return rows, valid
+
+    def last_due(self, customers: IntArray, t: IntArray, n: int) -> tuple[IntArray, BoolArray]:
+        """Frame rows of each customer's last ``n`` invoices due before day ordinal ``t`` (paid or not:
+        whether each was paid on time is known on ``t``), oldest first, in ``last_settled``'s layout."""
+        code = np.maximum(customers, 0)
+        end = np.searchsorted(self._d_key, code * _KEY + t)
+        start = np.maximum(end - n, self._d_start[code])
+        pos = start[:, None] + np.arange(n)[None, :]
+        valid = (pos < end[:, None]) & (customers[:, None] >= 0)
+        rows = self._d_row[np.minimum(pos, len(self._d_row) - 1)] if len(self._d_row) else pos
         return rows, valid
 
     def settled_delays(self, customer_id: str, t: int) -> Matrix:

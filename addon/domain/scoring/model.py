@@ -146,9 +146,10 @@ class RiskModel:
             return []
         snap = columns if columns is not None else builder.snapshots(snapshots)
         features = builder.matrix(snap)
-        p_late, q = self.predict_adjusted(builder, snap, features)
-        why = (explain_rows(features, self._contributions(features), builder, snapshots, reasons) if reasons
-               else [[] for _ in snapshots])
+        adjustment = self.adjust(builder, snap)
+        p_late, q = self.predict_matrix(features, adjustment)
+        why = (explain_rows(features, self._contributions(features, adjustment), builder, snapshots, reasons)
+               if reasons else [[] for _ in snapshots])
         ordered = sorted(bands, key=lambda b: b[1])
         out = []
         for n, (inv, _) in enumerate(snapshots):
@@ -164,8 +165,11 @@ class RiskModel:
                          ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         """``predict_matrix`` of ``snap``'s rows (``features`` = ``builder.matrix(snap)``) with the
         scoring-time adjustment of each row's scoring day: the numbers the product scores with."""
-        adjustment = self.recent_outcomes(builder).adjustment(snap.customer, snap.t, snap.t - snap.due)
-        return self.predict_matrix(features, adjustment)
+        return self.predict_matrix(features, self.adjust(builder, snap))
+
+    def adjust(self, builder: FeatureBuilder, snap: Snapshots) -> Adjustment:
+        """The scoring-time adjustment of ``snap``'s rows, each on its own scoring day (see online)."""
+        return self.recent_outcomes(builder).adjustment(snap.customer, snap.t, snap.t - snap.due)
 
     def recent_outcomes(self, builder: FeatureBuilder) -> RecentOutcomes:
         """The scoring-time adjustment over ``builder``'s history, with this model's window rules."""
@@ -174,12 +178,22 @@ class RiskModel:
                               int(config.get("delay_horizon_days", 90)), self.interval.scaled,
                               tuple(config.get("checkpoints", OVERDUE_CHECKPOINTS)))
 
-    def p_late(self, values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        """Calibrated P(late) of feature rows: the mean over the calibrated classifiers."""
+    def p_late(self, values: npt.NDArray[np.float64], shift: npt.NDArray[np.float64] | None = None
+               ) -> npt.NDArray[np.float64]:
+        """Calibrated P(late) of feature rows: the mean over the calibrated classifiers, each first moved
+        by ``shift`` (log-odds per row and classifier, from the customer's recent lateness; see online)."""
+        members = self.member_p_late(values)
+        if shift is not None:
+            logit = np.log(members / (1.0 - members)) + shift
+            members = 1.0 / (1.0 + np.exp(-logit))
+        return np.asarray(members.mean(axis=1), dtype=np.float64)
+
+    def member_p_late(self, values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """(n, classifiers) calibrated P(late) of each calibrated classifier, the first one first."""
         dm = model_matrix(values, classifier_margin(values))
         members = [(self.classifier, self.probability), *self.companions]
-        return np.asarray(np.mean([calibrator.apply(clf.predict(dm).astype(np.float64))
-                                   for clf, calibrator in members], axis=0), dtype=np.float64)
+        return np.column_stack([calibrator.apply(clf.predict(dm).astype(np.float64))
+                                for clf, calibrator in members]).reshape(len(values), len(members))
 
     def raw_quantiles(self, values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         """(n, 3) raw (not yet conformalised) p10/p50/p90 days relative to the due date."""
@@ -201,7 +215,7 @@ class RiskModel:
         and take the newest window's calibration where it has one.
         """
         x = features.values
-        p = self.p_late(x)
+        p = self.p_late(x, adjustment.late_shift if adjustment is not None else None)
         raw = self.raw_quantiles(x)
         past_due = -x[:, feature_index("days_to_due")]  # signed: negative while not yet due
         overdue = past_due > 0
@@ -220,15 +234,19 @@ class RiskModel:
         # An invoice already past its due date is late by definition.
         return np.where(overdue, 1.0, p), q
 
-    def _contributions(self, features: FeatureMatrix) -> npt.NDArray[np.float64]:
+    def _contributions(self, features: FeatureMatrix, adjustment: Adjustment | None = None
+                       ) -> npt.NDArray[np.float64]:
         x = features.values
         margin = classifier_margin(x)
         # pred_contribs, computed once per distinct decision path of each tree (the same numbers).
         contribs = np.asarray(contributions(self.classifier, x, margin, list(FEATURE_NAMES)), dtype=np.float64)
         # The base margin lands in the bias column; credit its deviation from the training average to
-        # the customer's record so reasons can still say "customer paid the last 4 invoices late".
+        # the customer's record so reasons can still say "customer paid the last 4 invoices late". The
+        # scoring-time correction from the customer's recent lateness (log-odds too) is that record as well.
         centre = float(self.metadata.get("mean_margin", 0.0))
         contribs[:, feature_index("cust_late_rate")] += margin - centre
+        if adjustment is not None and adjustment.late_shift is not None:
+            contribs[:, feature_index("cust_late_rate")] += adjustment.late_shift[:, 0]
         overdue = days_past_due(x) > 0
         if overdue.any():
             # Past due, P(late) is 1 whatever the classifier says: what is left to explain is when it will be

@@ -19,8 +19,14 @@ features, so nothing about a scored invoice leaks into its own score):
   book is made of the late payers, whose drift the trained overdue offsets (from invoices due months
   before the training date) miss most.
 
-P(late) keeps the calibration it was trained with: refitting the map per scoring date was tried and
-costs ranking (AUC), because the same raw score then means different things on different days.
+- **The customer's recent lateness.** P(late) keeps the map it was trained with (refitting the map per
+  scoring date was tried and costs ranking, AUC, because the same raw score then means different things on
+  different days). Instead each calibrated classifier is corrected per customer from its own misses: over
+  the customer's last ``LATE_INVOICES`` invoices due before the scoring date (whether each was paid on time
+  is known then), the lates observed against the classifier's at-issue P(late) give one Newton step of a
+  logistic intercept, shrunk by its score statistic like the miss above (``t^2 / (t^2 + LATE_T2)``). A
+  customer whose lateness the map misreads (one in season while the window was out of season, one turning
+  bad) is followed; one whose outcomes match its probabilities is left alone.
 
 Both use predictions of earlier invoices (at issue, and at the overdue checkpoints), computed with the
 same model and the same point-in-time features. A tenant with fewer than ``MIN_WINDOW`` of its own
@@ -46,6 +52,9 @@ Vector = npt.NDArray[np.float64]
 Matrix = npt.NDArray[np.float64]
 RESIDUAL_INVOICES = 4  # the customer's last settled invoices whose misses are averaged
 RESIDUAL_T2 = 8.0  # noise level of the shrinkage: at t^2 = 8 half of the mean miss is applied
+LATE_INVOICES = 64  # the customer's last invoices due before the scoring date whose lateness is compared
+LATE_T2 = 8.0  # noise level of that shrinkage (score statistic): at t^2 = 8 half of the step is applied
+LATE_CAP = 2.0  # the largest correction of a classifier's log-odds, either way
 MIN_WINDOW = 150  # own recent invoices needed before the window replaces the trained calibration
 # A big book's window is cut to its newest rows: still 200 misses per tail, and the at-issue features
 # of the window (and of its customers' earlier invoices) stay a small part of scoring the book.
@@ -60,9 +69,12 @@ OVERDUE_CHECKPOINTS = (7, 14, 30, 60, 90)  # TrainConfig.checkpoints past the du
 
 
 class RawQuantiles(Protocol):
-    """What the adjustment needs of a model: raw p10/p50/p90 days for feature rows."""
+    """What the adjustment needs of a model: raw p10/p50/p90 days and each calibrated classifier's
+    P(late) for feature rows."""
 
     def raw_quantiles(self, values: Matrix) -> Matrix: ...
+
+    def member_p_late(self, values: Matrix) -> Matrix: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +97,8 @@ class Adjustment:
     group: IntArray  # index into ``calibrations``: one per distinct scoring date
     calibrations: list[Calibration | None]
     stage: IntArray | None = None  # per row: -1 not yet due, else its checkpoint (None: none is past due)
+    # Per row and calibrated classifier: the log-odds correction from the customer's recent lateness.
+    late_shift: Matrix | None = None
 
     def offsets(self, unit: Vector | float = 1.0) -> tuple[Vector, Vector, npt.NDArray[np.bool_]]:
         """Lower and upper offsets per row in days (``unit``: each row's raw width, for scaled offsets),
@@ -115,6 +129,7 @@ class RecentOutcomes:
         frame = builder.frame
         self.issue, self.due, self.paid, self.customer = frame.issue, frame.due, frame.paid, frame.customer
         self._raw_q = np.full((frame.size, 3), np.nan)  # NaN: not computed yet
+        self._p_issue: Matrix | None = None  # at-issue P(late) per classifier, (size, members), NaN: not yet
         self._raw_overdue = {d: np.full((frame.size, 3), np.nan) for d in self.checkpoints}
         self._newest_first = np.argsort(-self.issue, kind="stable")
         self._cache: dict[int, Calibration | None] = {}
@@ -131,7 +146,8 @@ class RecentOutcomes:
             stage = self.stage(past_due)
             with_overdue[np.unique(group[stage >= 0])] = True
         calibrations = [self.calibration(int(d), bool(o)) for d, o in zip(unique.tolist(), with_overdue, strict=True)]
-        adjustment = Adjustment(self.shift(customers, days), group.astype(np.int64), calibrations, stage)
+        adjustment = Adjustment(self.shift(customers, days), group.astype(np.int64), calibrations, stage,
+                                self.late_shift(customers, days))
         _, _, have = adjustment.offsets()
         adjustment.shift[~have] = 0.0
         return adjustment
@@ -171,13 +187,44 @@ class RecentOutcomes:
         out[enough] = mean * t2 / (t2 + RESIDUAL_T2)
         return out
 
+    def late_shift(self, customers: IntArray, days: IntArray) -> Matrix:
+        """Per row and calibrated classifier, the log-odds correction from the customer's last
+        ``LATE_INVOICES`` invoices due before the row's day: lates observed minus expected at issue, over
+        the binomial information (one Newton step from zero), shrunk by t^2 / (t^2 + LATE_T2) and capped.
+        (n, 1) zeros when no row's customer has two such invoices (broadcasts over the classifiers)."""
+        key = np.maximum(customers, -1).astype(np.int64) * (1 << 31) + days
+        unique, back = np.unique(key, return_inverse=True)
+        first = np.unique(back, return_index=True)[1]
+        rows, valid = self.builder.last_due(customers[first], days[first], LATE_INVOICES)
+        self._ensure(rows[valid])
+        enough = valid.sum(axis=1) >= 2
+        if not enough.any() or self._p_issue is None:
+            return np.zeros((len(customers), 1))
+        out = np.zeros((len(unique), self._p_issue.shape[1]), dtype=np.float64)
+        rows, valid = rows[enough], valid[enough]
+        safe = np.where(valid, rows, 0)
+        late = (self.paid[safe] > self.due[safe]).astype(np.float64)
+        for m in range(out.shape[1]):
+            p = np.where(valid, self._p_issue[safe, m], 0.0)
+            score = np.where(valid, late - p, 0.0).sum(axis=1)
+            information = (p * (1.0 - p)).sum(axis=1) + 1e-6
+            t2 = score * score / information
+            out[enough, m] = np.clip(score / information * t2 / (t2 + LATE_T2), -LATE_CAP, LATE_CAP)
+        return out[back]
+
     def _ensure(self, rows: IntArray) -> None:
-        """Compute at-issue raw outputs for the rows that do not have them yet."""
+        """Compute at-issue raw outputs (quantiles and each classifier's P(late)) for the rows that do not
+        have them yet."""
         todo = np.unique(rows[np.isnan(self._raw_q[rows, 1])])
         if not len(todo):
             return
         snap = self.builder.frame_snapshots(self.builder.frame, todo, todo, self.issue[todo])
-        self._raw_q[todo] = self.model.raw_quantiles(self.builder.matrix(snap).values)
+        values = self.builder.matrix(snap).values
+        self._raw_q[todo] = self.model.raw_quantiles(values)
+        p = self.model.member_p_late(values)
+        if self._p_issue is None:
+            self._p_issue = np.full((len(self._raw_q), p.shape[1]), np.nan)
+        self._p_issue[todo] = p
 
     def _window(self, eligible: npt.NDArray[np.bool_]) -> IntArray:
         """The newest ``fraction`` of the eligible invoices by issue date, at most the newest MAX_WINDOW."""

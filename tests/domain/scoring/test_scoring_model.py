@@ -24,6 +24,7 @@ from addon.domain.scoring.model import (
     model_matrix,
     risk_band,
 )
+from addon.domain.scoring.online import Adjustment
 from addon.domain.scoring.train import (
     NotEnoughHistoryError,
     TrainConfig,
@@ -103,6 +104,38 @@ def test_p_late_is_the_mean_of_the_staggered_members(small_model, small_history)
     second = calibrator.apply(clf.predict(dm).astype(np.float64))
     assert not np.allclose(first, second)  # two different members, not one counted twice
     np.testing.assert_allclose(model.p_late(x), (first + second) / 2)
+
+
+def test_the_recent_lateness_correction_moves_each_member_in_log_odds(small_model, small_history
+                                                                     ) -> None:  # type: ignore[no-untyped-def]
+    model, as_of = small_model
+    x = build_features(small_history, as_of, open_at(small_history, as_of)).values
+    members = model.member_p_late(x)
+    assert members.shape == (len(x), 2)
+    np.testing.assert_allclose(members.mean(axis=1), model.p_late(x))
+    shift = np.tile([1.0, -0.5], (len(x), 1))
+    expected = np.mean([1 / (1 + np.exp(-(np.log(members[:, m] / (1 - members[:, m])) + shift[:, m])))
+                        for m in range(2)], axis=0)
+    np.testing.assert_allclose(model.p_late(x, shift), expected)
+    np.testing.assert_allclose(model.p_late(x, np.zeros((len(x), 1))), model.p_late(x))
+
+
+def test_the_recent_lateness_correction_is_credited_to_the_customers_record(small_model, small_history
+                                                                            ) -> None:  # type: ignore[no-untyped-def]
+    """Reasons come from the first classifier: its correction (log-odds, like the contributions) is the
+    customer's record, so "paid the last invoices late" can be the reason for a corrected score."""
+    model, as_of = small_model
+    features = build_features(small_history, as_of, open_at(small_history, as_of)[:10])
+    n = len(features.values)
+    adjustment = Adjustment(np.zeros(n), np.zeros(n, dtype=np.int64), [None], late_shift=np.tile([1.5, 0.3], (n, 1)))
+    plain, corrected = model._contributions(features), model._contributions(features, adjustment)
+    record = FEATURE_NAMES.index("cust_late_rate")
+    due = features.values[:, FEATURE_NAMES.index("days_to_due")] >= 0  # past due: reasons explain the pay date
+    assert due.any()
+    assert not due.all()
+    np.testing.assert_allclose(corrected[due, record] - plain[due, record], 1.5)
+    np.testing.assert_array_equal(corrected[~due], plain[~due])
+    np.testing.assert_array_equal(np.delete(corrected, record, axis=1), np.delete(plain, record, axis=1))
 
 
 def test_an_artifact_without_companions_scores_with_its_one_classifier(small_model, small_history

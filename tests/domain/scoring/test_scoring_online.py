@@ -11,9 +11,9 @@ import pytest
 from addon.domain.scoring.calibration import conformal_offset
 from addon.domain.scoring.evaluate import split_date
 from addon.domain.scoring.features import FeatureBuilder
-from addon.domain.scoring.history import HistoryInvoice
+from addon.domain.scoring.history import HistoryInvoice, as_seen_at
 from addon.domain.scoring.model import RiskModel
-from addon.domain.scoring.online import MIN_WINDOW, RecentOutcomes
+from addon.domain.scoring.online import LATE_INVOICES, MIN_WINDOW, RecentOutcomes
 from addon.domain.scoring.train import TrainConfig, train_model
 from addon.services.scoring_prior import generated_history
 from connectors.sandbox.generator import generate_company
@@ -22,10 +22,14 @@ FAST = TrainConfig(classifier_rounds=30, quantile_rounds=30, nthread=1)
 
 
 class ZeroModel:
-    """Always predicts payment on the due date, with a 10-day interval either side."""
+    """Always predicts payment on the due date, with a 10-day interval either side, and two calibrated
+    classifiers that say P(late) 0.2 and 0.4."""
 
     def raw_quantiles(self, values: np.ndarray) -> np.ndarray:
         return np.tile(np.array([-10.0, 0.0, 10.0]), (len(values), 1))
+
+    def member_p_late(self, values: np.ndarray) -> np.ndarray:
+        return np.tile(np.array([0.2, 0.4]), (len(values), 1))
 
 
 def _days(*days: date) -> np.ndarray:
@@ -56,6 +60,62 @@ def test_the_shift_reads_only_invoices_settled_before_the_scoring_day(make_inv) 
     # On the day the second invoice is paid only the first is known: one invoice, no shift.
     assert recent.shift(code, _days(settled[1]))[0] == 0
     assert recent.shift(code, _days(settled[1] + timedelta(days=1)))[0] > 25
+
+
+def _late_step(lates: int, n: int, p: float) -> float:
+    """The documented correction by hand: one Newton step, shrunk by t^2 / (t^2 + 8), capped at 2."""
+    score, information = lates - n * p, n * p * (1 - p)
+    t2 = score * score / information
+    return float(np.clip(score / information * t2 / (t2 + 8.0), -2.0, 2.0))
+
+
+def test_each_classifier_is_corrected_by_the_customers_recent_lateness(make_inv) -> None:  # type: ignore[no-untyped-def]
+    # A: 10 invoices, all paid late. B: 3 of 10 late, as the first classifier (P 0.2-0.4) roughly expects.
+    history = [make_inv(f"A{n}", "late", issued=7 * n, paid=12) for n in range(10)]
+    history += [make_inv(f"B{n}", "fair", issued=7 * n, paid=5 if n % 3 == 0 and n < 9 else -2) for n in range(10)]
+    history += [make_inv("C0", "once", issued=0, paid=20)]
+    builder = FeatureBuilder(history)
+    recent = RecentOutcomes(ZeroModel(), builder)
+    day = max(i.due_date for i in history) + timedelta(days=30)
+    codes = builder.snapshots([(history[0], day), (history[10], day), (history[-1], day)]).customer
+    shift = recent.late_shift(np.append(codes, -1), _days(day, day, day, day))
+    assert shift.shape == (4, 2)  # one correction per classifier
+    assert shift[0].tolist() == pytest.approx([_late_step(10, 10, 0.2), _late_step(10, 10, 0.4)], abs=1e-5)
+    assert shift[0, 0] == 2.0  # capped
+    assert 1.0 < shift[0, 1] < 2.0
+    assert shift[1].tolist() == pytest.approx([_late_step(3, 10, 0.2), _late_step(3, 10, 0.4)], abs=1e-5)
+    assert np.abs(shift[1]).max() < 0.1  # outcomes about as expected: left alone
+    assert shift[2].tolist() == [0.0, 0.0]  # one invoice is not enough
+    assert shift[3].tolist() == [0.0, 0.0]  # no customer
+
+
+def test_lateness_counts_from_the_day_after_the_due_date_paid_or_not(make_inv) -> None:  # type: ignore[no-untyped-def]
+    """On day t an invoice due before t is known to be on time (paid by its due date) or late (it was not),
+    even if it is paid after t; one not yet due says nothing, even if it is already paid."""
+    history = [make_inv(f"A{n}", "late", issued=10 * n, paid=60) for n in range(3)]  # paid long after t
+    history += [make_inv("A9", "late", issued=25, terms=60, paid=-50)]  # paid early, due after t
+    builder = FeatureBuilder(history)
+    recent = RecentOutcomes(ZeroModel(), builder)
+    code = builder.snapshots([(history[0], date.today())]).customer
+    dues = sorted(i.due_date for i in history[:3])
+    assert not recent.late_shift(code, _days(dues[1])).any()  # only the first is known
+    after = recent.late_shift(code, _days(dues[2] + timedelta(days=1)))[0]
+    assert after.tolist() == pytest.approx([_late_step(3, 3, 0.2), _late_step(3, 3, 0.4)], abs=1e-5)
+    # The same history as seen on that day (later payments unknown) gives the same correction.
+    seen = FeatureBuilder(as_seen_at(history, dues[2] + timedelta(days=1)))
+    code = seen.snapshots([(history[0], date.today())]).customer
+    assert RecentOutcomes(ZeroModel(), seen).late_shift(code, _days(dues[2] + timedelta(days=1)))[0].tolist() == \
+        after.tolist()
+
+
+def test_only_the_newest_invoices_count(make_inv) -> None:  # type: ignore[no-untyped-def]
+    old = [make_inv(f"A{n:03d}", "c", issued=n, paid=-3) for n in range(100)]  # on time
+    new = [make_inv(f"B{n:03d}", "c", issued=200 + n, paid=9) for n in range(LATE_INVOICES)]  # late
+    builder = FeatureBuilder(old + new)
+    recent = RecentOutcomes(ZeroModel(), builder)
+    code = builder.snapshots([(old[0], date.today())]).customer
+    day = max(i.due_date for i in new) + timedelta(days=1)
+    assert recent.late_shift(code, _days(day))[0].tolist() == [2.0, 2.0]
 
 
 def test_window_offsets_give_each_tail_a_tenth_of_the_misses() -> None:
