@@ -22,9 +22,10 @@ features, so nothing about a scored invoice leaks into its own score):
 - **The customer's recent lateness.** P(late) keeps the map it was trained with (refitting the map per
   scoring date was tried and costs ranking, AUC, because the same raw score then means different things on
   different days). Instead each calibrated classifier is corrected per customer from its own misses: over
-  the customer's last ``LATE_INVOICES`` invoices due before the scoring date (whether each was paid on time
-  is known then), the lates observed against the classifier's at-issue P(late) give one Newton step of a
-  logistic intercept, shrunk by its score statistic like the miss above (``t^2 / (t^2 + LATE_T2)``). A
+  the customer's last ``LATE_INVOICES`` invoices due in the ``LATE_HORIZON_DAYS`` before the scoring date
+  (whether each was paid on time is known then), the lates observed against the classifier's at-issue
+  P(late) give one Newton step of a logistic intercept, shrunk by its score statistic like the miss above
+  (``t^2 / (t^2 + LATE_T2)``). Rows already past due (P(late) 1) are not corrected. A
   customer whose lateness the map misreads (one in season while the window was out of season, one turning
   bad) is followed; one whose outcomes match its probabilities is left alone.
 
@@ -53,6 +54,11 @@ Matrix = npt.NDArray[np.float64]
 RESIDUAL_INVOICES = 4  # the customer's last settled invoices whose misses are averaged
 RESIDUAL_T2 = 8.0  # noise level of the shrinkage: at t^2 = 8 half of the mean miss is applied
 LATE_INVOICES = 64  # the customer's last invoices due before the scoring date whose lateness is compared
+# ... among those due in the last LATE_HORIZON_DAYS: recent misses are what the features do not yet show,
+# and a scoring run then pays for the at-issue features of a few weeks of invoices per customer, not of
+# its last 64 (measured on the 36 generated sets, worst ECE: 0.030 with 30 days, 0.028 with 60, 0.029 with
+# 90 and without a limit; see docs).
+LATE_HORIZON_DAYS = 60
 LATE_T2 = 8.0  # noise level of that shrinkage (score statistic): at t^2 = 8 half of the step is applied
 LATE_CAP = 2.0  # the largest correction of a classifier's log-odds, either way
 MIN_WINDOW = 150  # own recent invoices needed before the window replaces the trained calibration
@@ -146,8 +152,14 @@ class RecentOutcomes:
             stage = self.stage(past_due)
             with_overdue[np.unique(group[stage >= 0])] = True
         calibrations = [self.calibration(int(d), bool(o)) for d, o in zip(unique.tolist(), with_overdue, strict=True)]
-        adjustment = Adjustment(self.shift(customers, days), group.astype(np.int64), calibrations, stage,
-                                self.late_shift(customers, days))
+        # P(late) of a row already past due is 1 whatever the classifiers say: only the others are corrected.
+        due = np.ones(len(days), dtype=bool) if past_due is None else past_due <= 0
+        late_shift = np.zeros((len(days), 1))
+        if due.any():
+            found = self.late_shift(customers[due], days[due])
+            late_shift = np.zeros((len(days), found.shape[1]))
+            late_shift[due] = found
+        adjustment = Adjustment(self.shift(customers, days), group.astype(np.int64), calibrations, stage, late_shift)
         _, _, have = adjustment.offsets()
         adjustment.shift[~have] = 0.0
         return adjustment
@@ -189,13 +201,15 @@ class RecentOutcomes:
 
     def late_shift(self, customers: IntArray, days: IntArray) -> Matrix:
         """Per row and calibrated classifier, the log-odds correction from the customer's last
-        ``LATE_INVOICES`` invoices due before the row's day: lates observed minus expected at issue, over
+        ``LATE_INVOICES`` invoices due in the ``LATE_HORIZON_DAYS`` before the row's day: lates observed
+        minus expected at issue, over
         the binomial information (one Newton step from zero), shrunk by t^2 / (t^2 + LATE_T2) and capped.
         (n, 1) zeros when no row's customer has two such invoices (broadcasts over the classifiers)."""
         key = np.maximum(customers, -1).astype(np.int64) * (1 << 31) + days
         unique, back = np.unique(key, return_inverse=True)
         first = np.unique(back, return_index=True)[1]
         rows, valid = self.builder.last_due(customers[first], days[first], LATE_INVOICES)
+        valid &= self.due[rows] >= (days[first] - LATE_HORIZON_DAYS)[:, None]
         self._ensure(rows[valid])
         enough = valid.sum(axis=1) >= 2
         if not enough.any() or self._p_issue is None:

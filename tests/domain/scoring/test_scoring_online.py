@@ -13,7 +13,7 @@ from addon.domain.scoring.evaluate import split_date
 from addon.domain.scoring.features import FeatureBuilder
 from addon.domain.scoring.history import HistoryInvoice, as_seen_at
 from addon.domain.scoring.model import RiskModel
-from addon.domain.scoring.online import LATE_INVOICES, MIN_WINDOW, RecentOutcomes
+from addon.domain.scoring.online import LATE_HORIZON_DAYS, LATE_INVOICES, MIN_WINDOW, RecentOutcomes
 from addon.domain.scoring.train import TrainConfig, train_model
 from addon.services.scoring_prior import generated_history
 from connectors.sandbox.generator import generate_company
@@ -71,12 +71,12 @@ def _late_step(lates: int, n: int, p: float) -> float:
 
 def test_each_classifier_is_corrected_by_the_customers_recent_lateness(make_inv) -> None:  # type: ignore[no-untyped-def]
     # A: 10 invoices, all paid late. B: 3 of 10 late, as the first classifier (P 0.2-0.4) roughly expects.
-    history = [make_inv(f"A{n}", "late", issued=7 * n, paid=12) for n in range(10)]
-    history += [make_inv(f"B{n}", "fair", issued=7 * n, paid=5 if n % 3 == 0 and n < 9 else -2) for n in range(10)]
+    history = [make_inv(f"A{n}", "late", issued=5 * n, paid=12) for n in range(10)]
+    history += [make_inv(f"B{n}", "fair", issued=5 * n, paid=5 if n % 3 == 0 and n < 9 else -2) for n in range(10)]
     history += [make_inv("C0", "once", issued=0, paid=20)]
     builder = FeatureBuilder(history)
     recent = RecentOutcomes(ZeroModel(), builder)
-    day = max(i.due_date for i in history) + timedelta(days=30)
+    day = max(i.due_date for i in history) + timedelta(days=10)
     codes = builder.snapshots([(history[0], day), (history[10], day), (history[-1], day)]).customer
     shift = recent.late_shift(np.append(codes, -1), _days(day, day, day, day))
     assert shift.shape == (4, 2)  # one correction per classifier
@@ -109,13 +109,28 @@ def test_lateness_counts_from_the_day_after_the_due_date_paid_or_not(make_inv) -
 
 
 def test_only_the_newest_invoices_count(make_inv) -> None:  # type: ignore[no-untyped-def]
-    old = [make_inv(f"A{n:03d}", "c", issued=n, paid=-3) for n in range(100)]  # on time
-    new = [make_inv(f"B{n:03d}", "c", issued=200 + n, paid=9) for n in range(LATE_INVOICES)]  # late
+    # All due within the horizon; the 64 due last were late, the 100 before them on time.
+    old = [make_inv(f"A{n:03d}", "c", issued=n // 10, paid=-3) for n in range(100)]
+    new = [make_inv(f"B{n:03d}", "c", issued=10 + n // 7, paid=9) for n in range(LATE_INVOICES)]
     builder = FeatureBuilder(old + new)
     recent = RecentOutcomes(ZeroModel(), builder)
     code = builder.snapshots([(old[0], date.today())]).customer
     day = max(i.due_date for i in new) + timedelta(days=1)
     assert recent.late_shift(code, _days(day))[0].tolist() == [2.0, 2.0]
+
+
+def test_only_invoices_due_in_the_recent_horizon_count(make_inv) -> None:  # type: ignore[no-untyped-def]
+    history = [make_inv(f"A{n}", "late", issued=n, paid=9) for n in range(10)]  # due on days 30-39
+    builder = FeatureBuilder(history)
+    recent = RecentOutcomes(ZeroModel(), builder)
+    code = builder.snapshots([(history[0], date.today())]).customer
+    last_due = max(i.due_date for i in history)
+    ten = recent.late_shift(code, _days(last_due + timedelta(days=1)))[0]
+    assert ten.tolist() == pytest.approx([_late_step(10, 10, 0.2), _late_step(10, 10, 0.4)], abs=1e-5)
+    # Two still due within the horizon: a weaker step; none: no correction.
+    two = recent.late_shift(code, _days(last_due + timedelta(days=LATE_HORIZON_DAYS - 1)))[0]
+    assert two.tolist() == pytest.approx([_late_step(2, 2, 0.2), _late_step(2, 2, 0.4)], abs=1e-5)
+    assert not recent.late_shift(code, _days(last_due + timedelta(days=LATE_HORIZON_DAYS + 1))).any()
 
 
 def test_window_offsets_give_each_tail_a_tenth_of_the_misses() -> None:
