@@ -151,6 +151,10 @@ class FeatureBuilder:
         order = np.lexsort((frame.id_rank, frame.issue, cust))  # as the records were sorted
         self._i_cust, self._i_issue = cust[order], frame.issue[order]
         self._i_due, self._i_paid, self._i_amount = frame.due[order], frame.paid[order], frame.amount[order]
+        # Each amount's rank among all of them (ties by position), so per-day medians sort integers, not floats.
+        self._i_amount_rank = np.empty(len(order), dtype=np.int64)
+        self._i_amount_rank[np.argsort(self._i_amount, kind="stable")] = np.arange(len(order))
+        self._i_amount_sorted = np.sort(self._i_amount)
         self._i_key = self._i_cust * _KEY + self._i_issue
         self._i_start = np.searchsorted(self._i_cust, customers)
         # Every invoice per customer by due date (whose on-time/late outcome is known by a day).
@@ -426,7 +430,8 @@ class FeatureBuilder:
         start = self._i_start[customers]
         m = np.searchsorted(self._i_key, customers * _KEY + t) - start
         idx, seg, offs = _segments(start, m)
-        amounts = self._i_amount[idx][np.lexsort((self._i_amount[idx], seg))]
+        ranks = len(self._i_amount_rank)
+        amounts = self._i_amount_sorted[np.sort(seg * ranks + self._i_amount_rank[idx]) % max(ranks, 1)]
         typical = np.full(len(customers), np.nan)
         some = m > 0
         typical[some] = (amounts[offs[some] + (m[some] - 1) // 2] + amounts[offs[some] + m[some] // 2]) / 2

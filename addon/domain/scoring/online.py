@@ -29,10 +29,10 @@ features, so nothing about a scored invoice leaks into its own score):
   customer whose lateness the map misreads (one in season while the window was out of season, one turning
   bad) is followed; one whose outcomes match its probabilities is left alone.
 
-Both use predictions of earlier invoices (at issue, and at the overdue checkpoints), computed with the
-same model and the same point-in-time features. A tenant with fewer than ``MIN_WINDOW`` of its own
+All three use predictions of earlier invoices (at issue, and at the overdue checkpoints), computed with
+the same model and the same point-in-time features. A tenant with fewer than ``MIN_WINDOW`` of its own
 invoices in the window keeps the trained offsets (pooled with the prior on a cold start), without the
-shift.
+shift; the P(late) correction needs no window and applies to any book.
 """
 
 from __future__ import annotations
