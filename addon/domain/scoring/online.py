@@ -202,9 +202,9 @@ class RecentOutcomes:
     def late_shift(self, customers: IntArray, days: IntArray) -> Matrix:
         """Per row and calibrated classifier, the log-odds correction from the customer's last
         ``LATE_INVOICES`` invoices due in the ``LATE_HORIZON_DAYS`` before the row's day: lates observed
-        minus expected at issue, over
-        the binomial information (one Newton step from zero), shrunk by t^2 / (t^2 + LATE_T2) and capped.
-        (n, 1) zeros when no row's customer has two such invoices (broadcasts over the classifiers)."""
+        minus expected at issue, over the binomial information (one Newton step from zero), shrunk by
+        t^2 / (t^2 + LATE_T2) and capped at ``LATE_CAP``. (n, 1) zeros when no row's customer has two such
+        invoices (broadcasts over the classifiers)."""
         key = np.maximum(customers, -1).astype(np.int64) * (1 << 31) + days
         unique, back = np.unique(key, return_inverse=True)
         first = np.unique(back, return_index=True)[1]

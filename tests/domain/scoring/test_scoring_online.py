@@ -87,6 +87,11 @@ def test_each_classifier_is_corrected_by_the_customers_recent_lateness(make_inv)
     assert np.abs(shift[1]).max() < 0.1  # outcomes about as expected: left alone
     assert shift[2].tolist() == [0.0, 0.0]  # one invoice is not enough
     assert shift[3].tolist() == [0.0, 0.0]  # no customer
+    # Scoring: a row already past due is late whatever the classifiers say, so it is not corrected.
+    rows = np.array([codes[0], codes[0]])
+    adjustment = recent.adjustment(rows, _days(day, day), past_due=np.array([5, -3]))
+    assert adjustment.late_shift is not None
+    assert adjustment.late_shift.tolist() == [[0.0, 0.0], shift[0].tolist()]
 
 
 def test_lateness_counts_from_the_day_after_the_due_date_paid_or_not(make_inv) -> None:  # type: ignore[no-untyped-def]
