@@ -240,24 +240,12 @@ class FeatureBuilder:
         One row of ``n`` columns per (customer code, t) pair; ``valid`` marks the columns that are real
         invoices (a customer with fewer, or code -1, has the rest invalid).
         """
-        code = np.maximum(customers, 0)
-        end = np.searchsorted(self._s_key, code * _KEY + t)
-        start = np.maximum(end - n, self._s_start[code])
-        pos = start[:, None] + np.arange(n)[None, :]
-        valid = (pos < end[:, None]) & (customers[:, None] >= 0)
-        rows = self._s_row[np.minimum(pos, len(self._s_row) - 1)] if len(self._s_row) else pos
-        return rows, valid
+        return _last_before(self._s_key, self._s_start, self._s_row, customers, t, n)
 
     def last_due(self, customers: IntArray, t: IntArray, n: int) -> tuple[IntArray, BoolArray]:
         """Frame rows of each customer's last ``n`` invoices due before day ordinal ``t`` (paid or not:
         whether each was paid on time is known on ``t``), oldest first, in ``last_settled``'s layout."""
-        code = np.maximum(customers, 0)
-        end = np.searchsorted(self._d_key, code * _KEY + t)
-        start = np.maximum(end - n, self._d_start[code])
-        pos = start[:, None] + np.arange(n)[None, :]
-        valid = (pos < end[:, None]) & (customers[:, None] >= 0)
-        rows = self._d_row[np.minimum(pos, len(self._d_row) - 1)] if len(self._d_row) else pos
-        return rows, valid
+        return _last_before(self._d_key, self._d_start, self._d_row, customers, t, n)
 
     def settled_delays(self, customer_id: str, t: int) -> Matrix:
         """Delays of the customer's invoices settled before day ordinal ``t``, in settlement order."""
@@ -474,6 +462,20 @@ class FeatureBuilder:
             out[rows, _INDEX["open_amount_vs_typical"]] = np.where(typical > 0, amount_r / typical, np.nan)
         out[rows, _INDEX["overdue_count"]] = over_r
         out[rows, _INDEX["max_days_overdue"]] = np.where(over_r > 0, t - oldest_r, 0)
+
+
+def _last_before(keys: IntArray, starts: IntArray, rows: IntArray, customers: IntArray, t: IntArray, n: int
+                 ) -> tuple[IntArray, BoolArray]:
+    """The last ``n`` entries before day ``t`` of each customer's run in an index sorted by (customer, day):
+    ``keys`` are customer * _KEY + day, ``starts`` each customer's first position, ``rows`` the frame row at
+    each position. (rows, valid) of shape (len(customers), n), oldest first; code -1 has none."""
+    code = np.maximum(customers, 0)
+    end = np.searchsorted(keys, code * _KEY + t)
+    start = np.maximum(end - n, starts[code])
+    pos = start[:, None] + np.arange(n)[None, :]
+    valid = (pos < end[:, None]) & (customers[:, None] >= 0)
+    found = rows[np.minimum(pos, len(rows) - 1)] if len(rows) else pos
+    return found, valid
 
 
 def _segments(starts: IntArray, lengths: IntArray) -> tuple[IntArray, IntArray, IntArray]:
