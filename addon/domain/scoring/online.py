@@ -205,16 +205,16 @@ class RecentOutcomes:
         minus expected at issue, over the binomial information (one Newton step from zero), shrunk by
         t^2 / (t^2 + LATE_T2) and capped at ``LATE_CAP``. (n, 1) zeros when no row's customer has two such
         invoices (broadcasts over the classifiers)."""
-        key = np.maximum(customers, -1).astype(np.int64) * (1 << 31) + days
-        unique, back = np.unique(key, return_inverse=True)
-        first = np.unique(back, return_index=True)[1]
+        # One computation per distinct (customer, day): a book scores many invoices per customer.
+        key = customers.astype(np.int64) * (1 << 31) + days
+        _, first, back = np.unique(key, return_index=True, return_inverse=True)
         rows, valid = self.builder.last_due(customers[first], days[first], LATE_INVOICES)
         valid &= self.due[rows] >= (days[first] - LATE_HORIZON_DAYS)[:, None]
         self._ensure(rows[valid])
         enough = valid.sum(axis=1) >= 2
         if not enough.any() or self._p_issue is None:
             return np.zeros((len(customers), 1))
-        out = np.zeros((len(unique), self._p_issue.shape[1]), dtype=np.float64)
+        out = np.zeros((len(first), self._p_issue.shape[1]), dtype=np.float64)
         rows, valid = rows[enough], valid[enough]
         safe = np.where(valid, rows, 0)
         late = (self.paid[safe] > self.due[safe]).astype(np.float64)
