@@ -16,7 +16,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -32,6 +32,7 @@ from addon.domain.scoring.history import (
     IntArray,
     InvoiceEvents,
 )
+from addon.domain.scoring.order_stats import WaveletMatrix
 
 FEATURE_NAMES: tuple[str, ...] = (
     # the invoice itself
@@ -108,9 +109,10 @@ class Snapshots:
 class FeatureBuilder:
     """Indexes a history once (as sorted columns), then computes point-in-time feature rows in bulk.
 
-    Everything is vectorised over the requested (invoice, as_of) pairs: statistics of "settled before
-    t" come from per-customer prefix sums looked up with ``searchsorted``; the few order statistics
-    (median delay, typical amount) and the open book are computed once per distinct (customer, day).
+    Everything is vectorised over the requested (invoice, as_of) pairs, whatever their days: statistics
+    of "settled before t" come from per-customer prefix sums looked up with ``searchsorted``, the medians
+    of prefixes (median delay, typical amount) from wavelet matrices, and the open book from listing, once
+    per distinct (customer, day), the invoices open on that day. No pair reads its customer's whole history.
     """
 
     def __init__(self, history: Iterable[HistoryInvoice] | HistoryFrame) -> None:
@@ -141,22 +143,34 @@ class FeatureBuilder:
             "partial": _cumsum(frame.partial[order])}
         self._s_ewm = _ewm_by_segment(delay, self._s_start)
         self._delay_min = int(self._s_delay.min()) if len(order) else 0
-        self._delay_range = (int(self._s_delay.max()) if len(order) else 0) - self._delay_min + 1
-        # The same settled invoices by issue date (trend window and same-season delay).
+        # Order statistics of any settled prefix (median delay), from delays made non-negative.
+        self._s_delays = WaveletMatrix(self._s_delay - self._delay_min)
+        # The same settled invoices by issue date, with running sums for the trend and same-season delay:
+        # x = issue day - base (small, so sums of squares stay exact in int64), y = delay.
         by_issue = np.lexsort((self._s_issue, self._s_cust))
-        self._si_issue, self._si_paid = self._s_issue[by_issue], self._s_paid[by_issue]
-        self._si_delay = self._s_delay[by_issue]
-        self._si_start = self._s_start  # same customers, same counts
+        self._si_issue = self._s_issue[by_issue]
+        self._si_key = self._s_cust[by_issue] * _KEY + self._si_issue
+        self._x_base = int(self._s_issue.min()) if len(order) else 0
+        x, y = self._si_issue - self._x_base, self._s_delay[by_issue]
+        self._si_sums = {"x": _cumsum_int(x), "y": _cumsum_int(y), "xx": _cumsum_int(x * x), "yy": _cumsum_int(y * y),
+                         "xy": _cumsum_int(x * y)}
         # Every invoice per customer by issue date (typical amount, open book).
         order = np.lexsort((frame.id_rank, frame.issue, cust))  # as the records were sorted
         self._i_cust, self._i_issue = cust[order], frame.issue[order]
         self._i_due, self._i_paid, self._i_amount = frame.due[order], frame.paid[order], frame.amount[order]
-        # Each amount's rank among all of them (ties by position), so per-day medians sort integers, not floats.
-        self._i_amount_rank = np.empty(len(order), dtype=np.int64)
-        self._i_amount_rank[np.argsort(self._i_amount, kind="stable")] = np.arange(len(order))
+        # Each amount's rank among all of them (ties by position): the typical amount is a median of ranks.
+        amount_rank = np.empty(len(order), dtype=np.int64)
+        amount_rank[np.argsort(self._i_amount, kind="stable")] = np.arange(len(order))
+        self._i_amounts = WaveletMatrix(amount_rank)
         self._i_amount_sorted = np.sort(self._i_amount)
         self._i_key = self._i_cust * _KEY + self._i_issue
         self._i_start = np.searchsorted(self._i_cust, customers)
+        # The same invoices per customer by settlement day (unpaid last), as positions in the issue order:
+        # the ones not settled before a day are a suffix of each customer's run.
+        self._p_pos = np.lexsort((self._i_paid, self._i_cust))
+        self._p_key = self._i_cust[self._p_pos] * _KEY + self._i_paid[self._p_pos]
+        # Invoices settled before their issue date (paid in advance): settled before days they were not yet issued on.
+        self._advance = np.flatnonzero(self._i_paid < self._i_issue)
         # Every invoice per customer by due date (whose on-time/late outcome is known by a day).
         self._d_row = np.lexsort((frame.id_rank, frame.due, cust))
         self._d_key = cust[self._d_row] * _KEY + frame.due[self._d_row]
@@ -272,11 +286,7 @@ class FeatureBuilder:
         typical = np.full(len(snap.t), np.nan)
         if len(known):
             self._customer_history(snap, known, prior[known], out)
-            # Per-(customer, day) blocks, one group of snapshots per scoring day.
-            order = known[np.argsort(snap.t[known], kind="stable")]
-            days, starts = np.unique(snap.t[order], return_index=True)
-            for day, group in zip(days.tolist(), np.split(order, starts[1:]), strict=True):
-                typical[group] = self._by_day(snap, group, day, out)
+            typical[known] = self._order_statistics(snap, known, out)
         with np.errstate(divide="ignore", invalid="ignore"):
             out[:, _INDEX["amount_vs_typical"]] = np.where(typical > 0, snap.amount / typical, np.nan)
         return out
@@ -340,114 +350,194 @@ class FeatureBuilder:
         out[r, _INDEX["cust_partial_rate"]] = total("partial")[has] / kf
         out[r, _INDEX["cust_days_since_payment"]] = t[has] - self._s_paid[last]
 
-    def _by_day(self, snap: Snapshots, rows: IntArray, t: int, out: Matrix) -> FloatArray:
-        """Median delay, trend, same-season delay, typical amount and open book for snapshots on day ``t``.
+    def _order_statistics(self, snap: Snapshots, rows: IntArray, out: Matrix) -> FloatArray:
+        """Median delay, trend, same-season delay, typical amount and open book of snapshots ``rows``
+        (customers with a history), all at once whatever their days.
 
-        Returns the customer's typical amount per snapshot.
+        Medians of prefixes come from the wavelet matrices, window sums from running sums, and the
+        invoices open on each distinct (customer, day) are listed once; none of it reads a customer's
+        whole history per day. Returns the customer's typical amount per snapshot.
         """
-        customers, local = np.unique(snap.customer[rows], return_inverse=True)
-        # Median delay of each customer's settled prefix (delays are integers: sort (customer, delay) keys).
-        s_start = self._s_start[customers]
-        k = np.searchsorted(self._s_key, customers * _KEY + t) - s_start
-        idx, seg, offs = _segments(s_start, k)
-        keys = np.sort(seg * self._delay_range + (self._s_delay[idx] - self._delay_min))
-        median = np.full(len(customers), np.nan)
-        some = k > 0
-        ordered = keys - seg * self._delay_range + self._delay_min  # each prefix's delays, ascending
-        median[some] = (ordered[offs[some] + (k[some] - 1) // 2] + ordered[offs[some] + k[some] // 2]) / 2
-        k_row, median_row = k[local], median[local]
-        has = k_row > 0
-        out[rows[has], _INDEX["cust_median_delay"]] = median_row[has]
-        out[rows[has], _INDEX["cust_delay_trend"]] = out[rows[has], _INDEX["cust_ewm_delay"]] - median_row[has]
-        self._trend_and_season(snap, rows, local, customers, t, median_row, has, out)
-        typical = self._typical(customers, t)[local]
-        self._open_book(snap, rows, local, customers, t, typical, out)
+        t, code = snap.t[rows], snap.customer[rows]
+        key = code * _KEY + t
+        # Median delay of the customer's settled prefix (delays are integers: exact order statistics).
+        s_lo, s_hi = self._s_start[code], np.searchsorted(self._s_key, key)
+        has = s_hi > s_lo
+        median = np.full(len(rows), np.nan)
+        low, high = self._s_delays.middle(s_lo[has], s_hi[has])
+        median[has] = (low + high + 2 * self._delay_min) / 2
+        out[rows[has], _INDEX["cust_median_delay"]] = median[has]
+        out[rows[has], _INDEX["cust_delay_trend"]] = out[rows[has], _INDEX["cust_ewm_delay"]] - median[has]
+        # Typical amount: median of the amounts issued strictly before the day.
+        i_lo, i_hi = self._i_start[code], np.searchsorted(self._i_key, key)
+        typical = np.full(len(rows), np.nan)
+        some = i_hi > i_lo
+        low, high = self._i_amounts.middle(i_lo[some], i_hi[some])
+        typical[some] = (self._i_amount_sorted[low] + self._i_amount_sorted[high]) / 2
+        queries, query = np.unique(key, return_inverse=True)
+        open_query, open_pos = self._open_on(queries)
+        self._trend_and_season(snap, rows, query, queries, open_query, open_pos, median, has, out)
+        self._open_book(snap, rows, query, queries, open_query, open_pos, typical, out)
         return typical
 
-    def _trend_and_season(self, snap: Snapshots, rows: IntArray, local: IntArray, customers: IntArray, t: int,
-                          anchor: FloatArray, has: BoolArray, out: Matrix) -> None:
-        """Trend-projected and same-season delay per snapshot, from sums over issue-date ranges."""
-        start = self._si_start[customers]
-        idx, seg, _ = _segments(start, self._si_start[customers + 1] - start)
-        issue = self._si_issue[idx]
-        settled = self._si_paid[idx] < t
-        x = np.where(settled, issue - t, 0)  # days, shifted so that sums of squares stay small and exact
-        y = np.where(settled, self._si_delay[idx], 0)
-        count, sx, sy = _cumsum_int(settled), _cumsum_int(x), _cumsum_int(y)
-        sxx, syy, sxy = _cumsum_int(x * x), _cumsum_int(y * y), _cumsum_int(x * y)
-        key = seg * _KEY + issue
-        base = local * _KEY
-        issue_day = snap.issue[rows]
+    def _open_on(self, queries: IntArray) -> tuple[IntArray, IntArray]:
+        """Every invoice open on each (customer * _KEY + day) query's day: issued by then and not settled
+        before it. (query, position in the issue-ordered arrays), sorted by query, then issue order.
 
-        def first(day: IntArray, side: Literal["left", "right"] = "left") -> IntArray:
-            found: IntArray = np.searchsorted(key, base + np.clip(day, 0, _KEY - 1), side=side)
-            return found
+        Per query the shorter of two runs is scanned: the customer's invoices issued by the day (a prefix by
+        issue date) or those not settled before it (a suffix by settlement day); the other condition filters.
+        """
+        code, t = queries // _KEY, queries % _KEY
+        start, end = self._i_start[code], self._i_start[code + 1]
+        issued = np.searchsorted(self._i_key, queries, side="right") - start
+        unsettled_from = np.searchsorted(self._p_key, queries)
+        by_issue = issued <= end - unsettled_from
+        which = np.flatnonzero(by_issue)
+        pos, seg, _ = _segments(start[which], issued[which])
+        keep = self._i_paid[pos] >= t[which][seg]
+        q1, pos1 = np.compress(keep, which[seg]), np.compress(keep, pos)
+        which = np.flatnonzero(~by_issue)
+        idx, seg, _ = _segments(unsettled_from[which], (end - unsettled_from)[which])
+        pos = self._p_pos[idx]
+        keep = self._i_issue[pos] <= t[which][seg]
+        q, pos = np.concatenate((q1, np.compress(keep, which[seg]))), np.concatenate((pos1, np.compress(keep, pos)))
+        order = np.lexsort((pos, q))
+        return q[order], pos[order]
 
-        end = first(np.full(len(rows), _KEY - 1), "right")
-        begin = first(issue_day - TREND_DAYS)
-        n = count[end] - count[begin]
-        projected = _projected_from_sums(n, sx[end] - sx[begin], sy[end] - sy[begin], sxx[end] - sxx[begin],
-                                         syy[end] - syy[begin], sxy[end] - sxy[begin], anchor, issue_day - t)
+    def _trend_and_season(self, snap: Snapshots, rows: IntArray, query: IntArray, queries: IntArray,
+                          open_query: IntArray, open_pos: IntArray, anchor: FloatArray, has: BoolArray,
+                          out: Matrix) -> None:
+        """Trend-projected and same-season delay per snapshot: sums over issue-date windows of the invoices
+        settled before the scoring day.
+
+        Running sums give the settled invoices issued before the day; the few that were still open on it
+        are taken out again, and the few paid in advance (settled before it, issued on or after it) put in.
+        """
+        t, code, issue_day = snap.t[rows], snap.customer[rows], snap.issue[rows]
+        sums = self._si_sums
+        before = np.searchsorted(self._si_key, code * _KEY + t)  # settled invoices issued before day t
+
+        def window(which: IntArray, lo_day: IntArray, hi_day: IntArray) -> tuple[IntArray, IntArray]:
+            """Running-sum positions of the settled invoices issued in [lo_day, hi_day] and before day t."""
+            base = code[which] * _KEY
+            lo = np.searchsorted(self._si_key, base + np.clip(lo_day[which], 0, _KEY - 1))
+            hi = np.searchsorted(self._si_key, base + np.clip(hi_day[which], 0, _KEY - 1), side="right")
+            return lo, np.maximum(np.minimum(hi, before[which]), lo)
+
+        pair_row, pair_pos, sign = self._settled_corrections(query, queries, open_query, open_pos)
+        x = self._i_issue[pair_pos] - t[pair_row]  # days, relative to the scoring day
+        y = self._i_paid[pair_pos] - self._i_due[pair_pos]
+        one = np.ones(len(pair_row), dtype=np.int64)
+
+        def corrected(values: IntArray, member: BoolArray) -> IntArray:
+            total: IntArray = np.bincount(pair_row, weights=np.where(member, sign * values, 0),
+                                          minlength=len(rows)).astype(np.int64)  # exact: whole numbers < 2**53
+            return total
+
+        everyone = np.arange(len(rows))
+        lo, hi = window(everyone, issue_day - TREND_DAYS, np.full(len(rows), _KEY - 1))
+        m = hi - lo
+
+        def prefix(name: str) -> IntArray:
+            total: IntArray = sums[name][hi] - sums[name][lo]
+            return total
+
+        in_trend = self._i_issue[pair_pos] >= (issue_day - TREND_DAYS)[pair_row]
+        # The running sums count x from the base day; the fit counts it from day t (exact integer algebra).
+        shift = t - self._x_base
+        px, py = prefix("x"), prefix("y")
+        n = m + corrected(one, in_trend)
+        sx = px - m * shift + corrected(x, in_trend)
+        sy = py + corrected(y, in_trend)
+        sxx = prefix("xx") - 2 * shift * px + m * shift * shift + corrected(x * x, in_trend)
+        sxy = prefix("xy") - shift * py + corrected(x * y, in_trend)
+        syy = prefix("yy") + corrected(y * y, in_trend)
+        projected = _projected_from_sums(n, sx, sy, sxx, syy, sxy, anchor, issue_day - t)
         out[rows[has], _INDEX["cust_projected_delay"]] = projected[has]
         # Same season: issued within 31 days of this day-of-year in an earlier year (and > 300 days ago).
         days = (issue_day - _EPOCH).astype("datetime64[D]")
         year = days.astype("datetime64[Y]")
         doy = (days - year).astype(np.int64) + 1
+        last_day = issue_day - 301  # strictly before issue_day - 300
         near_n = np.zeros(len(rows), dtype=np.int64)
         near_sum = np.zeros(len(rows), dtype=np.int64)
-        last_day = issue_day - 301  # strictly before issue_day - 300
-        first_year = int(self._si_issue[idx].min()) if len(idx) else int(issue_day.min())
-        y0 = date.fromordinal(first_year).year
-        for y_ in range(y0, int(year.max().astype(np.int64)) + 1970 + 1):
-            jan1 = date(y_, 1, 1).toordinal()
-            length = date(y_ + 1, 1, 1).toordinal() - jan1
-            for lo_doy, hi_doy in ((np.maximum(1, doy - 31), np.minimum(length, doy + 31)),
-                                   (doy + 334, np.full(len(rows), length)), (np.ones(len(rows), int), doy - 334)):
-                lo_day = jan1 + lo_doy - 1
-                hi_day = np.minimum(jan1 + hi_doy - 1, last_day)
-                ok = (lo_doy <= hi_doy) & (lo_day <= hi_day)
-                a = first(np.where(ok, lo_day, 0))
-                b = first(np.where(ok, hi_day, 0), "right")
-                near_n += np.where(ok, count[b] - count[a], 0)
-                near_sum += np.where(ok, sy[b] - sy[a], 0)
+        if has.any():
+            first_year = date.fromordinal(int(self._si_issue[self._s_start[code[has]]].min())).year
+            for y_ in range(first_year, int(year.max().astype(np.int64)) + 1970 + 1):
+                jan1 = date(y_, 1, 1).toordinal()
+                length = date(y_ + 1, 1, 1).toordinal() - jan1
+                for lo_doy, hi_doy in ((np.maximum(1, doy - 31), np.minimum(length, doy + 31)),
+                                       (doy + 334, np.full(len(rows), length)), (np.ones(len(rows), int), doy - 334)):
+                    lo_day = jan1 + lo_doy - 1
+                    hi_day = np.minimum(jan1 + hi_doy - 1, last_day)
+                    ok = np.flatnonzero(has & (lo_doy <= hi_doy) & (lo_day <= hi_day))
+                    lo, hi = window(ok, lo_day, hi_day)
+                    near_n[ok] += hi - lo
+                    near_sum[ok] += sums["y"][hi] - sums["y"][lo]
+        # The corrections' membership in those windows, in closed form (the windows never overlap).
+        d = (self._i_issue[pair_pos] - _EPOCH).astype("datetime64[D]")
+        d_doy = (d - d.astype("datetime64[Y]")).astype(np.int64) + 1
+        r_doy = doy[pair_row]
+        in_season = ((self._i_issue[pair_pos] <= last_day[pair_row])
+                     & (((d_doy >= r_doy - 31) & (d_doy <= r_doy + 31)) | (d_doy >= r_doy + 334)
+                        | (d_doy <= r_doy - 334)))
+        near_n += corrected(one, in_season)
+        near_sum += corrected(y, in_season)
         season = _ratio(near_sum.astype(np.float64), near_n)
         out[rows[has], _INDEX["cust_same_season_delay"]] = season[has]
 
-    def _typical(self, customers: IntArray, t: int) -> FloatArray:
-        """Median amount of each customer's invoices issued strictly before ``t``."""
-        start = self._i_start[customers]
-        m = np.searchsorted(self._i_key, customers * _KEY + t) - start
-        idx, seg, offs = _segments(start, m)
-        ranks = len(self._i_amount_rank)
-        amounts = self._i_amount_sorted[np.sort(seg * ranks + self._i_amount_rank[idx]) % max(ranks, 1)]
-        typical = np.full(len(customers), np.nan)
-        some = m > 0
-        typical[some] = (amounts[offs[some] + (m[some] - 1) // 2] + amounts[offs[some] + m[some] // 2]) / 2
-        return typical
+    def _settled_corrections(self, query: IntArray, queries: IntArray, open_query: IntArray, open_pos: IntArray
+                             ) -> tuple[IntArray, IntArray, IntArray]:
+        """(snapshot, invoice position, sign) for every invoice the running sums of "settled invoices
+        issued before day t" get wrong for a snapshot's (customer, day): -1 for those issued before the day
+        but settled on or after it, +1 for those settled before the day but issued on or after it."""
+        t = queries % _KEY
+        settled_later = (self._i_paid[open_pos] != NO_DATE) & (self._i_issue[open_pos] < t[open_query])
+        q_later, pos_later = open_query[settled_later], open_pos[settled_later]
+        # Paid in advance: settled before each query day in (paid, issue] of the same customer.
+        adv = self._advance
+        base = self._i_cust[adv] * _KEY
+        first = np.searchsorted(queries, base + self._i_paid[adv], side="right")
+        after = np.searchsorted(queries, base + self._i_issue[adv], side="right")
+        q_adv, seg, _ = _segments(first, after - first)
+        q_all = np.concatenate((q_later, q_adv))
+        pos_all = np.concatenate((pos_later, adv[seg]))
+        sign_all = np.concatenate((np.full(len(q_later), -1, dtype=np.int64), np.ones(len(q_adv), dtype=np.int64)))
+        order = np.argsort(q_all, kind="stable")
+        q_all, pos_all, sign_all = q_all[order], pos_all[order], sign_all[order]
+        # Each snapshot takes its query's corrections.
+        count = np.bincount(q_all, minlength=len(queries))
+        first_of = np.cumsum(count) - count
+        idx, row, _ = _segments(first_of[query], count[query])
+        return row, pos_all[idx], sign_all[idx]
 
-    def _open_book(self, snap: Snapshots, rows: IntArray, local: IntArray, customers: IntArray, t: int,
-                   typical: FloatArray, out: Matrix) -> None:
-        """Each customer's other open invoices on day ``t``: issued by then and not settled before it."""
-        start = self._i_start[customers]
-        m = np.searchsorted(self._i_key, customers * _KEY + t, side="right") - start
-        idx, seg, _ = _segments(start, m)
-        is_open = self._i_paid[idx] >= t
-        overdue = is_open & (self._i_due[idx] < t)
-        count = np.bincount(seg[is_open], minlength=len(customers))
-        # Sum each customer's open amounts as one contiguous array (the same summation as np.sum).
-        open_amounts = self._i_amount[idx][is_open]
-        bounds = np.concatenate(([0], np.cumsum(count))).tolist()
-        amount = np.array([open_amounts[a:b].sum() for a, b in itertools.pairwise(bounds)], dtype=np.float64)
-        o_seg, o_due = seg[overdue], self._i_due[idx][overdue]
-        o_order = np.lexsort((o_due, o_seg))
-        o_seg, o_due = o_seg[o_order], o_due[o_order]
-        n_over = np.bincount(o_seg, minlength=len(customers))
-        o_first = np.searchsorted(o_seg, np.arange(len(customers)))
+    def _open_book(self, snap: Snapshots, rows: IntArray, query: IntArray, queries: IntArray, open_query: IntArray,
+                   open_pos: IntArray, typical: FloatArray, out: Matrix) -> None:
+        """Each customer's other open invoices on the scoring day: issued by then and not settled before it."""
+        t_q = queries % _KEY
+        n = len(queries)
+        count = np.bincount(open_query, minlength=n)
+        # Sum each query's open amounts as one contiguous array in issue order (the same summation as np.sum).
+        open_amounts = self._i_amount[open_pos]
+        amount = np.zeros(n, dtype=np.float64)
+        bounds = np.concatenate(([0], np.cumsum(count)))
+        single = np.flatnonzero(count == 1)
+        amount[single] = open_amounts[bounds[single]]
+        for q in np.flatnonzero(count > 1).tolist():
+            amount[q] = open_amounts[bounds[q]:bounds[q + 1]].sum()
+        o_due = self._i_due[open_pos]
+        overdue = o_due < t_q[open_query]
+        o_q, o_due = open_query[overdue], o_due[overdue]
+        o_order = np.lexsort((o_due, o_q))
+        o_q, o_due = o_q[o_order], o_due[o_order]
+        n_over = np.bincount(o_q, minlength=n)
+        o_first = np.searchsorted(o_q, np.arange(n))
         oldest = np.where(n_over > 0, o_due[np.minimum(o_first, len(o_due) - 1)] if len(o_due) else 0, 0)
         second = np.where(n_over > 1, o_due[np.minimum(o_first + 1, len(o_due) - 1)] if len(o_due) else 0, 0)
-        count_r, amount_r, over_r = count[local], amount[local], n_over[local]
-        oldest_r, second_r = oldest[local], second[local]
+        count_r, amount_r, over_r = count[query], amount[query], n_over[query]
+        oldest_r, second_r = oldest[query], second[query]
         # The scored invoice is not part of its own "other open invoices".
+        t = snap.t[rows]
         pos = snap.position[rows]
         p = np.maximum(pos, 0)
         frame = self.frame

@@ -3,8 +3,8 @@
 ``reference_features.ReferenceFeatureBuilder`` is the row-at-a-time code the vectorised builder
 replaced. Both must give the same features (to float rounding) on generated histories: open and
 settled invoices, many scoring days, customers and invoices the history has never seen, disputes with
-and without a known date, countries, dated payments, reminders and promises, and same-day settlements whose order
-is decided by invoice id.
+and without a known date, countries, dated payments, reminders and promises, same-day settlements whose order
+is decided by invoice id, and invoices paid before their issue date.
 """
 
 from __future__ import annotations
@@ -38,6 +38,8 @@ def _varied(history: list[HistoryInvoice], seed: int) -> list[HistoryInvoice]:
         if inv.paid_date is not None and rng.random() < 0.2:  # same-day settlements: order by invoice id
             changes["paid_date"] = inv.paid_date - timedelta(days=inv.paid_date.toordinal() % 7)
             changes["paid_date"] = max(changes["paid_date"], inv.issue_date)  # type: ignore[type-var]
+        elif inv.paid_date is not None and rng.random() < 0.03:  # paid in advance, before the invoice date
+            changes["paid_date"] = inv.issue_date - timedelta(days=rng.randrange(1, 20))
         if rng.random() < 0.1:
             changes["credited"] = Decimal("10")
         if rng.random() < 0.1:
@@ -61,6 +63,8 @@ def _snapshots(seen: list[HistoryInvoice], as_of: date, seed: int) -> list[tuple
     rng = random.Random(seed)
     snaps = [(inv, as_of) for inv in seen if inv.paid_date is None]  # the open book, as scoring does
     snaps += [(inv, as_of - timedelta(days=rng.randrange(0, 400))) for inv in rng.sample(seen, 80)]  # training
+    snaps += [(inv, inv.issue_date) for inv in rng.sample(seen, 60)]  # at issue, as online recalibration scores
+    snaps += [(inv, inv.due_date + timedelta(days=rng.choice((1, 15, 45)))) for inv in rng.sample(seen, 40)]  # overdue
     stranger = replace(seen[0], invoice_id="new-1", customer_id="never-seen", currency="JPY", country="NZ")
     snaps += [(stranger, as_of), (replace(seen[1], invoice_id="not-in-history"), as_of)]
     return snaps
