@@ -237,17 +237,20 @@ class RiskModel:
     def _contributions(self, features: FeatureMatrix, adjustment: Adjustment | None = None
                        ) -> npt.NDArray[np.float64]:
         x = features.values
-        margin = classifier_margin(x)
-        # pred_contribs, computed once per distinct decision path of each tree (the same numbers).
-        contribs = np.asarray(contributions(self.classifier, x, margin, list(FEATURE_NAMES)), dtype=np.float64)
-        # The base margin lands in the bias column; credit its deviation from the training average to
-        # the customer's record so reasons can still say "customer paid the last 4 invoices late". The
-        # scoring-time correction from the customer's recent lateness (log-odds too) is that record as well.
-        centre = float(self.metadata.get("mean_margin", 0.0))
-        contribs[:, feature_index("cust_late_rate")] += margin - centre
-        if adjustment is not None and adjustment.late_shift is not None:
-            contribs[:, feature_index("cust_late_rate")] += adjustment.late_shift[:, 0]
+        contribs = np.zeros((len(x), len(FEATURE_NAMES) + 1), dtype=np.float64)
         overdue = days_past_due(x) > 0
+        due = ~overdue
+        if due.any():
+            margin = classifier_margin(x[due])
+            # pred_contribs, computed once per distinct decision path of each tree (the same numbers).
+            found = np.asarray(contributions(self.classifier, x[due], margin, list(FEATURE_NAMES)), dtype=np.float64)
+            # The base margin lands in the bias column; credit its deviation from the training average to
+            # the customer's record so reasons can still say "customer paid the last 4 invoices late". The
+            # scoring-time correction from the customer's recent lateness (log-odds too) is that record as well.
+            found[:, feature_index("cust_late_rate")] += margin - float(self.metadata.get("mean_margin", 0.0))
+            if adjustment is not None and adjustment.late_shift is not None:
+                found[:, feature_index("cust_late_rate")] += adjustment.late_shift[due, 0]
+            contribs[due] = found
         if overdue.any():
             # Past due, P(late) is 1 whatever the classifier says: what is left to explain is when it will be
             # paid. Those rows' reasons come from the payment-day model's p50 (days still to come); its start,

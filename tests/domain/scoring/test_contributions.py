@@ -83,3 +83,26 @@ def test_one_output_of_the_quantile_models_equals_pred_contribs(small_model: tup
                 np.testing.assert_array_equal(got, expected[:, output, :])
                 np.testing.assert_allclose(got.sum(axis=1), booster.predict(model_matrix(x, margin))[:, output],
                                            rtol=0, atol=1e-3)
+
+
+def test_each_row_is_explained_by_the_model_its_score_comes_from(small_model: tuple[RiskModel, date],
+                                                                 small_history: list[HistoryInvoice]) -> None:
+    """Rows not yet due take the classifier's contributions, rows past due the payment-day model's p50
+    (their P(late) is 1 whatever the classifier says); each row's, as if it were scored alone."""
+    from addon.domain.scoring.features import feature_index
+    from addon.domain.scoring.model import days_past_due, quantile_margin
+
+    model, as_of = small_model
+    builder, snaps, x = _features(small_history, as_of)
+    overdue = days_past_due(x) > 0
+    assert 0 < overdue.sum() < len(x)
+    got = model._contributions(builder.matrix(snaps))
+    margin = classifier_margin(x)
+    due_expected = model.classifier.predict(model_matrix(x, margin), pred_contribs=True).astype(np.float64)
+    due_expected[:, feature_index("cust_late_rate")] += margin - float(model.metadata.get("mean_margin", 0.0))
+    np.testing.assert_array_equal(got[~overdue], due_expected[~overdue])
+    start = quantile_margin(x)
+    booster = model.median or model.quantiles
+    days = booster.predict(model_matrix(x, start), pred_contribs=True)[:, 1, :].astype(np.float64)
+    days[:, feature_index("cust_projected_delay")] += start[:, 1]
+    np.testing.assert_array_equal(got[overdue], days[overdue])
