@@ -215,10 +215,14 @@ class RiskModel:
         and take the newest window's calibration where it has one.
         """
         x = features.values
-        p = self.p_late(x, adjustment.late_shift if adjustment is not None else None)
-        raw = self.raw_quantiles(x)
         past_due = -x[:, feature_index("days_to_due")]  # signed: negative while not yet due
         overdue = past_due > 0
+        # An invoice already past its due date is late by definition: only the others need the classifiers.
+        p = np.ones(len(x), dtype=np.float64)
+        if not overdue.all():
+            shift = adjustment.late_shift if adjustment is not None else None
+            p[~overdue] = self.p_late(x[~overdue], shift[~overdue] if shift is not None else None)
+        raw = self.raw_quantiles(x)
         lo, hi = self.interval.apply(raw[:, 0], raw[:, -1], overdue)
         mid = raw[:, 1]
         if adjustment is not None:
@@ -231,8 +235,7 @@ class RiskModel:
         # Still unpaid at as_of: it cannot be paid before as_of, so no quantile may precede it.
         q = np.column_stack([lo, mid, hi])
         q = np.sort(np.maximum(q, past_due[:, None]), axis=1)
-        # An invoice already past its due date is late by definition.
-        return np.where(overdue, 1.0, p), q
+        return p, q
 
     def _contributions(self, features: FeatureMatrix, adjustment: Adjustment | None = None
                        ) -> npt.NDArray[np.float64]:
