@@ -8,6 +8,7 @@ import numpy as np
 import xgboost as xgb
 
 from addon.domain.scoring import contributions as contributions_module
+from addon.domain.scoring import reasons as reasons_module
 from addon.domain.scoring.contributions import contributions
 from addon.domain.scoring.features import FEATURE_NAMES, FeatureBuilder, open_at
 from addon.domain.scoring.history import HistoryInvoice, as_seen_at
@@ -51,14 +52,17 @@ def test_models_the_shortcut_does_not_cover_fall_back_to_xgboost(small_model: tu
 
 
 def test_reasons_for_all_rows_equal_reasons_row_by_row(small_model: tuple[RiskModel, date],
-                                                       small_history: list[HistoryInvoice]) -> None:
+                                                       small_history: list[HistoryInvoice], monkeypatch) -> None:  # type: ignore[no-untyped-def]
     model, as_of = small_model
     builder, snaps, _ = _features(small_history, as_of)
     features = builder.matrix(snaps)
     contribs = model._contributions(features)
-    together = explain_rows(features, contribs, builder, snaps, 3)
     alone = [explain(features, n, contribs[n], builder, inv, day, 3) for n, (inv, day) in enumerate(snaps)]
+    together = explain_rows(features, contribs, builder, snaps, 3)
     assert together == alone
+    # Rows whose strongest features do not settle their phrases take their full order: the same phrases.
+    monkeypatch.setattr(reasons_module, "_SCAN", 2)
+    assert explain_rows(features, contribs, builder, snaps, 3) == alone
     assert sum(1 for why in together if why) > len(snaps) // 2
 
 
