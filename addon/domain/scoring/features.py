@@ -128,7 +128,7 @@ class FeatureBuilder:
         cust = frame.customer
         # Settled invoices per customer in settlement order (ties by invoice id, as sorted records were).
         settled = np.flatnonzero(frame.paid != NO_DATE)
-        order = settled[np.lexsort((frame.id_rank[settled], frame.paid[settled], cust[settled]))]
+        order = settled[_lexsort((frame.id_rank[settled], frame.paid[settled], cust[settled]))]
         self._s_row = order
         self._s_cust, self._s_paid = cust[order], frame.paid[order]
         self._s_issue = frame.issue[order]
@@ -147,7 +147,7 @@ class FeatureBuilder:
         self._s_delays = WaveletMatrix(self._s_delay - self._delay_min)
         # The same settled invoices by issue date, with running sums for the trend and same-season delay:
         # x = issue day - base (small, so sums of squares stay exact in int64), y = delay.
-        by_issue = np.lexsort((self._s_issue, self._s_cust))
+        by_issue = _lexsort((self._s_issue, self._s_cust))
         self._si_issue = self._s_issue[by_issue]
         self._si_key = self._s_cust[by_issue] * _KEY + self._si_issue
         self._x_base = int(self._s_issue.min()) if len(order) else 0
@@ -155,28 +155,30 @@ class FeatureBuilder:
         self._si_sums = {"x": _cumsum_int(x), "y": _cumsum_int(y), "xx": _cumsum_int(x * x), "yy": _cumsum_int(y * y),
                          "xy": _cumsum_int(x * y)}
         # Every invoice per customer by issue date (typical amount, open book).
-        order = np.lexsort((frame.id_rank, frame.issue, cust))  # as the records were sorted
+        order = _lexsort((frame.id_rank, frame.issue, cust))  # as the records were sorted
         self._i_cust, self._i_issue = cust[order], frame.issue[order]
         self._i_due, self._i_paid, self._i_amount = frame.due[order], frame.paid[order], frame.amount[order]
-        # Each amount's rank among all of them (ties by position): the typical amount is a median of ranks.
+        # Each amount's rank among all of them: the typical amount is a median of ranks. (Equal amounts may
+        # rank in any order among themselves: they stand for the same number.)
+        by_amount = np.argsort(self._i_amount)
         amount_rank = np.empty(len(order), dtype=np.int64)
-        amount_rank[np.argsort(self._i_amount, kind="stable")] = np.arange(len(order))
+        amount_rank[by_amount] = np.arange(len(order))
         self._i_amounts = WaveletMatrix(amount_rank)
-        self._i_amount_sorted = np.sort(self._i_amount)
+        self._i_amount_sorted = self._i_amount[by_amount]
         self._i_key = self._i_cust * _KEY + self._i_issue
         self._i_start = np.searchsorted(self._i_cust, customers)
         # The same invoices per customer by settlement day (unpaid last), as positions in the issue order:
         # the ones not settled before a day are a suffix of each customer's run.
-        self._p_pos = np.lexsort((self._i_paid, self._i_cust))
+        self._p_pos = _lexsort((self._i_paid, self._i_cust))
         self._p_key = self._i_cust[self._p_pos] * _KEY + self._i_paid[self._p_pos]
         # Invoices settled before their issue date (paid in advance): settled before days they were not yet issued on.
         self._advance = np.flatnonzero(self._i_paid < self._i_issue)
         # Every invoice per customer by due date (whose on-time/late outcome is known by a day).
-        self._d_row = np.lexsort((frame.id_rank, frame.due, cust))
+        self._d_row = _lexsort((frame.id_rank, frame.due, cust))
         self._d_key = cust[self._d_row] * _KEY + frame.due[self._d_row]
         self._d_start = np.searchsorted(cust[self._d_row], customers)
         # The organisation: all settlements by date.
-        org = settled[np.argsort(frame.paid[settled], kind="stable")]
+        org = settled[_lexsort((frame.paid[settled],))]
         self.org_paid = frame.paid[org]
         self.org_delays = (frame.paid[org] - frame.due[org]).astype(np.float64)
         self.org_cum_delay = _cumsum(self.org_delays)
@@ -566,6 +568,26 @@ def _last_before(keys: IntArray, starts: IntArray, rows: IntArray, customers: In
     valid = (pos < end[:, None]) & (customers[:, None] >= 0)
     found = rows[np.minimum(pos, len(rows) - 1)] if len(rows) else pos
     return found, valid
+
+
+def _lexsort(keys: Sequence[IntArray]) -> IntArray:
+    """``np.lexsort(keys)`` (the last key sorts first; ties keep their order), as one argsort of the keys
+    packed into one int64 when their ranges fit: several times faster on a million rows."""
+    n = len(keys[0])
+    packed = np.zeros(n, dtype=np.int64)
+    bits = 0
+    for key in reversed(keys):
+        lo = int(key.min()) if n else 0
+        width = ((int(key.max()) if n else 0) - lo).bit_length()
+        bits += width
+        if bits > 62:
+            return np.lexsort(keys)
+        packed = (packed << width) | (key - lo)
+    order: IntArray = np.argsort(packed)  # quicksort: right when no two rows tie, else redone stably
+    ordered = packed[order]
+    if n > 1 and bool(np.any(ordered[1:] == ordered[:-1])):
+        order = np.argsort(packed, kind="stable")
+    return order
 
 
 def _segments(starts: IntArray, lengths: IntArray) -> tuple[IntArray, IntArray, IntArray]:

@@ -124,3 +124,16 @@ def test_decimal_string_rank_orders_numbers_as_their_text() -> None:
     numbers = np.array([9, 10, 1, 100, 99, 1000, 0, 19, 2, 1_000_000, 123456])
     by_rank = numbers[np.argsort(decimal_string_rank(numbers), kind="stable")].tolist()
     assert by_rank == [int(s) for s in sorted(str(n) for n in numbers)]
+
+
+@pytest.mark.parametrize("high", [3, 10**6, 2**40])  # many ties; few; too wide to pack (np.lexsort itself)
+def test_packed_lexsort_equals_numpy_lexsort(high: int) -> None:
+    from addon.domain.scoring.features import _lexsort
+
+    rng = np.random.default_rng(high % 97)
+    keys = (rng.integers(0, high, 5000), rng.integers(-5, 5, 5000), rng.integers(0, 40, 5000))
+    np.testing.assert_array_equal(_lexsort(keys), np.lexsort(keys))
+    np.testing.assert_array_equal(_lexsort(keys[:1]), np.lexsort(keys[:1]))
+    unique = (rng.permutation(5000), rng.integers(0, 9, 5000))
+    np.testing.assert_array_equal(_lexsort(unique), np.lexsort(unique))
+    assert _lexsort((np.zeros(0, dtype=np.int64),)).tolist() == []
