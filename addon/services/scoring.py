@@ -451,17 +451,26 @@ def _copy_upsert(session: Session, tenant_id: int, scores: Sequence[Any], invoic
     head = f"{tenant_id}\t"
     tail = f"\t{now.isoformat()}\n"
     version_text = _copy_text(version)
-    lines = [
-        f"{head}{invoice_pks[s.invoice_id]}\t{version_text}\t{_p_late_text(s.p_late)}\t{_copy_text(s.band)}\t"
-        f"{s.expected_pay_date.isoformat() if s.expected_pay_date else NULL_TEXT}\t{round(s.p10_days)}\t"
-        f"{round(s.p50_days)}\t{round(s.p90_days)}\t{_copy_text(json.dumps(list(s.reasons)))}{tail}"
-        for s in scores]
+    reasons_text: dict[tuple[str, ...], str] = {}  # a book repeats the same few reason lists many times
+
+    def reasons(found: Sequence[str]) -> str:
+        key = tuple(found)
+        text = reasons_text.get(key)
+        if text is None:
+            text = reasons_text[key] = _copy_text(json.dumps(list(key)))
+        return text
+
     raw: Any = session.connection().connection.driver_connection
     with raw.cursor() as cur:
         cur.execute(create)
         with cur.copy(copy_in) as copy:
-            for start in range(0, len(lines), UPSERT_BATCH):
-                copy.write("".join(lines[start:start + UPSERT_BATCH]))
+            # Batch by batch: the server parses one batch while the next is formatted.
+            for start in range(0, len(scores), UPSERT_BATCH):
+                copy.write("".join(
+                    f"{head}{invoice_pks[s.invoice_id]}\t{version_text}\t{_p_late_text(s.p_late)}\t"
+                    f"{_copy_text(s.band)}\t{s.expected_pay_date.isoformat() if s.expected_pay_date else NULL_TEXT}\t"
+                    f"{round(s.p10_days)}\t{round(s.p50_days)}\t{round(s.p90_days)}\t{reasons(s.reasons)}{tail}"
+                    for s in scores[start:start + UPSERT_BATCH]))
         cur.execute(upsert)
         cur.execute(drop)
 
