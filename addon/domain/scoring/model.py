@@ -12,6 +12,7 @@ import io
 import json
 import zipfile
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -146,10 +147,15 @@ class RiskModel:
             return []
         snap = columns if columns is not None else builder.snapshots(snapshots)
         features = builder.matrix(snap)
-        adjustment = self.adjust(builder, snap)
-        p_late, q = self.predict_matrix(features, adjustment)
-        why = (explain_rows(features, self._contributions(features, adjustment), builder, snapshots, reasons)
-               if reasons else [[] for _ in snapshots])
+        # The contributions behind the reasons need only the features: they are worked out on a second
+        # thread while this one adjusts and predicts (both mostly run in NumPy and XGBoost, outside the GIL;
+        # XGBoost's predictions are thread-safe).
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cashline-contributions") as pool:
+            pending = pool.submit(self._model_contributions, features) if reasons else None
+            adjustment = self.adjust(builder, snap)
+            p_late, q = self.predict_matrix(features, adjustment)
+            why = (explain_rows(features, self._credit_adjustment(pending.result(), features, adjustment), builder,
+                                snapshots, reasons) if pending is not None else [[] for _ in snapshots])
         ordered = sorted(bands, key=lambda b: b[1])
         out = []
         for n, (inv, _) in enumerate(snapshots):
@@ -239,6 +245,23 @@ class RiskModel:
 
     def _contributions(self, features: FeatureMatrix, adjustment: Adjustment | None = None
                        ) -> npt.NDArray[np.float64]:
+        """Per row, the contributions its reasons are read from (see ``_model_contributions``), with the
+        scoring-time correction of ``adjustment`` credited to the customer's record."""
+        return self._credit_adjustment(self._model_contributions(features), features, adjustment)
+
+    @staticmethod
+    def _credit_adjustment(contribs: npt.NDArray[np.float64], features: FeatureMatrix,
+                           adjustment: Adjustment | None) -> npt.NDArray[np.float64]:
+        """The scoring-time correction from the customer's recent lateness (log-odds, like the classifier's
+        contributions) is part of the customer's record, on rows not yet due (whose P(late) it moved)."""
+        if adjustment is not None and adjustment.late_shift is not None:
+            due = days_past_due(features.values) <= 0
+            contribs[due, feature_index("cust_late_rate")] += adjustment.late_shift[due, 0]
+        return contribs
+
+    def _model_contributions(self, features: FeatureMatrix) -> npt.NDArray[np.float64]:
+        """Rows not yet due: the classifier's contributions to the log-odds of P(late); rows past due: the
+        payment-day model's to their p50."""
         x = features.values
         contribs = np.zeros((len(x), len(FEATURE_NAMES) + 1), dtype=np.float64)
         overdue = days_past_due(x) > 0
@@ -248,11 +271,8 @@ class RiskModel:
             # pred_contribs, computed once per distinct decision path of each tree (the same numbers).
             found = np.asarray(contributions(self.classifier, x[due], margin, list(FEATURE_NAMES)), dtype=np.float64)
             # The base margin lands in the bias column; credit its deviation from the training average to
-            # the customer's record so reasons can still say "customer paid the last 4 invoices late". The
-            # scoring-time correction from the customer's recent lateness (log-odds too) is that record as well.
+            # the customer's record so reasons can still say "customer paid the last 4 invoices late".
             found[:, feature_index("cust_late_rate")] += margin - float(self.metadata.get("mean_margin", 0.0))
-            if adjustment is not None and adjustment.late_shift is not None:
-                found[:, feature_index("cust_late_rate")] += adjustment.late_shift[due, 0]
             contribs[due] = found
         if overdue.any():
             # Past due, P(late) is 1 whatever the classifier says: what is left to explain is when it will be
