@@ -134,9 +134,12 @@ class RecentOutcomes:
         self.checkpoints = tuple(d for d in checkpoints if d > 0)  # days past due of the overdue snapshots
         frame = builder.frame
         self.issue, self.due, self.paid, self.customer = frame.issue, frame.due, frame.paid, frame.customer
-        self._raw_q = np.full((frame.size, 3), np.nan)  # NaN: not computed yet
-        self._p_issue: Matrix | None = None  # at-issue P(late) per classifier, (size, members), NaN: not yet
-        self._raw_overdue = {d: np.full((frame.size, 3), np.nan) for d in self.checkpoints}
+        # Caches by frame row, filled on demand (zeros: allocated lazily, so a million rows cost nothing
+        # until used); ``_have_q`` marks the rows computed.
+        self._raw_q = np.zeros((frame.size, 3))
+        self._have_q = np.zeros(frame.size, dtype=bool)
+        self._p_issue: Matrix | None = None  # at-issue P(late) per classifier, (size, members)
+        self._raw_overdue: dict[int, tuple[Matrix, npt.NDArray[np.bool_]]] = {}
         self._newest_first = np.argsort(-self.issue, kind="stable")
         self._cache: dict[int, Calibration | None] = {}
         self._overdue_cache: dict[int, tuple[tuple[float, float], ...] | None] = {}
@@ -229,7 +232,7 @@ class RecentOutcomes:
     def _ensure(self, rows: IntArray) -> None:
         """Compute at-issue raw outputs (quantiles and each classifier's P(late)) for the rows that do not
         have them yet."""
-        todo = np.unique(rows[np.isnan(self._raw_q[rows, 1])])
+        todo = np.unique(rows[~self._have_q[rows]])
         if not len(todo):
             return
         snap = self.builder.frame_snapshots(self.builder.frame, todo, todo, self.issue[todo])
@@ -237,8 +240,9 @@ class RecentOutcomes:
         self._raw_q[todo] = self.model.raw_quantiles(values)
         p = self.model.member_p_late(values)
         if self._p_issue is None:
-            self._p_issue = np.full((len(self._raw_q), p.shape[1]), np.nan)
+            self._p_issue = np.zeros((len(self._raw_q), p.shape[1]))
         self._p_issue[todo] = p
+        self._have_q[todo] = True
 
     def _window(self, eligible: npt.NDArray[np.bool_]) -> IntArray:
         """The newest ``fraction`` of the eligible invoices by issue date, at most the newest MAX_WINDOW."""
@@ -284,10 +288,13 @@ class RecentOutcomes:
 
     def _overdue_raw(self, offset: int, rows: IntArray) -> Matrix:
         """Raw outputs of ``rows`` seen ``offset`` days after their due date, computed once."""
-        cache = self._raw_overdue[offset]
-        todo = rows[np.isnan(cache[rows, 1])]
+        if offset not in self._raw_overdue:
+            self._raw_overdue[offset] = np.zeros((len(self.issue), 3)), np.zeros(len(self.issue), dtype=bool)
+        cache, have = self._raw_overdue[offset]
+        todo = np.unique(rows[~have[rows]])
         if len(todo):
             snap = self.builder.frame_snapshots(self.builder.frame, todo, todo, self.due[todo] + offset)
             cache[todo] = self.model.raw_quantiles(self.builder.matrix(snap).values)
+            have[todo] = True
         return cache[rows]
 
