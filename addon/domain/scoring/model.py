@@ -25,7 +25,7 @@ from addon.domain.scoring.calibration import IntervalCalibrator, ProbabilityCali
 from addon.domain.scoring.contributions import contributions
 from addon.domain.scoring.features import FEATURE_NAMES, FeatureBuilder, FeatureMatrix, Snapshots, feature_index
 from addon.domain.scoring.history import HistoryFrame, HistoryInvoice, IntArray, as_seen_at
-from addon.domain.scoring.online import OVERDUE_CHECKPOINTS, Adjustment, RecentOutcomes
+from addon.domain.scoring.online import OVERDUE_CHECKPOINTS, Adjustment, RecentOutcomes, trending
 from addon.domain.scoring.reasons import explain_rows
 
 ARTIFACT_FORMAT = 1
@@ -152,7 +152,7 @@ class RiskModel:
         # XGBoost's predictions are thread-safe).
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cashline-contributions") as pool:
             pending = pool.submit(self._model_contributions, features) if reasons else None
-            adjustment = self.adjust(builder, snap)
+            adjustment = self.adjust(builder, snap, features)
             p_late, q = self.predict_matrix(features, adjustment)
             why = (explain_rows(features, self._credit_adjustment(pending.result(), features, adjustment), builder,
                                 snapshots, reasons) if pending is not None else [[] for _ in snapshots])
@@ -171,11 +171,13 @@ class RiskModel:
                          ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         """``predict_matrix`` of ``snap``'s rows (``features`` = ``builder.matrix(snap)``) with the
         scoring-time adjustment of each row's scoring day: the numbers the product scores with."""
-        return self.predict_matrix(features, self.adjust(builder, snap))
+        return self.predict_matrix(features, self.adjust(builder, snap, features))
 
-    def adjust(self, builder: FeatureBuilder, snap: Snapshots) -> Adjustment:
-        """The scoring-time adjustment of ``snap``'s rows, each on its own scoring day (see online)."""
-        return self.recent_outcomes(builder).adjustment(snap.customer, snap.t, snap.t - snap.due)
+    def adjust(self, builder: FeatureBuilder, snap: Snapshots, features: FeatureMatrix | None = None) -> Adjustment:
+        """The scoring-time adjustment of ``snap``'s rows, each on its own scoring day (see online);
+        ``features`` (``builder.matrix(snap)``) tell which customers are trending."""
+        return self.recent_outcomes(builder).adjustment(snap.customer, snap.t, snap.t - snap.due,
+                                                        trending(features.values) if features is not None else None)
 
     def recent_outcomes(self, builder: FeatureBuilder) -> RecentOutcomes:
         """The scoring-time adjustment over ``builder``'s history, with this model's window rules."""

@@ -17,7 +17,12 @@ features, so nothing about a scored invoice leaks into its own score):
   issued. Rows already past due take offsets measured the same way on the window's invoices seen at each
   overdue checkpoint (7, 14, 30... days past due) while still unpaid, one pair per checkpoint: an overdue
   book is made of the late payers, whose drift the trained overdue offsets (from invoices due months
-  before the training date) miss most.
+  before the training date) miss most. The *upper* offset of rows not yet due is measured separately for
+  customers whose delays are trending up (``trending``: trend-projected delay more than ``TREND_GAP_DAYS``
+  above their median, from the features alone) and for the others, when each has ``MIN_GROUP`` window
+  rows: the trending customers keep outrunning the trees, and one pooled offset let their misses set
+  everyone's p90, leaving the others' intervals too wide. The lower offset stays pooled (a separate one
+  for the trending group, measured on in-sample shifts, pushed p10 too high).
 
 - **The customer's recent lateness.** P(late) keeps the map it was trained with (refitting the map per
   scoring date was tried and costs ranking, AUC, because the same raw score then means different things on
@@ -46,7 +51,7 @@ import numpy as np
 import numpy.typing as npt
 
 from addon.domain.scoring.calibration import interval_offsets
-from addon.domain.scoring.features import FeatureBuilder
+from addon.domain.scoring.features import FeatureBuilder, feature_index
 from addon.domain.scoring.history import IntArray
 
 Vector = npt.NDArray[np.float64]
@@ -72,6 +77,18 @@ MIN_OVERDUE = 100  # overdue snapshots the window needs before its overdue offse
 # generated sets, the newer window halved the distance of re-scored coverage from 80% (see docs).
 OVERDUE_HORIZON_DAYS = 45
 OVERDUE_CHECKPOINTS = (7, 14, 30, 60, 90)  # TrainConfig.checkpoints past the due date
+# A customer is trending when its trend-projected delay is this far above its median delay (as the
+# eighth session's grouping; see docs). Each group needs MIN_GROUP window rows (about 10 misses per tail)
+# before it gets its own upper offset.
+TREND_GAP_DAYS = 7.0
+MIN_GROUP = 100
+
+
+def trending(values: Matrix) -> npt.NDArray[np.bool_]:
+    """Feature rows whose customer's delays are trending up: the trend-projected delay more than
+    ``TREND_GAP_DAYS`` above the median delay (False without a settled history)."""
+    gap = values[:, feature_index("cust_projected_delay")] - values[:, feature_index("cust_median_delay")]
+    return np.nan_to_num(gap, nan=0.0) > TREND_GAP_DAYS
 
 
 class RawQuantiles(Protocol):
@@ -93,6 +110,9 @@ class Calibration:
     # snapshots at that checkpoint (None: not asked for, or too few of them; the trained offsets then
     # apply, without the shift).
     overdue: tuple[tuple[float, float], ...] | None = None
+    # The upper offset of not-yet-due rows whose customer is ``trending`` (None: ``upper`` serves every
+    # row); ``upper`` is then the other rows'.
+    upper_trending: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +125,7 @@ class Adjustment:
     stage: IntArray | None = None  # per row: -1 not yet due, else its checkpoint (None: none is past due)
     # Per row and calibrated classifier: the log-odds correction from the customer's recent lateness.
     late_shift: Matrix | None = None
+    trending: npt.NDArray[np.bool_] | None = None  # per row: its customer is trending (see ``trending``)
 
     def offsets(self, unit: Vector | float = 1.0) -> tuple[Vector, Vector, npt.NDArray[np.bool_]]:
         """Lower and upper offsets per row in days (``unit``: each row's raw width, for scaled offsets),
@@ -116,6 +137,8 @@ class Adjustment:
                 continue
             rows, past = self.group == n, (self.group == n) & (stage >= 0)
             pairs[rows] = (calibration.lower, calibration.upper)
+            if calibration.upper_trending is not None and self.trending is not None:
+                pairs[rows & self.trending, 1] = calibration.upper_trending
             pairs[past] = np.array(calibration.overdue)[stage[past]] if calibration.overdue else np.nan
         lower, upper = pairs[:, 0], pairs[:, 1]
         have = ~np.isnan(lower)
@@ -138,16 +161,19 @@ class RecentOutcomes:
         # until used); ``_have_q`` marks the rows computed.
         self._raw_q = np.zeros((frame.size, 3))
         self._have_q = np.zeros(frame.size, dtype=bool)
+        self._trending = np.zeros(frame.size, dtype=bool)  # at issue
         self._p_issue: Matrix | None = None  # at-issue P(late) per classifier, (size, members)
         self._raw_overdue: dict[int, tuple[Matrix, npt.NDArray[np.bool_]]] = {}
         self._newest_first = np.argsort(-self.issue, kind="stable")
         self._cache: dict[int, Calibration | None] = {}
         self._overdue_cache: dict[int, tuple[tuple[float, float], ...] | None] = {}
 
-    def adjustment(self, customers: IntArray, days: IntArray, past_due: IntArray | None = None) -> Adjustment:
+    def adjustment(self, customers: IntArray, days: IntArray, past_due: IntArray | None = None,
+                   trending: npt.NDArray[np.bool_] | None = None) -> Adjustment:
         """Shift and calibration for scored rows of ``customers`` (builder codes, -1: none) on ``days``;
         ``past_due``: each row's days past its due date (rows past due take the window's overdue offsets
-        of the nearest checkpoint)."""
+        of the nearest checkpoint); ``trending``: each row's customer is trending on its day (the upper
+        offset of that group applies; None: the other group's for every row)."""
         unique, group = np.unique(days, return_inverse=True)
         stage = None
         with_overdue = np.zeros(len(unique), dtype=bool)
@@ -162,7 +188,8 @@ class RecentOutcomes:
             found = self.late_shift(customers[due], days[due])
             late_shift = np.zeros((len(days), found.shape[1]))
             late_shift[due] = found
-        adjustment = Adjustment(self.shift(customers, days), group.astype(np.int64), calibrations, stage, late_shift)
+        adjustment = Adjustment(self.shift(customers, days), group.astype(np.int64), calibrations, stage, late_shift,
+                                trending)
         _, _, have = adjustment.offsets()
         adjustment.shift[~have] = 0.0
         return adjustment
@@ -243,6 +270,7 @@ class RecentOutcomes:
             self._p_issue = np.zeros((len(self._raw_q), p.shape[1]))
         self._p_issue[todo] = p
         self._have_q[todo] = True
+        self._trending[todo] = trending(values)
 
     def _window(self, eligible: npt.NDArray[np.bool_]) -> IntArray:
         """The newest ``fraction`` of the eligible invoices by issue date, at most the newest MAX_WINDOW."""
@@ -258,7 +286,14 @@ class RecentOutcomes:
         q = self._raw_q[delay_rows] + self.shift(self.customer[delay_rows], self.issue[delay_rows])[:, None]
         known = np.where(self.paid[delay_rows] < day, self.paid[delay_rows], day)
         actual = (known - self.due[delay_rows]).astype(np.float64)
-        return Calibration(*interval_offsets(q[:, 0], q[:, -1], actual, scaled=self.scaled))
+        lower, upper = interval_offsets(q[:, 0], q[:, -1], actual, scaled=self.scaled)
+        group = self._trending[delay_rows]
+        if min(group.sum(), (~group).sum()) < MIN_GROUP:
+            return Calibration(lower, upper)
+        # Each group's own upper offset; the lower one stays pooled.
+        _, upper = interval_offsets(q[~group, 0], q[~group, -1], actual[~group], scaled=self.scaled)
+        _, upper_trending = interval_offsets(q[group, 0], q[group, -1], actual[group], scaled=self.scaled)
+        return Calibration(lower, upper, upper_trending=upper_trending)
 
     def _calibrate_overdue(self, day: int) -> tuple[tuple[float, float], ...] | None:
         """Offsets for rows past due, per checkpoint: the newest invoices due OVERDUE_HORIZON_DAYS before,

@@ -312,3 +312,70 @@ def test_rescoring_an_overdue_invoice_follows_the_recent_window(distressed) -> N
     assert above_p90(adjusted) < 0.15
     assert abs(coverage(adjusted) - 0.8) < abs(coverage(trained) - 0.8)
     assert (adjusted[:, 0] >= 14).all()  # never before the scoring day: it was still unpaid then
+
+
+def test_trending_means_a_projection_well_above_the_median() -> None:
+    from addon.domain.scoring.features import FEATURE_NAMES, feature_index
+    from addon.domain.scoring.online import TREND_GAP_DAYS, trending
+
+    values = np.zeros((4, len(FEATURE_NAMES)))
+    values[:, feature_index("cust_median_delay")] = [10.0, 10.0, np.nan, 10.0]
+    values[:, feature_index("cust_projected_delay")] = [10.0 + TREND_GAP_DAYS + 1, 10.0 + TREND_GAP_DAYS - 1, 30.0,
+                                                        np.nan]
+    assert trending(values).tolist() == [True, False, False, False]  # no settled history: not trending
+
+
+def _trending_book(make_inv) -> list[HistoryInvoice]:  # type: ignore[no-untyped-def]
+    """30 customers paying later by a day with every invoice, 30 paying a steady 0-4 days late; 40 invoices
+    each, one every 10 days."""
+    history = []
+    for c in range(30):
+        history += [make_inv(f"T{c}-{n}", f"trend{c}", issued=10 * n + c % 10, paid=n) for n in range(40)]
+        history += [make_inv(f"S{c}-{n}", f"steady{c}", issued=10 * n + c % 10, paid=(n * 7 + c) % 5)
+                    for n in range(40)]
+    return history
+
+
+def test_trending_customers_get_their_own_upper_offset(make_inv, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from addon.domain.scoring import online
+
+    history = _trending_book(make_inv)
+    day = max(i.issue_date for i in history) + timedelta(days=1)
+    split = RecentOutcomes(ZeroModel(), FeatureBuilder(history)).calibration(day.toordinal())
+    monkeypatch.setattr(online, "MIN_GROUP", 10**6)  # too few rows for a group of its own: one upper offset
+    pooled = RecentOutcomes(ZeroModel(), FeatureBuilder(history)).calibration(day.toordinal())
+    assert split is not None
+    assert pooled is not None
+    assert pooled.upper_trending is None
+    assert split.upper_trending is not None
+    assert split.lower == pooled.lower  # the lower offset stays pooled
+    # The customers whose delays keep growing outrun their shift: they need the wider p90, the others less.
+    assert split.upper_trending > pooled.upper > split.upper
+
+
+def test_each_row_takes_its_groups_upper_offset_unless_past_due() -> None:
+    from addon.domain.scoring.online import Adjustment, Calibration
+
+    calibration = Calibration(1.0, 2.0, overdue=((3.0, 4.0),), upper_trending=5.0)
+    adjustment = Adjustment(np.zeros(4), np.zeros(4, dtype=np.int64), [calibration], stage=np.array([-1, -1, 0, -1]),
+                            trending=np.array([True, False, True, False]))
+    lower, upper, have = adjustment.offsets(2.0)
+    assert lower.tolist() == [2.0, 2.0, 6.0, 2.0]
+    assert upper.tolist() == [10.0, 4.0, 8.0, 4.0]  # trending, other, past due (its checkpoint's), other
+    assert have.all()
+    without = replace(adjustment, trending=None)
+    assert without.offsets(1.0)[1].tolist() == [2.0, 2.0, 4.0, 2.0]
+
+
+def test_scoring_tells_the_adjustment_which_rows_are_trending(small_model, small_history) -> None:  # type: ignore[no-untyped-def]
+    from addon.domain.scoring.features import open_at
+    from addon.domain.scoring.online import trending
+
+    model, as_of = small_model
+    builder = FeatureBuilder(as_seen_at(small_history, as_of))
+    snap = builder.snapshots([(inv, as_of) for inv in open_at(small_history, as_of)])
+    features = builder.matrix(snap)
+    adjustment = model.adjust(builder, snap, features)
+    assert adjustment.trending is not None
+    assert adjustment.trending.tolist() == trending(features.values).tolist()
+    assert model.adjust(builder, snap).trending is None
