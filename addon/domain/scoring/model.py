@@ -239,7 +239,8 @@ class RiskModel:
             shift = np.where(have, adjustment.shift, 0.0)
             lo = np.where(have, raw[:, 0] + shift - lower, lo)
             hi = np.where(have, raw[:, -1] + shift + upper, hi)
-            mid = mid + shift
+            # The p50 moves with its own shift (steady customers' misses count as noise for longer).
+            mid = mid + (np.where(have, adjustment.mid_shift, 0.0) if adjustment.mid_shift is not None else shift)
         # Still unpaid at as_of: it cannot be paid before as_of, so no quantile may precede it.
         q = np.column_stack([lo, mid, hi])
         q = np.sort(np.maximum(q, past_due[:, None]), axis=1)

@@ -379,3 +379,48 @@ def test_scoring_tells_the_adjustment_which_rows_are_trending(small_model, small
     assert adjustment.trending is not None
     assert adjustment.trending.tolist() == trending(features.values).tolist()
     assert model.adjust(builder, snap).trending is None
+
+
+def test_a_steady_customers_p50_takes_its_miss_at_a_higher_noise_level(make_inv) -> None:  # type: ignore[no-untyped-def]
+    from addon.domain.scoring.online import RESIDUAL_T2, STEADY_T2
+
+    misses = (8, 12, 2, 10)  # the ZeroModel's p50 is the due date: each delay is the miss
+    history = [make_inv(f"A{n}", "a", issued=10 * n, paid=d) for n, d in enumerate(misses)]
+    builder = FeatureBuilder(history)
+    recent = RecentOutcomes(ZeroModel(), builder)
+    day = max(i.paid_date for i in history if i.paid_date) + timedelta(days=1)
+    code = builder.snapshots([(history[0], day)]).customer
+    mean, se2 = np.mean(misses), np.var(misses, ddof=1) / len(misses)
+    t2 = mean * mean / se2
+
+    def shrunk(level: float) -> float:
+        return float(mean * t2 / (t2 + level))
+
+    shift, mid = recent.shifts(np.repeat(code, 2), _days(day, day), np.array([False, True]))
+    assert shift.tolist() == pytest.approx([shrunk(RESIDUAL_T2)] * 2)  # the interval's shift: one level
+    assert mid.tolist() == pytest.approx([shrunk(STEADY_T2), shrunk(RESIDUAL_T2)])  # steady, trending
+    assert recent.shifts(code, _days(day))[1].tolist() == pytest.approx([shrunk(RESIDUAL_T2)])  # not told: as trending
+
+
+def test_the_p50_moves_with_its_own_shift_and_the_interval_with_the_others(distressed) -> None:  # type: ignore[no-untyped-def]
+    from addon.domain.scoring.features import feature_index
+
+    history, model, cutoff = distressed
+    builder = FeatureBuilder(history)
+    snap = builder.snapshots([(i, i.issue_date) for i in history if i.issue_date >= cutoff])
+    features = builder.matrix(snap)
+    adjustment = model.adjust(builder, snap, features)
+    assert adjustment.mid_shift is not None
+    assert adjustment.trending is not None
+    steady = ~adjustment.trending & (adjustment.shift != 0)
+    assert steady.any()
+    assert np.all(np.abs(adjustment.mid_shift[steady]) < np.abs(adjustment.shift[steady]))  # shrunk further
+    np.testing.assert_array_equal(adjustment.mid_shift[adjustment.trending], adjustment.shift[adjustment.trending])
+    _, q = model.predict_matrix(features, adjustment)
+    _, moved = model.predict_matrix(features, replace(adjustment, mid_shift=adjustment.mid_shift + 3.0))
+    _, _, have = adjustment.offsets()
+    past_due = -features.values[:, feature_index("days_to_due")]
+    clear = have & (q[:, 1] + 3.0 < q[:, 2]) & (q[:, 1] > q[:, 0]) & (q[:, 1] > past_due)
+    assert clear.sum() > 10
+    np.testing.assert_allclose(moved[clear, 1], q[clear, 1] + 3.0)
+    np.testing.assert_array_equal(moved[:, [0, 2]][clear], q[:, [0, 2]][clear])
