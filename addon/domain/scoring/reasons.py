@@ -30,11 +30,9 @@ class Values(Protocol):
 
 Phrase = Callable[[Values, "FeatureBuilder", HistoryInvoice, date, bool], str | None]
 # Features describing the customer's settled record share one phrase built from the actual delays.
-_RECORD = frozenset(("cust_late_rate", "cust_mean_delay", "cust_median_delay", "cust_ewm_delay", "cust_delay_trend",
-           "cust_projected_delay", "cust_last_delay",
-           "cust_recent_late_rate", "cust_delay_spread", "cust_mean_days_to_settle"))
-
-
+_RECORD = frozenset(("cust_late_rate", "cust_mean_delay", "cust_median_delay", "cust_ewm_delay",
+                     "cust_delay_trend", "cust_projected_delay", "cust_last_delay", "cust_recent_late_rate",
+                     "cust_delay_spread", "cust_mean_days_to_settle"))
 _SCAN = 20  # strongest features looked at per row before falling back to the row's full order
 
 
