@@ -145,13 +145,16 @@ def test_columnar_history_is_the_tenant_history_and_scores_the_same(db, mirrored
     assert sorted(got, key=lambda s: s.invoice_id) == sorted(expected, key=lambda s: s.invoice_id)
 
 
-def test_persisted_rows_are_the_score_values(db, mirrored) -> None:
-    """The bulk upsert (COPY + one INSERT ... ON CONFLICT on PostgreSQL) stores _score_values, twice over."""
+def test_persisted_rows_are_the_score_values(db, mirrored, monkeypatch) -> None:
+    """The bulk upsert (COPY + one INSERT ... ON CONFLICT on PostgreSQL) stores _score_values, twice over,
+    whatever the batches."""
     tenant, _ = mirrored
+    monkeypatch.setattr(scoring, "UPSERT_BATCH", 3)  # several batches, the last one partial
     frame, rows = scoring.history_frame(db, tenant)
     model, version = scoring.ensure_model(db, tenant, lambda: scoring.tenant_history(db, tenant)[0], TODAY,
                                           config=FAST)
     scores = model.predict_frame(frame, rows, TODAY)
+    assert len(scores) > 3
     scores[0] = replace(scores[0], band="tab\there", reasons=["back\\slash", "new\nline"], p_late=0.123456)
     pks = {s.invoice_id: int(s.invoice_id) for s in scores}
     now = scoring.datetime(2026, 11, 1, 9, 30, tzinfo=scoring.UTC)
