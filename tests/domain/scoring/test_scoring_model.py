@@ -285,3 +285,17 @@ def test_a_recent_partial_payment_brings_the_expected_settlement_closer() -> Non
     assert np.mean([nothing[k].p90_days - paid[k].p90_days for k in nothing]) >= 2
     # Past due, reasons explain the expected day (the payment-day model), so the payment can be one of them.
     assert any("40% of this invoice paid so far, the last payment 3 days ago" in s.reasons for s in paid.values())
+
+
+def test_a_failure_while_explaining_reaches_the_caller(small_model, small_history, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The contributions run on a second thread: an error there is raised by predict, not lost."""
+    model, as_of = small_model
+    open_now = open_at(small_history, as_of)
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("contributions failed")
+
+    monkeypatch.setattr(type(model), "_model_contributions", broken)
+    with pytest.raises(RuntimeError, match="contributions failed"):
+        model.predict(open_now, small_history, as_of)
+    assert len(model.predict(open_now, small_history, as_of, reasons=0)) == len(open_now)  # not needed without reasons
