@@ -106,6 +106,17 @@ class Snapshots:
     state: FloatArray  # (n, len(OPEN_STATE)): payments and reminders before the scoring day
 
 
+@dataclass(frozen=True, slots=True)
+class _DayQueries:
+    """The distinct (customer, day) pairs of a batch of snapshots, and the invoices open on each day."""
+
+    keys: IntArray  # customer * _KEY + day, sorted
+    of_row: IntArray  # each snapshot's index into ``keys``
+    t: IntArray  # each pair's day
+    open_query: IntArray  # per open invoice: its pair (sorted), ...
+    open_pos: IntArray  # ... and its position in the issue-ordered arrays (issue order within a pair)
+
+
 class FeatureBuilder:
     """Indexes a history once (as sorted columns), then computes point-in-time feature rows in bulk.
 
@@ -376,10 +387,10 @@ class FeatureBuilder:
         some = i_hi > i_lo
         low, high = self._i_amounts.middle(i_lo[some], i_hi[some])
         typical[some] = (self._i_amount_sorted[low] + self._i_amount_sorted[high]) / 2
-        queries, query = np.unique(key, return_inverse=True)
-        open_query, open_pos = self._open_on(queries)
-        self._trend_and_season(snap, rows, query, queries, open_query, open_pos, median, has, out)
-        self._open_book(snap, rows, query, queries, open_query, open_pos, typical, out)
+        keys, of_row = np.unique(key, return_inverse=True)
+        queries = _DayQueries(keys, of_row, keys % _KEY, *self._open_on(keys))
+        self._trend_and_season(snap, rows, queries, median, has, out)
+        self._open_book(snap, rows, queries, typical, out)
         return typical
 
     def _open_on(self, queries: IntArray) -> tuple[IntArray, IntArray]:
@@ -406,9 +417,8 @@ class FeatureBuilder:
         order = np.lexsort((pos, q))
         return q[order], pos[order]
 
-    def _trend_and_season(self, snap: Snapshots, rows: IntArray, query: IntArray, queries: IntArray,
-                          open_query: IntArray, open_pos: IntArray, anchor: FloatArray, has: BoolArray,
-                          out: Matrix) -> None:
+    def _trend_and_season(self, snap: Snapshots, rows: IntArray, queries: _DayQueries, anchor: FloatArray,
+                          has: BoolArray, out: Matrix) -> None:
         """Trend-projected and same-season delay per snapshot: sums over issue-date windows of the invoices
         settled before the scoring day.
 
@@ -417,7 +427,7 @@ class FeatureBuilder:
         """
         t, code, issue_day = snap.t[rows], snap.customer[rows], snap.issue[rows]
         sums = self._si_sums
-        before = np.searchsorted(self._si_key, code * _KEY + t)  # settled invoices issued before day t
+        before = np.searchsorted(self._si_key, queries.keys[queries.of_row])  # settled ones issued before day t
 
         def window(which: IntArray, lo_day: IntArray, hi_day: IntArray) -> tuple[IntArray, IntArray]:
             """Running-sum positions of the settled invoices issued in [lo_day, hi_day] and before day t."""
@@ -426,7 +436,7 @@ class FeatureBuilder:
             hi = np.searchsorted(self._si_key, base + np.clip(hi_day[which], 0, _KEY - 1), side="right")
             return lo, np.maximum(np.minimum(hi, before[which]), lo)
 
-        pair_row, pair_pos, sign = self._settled_corrections(query, queries, open_query, open_pos)
+        pair_row, pair_pos, sign = self._settled_corrections(queries)
         x = self._i_issue[pair_pos] - t[pair_row]  # days, relative to the scoring day
         y = self._i_paid[pair_pos] - self._i_due[pair_pos]
         one = np.ones(len(pair_row), dtype=np.int64)
@@ -488,19 +498,18 @@ class FeatureBuilder:
         season = _ratio(near_sum.astype(np.float64), near_n)
         out[rows[has], _INDEX["cust_same_season_delay"]] = season[has]
 
-    def _settled_corrections(self, query: IntArray, queries: IntArray, open_query: IntArray, open_pos: IntArray
-                             ) -> tuple[IntArray, IntArray, IntArray]:
+    def _settled_corrections(self, queries: _DayQueries) -> tuple[IntArray, IntArray, IntArray]:
         """(snapshot, invoice position, sign) for every invoice the running sums of "settled invoices
         issued before day t" get wrong for a snapshot's (customer, day): -1 for those issued before the day
         but settled on or after it, +1 for those settled before the day but issued on or after it."""
-        t = queries % _KEY
-        settled_later = (self._i_paid[open_pos] != NO_DATE) & (self._i_issue[open_pos] < t[open_query])
+        open_query, open_pos = queries.open_query, queries.open_pos
+        settled_later = (self._i_paid[open_pos] != NO_DATE) & (self._i_issue[open_pos] < queries.t[open_query])
         q_later, pos_later = open_query[settled_later], open_pos[settled_later]
         # Paid in advance: settled before each query day in (paid, issue] of the same customer.
         adv = self._advance
         base = self._i_cust[adv] * _KEY
-        first = np.searchsorted(queries, base + self._i_paid[adv], side="right")
-        after = np.searchsorted(queries, base + self._i_issue[adv], side="right")
+        first = np.searchsorted(queries.keys, base + self._i_paid[adv], side="right")
+        after = np.searchsorted(queries.keys, base + self._i_issue[adv], side="right")
         q_adv, seg, _ = _segments(first, after - first)
         q_all = np.concatenate((q_later, q_adv))
         pos_all = np.concatenate((pos_later, adv[seg]))
@@ -508,16 +517,16 @@ class FeatureBuilder:
         order = np.argsort(q_all, kind="stable")
         q_all, pos_all, sign_all = q_all[order], pos_all[order], sign_all[order]
         # Each snapshot takes its query's corrections.
-        count = np.bincount(q_all, minlength=len(queries))
+        count = np.bincount(q_all, minlength=len(queries.keys))
         first_of = np.cumsum(count) - count
-        idx, row, _ = _segments(first_of[query], count[query])
+        idx, row, _ = _segments(first_of[queries.of_row], count[queries.of_row])
         return row, pos_all[idx], sign_all[idx]
 
-    def _open_book(self, snap: Snapshots, rows: IntArray, query: IntArray, queries: IntArray, open_query: IntArray,
-                   open_pos: IntArray, typical: FloatArray, out: Matrix) -> None:
+    def _open_book(self, snap: Snapshots, rows: IntArray, queries: _DayQueries, typical: FloatArray,
+                   out: Matrix) -> None:
         """Each customer's other open invoices on the scoring day: issued by then and not settled before it."""
-        t_q = queries % _KEY
-        n = len(queries)
+        open_query, open_pos, query = queries.open_query, queries.open_pos, queries.of_row
+        n = len(queries.keys)
         count = np.bincount(open_query, minlength=n)
         # Sum each query's open amounts as one contiguous array in issue order (the same summation as np.sum).
         open_amounts = self._i_amount[open_pos]
@@ -528,7 +537,7 @@ class FeatureBuilder:
         for q in np.flatnonzero(count > 1).tolist():
             amount[q] = open_amounts[bounds[q]:bounds[q + 1]].sum()
         o_due = self._i_due[open_pos]
-        overdue = o_due < t_q[open_query]
+        overdue = o_due < queries.t[open_query]
         o_q, o_due = open_query[overdue], o_due[overdue]
         o_order = np.lexsort((o_due, o_q))
         o_q, o_due = o_q[o_order], o_due[o_order]
