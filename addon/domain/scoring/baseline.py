@@ -2,7 +2,8 @@
 
 P(late) is the customer's smoothed late rate; the payment day is the median of the customer's past
 delays, with the 10th/90th percentiles as the 80% interval (the organisation's when the customer has
-fewer than three settled invoices). All from invoices settled before the scoring day.
+fewer than three settled invoices). All from invoices settled before the scoring day; the median goes to
+a whole day by the same rule as the model's p50 (``calibration.whole_day_p50``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from datetime import date
 
 import numpy as np
 
+from addon.domain.scoring.calibration import whole_day_p50
 from addon.domain.scoring.features import FeatureBuilder, FeatureMatrix, feature_index
 from addon.domain.scoring.history import HistoryInvoice
 from addon.domain.scoring.metrics import Predictions
@@ -33,4 +35,5 @@ def baseline_predictions(builder: FeatureBuilder, snapshots: Sequence[tuple[Hist
         q = np.percentile(delays, [10, 50, 90]) if len(delays) else np.zeros(3)
         rows.append((float(late[n]), *q))
     arr = np.array(rows, dtype=np.float64).reshape(len(rows), 4)
-    return Predictions(arr[:, 0], arr[:, 1], arr[:, 2], arr[:, 3])
+    q = whole_day_p50(arr[:, 1:])  # the same rule as the model's p50
+    return Predictions(arr[:, 0], q[:, 0], q[:, 1], q[:, 2])

@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 import xgboost as xgb
 
-from addon.domain.scoring.calibration import IntervalCalibrator, ProbabilityCalibrator, offset_unit
+from addon.domain.scoring.calibration import IntervalCalibrator, ProbabilityCalibrator, offset_unit, whole_day_p50
 from addon.domain.scoring.contributions import contributions
 from addon.domain.scoring.features import FEATURE_NAMES, FeatureBuilder, FeatureMatrix, Snapshots, feature_index
 from addon.domain.scoring.history import HistoryFrame, HistoryInvoice, IntArray, as_seen_at
@@ -244,7 +244,7 @@ class RiskModel:
         # Still unpaid at as_of: it cannot be paid before as_of, so no quantile may precede it.
         q = np.column_stack([lo, mid, hi])
         q = np.sort(np.maximum(q, past_due[:, None]), axis=1)
-        return p, q
+        return p, whole_day_p50(q)
 
     def _contributions(self, features: FeatureMatrix, adjustment: Adjustment | None = None
                        ) -> npt.NDArray[np.float64]:

@@ -13,6 +13,7 @@ from addon.domain.scoring.calibration import (
     fit_interval_calibrator,
     fit_probability_calibrator,
     interval_offsets,
+    whole_day_p50,
 )
 from addon.domain.scoring.metrics import (
     band_probability,
@@ -113,6 +114,24 @@ def test_interval_calibrators_from_before_scaling_stay_additive() -> None:
     lo, hi = scaled.apply(np.array([-4.0, 0.0]), np.array([6.0, 1.0]), np.array([False, False]))
     np.testing.assert_allclose(lo, [-4.0 - 0.5 * 10, 0.0 - 0.5 * 2])  # a 1-day interval counts as the 2-day floor
     np.testing.assert_allclose(hi, [6.0 + 0.25 * 10, 1.0 + 0.25 * 2])
+
+
+def test_whole_day_p50_rounds_the_median_and_leaves_the_interval_alone() -> None:
+    q = np.array([[-3.4, 2.5, 9.9], [3.01, 3.6, 20.0], [4.2, 4.4, 4.8], [-0.6, 1.49, 7.0]])
+    np.testing.assert_array_equal(whole_day_p50(q), [[-3.4, 2, 9.9], [3.01, 4, 20.0], [4, 4, 4.8], [-0.6, 1, 7.0]])
+
+
+def test_a_whole_day_p50_lands_within_5_days_of_whole_day_outcomes_more_often() -> None:
+    rng = np.random.default_rng(5)
+    mid = rng.normal(10, 8, 5000)
+    q = np.column_stack([mid - rng.uniform(1, 15, 5000), mid, mid + rng.uniform(1, 15, 5000)])
+    actual = np.round(mid + rng.normal(0, 6, 5000))  # payment days are whole days
+    whole = whole_day_p50(q)
+    np.testing.assert_array_equal(whole[:, [0, 2]], q[:, [0, 2]])
+    # Within 5 days counts 11 whole days around a whole-day p50, 10 around a fractional one...
+    assert (np.abs(whole[:, 1] - actual) <= 5).mean() > (np.abs(q[:, 1] - actual) <= 5).mean() + 0.03
+    # ... and the absolute error does not grow (it is linear between whole days).
+    assert np.abs(whole[:, 1] - actual).mean() < np.abs(q[:, 1] - actual).mean() + 0.02
 
 
 def test_conformal_offset_needs_enough_scores() -> None:

@@ -61,6 +61,7 @@ def test_evaluate_json_and_predictions_can_be_recomputed(history_csv: Path, tmp_
     lo, mid, hi = (np.array([float(r[k]) for r, _ in paid]) for k in ("p10_days", "p50_days", "p90_days"))
     assert report["model"]["coverage_80"] == pytest.approx(np.mean((lo <= actual) & (actual <= hi)), abs=1e-4)
     assert report["model"]["within_5d"] == pytest.approx(np.mean(np.abs(mid - actual) <= 5), abs=1e-4)
+    assert np.all(mid == np.round(mid))  # a whole day, like the payment day it estimates
 
 
 def test_evaluate_human_output(history_csv: Path) -> None:

@@ -53,6 +53,7 @@ def test_scores_every_open_invoice_with_sane_values(scored) -> None:  # type: ig
     for s in scores:
         assert 0 < s.p_late < 1 or s.p_late == 1.0
         assert s.p10_days <= s.p50_days <= s.p90_days
+        assert float(s.p50_days).is_integer()  # payment days are whole days
         assert s.band in {"low", "medium", "high"}
 
 
