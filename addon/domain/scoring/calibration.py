@@ -67,17 +67,6 @@ def fit_probability_calibrator(p: Vector, y: Vector, method: str = "auto") -> Pr
 WIDTH_FLOOR = 2.0  # days: a near-zero raw interval must not turn a small miss into an unbounded score
 
 
-def whole_day_p50(q: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """(n, 3) p10/p50/p90 in days with the p50 on the nearest whole day, the unit a payment day comes in.
-
-    Under absolute error the best point for a whole-day outcome is a whole day (the expected loss is linear
-    between whole days), and a p50 of 21.3 days names no payment day at all. The p10 and p90 keep their
-    conformal calibration as they are; one only moves where the rounded p50 would fall outside them.
-    """
-    mid = np.round(q[:, 1])
-    return np.column_stack([np.minimum(q[:, 0], mid), mid, np.maximum(q[:, 2], mid)])
-
-
 def offset_unit(q10: Vector, q90: Vector, scaled: bool) -> Vector | float:
     """Each row's unit for conformal offsets: its raw 80% interval width (at least WIDTH_FLOOR days) when
     the offsets are ``scaled``, else one day."""
@@ -142,3 +131,14 @@ def fit_interval_calibrator(q10: Vector, q90: Vector, actual: Vector, overdue: n
     stages = [interval_offsets(q10[overdue == stage], q90[overdue == stage], actual[overdue == stage], alpha)
               for stage in (False, True)]
     return IntervalCalibrator((stages[0][0], stages[1][0]), (stages[0][1], stages[1][1]), alpha, scaled=True)
+
+
+def whole_day_p50(q: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """(n, 3) p10/p50/p90 in days with the p50 on the nearest whole day, the unit a payment day comes in.
+
+    Under absolute error the best point for a whole-day outcome is a whole day (the expected loss is linear
+    between whole days), and a p50 of 21.3 days names no payment day at all. The p10 and p90 keep their
+    conformal calibration as they are; one only moves where the rounded p50 would fall outside them.
+    """
+    mid = np.round(q[:, 1])
+    return np.column_stack([np.minimum(q[:, 0], mid), mid, np.maximum(q[:, 2], mid)])

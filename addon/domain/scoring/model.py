@@ -217,7 +217,8 @@ class RiskModel:
 
     def predict_matrix(self, features: FeatureMatrix, adjustment: Adjustment | None = None
                        ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-        """Calibrated P(late) and (n, 3) calibrated p10/p50/p90 days relative to the due date.
+        """Calibrated P(late) and (n, 3) calibrated p10/p50/p90 days relative to the due date (the p50 a
+        whole day: ``whole_day_p50``).
 
         With an ``adjustment`` (see ``online``), rows not yet due move with their customer's recent miss
         and take the newest window's calibration where it has one.

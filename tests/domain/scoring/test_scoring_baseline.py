@@ -25,6 +25,7 @@ def test_baseline_days_are_the_customer_s_own_percentiles_with_a_whole_day_media
     assert base.p50[0] == np.round(6.5) == 6.0
     # Settled only after the scoring day: not part of the record.
     late = inv("LATE", issued=300, paid=200)
-    assert late.paid_date is not None and late.paid_date > new.issue_date
+    assert late.paid_date is not None
+    assert late.paid_date > new.issue_date
     builder = FeatureBuilder([*history, late, new])
     assert baseline_predictions(builder, [(new, new.issue_date)]).p50[0] == 6.0
