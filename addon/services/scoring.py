@@ -451,14 +451,9 @@ def _copy_upsert(session: Session, tenant_id: int, scores: Sequence[Any], invoic
     head = f"{tenant_id}\t"
     tail = f"\t{now.isoformat()}\n"
     version_text = _copy_text(version)
-    reasons_text: dict[tuple[str, ...], str] = {}  # a book repeats the same few reason lists many times
-
-    def reasons(found: Sequence[str]) -> str:
-        key = tuple(found)
-        text = reasons_text.get(key)
-        if text is None:
-            text = reasons_text[key] = _copy_text(json.dumps(list(key)))
-        return text
+    @functools.cache  # a book repeats the same few reason lists many times: encode each once
+    def reasons(found: tuple[str, ...]) -> str:
+        return _copy_text(json.dumps(list(found)))
 
     raw: Any = session.connection().connection.driver_connection
     with raw.cursor() as cur:
@@ -469,7 +464,7 @@ def _copy_upsert(session: Session, tenant_id: int, scores: Sequence[Any], invoic
                 copy.write("".join(
                     f"{head}{invoice_pks[s.invoice_id]}\t{version_text}\t{_p_late_text(s.p_late)}\t"
                     f"{_copy_text(s.band)}\t{s.expected_pay_date.isoformat() if s.expected_pay_date else NULL_TEXT}\t"
-                    f"{round(s.p10_days)}\t{round(s.p50_days)}\t{round(s.p90_days)}\t{reasons(s.reasons)}{tail}"
+                    f"{round(s.p10_days)}\t{round(s.p50_days)}\t{round(s.p90_days)}\t{reasons(tuple(s.reasons))}{tail}"
                     for s in scores[start:start + UPSERT_BATCH]))
         cur.execute(upsert)
         cur.execute(drop)
