@@ -25,7 +25,13 @@ from addon.domain.scoring.calibration import IntervalCalibrator, ProbabilityCali
 from addon.domain.scoring.contributions import contributions
 from addon.domain.scoring.features import FEATURE_NAMES, FeatureBuilder, FeatureMatrix, Snapshots, feature_index
 from addon.domain.scoring.history import HistoryFrame, HistoryInvoice, IntArray, as_seen_at
-from addon.domain.scoring.online import OVERDUE_CHECKPOINTS, Adjustment, RecentOutcomes, trending
+from addon.domain.scoring.online import (
+    OVERDUE_CHECKPOINTS,
+    Adjustment,
+    RecentOutcomes,
+    trend_floor,
+    trending,
+)
 from addon.domain.scoring.reasons import explain_rows
 
 ARTIFACT_FORMAT = 1
@@ -242,6 +248,10 @@ class RiskModel:
             hi = np.where(have, raw[:, -1] + shift + upper, hi)
             # The p50 moves with its own shift (steady customers' misses count as noise for longer).
             mid = mid + (np.where(have, adjustment.mid_shift, 0.0) if adjustment.mid_shift is not None else shift)
+            # A lasting trend outruns the shift: the p50 and p90 of rows not yet due rise to its projection
+            # (the window's upper offsets were measured the same way; see online).
+            lift = np.where(have & ~overdue, np.maximum(trend_floor(x) - mid, 0.0), 0.0)
+            mid, hi = mid + lift, hi + lift
         # Still unpaid at as_of: it cannot be paid before as_of, so no quantile may precede it.
         q = np.column_stack([lo, mid, hi])
         q = np.sort(np.maximum(q, past_due[:, None]), axis=1)

@@ -13,7 +13,7 @@ from addon.domain.scoring.evaluate import split_date
 from addon.domain.scoring.features import FeatureBuilder
 from addon.domain.scoring.history import HistoryInvoice, as_seen_at
 from addon.domain.scoring.model import RiskModel
-from addon.domain.scoring.online import LATE_HORIZON_DAYS, LATE_INVOICES, MIN_WINDOW, RecentOutcomes
+from addon.domain.scoring.online import LATE_HORIZON_DAYS, LATE_INVOICES, MIN_WINDOW, RecentOutcomes, trend_floor
 from addon.domain.scoring.train import TrainConfig, train_model
 from addon.services.scoring_prior import generated_history
 from connectors.sandbox.generator import generate_company
@@ -151,14 +151,17 @@ def test_window_offsets_give_each_tail_a_tenth_of_the_misses() -> None:
                       reverse=True)
     window = eligible[:-(-len(eligible) // 4)]
     assert len(window) >= MIN_WINDOW
-    codes = builder.snapshots([(i, i.issue_date) for i in window]).customer
-    shift = recent.shift(codes, _days(*(i.issue_date for i in window)))
+    at_issue = builder.snapshots([(i, i.issue_date) for i in window])
+    shift = recent.shift(at_issue.customer, _days(*(i.issue_date for i in window)))
+    # A lasting trend's p90 is issued lifted with its p50 (0 + shift) to the projection.
+    lift = np.maximum(trend_floor(builder.matrix(at_issue).values) - shift, 0.0)
+    assert (lift > 0).any()
     actual = np.array([((i.paid_date if i.paid_date and i.paid_date < day else day) - i.due_date).days
                        for i in window], dtype=float)
     assert calibration.lower == conformal_offset(-10 + shift - actual, 0.9)
-    assert calibration.upper == conformal_offset(actual - 10 - shift, 0.9)
+    assert calibration.upper == conformal_offset(actual - 10 - shift - lift, 0.9)
     below = (-10 + shift - calibration.lower > actual).mean()
-    above = (10 + shift + calibration.upper < actual).mean()
+    above = (10 + shift + lift + calibration.upper < actual).mean()
     assert below <= 0.1
     assert above <= 0.1
     assert below + above > 0.15
@@ -325,6 +328,20 @@ def test_trending_means_a_projection_well_above_the_median() -> None:
     assert trending(values).tolist() == [True, False, False, False]  # no settled history: not trending
 
 
+def test_a_lasting_trend_is_one_whose_recent_delays_are_up_too() -> None:
+    from addon.domain.scoring.features import FEATURE_NAMES, feature_index
+    from addon.domain.scoring.online import TREND_GAP_DAYS, lasting, trend_floor
+
+    values = np.zeros((4, len(FEATURE_NAMES)))
+    values[:, feature_index("cust_median_delay")] = 10.0
+    values[:, feature_index("cust_projected_delay")] = [30.0, 30.0, 10.0 + TREND_GAP_DAYS - 1, 30.0]
+    # Rising and still rising; a season that has ended (the fitted line remembers it, the recent invoices are
+    # on time again); no trend; no exponentially weighted delay.
+    values[:, feature_index("cust_ewm_delay")] = [25.0, 9.0, 25.0, np.nan]
+    assert lasting(values).tolist() == [True, False, False, False]
+    assert trend_floor(values).tolist() == [30.0, -np.inf, -np.inf, -np.inf]
+
+
 def _trending_book(make_inv) -> list[HistoryInvoice]:  # type: ignore[no-untyped-def]
     """30 customers paying later by a day with every invoice, 30 paying a steady 0-4 days late; 40 invoices
     each, one every 10 days."""
@@ -351,6 +368,50 @@ def test_trending_customers_get_their_own_upper_offset(make_inv, monkeypatch) ->
     assert split.lower == pooled.lower  # the lower offset stays pooled
     # The customers whose delays keep growing outrun their shift: they need the wider p90, the others less.
     assert split.upper_trending > pooled.upper > split.upper
+
+
+def test_the_window_measures_the_trending_upper_offset_on_the_lifted_p90(make_inv, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The window's trending rows are issued as scoring issues them, p50 and p90 lifted to a lasting trend's
+    projection: the upper offset they need is then smaller, and the lower offset is not touched."""
+    from addon.domain.scoring import online
+
+    history = _trending_book(make_inv)
+    day = max(i.issue_date for i in history).toordinal() + 1
+    lifted = RecentOutcomes(ZeroModel(), FeatureBuilder(history)).calibration(day)
+    monkeypatch.setattr(online, "trend_floor", lambda values: np.full(len(values), -np.inf))
+    plain = RecentOutcomes(ZeroModel(), FeatureBuilder(history)).calibration(day)
+    assert lifted is not None
+    assert plain is not None
+    assert lifted.upper_trending is not None
+    assert plain.upper_trending is not None
+    assert lifted.upper_trending < plain.upper_trending
+    assert (lifted.lower, lifted.upper) == (plain.lower, plain.upper)
+
+
+def test_a_lasting_trend_lifts_the_p50_and_p90_of_rows_not_yet_due(distressed, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from addon.domain.scoring import model as model_module
+    from addon.domain.scoring.features import feature_index
+
+    history, model, cutoff = distressed
+    builder = FeatureBuilder(history)
+    test = [i for i in history if i.issue_date >= cutoff]
+    snap = builder.snapshots([(i, i.issue_date + timedelta(days=(n % 3) * 20)) for n, i in enumerate(test)])
+    features = builder.matrix(snap)
+    adjustment = model.adjust(builder, snap, features)
+    _, q = model.predict_matrix(features, adjustment)
+    monkeypatch.setattr(model_module, "trend_floor", lambda values: np.full(len(values), -np.inf))
+    _, plain = model.predict_matrix(features, adjustment)
+    floor = trend_floor(features.values)
+    _, _, have = adjustment.offsets()
+    due = -features.values[:, feature_index("days_to_due")] <= 0
+    lifted = have & due & (floor > plain[:, 1] + 1.0)
+    assert lifted.sum() > 20
+    np.testing.assert_array_equal(q[:, 0], plain[:, 0])  # the p10 stays
+    np.testing.assert_allclose(q[lifted, 1], np.round(floor[lifted]))
+    assert (q[lifted, 2] > plain[lifted, 2]).all()
+    untouched = ~(have & due & np.isfinite(floor))  # past due, no floor, or no window: as before
+    assert (untouched & (np.isfinite(floor))).any()
+    np.testing.assert_array_equal(q[untouched], plain[untouched])
 
 
 def test_each_row_takes_its_groups_upper_offset_unless_past_due() -> None:
@@ -420,7 +481,9 @@ def test_the_p50_moves_with_its_own_shift_and_the_interval_with_the_others(distr
     _, moved = model.predict_matrix(features, replace(adjustment, mid_shift=adjustment.mid_shift + 3.0))
     _, _, have = adjustment.offsets()
     past_due = -features.values[:, feature_index("days_to_due")]
-    clear = have & (q[:, 1] + 3.0 < q[:, 2]) & (q[:, 1] > q[:, 0]) & (q[:, 1] > past_due)
+    # (rows whose p50 sits on a lasting trend's floor would stay there: see the floor's own test)
+    clear = (have & (q[:, 1] + 3.0 < q[:, 2]) & (q[:, 1] > q[:, 0]) & (q[:, 1] > past_due)
+             & (trend_floor(features.values) < q[:, 1] - 1.0))
     assert clear.sum() > 10
     np.testing.assert_allclose(moved[clear, 1], q[clear, 1] + 3.0)
     np.testing.assert_array_equal(moved[:, [0, 2]][clear], q[:, [0, 2]][clear])
