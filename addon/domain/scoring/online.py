@@ -32,8 +32,8 @@ features, so nothing about a scored invoice leaks into its own score):
   delay where they fall below it (``trend_floor``), in the window as at scoring time, so the trending
   group's upper offset is measured on the interval as issued. The recent-delay condition keeps out a
   seasonal customer whose season has ended: its fitted line still projects the season's delays while its
-  recent invoices are on time again. The p10 stays where it is (lifting it too over-covered four of 36
-  generated sets, see docs).
+  recent invoices are on time again. The p10 stays where it is (lifting it too cost coverage on generated
+  sets: four of 36 without the recent-delay condition, one with it; see docs).
 
 - **The customer's recent lateness.** P(late) keeps the map it was trained with (refitting the map per
   scoring date was tried and costs ranking, AUC, because the same raw score then means different things on
@@ -191,7 +191,7 @@ class RecentOutcomes:
         self._raw_q = np.zeros((frame.size, 3))
         self._have_q = np.zeros(frame.size, dtype=bool)
         self._trending = np.zeros(frame.size, dtype=bool)  # at issue
-        self._floor = np.full(frame.size, -np.inf)  # at issue: ``trend_floor``
+        self._floor = np.zeros(frame.size)  # at issue: ``trend_floor`` (read only for rows computed)
         self._p_issue: Matrix | None = None  # at-issue P(late) per classifier, (size, members)
         self._raw_overdue: dict[int, tuple[Matrix, npt.NDArray[np.bool_]]] = {}
         self._newest_first = np.argsort(-self.issue, kind="stable")
