@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from addon.domain import types as d
@@ -175,6 +175,37 @@ class Mirror:
         return count
 
 
+    def date_settlements(self) -> int:
+        """Give paid invoices without a paid date the date of the latest payment or credit note applied to
+        them; returns how many were dated.
+
+        QuickBooks keeps no paid date on an invoice (its Balance just reaches zero) and Xero leaves one out
+        now and then; without a date the mirror could only count the invoice as paid on its due date, and
+        the risk model, the dunning history and the DSO/CEI figures would all read every customer as
+        punctual. Runs after every change set and single-invoice sync, so an invoice whose payment arrives in
+        a later sync is dated then, from all the applications known.
+        """
+        paid_on = (select(func.max(Payment.date)).join(PaymentAllocation, PaymentAllocation.payment_id == Payment.id)
+                   .where(PaymentAllocation.invoice_id == Invoice.id, Payment.deleted.is_(False))
+                   .scalar_subquery())
+        credited_on = (select(func.max(CreditNote.date))
+                       .join(CreditAllocation, CreditAllocation.credit_note_id == CreditNote.id)
+                       .where(CreditAllocation.invoice_id == Invoice.id, CreditNote.voided.is_(False))
+                       .scalar_subquery())
+        undated = self.session.execute(
+            select(Invoice.id, paid_on, credited_on)
+            .where(Invoice.tenant_id == self.tenant.id, Invoice.status == d.InvoiceStatus.PAID.value,
+                   Invoice.fully_paid_on.is_(None))).all()
+        count = 0
+        for invoice_id, paid, credited in undated:
+            last = max((day for day in (paid, credited) if day is not None), default=None)
+            if last is not None:
+                self.session.get_one(Invoice, invoice_id).fully_paid_on = last
+                count += 1
+        self.session.flush()
+        return count
+
+
 def _id_of(row: Invoice | None) -> int | None:
     return row.id if row is not None else None
 
@@ -185,7 +216,9 @@ def _apply_invoice(row: Invoice, inv: d.Invoice, customer: Customer | None) -> N
     row.issue_date, row.due_date = inv.issue_date, inv.due_date
     row.total, row.amount_due = inv.total, inv.amount_due
     row.amount_paid, row.amount_credited = inv.amount_paid, inv.amount_credited
-    row.status, row.sent, row.fully_paid_on = inv.status.value, inv.sent, inv.fully_paid_on
+    # A paid date the platform does not give (QuickBooks never does) stays as date_settlements derived it.
+    kept = row.fully_paid_on if inv.status is d.InvoiceStatus.PAID else None
+    row.status, row.sent, row.fully_paid_on = inv.status.value, inv.sent, inv.fully_paid_on or kept
     row.billing_email = inv.billing_email or (customer.emails[0] if customer and customer.emails else None)
     row.online_url, row.remote_updated_at = inv.online_url, inv.updated_at
 
@@ -198,6 +231,7 @@ def apply_changes(session: Session, tenant: Tenant, changes: ChangeSet) -> SyncR
     result.payments = mirror.upsert_payments(changes.payments)
     result.credit_notes = mirror.upsert_credit_notes(changes.credit_notes)
     result.deleted = mirror.mark_deleted(changes.deleted)
+    mirror.date_settlements()
     return result
 
 
@@ -235,4 +269,5 @@ def sync_invoice(session: Session, tenant: Tenant, connector: AccountingConnecto
     if mirror.customer(invoice.contact_id) is None:
         result.contacts = mirror.upsert_contacts([connector.get_contact(invoice.contact_id)])
     result.invoices = mirror.upsert_invoices([invoice], result)
+    mirror.date_settlements()
     return result

@@ -50,6 +50,17 @@ def test_install_backfill_webhook_and_disconnect(live_app, qbo, db, redis_conn) 
     open_before = {i.remote_id: i.amount_due for i in db.query(Invoice).filter_by(status="open")}
     assert db.query(Invoice).count() == len(qbo.store.all("Invoice")) > 0
     assert open_before
+    # QuickBooks keeps no paid date: each paid invoice is dated by the latest payment applied to it.
+    last_payment: dict[str, str] = {}
+    for payment in qbo.store.all("Payment"):
+        for line in payment["Line"]:
+            for txn in line["LinkedTxn"]:
+                if txn["TxnType"] == "Invoice":
+                    last_payment[txn["TxnId"]] = max(last_payment.get(txn["TxnId"], ""), payment["TxnDate"])
+    paid_dates = {i.remote_id: i.fully_paid_on.isoformat() if i.fully_paid_on else None
+                  for i in db.query(Invoice).filter_by(status="paid")}
+    assert paid_dates
+    assert paid_dates == {remote_id: last_payment.get(remote_id) for remote_id in paid_dates}
 
     # A user records a payment in QuickBooks: the emulator sends a signed webhook, we re-read.
     remote_id, due = sorted(open_before.items())[0]
@@ -66,6 +77,8 @@ def test_install_backfill_webhook_and_disconnect(live_app, qbo, db, redis_conn) 
     paid = db.query(Invoice).filter_by(remote_id=remote_id).one()
     assert paid.amount_due == Decimal("0")
     assert paid.status == "paid"
+    assert paid.fully_paid_on is not None
+    assert paid.fully_paid_on.isoformat() == resp.json()["Payment"]["TxnDate"]
 
     # The user disconnects the app inside QuickBooks: Intuit calls our Disconnect URL.
     page = browser.get(f"{live_app.url}/disconnect/qbo", params={"realmId": qbo.realm_id}, timeout=10)

@@ -140,3 +140,50 @@ def test_incremental_changes_with_new_documents_of_unchanged_customers(db, fake_
     assert (result.invoices, result.payments) == (1, 1)
     assert db.query(Invoice).filter_by(remote_id="I9").one().customer.name == "Globex BV"
     assert db.query(Payment).filter_by(remote_id="P9").one().customer_id is not None
+
+
+def test_paid_invoices_without_a_platform_date_are_dated_by_their_last_application(db, fake_tenant) -> None:
+    """QuickBooks keeps no paid date: the mirror takes the latest payment (not deleted) or credit note applied."""
+    from dataclasses import replace
+
+    from addon.domain.types import CreditNote as PlatformCreditNote
+    from addon.domain.types import InvoiceStatus
+    from addon.domain.types import Payment as PlatformPayment
+    from addon.services import sync
+    from connectors.base import ChangeSet
+
+    tenant, _ = fake_tenant
+    t = db.get(type(tenant), tenant.id)
+    day = datetime(2026, 11, 1).date()
+    paid = {remote_id: replace(invoice(remote_id, amount="100.00", due="0.00"), status=InvoiceStatus.PAID)
+            for remote_id in ("I1", "I2", "I3", "I4")}
+    paid["I4"] = replace(paid["I4"], fully_paid_on=day)  # the platform's own date (Xero's FullyPaidOnDate)
+
+    def payment(remote_id: str, days: int, invoice_id: str, deleted: bool = False) -> PlatformPayment:
+        return PlatformPayment(remote_id, "C1", day + timedelta(days=days), Decimal("50.00"), "GBP",
+                               allocations=(Allocation(invoice_id, Decimal("50.00")),), deleted=deleted)
+
+    changes = ChangeSet(
+        contacts=[contact("C1")], invoices=[*paid.values(), invoice("I5")],
+        payments=[payment("P1", 4, "I1"), payment("P2", 11, "I1"), payment("P3", 20, "I1", deleted=True),
+                  payment("P4", 30, "I4")],
+        credit_notes=[PlatformCreditNote("CN1", "CN-1", "C1", day + timedelta(days=7), "GBP", Decimal("100.00"),
+                                         Decimal("0.00"), allocations=(Allocation("I2", Decimal("100.00")),))],
+        deleted={})
+    sync.apply_changes(db, t, changes)
+    db.commit()
+
+    def dates() -> dict[str, object]:
+        db.expire_all()
+        return {i.remote_id: i.fully_paid_on for i in db.query(Invoice).order_by(Invoice.remote_id)}
+
+    assert dates() == {"I1": day + timedelta(days=11), "I2": day + timedelta(days=7), "I3": None, "I4": day,
+                       "I5": None}  # I3: paid, nothing known applied to it; I5: open
+    # The invoice read again (as after a webhook), still without a date from the platform: the date stays.
+    sync.apply_changes(db, t, ChangeSet(contacts=[], invoices=[paid["I1"]], payments=[], credit_notes=[],
+                                        deleted={}))
+    assert dates()["I1"] == day + timedelta(days=11)
+    # Re-opened (its payment taken back): no paid date any more.
+    sync.apply_changes(db, t, ChangeSet(contacts=[], invoices=[invoice("I1", amount="100.00", due="50.00")],
+                                        payments=[], credit_notes=[], deleted={}))
+    assert dates()["I1"] is None
