@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import logging
 from collections import defaultdict
@@ -311,7 +312,8 @@ def train_for_tenant(session: Session, tenant: Tenant, history: Sequence[History
     for old in session.scalars(select(ModelVersion).where(ModelVersion.tenant_id == tenant.id, ModelVersion.active)):
         old.active = False
     window = model.metadata.get("training_window", {})
-    row = ModelVersion(tenant_id=tenant.id, version=f"t{tenant.id}-{model.version}", kind=kind,
+    row = ModelVersion(tenant_id=tenant.id, version=_unused_version(session, f"t{tenant.id}-{model.version}"),
+                       kind=kind,
                        trained_from=_date(window.get("start")), trained_to=_date(window.get("end")),
                        metrics={"rows": model.metadata.get("rows"), "late_rate": model.metadata.get("late_rate"),
                                 "calibrated_on": model.metadata.get("calibrated_on")},
@@ -320,6 +322,16 @@ def train_for_tenant(session: Session, tenant: Tenant, history: Sequence[History
     session.flush()
     logger.info("trained %s model %s for tenant %s", kind, row.version, tenant.id)
     return row
+
+
+def _unused_version(session: Session, version: str) -> str:
+    """``version``, or with the first free ``-2``, ``-3``... suffix: a model's version names its training
+    date, window and settings, so a second training the same day (a manual `cashline model train` after the
+    nightly job, a retry) would otherwise collide with the first in the registry."""
+    same_prefix = ModelVersion.version.startswith(version, autoescape=True)
+    taken = set(session.scalars(select(ModelVersion.version).where(same_prefix)))
+    candidates = itertools.chain((version,), (f"{version}-{n}" for n in itertools.count(2)))
+    return next(v for v in candidates if v not in taken)
 
 
 def _date(value: str | None) -> date | None:

@@ -122,6 +122,20 @@ def test_a_busy_but_short_history_leans_on_the_prior_too(db, make_tenant) -> Non
     assert summary.scored > 0
 
 
+def test_training_twice_the_same_day_registers_two_versions(db, mirrored) -> None:
+    """A manual retrain after the nightly one (same day, same history) gets a version of its own; the newest
+    is the active one."""
+    tenant, _ = mirrored
+    history, _ = scoring.tenant_history(db, tenant)
+    first = scoring.train_for_tenant(db, tenant, history, TODAY, None, FAST)
+    second = scoring.train_for_tenant(db, tenant, history, TODAY, None, FAST)
+    third = scoring.train_for_tenant(db, tenant, history, TODAY, None, FAST)
+    db.commit()
+    assert (second.version, third.version) == (f"{first.version}-2", f"{first.version}-3")
+    active = db.query(ModelVersion).filter_by(tenant_id=tenant.id, active=True).all()
+    assert [row.version for row in active] == [third.version]
+
+
 def _by_invoice(frame: HistoryFrame) -> dict[str, tuple[object, ...]]:
     return {frame.invoice_id(i): (
         frame.customers[int(frame.customer[i])], int(frame.issue[i]), int(frame.due[i]), int(frame.paid[i]),
