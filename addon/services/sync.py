@@ -8,7 +8,7 @@ The service flushes; the caller (a job) commits.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,6 +35,9 @@ logger = logging.getLogger(__name__)
 # previous one a little and a periodic full sweep repairs the rest.
 OVERLAP = timedelta(minutes=5)
 FULL_SWEEP_EVERY = timedelta(hours=24)
+# Above this many invoices a sync dates settlements by scanning the tenant's paid invoices without a date
+# instead of listing them (see Mirror.date_settlements).
+_SETTLEMENT_CANDIDATES = 2000
 
 
 def full_sweep_due(last_full_sweep: datetime | None, now: datetime, every: timedelta = FULL_SWEEP_EVERY) -> bool:
@@ -65,6 +68,7 @@ class Mirror:
         self.tenant = tenant
         self._customers: dict[str, Customer] = {}
         self._invoices: dict[str, Invoice] = {}
+        self.applied_to: set[int] = set()  # invoices that payments or credit notes of this run apply to
 
     def _existing(self, model: Any, remote_ids: Iterable[str]) -> dict[str, Any]:
         ids = list(set(remote_ids))
@@ -90,8 +94,10 @@ class Mirror:
         return pairs
 
     def _allocations(self, model: Any, allocations: tuple[d.Allocation, ...], currency: str) -> list[Any]:
-        return [model(tenant_id=self.tenant.id, invoice_remote_id=a.invoice_id, amount=a.amount, currency=currency,
+        rows = [model(tenant_id=self.tenant.id, invoice_remote_id=a.invoice_id, amount=a.amount, currency=currency,
                       invoice_id=_id_of(self.invoice(a.invoice_id))) for a in allocations]
+        self.applied_to.update(row.invoice_id for row in rows if row.invoice_id is not None)
+        return rows
 
     def customer(self, remote_id: str | None) -> Customer | None:
         row: Customer | None = None if remote_id is None else self._cached(Customer, self._customers, remote_id)
@@ -175,16 +181,19 @@ class Mirror:
         return count
 
 
-    def date_settlements(self) -> int:
+    def date_settlements(self, candidates: Collection[int]) -> int:
         """Give paid invoices without a paid date the date of the latest payment or credit note applied to
         them; returns how many were dated.
 
         QuickBooks keeps no paid date on an invoice (its Balance just reaches zero) and Xero leaves one out
         now and then; without a date the mirror could only count the invoice as paid on its due date, and
         the risk model, the dunning history and the DSO/CEI figures would all read every customer as
-        punctual. Runs after every change set and single-invoice sync, so an invoice whose payment arrives in
-        a later sync is dated then, from all the applications known.
+        punctual. Runs after every change set and single-invoice sync on the invoices it touched or applied
+        money to (``candidates``), so an invoice whose payment arrives in a later sync is dated then, from all
+        the applications known; a larger run (a backfill, the daily sweep) looks at every paid invoice.
         """
+        if not candidates:
+            return 0
         paid_on = (select(func.max(Payment.date)).join(PaymentAllocation, PaymentAllocation.payment_id == Payment.id)
                    .where(PaymentAllocation.invoice_id == Invoice.id, Payment.deleted.is_(False))
                    .scalar_subquery())
@@ -192,10 +201,12 @@ class Mirror:
                        .join(CreditAllocation, CreditAllocation.credit_note_id == CreditNote.id)
                        .where(CreditAllocation.invoice_id == Invoice.id, CreditNote.voided.is_(False))
                        .scalar_subquery())
-        undated = self.session.execute(
-            select(Invoice.id, paid_on, credited_on)
-            .where(Invoice.tenant_id == self.tenant.id, Invoice.status == d.InvoiceStatus.PAID.value,
-                   Invoice.fully_paid_on.is_(None))).all()
+        query = (select(Invoice.id, paid_on, credited_on)
+                 .where(Invoice.tenant_id == self.tenant.id, Invoice.status == d.InvoiceStatus.PAID.value,
+                        Invoice.fully_paid_on.is_(None)))
+        if len(candidates) <= _SETTLEMENT_CANDIDATES:
+            query = query.where(Invoice.id.in_(list(candidates)))
+        undated = self.session.execute(query).all()
         count = 0
         for invoice_id, paid, credited in undated:
             last = max((day for day in (paid, credited) if day is not None), default=None)
@@ -231,7 +242,7 @@ def apply_changes(session: Session, tenant: Tenant, changes: ChangeSet) -> SyncR
     result.payments = mirror.upsert_payments(changes.payments)
     result.credit_notes = mirror.upsert_credit_notes(changes.credit_notes)
     result.deleted = mirror.mark_deleted(changes.deleted)
-    mirror.date_settlements()
+    mirror.date_settlements(result.touched_invoice_ids | mirror.applied_to)
     return result
 
 
@@ -269,5 +280,5 @@ def sync_invoice(session: Session, tenant: Tenant, connector: AccountingConnecto
     if mirror.customer(invoice.contact_id) is None:
         result.contacts = mirror.upsert_contacts([connector.get_contact(invoice.contact_id)])
     result.invoices = mirror.upsert_invoices([invoice], result)
-    mirror.date_settlements()
+    mirror.date_settlements(result.touched_invoice_ids)
     return result

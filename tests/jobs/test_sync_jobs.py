@@ -142,8 +142,11 @@ def test_incremental_changes_with_new_documents_of_unchanged_customers(db, fake_
     assert db.query(Payment).filter_by(remote_id="P9").one().customer_id is not None
 
 
-def test_paid_invoices_without_a_platform_date_are_dated_by_their_last_application(db, fake_tenant) -> None:
-    """QuickBooks keeps no paid date: the mirror takes the latest payment (not deleted) or credit note applied."""
+@pytest.mark.parametrize("listed", [2000, 0], ids=["candidates-listed", "tenant-scanned"])
+def test_paid_invoices_without_a_platform_date_are_dated_by_their_last_application(db, fake_tenant, monkeypatch,
+                                                                                   listed: int) -> None:
+    """QuickBooks keeps no paid date: the mirror takes the latest payment (not deleted) or credit note applied,
+    whether a run lists the invoices it touched or (a backfill) scans the tenant's paid ones."""
     from dataclasses import replace
 
     from addon.domain.types import CreditNote as PlatformCreditNote
@@ -152,6 +155,7 @@ def test_paid_invoices_without_a_platform_date_are_dated_by_their_last_applicati
     from addon.services import sync
     from connectors.base import ChangeSet
 
+    monkeypatch.setattr(sync, "_SETTLEMENT_CANDIDATES", listed)
     tenant, _ = fake_tenant
     t = db.get(type(tenant), tenant.id)
     day = datetime(2026, 11, 1).date()
@@ -183,6 +187,10 @@ def test_paid_invoices_without_a_platform_date_are_dated_by_their_last_applicati
     sync.apply_changes(db, t, ChangeSet(contacts=[], invoices=[paid["I1"]], payments=[], credit_notes=[],
                                         deleted={}))
     assert dates()["I1"] == day + timedelta(days=11)
+    # I3's payment reaches us in a later sync, on its own: I3 is dated then.
+    sync.apply_changes(db, t, ChangeSet(contacts=[], invoices=[], payments=[payment("P5", 2, "I3")],
+                                        credit_notes=[], deleted={}))
+    assert dates()["I3"] == day + timedelta(days=2)
     # Re-opened (its payment taken back): no paid date any more.
     sync.apply_changes(db, t, ChangeSet(contacts=[], invoices=[invoice("I1", amount="100.00", due="50.00")],
                                         payments=[], credit_notes=[], deleted={}))
