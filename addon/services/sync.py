@@ -180,7 +180,6 @@ class Mirror:
         self.session.flush()
         return count
 
-
     def date_settlements(self, candidates: Collection[int]) -> int:
         """Give paid invoices without a paid date the date of the latest payment or credit note applied to
         them; returns how many were dated.
