@@ -335,14 +335,13 @@ def _parse_payment(item: dict[str, Any]) -> tuple[str, Any, Decimal, str | None,
 
 
 def _check_batch(store: OrgStore, parsed: list[tuple[str, Any, Decimal, str | None, str]]) -> None:
-    # A batch is all-or-nothing (summarizeErrors defaults to true): check every element first.
+    # A batch is all-or-nothing (summarizeErrors defaults to true): every element must pass every check
+    # add_payment makes before the first one is saved, or the valid ones would be kept beside a 400.
     owed: dict[str, Decimal] = {}
-    for invoice_id, _, amount, _, _ in parsed:
+    for invoice_id, _, amount, _, account in parsed:
         inv = store.applied_invoice(invoice_id)
+        store.check_payment(inv, amount, account, already=owed.get(inv.id, Decimal("0")))
         owed[inv.id] = owed.get(inv.id, Decimal("0")) + amount
-        if inv.status == "AUTHORISED" and owed[inv.id] > inv.amount_due:
-            raise XeroValidationError("Payment amount exceeds the amount outstanding on this document",
-                                      element={"InvoiceID": inv.id})
 
 
 def _credit_note_routes(bp: Blueprint, store: OrgStore) -> None:

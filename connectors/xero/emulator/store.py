@@ -225,15 +225,7 @@ class OrgStore:
         """Apply a customer payment to an invoice; the invoice becomes PAID when nothing is due."""
         with self.lock:
             inv = self.applied_invoice(invoice_id)
-            if inv.status != "AUTHORISED":
-                raise XeroValidationError("Invoice not of valid status for modification",
-                                          element={"InvoiceID": inv.id})
-            if amount <= ZERO:
-                raise XeroValidationError("Payment amount must be greater than zero")
-            if amount > inv.amount_due:
-                raise XeroValidationError("Payment amount exceeds the amount outstanding on this document",
-                                          element={"InvoiceID": inv.id})
-            self.bank_account(account_code)
+            self.check_payment(inv, amount, account_code)
             now = self.clock.now()
             pay = PaymentRecord(self.new_id("payment"), inv.id, on, amount, now, reference, account_code,
                                 batch_id=batch_id)
@@ -243,6 +235,23 @@ class OrgStore:
             self._settle(inv, on)
         self._emit("INVOICE", inv.id, "UPDATE")
         return pay
+
+    def check_payment(self, inv: InvoiceRecord, amount: Decimal, account_code: str, *,
+                      already: Decimal = ZERO) -> None:
+        """Raise XeroValidationError unless ``amount`` can be paid to ``inv`` into ``account_code``.
+
+        ``already`` is what earlier elements of the same batch pay to this invoice, so a batch can be
+        checked in full before any of it is saved.
+        """
+        if inv.status != "AUTHORISED":
+            raise XeroValidationError("Invoice not of valid status for modification",
+                                      element={"InvoiceID": inv.id})
+        if amount <= ZERO:
+            raise XeroValidationError("Payment amount must be greater than zero")
+        if already + amount > inv.amount_due:
+            raise XeroValidationError("Payment amount exceeds the amount outstanding on this document",
+                                      element={"InvoiceID": inv.id})
+        self.bank_account(account_code)
 
     def delete_payment(self, payment_id: str) -> PaymentRecord:
         """Delete (Status DELETED) a payment; its invoice is re-opened."""

@@ -342,3 +342,22 @@ def test_extra_redirect_uri_can_be_registered() -> None:
     with start_xero_emulator(customers=2, invoices=3, redirect_uris=("http://localhost/xero/callback",)) as sb:
         tokens = authorize(sb, redirect_uri="http://localhost/xero/callback")
         assert tokens.access_token
+
+
+@pytest.mark.parametrize("bad", [{"Invoice": "paid"}, {"Amount": 0}, {"Account": {"Code": "200"}}],
+                         ids=["paid-invoice", "zero-amount", "not-a-bank-account"])
+def test_batch_payment_with_one_bad_element_creates_nothing(sandbox: XeroSandbox, api: requests.Session,
+                                                             bad: dict[str, object]) -> None:
+    # summarizeErrors defaults to true: one invalid element fails the whole batch, the valid ones included.
+    inv = open_invoice(sandbox)
+    paid = next(i for i in sandbox.store.invoices.values() if i.status == "PAID")
+    good = {"Invoice": {"InvoiceID": inv.id}, "Account": {"Code": "090"}, "Date": "2026-11-02", "Amount": 1}
+    wrong = {**good, **bad}
+    if bad.get("Invoice") == "paid":
+        wrong["Invoice"] = {"InvoiceID": paid.id}
+    before, due = len(sandbox.store.payments), inv.amount_due
+    resp = api.put(api_url(sandbox, "/Payments"), json={"Payments": [good, wrong]})
+    assert resp.status_code == 400
+    assert resp.json()["Type"] == "ValidationException"
+    assert len(sandbox.store.payments) == before
+    assert inv.amount_due == due
