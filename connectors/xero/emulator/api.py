@@ -13,7 +13,7 @@ from flask import Blueprint, Response, request
 
 from connectors.xero.emulator import wire
 from connectors.xero.emulator.listing import id_list, select
-from connectors.xero.emulator.records import InvoiceRecord
+from connectors.xero.emulator.records import CreditNoteRecord, InvoiceRecord
 from connectors.xero.emulator.store import OrgStore, UnknownEntityError, XeroValidationError, lookup
 from connectors.xero.emulator.where import WhereError
 
@@ -370,11 +370,26 @@ def _credit_note_routes(bp: Blueprint, store: OrgStore) -> None:
     def allocate(note_id: str) -> Response:
         """PUT /CreditNotes/{id}/Allocations."""
         note = store.credit_note(note_id)
-        made = []
         with store.lock:
-            for item in elements(body_json(), "Allocations"):
-                if "Amount" not in item:
-                    raise XeroValidationError("Amount is required.")
-                made.append(store.allocate_credit(note.id, ref_id(item, "Invoice", "InvoiceID"),
-                                                  money(item["Amount"], "Amount"), date_field(item, "Date")))
+            parsed = [_parse_allocation(item) for item in elements(body_json(), "Allocations")]
+            _check_allocations(store, note, parsed)
+            made = [store.allocate_credit(note.id, invoice_id, amount, on) for invoice_id, amount, on in parsed]
         return envelope(store, "Allocations", [wire.allocation(store, a) for a in made])
+
+
+def _parse_allocation(item: dict[str, Any]) -> tuple[str, Decimal, Any]:
+    if "Amount" not in item:
+        raise XeroValidationError("Amount is required.")
+    return ref_id(item, "Invoice", "InvoiceID"), money(item["Amount"], "Amount"), date_field(item, "Date")
+
+
+def _check_allocations(store: OrgStore, note: CreditNoteRecord, parsed: list[tuple[str, Decimal, Any]]) -> None:
+    # Like a batch of payments, a batch of allocations is all-or-nothing: check every element, counting
+    # what the earlier ones take from the note and the invoice, before the first one is saved.
+    used = Decimal("0")
+    applied: dict[str, Decimal] = {}
+    for invoice_id, amount, _ in parsed:
+        inv = store.applied_invoice(invoice_id)
+        store.check_allocation(note, inv, amount, note_used=used, invoice_used=applied.get(inv.id, Decimal("0")))
+        used += amount
+        applied[inv.id] = applied.get(inv.id, Decimal("0")) + amount

@@ -290,9 +290,7 @@ class OrgStore:
         with self.lock:
             note = self.credit_note(credit_note_id)
             inv = self.applied_invoice(invoice_id)
-            problems = _allocation_problems(note, inv, amount)
-            if problems:
-                raise XeroValidationError(*problems, element={"CreditNoteID": note.id})
+            self.check_allocation(note, inv, amount)
             now = self.clock.now()
             alloc = AllocationRecord(self.new_id("allocation"), note.id, inv.id, amount, on)
             note.allocations.append(alloc)
@@ -304,6 +302,17 @@ class OrgStore:
         self._emit("INVOICE", inv.id, "UPDATE")
         self._emit("CREDITNOTE", note.id, "UPDATE")
         return alloc
+
+    def check_allocation(self, note: CreditNoteRecord, inv: InvoiceRecord, amount: Decimal, *,
+                         note_used: Decimal = ZERO, invoice_used: Decimal = ZERO) -> None:
+        """Raise XeroValidationError unless ``amount`` of ``note`` can be applied to ``inv``.
+
+        ``note_used`` and ``invoice_used`` are what earlier elements of the same batch take from the note
+        and apply to the invoice, so a batch can be checked in full before any of it is saved.
+        """
+        problems = _allocation_problems(note, inv, amount, note_used, invoice_used)
+        if problems:
+            raise XeroValidationError(*problems, element={"CreditNoteID": note.id})
 
     def _next_credit_number(self) -> str:
         # Seeded notes are numbered after their invoice, so count upwards until a number is free.
@@ -385,7 +394,8 @@ def lookup(table: dict[str, R], entity_id: str) -> R:
         raise UnknownEntityError(entity_id) from None
 
 
-def _allocation_problems(note: CreditNoteRecord, inv: InvoiceRecord, amount: Decimal) -> list[str]:
+def _allocation_problems(note: CreditNoteRecord, inv: InvoiceRecord, amount: Decimal, note_used: Decimal = ZERO,
+                         invoice_used: Decimal = ZERO) -> list[str]:
     problems = []
     if note.status != "AUTHORISED":
         problems.append("Credit note not of valid status for allocation")
@@ -397,8 +407,8 @@ def _allocation_problems(note: CreditNoteRecord, inv: InvoiceRecord, amount: Dec
         problems.append("The credit note and the invoice must have the same currency")
     if amount <= ZERO:
         problems.append("Allocation amount must be greater than zero")
-    if amount > note.remaining:
+    if note_used + amount > note.remaining:
         problems.append("The amount being applied exceeds the remaining credit on the credit note")
-    if amount > inv.amount_due:
+    if invoice_used + amount > inv.amount_due:
         problems.append("The amount being applied exceeds the amount outstanding on the invoice")
     return problems

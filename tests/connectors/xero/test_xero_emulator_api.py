@@ -361,3 +361,21 @@ def test_batch_payment_with_one_bad_element_creates_nothing(sandbox: XeroSandbox
     assert resp.json()["Type"] == "ValidationException"
     assert len(sandbox.store.payments) == before
     assert inv.amount_due == due
+
+
+def test_allocation_batch_over_the_remaining_credit_allocates_nothing(sandbox: XeroSandbox,
+                                                                     api: requests.Session) -> None:
+    inv = open_invoice(sandbox)
+    note = api.put(api_url(sandbox, "/CreditNotes"), json={
+        "Type": "ACCRECCREDIT", "Contact": {"ContactID": inv.contact_id}, "Date": "2026-11-02",
+        "Status": "AUTHORISED", "LineItems": [{"Description": "pricing", "Quantity": 1, "UnitAmount": 5}]}).json()
+    note_id = note["CreditNotes"][0]["CreditNoteID"]
+    due = inv.amount_due
+    # 2 + 4 is more than the note's 5 of credit: the batch fails as a whole, the first allocation too.
+    resp = api.put(api_url(sandbox, f"/CreditNotes/{note_id}/Allocations"), json={"Allocations": [
+        {"Invoice": {"InvoiceID": inv.id}, "Amount": 2, "Date": "2026-11-02"},
+        {"Invoice": {"InvoiceID": inv.id}, "Amount": 4, "Date": "2026-11-02"}]})
+    assert resp.status_code == 400
+    assert "exceeds the remaining credit" in resp.json()["Elements"][0]["ValidationErrors"][0]["Message"]
+    assert sandbox.store.credit_note(note_id).allocations == []
+    assert inv.amount_due == due
