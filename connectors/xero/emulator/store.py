@@ -169,13 +169,26 @@ class OrgStore:
         if due < issue:
             raise XeroValidationError("Due date must not be earlier than the invoice date.")
         with self.lock:
-            n = len(self.invoices) + 1
-            rec = InvoiceRecord(self.new_id("invoice"), number or f"INV-{n:06d}", contact.id,
+            if number and self._invoice_number_taken(number):
+                raise XeroValidationError("Invoice # must be unique.")
+            rec = InvoiceRecord(self.new_id("invoice"), number or self._next_invoice_number(), contact.id,
                                 currency or contact.currency, issue, due, total, self.clock.now(),
                                 status=status, reference=reference, description=description)
             self.invoices[rec.id] = rec
         self._emit("INVOICE", rec.id, "CREATE")
         return rec
+
+    def _invoice_number_taken(self, number: str) -> bool:
+        # Xero keeps sales invoice numbers unique (case aside); a deleted invoice gives its number up.
+        wanted = number.lower()
+        return any(i.number.lower() == wanted and i.status != "DELETED" for i in self.invoices.values())
+
+    def _next_invoice_number(self) -> str:
+        # Like Xero's automatic sequence, skip numbers already chosen by hand.
+        n = len(self.invoices) + 1
+        while self._invoice_number_taken(f"INV-{n:06d}"):
+            n += 1
+        return f"INV-{n:06d}"
 
     def update_invoice(self, invoice_id: str, *, status: str | None = None, due_date: date | None = None,
                        reference: str | None = None, sent: bool | None = None) -> InvoiceRecord:

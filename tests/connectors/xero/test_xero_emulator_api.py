@@ -379,3 +379,21 @@ def test_allocation_batch_over_the_remaining_credit_allocates_nothing(sandbox: X
     assert "exceeds the remaining credit" in resp.json()["Elements"][0]["ValidationErrors"][0]["Message"]
     assert sandbox.store.credit_note(note_id).allocations == []
     assert inv.amount_due == due
+
+
+def test_invoice_number_must_be_unique(sandbox: XeroSandbox, api: requests.Session) -> None:
+    taken = open_invoice(sandbox)
+    contact = taken.contact_id
+    new = {"Type": "ACCREC", "Contact": {"ContactID": contact}, "Date": "2026-11-03",
+           "LineItems": [{"Description": "work", "Quantity": 1, "UnitAmount": 5}]}
+    before = len(sandbox.store.invoices)
+    dup = api.put(api_url(sandbox, "/Invoices"), json={**new, "InvoiceNumber": taken.number})
+    assert dup.status_code == 400
+    assert dup.json()["Elements"][0]["ValidationErrors"][0]["Message"] == "Invoice # must be unique."
+    assert len(sandbox.store.invoices) == before
+    # A number the user chose ahead of the sequence is skipped by the next automatic one.
+    ahead = f"INV-{before + 1:06d}"
+    mine = api.put(api_url(sandbox, "/Invoices"), json={**new, "InvoiceNumber": ahead}).json()["Invoices"][0]
+    auto = api.put(api_url(sandbox, "/Invoices"), json=new).json()["Invoices"][0]
+    assert mine["InvoiceNumber"] == ahead
+    assert auto["InvoiceNumber"] not in {i.number for i in sandbox.store.invoices.values() if i.id != auto["InvoiceID"]}
