@@ -147,12 +147,13 @@ def listing(store: OrgStore, key: str, entity: str, records: Any, serialise: Cal
 
 def read_routes(bp: Blueprint, store: OrgStore, plural: str, entity: str, records: Callable[[], dict[str, Any]],
                 serialise: Callable[[OrgStore, Any], dict[str, Any]],
-                view: Callable[[Any], dict[str, Any]] | None = None) -> None:
+                view: Callable[[OrgStore, Any], dict[str, Any]] | None = None) -> None:
     """GET /{plural} (paged, filtered like every listing; ``view`` is the summary shape a listing may ask
     for) and GET /{plural}/{id} (404 when unknown)."""
 
     def list_all() -> Response:
-        return listing(store, plural, entity, list(records().values()), lambda r: serialise(store, r), view=view)
+        summary = (lambda r: view(store, r)) if view is not None else None
+        return listing(store, plural, entity, list(records().values()), lambda r: serialise(store, r), view=summary)
 
     def get_one(entity_id: str) -> Response:
         # An unknown id raises UnknownEntityError, which the blueprint answers with Xero's 404.

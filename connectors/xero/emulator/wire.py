@@ -137,6 +137,13 @@ def invoice_header(store: OrgStore, rec: InvoiceRecord) -> dict[str, Any]:
 
 def payment(store: OrgStore, rec: PaymentRecord) -> dict[str, Any]:
     """A Payment as GET /Payments returns it."""
+    header = payment_header(store, rec)
+    return {**header, "Invoice": {**header["Invoice"], "Payments": [], "CreditNotes": [], "Prepayments": [],
+                                  "Overpayments": [], "LineItems": []}}
+
+
+def payment_header(store: OrgStore, rec: PaymentRecord) -> dict[str, Any]:
+    """A payment's scalar fields (all of them: ``where`` may name any, e.g. Invoice.Contact.ContactID)."""
     inv = store.invoices[rec.invoice_id]
     return {
         "PaymentID": rec.id, "Date": rec.date, "Amount": rec.amount, "BankAmount": rec.amount,
@@ -146,24 +153,21 @@ def payment(store: OrgStore, rec: PaymentRecord) -> dict[str, Any]:
         "Account": {"AccountID": stable_id(store.seed, "account", rec.account_code), "Code": rec.account_code},
         "Invoice": {"Type": inv.type, "InvoiceID": inv.id, "InvoiceNumber": inv.number,
                     "Contact": contact_ref(store, inv.contact_id), "CurrencyCode": inv.currency,
-                    "Payments": [], "CreditNotes": [], "Prepayments": [], "Overpayments": [],
-                    "HasErrors": False, "IsDiscounted": False, "LineItems": []},
+                    "HasErrors": False, "IsDiscounted": False},
     }
 
 
-def payment_header(rec: PaymentRecord) -> dict[str, Any]:
-    """A payment's scalar fields for ``where`` filters."""
-    return {"PaymentID": rec.id, "Date": rec.date, "Amount": rec.amount, "Reference": rec.reference,
-            "PaymentType": "ACCRECPAYMENT", "Status": rec.status, "UpdatedDateUTC": rec.updated,
-            "IsReconciled": False, "Invoice": {"InvoiceID": rec.invoice_id}}
-
-
-def credit_note_header(rec: CreditNoteRecord) -> dict[str, Any]:
-    """A credit note's scalar fields for ``where`` filters."""
-    return {"Type": "ACCRECCREDIT", "CreditNoteID": rec.id, "CreditNoteNumber": rec.number,
-            "Reference": rec.reference, "Contact": {"ContactID": rec.contact_id}, "Date": rec.date,
-            "Status": rec.status, "Total": rec.total, "RemainingCredit": rec.remaining,
-            "CurrencyCode": rec.currency, "UpdatedDateUTC": rec.updated}
+def credit_note_header(store: OrgStore, rec: CreditNoteRecord) -> dict[str, Any]:
+    """A credit note's scalar fields (all of them: ``where`` may name any, e.g. Contact.Name)."""
+    fully = max((a.date for a in rec.allocations), default=None) if rec.status == "PAID" else None
+    return {
+        "Type": "ACCRECCREDIT", "CreditNoteID": rec.id, "CreditNoteNumber": rec.number,
+        "Reference": rec.reference, "Contact": contact_ref(store, rec.contact_id), "Date": rec.date,
+        "DateString": iso_string(rec.date), "Status": rec.status, "LineAmountTypes": "NoTax",
+        "SubTotal": rec.total, "TotalTax": ZERO, "Total": rec.total, "RemainingCredit": rec.remaining,
+        "CurrencyCode": rec.currency, "CurrencyRate": Decimal("1.0000000000"), "SentToContact": False,
+        "UpdatedDateUTC": rec.updated, "FullyPaidOnDate": fully, "HasAttachments": False, "HasErrors": False,
+    }
 
 
 def allocation(store: OrgStore, rec: AllocationRecord) -> dict[str, Any]:
@@ -177,15 +181,9 @@ def allocation(store: OrgStore, rec: AllocationRecord) -> dict[str, Any]:
 
 def credit_note(store: OrgStore, rec: CreditNoteRecord) -> dict[str, Any]:
     """A CreditNote as GET /CreditNotes returns it."""
-    fully = max((a.date for a in rec.allocations), default=None) if rec.status == "PAID" else None
     return {
-        "Type": "ACCRECCREDIT", "CreditNoteID": rec.id, "CreditNoteNumber": rec.number,
-        "Reference": rec.reference, "Contact": contact_ref(store, rec.contact_id), "Date": rec.date,
-        "DateString": iso_string(rec.date), "Status": rec.status, "LineAmountTypes": "NoTax",
+        **credit_note_header(store, rec),
         "LineItems": [_line(store.seed, rec.id, rec.reference or "Credit", rec.total)],
-        "SubTotal": rec.total, "TotalTax": ZERO, "Total": rec.total, "RemainingCredit": rec.remaining,
-        "CurrencyCode": rec.currency, "CurrencyRate": Decimal("1.0000000000"), "SentToContact": False,
-        "UpdatedDateUTC": rec.updated, "FullyPaidOnDate": fully, "HasAttachments": False, "HasErrors": False,
         "Allocations": [allocation(store, a) for a in rec.allocations], "Payments": [],
     }
 

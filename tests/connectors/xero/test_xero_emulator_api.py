@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -397,3 +397,21 @@ def test_invoice_number_must_be_unique(sandbox: XeroSandbox, api: requests.Sessi
     auto = api.put(api_url(sandbox, "/Invoices"), json=new).json()["Invoices"][0]
     assert mine["InvoiceNumber"] == ahead
     assert auto["InvoiceNumber"] not in {i.number for i in sandbox.store.invoices.values() if i.id != auto["InvoiceID"]}
+
+
+def test_where_can_name_any_field_the_entity_returns(sandbox: XeroSandbox, api: requests.Session) -> None:
+    # ``where`` is evaluated on a cheap summary of each record; it must know every field the full one has.
+    pay = next(p for p in sandbox.store.payments.values() if p.status == "AUTHORISED")
+    contact = sandbox.store.invoices[pay.invoice_id].contact_id
+    by_contact = api.get(api_url(sandbox, "/Payments"),
+                         params={"where": f'Invoice.Contact.ContactID==Guid("{contact}") AND Account.Code=="090"'})
+    assert by_contact.status_code == 200, by_contact.text
+    expected = {p.id for p in sandbox.store.payments.values()
+                if sandbox.store.invoices[p.invoice_id].contact_id == contact and p.account_code == "090"}
+    assert {p["PaymentID"] for p in by_contact.json()["Payments"]} == expected
+    assert pay.id in expected
+    note = sandbox.store.create_credit_note(contact, date(2026, 11, 2), Decimal("5.00"))
+    name = sandbox.store.contacts[contact].name
+    notes = api.get(api_url(sandbox, "/CreditNotes"), params={"where": f'Contact.Name=="{name}" AND SubTotal > 0'})
+    assert notes.status_code == 200, notes.text
+    assert note.id in {n["CreditNoteID"] for n in notes.json()["CreditNotes"]}
