@@ -35,6 +35,8 @@ class EmulatorState:
     limiter: RateLimiter
     idempotent: dict[tuple[str, str, str], Response] = field(default_factory=dict)
     idempotency_lock: threading.Lock = field(default_factory=threading.Lock)
+    # One lock per key: a request holds its key's lock from the replay check until its response is stored.
+    key_locks: dict[tuple[str, str, str], threading.Lock] = field(default_factory=dict)
 
 
 DEFAULT_CLIENT_ID = "CASHLINEDEVCLIENT"
@@ -88,10 +90,13 @@ def create_app(state: EmulatorState) -> Flask:
 
     @app.teardown_request
     def release(_exc: BaseException | None) -> None:
-        """Free the concurrency slot whatever happened."""
+        """Free the concurrency slot and the idempotency key whatever happened."""
         tenant = g.pop("rate_tenant", None)
         if tenant is not None:
             state.limiter.release(tenant)
+        held = g.pop("key_lock", None)
+        if held is not None:
+            held.release()
 
     return app
 
@@ -139,12 +144,22 @@ def _replay(state: EmulatorState) -> Response | None:
         return None
     if len(key[2]) > MAX_IDEMPOTENCY_KEY:
         return validation_error([f"Idempotency-Key must not exceed {MAX_IDEMPOTENCY_KEY} characters."])
+    _hold_key(state, key)
     with state.idempotency_lock:
         first = state.idempotent.get(key)
     if first is None:
         return None
     # The first response, byte for byte; nothing is created again.
     return Response(first.get_data(), status=first.status_code, content_type=first.content_type)
+
+
+def _hold_key(state: EmulatorState, key: tuple[str, str, str]) -> None:
+    # A retry can arrive while the first attempt is still running (the client timed out on it): it waits
+    # here until that attempt's response is stored, then replays it instead of doing the work twice.
+    with state.idempotency_lock:
+        lock = state.key_locks.setdefault(key, threading.Lock())
+    lock.acquire()
+    g.key_lock = lock
 
 
 def _remember(state: EmulatorState, resp: Response) -> None:

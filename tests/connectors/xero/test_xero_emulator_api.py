@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import threading
+import time
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -415,3 +417,26 @@ def test_where_can_name_any_field_the_entity_returns(sandbox: XeroSandbox, api: 
     notes = api.get(api_url(sandbox, "/CreditNotes"), params={"where": f'Contact.Name=="{name}" AND SubTotal > 0'})
     assert notes.status_code == 200, notes.text
     assert note.id in {n["CreditNoteID"] for n in notes.json()["CreditNotes"]}
+
+
+def test_concurrent_requests_with_one_idempotency_key_create_once(sandbox: XeroSandbox,
+                                                                  api: requests.Session) -> None:
+    # A retry can arrive while the first attempt is still being handled (a client timed out on it).
+    inv = open_invoice(sandbox)
+    body = {"Invoice": {"InvoiceID": inv.id}, "Account": {"Code": "090"}, "Date": "2026-11-02", "Amount": 3}
+    answers: list[requests.Response] = []
+
+    def send() -> None:
+        answers.append(requests.put(api_url(sandbox, "/Payments"), json=body, timeout=10,
+                                    headers={**api.headers, "Idempotency-Key": "slow-1"}))
+
+    with sandbox.store.lock:  # keep the first attempt busy until the retry has arrived
+        threads = [threading.Thread(target=send) for _ in range(2)]
+        for t in threads:
+            t.start()
+        time.sleep(0.5)
+    for t in threads:
+        t.join(10)
+    assert [a.status_code for a in answers] == [200, 200]
+    assert answers[0].content == answers[1].content
+    assert sum(1 for p in sandbox.store.payments.values() if p.invoice_id == inv.id and p.amount == 3) == 1
