@@ -100,6 +100,12 @@ def map_api_exception(exc: ApiException) -> ConnectorError:
     return ConnectorError(f"unexpected Xero response {status}", status=status, body=body)
 
 
+def _of_type(items: list[Any] | None, kind: str) -> list[Any]:
+    # Xero serves bills (ACCPAY) and supplier credit notes by the same endpoints, and its INVOICE and
+    # CREDITNOTE webhooks announce them too: the receivables side only ever sees the sales ones.
+    return [item for item in items or [] if mapping.enum_value(item.type) == kind]
+
+
 def _body_text(exc: ApiException) -> str:
     raw = exc.body
     return raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw or "")
@@ -214,10 +220,9 @@ class XeroConnector(AccountingConnector):
         return {"if_modified_since": mapping.aware(modified_since).strftime("%Y-%m-%dT%H:%M:%S")}  # type: ignore[union-attr]
 
     def get_invoice(self, invoice_id: str) -> Invoice:
-        """One invoice by id (raises NotFoundError)."""
-        return self._get_one("invoice", invoice_id,
-                             lambda: self.api.get_invoice(self.tenant_remote_id, invoice_id).invoices,
-                             mapping.to_invoice)
+        """One sales invoice by id (raises NotFoundError, for a bill too)."""
+        return self._get_one("invoice", invoice_id, lambda: _of_type(
+            self.api.get_invoice(self.tenant_remote_id, invoice_id).invoices, "ACCREC"), mapping.to_invoice)
 
     def get_contact(self, contact_id: str) -> Contact:
         """One contact by id (raises NotFoundError)."""
@@ -226,10 +231,10 @@ class XeroConnector(AccountingConnector):
                              mapping.to_contact)
 
     def get_credit_note(self, credit_note_id: str) -> CreditNote:
-        """One credit note by id (raises NotFoundError)."""
-        return self._get_one("credit note", credit_note_id,
-                             lambda: self.api.get_credit_note(self.tenant_remote_id, credit_note_id).credit_notes,
-                             mapping.to_credit_note)
+        """One sales credit note by id (raises NotFoundError, for a supplier credit note too)."""
+        return self._get_one("credit note", credit_note_id, lambda: _of_type(
+            self.api.get_credit_note(self.tenant_remote_id, credit_note_id).credit_notes, "ACCRECCREDIT"),
+            mapping.to_credit_note)
 
     def _get_one(self, what: str, entity_id: str, fetch: Callable[[], list[Any] | None],
                  to_domain: Callable[[Any], T]) -> T:

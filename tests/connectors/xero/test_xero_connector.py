@@ -94,6 +94,29 @@ def test_get_invoice_and_contact(sandbox: XeroSandbox, connector: XeroConnector)
         connector.get_contact("3f1c4b4e-0000-4000-8000-000000000000")
 
 
+def test_a_bill_is_not_a_sales_invoice(sandbox: XeroSandbox, connector: XeroConnector) -> None:
+    # Xero's INVOICE webhooks also announce bills (ACCPAY); re-reading one must not bring it into the
+    # receivables ledger, just as list_invoices leaves it out.
+    rec = open_invoice(sandbox)
+    bill = InvoiceRecord("6d1c2b3a-0000-4000-8000-00000000b111", "BILL-1", rec.contact_id, rec.currency, rec.date,
+                         rec.due_date, Decimal("80.00"), sandbox.store.clock.now(), type="ACCPAY")
+    sandbox.store.invoices[bill.id] = bill
+    assert bill.id not in {i.remote_id for i in connector.list_invoices()}
+    with pytest.raises(NotFoundError):
+        connector.get_invoice(bill.id)
+
+
+def test_a_supplier_credit_note_is_not_a_sales_credit_note(connector: XeroConnector,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from xero_python.accounting.models import Contact, CreditNote, CreditNotes
+
+    supplier = CreditNote(type="ACCPAYCREDIT", credit_note_id="6d1c2b3a-0000-4000-8000-00000000c111",
+                          contact=Contact(contact_id="6d1c2b3a-0000-4000-8000-00000000c222"), total=5)
+    monkeypatch.setattr(connector.api, "get_credit_note", lambda *_a, **_k: CreditNotes(credit_notes=[supplier]))
+    with pytest.raises(NotFoundError):
+        connector.get_credit_note(supplier.credit_note_id)
+
+
 def test_create_payment_is_idempotent(sandbox: XeroSandbox, connector: XeroConnector) -> None:
     rec = open_invoice(sandbox)
     due = rec.amount_due
