@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
-from connectors.xero.emulator.where import compile_where
+from connectors.xero.emulator.where import compile_where, sort_records
 
 R = TypeVar("R")
 
@@ -65,6 +65,10 @@ def select(records: Iterable[R], args: Mapping[str, str], if_modified_since: str
         predicate = compile_where(where, entity)
         # Filter on the (cheaper) view, then serialise only the page that is returned.
         chosen = [rec for rec in chosen if predicate((view or serialise)(rec))]
+    order = args.get("order")
+    if order and order.strip():
+        # Sorted before paging, so page 1 of "Total DESC" holds the largest totals of all.
+        chosen = sort_records(chosen, order, entity, view or serialise)
     return _paged(chosen, page_arg, args.get("pageSize"), serialise)
 
 

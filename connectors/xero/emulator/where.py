@@ -3,6 +3,7 @@
 Supported: ``Field == value`` with ``== != > >= < <=``, dotted paths (``Contact.ContactID``),
 ``AND``/``&&``, ``OR``/``||``, parentheses, ``.Contains/.StartsWith/.EndsWith("x")``, and the value
 forms ``"text"``, numbers, ``true``/``false``/``null``, ``Guid("...")`` and ``DateTime(y, m, d[, h, m, s])``.
+The ``order`` parameter (``Field [ASC|DESC]``, comma-separated) is applied by ``sort_records``.
 """
 
 from __future__ import annotations
@@ -36,6 +37,50 @@ def compile_where(text: str, entity: str) -> Predicate:
     if parser.pos != len(parser.tokens):
         raise WhereError(f"Syntax error near '{parser.tokens[parser.pos][1]}'")
     return pred
+
+
+def sort_records(records: list[Any], text: str, entity: str, view: Callable[[Any], Mapping[str, Any]]) -> list[Any]:
+    """``records`` in the order ``text`` asks for: ``Field [ASC|DESC]``, comma-separated, dotted paths allowed
+    (Xero's ``order`` parameter). Strings sort ignoring case and nulls first, as .NET's OrderBy does."""
+    keys = [_order_key(part, entity) for part in text.split(",")]
+    ordered = list(records)
+    for path, descending in reversed(keys):  # stable sorts, least significant key first
+        ordered.sort(key=_sort_key(path, entity, view), reverse=descending)
+    return ordered
+
+
+def _sort_key(path: list[str], entity: str, view: Callable[[Any], Mapping[str, Any]]) -> Callable[[Any], Any]:
+    return lambda rec: _sortable(_field(view(rec), path, entity))
+
+
+def _order_key(part: str, entity: str) -> tuple[list[str], bool]:
+    words = part.split()
+    if not words or len(words) > 2 or (len(words) == 2 and words[1].upper() not in ("ASC", "DESC")):
+        raise WhereError(f"Syntax error in order near '{part.strip()}'")
+    path = words[0].split(".")
+    if not all(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) for name in path):
+        raise WhereError(f"Syntax error in order near '{words[0]}'")
+    return path, len(words) == 2 and words[1].upper() == "DESC"
+
+
+def _field(rec: Mapping[str, Any], path: list[str], entity: str) -> Any:
+    current: Any = rec
+    for part in path:
+        if not isinstance(current, Mapping) or part not in current:
+            raise WhereError(f"No property or field '{part}' exists in type '{entity}'")
+        current = current[part]
+    return current
+
+
+def _sortable(value: Any) -> tuple[bool, Any]:
+    # Nulls first; then one comparable form per type (an entity's field always holds one type).
+    if value is None:
+        return False, 0
+    if isinstance(value, date):
+        return True, _as_datetime(value)
+    if isinstance(value, str):
+        return True, value.lower()
+    return True, value
 
 
 def _tokenize(text: str) -> list[tuple[str, str]]:
@@ -137,12 +182,7 @@ class _Parser:
         return check
 
     def _resolve(self, rec: Mapping[str, Any], path: list[str]) -> Any:
-        current: Any = rec
-        for part in path:
-            if not isinstance(current, Mapping) or part not in current:
-                raise WhereError(f"No property or field '{part}' exists in type '{self.entity}'")
-            current = current[part]
-        return current
+        return _field(rec, path, self.entity)
 
     def value(self) -> Any:
         """A literal: string, number, boolean, null, Guid(...) or DateTime(...)."""

@@ -440,3 +440,18 @@ def test_concurrent_requests_with_one_idempotency_key_create_once(sandbox: XeroS
     assert [a.status_code for a in answers] == [200, 200]
     assert answers[0].content == answers[1].content
     assert sum(1 for p in sandbox.store.payments.values() if p.invoice_id == inv.id and p.amount == 3) == 1
+
+
+def test_order_sorts_before_paging(sandbox: XeroSandbox, api: requests.Session) -> None:
+    totals = sorted((i.total for i in sandbox.store.invoices.values()), reverse=True)
+    top = api.get(api_url(sandbox, "/Invoices"), params={"order": "Total DESC", "page": 1, "pageSize": 5})
+    assert [i["Total"] for i in top.json(parse_float=Decimal)["Invoices"]] == totals[:5]
+    by_due = api.get(api_url(sandbox, "/Invoices"), params={"order": "DueDate, InvoiceNumber ASC"}).json()
+    keys = [(sandbox.store.invoice(i["InvoiceID"]).due_date, i["InvoiceNumber"]) for i in by_due["Invoices"]]
+    assert keys == sorted(keys)
+    contacts = api.get(api_url(sandbox, "/Contacts"), params={"order": "Name DESC"}).json()["Contacts"]
+    names = [c["Name"] for c in contacts]
+    assert names == sorted(names, key=str.lower, reverse=True)
+    bad = api.get(api_url(sandbox, "/Invoices"), params={"order": "Colour"})
+    assert bad.status_code == 400
+    assert "Colour" in bad.json()["Message"]
