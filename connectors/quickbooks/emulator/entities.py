@@ -240,6 +240,8 @@ def create_payment(store: QboStore, body: Entity) -> Entity:
 
 def _payment_lines(store: QboStore, customer_id: str, raw: list[Entity]) -> list[tuple[str, str, Decimal]]:
     out: list[tuple[str, str, Decimal]] = []
+    # Several lines may link the same transaction; together they may not apply more than it has open.
+    claimed: dict[tuple[str, str], Decimal] = {}
     for line in raw:
         linked = line.get("LinkedTxn") or []
         if not linked:
@@ -250,13 +252,15 @@ def _payment_lines(store: QboStore, customer_id: str, raw: list[Entity]) -> list
                                     "on a payment line", "2500", "LinkedTxn.TxnType")
         target = store.get(kind, tid)
         amount = money(line.get("Amount"), "Line.Amount")
-        open_amount = target["Balance"] if kind == "Invoice" else target["RemainingCredit"]
+        open_amount = (target["Balance"] if kind == "Invoice" else target["RemainingCredit"]) - claimed.get(
+            (kind, tid), ZERO)
         if target["CustomerRef"]["value"] != customer_id:
             raise faults.validation("Business Validation Error",
                                     f"{kind} {tid} belongs to another customer", "6000", "LinkedTxn")
         if amount <= 0 or amount > open_amount:
             raise faults.validation("Business Validation Error", f"Line amount {amount} must be positive and "
                                     f"at most the open amount {open_amount} of {kind} {tid}", "6000", "Line")
+        claimed[kind, tid] = claimed.get((kind, tid), ZERO) + amount
         out.append((kind, tid, amount))
     return out
 
@@ -266,7 +270,9 @@ def _apply(store: QboStore, kind: str, tid: str, payment_id: str, amount: Decima
     target["Balance"] -= amount
     if kind == "CreditMemo":
         target["RemainingCredit"] -= amount
-    target.setdefault("LinkedTxn", []).append({"TxnId": payment_id, "TxnType": "Payment"})
+    link = {"TxnId": payment_id, "TxnType": "Payment"}
+    if link not in target.setdefault("LinkedTxn", []):  # one link per payment, however many lines
+        target["LinkedTxn"].append(link)
     store.touch(kind, target)
 
 

@@ -203,3 +203,25 @@ def test_throttle_xml_validates_against_intuit_rest_service_def(specs: Any) -> N
     assert schema.is_valid(faults.throttled("minute").to_xml())
     assert not schema.is_valid(faults.throttled("minute").to_xml().replace("<Message>", "<Msg>")
                                .replace("</Message>", "</Msg>"))
+
+
+def test_lines_linking_one_invoice_may_not_together_exceed_its_balance(sandbox: QboSandbox, api: Any,
+                                                                       open_invoice: dict[str, Any]) -> None:
+    # Each line alone fits the balance; together they overpay it, which QBO refuses.
+    part = (open_invoice["Balance"] / 2 + 1).quantize(Decimal("0.01"))
+    link = {"Amount": str(part), "LinkedTxn": [{"TxnId": open_invoice["Id"], "TxnType": "Invoice"}]}
+    answer = api.post("payment", {"CustomerRef": {"value": open_invoice["CustomerRef"]["value"]},
+                                  "TotalAmt": str(part * 2), "Line": [link, link]})
+    assert answer.status_code == 400
+    assert answer.json()["Fault"]["Error"][0]["code"] == "6000"
+    assert sandbox.store.entities["Invoice"][open_invoice["Id"]]["Balance"] == open_invoice["Balance"]
+
+
+def test_two_lines_paying_one_invoice_link_the_payment_once(sandbox: QboSandbox, api: Any,
+                                                            open_invoice: dict[str, Any]) -> None:
+    link = {"Amount": "1.00", "LinkedTxn": [{"TxnId": open_invoice["Id"], "TxnType": "Invoice"}]}
+    payment = api.post("payment", {"CustomerRef": {"value": open_invoice["CustomerRef"]["value"]},
+                                   "TotalAmt": "2.00", "Line": [link, link]}).json()["Payment"]
+    after = api.get(f"invoice/{open_invoice['Id']}").json()["Invoice"]
+    assert Decimal(str(after["Balance"])) == open_invoice["Balance"] - 2
+    assert after["LinkedTxn"].count({"TxnId": payment["Id"], "TxnType": "Payment"}) == 1
