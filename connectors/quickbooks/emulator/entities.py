@@ -22,6 +22,14 @@ INVOICE_WRITABLE = ("PrivateNote", "CustomerMemo", "CustomField", "DueDate", "Em
                     "DocNumber", "TxnDate")
 PAYMENT_WRITABLE = ("PrivateNote", "PaymentRefNum", "TxnDate")
 CUSTOMER_WRITABLE = ("DisplayName", "CompanyName", "PrimaryEmailAddr", "Active", "Notes")
+# Finance.xsd LineDetailTypeEnum: any other DetailType fails to deserialise at QBO.
+LINE_DETAIL_TYPES = ("PaymentLineDetail", "DiscountLineDetail", "TaxLineDetail", "SalesItemLineDetail",
+                     "ItemBasedExpenseLineDetail", "AccountBasedExpenseLineDetail", "DepositLineDetail",
+                     "PurchaseOrderItemLineDetail", "ItemReceiptLineDetail", "JournalEntryLineDetail",
+                     "GroupLineDetail", "DescriptionOnly", "SubTotalLineDetail", "SalesOrderItemLineDetail",
+                     "TDSLineDetail", "ReimburseLineDetail", "ItemAdjustmentLineDetail")
+# The sales-form lines whose effect on TotalAmt the emulator models (discount and group lines it does not).
+SALES_DETAIL_TYPES = ("SalesItemLineDetail", "DescriptionOnly", "SubTotalLineDetail")
 
 
 def money(value: Any, element: str = "Amount") -> Decimal:
@@ -42,6 +50,26 @@ def parse_date(value: Any, element: str) -> str | None:
     except ValueError:
         raise faults.validation("Invalid Date", f"{element}: {value!r} is not a date", "2030",
                                 element) from None
+
+
+def detail_type(line: Any, supported: tuple[str, ...]) -> str:
+    """A Line's DetailType: required (QBO has no default), from LineDetailTypeEnum, and one the emulator
+    models for this entity (a line it cannot total is refused rather than miscounted)."""
+    if not isinstance(line, dict):
+        raise faults.validation("Request has invalid or unsupported property", "Line items must be objects",
+                                "2010", "Line")
+    name = line.get("DetailType")
+    if name in (None, ""):
+        raise faults.required("Line.DetailType")
+    if name not in LINE_DETAIL_TYPES:
+        raise faults.validation("Request has invalid or unsupported property",
+                                f"Property Name:Can not deserialize value of type LineDetailTypeEnum from String "
+                                f"{name!r}: value not one of declared Enum instance names", "2010",
+                                "Line.DetailType")
+    if name not in supported:
+        raise faults.validation("Business Validation Error", f"{name} lines are not supported by this "
+                                f"emulator here (only {', '.join(supported)})", "6000", "Line.DetailType")
+    return str(name)
 
 
 def ref_id(body: Entity, element: str) -> str:
@@ -138,12 +166,13 @@ def _sales_lines(raw: Any) -> list[Entity]:
     if not isinstance(raw, list) or not raw:
         raise faults.required("Line")
     lines = []
-    for n, line in enumerate((x for x in raw if x.get("DetailType") != "SubTotalLineDetail"), start=1):
-        detail_type = line.get("DetailType") or "SalesItemLineDetail"
-        detail = _clean(line.get(detail_type) or {"ItemRef": {"value": "1", "name": "Services"}})
+    # The SubTotal line is QBO's to compute: one sent back from a read is dropped and rebuilt.
+    items = [x for x in raw if detail_type(x, SALES_DETAIL_TYPES) != "SubTotalLineDetail"]
+    for n, line in enumerate(items, start=1):
+        kind = line["DetailType"]
+        detail = _clean(line.get(kind) or {"ItemRef": {"value": "1", "name": "Services"}})
         lines.append({"Id": str(n), "LineNum": n, "Description": line.get("Description") or "",
-                      "Amount": money(line.get("Amount"), "Line.Amount"), "DetailType": detail_type,
-                      detail_type: detail})
+                      "Amount": money(line.get("Amount"), "Line.Amount"), "DetailType": kind, kind: detail})
     return lines
 
 

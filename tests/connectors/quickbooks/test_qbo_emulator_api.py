@@ -225,3 +225,28 @@ def test_two_lines_paying_one_invoice_link_the_payment_once(sandbox: QboSandbox,
     after = api.get(f"invoice/{open_invoice['Id']}").json()["Invoice"]
     assert Decimal(str(after["Balance"])) == open_invoice["Balance"] - 2
     assert after["LinkedTxn"].count({"TxnId": payment["Id"], "TxnType": "Payment"}) == 1
+
+
+@pytest.mark.parametrize(("line", "code", "element"), [
+    ({"Amount": 10, "SalesItemLineDetail": {"ItemRef": {"value": "1"}}}, "2020", "Line.DetailType"),
+    ({"Amount": 10, "DetailType": "SalesItemDetail"}, "2010", "Line.DetailType"),
+    ({"Amount": 10, "DetailType": "AccountBasedExpenseLineDetail"}, "6000", "Line.DetailType"),
+])
+def test_sales_lines_need_a_valid_detail_type(api: Any, open_invoice: dict[str, Any], line: dict[str, Any],
+                                              code: str, element: str) -> None:
+    # QBO has no default DetailType, and refuses names outside LineDetailTypeEnum (or not for sales forms)
+    # rather than guessing what the line means and how it counts towards TotalAmt.
+    customer = {"value": open_invoice["CustomerRef"]["value"]}
+    for kind in ("invoice", "creditmemo"):
+        answer = api.post(kind, {"CustomerRef": customer, "Line": [line]})
+        assert answer.status_code == 400
+        error = answer.json()["Fault"]["Error"][0]
+        assert (error["code"], error["element"]) == (code, element)
+
+
+def test_bank_lines_need_a_detail_type(api: Any) -> None:
+    answer = api.post("purchase", {"PaymentType": "Cash", "AccountRef": {"value": "35"},
+                                   "Line": [{"Amount": 5, "AccountBasedExpenseLineDetail": {
+                                       "AccountRef": {"value": "8"}}}]})
+    assert answer.status_code == 400
+    assert answer.json()["Fault"]["Error"][0]["code"] == "2020"
