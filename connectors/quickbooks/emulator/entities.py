@@ -184,6 +184,7 @@ def update_invoice(store: QboStore, body: Entity) -> Entity:
     """Full or sparse update of an Invoice's writable fields (amounts are derived, not written)."""
     with store.lock:
         invoice = store.current("Invoice", body)
+        _check_amounts_unchanged(invoice, body, sparse=bool(body.get("sparse")))
         changes = dict(body)
         if "DueDate" in changes:
             changes["DueDate"] = parse_date(changes["DueDate"], "DueDate") or invoice["DueDate"]
@@ -198,6 +199,26 @@ def update_invoice(store: QboStore, body: Entity) -> Entity:
                      keep=("DueDate", "TxnDate", "DocNumber", "EmailStatus"))
         store.touch("Invoice", invoice)
         return invoice
+
+
+def _check_amounts_unchanged(invoice: Entity, body: Entity, *, sparse: bool) -> None:
+    # A full update replaces the invoice, so CustomerRef and Line are as required as on create. The emulator
+    # does not re-price lines or move an invoice to another customer (balances and payments would follow);
+    # it refuses such an update instead of answering 200 with the old amounts.
+    if not sparse:
+        ref_id(body, "CustomerRef")
+        _sales_lines(body.get("Line"))
+    if "CustomerRef" in body and ref_id(body, "CustomerRef") != invoice["CustomerRef"]["value"]:
+        raise faults.validation("Business Validation Error", "The emulator does not move an invoice to "
+                                "another customer; void it and create a new one.", "6000", "CustomerRef")
+    if "Line" in body and _priced(_sales_lines(body["Line"])) != _priced(invoice["Line"]):
+        raise faults.validation("Business Validation Error", "The emulator does not re-price invoice lines on "
+                                "update; void the invoice and create a new one.", "6000", "Line")
+
+
+def _priced(lines: list[Entity]) -> list[tuple[str, Decimal]]:
+    return [(line["DetailType"], money(line["Amount"])) for line in lines
+            if line["DetailType"] != "SubTotalLineDetail"]
 
 
 def void_invoice(store: QboStore, body: Entity) -> Entity:

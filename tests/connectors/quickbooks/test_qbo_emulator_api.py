@@ -250,3 +250,29 @@ def test_bank_lines_need_a_detail_type(api: Any) -> None:
                                        "AccountRef": {"value": "8"}}}]})
     assert answer.status_code == 400
     assert answer.json()["Fault"]["Error"][0]["code"] == "2020"
+
+
+@pytest.mark.parametrize("missing", ["CustomerRef", "Line"])
+def test_full_update_needs_the_required_fields(api: Any, open_invoice: dict[str, Any], missing: str) -> None:
+    # A full update replaces the invoice, so it must carry what a create must; only a sparse one may omit them.
+    current = api.get(f"invoice/{open_invoice['Id']}").json()["Invoice"]
+    body = {"Id": current["Id"], "SyncToken": current["SyncToken"], "CustomerRef": current["CustomerRef"],
+            "Line": current["Line"], "PrivateNote": "full"}
+    del body[missing]
+    answer = api.post("invoice", body)
+    assert answer.status_code == 400
+    error = answer.json()["Fault"]["Error"][0]
+    assert (error["code"], error["element"]) == ("2020", missing)
+
+
+def test_update_that_changes_lines_or_customer_is_refused_not_ignored(api: Any, sandbox: QboSandbox,
+                                                                       open_invoice: dict[str, Any]) -> None:
+    current = api.get(f"invoice/{open_invoice['Id']}").json()["Invoice"]
+    repriced = [{**current["Line"][0], "Amount": current["Line"][0]["Amount"] + 1}]
+    other = next(c["Id"] for c in sandbox.store.all("Customer") if c["Id"] != current["CustomerRef"]["value"])
+    for change in ({"Line": repriced}, {"CustomerRef": {"value": other}}):
+        answer = api.post("invoice", {"Id": current["Id"], "SyncToken": current["SyncToken"], "sparse": True,
+                                      **change})
+        assert answer.status_code == 400
+        assert answer.json()["Fault"]["Error"][0]["code"] == "6000"
+    assert sandbox.store.entities["Invoice"][current["Id"]]["SyncToken"] == current["SyncToken"]
