@@ -350,12 +350,28 @@ def update_payment(store: QboStore, body: Entity, *, void: bool = False) -> Enti
             payment.update(TotalAmt=ZERO, UnappliedAmt=ZERO, Line=[], PrivateNote="Voided")
             store.touch("Payment", payment, "Void")
             return payment
-        if "Line" in body and _line_links(body["Line"]) != _line_links(payment["Line"]):
-            raise faults.validation("Business Validation Error", "The emulator does not re-apply payment "
-                                    "lines on update; void the payment and create a new one.", "6000", "Line")
+        _check_payment_unchanged(payment, body, sparse=bool(body.get("sparse")))
         _copy_fields(payment, body, PAYMENT_WRITABLE, sparse=bool(body.get("sparse")), keep=("TxnDate",))
         store.touch("Payment", payment)
         return payment
+
+
+def _check_payment_unchanged(payment: Entity, body: Entity, *, sparse: bool) -> None:
+    # As for invoices: a full update carries the required fields, and what the emulator cannot re-apply
+    # (amount, customer, lines) is refused rather than silently kept.
+    if not sparse:
+        ref_id(body, "CustomerRef")
+        if body.get("TotalAmt") in (None, ""):
+            raise faults.required("TotalAmt")
+    if body.get("TotalAmt") not in (None, "") and money(body["TotalAmt"], "TotalAmt") != payment["TotalAmt"]:
+        raise faults.validation("Business Validation Error", "The emulator does not change a payment's amount "
+                                "on update; void the payment and create a new one.", "6000", "TotalAmt")
+    if "CustomerRef" in body and ref_id(body, "CustomerRef") != payment["CustomerRef"]["value"]:
+        raise faults.validation("Business Validation Error", "The emulator does not move a payment to another "
+                                "customer; void it and create a new one.", "6000", "CustomerRef")
+    if "Line" in body and _line_links(body["Line"]) != _line_links(payment["Line"]):
+        raise faults.validation("Business Validation Error", "The emulator does not re-apply payment "
+                                "lines on update; void the payment and create a new one.", "6000", "Line")
 
 
 def delete_payment(store: QboStore, body: Entity) -> Entity:

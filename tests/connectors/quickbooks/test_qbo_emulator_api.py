@@ -276,3 +276,15 @@ def test_update_that_changes_lines_or_customer_is_refused_not_ignored(api: Any, 
         assert answer.status_code == 400
         assert answer.json()["Fault"]["Error"][0]["code"] == "6000"
     assert sandbox.store.entities["Invoice"][current["Id"]]["SyncToken"] == current["SyncToken"]
+
+
+def test_payment_update_that_changes_the_amount_is_refused_not_ignored(api: Any, sandbox: QboSandbox,
+                                                                        open_invoice: dict[str, Any]) -> None:
+    payment = pay(api, open_invoice, "4.00").json()["Payment"]
+    base = {"Id": payment["Id"], "SyncToken": payment["SyncToken"]}
+    changed = api.post("payment", {**base, "sparse": True, "TotalAmt": "9.00"})
+    assert (changed.status_code, changed.json()["Fault"]["Error"][0]["code"]) == (400, "6000")
+    full = api.post("payment", {**base, "CustomerRef": payment["CustomerRef"], "Line": payment["Line"]})
+    error = full.json()["Fault"]["Error"][0]
+    assert (full.status_code, error["code"], error["element"]) == (400, "2020", "TotalAmt")
+    assert sandbox.store.entities["Payment"][payment["Id"]]["TotalAmt"] == Decimal("4.00")
