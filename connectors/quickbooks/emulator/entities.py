@@ -8,7 +8,7 @@ SyncToken moves, exactly the behaviour that makes stale updates (5010) happen ag
 from __future__ import annotations
 
 from datetime import date, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from connectors.quickbooks.emulator import faults
@@ -36,6 +36,15 @@ def money(value: Any, element: str = "Amount") -> Decimal:
     """Parse an amount the way QBO does: JSON numbers or numeric strings, two decimal places."""
     try:
         return Decimal(str(value)).quantize(Decimal("0.01"))
+    except (InvalidOperation, ValueError):
+        raise faults.validation("Invalid Number", f"{element}: {value!r} is not a number", "2030",
+                                element) from None
+
+
+def money_exact(value: Any, element: str) -> Decimal:
+    """A number as sent (Qty and UnitPrice may carry more than two decimal places)."""
+    try:
+        return Decimal(str(value))
     except (InvalidOperation, ValueError):
         raise faults.validation("Invalid Number", f"{element}: {value!r} is not a number", "2030",
                                 element) from None
@@ -171,9 +180,22 @@ def _sales_lines(raw: Any) -> list[Entity]:
     for n, line in enumerate(items, start=1):
         kind = line["DetailType"]
         detail = _clean(line.get(kind) or {"ItemRef": {"value": "1", "name": "Services"}})
+        amount = money(line.get("Amount"), "Line.Amount")
+        _check_priced(detail, amount)
         lines.append({"Id": str(n), "LineNum": n, "Description": line.get("Description") or "",
-                      "Amount": money(line.get("Amount"), "Line.Amount"), "DetailType": kind, kind: detail})
+                      "Amount": amount, "DetailType": kind, kind: detail})
     return lines
+
+
+def _check_priced(detail: Entity, amount: Decimal) -> None:
+    # QBO does not recompute a line from Qty and UnitPrice; it refuses one whose Amount disagrees. Zero
+    # means unset: python-quickbooks sends Qty 0 and UnitPrice 0 on every line that only has an Amount.
+    qty = money_exact(detail.get("Qty") or 0, "Qty")
+    price = money_exact(detail.get("UnitPrice") or 0, "UnitPrice")
+    if qty and price and (qty * price).quantize(Decimal("0.01"), ROUND_HALF_UP) != amount:
+        raise faults.validation("A business validation error has occurred while processing your request",
+                                f"Business Validation Error: Amount is not equal to UnitPrice * Qty. "
+                                f"Supplied value:{amount}", "6070", "Line.Amount")
 
 
 def _next_doc_number(store: QboStore, kind: str) -> str:

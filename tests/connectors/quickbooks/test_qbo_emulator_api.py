@@ -288,3 +288,22 @@ def test_payment_update_that_changes_the_amount_is_refused_not_ignored(api: Any,
     error = full.json()["Fault"]["Error"][0]
     assert (full.status_code, error["code"], error["element"]) == (400, "2020", "TotalAmt")
     assert sandbox.store.entities["Payment"][payment["Id"]]["TotalAmt"] == Decimal("4.00")
+
+
+def test_line_amount_must_equal_unit_price_times_qty(api: Any, open_invoice: dict[str, Any]) -> None:
+    def line(amount: str) -> dict[str, Any]:
+        return {"Amount": amount, "DetailType": "SalesItemLineDetail",
+                "SalesItemLineDetail": {"ItemRef": {"value": "1"}, "Qty": 3, "UnitPrice": "33.34"}}
+
+    customer = {"value": open_invoice["CustomerRef"]["value"]}
+    wrong = api.post("invoice", {"CustomerRef": customer, "Line": [line("120.00")]})
+    assert (wrong.status_code, wrong.json()["Fault"]["Error"][0]["code"]) == (400, "6070")
+    right = api.post("invoice", {"CustomerRef": customer, "Line": [line("100.02")]})
+    assert right.json()["Invoice"]["TotalAmt"] == 100.02
+
+
+def test_sdk_default_zero_qty_and_unit_price_leave_the_amount_alone(api: Any, open_invoice: dict[str, Any]) -> None:
+    line = {"Amount": "7.50", "DetailType": "SalesItemLineDetail",
+            "SalesItemLineDetail": {"ItemRef": {"value": "1"}, "Qty": 0, "UnitPrice": 0}}
+    answer = api.post("invoice", {"CustomerRef": {"value": open_invoice["CustomerRef"]["value"]}, "Line": [line]})
+    assert answer.json()["Invoice"]["TotalAmt"] == 7.5
