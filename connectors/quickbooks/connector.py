@@ -86,6 +86,9 @@ class QuickBooksConnector(AccountingConnector):
         self.client = QboClient(config, tenant_remote_id, tokens, sleep=sleep, throttle=lambda: self.throttle())
         self.risk_field_name = risk_field_name
         self.home_currency = home_currency
+        if not 0 < page_size <= PAGE_SIZE:
+            # QBO refuses MAXRESULTS over 1000 (error 4001), so a bigger page could never be read.
+            raise ValueError(f"page_size must be 1-{PAGE_SIZE}, got {page_size}")
         self.page_size = page_size
         self.conflict_attempts = conflict_attempts
         # Where received money lands and fees leave from, unless a write names its own bank account. A

@@ -20,6 +20,13 @@ OPERATIONS = {"create": ChangeOperation.CREATE, "created": ChangeOperation.CREAT
               "merge": ChangeOperation.MERGE, "merged": ChangeOperation.MERGE}
 
 
+def _operation(name: str) -> ChangeOperation:
+    # QBO sends operations beyond the documented five ("Emailed" on invoices, payments, credit memos...).
+    # An event is only a prompt to re-read the entity, so an unknown one counts as an update; refusing it
+    # would fail the whole delivery and make QBO hold back the events after it.
+    return OPERATIONS.get(name.lower(), ChangeOperation.UPDATE)
+
+
 def verify(body: bytes, signature: str | None, verifier_token: str) -> bool:
     """Constant-time check of ``intuit-signature`` = base64(HMAC-SHA256(verifier token, raw body))."""
     if not signature or not verifier_token:
@@ -50,7 +57,7 @@ def _legacy(notification: dict[str, Any]) -> list[ChangeEvent]:
             continue
         out.append(ChangeEvent(platform=Platform.QBO, tenant_remote_id=realm, kind=kind,
                                entity_id=str(entity["id"]),
-                               operation=OPERATIONS[str(entity["operation"]).lower()],
+                               operation=_operation(str(entity["operation"])),
                                occurred_at=_time(entity.get("lastUpdated"))))
     return out
 
@@ -64,7 +71,7 @@ def _cloud_event(event: dict[str, Any]) -> ChangeEvent | None:
     if kind is None:
         return None
     return ChangeEvent(platform=Platform.QBO, tenant_remote_id=str(event["intuitaccountid"]), kind=kind,
-                       entity_id=str(event["intuitentityid"]), operation=OPERATIONS[parts[2].lower()],
+                       entity_id=str(event["intuitentityid"]), operation=_operation(parts[2]),
                        occurred_at=_time(event.get("time")))
 
 

@@ -15,7 +15,8 @@ from typing import Any
 
 from connectors.quickbooks.emulator import faults
 from connectors.quickbooks.emulator.chart import DEPOSIT_ACCOUNT_TYPES, account, move_balance
-from connectors.quickbooks.emulator.entities import money, parse_date
+from connectors.quickbooks.emulator.entities import LINE_DETAIL_TYPES, money, parse_date
+from connectors.quickbooks.emulator.entities import detail_type as detail_type_of
 from connectors.quickbooks.emulator.store import Entity, QboStore
 
 ZERO = Decimal("0")
@@ -31,7 +32,7 @@ def _lines(store: QboStore, raw: Any, detail_type: str) -> list[Entity]:
         raise faults.required("Line")
     lines = []
     for n, line in enumerate(raw, start=1):
-        if (line.get("DetailType") or detail_type) != detail_type or line.get("LinkedTxn"):
+        if detail_type_of(line, LINE_DETAIL_TYPES) != detail_type or line.get("LinkedTxn"):
             raise faults.validation("Business Validation Error", f"Line {n}: only {detail_type} lines are "
                                     "supported by this emulator", "6000", "Line.DetailType")
         detail = line.get(detail_type) or {}

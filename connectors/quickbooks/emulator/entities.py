@@ -8,7 +8,7 @@ SyncToken moves, exactly the behaviour that makes stale updates (5010) happen ag
 from __future__ import annotations
 
 from datetime import date, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from connectors.quickbooks.emulator import faults
@@ -22,12 +22,29 @@ INVOICE_WRITABLE = ("PrivateNote", "CustomerMemo", "CustomField", "DueDate", "Em
                     "DocNumber", "TxnDate")
 PAYMENT_WRITABLE = ("PrivateNote", "PaymentRefNum", "TxnDate")
 CUSTOMER_WRITABLE = ("DisplayName", "CompanyName", "PrimaryEmailAddr", "Active", "Notes")
+# Finance.xsd LineDetailTypeEnum: any other DetailType fails to deserialise at QBO.
+LINE_DETAIL_TYPES = ("PaymentLineDetail", "DiscountLineDetail", "TaxLineDetail", "SalesItemLineDetail",
+                     "ItemBasedExpenseLineDetail", "AccountBasedExpenseLineDetail", "DepositLineDetail",
+                     "PurchaseOrderItemLineDetail", "ItemReceiptLineDetail", "JournalEntryLineDetail",
+                     "GroupLineDetail", "DescriptionOnly", "SubTotalLineDetail", "SalesOrderItemLineDetail",
+                     "TDSLineDetail", "ReimburseLineDetail", "ItemAdjustmentLineDetail")
+# The sales-form lines whose effect on TotalAmt the emulator models (discount and group lines it does not).
+SALES_DETAIL_TYPES = ("SalesItemLineDetail", "DescriptionOnly", "SubTotalLineDetail")
 
 
 def money(value: Any, element: str = "Amount") -> Decimal:
     """Parse an amount the way QBO does: JSON numbers or numeric strings, two decimal places."""
     try:
         return Decimal(str(value)).quantize(Decimal("0.01"))
+    except (InvalidOperation, ValueError):
+        raise faults.validation("Invalid Number", f"{element}: {value!r} is not a number", "2030",
+                                element) from None
+
+
+def money_exact(value: Any, element: str) -> Decimal:
+    """A number as sent (Qty and UnitPrice may carry more than two decimal places)."""
+    try:
+        return Decimal(str(value))
     except (InvalidOperation, ValueError):
         raise faults.validation("Invalid Number", f"{element}: {value!r} is not a number", "2030",
                                 element) from None
@@ -42,6 +59,26 @@ def parse_date(value: Any, element: str) -> str | None:
     except ValueError:
         raise faults.validation("Invalid Date", f"{element}: {value!r} is not a date", "2030",
                                 element) from None
+
+
+def detail_type(line: Any, supported: tuple[str, ...]) -> str:
+    """A Line's DetailType: required (QBO has no default), from LineDetailTypeEnum, and one the emulator
+    models for this entity (a line it cannot total is refused rather than miscounted)."""
+    if not isinstance(line, dict):
+        raise faults.validation("Request has invalid or unsupported property", "Line items must be objects",
+                                "2010", "Line")
+    name = line.get("DetailType")
+    if name in (None, ""):
+        raise faults.required("Line.DetailType")
+    if name not in LINE_DETAIL_TYPES:
+        raise faults.validation("Request has invalid or unsupported property",
+                                f"Property Name:Can not deserialize value of type LineDetailTypeEnum from String "
+                                f"{name!r}: value not one of declared Enum instance names", "2010",
+                                "Line.DetailType")
+    if name not in supported:
+        raise faults.validation("Business Validation Error", f"{name} lines are not supported by this "
+                                f"emulator here (only {', '.join(supported)})", "6000", "Line.DetailType")
+    return str(name)
 
 
 def ref_id(body: Entity, element: str) -> str:
@@ -138,13 +175,27 @@ def _sales_lines(raw: Any) -> list[Entity]:
     if not isinstance(raw, list) or not raw:
         raise faults.required("Line")
     lines = []
-    for n, line in enumerate((x for x in raw if x.get("DetailType") != "SubTotalLineDetail"), start=1):
-        detail_type = line.get("DetailType") or "SalesItemLineDetail"
-        detail = _clean(line.get(detail_type) or {"ItemRef": {"value": "1", "name": "Services"}})
+    # The SubTotal line is QBO's to compute: one sent back from a read is dropped and rebuilt.
+    items = [x for x in raw if detail_type(x, SALES_DETAIL_TYPES) != "SubTotalLineDetail"]
+    for n, line in enumerate(items, start=1):
+        kind = line["DetailType"]
+        detail = _clean(line.get(kind) or {"ItemRef": {"value": "1", "name": "Services"}})
+        amount = money(line.get("Amount"), "Line.Amount")
+        _check_priced(detail, amount)
         lines.append({"Id": str(n), "LineNum": n, "Description": line.get("Description") or "",
-                      "Amount": money(line.get("Amount"), "Line.Amount"), "DetailType": detail_type,
-                      detail_type: detail})
+                      "Amount": amount, "DetailType": kind, kind: detail})
     return lines
+
+
+def _check_priced(detail: Entity, amount: Decimal) -> None:
+    # QBO does not recompute a line from Qty and UnitPrice; it refuses one whose Amount disagrees. Zero
+    # means unset: python-quickbooks sends Qty 0 and UnitPrice 0 on every line that only has an Amount.
+    qty = money_exact(detail.get("Qty") or 0, "Qty")
+    price = money_exact(detail.get("UnitPrice") or 0, "UnitPrice")
+    if qty and price and (qty * price).quantize(Decimal("0.01"), ROUND_HALF_UP) != amount:
+        raise faults.validation("A business validation error has occurred while processing your request",
+                                f"Business Validation Error: Amount is not equal to UnitPrice * Qty. "
+                                f"Supplied value:{amount}", "6070", "Line.Amount")
 
 
 def _next_doc_number(store: QboStore, kind: str) -> str:
@@ -155,6 +206,7 @@ def update_invoice(store: QboStore, body: Entity) -> Entity:
     """Full or sparse update of an Invoice's writable fields (amounts are derived, not written)."""
     with store.lock:
         invoice = store.current("Invoice", body)
+        _check_amounts_unchanged(invoice, body, sparse=bool(body.get("sparse")))
         changes = dict(body)
         if "DueDate" in changes:
             changes["DueDate"] = parse_date(changes["DueDate"], "DueDate") or invoice["DueDate"]
@@ -169,6 +221,26 @@ def update_invoice(store: QboStore, body: Entity) -> Entity:
                      keep=("DueDate", "TxnDate", "DocNumber", "EmailStatus"))
         store.touch("Invoice", invoice)
         return invoice
+
+
+def _check_amounts_unchanged(invoice: Entity, body: Entity, *, sparse: bool) -> None:
+    # A full update replaces the invoice, so CustomerRef and Line are as required as on create. The emulator
+    # does not re-price lines or move an invoice to another customer (balances and payments would follow);
+    # it refuses such an update instead of answering 200 with the old amounts.
+    if not sparse:
+        ref_id(body, "CustomerRef")
+        _sales_lines(body.get("Line"))
+    if "CustomerRef" in body and ref_id(body, "CustomerRef") != invoice["CustomerRef"]["value"]:
+        raise faults.validation("Business Validation Error", "The emulator does not move an invoice to "
+                                "another customer; void it and create a new one.", "6000", "CustomerRef")
+    if "Line" in body and _priced(_sales_lines(body["Line"])) != _priced(invoice["Line"]):
+        raise faults.validation("Business Validation Error", "The emulator does not re-price invoice lines on "
+                                "update; void the invoice and create a new one.", "6000", "Line")
+
+
+def _priced(lines: list[Entity]) -> list[tuple[str, Decimal]]:
+    return [(line["DetailType"], money(line["Amount"])) for line in lines
+            if line["DetailType"] != "SubTotalLineDetail"]
 
 
 def void_invoice(store: QboStore, body: Entity) -> Entity:
@@ -240,6 +312,8 @@ def create_payment(store: QboStore, body: Entity) -> Entity:
 
 def _payment_lines(store: QboStore, customer_id: str, raw: list[Entity]) -> list[tuple[str, str, Decimal]]:
     out: list[tuple[str, str, Decimal]] = []
+    # Several lines may link the same transaction; together they may not apply more than it has open.
+    claimed: dict[tuple[str, str], Decimal] = {}
     for line in raw:
         linked = line.get("LinkedTxn") or []
         if not linked:
@@ -250,13 +324,15 @@ def _payment_lines(store: QboStore, customer_id: str, raw: list[Entity]) -> list
                                     "on a payment line", "2500", "LinkedTxn.TxnType")
         target = store.get(kind, tid)
         amount = money(line.get("Amount"), "Line.Amount")
-        open_amount = target["Balance"] if kind == "Invoice" else target["RemainingCredit"]
+        open_amount = (target["Balance"] if kind == "Invoice" else target["RemainingCredit"]) - claimed.get(
+            (kind, tid), ZERO)
         if target["CustomerRef"]["value"] != customer_id:
             raise faults.validation("Business Validation Error",
                                     f"{kind} {tid} belongs to another customer", "6000", "LinkedTxn")
         if amount <= 0 or amount > open_amount:
             raise faults.validation("Business Validation Error", f"Line amount {amount} must be positive and "
                                     f"at most the open amount {open_amount} of {kind} {tid}", "6000", "Line")
+        claimed[kind, tid] = claimed.get((kind, tid), ZERO) + amount
         out.append((kind, tid, amount))
     return out
 
@@ -266,7 +342,9 @@ def _apply(store: QboStore, kind: str, tid: str, payment_id: str, amount: Decima
     target["Balance"] -= amount
     if kind == "CreditMemo":
         target["RemainingCredit"] -= amount
-    target.setdefault("LinkedTxn", []).append({"TxnId": payment_id, "TxnType": "Payment"})
+    link = {"TxnId": payment_id, "TxnType": "Payment"}
+    if link not in target.setdefault("LinkedTxn", []):  # one link per payment, however many lines
+        target["LinkedTxn"].append(link)
     store.touch(kind, target)
 
 
@@ -294,12 +372,28 @@ def update_payment(store: QboStore, body: Entity, *, void: bool = False) -> Enti
             payment.update(TotalAmt=ZERO, UnappliedAmt=ZERO, Line=[], PrivateNote="Voided")
             store.touch("Payment", payment, "Void")
             return payment
-        if "Line" in body and _line_links(body["Line"]) != _line_links(payment["Line"]):
-            raise faults.validation("Business Validation Error", "The emulator does not re-apply payment "
-                                    "lines on update; void the payment and create a new one.", "6000", "Line")
+        _check_payment_unchanged(payment, body, sparse=bool(body.get("sparse")))
         _copy_fields(payment, body, PAYMENT_WRITABLE, sparse=bool(body.get("sparse")), keep=("TxnDate",))
         store.touch("Payment", payment)
         return payment
+
+
+def _check_payment_unchanged(payment: Entity, body: Entity, *, sparse: bool) -> None:
+    # As for invoices: a full update carries the required fields, and what the emulator cannot re-apply
+    # (amount, customer, lines) is refused rather than silently kept.
+    if not sparse:
+        ref_id(body, "CustomerRef")
+        if body.get("TotalAmt") in (None, ""):
+            raise faults.required("TotalAmt")
+    if body.get("TotalAmt") not in (None, "") and money(body["TotalAmt"], "TotalAmt") != payment["TotalAmt"]:
+        raise faults.validation("Business Validation Error", "The emulator does not change a payment's amount "
+                                "on update; void the payment and create a new one.", "6000", "TotalAmt")
+    if "CustomerRef" in body and ref_id(body, "CustomerRef") != payment["CustomerRef"]["value"]:
+        raise faults.validation("Business Validation Error", "The emulator does not move a payment to another "
+                                "customer; void it and create a new one.", "6000", "CustomerRef")
+    if "Line" in body and _line_links(body["Line"]) != _line_links(payment["Line"]):
+        raise faults.validation("Business Validation Error", "The emulator does not re-apply payment "
+                                "lines on update; void the payment and create a new one.", "6000", "Line")
 
 
 def delete_payment(store: QboStore, body: Entity) -> Entity:

@@ -70,6 +70,11 @@ def query_error(detail: str) -> Fault:
     return Fault(400, "ValidationFault", "4000", "Error parsing query", f"QueryParserError: {detail}")
 
 
+def query_invalid(detail: str) -> Fault:
+    """Error 4001: the statement parses but asks for something QBO does not allow."""
+    return Fault(400, "ValidationFault", "4001", "Invalid query", f"QueryValidationError: {detail}")
+
+
 def authentication(detail: str = "Token expired or invalid") -> Fault:
     """HTTP 401 AuthenticationFault."""
     return Fault(401, "AuthenticationFault", "3200",

@@ -2,7 +2,7 @@
 
 ``SELECT * | COUNT(*) FROM Entity [WHERE cond AND cond ...] [ORDERBY field [ASC|DESC], ...]
 [STARTPOSITION n] [MAXRESULTS n]``; conditions are ``field op value`` (=, !=, <, <=, >, >=), ``LIKE``
-with ``%`` only, and ``IN (...)``. No OR, JOIN or GROUP BY, as in QBO. MAXRESULTS is capped at 1000.
+with ``%`` only, and ``IN (...)``. No OR, JOIN or GROUP BY, as in QBO. MAXRESULTS over 1000 is refused (4001).
 """
 
 from __future__ import annotations
@@ -129,9 +129,17 @@ def _tail(p: _Parser, query: Query) -> None:
         elif word == "STARTPOSITION":
             query.start = max(1, p.int_value())
         elif word == "MAXRESULTS":
-            query.max_results = max(0, min(MAX_RESULTS, p.int_value()))
+            query.max_results = _max_results(p.int_value())
         else:
             raise faults.query_error(f"unexpected {word!r}")
+
+
+def _max_results(value: int) -> int:
+    # QBO refuses a page over the limit rather than shortening it: a client that trusted a silent cap
+    # would take the short page for the last one and stop paging.
+    if value > MAX_RESULTS:
+        raise faults.query_invalid(f"value {value} is too large. Max allowed value is {MAX_RESULTS}")
+    return max(0, value)
 
 
 def _order_item(p: _Parser) -> tuple[str, bool]:

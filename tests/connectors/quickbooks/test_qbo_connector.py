@@ -51,6 +51,12 @@ def test_list_invoices_pages_through_everything(sandbox: QboSandbox, token_store
                                            InvoiceStatus.PAID)
 
 
+def test_page_size_over_qbo_maximum_is_refused_up_front(sandbox: QboSandbox,
+                                                        token_store: InMemoryTokenStore) -> None:
+    with pytest.raises(ValueError, match="page_size"):
+        make_connector(sandbox, token_store, page_size=1001)
+
+
 def test_reads_map_contacts_payments_and_credit_notes(connector: QuickBooksConnector, sandbox: QboSandbox) -> None:
     contacts = list(connector.list_contacts())
     assert len(contacts) == len(sandbox.store.entities["Customer"])

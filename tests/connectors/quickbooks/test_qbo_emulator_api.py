@@ -203,3 +203,107 @@ def test_throttle_xml_validates_against_intuit_rest_service_def(specs: Any) -> N
     assert schema.is_valid(faults.throttled("minute").to_xml())
     assert not schema.is_valid(faults.throttled("minute").to_xml().replace("<Message>", "<Msg>")
                                .replace("</Message>", "</Msg>"))
+
+
+def test_lines_linking_one_invoice_may_not_together_exceed_its_balance(sandbox: QboSandbox, api: Any,
+                                                                       open_invoice: dict[str, Any]) -> None:
+    # Each line alone fits the balance; together they overpay it, which QBO refuses.
+    part = (open_invoice["Balance"] / 2 + 1).quantize(Decimal("0.01"))
+    link = {"Amount": str(part), "LinkedTxn": [{"TxnId": open_invoice["Id"], "TxnType": "Invoice"}]}
+    answer = api.post("payment", {"CustomerRef": {"value": open_invoice["CustomerRef"]["value"]},
+                                  "TotalAmt": str(part * 2), "Line": [link, link]})
+    assert answer.status_code == 400
+    assert answer.json()["Fault"]["Error"][0]["code"] == "6000"
+    assert sandbox.store.entities["Invoice"][open_invoice["Id"]]["Balance"] == open_invoice["Balance"]
+
+
+def test_two_lines_paying_one_invoice_link_the_payment_once(sandbox: QboSandbox, api: Any,
+                                                            open_invoice: dict[str, Any]) -> None:
+    link = {"Amount": "1.00", "LinkedTxn": [{"TxnId": open_invoice["Id"], "TxnType": "Invoice"}]}
+    payment = api.post("payment", {"CustomerRef": {"value": open_invoice["CustomerRef"]["value"]},
+                                   "TotalAmt": "2.00", "Line": [link, link]}).json()["Payment"]
+    after = api.get(f"invoice/{open_invoice['Id']}").json()["Invoice"]
+    assert Decimal(str(after["Balance"])) == open_invoice["Balance"] - 2
+    assert after["LinkedTxn"].count({"TxnId": payment["Id"], "TxnType": "Payment"}) == 1
+
+
+@pytest.mark.parametrize(("line", "code", "element"), [
+    ({"Amount": 10, "SalesItemLineDetail": {"ItemRef": {"value": "1"}}}, "2020", "Line.DetailType"),
+    ({"Amount": 10, "DetailType": "SalesItemDetail"}, "2010", "Line.DetailType"),
+    ({"Amount": 10, "DetailType": "AccountBasedExpenseLineDetail"}, "6000", "Line.DetailType"),
+])
+def test_sales_lines_need_a_valid_detail_type(api: Any, open_invoice: dict[str, Any], line: dict[str, Any],
+                                              code: str, element: str) -> None:
+    # QBO has no default DetailType, and refuses names outside LineDetailTypeEnum (or not for sales forms)
+    # rather than guessing what the line means and how it counts towards TotalAmt.
+    customer = {"value": open_invoice["CustomerRef"]["value"]}
+    for kind in ("invoice", "creditmemo"):
+        answer = api.post(kind, {"CustomerRef": customer, "Line": [line]})
+        assert answer.status_code == 400
+        error = answer.json()["Fault"]["Error"][0]
+        assert (error["code"], error["element"]) == (code, element)
+
+
+def test_bank_lines_need_a_detail_type(api: Any) -> None:
+    answer = api.post("purchase", {"PaymentType": "Cash", "AccountRef": {"value": "35"},
+                                   "Line": [{"Amount": 5, "AccountBasedExpenseLineDetail": {
+                                       "AccountRef": {"value": "8"}}}]})
+    assert answer.status_code == 400
+    assert answer.json()["Fault"]["Error"][0]["code"] == "2020"
+
+
+@pytest.mark.parametrize("missing", ["CustomerRef", "Line"])
+def test_full_update_needs_the_required_fields(api: Any, open_invoice: dict[str, Any], missing: str) -> None:
+    # A full update replaces the invoice, so it must carry what a create must; only a sparse one may omit them.
+    current = api.get(f"invoice/{open_invoice['Id']}").json()["Invoice"]
+    body = {"Id": current["Id"], "SyncToken": current["SyncToken"], "CustomerRef": current["CustomerRef"],
+            "Line": current["Line"], "PrivateNote": "full"}
+    del body[missing]
+    answer = api.post("invoice", body)
+    assert answer.status_code == 400
+    error = answer.json()["Fault"]["Error"][0]
+    assert (error["code"], error["element"]) == ("2020", missing)
+
+
+def test_update_that_changes_lines_or_customer_is_refused_not_ignored(api: Any, sandbox: QboSandbox,
+                                                                       open_invoice: dict[str, Any]) -> None:
+    current = api.get(f"invoice/{open_invoice['Id']}").json()["Invoice"]
+    repriced = [{**current["Line"][0], "Amount": current["Line"][0]["Amount"] + 1}]
+    other = next(c["Id"] for c in sandbox.store.all("Customer") if c["Id"] != current["CustomerRef"]["value"])
+    for change in ({"Line": repriced}, {"CustomerRef": {"value": other}}):
+        answer = api.post("invoice", {"Id": current["Id"], "SyncToken": current["SyncToken"], "sparse": True,
+                                      **change})
+        assert answer.status_code == 400
+        assert answer.json()["Fault"]["Error"][0]["code"] == "6000"
+    assert sandbox.store.entities["Invoice"][current["Id"]]["SyncToken"] == current["SyncToken"]
+
+
+def test_payment_update_that_changes_the_amount_is_refused_not_ignored(api: Any, sandbox: QboSandbox,
+                                                                        open_invoice: dict[str, Any]) -> None:
+    payment = pay(api, open_invoice, "4.00").json()["Payment"]
+    base = {"Id": payment["Id"], "SyncToken": payment["SyncToken"]}
+    changed = api.post("payment", {**base, "sparse": True, "TotalAmt": "9.00"})
+    assert (changed.status_code, changed.json()["Fault"]["Error"][0]["code"]) == (400, "6000")
+    full = api.post("payment", {**base, "CustomerRef": payment["CustomerRef"], "Line": payment["Line"]})
+    error = full.json()["Fault"]["Error"][0]
+    assert (full.status_code, error["code"], error["element"]) == (400, "2020", "TotalAmt")
+    assert sandbox.store.entities["Payment"][payment["Id"]]["TotalAmt"] == Decimal("4.00")
+
+
+def test_line_amount_must_equal_unit_price_times_qty(api: Any, open_invoice: dict[str, Any]) -> None:
+    def line(amount: str) -> dict[str, Any]:
+        return {"Amount": amount, "DetailType": "SalesItemLineDetail",
+                "SalesItemLineDetail": {"ItemRef": {"value": "1"}, "Qty": 3, "UnitPrice": "33.34"}}
+
+    customer = {"value": open_invoice["CustomerRef"]["value"]}
+    wrong = api.post("invoice", {"CustomerRef": customer, "Line": [line("120.00")]})
+    assert (wrong.status_code, wrong.json()["Fault"]["Error"][0]["code"]) == (400, "6070")
+    right = api.post("invoice", {"CustomerRef": customer, "Line": [line("100.02")]})
+    assert right.json()["Invoice"]["TotalAmt"] == 100.02
+
+
+def test_sdk_default_zero_qty_and_unit_price_leave_the_amount_alone(api: Any, open_invoice: dict[str, Any]) -> None:
+    line = {"Amount": "7.50", "DetailType": "SalesItemLineDetail",
+            "SalesItemLineDetail": {"ItemRef": {"value": "1"}, "Qty": 0, "UnitPrice": 0}}
+    answer = api.post("invoice", {"CustomerRef": {"value": open_invoice["CustomerRef"]["value"]}, "Line": [line]})
+    assert answer.json()["Invoice"]["TotalAmt"] == 7.5

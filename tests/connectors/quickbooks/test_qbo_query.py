@@ -46,8 +46,15 @@ def test_count_and_max_results_cap() -> None:
     parsed = query.parse("SELECT COUNT(*) FROM Invoice WHERE Balance > '0'")
     assert parsed.count
     assert query.run(parsed, ROWS)[1] == 2
-    assert query.parse("SELECT * FROM Invoice MAXRESULTS 5000").max_results == query.MAX_RESULTS
+    assert query.parse("SELECT * FROM Invoice MAXRESULTS 1000").max_results == query.MAX_RESULTS
     assert query.parse("SELECT * FROM Invoice").max_results == query.DEFAULT_RESULTS
+
+
+def test_max_results_over_1000_is_a_4001_fault_not_a_shorter_page() -> None:
+    with pytest.raises(Fault) as info:
+        query.parse("SELECT * FROM Invoice STARTPOSITION 1 MAXRESULTS 1001")
+    assert (info.value.code, info.value.message) == ("4001", "Invalid query")
+    assert "Max allowed value is 1000" in info.value.detail
 
 
 @pytest.mark.parametrize("statement", [

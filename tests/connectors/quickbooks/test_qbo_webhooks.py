@@ -87,6 +87,23 @@ def test_legacy_and_cloudevents_payloads_parse_to_the_same_events() -> None:
     assert from_cloud[1].occurred_at.microsecond == 123456
 
 
+def test_operations_we_do_not_name_still_announce_a_change() -> None:
+    # QBO also sends "Emailed" (Invoice, Payment, CreditMemo...), which Finance.xsd does not list; refusing
+    # the delivery would lose its other events and make QBO hold back later ones until it is acknowledged.
+    legacy = {"eventNotifications": [{"realmId": "310687", "dataChangeEvent": {"entities": [
+        {"name": "Invoice", "id": "12", "operation": "Emailed", "lastUpdated": "2026-11-02T10:00:00.000Z"},
+        {"name": "Payment", "id": "14", "operation": "Create", "lastUpdated": "2026-11-02T10:00:01.000Z"}]}}]}
+    cloud = [{"specversion": "1.0", "id": "a", "source": "intuit.x", "type": "qbo.invoice.emailed.v1",
+              "datacontenttype": "application/json", "time": "2026-11-02T10:00:00Z",
+              "intuitentityid": "12", "intuitaccountid": "310687", "data": {}}]
+    from_legacy = QuickBooksConnector.parse_webhook(json.dumps(legacy).encode())
+    assert [(e.kind, e.entity_id, e.operation) for e in from_legacy] == [
+        (EntityKind.INVOICE, "12", ChangeOperation.UPDATE), (EntityKind.PAYMENT, "14", ChangeOperation.CREATE)]
+    from_cloud = QuickBooksConnector.parse_webhook(json.dumps(cloud).encode())
+    assert [(e.kind, e.entity_id, e.operation) for e in from_cloud] == [
+        (EntityKind.INVOICE, "12", ChangeOperation.UPDATE)]
+
+
 @pytest.mark.parametrize("body", [b"not json", b'{"events": []}', b'[{"type": "other"}]',
                                   b'{"eventNotifications": [{}]}'])
 def test_malformed_payloads_raise_value_error(body: bytes) -> None:
