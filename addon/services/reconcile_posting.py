@@ -135,7 +135,7 @@ def post_match(session: Session, tenant: Tenant, connector: AccountingConnector,
         dline = to_domain_line(line)
         credit = proposed_credit_note(plan.candidate, dline, plan.dues)
         fresh = _reread(connector, plan)
-        _check_fits(plan, credit, fresh)
+        _check_fits(plan, credit, fresh, line.currency)
         payment = connector.create_payment(
             proposed_payment(plan.candidate, dline, account_code=_setting(tenant, "bank_account_code")),
             idempotency_key=payment_key(match))
@@ -211,10 +211,14 @@ def _effects(plan: Plan, credit: NewCreditNote | None) -> dict[str, tuple[Decima
     return {i: (paid.get(i, ZERO), credited.get(i, ZERO)) for i in plan.dues}
 
 
-def _check_fits(plan: Plan, credit: NewCreditNote | None, fresh: dict[str, PlatformInvoice]) -> None:
+def _check_fits(plan: Plan, credit: NewCreditNote | None, fresh: dict[str, PlatformInvoice],
+                currency: str) -> None:
     """Raise PostingRefusedError unless every invoice still takes what this match applies to it."""
     for invoice_id, (pay, cred) in _effects(plan, credit).items():
         effect, before, inv = pay + cred, plan.dues[invoice_id], fresh[invoice_id]
+        if inv.currency.upper() != currency.upper():
+            # The allocation is in the invoice's currency, the payment in the line's: never mix them.
+            raise PostingRefusedError(f"{inv.number} is in {inv.currency} but the line is in {currency}")
         if effect == 0:
             continue
         now_due = inv.amount_due if inv.status in (InvoiceStatus.OPEN, InvoiceStatus.PAID) else None

@@ -95,11 +95,23 @@ def confirm_suggestion(session: Session, tenant: Tenant, line_id: int, index: in
     if not 0 <= index < len(match.suggestions):
         raise QueueActionError("no such suggestion")
     chosen = match.suggestions[index]
+    _same_currency(session, tenant, line, [a["invoice_id"] for a in chosen["allocations"]])
     match.allocations = [dict(a) for a in chosen["allocations"]]
     match.residual = chosen["residual"]
     _decided(session, tenant, line, match, user_id, f"confirmed suggestion {index + 1}")
     _learn(session, tenant, line, chosen["customer_id"])
     return match
+
+
+def _same_currency(session: Session, tenant: Tenant, line: BankLine, remote_ids: Sequence[str]) -> None:
+    """Refuse invoices in another currency than the line: the engine only suggests them ("FX conversion
+    needed"), and posting would apply the line's amount as if it were the invoice's currency."""
+    invoices = session.scalars(select(Invoice).where(Invoice.tenant_id == tenant.id,
+                                                     Invoice.remote_id.in_(list(remote_ids)))).all()
+    for inv in invoices:
+        if inv.currency != line.currency:
+            raise QueueActionError(f"{inv.number} is in {inv.currency} but the line is in {line.currency}; "
+                                   "book a payment in another currency in the ERP, with its exchange rate")
 
 
 def change_match(session: Session, tenant: Tenant, line_id: int, picks: Sequence[tuple[int | str, str]], *,
