@@ -64,6 +64,11 @@ class Match(TenantScoped, TimestampMixin, Base):
     status: Mapped[str] = mapped_column(String(20), default="proposed")  # proposed|confirmed|rejected|posted
     posted_payment_ids: Mapped[list[Any]] = mapped_column(default=list)
     posted_at: Mapped[datetime | None]
+    # Set and committed right before the first platform call for this match, with the idempotency key
+    # sent: a retry then knows whether the platform may already hold our payment (re-send the same key)
+    # or whether a changed amount due was recorded by someone else (do not post).
+    attempt_key: Mapped[str | None] = mapped_column(String(64))
+    attempt_started_at: Mapped[datetime | None]
     decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
 

@@ -64,7 +64,7 @@ def reconcile(session: Session, tenant: Tenant, connector: AccountingConnector, 
         checkpoint()
     outcomes: Counter[str] = Counter()
     for match in pending_matches(session, tenant, statement_id):
-        outcomes[post_match(session, tenant, connector, match, actor=actor, now=now)] += 1
+        outcomes[post_match(session, tenant, connector, match, actor=actor, now=now, checkpoint=checkpoint)] += 1
         if checkpoint is not None:
             checkpoint()
     by_status = dict(session.execute(select(BankLine.status, func.count()).where(
@@ -193,12 +193,17 @@ def reject_match(session: Session, tenant: Tenant, line_id: int, *, user_id: int
 
 
 def post_confirmed(session: Session, tenant: Tenant, connector: AccountingConnector, match: Match, *,
-                   user_id: int | None, now: datetime) -> str:
-    """Post an admin-confirmed match now: 'posted', 'already' or 'refused' (reason in the explanation)."""
+                   user_id: int | None, now: datetime, checkpoint: Callable[[], None] | None = None) -> str:
+    """Post an admin-confirmed match now: 'posted', 'already' or 'refused' (reason in the explanation).
+
+    ``checkpoint`` (the request's commit) makes the confirmation and the attempt marker durable before
+    the platform call, as in ``reconcile``.
+    """
     if match.status != "confirmed":
         raise QueueActionError("only a confirmed match can be posted")
     try:
-        return post_match(session, tenant, connector, match, actor=_actor(user_id), now=now)
+        return post_match(session, tenant, connector, match, actor=_actor(user_id), now=now,
+                          checkpoint=checkpoint)
     except PostingRefusedError as exc:  # plan_of refusals are already handled inside post_match
         raise QueueActionError(str(exc)) from exc
 

@@ -159,14 +159,16 @@ def test_thresholds_come_from_tenant_settings(db, tenant, platform) -> None:
 
 
 def test_invoice_paid_elsewhere_in_full_is_refused_not_paid_twice(db, tenant, platform) -> None:
-    # The mirror still says 1200 due, the platform says paid: our key is unknown there, so the
-    # platform refuses the second payment and the line goes back to the queue.
+    # The mirror still says 1200 due, the platform says paid: we never started posting this match, so
+    # the money was recorded by someone else; nothing is sent and the line goes back to the queue.
     platform.invoices["i1001"] = dataclasses.replace(platform.invoices["i1001"], amount_due=Decimal("0"),
                                                      status=InvoiceStatus.PAID)
     _, summary = _run(db, tenant, platform, [Entry("1200.00", "Acme Trading Ltd", text="INV-1001")])
     assert (summary["posted"], summary["refused"]) == (0, 1)
     assert platform.payments == {}
-    assert "not posted: the platform refused it" in _match(db, "1200.00").explanation
+    assert "not posted: INV-1001 amount due changed on the platform since matching (1200.00 to 0, by this " \
+           "line's 1200.00); already recorded there?" in _match(db, "1200.00").explanation
+    assert platform.writes == []
 
 
 def test_confirmed_match_is_posted_by_the_next_reconcile_run(db, tenant, platform) -> None:
