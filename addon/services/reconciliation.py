@@ -32,6 +32,7 @@ from addon.services.reconcile_import import (
 )
 from addon.services.reconcile_matching import ACCOUNT_ALIAS, NAME_ALIAS, match_statement, matching_config
 from addon.services.reconcile_posting import PostingRefusedError, pending_matches, post_match
+from addon.services.reconcile_reversals import REVERSAL, flag_reversals
 from connectors.base import AccountingConnector
 
 logger = logging.getLogger(__name__)
@@ -67,11 +68,13 @@ def reconcile(session: Session, tenant: Tenant, connector: AccountingConnector, 
         outcomes[post_match(session, tenant, connector, match, actor=actor, now=now, checkpoint=checkpoint)] += 1
         if checkpoint is not None:
             checkpoint()
+    # After posting, so a payment and its reversal in one statement are caught in the same run.
+    reversals = flag_reversals(session, tenant, statement_id, actor=actor)
     by_status = dict(session.execute(select(BankLine.status, func.count()).where(
         BankLine.tenant_id == tenant.id, BankLine.statement_id == statement_id).group_by(BankLine.status)).all())
     summary = {"statement_id": statement_id, "matched": sum(decisions.values()),
                "auto": decisions["auto"], "suggest": decisions["suggest"], "none": decisions["none"],
-               "posted": outcomes["posted"], "refused": outcomes["refused"],
+               "posted": outcomes["posted"], "refused": outcomes["refused"], "reversals": reversals,
                "reconciled": by_status.get("reconciled", 0), "exceptions": by_status.get("exception", 0)}
     logger.info("tenant %s reconciled statement %s: %s", tenant.id, statement_id, summary)
     return summary
@@ -92,6 +95,7 @@ def confirm_suggestion(session: Session, tenant: Tenant, line_id: int, index: in
                        user_id: int | None) -> Match:
     """Accept the ``index``-th ranked suggestion (post it with ``post_confirmed``) and learn the payer."""
     line, match = _open_match(session, tenant, line_id)
+    _not_a_reversal(match)
     if not 0 <= index < len(match.suggestions):
         raise QueueActionError("no such suggestion")
     chosen = match.suggestions[index]
@@ -101,6 +105,13 @@ def confirm_suggestion(session: Session, tenant: Tenant, line_id: int, index: in
     _decided(session, tenant, line, match, user_id, f"confirmed suggestion {index + 1}")
     _learn(session, tenant, line, chosen["customer_id"])
     return match
+
+
+def _not_a_reversal(match: Match) -> None:
+    # Money taken back is not a payment to apply: the fix is undoing the earlier payment in the ERP.
+    if match.decision == REVERSAL:
+        raise QueueActionError("this line is a reversal of a payment already posted: reverse that payment in "
+                               "the ERP, then reject this line to clear it")
 
 
 def _same_currency(session: Session, tenant: Tenant, line: BankLine, remote_ids: Sequence[str]) -> None:
@@ -124,6 +135,7 @@ def change_match(session: Session, tenant: Tenant, line_id: int, picks: Sequence
     of the line is posted as an overpayment: unapplied credit for the customer.
     """
     line, match = _open_match(session, tenant, line_id)
+    _not_a_reversal(match)
     chosen = _checked_picks(session, tenant, line, picks)
     customer = chosen[0][0].customer
     assert customer is not None  # _checked_picks only returns invoices with a customer
