@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from addon.models.base import Base, TenantScoped, TimestampMixin
@@ -45,6 +45,12 @@ class BankLine(TenantScoped, TimestampMixin, Base):
     remittance_text: Mapped[str | None] = mapped_column(Text)
     bank_reference: Mapped[str | None] = mapped_column(String(255))
     status: Mapped[str] = mapped_column(String(20), default="new")  # new|matched|exception|reconciled|ignored
+    # The bank reverses or returns an earlier booking (camt RvslInd, MT940 RC/RD, BAI2 return codes), and
+    # the bank's return reason when it gives one: money out that may undo a payment we posted.
+    reversal: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    return_reason: Mapped[str | None] = mapped_column(String(64))
+    # The posted incoming line this reversal takes back (set when it is flagged for a human).
+    reverses_line_id: Mapped[int | None] = mapped_column(ForeignKey("bank_lines.id", ondelete="SET NULL"))
 
 
 class Match(TenantScoped, TimestampMixin, Base):
@@ -64,6 +70,11 @@ class Match(TenantScoped, TimestampMixin, Base):
     status: Mapped[str] = mapped_column(String(20), default="proposed")  # proposed|confirmed|rejected|posted
     posted_payment_ids: Mapped[list[Any]] = mapped_column(default=list)
     posted_at: Mapped[datetime | None]
+    # Set and committed right before the first platform call for this match, with the idempotency key
+    # sent: a retry then knows whether the platform may already hold our payment (re-send the same key)
+    # or whether a changed amount due was recorded by someone else (do not post).
+    attempt_key: Mapped[str | None] = mapped_column(String(64))
+    attempt_started_at: Mapped[datetime | None]
     decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
 

@@ -25,6 +25,7 @@ from addon.domain.statements import (
     parse_statement,
     statement_fingerprint,
 )
+from addon.domain.statements.returns import is_reversal, return_reason
 from addon.models import BankLine, BankStatement, Tenant
 
 logger = logging.getLogger(__name__)
@@ -119,8 +120,10 @@ def _statement_row(tenant: Tenant, parsed: ParsedStatement, fingerprint: str,
 
 
 def _line_row(tenant: Tenant, line: d.BankLine, key: str) -> BankLine:
-    # Outgoing money and reversals are not customer payments: kept for the record, never matched.
-    status = "ignored" if line.amount <= 0 or line.reversal else "new"
+    # Outgoing money and reversals are not customer payments: kept for the record, never matched. A
+    # reversal or return of money in is checked against what we posted after matching (reconcile_reversals).
+    reversal = is_reversal(line)
+    status = "ignored" if line.amount <= 0 or reversal else "new"
     return BankLine(tenant_id=tenant.id, dedupe_key=key, booking_date=line.booking_date,
                     value_date=line.value_date, amount=line.amount, currency=line.currency.upper()[:3],
                     counterparty_name=_cut(line.counterparty_name, 255),
@@ -128,7 +131,7 @@ def _line_row(tenant: Tenant, line: d.BankLine, key: str) -> BankLine:
                     end_to_end_id=_cut(line.end_to_end_id, 255),
                     structured_reference=_cut(line.structured_reference, 255),
                     remittance_text=line.remittance_text, bank_reference=_cut(line.bank_reference, 255),
-                    status=status)
+                    status=status, reversal=reversal, return_reason=_cut(return_reason(line), 64))
 
 
 def _cut(value: str | None, size: int) -> str | None:

@@ -7,15 +7,20 @@ to the exception queue with the reason instead of being posted.
 
 Retries never post twice: the payment carries ``match-<id>`` (Xero derives ``match-<id>-overpayment`` for
 an overpaid remainder), the credit note ``match-<id>-credit`` and the fee/FX bank transaction
-``match-<id>-fee`` / ``match-<id>-fx`` as idempotency keys, and a posted match is skipped. A retry after a
-crash between the platform call and our commit sees the invoice already reduced by exactly this match's
-effect; that is recognised as our own earlier attempt and the same keys are sent again, so the platform
-replays what it did and does only what is missing (e.g. the fee after the payment).
+``match-<id>-fee`` / ``match-<id>-fx`` as idempotency keys, and a posted match is skipped.
+
+Before the first platform call the match records the key it is about to send (``attempt_key``) and the
+caller's checkpoint commits it. A retry that finds the invoice reduced by exactly this match's effect
+then knows which it is: with the marker, possibly our own earlier attempt that died before our commit
+(the same keys are sent again, the platform replays what it did and does only what is missing, e.g. the
+fee after the payment); without it, someone recorded the money in the ERP meanwhile, so nothing is
+posted and the line goes back to the queue ("already recorded there?").
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -60,18 +65,18 @@ class Plan:
 
 
 def payment_key(match: Match) -> str:
-    """Idempotency key of the payment posted for ``match``."""
-    return f"match-{match.id}"
+    """Idempotency key of the payment posted for ``match`` (the one an earlier attempt sent, if any)."""
+    return match.attempt_key or f"match-{match.id}"
 
 
 def credit_key(match: Match) -> str:
     """Idempotency key of the deduction credit note posted for ``match``."""
-    return f"match-{match.id}-credit"
+    return f"{payment_key(match)}-credit"
 
 
 def adjustment_key(match: Match, residual: Residual) -> str:
     """Idempotency key of the bank transaction booking ``match``'s fee or FX difference."""
-    return f"match-{match.id}-{residual.value}"
+    return f"{payment_key(match)}-{residual.value}"
 
 
 def pending_matches(session: Session, tenant: Tenant, statement_id: int | None = None) -> list[Match]:
@@ -119,8 +124,12 @@ def _key(allocations: list[dict[str, Any]]) -> list[tuple[str, Decimal]]:
 
 
 def post_match(session: Session, tenant: Tenant, connector: AccountingConnector, match: Match, *,
-               actor: str, now: datetime) -> str:
+               actor: str, now: datetime, checkpoint: Callable[[], None] | None = None) -> str:
     """Post one match; returns 'posted', 'already' (posted before) or 'refused' (back in the queue).
+
+    ``checkpoint`` (the caller's commit) makes the attempt marker durable before the platform is
+    called; without it the marker is only flushed, and a retry after a lost transaction treats a
+    reduced invoice as recorded by someone else (refused, never posted twice).
 
     Connector errors other than a validation refusal propagate: the caller (a job) retries, and the
     idempotency keys make the retry safe.
@@ -130,18 +139,22 @@ def post_match(session: Session, tenant: Tenant, connector: AccountingConnector,
     line = get_for_tenant(session, BankLine, match.bank_line_id, tenant.id)
     if line is None:
         raise LookupError(f"bank line {match.bank_line_id} not found for tenant {tenant.id}")
+    payment: Payment | None = None
     try:
         plan = plan_of(match, line.amount)
         dline = to_domain_line(line)
         credit = proposed_credit_note(plan.candidate, dline, plan.dues)
         fresh = _reread(connector, plan)
-        _check_fits(plan, credit, fresh)
+        _check_fits(plan, credit, fresh, line.currency, attempted=match.attempt_key is not None)
+        _start_attempt(session, match, now, checkpoint)
         payment = connector.create_payment(
             proposed_payment(plan.candidate, dline, account_code=_setting(tenant, "bank_account_code")),
             idempotency_key=payment_key(match))
         note = connector.create_credit_note(credit, idempotency_key=credit_key(match)) if credit else None
     except (PostingRefusedError, ValidationError) as exc:
         reason = str(exc) if isinstance(exc, PostingRefusedError) else f"the platform refused it: {exc}"
+        if payment is None and isinstance(exc, ValidationError):
+            _forget_attempt(match)
         refuse(session, tenant, match, line, reason, actor=actor)
         return "refused"
     booked = _book_adjustment(session, tenant, connector, match, plan, dline, actor=actor)
@@ -151,6 +164,26 @@ def post_match(session: Session, tenant: Tenant, connector: AccountingConnector,
         match.posted_payment_ids = [*match.posted_payment_ids, booked.remote_id]
     _update_mirror(session, tenant, plan, credit, fresh)
     return "posted"
+
+
+def _start_attempt(session: Session, match: Match, now: datetime, checkpoint: Callable[[], None] | None) -> None:
+    """Record (durably, via ``checkpoint``) that this match is about to be sent, with its key.
+
+    Kept from the first attempt on: a retry sends the same key so the platform replays, and a
+    reduced invoice is only taken for our own work when this marker says we may have posted.
+    """
+    if match.attempt_key is not None:
+        return
+    match.attempt_key, match.attempt_started_at = payment_key(match), now
+    session.flush()
+    if checkpoint is not None:
+        checkpoint()
+
+
+def _forget_attempt(match: Match) -> None:
+    # The platform refused the payment itself, so nothing of ours is there: a later attempt (after an
+    # admin's decision) must not take a reduced invoice for our own earlier payment.
+    match.attempt_key = match.attempt_started_at = None
 
 
 def adjustment_accounts(tenant: Tenant, connector: AccountingConnector) -> AdjustmentAccounts:
@@ -211,19 +244,34 @@ def _effects(plan: Plan, credit: NewCreditNote | None) -> dict[str, tuple[Decima
     return {i: (paid.get(i, ZERO), credited.get(i, ZERO)) for i in plan.dues}
 
 
-def _check_fits(plan: Plan, credit: NewCreditNote | None, fresh: dict[str, PlatformInvoice]) -> None:
-    """Raise PostingRefusedError unless every invoice still takes what this match applies to it."""
+def _check_fits(plan: Plan, credit: NewCreditNote | None, fresh: dict[str, PlatformInvoice],
+                currency: str, *, attempted: bool) -> None:
+    """Raise PostingRefusedError unless every invoice still takes what this match applies to it.
+
+    ``attempted``: an earlier attempt for this match may have reached the platform (its marker is set).
+    """
     for invoice_id, (pay, cred) in _effects(plan, credit).items():
         effect, before, inv = pay + cred, plan.dues[invoice_id], fresh[invoice_id]
+        if inv.currency.upper() != currency.upper():
+            # The allocation is in the invoice's currency, the payment in the line's: never mix them.
+            raise PostingRefusedError(f"{inv.number} is in {inv.currency} but the line is in {currency}")
         if effect == 0:
             continue
         now_due = inv.amount_due if inv.status in (InvoiceStatus.OPEN, InvoiceStatus.PAID) else None
         if now_due is None:
             raise PostingRefusedError(f"{inv.number} is {inv.status.value} on the platform")
-        unchanged = now_due == before
-        ours_before = now_due in (before - effect, before - pay)  # our own earlier, uncommitted attempt
+        if now_due == before:
+            continue
+        if now_due in (before - effect, before - pay):
+            # Reduced by exactly this line: our own earlier attempt (only possible if one started; the
+            # same key makes the platform replay it), or the same money recorded in the ERP by hand.
+            if attempted:
+                continue
+            raise PostingRefusedError(f"{inv.number} amount due changed on the platform since matching "
+                                      f"({before} to {now_due}, by this line's {before - now_due}); "
+                                      "already recorded there?")
         partial_still_fits = effect < before and effect <= now_due and inv.status is InvoiceStatus.OPEN
-        if not (unchanged or ours_before or partial_still_fits):
+        if not partial_still_fits:
             raise PostingRefusedError(f"{inv.number} amount due changed from {before} to {now_due} since "
                                       f"matching; {effect} no longer fits")
 

@@ -32,6 +32,7 @@ from addon.services.reconcile_import import (
 )
 from addon.services.reconcile_matching import ACCOUNT_ALIAS, NAME_ALIAS, match_statement, matching_config
 from addon.services.reconcile_posting import PostingRefusedError, pending_matches, post_match
+from addon.services.reconcile_reversals import REVERSAL, flag_reversals
 from connectors.base import AccountingConnector
 
 logger = logging.getLogger(__name__)
@@ -64,14 +65,16 @@ def reconcile(session: Session, tenant: Tenant, connector: AccountingConnector, 
         checkpoint()
     outcomes: Counter[str] = Counter()
     for match in pending_matches(session, tenant, statement_id):
-        outcomes[post_match(session, tenant, connector, match, actor=actor, now=now)] += 1
+        outcomes[post_match(session, tenant, connector, match, actor=actor, now=now, checkpoint=checkpoint)] += 1
         if checkpoint is not None:
             checkpoint()
+    # After posting, so a payment and its reversal in one statement are caught in the same run.
+    reversals = flag_reversals(session, tenant, statement_id, actor=actor)
     by_status = dict(session.execute(select(BankLine.status, func.count()).where(
         BankLine.tenant_id == tenant.id, BankLine.statement_id == statement_id).group_by(BankLine.status)).all())
     summary = {"statement_id": statement_id, "matched": sum(decisions.values()),
                "auto": decisions["auto"], "suggest": decisions["suggest"], "none": decisions["none"],
-               "posted": outcomes["posted"], "refused": outcomes["refused"],
+               "posted": outcomes["posted"], "refused": outcomes["refused"], "reversals": reversals,
                "reconciled": by_status.get("reconciled", 0), "exceptions": by_status.get("exception", 0)}
     logger.info("tenant %s reconciled statement %s: %s", tenant.id, statement_id, summary)
     return summary
@@ -92,14 +95,34 @@ def confirm_suggestion(session: Session, tenant: Tenant, line_id: int, index: in
                        user_id: int | None) -> Match:
     """Accept the ``index``-th ranked suggestion (post it with ``post_confirmed``) and learn the payer."""
     line, match = _open_match(session, tenant, line_id)
+    _not_a_reversal(match)
     if not 0 <= index < len(match.suggestions):
         raise QueueActionError("no such suggestion")
     chosen = match.suggestions[index]
+    _same_currency(session, tenant, line, [a["invoice_id"] for a in chosen["allocations"]])
     match.allocations = [dict(a) for a in chosen["allocations"]]
     match.residual = chosen["residual"]
     _decided(session, tenant, line, match, user_id, f"confirmed suggestion {index + 1}")
     _learn(session, tenant, line, chosen["customer_id"])
     return match
+
+
+def _not_a_reversal(match: Match) -> None:
+    # Money taken back is not a payment to apply: the fix is undoing the earlier payment in the ERP.
+    if match.decision == REVERSAL:
+        raise QueueActionError("this line is a reversal of a payment already posted: reverse that payment in "
+                               "the ERP, then reject this line to clear it")
+
+
+def _same_currency(session: Session, tenant: Tenant, line: BankLine, remote_ids: Sequence[str]) -> None:
+    """Refuse invoices in another currency than the line: the engine only suggests them ("FX conversion
+    needed"), and posting would apply the line's amount as if it were the invoice's currency."""
+    invoices = session.scalars(select(Invoice).where(Invoice.tenant_id == tenant.id,
+                                                     Invoice.remote_id.in_(list(remote_ids)))).all()
+    for inv in invoices:
+        if inv.currency != line.currency:
+            raise QueueActionError(f"{inv.number} is in {inv.currency} but the line is in {line.currency}; "
+                                   "book a payment in another currency in the ERP, with its exchange rate")
 
 
 def change_match(session: Session, tenant: Tenant, line_id: int, picks: Sequence[tuple[int | str, str]], *,
@@ -112,6 +135,7 @@ def change_match(session: Session, tenant: Tenant, line_id: int, picks: Sequence
     of the line is posted as an overpayment: unapplied credit for the customer.
     """
     line, match = _open_match(session, tenant, line_id)
+    _not_a_reversal(match)
     chosen = _checked_picks(session, tenant, line, picks)
     customer = chosen[0][0].customer
     assert customer is not None  # _checked_picks only returns invoices with a customer
@@ -181,12 +205,17 @@ def reject_match(session: Session, tenant: Tenant, line_id: int, *, user_id: int
 
 
 def post_confirmed(session: Session, tenant: Tenant, connector: AccountingConnector, match: Match, *,
-                   user_id: int | None, now: datetime) -> str:
-    """Post an admin-confirmed match now: 'posted', 'already' or 'refused' (reason in the explanation)."""
+                   user_id: int | None, now: datetime, checkpoint: Callable[[], None] | None = None) -> str:
+    """Post an admin-confirmed match now: 'posted', 'already' or 'refused' (reason in the explanation).
+
+    ``checkpoint`` (the request's commit) makes the confirmation and the attempt marker durable before
+    the platform call, as in ``reconcile``.
+    """
     if match.status != "confirmed":
         raise QueueActionError("only a confirmed match can be posted")
     try:
-        return post_match(session, tenant, connector, match, actor=_actor(user_id), now=now)
+        return post_match(session, tenant, connector, match, actor=_actor(user_id), now=now,
+                          checkpoint=checkpoint)
     except PostingRefusedError as exc:  # plan_of refusals are already handled inside post_match
         raise QueueActionError(str(exc)) from exc
 

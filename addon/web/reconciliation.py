@@ -150,7 +150,7 @@ def _post(tenant: Tenant, match: Match) -> Response:
     session = get_db().session
     try:
         outcome = rec.post_confirmed(session, tenant, _connector(tenant), match, user_id=_user_id(),
-                                     now=datetime.now(UTC))
+                                     now=datetime.now(UTC), checkpoint=session.commit)
     except ConnectorError as exc:
         # The confirmation is kept; the reconcile job posts confirmed matches when the platform answers.
         logger.warning("posting match %s failed: %s", match.id, exc)

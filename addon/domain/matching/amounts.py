@@ -9,15 +9,17 @@ from decimal import Decimal
 from .model import MatchingConfig, Residual
 
 # Remittance words that turn a short-payment into a deduction, and the credit-note reason they imply.
+# Each is matched at the start of a word only: "wireless", "unless", "reclaimed" or "Shortlands" in
+# a payer's text are no reason, and "overcharged" is a pricing claim, not a bank charge.
 _DEDUCTION_WORDS: tuple[tuple[str, str], ...] = (
     (r"damage|broken|defect", "damaged"),
     (r"pric|overcharg|rate diff", "pricing"),
     (r"promo|rebate|listing|marketing", "promotion"),
     (r"return|rma\b", "returns"),
     (r"discount|early pay|settlement", "discount"),
-    (r"short|deduct|withh|less\b|dispute|claim", "other"),
+    (r"short\b|short-?pa|shortage|shortfall|deduct|withh|less\b|dispute|claim", "other"),
 )
-_FEE_WORDS = r"charge|chgs|\bfee|commission"
+_FEE_WORDS = r"\b(?:charg|chgs|fee|commission)"
 _ROUND_PERCENTAGES = (1, 2, 3, 5, 10)  # deductions at a round rate are discounts taken by the payer
 
 
@@ -42,7 +44,7 @@ def stated_deduction(text: str) -> str | None:
     if re.search(_FEE_WORDS, lowered):
         return None
     for pattern, reason in _DEDUCTION_WORDS:
-        if re.search(pattern, lowered):
+        if re.search(rf"\b(?:{pattern})", lowered):
             return reason
     return None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -33,10 +34,18 @@ def _rows(lines: Iterable[str], required: tuple[str, ...], label: str) -> Iterab
         yield reader.line_num, {k: (v or "").strip() for k, v in row.items() if k is not None}
 
 
+# A plain decimal, optionally with thousands commas in groups of three: "1,5" is a decimal comma, not 15.
+_AMOUNT = re.compile(r"^[+-]?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?$")
+
+
 def _money(value: str, where: str) -> Decimal:
+    if not value:
+        return Decimal("NaN")
+    if not _AMOUNT.match(value):
+        raise ExternalDataError(f"{where}: not an amount: {value!r}")
     try:
-        return Decimal(value.replace(",", "")) if value else Decimal("NaN")
-    except InvalidOperation:
+        return Decimal(value.replace(",", ""))
+    except InvalidOperation:  # pragma: no cover - the pattern already guards this
         raise ExternalDataError(f"{where}: not an amount: {value!r}") from None
 
 

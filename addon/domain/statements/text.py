@@ -70,6 +70,10 @@ def parse_amount(
     elif text.startswith("(") and text.endswith(")"):
         negative, text = True, text[1:-1]
     thousands = "," if decimal_separator == "." else "."
+    integer, _, fraction = text.partition(decimal_separator)
+    if thousands in fraction or not _grouped(integer.lstrip("+-"), thousands):
+        # "1,25" under a "." convention is a decimal comma, not 125: refuse rather than rescale.
+        raise StatementError(fmt, location, f"bad amount {raw.strip()!r}")
     text = text.replace(thousands, "").replace(decimal_separator, ".")
     if text.endswith("."):
         text += "0"  # MT940 writes "300," for 300.00
@@ -82,6 +86,21 @@ def parse_amount(
     if implied_decimals:
         value = value.scaleb(-implied_decimals)
     return -value if negative else value
+
+
+def _grouped(integer: str, thousands: str) -> bool:
+    """Whether thousands marks, if any, split the integer digits into real groups.
+
+    Western grouping (1,234,567) or Indian lakh grouping (12,34,567): the last group always has
+    three digits, so a mark before one, two or four digits is a decimal mark of the other convention.
+    """
+    groups = integer.split(thousands)
+    if len(groups) == 1:
+        return True
+    head, middle, last = groups[0], groups[1:-1], groups[-1]
+    if not (1 <= len(head) <= 3 and len(last) == 3):
+        return False
+    return all(len(g) == 3 for g in middle) or all(len(g) == 2 for g in middle)
 
 
 def clean(text: str | None) -> str | None:

@@ -17,6 +17,8 @@ class Entry:
     ref: str | None = None  # structured creditor reference
     day: date = date(2026, 11, 10)
     bank_ref: str | None = None
+    reversal: bool = False  # camt RvslInd: the bank takes back an earlier booking
+    return_reason: str | None = None  # camt TxDtls/RtrInf/Rsn/Cd (a SEPA return)
 
 
 def camt053(entries: list[Entry], *, statement_id: str = "STMT-1", iban: str = "GB29NWBK60161331926819",
@@ -54,12 +56,14 @@ def _entry(n: int, e: Entry, currency: str) -> str:
         ustrd = f"<Ustrd>{escape(e.text)}</Ustrd>" if e.text else ""
         strd = (f"<Strd><CdtrRefInf><Ref>{escape(e.ref)}</Ref></CdtrRefInf></Strd>" if e.ref else "")
         rmt = f"<RmtInf>{ustrd}{strd}</RmtInf>"
+    rvsl = "<RvslInd>true</RvslInd>" if e.reversal else ""
+    rtr = f"<RtrInf><Rsn><Cd>{e.return_reason}</Cd></Rsn></RtrInf>" if e.return_reason else ""
     return f"""
    <Ntry>
-    <Amt Ccy="{currency}">{amount}</Amt><CdtDbtInd>{sign}</CdtDbtInd><Sts>BOOK</Sts>
+    <Amt Ccy="{currency}">{amount}</Amt><CdtDbtInd>{sign}</CdtDbtInd>{rvsl}<Sts>BOOK</Sts>
     <BookgDt><Dt>{e.day.isoformat()}</Dt></BookgDt><ValDt><Dt>{e.day.isoformat()}</Dt></ValDt>
     <AcctSvcrRef>{e.bank_ref or _bank_ref(e)}</AcctSvcrRef>
-    <NtryDtls><TxDtls>{party}{rmt}</TxDtls></NtryDtls>
+    <NtryDtls><TxDtls>{party}{rmt}{rtr}</TxDtls></NtryDtls>
    </Ntry>"""
 
 

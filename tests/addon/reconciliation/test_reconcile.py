@@ -159,14 +159,16 @@ def test_thresholds_come_from_tenant_settings(db, tenant, platform) -> None:
 
 
 def test_invoice_paid_elsewhere_in_full_is_refused_not_paid_twice(db, tenant, platform) -> None:
-    # The mirror still says 1200 due, the platform says paid: our key is unknown there, so the
-    # platform refuses the second payment and the line goes back to the queue.
+    # The mirror still says 1200 due, the platform says paid: we never started posting this match, so
+    # the money was recorded by someone else; nothing is sent and the line goes back to the queue.
     platform.invoices["i1001"] = dataclasses.replace(platform.invoices["i1001"], amount_due=Decimal("0"),
                                                      status=InvoiceStatus.PAID)
     _, summary = _run(db, tenant, platform, [Entry("1200.00", "Acme Trading Ltd", text="INV-1001")])
     assert (summary["posted"], summary["refused"]) == (0, 1)
     assert platform.payments == {}
-    assert "not posted: the platform refused it" in _match(db, "1200.00").explanation
+    assert "not posted: INV-1001 amount due changed on the platform since matching (1200.00 to 0, by this " \
+           "line's 1200.00); already recorded there?" in _match(db, "1200.00").explanation
+    assert platform.writes == []
 
 
 def test_confirmed_match_is_posted_by_the_next_reconcile_run(db, tenant, platform) -> None:
@@ -191,3 +193,28 @@ def test_picked_invoices_must_be_in_the_line_currency_and_open(db, tenant, platf
     with pytest.raises(QueueActionError, match="at least one"):
         change_match(db, tenant, line.id, [], user_id=None)
     assert platform.writes == []
+
+
+def test_confirming_a_suggestion_in_another_currency_is_refused_not_posted(db, tenant, platform) -> None:
+    # A EUR statement line quotes a GBP invoice: the engine only suggests it (FX conversion needed).
+    # Posting it would book 1200 "EUR" against a GBP invoice and an "FX loss" of the currency gap;
+    # like "apply to other invoices", a confirmation in another currency is refused.
+    imported = import_statement(db, tenant, camt053([Entry("1100.00", "Acme Trading Ltd", text="INV-1001")],
+                                                    currency="EUR"), "eur.xml")
+    summary = reconcile(db, tenant, platform, imported["statement_id"], NOW)
+    assert (summary["suggest"], summary["posted"]) == (1, 0)
+    line = _line(db, "1100.00")
+    assert _match(db, "1100.00").suggestions[0]["allocations"][0]["number"] == "INV-1001"
+    with pytest.raises(QueueActionError, match="INV-1001 is in GBP but the line is in EUR"):
+        confirm_suggestion(db, tenant, line.id, 0, user_id=None)
+    assert platform.writes == []
+    assert (line.status, _match(db, "1100.00").status) == ("exception", "proposed")
+
+
+def test_invoice_whose_currency_changed_on_the_platform_is_refused(db, tenant, platform) -> None:
+    # The mirror still says GBP, the platform (the system of record) says EUR: posting re-checks.
+    platform.invoices["i1001"] = dataclasses.replace(platform.invoices["i1001"], currency="EUR")
+    _, summary = _run(db, tenant, platform, [Entry("1200.00", "Acme Trading Ltd", text="INV-1001")])
+    assert (summary["auto"], summary["posted"], summary["refused"]) == (1, 0, 1)
+    assert platform.writes == []
+    assert "not posted: INV-1001 is in EUR but the line is in GBP" in _match(db, "1200.00").explanation

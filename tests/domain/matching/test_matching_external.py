@@ -66,6 +66,18 @@ def test_evaluate_rejects_bad_rows_with_line_and_column(tmp_path: Path, files: t
     assert "LINES.csv line 4 amount" in result.output
 
 
+@pytest.mark.parametrize("amount", ['"1,5"', '"12,34"', "1e3", "NaN"])
+def test_evaluate_rejects_amounts_that_are_not_plain_decimals(amount: str) -> None:
+    # A decimal comma ("1,5") must not be read as 15 by dropping the comma as a thousands mark.
+    with pytest.raises(ExternalDataError, match="invoices line 2 amount_due: not an amount"):
+        read_invoices(INVOICES.replace("1200.00", amount, 1).splitlines(keepends=True))
+
+
+def test_evaluate_accepts_thousands_commas() -> None:
+    [first, *_] = read_invoices(INVOICES.replace("1200.00", '"1,200.00"', 1).splitlines(keepends=True))
+    assert str(first.amount_due) == "1200.00"
+
+
 def test_missing_column_is_reported() -> None:
     with pytest.raises(ExternalDataError, match="missing column"):
         read_invoices(["invoice_id,number\n", "I1,INV-1\n"])

@@ -72,6 +72,23 @@ def test_deduction_reason_categories() -> None:
     assert fit_amount(90_000, 100_000, CONFIG, "").deduction_reason == "discount"  # round 10%
 
 
+@pytest.mark.parametrize("text", [
+    "WIRELESS KIT INV-1001",  # "less" inside a word is no deduction
+    "INV-1001 PAYMENT UNLESS ADVISED",
+    "SHORTLANDS BRANCH INV-1001",
+    "RECLAIMED TIMBER LTD INV-1001",
+])
+def test_deduction_words_inside_other_words_are_no_reason(text: str) -> None:
+    # 7.50 short of 1200.00 with no stated reason: a bank charge, not a credit note for a deduction.
+    assert fit_amount(119_250, 120_000, CONFIG, text).residual is Residual.FEE
+
+
+def test_overcharged_is_a_pricing_deduction_not_a_bank_charge() -> None:
+    fit = fit_amount(119_250, 120_000, CONFIG, "INV-1001 less 7.50 overcharged")
+    assert (fit.residual, fit.deduction_reason) == (Residual.DEDUCTION, "pricing")
+    assert fit_amount(119_250, 120_000, CONFIG, "INV-1001 bank charged 7.50").residual is Residual.FEE
+
+
 def test_subset_sums_finds_pairs_triples_and_quadruples() -> None:
     amounts = [500, 300, 200, 1000, 70]
     assert (1, 2) in subset_sums(amounts, 500)

@@ -97,3 +97,40 @@ def test_excel_sep_line_and_currency_symbols() -> None:
     assert info.value.location == "line 4"  # counted in the file as written, sep= line included
     (line,) = parse_statement(data.rsplit(b"\n", 2)[0] + b"\n", format="csv", csv_mapping=mapping).lines
     assert line.amount == Decimal("1234.50")
+
+
+@pytest.mark.parametrize(
+    ("raw", "separator"),
+    [
+        ("1,25", "."),  # a decimal comma read with a "." mapping must not become 125.00
+        ("1.234,56", "."),  # European amount under a "." mapping must not become 1.23456
+        ("1.25", ","),
+        ("1,234.56", ","),
+        ("12,34", "."),
+    ],
+)
+def test_amount_in_the_other_decimal_convention_is_rejected_not_rescaled(raw: str, separator: str) -> None:
+    mapping = CsvMapping(date="d", amount="a", default_currency="EUR", decimal_separator=separator,
+                         delimiter=";")
+    with pytest.raises(StatementError) as info:
+        parse_statement(f"d;a\n2024-01-01;{raw}\n".encode(), format="csv", csv_mapping=mapping)
+    assert (info.value.location, info.value.reason) == ("line 2", f"bad amount {raw!r}")
+
+
+@pytest.mark.parametrize(
+    ("raw", "separator", "expected"),
+    [
+        ("1,234.56", ".", "1234.56"),
+        ("1,234,567", ".", "1234567"),
+        ("(1,234.50)", ".", "-1234.50"),
+        ("1.234.567,8", ",", "1234567.8"),
+        ("1.234", ",", "1234"),
+        ("1,23,456.00", ".", "123456.00"),  # Indian lakh grouping
+        ("-0,5", ",", "-0.5"),
+    ],
+)
+def test_thousands_separators_in_groups_of_digits(raw: str, separator: str, expected: str) -> None:
+    mapping = CsvMapping(date="d", amount="a", default_currency="EUR", decimal_separator=separator,
+                         delimiter=";")
+    (line,) = parse_statement(f"d;a\n2024-01-01;{raw}\n".encode(), format="csv", csv_mapping=mapping).lines
+    assert line.amount == Decimal(expected)

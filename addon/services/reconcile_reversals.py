@@ -1,0 +1,123 @@
+"""Money the bank took back after we posted it as a payment: flagged for a human, never ignored.
+
+A bank reverses or returns an incoming payment (camt ``RvslInd``, a SEPA return, MT940 ``RC``, a BAI2
+return code). If we already posted that payment, the ERP still shows the invoice paid although the
+money left again. Deleting or reversing payments in the ERP is an accountant's call (the payment may
+be reconciled, in a closed period, or re-presented), so Cashline never does it: the reversal line
+goes to the exception queue naming the payment and invoices, and the audit log records it.
+
+A reversal is linked to a posted incoming line of the same currency and opposite amount, booked
+before it (within ``LOOKBACK``), not linked to another reversal yet, whose payer facts agree (no
+differing counterparty account or name) and share at least one of end-to-end id, structured
+reference, counterparty account, counterparty name or remittance text; the line sharing most wins,
+the latest on a tie. A line carrying no payer facts at all (BAI2) is linked only when exactly one
+posted line fits by amount, and says so.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from decimal import Decimal
+
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session, aliased
+
+from addon.models import AuditLog, BankLine, Match, Tenant
+
+logger = logging.getLogger(__name__)
+
+LOOKBACK = timedelta(days=180)
+REVERSAL = "reversal"  # Match.decision of a flagged reversal line (never posted)
+
+
+def flag_reversals(session: Session, tenant: Tenant, statement_id: int, *, actor: str) -> int:
+    """Put the statement's reversals of posted payments into the exception queue; returns how many.
+
+    The lines picked are those ``returns.takes_money_back`` describes, as stored at import.
+    """
+    lines = session.scalars(select(BankLine).where(
+        BankLine.tenant_id == tenant.id, BankLine.statement_id == statement_id, BankLine.status == "ignored",
+        BankLine.amount < 0, BankLine.reverses_line_id.is_(None),
+        BankLine.reversal.is_(True) | BankLine.return_reason.is_not(None)).order_by(BankLine.id)).all()
+    flagged = 0
+    for line in lines:
+        found = _original(session, tenant, line)
+        if found is not None:
+            _flag(session, tenant, line, *found, actor=actor)
+            flagged += 1
+    session.flush()
+    return flagged
+
+
+def _original(session: Session, tenant: Tenant, line: BankLine) -> tuple[BankLine, Match, bool] | None:
+    """The posted line this reversal takes back, its match, and whether only the amount links them."""
+    other = aliased(BankLine)
+    rows = session.execute(
+        select(BankLine, Match).join(Match, Match.bank_line_id == BankLine.id)
+        .where(BankLine.tenant_id == tenant.id, Match.status == "posted", BankLine.amount == -line.amount,
+               BankLine.currency == line.currency, BankLine.booking_date <= line.booking_date,
+               BankLine.booking_date >= line.booking_date - LOOKBACK,
+               ~exists().where(other.reverses_line_id == BankLine.id))
+        .order_by(BankLine.booking_date.desc(), BankLine.id.desc())).all()
+    scored = [(score, orig, match) for orig, match in rows if (score := _shared_facts(line, orig))]
+    if scored:
+        best = max(score for score, _, _ in scored)
+        _, orig, match = next(s for s in scored if s[0] == best)  # rows are latest first
+        return orig, match, False
+    if not _has_payer_facts(line) and len(rows) == 1:
+        return rows[0][0], rows[0][1], True
+    return None
+
+
+def _shared_facts(rev: BankLine, orig: BankLine) -> int:
+    """How many identifying facts the two lines share; 0 when their payers disagree."""
+    accounts = _norm(rev.counterparty_account), _norm(orig.counterparty_account)
+    names = _norm(rev.counterparty_name), _norm(orig.counterparty_name)
+    if all(accounts) and accounts[0] != accounts[1]:
+        return 0
+    if all(names) and not (names[0].startswith(names[1]) or names[1].startswith(names[0])):
+        return 0  # a prefix still agrees: banks truncate names differently
+    pairs = [(rev.end_to_end_id, orig.end_to_end_id), (rev.structured_reference, orig.structured_reference),
+             accounts, names, (rev.remittance_text, orig.remittance_text)]
+    return sum(1 for a, b in pairs if _norm(a) and _norm(a) == _norm(b))
+
+
+def _has_payer_facts(line: BankLine) -> bool:
+    return any((line.end_to_end_id, line.structured_reference, line.counterparty_account, line.counterparty_name))
+
+
+def _norm(value: str | None) -> str:
+    return " ".join((value or "").casefold().split())
+
+
+def _flag(session: Session, tenant: Tenant, line: BankLine, original: BankLine, posted: Match, by_amount: bool,
+          *, actor: str) -> None:
+    numbers = [str(a.get("number") or a["invoice_id"]) for a in posted.allocations]
+    payment_ids = [str(i) for i in posted.posted_payment_ids]
+    reason = _explanation(line, original, numbers, payment_ids, by_amount)
+    logger.warning("tenant %s: bank line %s: %s", tenant.id, line.id, reason)
+    session.add(Match(tenant_id=tenant.id, bank_line_id=line.id, decision=REVERSAL, confidence=Decimal("0"),
+                      allocations=[], suggestions=[], explanation=reason, residual=None, status="proposed",
+                      posted_payment_ids=[]))
+    line.status, line.reverses_line_id = "exception", original.id
+    session.add(AuditLog(tenant_id=tenant.id, actor=actor, action="payment.reversed", object_type="bank_line",
+                         object_id=str(line.id), before={"line_status": "ignored"},
+                         after={"line_status": "exception", "original_line_id": original.id,
+                                "match_id": posted.id, "payment_ids": payment_ids, "invoices": numbers,
+                                "amount": str(line.amount), "return_reason": line.return_reason},
+                         reason=reason))
+
+
+def _explanation(line: BankLine, original: BankLine, numbers: list[str], payment_ids: list[str],
+                 by_amount: bool) -> str:
+    payer = f" from {original.counterparty_name}" if original.counterparty_name else ""
+    text = (f"payment reversed by the bank after it was posted as payment {payment_ids[0] if payment_ids else '?'} "
+            f"on invoice{'s' if len(numbers) > 1 else ''} {', '.join(numbers)} (bank line {original.id} of "
+            f"{original.booking_date.isoformat()}, {original.amount} {original.currency}{payer})")
+    if line.return_reason:
+        text += f"; return reason {line.return_reason}"
+    if by_amount:
+        text += "; linked by the amount only, check it is that payment"
+    return (text + "; the ERP still shows it paid: reverse or delete the payment there (Cashline does not), "
+            "then reject this line to clear it")

@@ -1,0 +1,130 @@
+"""Money the bank takes back after we posted it as a payment goes to a human, never silently ignored."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from addon.domain.types import InvoiceStatus
+from addon.models import AuditLog, BankLine, Match
+from addon.services.reconciliation import (
+    QueueActionError,
+    change_match,
+    confirm_suggestion,
+    exception_queue,
+    import_statement,
+    reconcile,
+    reject_match,
+)
+from tests.addon.reconciliation.conftest import ACME_IBAN, NOW
+from tests.addon.reconciliation.statements import Entry, camt053
+
+PAID = Entry("1200.00", "Acme Trading Ltd", ACME_IBAN, "INV-1001", day=date(2026, 11, 3))
+# camt: a reversed credit is booked as a debit with RvslInd and still names the debtor (the payer).
+REVERSED = Entry("-1200.00", "Acme Trading Ltd", ACME_IBAN, "INV-1001", day=date(2026, 11, 10), reversal=True)
+
+
+def _run(db, tenant, platform, entries, statement_id):  # type: ignore[no-untyped-def]
+    imported = import_statement(db, tenant, camt053(entries, statement_id=statement_id), f"{statement_id}.xml")
+    return reconcile(db, tenant, platform, imported["statement_id"], NOW)
+
+
+def _line(db, amount: str) -> BankLine:  # type: ignore[no-untyped-def]
+    return db.scalars(select(BankLine).where(BankLine.amount == Decimal(amount))).one()
+
+
+def test_reversal_of_a_posted_payment_goes_to_the_exception_queue(db, tenant, platform) -> None:
+    assert _run(db, tenant, platform, [PAID], "S1")["posted"] == 1
+    [payment_id] = platform.payments
+    summary = _run(db, tenant, platform, [REVERSED], "S2")
+    assert (summary["reversals"], summary["exceptions"], summary["posted"]) == (1, 1, 0)
+    line, original = _line(db, "-1200.00"), _line(db, "1200.00")
+    assert (line.status, line.reversal, line.reverses_line_id) == ("exception", True, original.id)
+    match = db.scalars(select(Match).where(Match.bank_line_id == line.id)).one()
+    assert (match.decision, match.status, match.allocations) == ("reversal", "proposed", [])
+    assert match.explanation.startswith(
+        f"payment reversed by the bank after it was posted as payment {payment_id} on invoice INV-1001")
+    [entry] = exception_queue(db, tenant)
+    assert entry["line"].id == line.id
+    audit = db.scalars(select(AuditLog).where(AuditLog.action == "payment.reversed")).one()
+    assert audit.object_id == str(line.id)
+    assert audit.after["original_line_id"] == original.id
+    assert audit.after["payment_ids"] == [payment_id]
+    # Nothing is undone in the ERP by us: a human decides (reverse the payment there, then clear the line).
+    assert [kind for kind, _ in platform.writes] == ["create_payment"]
+    assert platform.invoices["i1001"].status is InvoiceStatus.PAID
+    with pytest.raises(QueueActionError, match="reversal"):
+        confirm_suggestion(db, tenant, line.id, 0, user_id=None)
+    with pytest.raises(QueueActionError, match="reversal"):
+        change_match(db, tenant, line.id, [("INV-1002", "100.00")], user_id=None)
+    reject_match(db, tenant, line.id, user_id=None)
+    assert exception_queue(db, tenant) == []
+
+    # Running the statement again flags nothing twice.
+    again = import_statement(db, tenant, camt053([REVERSED], statement_id="S2"), "S2.xml")
+    assert again["duplicate_file"]
+    assert reconcile(db, tenant, platform, line.statement_id, NOW)["reversals"] == 0
+    assert len(db.scalars(select(AuditLog).where(AuditLog.action == "payment.reversed")).all()) == 1
+
+
+def test_sepa_return_in_the_same_statement_as_the_payment_is_flagged(db, tenant, platform) -> None:
+    returned = Entry("-1200.00", "Acme Trading Ltd", ACME_IBAN, "INV-1001", day=date(2026, 11, 10),
+                     return_reason="AC04")
+    summary = _run(db, tenant, platform, [PAID, returned], "S1")
+    assert (summary["posted"], summary["reversals"]) == (1, 1)
+    line = _line(db, "-1200.00")
+    assert (line.status, line.return_reason) == ("exception", "AC04")
+    match = db.scalars(select(Match).where(Match.bank_line_id == line.id)).one()
+    assert "return reason AC04" in match.explanation
+
+
+def test_reversals_that_match_nothing_we_posted_stay_ignored(db, tenant, platform) -> None:
+    # Another payer's money taken back, and a reversal of a line we never posted (still in the queue).
+    summary = _run(db, tenant, platform, [PAID, Entry("42.42", "Someone Else", text="birthday"),
+                                          Entry("-1200.00", "Globex BV", text="INV-1001", reversal=True),
+                                          Entry("-42.42", "Someone Else", text="birthday", reversal=True),
+                                          Entry("-30.00", "Bank", text="account fee")], "S1")
+    assert (summary["posted"], summary["reversals"]) == (1, 0)
+    assert [_line(db, a).status for a in ("-1200.00", "-42.42", "-30.00")] == ["ignored"] * 3
+    assert not db.scalars(select(AuditLog).where(AuditLog.action == "payment.reversed")).all()
+
+
+MT940 = """{1:F01BANKGB2LXXXX0000000000}{2:O940}{4:
+:20:REF1
+:25:GB29NWBK60161331926819
+:28C:1/1
+:60F:C261102GBP0,00
+:61:2611031103C1200,00NTRFNONREF//B1
+:86:/EREF/E2E-1/NAME/Acme Trading Ltd/REMI/USTD//INV-1001/
+:61:2611101110RC1200,00NTRFNONREF//B2
+:86:/EREF/E2E-1/NAME/Acme Trading Ltd/RTRN/AC04/REMI/USTD//INV-1001/
+:62F:C261110GBP0,00
+-}
+"""
+
+BAI2 = b"""01,SENDER,RECEIVER,261110,0800,1,,,2/
+02,RECEIVER,SENDER,1,261110,,GBP,2/
+03,ACC-1,,010,0,,,015,0,,/
+16,175,120000,Z,BREF1,,INV-1001/
+16,555,120000,Z,BREF2,,DEPOSITED ITEM RETURNED/
+49,0,3/
+98,0,1,5/
+99,0,1,7"""
+
+
+@pytest.mark.parametrize(("data", "filename", "by_amount"), [(MT940.encode(), "s.sta", False),
+                                                             (BAI2, "s.bai2", True)])
+def test_mt940_and_bai2_returns_of_a_posted_payment_are_flagged(db, tenant, platform, data, filename,
+                                                                by_amount) -> None:
+    imported = import_statement(db, tenant, data, filename)
+    summary = reconcile(db, tenant, platform, imported["statement_id"], NOW)
+    assert (summary["posted"], summary["reversals"]) == (1, 1), db.scalars(select(Match.explanation)).all()
+    line = _line(db, "-1200.00")
+    assert (line.status, line.reverses_line_id) == ("exception", _line(db, "1200.00").id)
+    explanation = db.scalars(select(Match.explanation).where(Match.bank_line_id == line.id)).one()
+    assert "posted as payment pay-1 on invoice INV-1001" in explanation
+    assert ("linked by the amount only" in explanation) is by_amount
+    assert line.return_reason == (None if by_amount else "AC04")
