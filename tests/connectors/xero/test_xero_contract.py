@@ -105,6 +105,10 @@ def test_write_endpoints(openapi: OpenAPI, org: XeroSandbox, http: requests.Sess
         "Type": "ACCREC", "Contact": {"ContactID": contact}, "Date": "2026-11-03", "DueDate": "2026-12-03",
         "Status": "AUTHORISED", "LineItems": [{"Description": "work", "Quantity": 2, "UnitAmount": 50}]}]}))
     check(openapi, http.post(org.api_url("/Contacts"), json={"Contacts": [{"Name": "Contract Test Ltd"}]}))
+    new_invoice = {"Type": "ACCREC", "Contact": {"ContactID": contact}, "Date": "2026-11-03",
+                   "LineItems": [{"Description": "work", "Quantity": 1, "UnitAmount": 5}]}
+    mixed_invoices = {"Invoices": [new_invoice, {**new_invoice, "Status": "PAID"}]}
+    check(openapi, http.put(org.api_url("/Invoices?summarizeErrors=false"), json=mixed_invoices))
 
 
 def test_overpayment_and_spend_money_bodies(openapi: OpenAPI, org: XeroSandbox, http: requests.Session) -> None:
