@@ -20,6 +20,7 @@ from connectors.xero.emulator.store import (
     UnknownEntityError,
     XeroValidationError,
     check_contact_status,
+    invoice_edits,
     lookup,
 )
 from connectors.xero.emulator.where import WhereError
@@ -368,7 +369,7 @@ def _prepare_invoice_update(store: OrgStore, item: dict[str, Any], inv: InvoiceR
     status, due = item.get("Status"), date_field(item, "DueDate", required=False)
     reference, sent = item.get("Reference"), item.get("SentToContact")
     current = claims.invoice_statuses.get(inv.id, inv.status)
-    store.check_invoice_update(inv, status=status, current=current)
+    store.check_invoice_update(inv, status=status, edits=invoice_edits(due, reference, sent), current=current)
     claims.invoice_statuses[inv.id] = status or current
     return lambda: store.update_invoice(inv.id, status=status, due_date=due, reference=reference, sent=sent)
 

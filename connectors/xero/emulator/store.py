@@ -212,7 +212,7 @@ class OrgStore:
         """Approve, void or delete an invoice, or edit its due date/reference."""
         with self.lock:
             inv = self.invoice(invoice_id)
-            self.check_invoice_update(inv, status=status)
+            self.check_invoice_update(inv, status=status, edits=invoice_edits(due_date, reference, sent))
             inv.status = status or inv.status
             # Xero does not bump UpdatedDateUTC for a DueDate/SentToContact edit on a part-paid invoice
             # (documented): the reason the connector needs a periodic full sweep.
@@ -226,13 +226,17 @@ class OrgStore:
             self._emit("INVOICE", inv.id, "UPDATE")
         return inv
 
-    def check_invoice_update(self, inv: InvoiceRecord, *, status: str | None, current: str | None = None) -> None:
-        """Raise XeroValidationError unless ``inv`` may be moved to ``status``.
+    def check_invoice_update(self, inv: InvoiceRecord, *, status: str | None, edits: Collection[str] = (),
+                             current: str | None = None) -> None:
+        """Raise XeroValidationError unless ``inv`` may be moved to ``status`` and have the fields named in
+        ``edits`` (DueDate, Reference, SentToContact) changed.
 
         ``current`` is the status earlier elements of the same batch leave the invoice in (default: its own),
         so a batch can be checked in full before any of it is saved.
         """
         current = current or inv.status
+        if edits:
+            _check_editable(inv, current, edits)
         if not status or status == current:
             return
         allowed = {"DRAFT": {"SUBMITTED", "AUTHORISED", "DELETED"}, "SUBMITTED": {"AUTHORISED", "DELETED", "DRAFT"},
@@ -433,6 +437,26 @@ class OrgStore:
 
 
 R = TypeVar("R")
+
+
+# What a PAID invoice still takes: marking it sent does not touch the amounts a payment settled.
+PAID_EDITABLE = frozenset({"SentToContact"})
+
+
+def invoice_edits(due_date: date | None, reference: str | None, sent: bool | None) -> set[str]:
+    """The invoice fields an update sets (by their Xero names)."""
+    given = {"DueDate": due_date, "Reference": reference, "SentToContact": sent}
+    return {name for name, value in given.items() if value is not None}
+
+
+def _check_editable(inv: InvoiceRecord, status: str, edits: Collection[str]) -> None:
+    # A voided or deleted invoice is closed for good; a paid one is locked by its payments and credit
+    # notes until they are removed (a part-paid AUTHORISED one still takes a new due date or reference).
+    if status in ("VOIDED", "DELETED"):
+        raise XeroValidationError("Invoice not of valid status for modification", element={"InvoiceID": inv.id})
+    if status == "PAID" and set(edits) - PAID_EDITABLE:
+        raise XeroValidationError("This document cannot be edited as it has a payment or credit note "
+                                  "allocated to it.", element={"InvoiceID": inv.id})
 
 
 def check_contact_status(status: str | None) -> None:

@@ -147,3 +147,55 @@ def test_contact_batch_summarize_errors_false_keeps_the_good_ones(sandbox: XeroS
     assert (ok["StatusAttributeString"], ok["Name"]) == ("OK", "Kept Ltd")
     assert (failed["StatusAttributeString"], failed["HasValidationErrors"]) == ("ERROR", True)
     assert len(sandbox.store.contacts) == before + 1
+
+
+# --- 2. voided, deleted and paid invoices cannot be edited --------------------------------------------
+
+
+def finished_invoice(sandbox: XeroSandbox, api: requests.Session, status: str) -> InvoiceRecord:
+    if status == "PAID":
+        return next(i for i in sandbox.store.invoices.values() if i.status == "PAID")
+    made = api.put(sandbox.api_url("/Invoices"), json=new_invoice(open_invoice(sandbox).contact_id,
+                                                               Status="AUTHORISED" if status == "VOIDED" else "DRAFT"))
+    inv = sandbox.store.invoice(made.json()["Invoices"][0]["InvoiceID"])
+    assert api.post(sandbox.api_url(f"/Invoices/{inv.id}"), json={"Status": status}).status_code == 200
+    return inv
+
+
+@pytest.mark.parametrize(("status", "message"), [
+    ("VOIDED", "Invoice not of valid status for modification"),
+    ("DELETED", "Invoice not of valid status for modification"),
+    ("PAID", "This document cannot be edited as it has a payment or credit note allocated to it.")])
+@pytest.mark.parametrize("edit", [{"DueDate": "2027-03-31"}, {"Reference": "edited"}],
+                         ids=["due-date", "reference"])
+def test_finished_invoice_cannot_be_edited(sandbox: XeroSandbox, api: requests.Session, status: str, message: str,
+                                          edit: dict[str, str]) -> None:
+    inv = finished_invoice(sandbox, api, status)
+    due, reference, updated = inv.due_date, inv.reference, inv.updated
+    assert first_error(api.post(sandbox.api_url(f"/Invoices/{inv.id}"), json=edit)) == message
+    assert (inv.due_date, inv.reference, inv.updated, inv.status) == (due, reference, updated, status)
+
+
+@pytest.mark.parametrize("status", ["VOIDED", "DELETED"])
+def test_voided_or_deleted_invoice_cannot_be_marked_sent(sandbox: XeroSandbox, api: requests.Session,
+                                                         status: str) -> None:
+    inv = finished_invoice(sandbox, api, status)
+    resp = api.post(sandbox.api_url(f"/Invoices/{inv.id}"), json={"SentToContact": True})
+    assert first_error(resp) == "Invoice not of valid status for modification"
+    assert inv.sent is False
+
+
+def test_paid_invoice_can_still_be_marked_sent(sandbox: XeroSandbox, api: requests.Session) -> None:
+    inv = next(i for i in sandbox.store.invoices.values() if i.status == "PAID" and not i.sent)
+    resp = api.post(sandbox.api_url(f"/Invoices/{inv.id}"), json={"SentToContact": True})
+    assert resp.status_code == 200, resp.text
+    assert inv.sent is True
+
+
+def test_batch_editing_a_voided_invoice_changes_nothing(sandbox: XeroSandbox, api: requests.Session) -> None:
+    inv, voided = open_invoice(sandbox), finished_invoice(sandbox, api, "VOIDED")
+    due = inv.due_date
+    resp = api.post(sandbox.api_url("/Invoices"), json={"Invoices": [
+        {"InvoiceID": inv.id, "DueDate": "2027-03-31"}, {"InvoiceID": voided.id, "DueDate": "2027-03-31"}]})
+    assert first_error(resp) == "Invoice not of valid status for modification"
+    assert inv.due_date == due
