@@ -273,7 +273,7 @@ def _prepare_contact(store: OrgStore, item: dict[str, Any], contact_id: str | No
         check_contact_status(status)
         return lambda: store.update_contact(rec.id, email=email, status=status)
     name, currency = str(item.get("Name") or ""), item.get("DefaultCurrency")
-    store.check_new_contact(name, claimed=claims.contact_names)
+    store.check_new_contact(name, currency=currency, claimed=claims.contact_names)
     claims.contact_names.add(name.lower())
     return lambda: store.create_contact(name, email, currency)
 
@@ -354,13 +354,14 @@ def _prepare_invoice(store: OrgStore, item: dict[str, Any], invoice_id: str | No
     issue = date_field(item, "Date")
     due = date_field(item, "DueDate", required=False) or issue
     contact_id, status = ref_id(item, "Contact", "ContactID"), item.get("Status", "DRAFT")
+    currency = item.get("CurrencyCode")
     # An automatic number is chosen now, so a later element of the batch that asks for it by hand clashes.
     number = item.get("InvoiceNumber") or store.next_invoice_number(reserved=claims.invoice_numbers)
-    store.check_new_invoice(contact_id, issue, due, total, status=status, number=number,
+    store.check_new_invoice(contact_id, issue, due, total, status=status, number=number, currency=currency,
                             claimed=claims.invoice_numbers)
     claims.invoice_numbers.add(number.lower())
     return lambda: store.create_invoice(contact_id, issue, due, total, number=number, status=status,
-                                        reference=item.get("Reference"), currency=item.get("CurrencyCode"),
+                                        reference=item.get("Reference"), currency=currency,
                                         description=str(lines[0].get("Description") or "Services"))
 
 
@@ -461,8 +462,9 @@ def _prepare_credit_note(store: OrgStore, item: dict[str, Any]) -> Callable[[], 
         raise XeroValidationError("Credit note must have at least one line item.")
     total, on = lines_total(lines), date_field(item, "Date")
     contact_id, status = ref_id(item, "Contact", "ContactID"), item.get("Status", "DRAFT")
-    store.check_new_credit_note(contact_id, total, status=status)
-    return lambda: store.create_credit_note(contact_id, on, total, currency=item.get("CurrencyCode"),
+    currency = item.get("CurrencyCode")
+    store.check_new_credit_note(contact_id, total, status=status, currency=currency)
+    return lambda: store.create_credit_note(contact_id, on, total, currency=currency,
                                             reference=item.get("Reference"), status=status,
                                             number=item.get("CreditNoteNumber"))
 

@@ -1,5 +1,6 @@
 """Accounting API routes for money that moves without an invoice: bank transactions (RECEIVE, SPEND and
-RECEIVE-OVERPAYMENT), the overpayments they create, and the chart of accounts they are coded to."""
+RECEIVE-OVERPAYMENT), the overpayments they create, the chart of accounts they are coded to, and the
+organisation's currencies."""
 
 from __future__ import annotations
 
@@ -44,6 +45,11 @@ def banking_blueprint(store: OrgStore) -> Blueprint:
         """GET /Accounts: the chart of accounts."""
         return envelope(store, "Accounts", [wire.account(store, a) for a in store.accounts.values()])
 
+    @bp.get("/Currencies")
+    def list_currencies() -> Response:
+        """GET /Currencies: the currencies the organisation has added, base currency included."""
+        return envelope(store, "Currencies", [wire.currency(code) for code in sorted(store.currencies)])
+
     return bp
 
 
@@ -52,10 +58,10 @@ def _prepare_bank_transaction(store: OrgStore, item: dict[str, Any]) -> Callable
     if not item.get("Type") or not isinstance(bank, dict) or not bank.get("Code"):
         raise XeroValidationError("Type, LineItems and BankAccount are required.")
     contact_id, on, code = ref_id(item, "Contact", "ContactID"), date_field(item, "Date"), str(bank["Code"])
-    lines, kind = _line_items(item), str(item["Type"])
-    store.check_bank_transaction(contact_id, code, lines, kind=kind)
+    lines, kind, currency = _line_items(item), str(item["Type"]), item.get("CurrencyCode")
+    store.check_bank_transaction(contact_id, code, lines, kind=kind, currency=currency)
     return lambda: store.create_bank_transaction(contact_id, on, code, lines, reference=item.get("Reference"),
-                                                 kind=kind, currency=item.get("CurrencyCode"))
+                                                 kind=kind, currency=currency)
 
 
 def _line_items(item: dict[str, Any]) -> list[LineItemRecord]:

@@ -84,7 +84,12 @@ class OrgStore:
     history: dict[str, list[HistoryRecord]] = field(default_factory=dict)
     listeners: list[ChangeListener] = field(default_factory=list)
     lock: threading.RLock = field(default_factory=threading.RLock)
+    # The currencies the organisation has added (GET /Currencies); the base currency always is one.
+    currencies: set[str] = field(default_factory=set)
     _counter: int = 0
+
+    def __post_init__(self) -> None:
+        self.currencies.add(self.base_currency)
 
     # --- helpers -------------------------------------------------------------------------
     def new_id(self, kind: str) -> str:
@@ -121,6 +126,12 @@ class OrgStore:
         except UnknownEntityError:
             raise XeroValidationError("Invoice could not be found") from None
 
+    def check_currency(self, code: str | None) -> None:
+        """Raise XeroValidationError unless ``code`` (None: the default) is one of the organisation's
+        currencies; Xero answers the same for a code that is not ISO 4217 at all."""
+        if code is not None and code not in self.currencies:
+            raise XeroValidationError(f"Organisation is not subscribed to currency {code}")
+
     def _settle(self, inv: InvoiceRecord, on: date) -> None:
         # Xero flips AUTHORISED <-> PAID as the amount due reaches or leaves zero.
         if inv.status == "AUTHORISED" and inv.amount_due <= ZERO:
@@ -132,20 +143,21 @@ class OrgStore:
     def create_contact(self, name: str, email: str | None = None, currency: str | None = None) -> ContactRecord:
         """Add a customer contact."""
         with self.lock:
-            self.check_new_contact(name)
+            self.check_new_contact(name, currency=currency)
             rec = ContactRecord(self.new_id("contact"), name, email, currency or self.base_currency,
                                 self.clock.now())
             self.contacts[rec.id] = rec
         self._emit("CONTACT", rec.id, "CREATE")
         return rec
 
-    def check_new_contact(self, name: str, *, claimed: Collection[str] = ()) -> None:
+    def check_new_contact(self, name: str, *, currency: str | None = None, claimed: Collection[str] = ()) -> None:
         """Raise XeroValidationError unless a contact called ``name`` can be added.
 
         ``claimed`` holds the (lower-cased) names earlier elements of the same batch add.
         """
         if not name.strip():
             raise XeroValidationError("The contact name must be specified.")
+        self.check_currency(currency)
         wanted = name.lower()
         if wanted in claimed or any(c.name.lower() == wanted for c in self.contacts.values()):
             raise XeroValidationError(f"The contact name {name} is already assigned to another contact. "
@@ -169,7 +181,8 @@ class OrgStore:
                        currency: str | None = None, description: str = "Services") -> InvoiceRecord:
         """Raise a sales (ACCREC) invoice with one line."""
         with self.lock:
-            contact = self.check_new_invoice(contact_id, issue, due, total, status=status, number=number)
+            contact = self.check_new_invoice(contact_id, issue, due, total, status=status, number=number,
+                                             currency=currency)
             rec = InvoiceRecord(self.new_id("invoice"), number or self.next_invoice_number(), contact.id,
                                 currency or contact.currency, issue, due, total, self.clock.now(),
                                 status=status, reference=reference, description=description)
@@ -178,7 +191,8 @@ class OrgStore:
         return rec
 
     def check_new_invoice(self, contact_id: str, issue: date, due: date, total: Decimal, *, status: str,
-                          number: str | None = None, claimed: Collection[str] = ()) -> ContactRecord:
+                          number: str | None = None, currency: str | None = None,
+                          claimed: Collection[str] = ()) -> ContactRecord:
         """The invoice's contact, or XeroValidationError if such an invoice cannot be raised.
 
         ``claimed`` holds the (lower-cased) invoice numbers earlier elements of the same batch take.
@@ -186,6 +200,7 @@ class OrgStore:
         contact = self._existing_contact(contact_id)
         if status not in ("DRAFT", "SUBMITTED", "AUTHORISED"):
             raise XeroValidationError(f"Invoice status {status} is not valid for a new invoice.")
+        self.check_currency(currency)
         if total <= ZERO:
             raise XeroValidationError("Invoice total must be greater than zero.")
         if due < issue:
@@ -313,7 +328,7 @@ class OrgStore:
                            number: str | None = None) -> CreditNoteRecord:
         """Raise a sales credit note (ACCRECCREDIT)."""
         with self.lock:
-            contact = self.check_new_credit_note(contact_id, total, status=status)
+            contact = self.check_new_credit_note(contact_id, total, status=status, currency=currency)
             rec = CreditNoteRecord(self.new_id("creditnote"), number or self._next_credit_number(), contact.id,
                                    currency or contact.currency, on, total, self.clock.now(),
                                    reference=reference, status=status)
@@ -321,9 +336,11 @@ class OrgStore:
         self._emit("CREDITNOTE", rec.id, "CREATE")
         return rec
 
-    def check_new_credit_note(self, contact_id: str, total: Decimal, *, status: str) -> ContactRecord:
+    def check_new_credit_note(self, contact_id: str, total: Decimal, *, status: str,
+                              currency: str | None = None) -> ContactRecord:
         """The credit note's contact, or XeroValidationError if such a credit note cannot be raised."""
         contact = self._existing_contact(contact_id)
+        self.check_currency(currency)
         if total <= ZERO:
             raise XeroValidationError("Credit note total must be greater than zero.")
         if status not in ("DRAFT", "SUBMITTED", "AUTHORISED"):
@@ -390,7 +407,8 @@ class OrgStore:
                                 kind: str = "RECEIVE", currency: str | None = None) -> BankTransactionRecord:
         """Spend or receive money, or receive an overpayment (which becomes an Overpayment credit)."""
         with self.lock:
-            contact, lines = self.check_bank_transaction(contact_id, bank_account_code, lines, kind=kind)
+            contact, lines = self.check_bank_transaction(contact_id, bank_account_code, lines, kind=kind,
+                                                         currency=currency)
             total = sum((line.amount for line in lines), ZERO)
             rec = BankTransactionRecord(self.new_id("banktransaction"), contact.id, on, currency or contact.currency,
                                         self.clock.now(), bank_account_code, lines, reference, kind)
@@ -403,12 +421,13 @@ class OrgStore:
         return rec
 
     def check_bank_transaction(self, contact_id: str, bank_account_code: str, lines: list[LineItemRecord], *,
-                               kind: str) -> tuple[ContactRecord, list[LineItemRecord]]:
+                               kind: str, currency: str | None = None) -> tuple[ContactRecord, list[LineItemRecord]]:
         """The contact and the lines as Xero books them, or XeroValidationError if the transaction cannot
         be made."""
         contact = self._existing_contact(contact_id)
         if kind not in ("RECEIVE", "SPEND", "RECEIVE-OVERPAYMENT"):
             raise XeroValidationError(f"Bank transaction type {kind} is not supported by this emulator.")
+        self.check_currency(currency)
         self.bank_account(bank_account_code)
         if kind == "RECEIVE-OVERPAYMENT":
             lines = self._overpayment_lines(lines)

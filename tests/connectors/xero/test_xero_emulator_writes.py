@@ -199,3 +199,47 @@ def test_batch_editing_a_voided_invoice_changes_nothing(sandbox: XeroSandbox, ap
         {"InvoiceID": inv.id, "DueDate": "2027-03-31"}, {"InvoiceID": voided.id, "DueDate": "2027-03-31"}]})
     assert first_error(resp) == "Invoice not of valid status for modification"
     assert inv.due_date == due
+
+
+# --- 3. only the organisation's currencies ------------------------------------------------------------
+
+
+def test_currencies_lists_the_organisation_currencies(sandbox: XeroSandbox, api: requests.Session) -> None:
+    resp = api.get(sandbox.api_url("/Currencies"))
+    assert resp.status_code == 200, resp.text
+    codes = {c["Code"] for c in resp.json()["Currencies"]}
+    assert codes == {"GBP", "EUR", "USD"}  # the base currency and the generator's foreign ones
+    seeded = {c.currency for c in sandbox.store.contacts.values()}
+    seeded |= {i.currency for i in sandbox.store.invoices.values()}
+    assert seeded <= codes
+
+
+@pytest.mark.parametrize("code", ["XYZ", "JPY"], ids=["not-iso-4217", "not-enabled"])
+def test_a_currency_the_organisation_does_not_have_is_refused(sandbox: XeroSandbox, api: requests.Session,
+                                                              code: str) -> None:
+    contact = open_invoice(sandbox).contact_id
+    message = f"Organisation is not subscribed to currency {code}"
+    counts = (len(sandbox.store.invoices), len(sandbox.store.credit_notes), len(sandbox.store.bank_transactions),
+              len(sandbox.store.contacts))
+    invoice = api.put(sandbox.api_url("/Invoices"), json=new_invoice(contact, CurrencyCode=code))
+    assert first_error(invoice) == message
+    note = api.put(sandbox.api_url("/CreditNotes"), json={
+        "Type": "ACCRECCREDIT", "Contact": {"ContactID": contact}, "Date": "2026-11-02", "CurrencyCode": code,
+        "LineItems": [{"Description": "pricing", "Quantity": 1, "UnitAmount": 5}]})
+    assert first_error(note) == message
+    txn = api.put(sandbox.api_url("/BankTransactions"), json={
+        "Type": "RECEIVE", "Contact": {"ContactID": contact}, "Date": "2026-11-03", "BankAccount": {"Code": "090"},
+        "CurrencyCode": code,
+        "LineItems": [{"Description": "r", "Quantity": 1, "UnitAmount": 3, "AccountCode": "200"}]})
+    assert first_error(txn) == message
+    person = api.put(sandbox.api_url("/Contacts"), json={"Name": "Elsewhere Ltd", "DefaultCurrency": code})
+    assert first_error(person) == message
+    assert counts == (len(sandbox.store.invoices), len(sandbox.store.credit_notes),
+                      len(sandbox.store.bank_transactions), len(sandbox.store.contacts))
+
+
+def test_an_enabled_foreign_currency_is_accepted(sandbox: XeroSandbox, api: requests.Session) -> None:
+    contact = open_invoice(sandbox).contact_id
+    made = api.put(sandbox.api_url("/Invoices"), json=new_invoice(contact, CurrencyCode="USD"))
+    assert made.status_code == 200, made.text
+    assert made.json()["Invoices"][0]["CurrencyCode"] == "USD"
