@@ -6,7 +6,7 @@ keeps tokens in process-global state, and a rotated refresh token must go to the
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,6 +20,14 @@ from connectors.tokens import utcnow
 
 REFRESH_TOKEN_LIFETIME = timedelta(days=60)  # unused refresh tokens expire after 60 days
 TIMEOUT = 20.0
+# Xero's limits are counted per minute: a 429 without a usable Retry-After waits out a whole window.
+DEFAULT_RATE_LIMIT_WAIT = 60.0
+
+
+def rate_limit_wait(headers: Mapping[str, str] | None) -> float:
+    """The seconds a 429 asks for: its Retry-After, ``0`` included (retry at once), else a minute."""
+    wait = retry_after_seconds(headers)
+    return DEFAULT_RATE_LIMIT_WAIT if wait is None else wait
 
 
 def token_set(payload: dict[str, Any], now: datetime) -> TokenSet:
@@ -43,7 +51,7 @@ def _send(method: str, url: str, *, session: requests.Session | None = None, **k
         if session is None:
             http.close()
     if resp.status_code == 429:
-        raise RateLimitedError("rate limited by Xero", retry_after=retry_after_seconds(resp.headers) or 60.0,
+        raise RateLimitedError("rate limited by Xero", retry_after=rate_limit_wait(resp.headers),
                                problem=resp.headers.get("X-Rate-Limit-Problem"), body=resp.text)
     if resp.status_code >= 500:
         raise TransientError(f"Xero answered {resp.status_code}", status=resp.status_code, body=resp.text)

@@ -72,7 +72,7 @@ from connectors.errors import (
     TransientError,
     ValidationError,
 )
-from connectors.retry import MAX_ATTEMPTS, call_with_retries, retry_after_seconds
+from connectors.retry import MAX_ATTEMPTS, call_with_retries
 from connectors.tokens import TokenStore, utcnow
 from connectors.xero import auth, mapping, webhooks
 
@@ -86,7 +86,7 @@ def map_api_exception(exc: ApiException) -> ConnectorError:
     headers = dict(exc.headers or {}) if exc.http_resp is not None else {}
     if status == 429:
         lowered = {k.lower(): v for k, v in headers.items()}
-        return RateLimitedError("Xero rate limit reached", retry_after=retry_after_seconds(headers) or 60.0,
+        return RateLimitedError("Xero rate limit reached", retry_after=auth.rate_limit_wait(headers),
                                 problem=lowered.get("x-rate-limit-problem"), body=body)
     if status in (401, 403):
         return AuthError(f"Xero refused the credentials ({status}): reconnect needed", status=status, body=body)

@@ -6,16 +6,26 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Blueprint, Response, request
 
 from connectors.xero.emulator import wire
 from connectors.xero.emulator.listing import id_list, select
-from connectors.xero.emulator.records import CreditNoteRecord, InvoiceRecord
-from connectors.xero.emulator.store import OrgStore, UnknownEntityError, XeroValidationError, lookup
+from connectors.xero.emulator.records import ContactRecord, CreditNoteRecord, InvoiceRecord
+from connectors.xero.emulator.store import (
+    OrgStore,
+    UnknownEntityError,
+    XeroValidationError,
+    check_contact_status,
+    invoice_edits,
+    lookup,
+)
 from connectors.xero.emulator.where import WhereError
+
+R = TypeVar("R")
 
 JSON = "application/json; charset=utf-8"
 CENT = Decimal("0.01")
@@ -105,6 +115,62 @@ def ref_id(item: dict[str, Any], key: str, id_key: str) -> str:
     return str(ref[id_key])
 
 
+@dataclass
+class BatchClaims:
+    """What the earlier elements of one request will take, so each later element is checked against the
+    state they leave: the whole batch is checked before any of it is saved."""
+
+    invoice_numbers: set[str] = field(default_factory=set)  # lower-cased
+    contact_names: set[str] = field(default_factory=set)  # lower-cased
+    invoice_statuses: dict[str, str] = field(default_factory=dict)  # InvoiceID -> status after the element
+
+
+# Parses and checks one element (raising XeroValidationError), and answers the step that saves it.
+Prepare = Callable[[dict[str, Any], BatchClaims], Callable[[], R]]
+
+
+def save_all(store: OrgStore, items: list[dict[str, Any]], prepare: Prepare[R]) -> list[R]:
+    """Save every element or none (Xero's default, summarizeErrors=true)."""
+    # Every element is checked before the first one is saved, or the valid ones would be kept beside
+    # the 400 that the invalid one causes (the lock keeps other requests from changing what was checked).
+    with store.lock:
+        claims = BatchClaims()
+        saves = [prepare(item, claims) for item in items]
+        return [save() for save in saves]
+
+
+def save_each(store: OrgStore, items: list[dict[str, Any]], prepare: Prepare[R],
+              serialise: Callable[[R], dict[str, Any]], error_flag: str) -> list[dict[str, Any]]:
+    """summarizeErrors=false: each element is saved, or comes back carrying its own ValidationErrors
+    (``error_flag`` is the entity's HasErrors / HasValidationErrors field)."""
+    out = []
+    for item in items:
+        try:
+            with store.lock:
+                made = prepare(item, BatchClaims())()
+        except XeroValidationError as exc:
+            out.append({**item, "StatusAttributeString": "ERROR", error_flag: True,
+                        "ValidationErrors": [{"Message": m} for m in exc.messages]})
+        else:
+            out.append({**serialise(made), "StatusAttributeString": "OK"})
+    return out
+
+
+def write(store: OrgStore, plural: str, prepare: Prepare[R], serialise: Callable[[R], dict[str, Any]],
+          error_flag: str) -> Response:
+    """PUT/POST of a collection: all or nothing unless the request says summarizeErrors=false."""
+    items = elements(body_json(), plural)
+    if request.args.get("summarizeErrors", "true").lower() == "false":
+        return envelope(store, plural, save_each(store, items, prepare, serialise, error_flag))
+    return envelope(store, plural, [serialise(r) for r in save_all(store, items, prepare)])
+
+
+def write_one(store: OrgStore, plural: str, prepare: Prepare[R], serialise: Callable[[R], dict[str, Any]]) -> Response:
+    """POST /{plural}/{id}: the first element, through the same checks as a batch."""
+    item = elements(body_json(), plural)[0]
+    return envelope(store, plural, [serialise(r) for r in save_all(store, [item], prepare)])
+
+
 def accounting_blueprint(store: OrgStore) -> Blueprint:
     """The Accounting API for one organisation."""
     bp = Blueprint("xero_accounting", __name__, url_prefix=API_ROOT)
@@ -187,22 +253,29 @@ def _contact_routes(bp: Blueprint, store: OrgStore) -> None:
     @bp.route("/Contacts", methods=["PUT", "POST"])
     def create_contacts() -> Response:
         """PUT/POST /Contacts: create, or update when a ContactID is given."""
-        made = []
-        for item in elements(body_json(), "Contacts"):
-            if item.get("ContactID"):
-                made.append(store.update_contact(str(item["ContactID"]), email=item.get("EmailAddress"),
-                                                 status=item.get("ContactStatus")))
-            else:
-                made.append(store.create_contact(str(item.get("Name") or ""), item.get("EmailAddress"),
-                                                 item.get("DefaultCurrency")))
-        return envelope(store, "Contacts", [wire.contact(c) for c in made])
+        return write(store, "Contacts", lambda item, claims: _prepare_contact(store, item, None, claims),
+                     wire.contact, "HasValidationErrors")
 
     @bp.post("/Contacts/<contact_id>")
     def update_contact(contact_id: str) -> Response:
         """POST /Contacts/{id}."""
-        item = elements(body_json(), "Contacts")[0]
-        rec = store.update_contact(contact_id, email=item.get("EmailAddress"), status=item.get("ContactStatus"))
-        return envelope(store, "Contacts", [wire.contact(rec)])
+        return write_one(store, "Contacts", lambda item, claims: _prepare_contact(store, item, contact_id, claims),
+                         wire.contact)
+
+
+def _prepare_contact(store: OrgStore, item: dict[str, Any], contact_id: str | None,
+                     claims: BatchClaims) -> Callable[[], ContactRecord]:
+    contact_id = contact_id or item.get("ContactID")
+    email = item.get("EmailAddress")
+    if contact_id:
+        rec = store.contact(str(contact_id))  # unknown: 404
+        status = item.get("ContactStatus")
+        check_contact_status(status)
+        return lambda: store.update_contact(rec.id, email=email, status=status)
+    name, currency = str(item.get("Name") or ""), item.get("DefaultCurrency")
+    store.check_new_contact(name, currency=currency, claimed=claims.contact_names)
+    claims.contact_names.add(name.lower())
+    return lambda: store.create_contact(name, email, currency)
 
 
 def _find_invoice(store: OrgStore, key: str) -> InvoiceRecord:
@@ -241,16 +314,16 @@ def _invoice_routes(bp: Blueprint, store: OrgStore) -> None:
 
     @bp.route("/Invoices", methods=["PUT", "POST"])
     def create_invoices() -> Response:
-        """PUT/POST /Invoices."""
-        made = [_upsert_invoice(store, item, None) for item in elements(body_json(), "Invoices")]
-        return envelope(store, "Invoices", [wire.invoice(store, i) for i in made])
+        """PUT/POST /Invoices: create, or update when an InvoiceID is given."""
+        return write(store, "Invoices", lambda item, claims: _prepare_invoice(store, item, None, claims),
+                     lambda i: wire.invoice(store, i), "HasErrors")
 
     @bp.post("/Invoices/<invoice_id>")
     def update_invoice(invoice_id: str) -> Response:
-        """POST /Invoices/{id}: status change or edit."""
-        item = elements(body_json(), "Invoices")[0]
-        inv = _upsert_invoice(store, item, _find_invoice(store, invoice_id).id)
-        return envelope(store, "Invoices", [wire.invoice(store, inv)])
+        """POST /Invoices/{id or number}: status change or edit."""
+        found = _find_invoice(store, invoice_id).id
+        return write_one(store, "Invoices", lambda item, claims: _prepare_invoice(store, item, found, claims),
+                         lambda i: wire.invoice(store, i))
 
     @bp.get("/Invoices/<invoice_id>/History")
     def get_history(invoice_id: str) -> Response:
@@ -267,12 +340,11 @@ def _invoice_routes(bp: Blueprint, store: OrgStore) -> None:
         return envelope(store, "HistoryRecords", [wire.history(h) for h in made])
 
 
-def _upsert_invoice(store: OrgStore, item: dict[str, Any], invoice_id: str | None) -> InvoiceRecord:
+def _prepare_invoice(store: OrgStore, item: dict[str, Any], invoice_id: str | None,
+                     claims: BatchClaims) -> Callable[[], InvoiceRecord]:
     invoice_id = invoice_id or item.get("InvoiceID")
     if invoice_id:
-        return store.update_invoice(str(invoice_id), status=item.get("Status"),
-                                    due_date=date_field(item, "DueDate", required=False),
-                                    reference=item.get("Reference"), sent=item.get("SentToContact"))
+        return _prepare_invoice_update(store, item, store.invoice(str(invoice_id)), claims)
     if item.get("Type", "ACCREC") != "ACCREC":
         raise XeroValidationError("Only ACCREC invoices are supported by this emulator.")
     lines = item.get("LineItems") or []
@@ -280,11 +352,27 @@ def _upsert_invoice(store: OrgStore, item: dict[str, Any], invoice_id: str | Non
         raise XeroValidationError("Invoice must have at least one line item.")
     total = lines_total(lines)
     issue = date_field(item, "Date")
-    return store.create_invoice(ref_id(item, "Contact", "ContactID"), issue,
-                                date_field(item, "DueDate", required=False) or issue, total,
-                                number=item.get("InvoiceNumber"), status=item.get("Status", "DRAFT"),
-                                reference=item.get("Reference"), currency=item.get("CurrencyCode"),
-                                description=str(lines[0].get("Description") or "Services"))
+    due = date_field(item, "DueDate", required=False) or issue
+    contact_id, status = ref_id(item, "Contact", "ContactID"), item.get("Status", "DRAFT")
+    currency = item.get("CurrencyCode")
+    # An automatic number is chosen now, so a later element of the batch that asks for it by hand clashes.
+    number = item.get("InvoiceNumber") or store.next_invoice_number(reserved=claims.invoice_numbers)
+    store.check_new_invoice(contact_id, issue, due, total, status=status, number=number, currency=currency,
+                            claimed=claims.invoice_numbers)
+    claims.invoice_numbers.add(number.lower())
+    return lambda: store.create_invoice(contact_id, issue, due, total, number=number, status=status,
+                                        reference=item.get("Reference"), currency=currency,
+                                        description=str(lines[0].get("Description") or "Services"))
+
+
+def _prepare_invoice_update(store: OrgStore, item: dict[str, Any], inv: InvoiceRecord,
+                            claims: BatchClaims) -> Callable[[], InvoiceRecord]:
+    status, due = item.get("Status"), date_field(item, "DueDate", required=False)
+    reference, sent = item.get("Reference"), item.get("SentToContact")
+    current = claims.invoice_statuses.get(inv.id, inv.status)
+    store.check_invoice_update(inv, status=status, edits=invoice_edits(due, reference, sent), current=current)
+    claims.invoice_statuses[inv.id] = status or current
+    return lambda: store.update_invoice(inv.id, status=status, due_date=due, reference=reference, sent=sent)
 
 
 def _payment_routes(bp: Blueprint, store: OrgStore) -> None:
@@ -352,20 +440,8 @@ def _credit_note_routes(bp: Blueprint, store: OrgStore) -> None:
     @bp.route("/CreditNotes", methods=["PUT", "POST"])
     def create_credit_notes() -> Response:
         """PUT/POST /CreditNotes."""
-        made = []
-        for item in elements(body_json(), "CreditNotes"):
-            if item.get("Type", "ACCRECCREDIT") != "ACCRECCREDIT":
-                raise XeroValidationError("Only ACCRECCREDIT credit notes are supported by this emulator.")
-            lines = item.get("LineItems") or []
-            if not isinstance(lines, list) or not lines:
-                raise XeroValidationError("Credit note must have at least one line item.")
-            total = lines_total(lines)
-            made.append(store.create_credit_note(ref_id(item, "Contact", "ContactID"), date_field(item, "Date"),
-                                                 total, currency=item.get("CurrencyCode"),
-                                                 reference=item.get("Reference"),
-                                                 status=item.get("Status", "DRAFT"),
-                                                 number=item.get("CreditNoteNumber")))
-        return envelope(store, "CreditNotes", [wire.credit_note(store, n) for n in made])
+        return write(store, "CreditNotes", lambda item, _claims: _prepare_credit_note(store, item),
+                     lambda n: wire.credit_note(store, n), "HasErrors")
 
     @bp.route("/CreditNotes/<note_id>/Allocations", methods=["PUT", "POST"])
     def allocate(note_id: str) -> Response:
@@ -376,6 +452,21 @@ def _credit_note_routes(bp: Blueprint, store: OrgStore) -> None:
             _check_allocations(store, note, parsed)
             made = [store.allocate_credit(note.id, invoice_id, amount, on) for invoice_id, amount, on in parsed]
         return envelope(store, "Allocations", [wire.allocation(store, a) for a in made])
+
+
+def _prepare_credit_note(store: OrgStore, item: dict[str, Any]) -> Callable[[], CreditNoteRecord]:
+    if item.get("Type", "ACCRECCREDIT") != "ACCRECCREDIT":
+        raise XeroValidationError("Only ACCRECCREDIT credit notes are supported by this emulator.")
+    lines = item.get("LineItems") or []
+    if not isinstance(lines, list) or not lines:
+        raise XeroValidationError("Credit note must have at least one line item.")
+    total, on = lines_total(lines), date_field(item, "Date")
+    contact_id, status = ref_id(item, "Contact", "ContactID"), item.get("Status", "DRAFT")
+    currency = item.get("CurrencyCode")
+    store.check_new_credit_note(contact_id, total, status=status, currency=currency)
+    return lambda: store.create_credit_note(contact_id, on, total, currency=currency,
+                                            reference=item.get("Reference"), status=status,
+                                            number=item.get("CreditNoteNumber"))
 
 
 def _parse_allocation(item: dict[str, Any]) -> tuple[str, Decimal, Any]:

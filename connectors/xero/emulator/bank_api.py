@@ -1,8 +1,10 @@
 """Accounting API routes for money that moves without an invoice: bank transactions (RECEIVE, SPEND and
-RECEIVE-OVERPAYMENT), the overpayments they create, and the chart of accounts they are coded to."""
+RECEIVE-OVERPAYMENT), the overpayments they create, the chart of accounts they are coded to, and the
+organisation's currencies."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response
@@ -11,16 +13,15 @@ from connectors.xero.emulator import wire
 from connectors.xero.emulator.api import (
     API_ROOT,
     CENT,
-    body_json,
     date_field,
-    elements,
     envelope,
     install_error_handlers,
     money,
     read_routes,
     ref_id,
+    write,
 )
-from connectors.xero.emulator.records import LineItemRecord
+from connectors.xero.emulator.records import BankTransactionRecord, LineItemRecord
 from connectors.xero.emulator.store import OrgStore, XeroValidationError
 
 
@@ -36,23 +37,31 @@ def banking_blueprint(store: OrgStore) -> Blueprint:
     @bp.route("/BankTransactions", methods=["PUT", "POST"])
     def create_bank_transactions() -> Response:
         """PUT/POST /BankTransactions: RECEIVE, SPEND and RECEIVE-OVERPAYMENT."""
-        made = []
-        for item in elements(body_json(), "BankTransactions"):
-            bank = item.get("BankAccount") or {}
-            if not item.get("Type") or not isinstance(bank, dict) or not bank.get("Code"):
-                raise XeroValidationError("Type, LineItems and BankAccount are required.")
-            made.append(store.create_bank_transaction(
-                ref_id(item, "Contact", "ContactID"), date_field(item, "Date"), str(bank["Code"]),
-                _line_items(item), reference=item.get("Reference"), kind=str(item["Type"]),
-                currency=item.get("CurrencyCode")))
-        return envelope(store, "BankTransactions", [wire.bank_transaction(store, t) for t in made])
+        return write(store, "BankTransactions", lambda item, _claims: _prepare_bank_transaction(store, item),
+                     lambda t: wire.bank_transaction(store, t), "HasErrors")
 
     @bp.get("/Accounts")
     def list_accounts() -> Response:
         """GET /Accounts: the chart of accounts."""
         return envelope(store, "Accounts", [wire.account(store, a) for a in store.accounts.values()])
 
+    @bp.get("/Currencies")
+    def list_currencies() -> Response:
+        """GET /Currencies: the currencies the organisation has added, base currency included."""
+        return envelope(store, "Currencies", [wire.currency(code) for code in sorted(store.currencies)])
+
     return bp
+
+
+def _prepare_bank_transaction(store: OrgStore, item: dict[str, Any]) -> Callable[[], BankTransactionRecord]:
+    bank = item.get("BankAccount") or {}
+    if not item.get("Type") or not isinstance(bank, dict) or not bank.get("Code"):
+        raise XeroValidationError("Type, LineItems and BankAccount are required.")
+    contact_id, on, code = ref_id(item, "Contact", "ContactID"), date_field(item, "Date"), str(bank["Code"])
+    lines, kind, currency = _line_items(item), str(item["Type"]), item.get("CurrencyCode")
+    store.check_bank_transaction(contact_id, code, lines, kind=kind, currency=currency)
+    return lambda: store.create_bank_transaction(contact_id, on, code, lines, reference=item.get("Reference"),
+                                                 kind=kind, currency=currency)
 
 
 def _line_items(item: dict[str, Any]) -> list[LineItemRecord]:

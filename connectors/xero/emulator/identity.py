@@ -10,6 +10,7 @@ import base64
 import hashlib
 import secrets
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -92,6 +93,9 @@ class _Refresh:
     issued: datetime
     rotated: datetime | None = None
     revoked: bool = False
+    # When the user signed in (epoch seconds, the signer's clock) if the grant has openid: a refresh then
+    # answers a new id_token that keeps this auth_time, as Xero's recorded refresh response shows.
+    signed_in: int | None = None
 
 
 @dataclass
@@ -150,15 +154,24 @@ class IdentityState:
         """Whether ``client_id`` currently holds a connection to ``tenant_id``."""
         return any(c.client_id == client_id and c.tenant_id == tenant_id for c in self.connections.values())
 
-    def issue(self, client_id: str, scope: str) -> dict[str, Any]:
-        """A fresh access + refresh token pair in the token endpoint's response shape."""
+    def issue(self, client_id: str, scope: str, *, issuer: str, nonce: str | None = None,
+              signed_in: int | None = None) -> dict[str, Any]:
+        """A fresh access + refresh token pair in the token endpoint's response shape, with an id_token
+        when the scope has ``openid`` (``signed_in``: the original sign-in, on a refresh)."""
         now = self.clock.now()
         access, refresh = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        openid = "openid" in scope.split()
+        if openid and signed_in is None:
+            signed_in = int(time.time())  # the signer stamps iat/exp from the real clock: so must auth_time
         self.access[access] = _Access(client_id, now + ACCESS_TTL)
-        self.refresh[refresh] = _Refresh(client_id, scope, now)
-        # Only these keys: xero-python's OAuth2Token.update_token rejects unknown ones.
-        return {"access_token": access, "expires_in": int(ACCESS_TTL.total_seconds()), "token_type": "Bearer",
-                "refresh_token": refresh, "scope": scope}
+        self.refresh[refresh] = _Refresh(client_id, scope, now, signed_in=signed_in if openid else None)
+        # Only these keys: xero-python's OAuth2Token.update_token rejects unknown ones (id_token it takes).
+        issued: dict[str, Any] = {"access_token": access, "expires_in": int(ACCESS_TTL.total_seconds()),
+                                  "token_type": "Bearer", "refresh_token": refresh, "scope": scope}
+        if openid:
+            issued["id_token"] = self.signer.sign(issuer=issuer, audience=client_id, subject=self.user["sub"],
+                                                  nonce=nonce, **{**self.user, "auth_time": signed_in})
+        return issued
 
     def connect(self, client_id: str) -> None:
         """Create (or refresh) the app's connection to the organisation."""
@@ -348,11 +361,7 @@ def _exchange_code(state: IdentityState, app: AppRegistration) -> Response:
         return _oauth_error("invalid_grant")
     code.used = True
     state.connect(app.client_id)
-    issued = state.issue(app.client_id, code.scope)
-    if "openid" in code.scope.split():
-        issued["id_token"] = state.signer.sign(issuer=issuer(), audience=app.client_id,
-                                               subject=state.user["sub"], nonce=code.nonce, **state.user)
-    return jsonify(issued)
+    return jsonify(state.issue(app.client_id, code.scope, issuer=issuer(), nonce=code.nonce))
 
 
 def _refresh(state: IdentityState, app: AppRegistration) -> Response:
@@ -365,4 +374,5 @@ def _refresh(state: IdentityState, app: AppRegistration) -> Response:
     if expired or past_grace or not any(c.client_id == app.client_id for c in state.connections.values()):
         return _oauth_error("invalid_grant")
     rec.rotated = rec.rotated or now
-    return jsonify(state.issue(app.client_id, rec.scope))
+    # No nonce on a refresh (OpenID Connect Core 12.2): the request carries none to echo.
+    return jsonify(state.issue(app.client_id, rec.scope, issuer=issuer(), signed_in=rec.signed_in))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
 
-from connectors.sandbox.generator import SandboxCompany, SandboxInvoice
+from connectors.sandbox.generator import CURRENCY_WEIGHTS, SandboxCompany, SandboxInvoice
 from connectors.xero.emulator.records import (
     AllocationRecord,
     ContactRecord,
@@ -25,6 +25,10 @@ def build_store(company: SandboxCompany, *, clock: Clock | None = None) -> OrgSt
     seed = company.seed
     store = OrgStore(tenant_id=stable_id(seed, "tenant", "org"), name=company.name, seed=seed,
                      base_currency=company.base_currency, clock=clock or Clock())
+    # A multi-currency organisation: every currency the generator deals in has been added, so anything
+    # the seeded customers (or Cashline on their behalf) send in their own currency is accepted.
+    store.currencies.update(CURRENCY_WEIGHTS)
+    store.currencies.update(cust.currency for cust in company.customers)
     for cust in company.customers:
         cid = stable_id(seed, "contact", cust.id)
         store.contacts[cid] = ContactRecord(cid, cust.name, cust.email, cust.currency,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -84,7 +84,12 @@ class OrgStore:
     history: dict[str, list[HistoryRecord]] = field(default_factory=dict)
     listeners: list[ChangeListener] = field(default_factory=list)
     lock: threading.RLock = field(default_factory=threading.RLock)
+    # The currencies the organisation has added (GET /Currencies); the base currency always is one.
+    currencies: set[str] = field(default_factory=set)
     _counter: int = 0
+
+    def __post_init__(self) -> None:
+        self.currencies.add(self.base_currency)
 
     # --- helpers -------------------------------------------------------------------------
     def new_id(self, kind: str) -> str:
@@ -121,6 +126,12 @@ class OrgStore:
         except UnknownEntityError:
             raise XeroValidationError("Invoice could not be found") from None
 
+    def check_currency(self, code: str | None) -> None:
+        """Raise XeroValidationError unless ``code`` (None: the default) is one of the organisation's
+        currencies; Xero answers the same for a code that is not ISO 4217 at all."""
+        if code is not None and code not in self.currencies:
+            raise XeroValidationError(f"Organisation is not subscribed to currency {code}")
+
     def _settle(self, inv: InvoiceRecord, on: date) -> None:
         # Xero flips AUTHORISED <-> PAID as the amount due reaches or leaves zero.
         if inv.status == "AUTHORISED" and inv.amount_due <= ZERO:
@@ -131,25 +142,33 @@ class OrgStore:
     # --- contacts ------------------------------------------------------------------------
     def create_contact(self, name: str, email: str | None = None, currency: str | None = None) -> ContactRecord:
         """Add a customer contact."""
-        if not name.strip():
-            raise XeroValidationError("The contact name must be specified.")
         with self.lock:
-            if any(c.name.lower() == name.lower() for c in self.contacts.values()):
-                raise XeroValidationError(f"The contact name {name} is already assigned to another contact. "
-                                          "The contact name must be unique across all active contacts.")
+            self.check_new_contact(name, currency=currency)
             rec = ContactRecord(self.new_id("contact"), name, email, currency or self.base_currency,
                                 self.clock.now())
             self.contacts[rec.id] = rec
         self._emit("CONTACT", rec.id, "CREATE")
         return rec
 
+    def check_new_contact(self, name: str, *, currency: str | None = None, claimed: Collection[str] = ()) -> None:
+        """Raise XeroValidationError unless a contact called ``name`` can be added.
+
+        ``claimed`` holds the (lower-cased) names earlier elements of the same batch add.
+        """
+        if not name.strip():
+            raise XeroValidationError("The contact name must be specified.")
+        self.check_currency(currency)
+        wanted = name.lower()
+        if wanted in claimed or any(c.name.lower() == wanted for c in self.contacts.values()):
+            raise XeroValidationError(f"The contact name {name} is already assigned to another contact. "
+                                      "The contact name must be unique across all active contacts.")
+
     def update_contact(self, contact_id: str, *, email: str | None = None,
                        status: str | None = None) -> ContactRecord:
         """Change a contact's email or archive it (archiving is an UPDATE event)."""
         with self.lock:
             rec = self.contact(contact_id)
-            if status is not None and status not in ("ACTIVE", "ARCHIVED"):
-                raise XeroValidationError(f"ContactStatus {status} is not valid.")
+            check_contact_status(status)
             rec.email = email if email is not None else rec.email
             rec.status = status or rec.status
             rec.updated = self.clock.now()
@@ -161,32 +180,45 @@ class OrgStore:
                        number: str | None = None, status: str = "AUTHORISED", reference: str | None = None,
                        currency: str | None = None, description: str = "Services") -> InvoiceRecord:
         """Raise a sales (ACCREC) invoice with one line."""
-        contact = self._existing_contact(contact_id)
-        if status not in ("DRAFT", "SUBMITTED", "AUTHORISED"):
-            raise XeroValidationError(f"Invoice status {status} is not valid for a new invoice.")
-        if total <= ZERO:
-            raise XeroValidationError("Invoice total must be greater than zero.")
-        if due < issue:
-            raise XeroValidationError("Due date must not be earlier than the invoice date.")
         with self.lock:
-            if number and self._invoice_number_taken(number):
-                raise XeroValidationError("Invoice # must be unique.")
-            rec = InvoiceRecord(self.new_id("invoice"), number or self._next_invoice_number(), contact.id,
+            contact = self.check_new_invoice(contact_id, issue, due, total, status=status, number=number,
+                                             currency=currency)
+            rec = InvoiceRecord(self.new_id("invoice"), number or self.next_invoice_number(), contact.id,
                                 currency or contact.currency, issue, due, total, self.clock.now(),
                                 status=status, reference=reference, description=description)
             self.invoices[rec.id] = rec
         self._emit("INVOICE", rec.id, "CREATE")
         return rec
 
+    def check_new_invoice(self, contact_id: str, issue: date, due: date, total: Decimal, *, status: str,
+                          number: str | None = None, currency: str | None = None,
+                          claimed: Collection[str] = ()) -> ContactRecord:
+        """The invoice's contact, or XeroValidationError if such an invoice cannot be raised.
+
+        ``claimed`` holds the (lower-cased) invoice numbers earlier elements of the same batch take.
+        """
+        contact = self._existing_contact(contact_id)
+        if status not in ("DRAFT", "SUBMITTED", "AUTHORISED"):
+            raise XeroValidationError(f"Invoice status {status} is not valid for a new invoice.")
+        self.check_currency(currency)
+        if total <= ZERO:
+            raise XeroValidationError("Invoice total must be greater than zero.")
+        if due < issue:
+            raise XeroValidationError("Due date must not be earlier than the invoice date.")
+        if number and (number.lower() in claimed or self._invoice_number_taken(number)):
+            raise XeroValidationError("Invoice # must be unique.")
+        return contact
+
     def _invoice_number_taken(self, number: str) -> bool:
         # Xero keeps sales invoice numbers unique (case aside); a deleted invoice gives its number up.
         wanted = number.lower()
         return any(i.number.lower() == wanted and i.status != "DELETED" for i in self.invoices.values())
 
-    def _next_invoice_number(self) -> str:
-        # Like Xero's automatic sequence, skip numbers already chosen by hand.
+    def next_invoice_number(self, reserved: Collection[str] = ()) -> str:
+        """The next automatic invoice number, skipping numbers already chosen by hand and the (lower-cased)
+        ``reserved`` ones that earlier elements of the same batch will take."""
         n = len(self.invoices) + 1
-        while self._invoice_number_taken(f"INV-{n:06d}"):
+        while self._invoice_number_taken(f"INV-{n:06d}") or f"inv-{n:06d}" in reserved:
             n += 1
         return f"INV-{n:06d}"
 
@@ -195,8 +227,8 @@ class OrgStore:
         """Approve, void or delete an invoice, or edit its due date/reference."""
         with self.lock:
             inv = self.invoice(invoice_id)
-            if status and status != inv.status:
-                self._transition(inv, status)
+            self.check_invoice_update(inv, status=status, edits=invoice_edits(due_date, reference, sent))
+            inv.status = status or inv.status
             # Xero does not bump UpdatedDateUTC for a DueDate/SentToContact edit on a part-paid invoice
             # (documented): the reason the connector needs a periodic full sweep.
             silent = status is None and reference is None and inv.amount_paid > ZERO
@@ -209,16 +241,27 @@ class OrgStore:
             self._emit("INVOICE", inv.id, "UPDATE")
         return inv
 
-    def _transition(self, inv: InvoiceRecord, status: str) -> None:
+    def check_invoice_update(self, inv: InvoiceRecord, *, status: str | None, edits: Collection[str] = (),
+                             current: str | None = None) -> None:
+        """Raise XeroValidationError unless ``inv`` may be moved to ``status`` and have the fields named in
+        ``edits`` (DueDate, Reference, SentToContact) changed.
+
+        ``current`` is the status earlier elements of the same batch leave the invoice in (default: its own),
+        so a batch can be checked in full before any of it is saved.
+        """
+        current = current or inv.status
+        if edits:
+            _check_editable(inv, current, edits)
+        if not status or status == current:
+            return
         allowed = {"DRAFT": {"SUBMITTED", "AUTHORISED", "DELETED"}, "SUBMITTED": {"AUTHORISED", "DELETED", "DRAFT"},
                    "AUTHORISED": {"VOIDED"}}
-        if status not in allowed.get(inv.status, set()):
+        if status not in allowed.get(current, set()):
             raise XeroValidationError(f"Invoice not of valid status for modification to {status}.",
                                       element={"InvoiceID": inv.id})
         if status == "VOIDED" and (inv.amount_paid > ZERO or inv.allocations):
             raise XeroValidationError("This document cannot be edited as it has a payment or credit "
                                       "note allocated to it.", element={"InvoiceID": inv.id})
-        inv.status = status
 
     def add_history(self, invoice_id: str, details: str) -> HistoryRecord:
         """Append a note to the invoice's history and notes."""
@@ -284,18 +327,25 @@ class OrgStore:
                            reference: str | None = None, status: str = "AUTHORISED",
                            number: str | None = None) -> CreditNoteRecord:
         """Raise a sales credit note (ACCRECCREDIT)."""
-        contact = self._existing_contact(contact_id)
-        if total <= ZERO:
-            raise XeroValidationError("Credit note total must be greater than zero.")
-        if status not in ("DRAFT", "SUBMITTED", "AUTHORISED"):
-            raise XeroValidationError(f"Credit note status {status} is not valid for a new credit note.")
         with self.lock:
+            contact = self.check_new_credit_note(contact_id, total, status=status, currency=currency)
             rec = CreditNoteRecord(self.new_id("creditnote"), number or self._next_credit_number(), contact.id,
                                    currency or contact.currency, on, total, self.clock.now(),
                                    reference=reference, status=status)
             self.credit_notes[rec.id] = rec
         self._emit("CREDITNOTE", rec.id, "CREATE")
         return rec
+
+    def check_new_credit_note(self, contact_id: str, total: Decimal, *, status: str,
+                              currency: str | None = None) -> ContactRecord:
+        """The credit note's contact, or XeroValidationError if such a credit note cannot be raised."""
+        contact = self._existing_contact(contact_id)
+        self.check_currency(currency)
+        if total <= ZERO:
+            raise XeroValidationError("Credit note total must be greater than zero.")
+        if status not in ("DRAFT", "SUBMITTED", "AUTHORISED"):
+            raise XeroValidationError(f"Credit note status {status} is not valid for a new credit note.")
+        return contact
 
     def allocate_credit(self, credit_note_id: str, invoice_id: str, amount: Decimal,
                         on: date) -> AllocationRecord:
@@ -356,19 +406,10 @@ class OrgStore:
                                 lines: list[LineItemRecord], *, reference: str | None = None,
                                 kind: str = "RECEIVE", currency: str | None = None) -> BankTransactionRecord:
         """Spend or receive money, or receive an overpayment (which becomes an Overpayment credit)."""
-        contact = self._existing_contact(contact_id)
-        if kind not in ("RECEIVE", "SPEND", "RECEIVE-OVERPAYMENT"):
-            raise XeroValidationError(f"Bank transaction type {kind} is not supported by this emulator.")
-        self.bank_account(bank_account_code)
-        if kind == "RECEIVE-OVERPAYMENT":
-            lines = self._overpayment_lines(lines)
-        else:
-            for line in lines:
-                self.line_account(line.account_code)
-        total = sum((line.amount for line in lines), ZERO)
-        if total <= ZERO:
-            raise XeroValidationError("The total must be greater than zero.")
         with self.lock:
+            contact, lines = self.check_bank_transaction(contact_id, bank_account_code, lines, kind=kind,
+                                                         currency=currency)
+            total = sum((line.amount for line in lines), ZERO)
             rec = BankTransactionRecord(self.new_id("banktransaction"), contact.id, on, currency or contact.currency,
                                         self.clock.now(), bank_account_code, lines, reference, kind)
             if kind == "RECEIVE-OVERPAYMENT":
@@ -378,6 +419,24 @@ class OrgStore:
                 rec.overpayment_id = over.id
             self.bank_transactions[rec.id] = rec
         return rec
+
+    def check_bank_transaction(self, contact_id: str, bank_account_code: str, lines: list[LineItemRecord], *,
+                               kind: str, currency: str | None = None) -> tuple[ContactRecord, list[LineItemRecord]]:
+        """The contact and the lines as Xero books them, or XeroValidationError if the transaction cannot
+        be made."""
+        contact = self._existing_contact(contact_id)
+        if kind not in ("RECEIVE", "SPEND", "RECEIVE-OVERPAYMENT"):
+            raise XeroValidationError(f"Bank transaction type {kind} is not supported by this emulator.")
+        self.check_currency(currency)
+        self.bank_account(bank_account_code)
+        if kind == "RECEIVE-OVERPAYMENT":
+            lines = self._overpayment_lines(lines)
+        else:
+            for line in lines:
+                self.line_account(line.account_code)
+        if sum((line.amount for line in lines), ZERO) <= ZERO:
+            raise XeroValidationError("The total must be greater than zero.")
+        return contact, lines
 
     def _overpayment_lines(self, lines: list[LineItemRecord]) -> list[LineItemRecord]:
         # Xero: an overpayment has a single line, coded to Accounts Receivable by Xero itself.
@@ -397,6 +456,32 @@ class OrgStore:
 
 
 R = TypeVar("R")
+
+
+# What a PAID invoice still takes: marking it sent does not touch the amounts a payment settled.
+PAID_EDITABLE = frozenset({"SentToContact"})
+
+
+def invoice_edits(due_date: date | None, reference: str | None, sent: bool | None) -> set[str]:
+    """The invoice fields an update sets (by their Xero names)."""
+    given = {"DueDate": due_date, "Reference": reference, "SentToContact": sent}
+    return {name for name, value in given.items() if value is not None}
+
+
+def _check_editable(inv: InvoiceRecord, status: str, edits: Collection[str]) -> None:
+    # A voided or deleted invoice is closed for good; a paid one is locked by its payments and credit
+    # notes until they are removed (a part-paid AUTHORISED one still takes a new due date or reference).
+    if status in ("VOIDED", "DELETED"):
+        raise XeroValidationError("Invoice not of valid status for modification", element={"InvoiceID": inv.id})
+    if status == "PAID" and set(edits) - PAID_EDITABLE:
+        raise XeroValidationError("This document cannot be edited as it has a payment or credit note "
+                                  "allocated to it.", element={"InvoiceID": inv.id})
+
+
+def check_contact_status(status: str | None) -> None:
+    """Raise XeroValidationError unless ``status`` is one a contact can be given (None: unchanged)."""
+    if status is not None and status not in ("ACTIVE", "ARCHIVED"):
+        raise XeroValidationError(f"ContactStatus {status} is not valid.")
 
 
 def lookup(table: dict[str, R], entity_id: str) -> R:

@@ -226,6 +226,17 @@ def overpayment(store: OrgStore, rec: OverpaymentRecord) -> dict[str, Any]:
     }
 
 
+# Names for the currencies organisations usually add; any other code is described by itself.
+CURRENCY_NAMES = {"AUD": "Australian Dollar", "CAD": "Canadian Dollar", "CHF": "Swiss Franc", "EUR": "Euro",
+                  "GBP": "British Pound", "JPY": "Japanese Yen", "NZD": "New Zealand Dollar",
+                  "USD": "United States Dollar", "ZAR": "South African Rand"}
+
+
+def currency(code: str) -> dict[str, Any]:
+    """A Currency as GET /Currencies returns it."""
+    return {"Code": code, "Description": CURRENCY_NAMES.get(code, code)}
+
+
 def account_ref(store: OrgStore, code: str) -> dict[str, Any]:
     """The short account embedded in payments and bank transactions."""
     account = store.accounts.get(code)

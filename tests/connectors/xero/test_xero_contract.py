@@ -64,6 +64,7 @@ def test_read_endpoints(openapi: OpenAPI, org: XeroSandbox, http: requests.Sessi
         f"/Invoices/{inv.id}", f"/Invoices/{inv.id}/History", "/Contacts", "/Contacts?page=1",
         f"/Contacts/{inv.contact_id}", "/Payments", "/Payments?page=1", f"/Payments/{payment.id}", "/CreditNotes",
         "/CreditNotes?page=1", f"/CreditNotes/{note.id}", "/BankTransactions", "/Accounts", "/Overpayments",
+        "/Currencies",
     ]
     for url in urls:
         body = check(openapi, http.get(org.api_url(url)))
@@ -105,6 +106,10 @@ def test_write_endpoints(openapi: OpenAPI, org: XeroSandbox, http: requests.Sess
         "Type": "ACCREC", "Contact": {"ContactID": contact}, "Date": "2026-11-03", "DueDate": "2026-12-03",
         "Status": "AUTHORISED", "LineItems": [{"Description": "work", "Quantity": 2, "UnitAmount": 50}]}]}))
     check(openapi, http.post(org.api_url("/Contacts"), json={"Contacts": [{"Name": "Contract Test Ltd"}]}))
+    new_invoice = {"Type": "ACCREC", "Contact": {"ContactID": contact}, "Date": "2026-11-03",
+                   "LineItems": [{"Description": "work", "Quantity": 1, "UnitAmount": 5}]}
+    mixed_invoices = {"Invoices": [new_invoice, {**new_invoice, "Status": "PAID"}]}
+    check(openapi, http.put(org.api_url("/Invoices?summarizeErrors=false"), json=mixed_invoices))
 
 
 def test_overpayment_and_spend_money_bodies(openapi: OpenAPI, org: XeroSandbox, http: requests.Session) -> None:

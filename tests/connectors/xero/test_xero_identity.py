@@ -162,3 +162,38 @@ def test_openid_discovery_pkce_and_signed_id_token(sandbox: XeroSandbox) -> None
     assert claims["email"] == "owner@sandbox.example"
     assert claims["sub"]
     assert state
+
+
+def _refresh_body(sandbox: XeroSandbox, refresh_token: str) -> dict[str, str]:
+    resp = requests.post(f"{sandbox.url}/connect/token", auth=(sandbox.client_id, sandbox.client_secret),
+                         data={"grant_type": "refresh_token", "refresh_token": refresh_token}, timeout=5)
+    assert resp.status_code == 200, resp.text
+    return resp.json()  # type: ignore[no-any-return]
+
+
+def test_refresh_of_an_openid_grant_returns_a_new_id_token(sandbox: XeroSandbox) -> None:
+    from joserfc import jwt
+    from joserfc.jwk import KeySet
+
+    first = authorize(sandbox)  # the test app asks for openid profile email
+    assert first.id_token
+    body = _refresh_body(sandbox, first.refresh_token)
+    # The keys of Xero's recorded refresh response (specs/xero/recorded/..._test_token_api_refresh_token.yaml).
+    assert set(body) == {"id_token", "access_token", "expires_in", "token_type", "refresh_token", "scope"}
+    keys = KeySet.import_key_set(requests.get(f"{sandbox.url}/.well-known/openid-configuration/jwks",
+                                              timeout=5).json())
+    original = jwt.decode(first.id_token, keys, algorithms=["RS256"]).claims
+    renewed = jwt.decode(body["id_token"], keys, algorithms=["RS256"]).claims
+    # OpenID Connect Core 12.2: same issuer, subject and audience; no nonce (none was sent with the refresh);
+    # auth_time is still the original sign-in.
+    for claim in ("iss", "sub", "aud", "auth_time", "email"):
+        assert renewed[claim] == original[claim]
+    assert "nonce" not in renewed
+    assert refresh(sandbox.config(), first).id_token  # and the connector keeps it
+
+
+def test_refresh_without_openid_has_no_id_token(sandbox: XeroSandbox) -> None:
+    code = allow(sandbox)  # scope: offline_access only
+    tokens = exchange_code(sandbox.config(), code, sandbox.redirect_uri)
+    body = _refresh_body(sandbox, tokens.refresh_token)
+    assert set(body) == {"access_token", "expires_in", "token_type", "refresh_token", "scope"}

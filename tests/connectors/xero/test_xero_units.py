@@ -125,3 +125,48 @@ def test_new_credit_note_numbers_do_not_clash_with_seeded_ones() -> None:
     made = [store.create_credit_note(contact, date(2026, 11, 2), Decimal("1.00")).number for _ in range(3)]
     assert len({n.number for n in store.credit_notes.values()}) == len(store.credit_notes)
     assert len(set(made)) == 3
+
+
+class _FakeHttpResponse:
+    """What ApiException reads from urllib3's response: status, reason, data, getheaders()."""
+
+    def __init__(self, status: int, headers: dict[str, str]) -> None:
+        self.status, self.reason, self.data, self._headers = status, "Too Many Requests", b"", headers
+
+    def getheaders(self) -> dict[str, str]:
+        return self._headers
+
+
+@pytest.mark.parametrize(("headers", "wait"), [
+    ({"Retry-After": "0", "X-Rate-Limit-Problem": "minute"}, 0.0),
+    ({"Retry-After": "7"}, 7.0),
+    ({}, 60.0),
+    ({"Retry-After": "soon"}, 60.0)], ids=["zero", "seconds", "absent", "not-a-number"])
+def test_sdk_429_keeps_a_zero_retry_after(headers: dict[str, str], wait: float) -> None:
+    from xero_python.exceptions import ApiException
+
+    from connectors.errors import RateLimitedError
+    from connectors.xero.connector import map_api_exception
+
+    err = map_api_exception(ApiException(http_resp=_FakeHttpResponse(429, headers)))
+    assert isinstance(err, RateLimitedError)
+    assert err.retry_after == wait
+
+
+@pytest.mark.parametrize(("headers", "wait"), [({"Retry-After": "0"}, 0.0), ({}, 60.0)], ids=["zero", "absent"])
+def test_identity_429_keeps_a_zero_retry_after(headers: dict[str, str], wait: float) -> None:
+    import requests
+
+    from connectors.errors import RateLimitedError
+    from connectors.xero.auth import _send
+
+    class _Session(requests.Session):
+        def request(self, *_args: Any, **_kwargs: Any) -> requests.Response:  # type: ignore[override]
+            resp = requests.Response()
+            resp.status_code, resp._content = 429, b""
+            resp.headers.update(headers)
+            return resp
+
+    with pytest.raises(RateLimitedError) as caught:
+        _send("POST", "http://identity.invalid/connect/token", session=_Session())
+    assert caught.value.retry_after == wait
