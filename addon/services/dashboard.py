@@ -37,12 +37,14 @@ def _settlements(session: Session, tenant_id: int) -> dict[int, list[tuple[date,
     return out
 
 
-def _receivable(inv: Invoice, settled: list[tuple[date, Decimal]]) -> Receivable:
+def _receivable(inv: Invoice, settled: list[tuple[date, Decimal]], today: date) -> Receivable:
     # The mirror may lack old payment rows; whatever is not explained by them was settled when paid.
+    # Its balance today is known (amount_due), so that settlement happened by today at the latest: dating
+    # it on a due date still ahead would age a partly (or fully) paid invoice by its total.
     known = sum((a for _, a in settled), Decimal("0"))
     missing = inv.total - inv.amount_due - known
     if missing > 0:
-        settled = [*settled, (inv.fully_paid_on or inv.due_date, missing)]
+        settled = [*settled, (min(inv.fully_paid_on or inv.due_date, today), missing)]
     return Receivable(str(inv.id), inv.issue_date, inv.due_date, inv.total, tuple(settled))
 
 
@@ -57,7 +59,7 @@ def tenant_dashboard(session: Session, tenant: Tenant, today: date) -> dict[str,
         by_currency[inv.currency].append(inv)
     currencies = {}
     for currency, group in sorted(by_currency.items(), key=lambda kv: -len(kv[1])):
-        receivables = [_receivable(inv, settled.get(inv.id, [])) for inv in group]
+        receivables = [_receivable(inv, settled.get(inv.id, []), today) for inv in group]
         open_items = [_open_amount(inv, scores.get(inv.id)) for inv in group if inv.status == "open"
                       and inv.amount_due > 0]
         currencies[currency] = {
