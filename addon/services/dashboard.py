@@ -77,7 +77,10 @@ def tenant_dashboard(session: Session, tenant: Tenant, today: date) -> dict[str,
 def _open_amount(inv: Invoice, score: RiskScore | None) -> OpenAmount:
     p10, p50, p90 = DEFAULT_QUANTILES
     if score is not None and score.p50_days is not None:
-        p10, p50, p90 = score.p10_days or p10, score.p50_days, score.p90_days or p90
+        # 0 days ("on the due date") is a prediction, not a missing one: only None falls back.
+        p10 = score.p10_days if score.p10_days is not None else p10
+        p90 = score.p90_days if score.p90_days is not None else p90
+        p50 = score.p50_days
     return OpenAmount(str(inv.id), inv.amount_due, inv.due_date, p10, p50, p90)
 
 

@@ -116,3 +116,13 @@ def test_paid_early_invoice_without_payment_rows_is_not_receivable(db, make_tena
     eur = tenant_dashboard(db, tenant, TODAY)["currencies"]["EUR"]
     assert sum(Decimal(v) for v in eur["aging"].values()) == Decimal("0")
 
+
+def test_forecast_keeps_a_zero_day_quantile_from_the_risk_model(db, make_tenant) -> None:
+    # p10 = p50 = p90 = 0 days ("pays on the due date"): 0 is a prediction, not a missing value.
+    tenant = make_tenant(name="Punctual Ltd")
+    inv = _one_invoice(db, tenant, due_in=2, total="800.00", due="800.00")
+    db.add(RiskScore(tenant_id=tenant.id, invoice_id=inv.id, model_version="t", p_late=Decimal("0.05"),
+                     band="low", p10_days=0, p50_days=0, p90_days=0, reasons=[]))
+    db.commit()
+    forecast = tenant_dashboard(db, tenant, TODAY)["currencies"]["EUR"]["forecast"]
+    assert forecast[0]["expected"] == "800.00"
