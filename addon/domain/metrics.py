@@ -2,6 +2,11 @@
 
 All amounts are Decimal; dates are passed in (``as_of``), never read from the clock. Inputs are
 small plain records so the same functions serve the dashboard, reports and tests.
+
+Variants: DSO is the simple period method, AR at ``as_of`` / net credit sales of the trailing period x
+its days; CEI the standard (begin AR + net credit sales - end AR) / (begin AR + net credit sales - end
+current AR). Net credit sales are invoices issued in the period less credit notes dated in it, so a
+credit note lowers sales instead of passing for cash collected.
 """
 
 from __future__ import annotations
@@ -18,20 +23,36 @@ AGING_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
 
 @dataclass(frozen=True, slots=True)
 class Receivable:
-    """An invoice's life: issued for ``total``; ``settlements`` are (date, amount) payments/credits."""
+    """An invoice's life: issued for ``total``; ``settlements`` are (date, amount) payments received,
+    ``credits`` (date, amount) credit notes applied to it.
+
+    Both reduce the balance, but only settlements are collections: a credit note takes back part of
+    the sale, so DSO and CEI count it against credit sales (net credit sales), not as cash collected.
+    """
 
     invoice_id: str
     issue_date: date
     due_date: date
     total: Decimal
     settlements: tuple[tuple[date, Decimal], ...] = ()
+    credits: tuple[tuple[date, Decimal], ...] = ()
 
     def outstanding_on(self, day: date) -> Decimal:
         """Balance at the end of ``day`` (zero before issue)."""
         if day < self.issue_date:
             return ZERO
-        settled = sum((amount for when, amount in self.settlements if when <= day), ZERO)
+        settled = sum((amount for when, amount in (*self.settlements, *self.credits) if when <= day), ZERO)
         return max(ZERO, self.total - settled)
+
+
+def net_credit_sales(receivables: Iterable[Receivable], start: date, end: date) -> Decimal:
+    """Invoices issued in (start, end] less credit notes dated in (start, end]."""
+    total = ZERO
+    for r in receivables:
+        if start < r.issue_date <= end:
+            total += r.total
+        total -= sum((amount for when, amount in r.credits if start < when <= end), ZERO)
+    return total
 
 
 def aging(receivables: Iterable[Receivable], as_of: date) -> dict[str, Decimal]:
@@ -50,9 +71,9 @@ def aging(receivables: Iterable[Receivable], as_of: date) -> dict[str, Decimal]:
 
 
 def dso(receivables: Sequence[Receivable], as_of: date, period_days: int = 90) -> Decimal | None:
-    """Days sales outstanding: receivables at ``as_of`` / credit sales in the period x period days."""
-    sales = sum((r.total for r in receivables if as_of - timedelta(days=period_days) < r.issue_date <= as_of), ZERO)
-    if sales == 0:
+    """Days sales outstanding: receivables at ``as_of`` / net credit sales in the period x period days."""
+    sales = net_credit_sales(receivables, as_of - timedelta(days=period_days), as_of)
+    if sales <= 0:
         return None
     ar = sum((r.outstanding_on(as_of) for r in receivables), ZERO)
     return (ar / sales * period_days).quantize(Decimal("0.1"), ROUND_HALF_UP)
@@ -61,11 +82,11 @@ def dso(receivables: Sequence[Receivable], as_of: date, period_days: int = 90) -
 def cei(receivables: Sequence[Receivable], as_of: date, period_days: int = 30) -> Decimal | None:
     """Collection effectiveness index (%): how much of what could be collected in the period was.
 
-    CEI = (begin AR + sales - end AR) / (begin AR + sales - end current AR) x 100.
+    CEI = (begin AR + net credit sales - end AR) / (begin AR + net credit sales - end current AR) x 100.
     """
     start = as_of - timedelta(days=period_days)
     begin = sum((r.outstanding_on(start) for r in receivables), ZERO)
-    sales = sum((r.total for r in receivables if start < r.issue_date <= as_of), ZERO)
+    sales = net_credit_sales(receivables, start, as_of)
     end_total = sum((r.outstanding_on(as_of) for r in receivables), ZERO)
     end_current = sum((r.outstanding_on(as_of) for r in receivables if r.due_date >= as_of), ZERO)
     collectable = begin + sales - end_current

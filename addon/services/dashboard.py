@@ -23,43 +23,58 @@ from addon.models import CreditAllocation, CreditNote, Customer, Invoice, Paymen
 DEFAULT_QUANTILES = (-3, 5, 30)
 
 
-def _settlements(session: Session, tenant_id: int) -> dict[int, list[tuple[date, Decimal]]]:
-    out: dict[int, list[tuple[date, Decimal]]] = defaultdict(list)
+Dated = list[tuple[date, Decimal]]
+
+
+def _settlements(session: Session, tenant_id: int) -> tuple[dict[int, Dated], dict[int, Dated]]:
+    """Per invoice: (payments received, credit notes applied), each as (date, amount) rows."""
+    payments: dict[int, Dated] = defaultdict(list)
+    credits: dict[int, Dated] = defaultdict(list)
     pay = session.execute(select(PaymentAllocation.invoice_id, Payment.date, PaymentAllocation.amount)
                           .join(Payment, Payment.id == PaymentAllocation.payment_id)
                           .where(PaymentAllocation.tenant_id == tenant_id, Payment.deleted.is_(False)))
     credit = session.execute(select(CreditAllocation.invoice_id, CreditNote.date, CreditAllocation.amount)
                              .join(CreditNote, CreditNote.id == CreditAllocation.credit_note_id)
                              .where(CreditAllocation.tenant_id == tenant_id, CreditNote.voided.is_(False)))
-    for invoice_id, when, amount in [*pay, *credit]:
-        if invoice_id is not None:
-            out[invoice_id].append((when, amount))
-    return out
+    for rows, out in ((pay, payments), (credit, credits)):
+        for invoice_id, when, amount in rows:
+            if invoice_id is not None:
+                out[invoice_id].append((when, amount))
+    return payments, credits
 
 
-def _receivable(inv: Invoice, settled: list[tuple[date, Decimal]], today: date) -> Receivable:
+def _receivable(inv: Invoice, paid: Dated, credited: Dated, today: date) -> Receivable:
     # The mirror may lack old payment rows; whatever is not explained by them was settled when paid.
     # Its balance today is known (amount_due), so that settlement happened by today at the latest: dating
     # it on a due date still ahead would age a partly (or fully) paid invoice by its total.
-    known = sum((a for _, a in settled), Decimal("0"))
-    missing = inv.total - inv.amount_due - known
+    # The platform's own amount_credited says how much of that gap was a credit note.
+    when = min(inv.fully_paid_on or inv.due_date, today)
+    missing = inv.total - inv.amount_due - _sum(paid) - _sum(credited)
+    missing_credit = min(missing, (inv.amount_credited or Decimal("0")) - _sum(credited))
+    if missing_credit > 0:
+        credited, missing = [*credited, (when, missing_credit)], missing - missing_credit
     if missing > 0:
-        settled = [*settled, (min(inv.fully_paid_on or inv.due_date, today), missing)]
-    return Receivable(str(inv.id), inv.issue_date, inv.due_date, inv.total, tuple(settled))
+        paid = [*paid, (when, missing)]
+    # Credit notes are kept apart: they reduce credit sales for DSO/CEI instead of counting as collected.
+    return Receivable(str(inv.id), inv.issue_date, inv.due_date, inv.total, tuple(paid), tuple(credited))
+
+
+def _sum(rows: Dated) -> Decimal:
+    return sum((a for _, a in rows), Decimal("0"))
 
 
 def tenant_dashboard(session: Session, tenant: Tenant, today: date) -> dict[str, Any]:
     """Everything the dashboard page and its JSON API show, grouped by currency."""
     invoices = session.scalars(select(Invoice).where(Invoice.tenant_id == tenant.id,
                                                      Invoice.status.in_(["open", "paid"]))).all()
-    settled = _settlements(session, tenant.id)
+    paid, credited = _settlements(session, tenant.id)
     scores = {s.invoice_id: s for s in session.scalars(select(RiskScore).where(RiskScore.tenant_id == tenant.id))}
     by_currency: dict[str, list[Invoice]] = defaultdict(list)
     for inv in invoices:
         by_currency[inv.currency].append(inv)
     currencies = {}
     for currency, group in sorted(by_currency.items(), key=lambda kv: -len(kv[1])):
-        receivables = [_receivable(inv, settled.get(inv.id, []), today) for inv in group]
+        receivables = [_receivable(inv, paid.get(inv.id, []), credited.get(inv.id, []), today) for inv in group]
         open_items = [_open_amount(inv, scores.get(inv.id)) for inv in group if inv.status == "open"
                       and inv.amount_due > 0]
         currencies[currency] = {

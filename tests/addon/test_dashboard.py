@@ -126,3 +126,32 @@ def test_forecast_keeps_a_zero_day_quantile_from_the_risk_model(db, make_tenant)
     db.commit()
     forecast = tenant_dashboard(db, tenant, TODAY)["currencies"]["EUR"]["forecast"]
     assert forecast[0]["expected"] == "800.00"
+
+
+def test_credit_note_reduces_credit_sales_rather_than_counting_as_collected(db, make_tenant) -> None:
+    from addon.models import CreditAllocation, CreditNote
+
+    tenant = make_tenant(name="Credit Ltd")
+    acme = Customer(tenant_id=tenant.id, remote_id="c-cr", name="Cr")
+    db.add(acme)
+    db.flush()
+    rows = {}
+    for n, issued_ago, due_ago, due, status in (("OLD", 60, 30, "300.00", "open"),
+                                               ("CANCELLED", 20, -10, "0.00", "paid")):
+        rows[n] = Invoice(tenant_id=tenant.id, remote_id=n, number=n, customer_id=acme.id, currency="GBP",
+                          issue_date=TODAY - timedelta(days=issued_ago), due_date=TODAY - timedelta(days=due_ago),
+                          total=Decimal("300.00"), amount_due=Decimal(due), status=status)
+        db.add(rows[n])
+    db.flush()
+    note = CreditNote(tenant_id=tenant.id, remote_id="cn1", customer_id=acme.id,
+                      date=TODAY - timedelta(days=5), currency="GBP", total=Decimal("300.00"),
+                      remaining=Decimal("0"))
+    note.allocations = [CreditAllocation(tenant_id=tenant.id, invoice_id=rows["CANCELLED"].id,
+                                         invoice_remote_id="CANCELLED", amount=Decimal("300.00"), currency="GBP")]
+    db.add(note)
+    db.commit()
+    gbp = tenant_dashboard(db, tenant, TODAY)["currencies"]["GBP"]
+    # Nothing was collected in the last 30 days: the only movement is a sale taken back by a credit note.
+    assert gbp["cei_percent"] == "0.0"
+    # 300 outstanding over net credit sales of 300 in 90 days
+    assert gbp["dso_days"] == "90.0"

@@ -80,3 +80,17 @@ def test_worklist_puts_money_at_risk_first_with_reasons() -> None:
     assert [p.item.invoice_id for p in ranked][:2] == ["big-risky", "promise"]
     assert "broken" in ranked[1].why
     assert ranked[-1].item.invoice_id in ("small", "big-safe")
+
+
+def test_credit_notes_reduce_credit_sales_not_count_as_collections() -> None:
+    # A 300 sale cancelled in full by a credit note in the period is no sale: net credit sales are 600,
+    # and nothing was collected on it.
+    credited = Receivable("cn", TODAY - timedelta(days=20), TODAY + timedelta(days=10), D("300.00"),
+                          credits=((TODAY - timedelta(days=5), D("300.00")),))
+    recs = [r(80, 50, "300.00", (40, "300.00")), r(60, 30, "300.00"), credited]
+    # AR 300 / net sales 600 x 90 days
+    assert dso(recs, TODAY, 90) == D("45.0")
+    # begin 300 + net sales 0 - end 300 = 0 collected, of 300 collectable (the open one is overdue)
+    assert cei(recs, TODAY, 30) == D("0.0")
+    assert aging(recs, TODAY)["1-30"] == D("300.00")
+    assert aging(recs, TODAY)["current"] == D("0")
