@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import requests
@@ -188,7 +188,6 @@ def step_webhook(state: DemoState) -> None:
 def step_collect(state: DemoState) -> None:
     """A collector records a promise to pay and a dispute from the worklist (JSON API, as the signed-in owner)."""
     import re
-    from datetime import timedelta
 
     from addon.domain.dunning.stops import stop_reason
     from addon.extensions import get_db
@@ -250,7 +249,6 @@ def _first_sending_hour(tenant_id: int, now: datetime) -> datetime:
 
 def step_dunning(state: DemoState) -> None:
     """Seed the default policy and run the next 24 hourly dunning runs against a local SMTP server."""
-    from datetime import timedelta
 
     from addon.demo.mailbox import DemoMailbox
     from addon.demo.world import free_port
@@ -333,7 +331,41 @@ def step_reconcile(state: DemoState) -> None:
                    f"{residuals.get('overpayment', 0)} overpayment(s) left as customer credit (Xero Overpayment)")
     state.echo("    (a 'bad signature' warning here is Xero's deliberately mis-signed intent-to-receive probe before"
                " its first webhook, rejected with 401 as Xero requires)")
+    _bank_return(state, tenant_id, imported["statement_id"])
     state.echo(f"    exception queue: {state.url}/tenants/{tenant_id}/reconciliation")
+
+
+def _bank_return(state: DemoState, tenant_id: int, statement_id: int) -> None:
+    """The next day the bank takes one posted payment back (a SEPA return): flagged for a human, the ERP
+    payment left alone."""
+    from addon.demo.statement import build_return
+    from addon.models import BankLine, Match
+    from addon.services.reconciliation import import_statement, reconcile
+    from jobs.runtime import connector_factory, job_context
+
+    with job_context(tenant_id) as ctx:
+        posted = ctx.session.scalars(
+            select(BankLine).join(Match, Match.bank_line_id == BankLine.id)
+            .where(BankLine.statement_id == statement_id, Match.status == "posted",
+                   BankLine.counterparty_name.is_not(None)).order_by(BankLine.id)).first()
+        if posted is None:
+            return
+        payment = {"amount": posted.amount, "currency": posted.currency, "payer": posted.counterparty_name,
+                   "text": posted.remittance_text or ""}
+    data = build_return(payment, state.today + timedelta(days=1))
+    with job_context(tenant_id) as ctx:
+        tenant = _tenant(ctx.session, tenant_id)
+        imported = import_statement(ctx.session, tenant, data, "demo-return.xml")
+        summary = reconcile(ctx.session, tenant, connector_factory(ctx)(tenant), imported["statement_id"],
+                            datetime.now(UTC), actor="demo:reconcile")
+        flagged = ctx.session.scalars(select(Match.explanation).join(BankLine, BankLine.id == Match.bank_line_id)
+                                      .where(BankLine.statement_id == imported["statement_id"],
+                                             Match.decision == "reversal")).first()
+    state.facts["reconcile"]["return"] = summary
+    state.echo(f"    next day ({imported['format']}): the bank returned {payment['amount']} {payment['currency']} "
+               f"from {payment['payer']}; {summary.get('reversals', 0)} reversal(s) flagged for a human")
+    if flagged:
+        state.echo(f"      {flagged}")
 
 
 def _posted_residuals(session: Any, statement_id: int) -> dict[str, int]:
@@ -355,7 +387,7 @@ STEPS: list[tuple[str, Callable[[DemoState], None]]] = [
     ("React to a payment made in QuickBooks (signed webhook)", step_webhook),
     ("Record a promise to pay and a dispute from the worklist", step_collect),
     ("Chase overdue invoices: the next 24 hourly dunning runs (real SMTP)", step_dunning),
-    ("Reconcile a bank statement against open Xero invoices", step_reconcile),
+    ("Reconcile a bank statement against open Xero invoices (and a payment the bank returns)", step_reconcile),
 ]
 
 

@@ -3,7 +3,8 @@
 Lines cover what cash application meets in real life: an exact invoice reference the payer's bank took
 its charges from (a fee is booked), a reference with a typo, no reference (name and amount), one payment
 for two invoices, a short payment, with more open invoices one that pays too much (the rest stays as
-customer credit), and an unrelated line that must stay unmatched.
+customer credit), and an unrelated line that must stay unmatched. The next day's camt.053 (``build_return``)
+takes one of the posted payments back, as a SEPA return.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
+from xml.sax.saxutils import escape
 
 # The bank's CSV layout as a saved column mapping (what an admin sets up once per bank).
 MAPPING = ('{"name": "demo_bank", "date": "Date", "date_format": "%Y-%m-%d", "amount": "Amount", '
@@ -59,3 +61,29 @@ def build_statement(open_invoices: Sequence[dict[str, Any]], day: date) -> bytes
     for label, amount, payer, currency in rows:
         writer.writerow([day.isoformat(), label, currency, f"{amount:.2f}", payer])
     return out.getvalue().encode()
+
+
+def build_return(payment: dict[str, Any], day: date, *, reason: str = "AC04") -> bytes:
+    """The next day's camt.053: the bank takes back ``payment`` (a dict with amount, currency, payer, text of a
+    line already posted), a SEPA return with reason ``reason`` (AC04: the payer's account is closed)."""
+    amount, currency = payment["amount"], payment["currency"]
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02">
+ <BkToCstmrStmt>
+  <GrpHdr><MsgId>DEMO-RETURN-{day:%Y%m%d}</MsgId><CreDtTm>{day.isoformat()}T06:00:00</CreDtTm></GrpHdr>
+  <Stmt>
+   <Id>DEMO-RETURN-{day:%Y%m%d}</Id><CreDtTm>{day.isoformat()}T06:00:00</CreDtTm>
+   <Acct><Id><IBAN>GB29NWBK60161331926819</IBAN></Id><Ccy>{currency}</Ccy></Acct>
+   <Ntry>
+    <Amt Ccy="{currency}">{amount:.2f}</Amt><CdtDbtInd>DBIT</CdtDbtInd><RvslInd>true</RvslInd><Sts>BOOK</Sts>
+    <BookgDt><Dt>{day.isoformat()}</Dt></BookgDt><ValDt><Dt>{day.isoformat()}</Dt></ValDt>
+    <AcctSvcrRef>DEMO-RTN-{day:%Y%m%d}-1</AcctSvcrRef>
+    <NtryDtls><TxDtls>
+     <RltdPties><Dbtr><Nm>{escape(payment["payer"])}</Nm></Dbtr></RltdPties>
+     <RmtInf><Ustrd>{escape(payment["text"])}</Ustrd></RmtInf>
+     <RtrInf><Rsn><Cd>{reason}</Cd></Rsn></RtrInf>
+    </TxDtls></NtryDtls>
+   </Ntry>
+  </Stmt>
+ </BkToCstmrStmt>
+</Document>""".encode()

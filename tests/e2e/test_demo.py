@@ -35,6 +35,11 @@ def test_demo_runs_every_step(app, db, redis_conn) -> None:
     assert state.facts["reconcile"]["summary"]["posted"] > 0
     assert state.facts["reconcile"]["residuals"].get("fee") == 1  # the charges were booked to Bank Fees
     assert any("bank fee(s) as Spend Money" in line for line in lines)
+    # The next day's camt.053 returns a posted payment: flagged for a human, nothing posted or undone.
+    assert state.facts["reconcile"]["return"]["reversals"] == 1
+    assert state.facts["reconcile"]["return"]["posted"] == 0
+    assert any("payment reversed by the bank after it was posted as payment" in line for line in lines)
+    assert db.query(AuditLog).filter_by(action="payment.reversed").count() == 1
 
 
 def test_each_demo_run_starts_from_an_empty_database_and_redis(tmp_path, redis_url, monkeypatch) -> None:
