@@ -15,9 +15,9 @@ from typing import Any
 
 from connectors.quickbooks.emulator import faults
 from connectors.quickbooks.emulator.chart import DEPOSIT_ACCOUNT_TYPES, account, move_balance
-from connectors.quickbooks.emulator.entities import LINE_DETAIL_TYPES, money, parse_date
-from connectors.quickbooks.emulator.entities import detail_type as detail_type_of
 from connectors.quickbooks.emulator.store import Entity, QboStore
+from connectors.quickbooks.emulator.values import LINE_DETAIL_TYPES, money, parse_date
+from connectors.quickbooks.emulator.values import detail_type as detail_type_of
 
 ZERO = Decimal("0")
 PAYMENT_ACCOUNT_TYPES = {"Cash": ("Bank",), "Check": ("Bank",), "CreditCard": ("Credit Card",)}

@@ -8,12 +8,19 @@ SyncToken moves, exactly the behaviour that makes stale updates (5010) happen ag
 from __future__ import annotations
 
 from datetime import date, timedelta
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from connectors.quickbooks.emulator import faults
 from connectors.quickbooks.emulator.chart import DEPOSIT_ACCOUNT_TYPES, UNDEPOSITED_FUNDS, account, move_balance
 from connectors.quickbooks.emulator.store import Entity, QboStore
+from connectors.quickbooks.emulator.values import (
+    money,
+    parse_date,
+    priced,
+    ref_id,
+    sales_lines,
+)
 
 ZERO = Decimal("0")
 MAX_PRIVATE_NOTE = 4000
@@ -22,71 +29,6 @@ INVOICE_WRITABLE = ("PrivateNote", "CustomerMemo", "CustomField", "DueDate", "Em
                     "DocNumber", "TxnDate")
 PAYMENT_WRITABLE = ("PrivateNote", "PaymentRefNum", "TxnDate")
 CUSTOMER_WRITABLE = ("DisplayName", "CompanyName", "PrimaryEmailAddr", "Active", "Notes")
-# Finance.xsd LineDetailTypeEnum: any other DetailType fails to deserialise at QBO.
-LINE_DETAIL_TYPES = ("PaymentLineDetail", "DiscountLineDetail", "TaxLineDetail", "SalesItemLineDetail",
-                     "ItemBasedExpenseLineDetail", "AccountBasedExpenseLineDetail", "DepositLineDetail",
-                     "PurchaseOrderItemLineDetail", "ItemReceiptLineDetail", "JournalEntryLineDetail",
-                     "GroupLineDetail", "DescriptionOnly", "SubTotalLineDetail", "SalesOrderItemLineDetail",
-                     "TDSLineDetail", "ReimburseLineDetail", "ItemAdjustmentLineDetail")
-# The sales-form lines whose effect on TotalAmt the emulator models (discount and group lines it does not).
-SALES_DETAIL_TYPES = ("SalesItemLineDetail", "DescriptionOnly", "SubTotalLineDetail")
-
-
-def money(value: Any, element: str = "Amount") -> Decimal:
-    """Parse an amount the way QBO does: JSON numbers or numeric strings, two decimal places."""
-    try:
-        return Decimal(str(value)).quantize(Decimal("0.01"))
-    except (InvalidOperation, ValueError):
-        raise faults.validation("Invalid Number", f"{element}: {value!r} is not a number", "2030",
-                                element) from None
-
-
-def money_exact(value: Any, element: str) -> Decimal:
-    """A number as sent (Qty and UnitPrice may carry more than two decimal places)."""
-    try:
-        return Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        raise faults.validation("Invalid Number", f"{element}: {value!r} is not a number", "2030",
-                                element) from None
-
-
-def parse_date(value: Any, element: str) -> str | None:
-    """A YYYY-MM-DD string, or None for absent/empty (the SDK sends "" for unset dates)."""
-    if value in (None, ""):
-        return None
-    try:
-        return date.fromisoformat(str(value)[:10]).isoformat()
-    except ValueError:
-        raise faults.validation("Invalid Date", f"{element}: {value!r} is not a date", "2030",
-                                element) from None
-
-
-def detail_type(line: Any, supported: tuple[str, ...]) -> str:
-    """A Line's DetailType: required (QBO has no default), from LineDetailTypeEnum, and one the emulator
-    models for this entity (a line it cannot total is refused rather than miscounted)."""
-    if not isinstance(line, dict):
-        raise faults.validation("Request has invalid or unsupported property", "Line items must be objects",
-                                "2010", "Line")
-    name = line.get("DetailType")
-    if name in (None, ""):
-        raise faults.required("Line.DetailType")
-    if name not in LINE_DETAIL_TYPES:
-        raise faults.validation("Request has invalid or unsupported property",
-                                f"Property Name:Can not deserialize value of type LineDetailTypeEnum from String "
-                                f"{name!r}: value not one of declared Enum instance names", "2010",
-                                "Line.DetailType")
-    if name not in supported:
-        raise faults.validation("Business Validation Error", f"{name} lines are not supported by this "
-                                f"emulator here (only {', '.join(supported)})", "6000", "Line.DetailType")
-    return str(name)
-
-
-def ref_id(body: Entity, element: str) -> str:
-    """The ``value`` of a ReferenceType element, required."""
-    ref = body.get(element)
-    if not isinstance(ref, dict) or not ref.get("value"):
-        raise faults.required(element)
-    return str(ref["value"])
 
 
 # --- customers -----------------------------------------------------------------------------------
@@ -154,7 +96,7 @@ def create_credit_memo(store: QboStore, body: Entity) -> Entity:
 
 def _sales_form(store: QboStore, body: Entity, kind: str) -> Entity:
     customer = store.get("Customer", ref_id(body, "CustomerRef"))
-    lines = _sales_lines(body.get("Line"))
+    lines = sales_lines(body.get("Line"))
     total = sum((line["Amount"] for line in lines if line["DetailType"] == "SalesItemLineDetail"), ZERO)
     form: Entity = {
         "DocNumber": body.get("DocNumber") or _next_doc_number(store, kind),
@@ -169,33 +111,6 @@ def _sales_form(store: QboStore, body: Entity, kind: str) -> Entity:
     if body.get("CustomerMemo"):
         form["CustomerMemo"] = {"value": str(body["CustomerMemo"].get("value", ""))}
     return form
-
-
-def _sales_lines(raw: Any) -> list[Entity]:
-    if not isinstance(raw, list) or not raw:
-        raise faults.required("Line")
-    lines = []
-    # The SubTotal line is QBO's to compute: one sent back from a read is dropped and rebuilt.
-    items = [x for x in raw if detail_type(x, SALES_DETAIL_TYPES) != "SubTotalLineDetail"]
-    for n, line in enumerate(items, start=1):
-        kind = line["DetailType"]
-        detail = _clean(line.get(kind) or {"ItemRef": {"value": "1", "name": "Services"}})
-        amount = money(line.get("Amount"), "Line.Amount")
-        _check_priced(detail, amount)
-        lines.append({"Id": str(n), "LineNum": n, "Description": line.get("Description") or "",
-                      "Amount": amount, "DetailType": kind, kind: detail})
-    return lines
-
-
-def _check_priced(detail: Entity, amount: Decimal) -> None:
-    # QBO does not recompute a line from Qty and UnitPrice; it refuses one whose Amount disagrees. Zero
-    # means unset: python-quickbooks sends Qty 0 and UnitPrice 0 on every line that only has an Amount.
-    qty = money_exact(detail.get("Qty") or 0, "Qty")
-    price = money_exact(detail.get("UnitPrice") or 0, "UnitPrice")
-    if qty and price and (qty * price).quantize(Decimal("0.01"), ROUND_HALF_UP) != amount:
-        raise faults.validation("A business validation error has occurred while processing your request",
-                                f"Business Validation Error: Amount is not equal to UnitPrice * Qty. "
-                                f"Supplied value:{amount}", "6070", "Line.Amount")
 
 
 def _next_doc_number(store: QboStore, kind: str) -> str:
@@ -229,18 +144,13 @@ def _check_amounts_unchanged(invoice: Entity, body: Entity, *, sparse: bool) -> 
     # it refuses such an update instead of answering 200 with the old amounts.
     if not sparse:
         ref_id(body, "CustomerRef")
-        _sales_lines(body.get("Line"))
+        sales_lines(body.get("Line"))
     if "CustomerRef" in body and ref_id(body, "CustomerRef") != invoice["CustomerRef"]["value"]:
         raise faults.validation("Business Validation Error", "The emulator does not move an invoice to "
                                 "another customer; void it and create a new one.", "6000", "CustomerRef")
-    if "Line" in body and _priced(_sales_lines(body["Line"])) != _priced(invoice["Line"]):
+    if "Line" in body and priced(sales_lines(body["Line"])) != priced(invoice["Line"]):
         raise faults.validation("Business Validation Error", "The emulator does not re-price invoice lines on "
                                 "update; void the invoice and create a new one.", "6000", "Line")
-
-
-def _priced(lines: list[Entity]) -> list[tuple[str, Decimal]]:
-    return [(line["DetailType"], money(line["Amount"])) for line in lines
-            if line["DetailType"] != "SubTotalLineDetail"]
 
 
 def void_invoice(store: QboStore, body: Entity) -> Entity:
@@ -411,13 +321,6 @@ def _line_links(lines: list[Entity]) -> list[tuple[str, str, Decimal]]:
 
 
 # --- shared helpers ------------------------------------------------------------------------------
-def _clean(value: Any) -> Any:
-    # SDK objects serialise every unset attribute as "" (ServiceDate: ""); QBO treats those as absent.
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items() if v not in ("", None)}
-    return value
-
-
 def _adjust_customer(store: QboStore, txn: Entity, delta: Decimal) -> None:
     # Customer.Balance is derived (open invoices less credits); QBO does not bump its SyncToken for it.
     customer = store.entities["Customer"].get(txn["CustomerRef"]["value"])

@@ -12,10 +12,11 @@ from flask import Flask, Response, g, request
 
 from connectors.sandbox.generator import generate_company
 from connectors.sandbox.limits import Decision, Limits, RateLimiter
-from connectors.xero.emulator.api import accounting_blueprint, validation_error
+from connectors.xero.emulator.api import accounting_blueprint
 from connectors.xero.emulator.bank_api import banking_blueprint
 from connectors.xero.emulator.hooks import DEFAULT_SCHEDULE, WebhookHub
 from connectors.xero.emulator.identity import AppRegistration, IdentityState, identity_blueprint, problem
+from connectors.xero.emulator.payloads import validation_error
 from connectors.xero.emulator.seed import build_store
 from connectors.xero.emulator.store import Clock, OrgStore
 

@@ -1,0 +1,161 @@
+"""Reading Xero request bodies and answering in Xero's envelopes and error shapes, and the all-or-nothing
+batch write every collection endpoint shares (``write``)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any, TypeVar
+
+from flask import Response, request
+
+from connectors.xero.emulator import wire
+from connectors.xero.emulator.store import OrgStore, XeroValidationError
+
+R = TypeVar("R")
+
+JSON = "application/json; charset=utf-8"
+CENT = Decimal("0.01")
+API_ROOT = "/api.xro/2.0"
+
+
+class PostDataInvalidError(Exception):
+    """The body is not valid JSON (Xero: PostDataInvalidException)."""
+
+
+def respond(payload: Any, status: int = 200) -> Response:
+    """A JSON response in Xero's encoding."""
+    return Response(wire.encode(payload), status=status, content_type=JSON)
+
+
+def envelope(store: OrgStore, key: str, items: list[dict[str, Any]],
+             pagination: dict[str, int] | None = None) -> Response:
+    """Xero's success envelope around a list of entities."""
+    body: dict[str, Any] = {"Id": str(uuid.uuid4()), "Status": "OK", "ProviderName": "Cashline",
+                            "DateTimeUTC": store.clock.now()}
+    if pagination is not None:
+        body["pagination"] = pagination
+    body[key] = items
+    return respond(body)
+
+
+def validation_error(messages: list[str], element: dict[str, Any] | None = None) -> Response:
+    """Xero's 400 ValidationException body."""
+    return respond({"ErrorNumber": 10, "Type": "ValidationException",
+                    "Message": "A validation exception occurred",
+                    "Elements": [{**(element or {}), "ValidationErrors": [{"Message": m} for m in messages]}]},
+                   400)
+
+
+def not_found() -> Response:
+    """Xero's plain-text 404."""
+    return Response("The resource you're looking for cannot be found", 404, content_type="text/plain")
+
+
+def body_json() -> dict[str, Any]:
+    """The request body as a JSON object with Decimal numbers (PostDataInvalidError if not)."""
+    try:
+        data = json.loads(request.get_data() or b"null", parse_float=Decimal)
+    except ValueError as exc:
+        raise PostDataInvalidError(str(exc)) from None
+    if not isinstance(data, dict):
+        raise PostDataInvalidError("Expected a JSON object")
+    return data
+
+
+def elements(data: dict[str, Any], plural: str) -> list[dict[str, Any]]:
+    """A body is either ``{"Invoices": [...]}`` or a single element."""
+    items = data.get(plural, [data]) if plural in data else [data]
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise PostDataInvalidError(f"{plural} must be an array of objects")
+    return items
+
+
+def money(value: Any, name: str, places: int = 2) -> Decimal:
+    """A request amount as Decimal; Xero rounds amounts to 2 places (unit amounts may carry 4)."""
+    try:
+        amount = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        raise XeroValidationError(f"{name} must be a number.") from None
+    if not amount.is_finite():
+        raise XeroValidationError(f"{name} must be a number.")
+    return amount.quantize(CENT) if places == 2 else amount
+
+
+def date_field(item: dict[str, Any], name: str, required: bool = True) -> Any:
+    """A request date field, validated the way Xero does."""
+    if name not in item or item[name] in (None, ""):
+        if required:
+            raise XeroValidationError(f"{name} is required.")
+        return None
+    try:
+        return wire.parse_request_date(item[name])
+    except wire.BadDateError as exc:
+        raise XeroValidationError(str(exc)) from None
+
+
+def ref_id(item: dict[str, Any], key: str, id_key: str) -> str:
+    """The id inside a reference object such as ``{"Invoice": {"InvoiceID": ...}}``."""
+    ref = item.get(key)
+    if not isinstance(ref, dict) or not ref.get(id_key):
+        raise XeroValidationError(f"{key}.{id_key} is required.")
+    return str(ref[id_key])
+
+
+@dataclass
+class BatchClaims:
+    """What the earlier elements of one request will take, so each later element is checked against the
+    state they leave: the whole batch is checked before any of it is saved."""
+
+    invoice_numbers: set[str] = field(default_factory=set)  # lower-cased
+    contact_names: set[str] = field(default_factory=set)  # lower-cased
+    invoice_statuses: dict[str, str] = field(default_factory=dict)  # InvoiceID -> status after the element
+
+
+# Parses and checks one element (raising XeroValidationError), and answers the step that saves it.
+Prepare = Callable[[dict[str, Any], BatchClaims], Callable[[], R]]
+
+
+def save_all(store: OrgStore, items: list[dict[str, Any]], prepare: Prepare[R]) -> list[R]:
+    """Save every element or none (Xero's default, summarizeErrors=true)."""
+    # Every element is checked before the first one is saved, or the valid ones would be kept beside
+    # the 400 that the invalid one causes (the lock keeps other requests from changing what was checked).
+    with store.lock:
+        claims = BatchClaims()
+        saves = [prepare(item, claims) for item in items]
+        return [save() for save in saves]
+
+
+def save_each(store: OrgStore, items: list[dict[str, Any]], prepare: Prepare[R],
+              serialise: Callable[[R], dict[str, Any]], error_flag: str) -> list[dict[str, Any]]:
+    """summarizeErrors=false: each element is saved, or comes back carrying its own ValidationErrors
+    (``error_flag`` is the entity's HasErrors / HasValidationErrors field)."""
+    out = []
+    for item in items:
+        try:
+            with store.lock:
+                made = prepare(item, BatchClaims())()
+        except XeroValidationError as exc:
+            out.append({**item, "StatusAttributeString": "ERROR", error_flag: True,
+                        "ValidationErrors": [{"Message": m} for m in exc.messages]})
+        else:
+            out.append({**serialise(made), "StatusAttributeString": "OK"})
+    return out
+
+
+def write(store: OrgStore, plural: str, prepare: Prepare[R], serialise: Callable[[R], dict[str, Any]],
+          error_flag: str) -> Response:
+    """PUT/POST of a collection: all or nothing unless the request says summarizeErrors=false."""
+    items = elements(body_json(), plural)
+    if request.args.get("summarizeErrors", "true").lower() == "false":
+        return envelope(store, plural, save_each(store, items, prepare, serialise, error_flag))
+    return envelope(store, plural, [serialise(r) for r in save_all(store, items, prepare)])
+
+
+def write_one(store: OrgStore, plural: str, prepare: Prepare[R], serialise: Callable[[R], dict[str, Any]]) -> Response:
+    """POST /{plural}/{id}: the first element, through the same checks as a batch."""
+    item = elements(body_json(), plural)[0]
+    return envelope(store, plural, [serialise(r) for r in save_all(store, [item], prepare)])
