@@ -163,6 +163,8 @@ class Mirror:
         return len(notes)
 
     def mark_deleted(self, deleted: dict[str, list[str]]) -> int:
+        """Apply the platform's deletions (QBO's CDC reports every kind) to the rows the mirror holds;
+        returns how many changed. Rows are kept and flagged, never dropped: scores and audit refer to them."""
         count = 0
         invoice_ids = deleted.get(d.EntityKind.INVOICE.value, [])
         self._invoices.update(self._existing(Invoice, (i for i in invoice_ids if i not in self._invoices)))
@@ -171,14 +173,20 @@ class Mirror:
             if row is not None and row.status != d.InvoiceStatus.DELETED.value:
                 row.status, row.amount_due = d.InvoiceStatus.DELETED.value, row.amount_due * 0
                 count += 1
-        payment_ids = deleted.get(d.EntityKind.PAYMENT.value, [])
-        payments = self._existing(Payment, payment_ids)  # in chunks, not one query per deleted payment
-        for remote_id in payment_ids:
-            if remote_id in payments:
-                payments[remote_id].deleted = True
-                count += 1
+        count += self._flag_deleted(Payment, "deleted", deleted.get(d.EntityKind.PAYMENT.value, []))
+        # A deleted credit memo no longer settles anything: voided, its allocations stop counting.
+        count += self._flag_deleted(CreditNote, "voided", deleted.get(d.EntityKind.CREDIT_NOTE.value, []))
+        # A deleted customer is gone from the platform's lists: archived, like Xero's archived contacts.
+        count += self._flag_deleted(Customer, "archived", deleted.get(d.EntityKind.CONTACT.value, []))
         self.session.flush()
         return count
+
+    def _flag_deleted(self, model: Any, flag: str, remote_ids: list[str]) -> int:
+        rows = self._existing(model, remote_ids)  # in chunks, not one query per deleted row
+        changed = [row for row in rows.values() if not getattr(row, flag)]
+        for row in changed:
+            setattr(row, flag, True)
+        return len(changed)
 
     def date_settlements(self, candidates: Collection[int]) -> int:
         """Give paid invoices without a paid date the date of the latest payment or credit note applied to

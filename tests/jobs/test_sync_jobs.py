@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 
 from addon.domain.types import Allocation, NewPayment
-from addon.models import Customer, Invoice, Payment, TenantStatus
+from addon.models import CreditNote, Customer, Invoice, Payment, TenantStatus
 from addon.queueing import get_queue
 from connectors.errors import AuthError
 from connectors.fake import InMemoryConnector
@@ -195,3 +195,24 @@ def test_paid_invoices_without_a_platform_date_are_dated_by_their_last_applicati
     sync.apply_changes(db, t, ChangeSet(contacts=[], invoices=[invoice("I1", amount="100.00", due="50.00")],
                                         payments=[], credit_notes=[], deleted={}))
     assert dates()["I1"] is None
+
+
+def test_platform_deletions_of_credit_notes_and_customers_are_applied(db, fake_tenant, redis_conn) -> None:
+    """QBO's CDC reports deleted CreditMemos and Customers too: a deleted credit memo must stop counting
+    (its allocations otherwise keep reducing the customer's debt) and a deleted customer stops being listed."""
+    from addon.domain.types import CreditNote as PlatformCreditNote
+    from addon.services import sync
+
+    tenant, _ = fake_tenant
+    sync_jobs.backfill_tenant(tenant.id)
+    t = db.get(type(tenant), tenant.id)
+    note = PlatformCreditNote("CN1", "CN-1", "C1", datetime(2026, 11, 2).date(), "GBP", Decimal("30.00"),
+                              Decimal("0.00"), allocations=(Allocation("I1", Decimal("30.00")),))
+    sync.Mirror(db, t).upsert_credit_notes([note])
+    db.commit()
+
+    count = sync.Mirror(db, t).mark_deleted({"credit_note": ["CN1", "unknown"], "contact": ["C2"]})
+    db.commit()
+    assert count == 2
+    assert db.query(CreditNote).filter_by(remote_id="CN1").one().voided is True
+    assert db.query(Customer).filter_by(remote_id="C2").one().archived is True
