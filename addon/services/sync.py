@@ -7,6 +7,7 @@ The service flushes; the caller (a job) commits.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
@@ -255,14 +256,36 @@ def apply_changes(session: Session, tenant: Tenant, changes: ChangeSet) -> SyncR
 
 def backfill(session: Session, tenant: Tenant, connector: AccountingConnector, *, now: datetime) -> SyncResult:
     """Full copy of contacts, invoices, payments and credit notes (install, and the periodic sweep)."""
-    changes = ChangeSet(contacts=list(connector.list_contacts()), invoices=list(connector.list_invoices()),
-                        payments=list(connector.list_payments()),
-                        credit_notes=list(connector.list_credit_notes()), deleted={})
+    listed = ChangeSet(contacts=list(connector.list_contacts()), invoices=list(connector.list_invoices()),
+                       payments=list(connector.list_payments()),
+                       credit_notes=list(connector.list_credit_notes()), deleted={})
+    changes = dataclasses.replace(listed, deleted=_unlisted(session, tenant, listed))
     result = apply_changes(session, tenant, changes)
     tenant.last_synced_at = now
     session.flush()
     logger.info("backfilled tenant %s: %s", tenant.id, result.as_dict())
     return result
+
+
+_DELETABLE: tuple[tuple[d.EntityKind, Any, str], ...] = (
+    (d.EntityKind.CONTACT, Customer, "contacts"), (d.EntityKind.INVOICE, Invoice, "invoices"),
+    (d.EntityKind.PAYMENT, Payment, "payments"), (d.EntityKind.CREDIT_NOTE, CreditNote, "credit_notes"))
+
+
+def _unlisted(session: Session, tenant: Tenant, listed: ChangeSet) -> dict[str, list[str]]:
+    """Mirrored ids a complete listing no longer contains: deleted on the platform.
+
+    QBO drops a deleted object from its queries, and only CDC reports the deletion; when an incremental
+    sync had to fall back to queries (beyond CDC's 30 days or its 1000-object cap) the deletion is never
+    reported. The daily backfill reads everything, so an absence there is the deletion."""
+    deleted: dict[str, list[str]] = {}
+    for kind, model, attribute in _DELETABLE:
+        present = {item.remote_id for item in getattr(listed, attribute)}
+        mirrored = session.scalars(select(model.remote_id).where(model.tenant_id == tenant.id))
+        gone = [remote_id for remote_id in mirrored if remote_id not in present]
+        if gone:
+            deleted[kind.value] = gone
+    return deleted
 
 
 def sync_incremental(session: Session, tenant: Tenant, connector: AccountingConnector, *,

@@ -216,3 +216,24 @@ def test_platform_deletions_of_credit_notes_and_customers_are_applied(db, fake_t
     assert count == 2
     assert db.query(CreditNote).filter_by(remote_id="CN1").one().voided is True
     assert db.query(Customer).filter_by(remote_id="C2").one().archived is True
+
+
+def test_backfill_marks_what_the_platform_no_longer_lists(db, fake_tenant, redis_conn) -> None:
+    """QBO's query sweep (used past CDC's 30 days or its 1000-object cap) cannot report deletions, and a
+    deleted QBO object is simply absent: the daily backfill is what catches it, so an invoice or payment
+    deleted meanwhile must not stay open in the mirror."""
+    from addon.domain.types import Payment as PlatformPayment
+
+    tenant, connector = fake_tenant
+    connector.seed(payments=[PlatformPayment("P1", "C1", datetime(2026, 11, 2).date(), Decimal("10.00"), "GBP",
+                                             allocations=(Allocation("I1", Decimal("10.00")),))])
+    sync_jobs.backfill_tenant(tenant.id)
+    del connector.invoices["I2"]
+    del connector.payments["P1"]
+
+    assert sync_jobs.backfill_tenant(tenant.id)["deleted"] == 2
+    db.expire_all()
+    assert db.query(Invoice).filter_by(remote_id="I2").one().status == "deleted"
+    assert db.query(Invoice).filter_by(remote_id="I1").one().status == "open"
+    assert db.query(Payment).filter_by(remote_id="P1").one().deleted is True
+    assert sync_jobs.backfill_tenant(tenant.id)["deleted"] == 0  # already applied
