@@ -260,3 +260,38 @@ def test_database_down_answers_500_so_the_platform_retries(app, client, db, redi
     monkeypatch.setitem(app.config, "FAKE_WEBHOOK_KEY", FAKE_KEY)
     assert _post(client, body, sig).status_code == 200  # the platform's retry lands
     assert db.query(WebhookEvent).count() == 1
+
+
+def test_a_realm_whose_tokens_were_revoked_does_not_drop_the_others_in_the_delivery(
+        client, app, db, redis_conn, make_tenant, fake_platform, monkeypatch) -> None:
+    """One QBO CloudEvents POST can span several realms. A realm that disconnected on the platform's side
+    (401 on use) is marked needs_reauth (its reconnect backfills it); the other realms' changes are applied
+    and the delivery is done, instead of failing as a whole until it is dead-lettered."""
+    from addon.models import Tenant, TenantStatus
+    from connectors.errors import AuthError
+
+    tenant, connector = fake_platform
+    revoked = make_tenant(platform="fake", remote_id="org-2")
+    db.commit()
+    other = InMemoryConnector(tenant_remote_id="org-2")
+    other.seed(contacts=[contact()], invoices=[invoice("I7")])
+    other.fail_next(AuthError("401 Unauthorized: token revoked", status=401))
+    connectors = {"org-1": connector, "org-2": other}
+    monkeypatch.setitem(app.config, "CONNECTOR_FACTORY", lambda t: connectors[t.remote_id])
+    # org-2 first, so its failure comes before org-1's changes are applied.
+    body, sig = fake_delivery("org-2", ("invoice", "I7"))
+    body = body.replace(b"]}", b', {"tenant": "org-1", "kind": "invoice", "id": "I1"}]}')
+    import base64
+    import hashlib
+    import hmac
+
+    sig = base64.b64encode(hmac.new(FAKE_KEY.encode(), body, hashlib.sha256).digest()).decode()
+    assert _post(client, body, sig).status_code == 200
+
+    _work(redis_conn)
+    db.expire_all()
+    assert db.query(WebhookEvent).one().status == WebhookStatus.PROCESSED.value
+    assert [(i.tenant_id, i.remote_id) for i in db.query(Invoice)] == [(tenant.id, "I1")]
+    assert db.get(Tenant, revoked.id).status is TenantStatus.NEEDS_REAUTH
+    assert db.get(Tenant, tenant.id).status is TenantStatus.CONNECTED
+
