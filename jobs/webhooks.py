@@ -55,8 +55,16 @@ def process_event(event_id: int) -> dict[str, object]:
     """Apply one delivery. Failures are recorded on the event; after N attempts it is dead-lettered."""
     with job_context() as ctx:
         event = ctx.session.get(WebhookEvent, event_id)
-        if event is None or event.status == WebhookStatus.PROCESSED.value:
+        if event is None or event.status in (WebhookStatus.PROCESSED.value, WebhookStatus.DEAD.value):
             return {"skipped": True}
+        limit = ctx.app.config["WEBHOOK_MAX_ATTEMPTS"]
+        if event.attempts >= limit:
+            # Every attempt so far ended without recording a failure: the worker died mid-job (killed, out
+            # of memory, RQ's job timeout). Without this check such an event would be retried forever.
+            event.status = WebhookStatus.DEAD.value
+            event.error = f"worker stopped during each of {event.attempts} attempts (killed or timed out)"
+            logger.warning("webhook event %s dead-lettered: %s", event_id, event.error)
+            return {"dead": True, "attempts": event.attempts}
         event.attempts += 1
         attempts = event.attempts
         ctx.session.commit()  # count the attempt even if this worker dies mid-way

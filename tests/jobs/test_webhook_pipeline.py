@@ -295,3 +295,29 @@ def test_a_realm_whose_tokens_were_revoked_does_not_drop_the_others_in_the_deliv
     assert db.get(Tenant, revoked.id).status is TenantStatus.NEEDS_REAUTH
     assert db.get(Tenant, tenant.id).status is TenantStatus.CONNECTED
 
+
+class _WorkerKilled(BaseException):
+    """Stands for the work-horse dying mid-job (OOM kill, RQ's job timeout): no except clause runs."""
+
+
+def test_an_event_that_keeps_killing_its_worker_is_dead_lettered(client, app, db, redis_conn, fake_platform,
+                                                                 monkeypatch) -> None:
+    _, connector = fake_platform
+    monkeypatch.setitem(app.config, "WEBHOOK_MAX_ATTEMPTS", 3)
+    body, sig = fake_delivery("org-1", ("invoice", "I1"))
+    _post(client, body, sig)
+    event_id = db.query(WebhookEvent).one().id
+    for _ in range(3):
+        connector.fail_next(_WorkerKilled())  # type: ignore[arg-type]
+        with pytest.raises(_WorkerKilled):
+            webhook_jobs.process_event(event_id)
+    # RQ's retry, or the sweeper once the event looks stuck, runs it again: it must stop here.
+    connector.fail_next(_WorkerKilled())  # type: ignore[arg-type]
+    assert webhook_jobs.process_event(event_id) == {"dead": True, "attempts": 3}
+    db.expire_all()
+    event = db.get(WebhookEvent, event_id)
+    assert event.status == WebhookStatus.DEAD.value
+    assert "3 attempts" in event.error
+    event.queued_at = datetime.now(UTC) - timedelta(hours=1)
+    db.commit()
+    assert webhook_jobs.sweep_unqueued() == {"enqueued": 0}
