@@ -321,3 +321,32 @@ def test_an_event_that_keeps_killing_its_worker_is_dead_lettered(client, app, db
     event.queued_at = datetime.now(UTC) - timedelta(hours=1)
     db.commit()
     assert webhook_jobs.sweep_unqueued() == {"enqueued": 0}
+
+
+def test_cli_retry_of_a_dead_event_queues_it_once(client, app, db, redis_conn, fake_platform, monkeypatch) -> None:
+    """`cashline webhooks retry` re-queues a dead event: the sweeper must not take it for a stuck one (its
+    last queued_at is old) and queue a second job that processes it concurrently."""
+    from addon.cli.webhooks import group
+
+    _, connector = fake_platform
+    monkeypatch.setitem(app.config, "WEBHOOK_MAX_ATTEMPTS", 1)
+    body, sig = fake_delivery("org-1", ("invoice", "I1"))
+    _post(client, body, sig)
+    assert webhook_jobs.dispatch() == {"enqueued": 1}
+    get_queue("sync", redis_conn).empty()
+    event_id = db.query(WebhookEvent).one().id
+    connector.fail_next(TransientError("platform exploded"))
+    assert webhook_jobs.process_event(event_id) == {"failed": True, "attempts": 1}
+    db.expire_all()
+    event = db.get(WebhookEvent, event_id)
+    assert event.status == WebhookStatus.DEAD.value
+    event.queued_at = datetime.now(UTC) - timedelta(days=1)  # dead-lettered yesterday
+    db.commit()
+
+    result = app.test_cli_runner().invoke(group, ["retry", str(event_id)])
+    assert result.exit_code == 0, result.output
+    assert get_queue("sync", redis_conn).count == 1
+    assert webhook_jobs.sweep_unqueued() == {"enqueued": 0}
+    _work(redis_conn)
+    db.expire_all()
+    assert db.get(WebhookEvent, event_id).status == WebhookStatus.PROCESSED.value
