@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from redis import Redis
 
 from addon.extensions import get_redis
-from addon.models import WebhookEvent, WebhookStatus
+from addon.models import Tenant, TenantStatus, WebhookEvent, WebhookStatus
 from addon.queueing import enqueue, enqueue_batch
 from addon.services import webhooks
 from jobs.runtime import connector_factory, job_context
@@ -55,24 +55,48 @@ def process_event(event_id: int) -> dict[str, object]:
     """Apply one delivery. Failures are recorded on the event; after N attempts it is dead-lettered."""
     with job_context() as ctx:
         event = ctx.session.get(WebhookEvent, event_id)
-        if event is None or event.status == WebhookStatus.PROCESSED.value:
+        if event is None or event.status in (WebhookStatus.PROCESSED.value, WebhookStatus.DEAD.value):
             return {"skipped": True}
+        limit = ctx.app.config["WEBHOOK_MAX_ATTEMPTS"]
+        if event.attempts >= limit:
+            # Every attempt so far ended without recording a failure: the worker died mid-job (killed, out
+            # of memory, RQ's job timeout). Without this check such an event would be retried forever.
+            event.status = WebhookStatus.DEAD.value
+            event.error = f"worker stopped during each of {event.attempts} attempts (killed or timed out)"
+            logger.warning("webhook event %s dead-lettered: %s", event_id, event.error)
+            return {"dead": True, "attempts": event.attempts}
         event.attempts += 1
         attempts = event.attempts
         ctx.session.commit()  # count the attempt even if this worker dies mid-way
         try:
-            totals, tenant_ids = webhooks.process_delivery(ctx.session, event, connector_factory(ctx),
-                                                           now=datetime.now(UTC))
+            totals, tenant_ids = _apply(ctx, event_id)
         except Exception as exc:  # noqa: BLE001 - any failure is recorded; poison events dead-letter
             ctx.session.rollback()
             _record_failure(ctx, event_id, attempts, exc)
             return {"failed": True, "attempts": attempts}
+        event = ctx.session.get_one(WebhookEvent, event_id)
         event.status = WebhookStatus.PROCESSED.value
         event.processed_at = datetime.now(UTC)
         event.error = None
     for tenant_id in tenant_ids:  # after commit: scores follow the ledger change
         request_scoring(tenant_id)
     return {"processed": True, **totals}
+
+
+def _apply(ctx, event_id: int) -> tuple[dict[str, int], list[int]]:  # type: ignore[no-untyped-def]
+    """Apply the delivery; a tenant whose tokens the platform refuses is marked ``needs_reauth`` (its
+    reconnect backfills it) and the delivery is applied again without it, so that one disconnected realm
+    does not fail, and finally dead-letter, the changes of every other realm in the same delivery."""
+    while True:
+        event = ctx.session.get_one(WebhookEvent, event_id)
+        try:
+            return webhooks.process_delivery(ctx.session, event, connector_factory(ctx), now=datetime.now(UTC))
+        except webhooks.TenantRefused as refused:
+            ctx.session.rollback()  # the other tenants' work so far: redone on the next pass
+            tenant = ctx.session.get_one(Tenant, refused.tenant_id)
+            tenant.status = TenantStatus.NEEDS_REAUTH
+            ctx.session.commit()
+            logger.warning("tenant %s needs to reconnect: %s", tenant.id, refused.cause)
 
 
 def _record_failure(ctx, event_id: int, attempts: int, exc: Exception) -> None:  # type: ignore[no-untyped-def]

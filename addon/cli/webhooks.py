@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import click
 from flask.cli import with_appcontext
@@ -48,7 +49,9 @@ def retry(event_ids: tuple[int, ...]) -> None:
         event = session.get(WebhookEvent, event_id)
         if event is None:
             raise click.ClickException(f"no webhook event {event_id}")
-        event.status, event.attempts = WebhookStatus.QUEUED.value, 0
+        # queued_at now: with the old one the sweeper would take the event for a stuck one at once and
+        # queue a second job processing it concurrently.
+        event.status, event.attempts, event.queued_at = WebhookStatus.QUEUED.value, 0, datetime.now(UTC)
         session.commit()
         enqueue(get_redis(), "sync", "jobs.webhooks.process_event", event.id, job_id=f"webhook-{event.id}-retry")
         click.echo(f"re-queued #{event.id}")

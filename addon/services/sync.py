@@ -7,6 +7,7 @@ The service flushes; the caller (a job) commits.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
@@ -163,6 +164,8 @@ class Mirror:
         return len(notes)
 
     def mark_deleted(self, deleted: dict[str, list[str]]) -> int:
+        """Apply the platform's deletions (QBO's CDC reports every kind) to the rows the mirror holds;
+        returns how many changed. Rows are kept and flagged, never dropped: scores and audit refer to them."""
         count = 0
         invoice_ids = deleted.get(d.EntityKind.INVOICE.value, [])
         self._invoices.update(self._existing(Invoice, (i for i in invoice_ids if i not in self._invoices)))
@@ -171,14 +174,20 @@ class Mirror:
             if row is not None and row.status != d.InvoiceStatus.DELETED.value:
                 row.status, row.amount_due = d.InvoiceStatus.DELETED.value, row.amount_due * 0
                 count += 1
-        payment_ids = deleted.get(d.EntityKind.PAYMENT.value, [])
-        payments = self._existing(Payment, payment_ids)  # in chunks, not one query per deleted payment
-        for remote_id in payment_ids:
-            if remote_id in payments:
-                payments[remote_id].deleted = True
-                count += 1
+        count += self._flag_deleted(Payment, "deleted", deleted.get(d.EntityKind.PAYMENT.value, []))
+        # A deleted credit memo no longer settles anything: voided, its allocations stop counting.
+        count += self._flag_deleted(CreditNote, "voided", deleted.get(d.EntityKind.CREDIT_NOTE.value, []))
+        # A deleted customer is gone from the platform's lists: archived, like Xero's archived contacts.
+        count += self._flag_deleted(Customer, "archived", deleted.get(d.EntityKind.CONTACT.value, []))
         self.session.flush()
         return count
+
+    def _flag_deleted(self, model: Any, flag: str, remote_ids: list[str]) -> int:
+        rows = self._existing(model, remote_ids)  # in chunks, not one query per deleted row
+        changed = [row for row in rows.values() if not getattr(row, flag)]
+        for row in changed:
+            setattr(row, flag, True)
+        return len(changed)
 
     def date_settlements(self, candidates: Collection[int]) -> int:
         """Give paid invoices without a paid date the date of the latest payment or credit note applied to
@@ -247,14 +256,36 @@ def apply_changes(session: Session, tenant: Tenant, changes: ChangeSet) -> SyncR
 
 def backfill(session: Session, tenant: Tenant, connector: AccountingConnector, *, now: datetime) -> SyncResult:
     """Full copy of contacts, invoices, payments and credit notes (install, and the periodic sweep)."""
-    changes = ChangeSet(contacts=list(connector.list_contacts()), invoices=list(connector.list_invoices()),
-                        payments=list(connector.list_payments()),
-                        credit_notes=list(connector.list_credit_notes()), deleted={})
+    listed = ChangeSet(contacts=list(connector.list_contacts()), invoices=list(connector.list_invoices()),
+                       payments=list(connector.list_payments()),
+                       credit_notes=list(connector.list_credit_notes()), deleted={})
+    changes = dataclasses.replace(listed, deleted=_unlisted(session, tenant, listed))
     result = apply_changes(session, tenant, changes)
     tenant.last_synced_at = now
     session.flush()
     logger.info("backfilled tenant %s: %s", tenant.id, result.as_dict())
     return result
+
+
+_DELETABLE: tuple[tuple[d.EntityKind, Any, str], ...] = (
+    (d.EntityKind.CONTACT, Customer, "contacts"), (d.EntityKind.INVOICE, Invoice, "invoices"),
+    (d.EntityKind.PAYMENT, Payment, "payments"), (d.EntityKind.CREDIT_NOTE, CreditNote, "credit_notes"))
+
+
+def _unlisted(session: Session, tenant: Tenant, listed: ChangeSet) -> dict[str, list[str]]:
+    """Mirrored ids a complete listing no longer contains: deleted on the platform.
+
+    QBO drops a deleted object from its queries, and only CDC reports the deletion; when an incremental
+    sync had to fall back to queries (beyond CDC's 30 days or its 1000-object cap) the deletion is never
+    reported. The daily backfill reads everything, so an absence there is the deletion."""
+    deleted: dict[str, list[str]] = {}
+    for kind, model, attribute in _DELETABLE:
+        present = {item.remote_id for item in getattr(listed, attribute)}
+        mirrored = session.scalars(select(model.remote_id).where(model.tenant_id == tenant.id))
+        gone = [remote_id for remote_id in mirrored if remote_id not in present]
+        if gone:
+            deleted[kind.value] = gone
+    return deleted
 
 
 def sync_incremental(session: Session, tenant: Tenant, connector: AccountingConnector, *,

@@ -21,12 +21,25 @@ from addon.models import Tenant, TenantStatus, WebhookEvent, WebhookStatus
 from addon.models.base import UTCDateTime
 from addon.services import sync
 from connectors.base import AccountingConnector, connector_class
+from connectors.errors import AuthError
 
 logger = logging.getLogger(__name__)
 
 SIGNATURE_HEADERS = {"xero": "x-xero-signature", "qbo": "intuit-signature", "fake": "x-fake-signature"}
 ENQUEUE_BATCH = 1000  # deliveries queued per dispatcher/sweeper round
 STUCK_AFTER = timedelta(minutes=10)  # a QUEUED event older than this lost its job (e.g. Redis flushed)
+
+
+class TenantRefused(Exception):
+    """The platform refused one tenant's tokens while a delivery was applied (revoked on its side).
+
+    Raised instead of the AuthError so the job can mark that tenant ``needs_reauth`` and apply the
+    delivery again without it: the other realms of a multi-realm QBO delivery must not fail with it."""
+
+    def __init__(self, tenant_id: int, cause: AuthError) -> None:
+        super().__init__(f"tenant {tenant_id}: {cause}")
+        self.tenant_id = tenant_id
+        self.cause = cause
 
 
 class WebhookRejected(Exception):
@@ -95,7 +108,10 @@ def process_delivery(session: Session, event: WebhookEvent,
             logger.info("ignoring %d changes for unknown or disconnected tenant %s", len(tenant_changes), remote_id)
             totals["ignored"] += len(tenant_changes)
             continue
-        _apply_tenant_changes(session, tenant, tenant_changes, connector_for(tenant), now, totals)
+        try:
+            _apply_tenant_changes(session, tenant, tenant_changes, connector_for(tenant), now, totals)
+        except AuthError as exc:
+            raise TenantRefused(tenant.id, exc) from exc
         touched.append(tenant.id)
     return dict(totals), touched
 

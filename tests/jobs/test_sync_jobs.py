@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 
 from addon.domain.types import Allocation, NewPayment
-from addon.models import Customer, Invoice, Payment, TenantStatus
+from addon.models import CreditNote, Customer, Invoice, Payment, TenantStatus
 from addon.queueing import get_queue
 from connectors.errors import AuthError
 from connectors.fake import InMemoryConnector
@@ -195,3 +195,45 @@ def test_paid_invoices_without_a_platform_date_are_dated_by_their_last_applicati
     sync.apply_changes(db, t, ChangeSet(contacts=[], invoices=[invoice("I1", amount="100.00", due="50.00")],
                                         payments=[], credit_notes=[], deleted={}))
     assert dates()["I1"] is None
+
+
+def test_platform_deletions_of_credit_notes_and_customers_are_applied(db, fake_tenant, redis_conn) -> None:
+    """QBO's CDC reports deleted CreditMemos and Customers too: a deleted credit memo must stop counting
+    (its allocations otherwise keep reducing the customer's debt) and a deleted customer stops being listed."""
+    from addon.domain.types import CreditNote as PlatformCreditNote
+    from addon.services import sync
+
+    tenant, _ = fake_tenant
+    sync_jobs.backfill_tenant(tenant.id)
+    t = db.get(type(tenant), tenant.id)
+    note = PlatformCreditNote("CN1", "CN-1", "C1", datetime(2026, 11, 2).date(), "GBP", Decimal("30.00"),
+                              Decimal("0.00"), allocations=(Allocation("I1", Decimal("30.00")),))
+    sync.Mirror(db, t).upsert_credit_notes([note])
+    db.commit()
+
+    count = sync.Mirror(db, t).mark_deleted({"credit_note": ["CN1", "unknown"], "contact": ["C2"]})
+    db.commit()
+    assert count == 2
+    assert db.query(CreditNote).filter_by(remote_id="CN1").one().voided is True
+    assert db.query(Customer).filter_by(remote_id="C2").one().archived is True
+
+
+def test_backfill_marks_what_the_platform_no_longer_lists(db, fake_tenant, redis_conn) -> None:
+    """QBO's query sweep (used past CDC's 30 days or its 1000-object cap) cannot report deletions, and a
+    deleted QBO object is simply absent: the daily backfill is what catches it, so an invoice or payment
+    deleted meanwhile must not stay open in the mirror."""
+    from addon.domain.types import Payment as PlatformPayment
+
+    tenant, connector = fake_tenant
+    connector.seed(payments=[PlatformPayment("P1", "C1", datetime(2026, 11, 2).date(), Decimal("10.00"), "GBP",
+                                             allocations=(Allocation("I1", Decimal("10.00")),))])
+    sync_jobs.backfill_tenant(tenant.id)
+    del connector.invoices["I2"]
+    del connector.payments["P1"]
+
+    assert sync_jobs.backfill_tenant(tenant.id)["deleted"] == 2
+    db.expire_all()
+    assert db.query(Invoice).filter_by(remote_id="I2").one().status == "deleted"
+    assert db.query(Invoice).filter_by(remote_id="I1").one().status == "open"
+    assert db.query(Payment).filter_by(remote_id="P1").one().deleted is True
+    assert sync_jobs.backfill_tenant(tenant.id)["deleted"] == 0  # already applied

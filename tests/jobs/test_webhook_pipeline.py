@@ -260,3 +260,93 @@ def test_database_down_answers_500_so_the_platform_retries(app, client, db, redi
     monkeypatch.setitem(app.config, "FAKE_WEBHOOK_KEY", FAKE_KEY)
     assert _post(client, body, sig).status_code == 200  # the platform's retry lands
     assert db.query(WebhookEvent).count() == 1
+
+
+def test_a_realm_whose_tokens_were_revoked_does_not_drop_the_others_in_the_delivery(
+        client, app, db, redis_conn, make_tenant, fake_platform, monkeypatch) -> None:
+    """One QBO CloudEvents POST can span several realms. A realm that disconnected on the platform's side
+    (401 on use) is marked needs_reauth (its reconnect backfills it); the other realms' changes are applied
+    and the delivery is done, instead of failing as a whole until it is dead-lettered."""
+    from addon.models import Tenant, TenantStatus
+    from connectors.errors import AuthError
+
+    tenant, connector = fake_platform
+    revoked = make_tenant(platform="fake", remote_id="org-2")
+    db.commit()
+    other = InMemoryConnector(tenant_remote_id="org-2")
+    other.seed(contacts=[contact()], invoices=[invoice("I7")])
+    other.fail_next(AuthError("401 Unauthorized: token revoked", status=401))
+    connectors = {"org-1": connector, "org-2": other}
+    monkeypatch.setitem(app.config, "CONNECTOR_FACTORY", lambda t: connectors[t.remote_id])
+    # org-2 first, so its failure comes before org-1's changes are applied.
+    body, sig = fake_delivery("org-2", ("invoice", "I7"))
+    body = body.replace(b"]}", b', {"tenant": "org-1", "kind": "invoice", "id": "I1"}]}')
+    import base64
+    import hashlib
+    import hmac
+
+    sig = base64.b64encode(hmac.new(FAKE_KEY.encode(), body, hashlib.sha256).digest()).decode()
+    assert _post(client, body, sig).status_code == 200
+
+    _work(redis_conn)
+    db.expire_all()
+    assert db.query(WebhookEvent).one().status == WebhookStatus.PROCESSED.value
+    assert [(i.tenant_id, i.remote_id) for i in db.query(Invoice)] == [(tenant.id, "I1")]
+    assert db.get(Tenant, revoked.id).status is TenantStatus.NEEDS_REAUTH
+    assert db.get(Tenant, tenant.id).status is TenantStatus.CONNECTED
+
+
+class _WorkerKilled(BaseException):
+    """Stands for the work-horse dying mid-job (OOM kill, RQ's job timeout): no except clause runs."""
+
+
+def test_an_event_that_keeps_killing_its_worker_is_dead_lettered(client, app, db, redis_conn, fake_platform,
+                                                                 monkeypatch) -> None:
+    _, connector = fake_platform
+    monkeypatch.setitem(app.config, "WEBHOOK_MAX_ATTEMPTS", 3)
+    body, sig = fake_delivery("org-1", ("invoice", "I1"))
+    _post(client, body, sig)
+    event_id = db.query(WebhookEvent).one().id
+    for _ in range(3):
+        connector.fail_next(_WorkerKilled())  # type: ignore[arg-type]
+        with pytest.raises(_WorkerKilled):
+            webhook_jobs.process_event(event_id)
+    # RQ's retry, or the sweeper once the event looks stuck, runs it again: it must stop here.
+    connector.fail_next(_WorkerKilled())  # type: ignore[arg-type]
+    assert webhook_jobs.process_event(event_id) == {"dead": True, "attempts": 3}
+    db.expire_all()
+    event = db.get(WebhookEvent, event_id)
+    assert event.status == WebhookStatus.DEAD.value
+    assert "3 attempts" in event.error
+    event.queued_at = datetime.now(UTC) - timedelta(hours=1)
+    db.commit()
+    assert webhook_jobs.sweep_unqueued() == {"enqueued": 0}
+
+
+def test_cli_retry_of_a_dead_event_queues_it_once(client, app, db, redis_conn, fake_platform, monkeypatch) -> None:
+    """`cashline webhooks retry` re-queues a dead event: the sweeper must not take it for a stuck one (its
+    last queued_at is old) and queue a second job that processes it concurrently."""
+    from addon.cli.webhooks import group
+
+    _, connector = fake_platform
+    monkeypatch.setitem(app.config, "WEBHOOK_MAX_ATTEMPTS", 1)
+    body, sig = fake_delivery("org-1", ("invoice", "I1"))
+    _post(client, body, sig)
+    assert webhook_jobs.dispatch() == {"enqueued": 1}
+    get_queue("sync", redis_conn).empty()
+    event_id = db.query(WebhookEvent).one().id
+    connector.fail_next(TransientError("platform exploded"))
+    assert webhook_jobs.process_event(event_id) == {"failed": True, "attempts": 1}
+    db.expire_all()
+    event = db.get(WebhookEvent, event_id)
+    assert event.status == WebhookStatus.DEAD.value
+    event.queued_at = datetime.now(UTC) - timedelta(days=1)  # dead-lettered yesterday
+    db.commit()
+
+    result = app.test_cli_runner().invoke(group, ["retry", str(event_id)])
+    assert result.exit_code == 0, result.output
+    assert get_queue("sync", redis_conn).count == 1
+    assert webhook_jobs.sweep_unqueued() == {"enqueued": 0}
+    _work(redis_conn)
+    db.expire_all()
+    assert db.get(WebhookEvent, event_id).status == WebhookStatus.PROCESSED.value
