@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -40,6 +41,22 @@ def _redirect_uri(platform: str) -> str:
 
 def _cipher() -> TokenCipher:
     return TokenCipher(current_app.config["TOKEN_ENCRYPTION_KEY"])
+
+
+def safe_next(target: str | None) -> str | None:
+    """``target`` if it is a path on this site, else None (no open redirect through ``next=``).
+
+    Browsers read a backslash as a slash and drop tabs and newlines, so ``/\\evil.example`` and
+    ``/<tab>/evil.example`` mean ``//evil.example``, another host: any of them, or a scheme or host, is refused.
+    """
+    if not target or not target.startswith("/") or "\\" in target:
+        return None
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or target.startswith("//"):
+        return None
+    return target
 
 
 @bp.get("/")
@@ -156,9 +173,7 @@ def _installed(tenant: Tenant, next_url: str | None) -> Any:
     except Exception as exc:  # noqa: BLE001 - the periodic sweep backfills it if Redis is down now
         logger.warning("could not enqueue backfill for tenant %s: %s", tenant.id, exc)
     flash(f"Connected to {tenant.name}. The first sync has started.")
-    if next_url and next_url.startswith("/") and not next_url.startswith("//"):
-        return redirect(next_url)
-    return redirect(url_for("auth.tenant_home", tenant_id=tenant.id))
+    return redirect(safe_next(next_url) or url_for("auth.tenant_home", tenant_id=tenant.id))
 
 
 def _serialise(tokens) -> str:  # type: ignore[no-untyped-def]
