@@ -133,12 +133,14 @@ def verify_id_token(id_token: str | None, ends: Endpoints, audience: str, nonce:
         token = jwt.decode(id_token, keys, algorithms=["RS256"])
         jwt.JWTClaimsRegistry(leeway=60, iss={"essential": True, "value": ends.issuer},
                               aud={"essential": True, "value": audience},
-                              sub={"essential": True}).validate(token.claims)
+                              sub={"essential": True}, exp={"essential": True}).validate(token.claims)
     except (JoseError, ValueError) as exc:
         raise InstallError(f"invalid id_token: {exc}") from exc
     claims = token.claims
-    if nonce and claims.get("nonce") not in (None, nonce):
-        raise InstallError("invalid id_token: nonce mismatch")
+    # OpenID Connect Core 3.1.3.7: a nonce sent in the request MUST come back. Accepting an id_token
+    # without one would let an id_token from another sign-in be replayed into this callback.
+    if nonce and claims.get("nonce") != nonce:
+        raise InstallError("invalid id_token: nonce missing or mismatched")
     return dict(claims)
 
 

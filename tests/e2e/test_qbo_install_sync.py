@@ -145,3 +145,14 @@ def test_eight_workers_with_an_expired_token_refresh_once(live_app, qbo, db, red
     assert errors == []  # in particular no invalid_grant
     assert results == [invoice_id] * 8
     assert sum(1 for t in qbo.state.oauth.refresh.values() if t.retired) - refreshes_before == 1
+
+
+def test_an_id_token_without_the_nonce_we_sent_is_refused(live_app, qbo, db, monkeypatch) -> None:
+    """OpenID Connect Core 3.1.3.7: when a nonce was sent, the id_token must carry it (no nonce = replay risk)."""
+    real_sign = qbo.state.oauth.id_tokens.sign
+    monkeypatch.setattr(qbo.state.oauth.id_tokens, "sign", lambda **kw: real_sign(**{**kw, "nonce": None}))
+    landed = _install(live_app, requests.Session())
+    assert landed.status_code == 400
+    assert "nonce" in landed.text
+    assert db.query(Tenant).count() == 0
+
