@@ -144,6 +144,18 @@ def verify_id_token(id_token: str | None, ends: Endpoints, audience: str, nonce:
     return dict(claims)
 
 
+def qbo_realm(claims: Mapping[str, Any], realm_id: str | None) -> str:
+    """The QuickBooks company this consent covers. ``realmId`` reaches us as a query parameter the user's
+    browser carries (and can edit); Intuit's signed id_token names the same company in ``realmid``, so
+    the two must agree, or one user could install (and become admin of) another user's company."""
+    if not realm_id:
+        raise InstallError("QuickBooks did not say which company.")
+    if str(claims.get("realmid") or "") != realm_id:
+        raise InstallError("The QuickBooks company in the sign-in response does not match the one you "
+                           "authorised. Please connect again.")
+    return realm_id
+
+
 def sign_in(session: Session, claims: Mapping[str, Any]) -> User:
     """Find or create the user for these OpenID claims (issuer + subject)."""
     user = session.scalar(select(User).where(User.issuer == claims["iss"], User.subject == str(claims["sub"])))

@@ -99,15 +99,13 @@ def callback(platform: str) -> Any:
     try:
         tokens, claims = install.exchange_code(platform, current_app.config, _redirect_uri(platform),
                                                request.args.get("code", ""), pending, install.utcnow())
+        realm = install.qbo_realm(claims, request.args.get("realmId")) if platform == "qbo" else None
     except install.InstallError as exc:
         return render_template("auth/error.html", message=str(exc)), 400
     db = get_db().session
     user = install.sign_in(db, claims)
     sign_in_user(user)
-    if platform == "qbo":
-        realm = request.args.get("realmId")
-        if not realm:
-            return render_template("auth/error.html", message="QuickBooks did not say which company."), 400
+    if realm is not None:
         tenant = install.install_tenant(db, platform="qbo", remote_id=realm, name=f"QuickBooks company {realm}",
                                         tokens=tokens, cipher=_cipher(), user=user)
         return _installed(tenant, pending.get("next"))

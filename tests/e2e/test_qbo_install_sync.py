@@ -156,3 +156,28 @@ def test_an_id_token_without_the_nonce_we_sent_is_refused(live_app, qbo, db, mon
     assert "nonce" in landed.text
     assert db.query(Tenant).count() == 0
 
+
+
+def test_a_realm_id_edited_on_the_redirect_cannot_take_over_another_company(live_app, qbo, db, make_tenant) -> None:
+    """realmId arrives in the browser's URL: a user who consents for their own company and swaps in the
+    victim's realmId must not overwrite the victim's tokens nor become an admin of the victim's tenant."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit
+
+    from addon.models import Connection
+    from connectors.sandbox.consent import read_consent_form
+
+    victim = make_tenant(platform="qbo", remote_id="9130000000000666", name="Victim Co")
+    db.commit()
+    browser = requests.Session()
+    consent = browser.get(f"{live_app.url}/connect/qbo", timeout=30)
+    form = read_consent_form(consent.text)
+    back = browser.post(requests.compat.urljoin(consent.url, form.action),
+                        data={**form.fields, "decision": "allow"}, allow_redirects=False, timeout=30)
+    location = urlsplit(back.headers["Location"])
+    params = {**dict(parse_qsl(location.query)), "realmId": victim.remote_id}
+    landed = browser.get(f"{live_app.url}{location.path}?{urlencode(params)}", timeout=30)
+    assert landed.status_code == 400
+    db.expire_all()
+    assert db.query(Membership).filter_by(tenant_id=victim.id).count() == 0
+    assert db.query(Connection).filter_by(tenant_id=victim.id).count() == 0
+
