@@ -202,7 +202,11 @@ def disconnect_tenant(session: Session, tenant: Tenant, config: Mapping[str, Any
 
 
 def platform_disconnected(session: Session, tenant: Tenant, *, actor: str) -> None:
-    """The platform told us (QBO Disconnect URL, Xero 401/403): stop jobs, show the reconnect banner."""
+    """The platform told us (QBO Disconnect URL): stop jobs, show the reconnect banner, and delete our
+    copy of the tokens (the platform has revoked them; nothing should hold them any longer)."""
+    conn = session.scalar(select(Connection).where(Connection.tenant_id == tenant.id))
+    if conn is not None:
+        session.delete(conn)
     _mark(session, tenant, TenantStatus.DISCONNECTED, actor, "tenant.disconnected_by_platform")
 
 

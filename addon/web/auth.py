@@ -26,7 +26,7 @@ from addon.models import Membership, Role, Tenant
 from addon.security import TokenCipher
 from addon.services import install
 from addon.services.connections import connector_config
-from addon.web.session import current_user, sign_in_user, tenant_view
+from addon.web.session import current_user, membership, sign_in_user, tenant_view
 from jobs.sync import request_backfill
 
 logger = logging.getLogger(__name__)
@@ -210,12 +210,19 @@ def launch(platform: str) -> Any:
 
 @bp.get("/disconnect/qbo")
 def qbo_disconnect_url() -> Any:
-    """Intuit's Disconnect URL: the user disconnected the app inside QuickBooks."""
-    realm = request.args.get("realmId")
+    """Intuit's Disconnect URL: the user disconnected the app inside QuickBooks.
+
+    Intuit sends the user's browser here with a bare ``?realmId=``: nothing proves who sent it, so the
+    tenant is marked only for a signed-in admin of it. Anyone else gets the page and no change (were the
+    company really disconnected, the next sync's refusal marks it ``needs_reauth`` anyway).
+    """
+    realm, user = request.args.get("realmId"), current_user()
     tenant = get_db().session.scalar(select(Tenant).where(Tenant.platform == "qbo", Tenant.remote_id == realm)) \
-        if realm else None
-    if tenant is not None:
-        install.platform_disconnected(get_db().session, tenant, actor="platform:qbo")
+        if realm and user is not None else None
+    member = membership(user, tenant.id) if tenant is not None and user is not None else None
+    if tenant is None or member is None or member.role is not Role.ADMIN:
+        return render_template("auth/disconnected.html", tenant=None)
+    install.platform_disconnected(get_db().session, tenant, actor=f"platform:qbo user:{member.user_id}")
     return render_template("auth/disconnected.html", tenant=tenant)
 
 

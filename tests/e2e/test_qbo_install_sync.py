@@ -181,3 +181,29 @@ def test_a_realm_id_edited_on_the_redirect_cannot_take_over_another_company(live
     assert db.query(Membership).filter_by(tenant_id=victim.id).count() == 0
     assert db.query(Connection).filter_by(tenant_id=victim.id).count() == 0
 
+
+
+def test_the_disconnect_url_does_not_disconnect_for_a_stranger(live_app, qbo, db) -> None:
+    """The Disconnect URL is a plain GET anyone can send: it must not cut off a company on an unauthenticated
+    request (or on behalf of a user who is not a member of that tenant)."""
+    _install(live_app, requests.Session())
+    tenant = db.query(Tenant).one()
+    stranger = requests.Session()
+    page = stranger.get(f"{live_app.url}/disconnect/qbo", params={"realmId": qbo.realm_id}, timeout=10)
+    assert page.status_code == 200
+    db.expire_all()
+    assert db.get(Tenant, tenant.id).status is TenantStatus.CONNECTED
+
+
+def test_the_disconnect_url_for_the_tenant_admin_disconnects_and_deletes_the_tokens(live_app, qbo, db) -> None:
+    from addon.models import Connection
+
+    browser = requests.Session()
+    _install(live_app, browser)
+    tenant = db.query(Tenant).one()
+    page = browser.get(f"{live_app.url}/disconnect/qbo", params={"realmId": qbo.realm_id}, timeout=10)
+    assert page.status_code == 200
+    assert tenant.name in page.text
+    db.expire_all()
+    assert db.get(Tenant, tenant.id).status is TenantStatus.DISCONNECTED
+    assert db.query(Connection).count() == 0  # Intuit revoked them; we keep no dead tokens either
