@@ -9,7 +9,7 @@ others are disconnected, so no two tenants ever share (and race on) one rotating
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,7 +27,9 @@ from addon.domain.types import TokenSet
 from addon.models import AuditLog, Connection, Membership, Role, Tenant, TenantStatus, User
 from addon.security import TokenCipher
 from addon.services.connections import connector_config, store_tokens, token_set_of
+from connectors.base import ConnectorConfig
 from connectors.errors import ConnectorError
+from connectors.tokens import needs_refresh
 
 logger = logging.getLogger(__name__)
 
@@ -222,19 +224,39 @@ def _revoke_remote(tenant: Tenant, conn: Connection, config: Mapping[str, Any]) 
     cipher = TokenCipher(config["TOKEN_ENCRYPTION_KEY"])
     tokens = token_set_of(conn, cipher)
     creds = connector_config(tenant.platform, config)
+    if tenant.platform == "xero":
+        _revoke_xero(tenant, conn, creds, tokens)
+    elif tenant.platform == "qbo":
+        from connectors.quickbooks import auth as qbo_auth
+
+        _best_effort(tenant, "revoking tokens", lambda: qbo_auth.revoke(creds, tokens.refresh_token))
+
+
+def _revoke_xero(tenant: Tenant, conn: Connection, creds: ConnectorConfig, tokens: TokenSet) -> None:
+    """DELETE /connections/{id}, then revoke the refresh token: each attempted whatever the other did.
+
+    The stored access token has usually expired (they last 30 minutes), and DELETE needs a live one:
+    refresh first (the rotated refresh token is the one revoked afterwards). A failed DELETE must not
+    skip the revocation, or Cashline's grant would stay usable at Xero after the user disconnected.
+    """
+    from connectors.xero import auth as xero_auth
+
+    def delete_connection() -> None:
+        nonlocal tokens
+        if needs_refresh(tokens, utcnow()):
+            tokens = xero_auth.refresh(creds, tokens)
+        xero_auth.disconnect_connection(creds, tokens.access_token, str(conn.remote_connection_id))
+
+    if conn.remote_connection_id:
+        _best_effort(tenant, "removing the Xero connection", delete_connection)
+    _best_effort(tenant, "revoking tokens", lambda: xero_auth.revoke(creds, tokens.refresh_token))
+
+
+def _best_effort(tenant: Tenant, what: str, call: Callable[[], None]) -> None:
     try:
-        if tenant.platform == "xero":
-            from connectors.xero import auth as xero_auth
-
-            if conn.remote_connection_id:
-                xero_auth.disconnect_connection(creds, tokens.access_token, conn.remote_connection_id)
-            xero_auth.revoke(creds, tokens.refresh_token)
-        elif tenant.platform == "qbo":
-            from connectors.quickbooks import auth as qbo_auth
-
-            qbo_auth.revoke(creds, tokens.refresh_token)
+        call()
     except ConnectorError as exc:  # already revoked on their side: disconnecting must still succeed
-        logger.warning("revoking tokens of tenant %s failed: %s", tenant.id, exc)
+        logger.warning("%s of tenant %s failed: %s", what, tenant.id, exc)
 
 
 def utcnow() -> datetime:

@@ -125,3 +125,26 @@ def test_several_organisations_the_user_picks_one_and_the_rest_are_released(live
     tenant = db.query(Tenant).one()
     assert tenant.remote_id == xero.tenant_id
     assert [c.tenant_id for c in identity.connections.values()] == [xero.tenant_id]  # the other one released
+
+
+def test_disconnect_with_an_expired_access_token_still_removes_the_connection_and_revokes(
+        live_app, xero, db, redis_conn) -> None:
+    """Access tokens last 30 minutes: most disconnects find the stored one expired. The DELETE
+    /connections/{id} must not fail on it, and its failure must not skip the revocation."""
+    from datetime import UTC, datetime, timedelta
+
+    browser = requests.Session()
+    landed = _install(live_app, browser)
+    tenant = db.query(Tenant).one()
+    conn = db.query(Connection).one()
+    conn.expires_at = datetime.now(UTC) - timedelta(minutes=5)  # as if the install was an hour ago
+    db.commit()
+    identity = xero.state.identity
+    for grant in identity.access.values():
+        grant.expires = identity.clock.now() - timedelta(minutes=5)
+    resp = browser.post(f"{live_app.url}/tenants/{tenant.id}/disconnect", data={"csrf_token": csrf_token(landed)},
+                        timeout=30)
+    assert resp.status_code == 200
+    assert not identity.connections  # removed at Xero
+    assert all(rec.revoked for rec in identity.refresh.values() if rec.rotated is None)  # nothing left usable
+
