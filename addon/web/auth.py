@@ -22,7 +22,7 @@ from flask import (
 from sqlalchemy import select
 
 from addon.extensions import get_db, get_redis
-from addon.models import Membership, Role, Tenant
+from addon.models import Membership, Role, Tenant, TenantStatus
 from addon.security import TokenCipher
 from addon.services import install
 from addon.services.connections import connector_config
@@ -144,12 +144,21 @@ def pick_organisation() -> Any:
         return render_template("auth/error.html", message="That choice has expired. Please connect again."), 400
     tokens = _deserialise(_cipher().decrypt(bytes(blob)))  # type: ignore[arg-type]
     creds = connector_config("xero", current_app.config)
+    installed = _installed_xero_tenants([c["tenantId"] for c in pick["connections"]])
     for other in pick["connections"]:
-        if other["id"] != chosen:  # one install = one tenant: release the organisations not chosen
+        # One install = one tenant: release the organisations not chosen, except those an earlier
+        # install uses (Xero lists every connection of the user, not only this consent's).
+        if other["id"] != chosen and other["tenantId"] not in installed:
             xero_auth.disconnect_connection(creds, tokens.access_token, other["id"])
     session.pop("pick", None)
     get_redis().delete(_pending_key(user))
     return _installed(_install_xero(match[0], tokens, user), pick.get("next"))
+
+
+def _installed_xero_tenants(remote_ids: list[str]) -> set[str]:
+    """Which of these Xero organisations are installed here and not disconnected (their connection is live)."""
+    return set(get_db().session.scalars(select(Tenant.remote_id).where(
+        Tenant.platform == "xero", Tenant.remote_id.in_(remote_ids), Tenant.status != TenantStatus.DISCONNECTED)))
 
 
 def _pending_key(user: Any) -> str:
