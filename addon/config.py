@@ -64,7 +64,18 @@ def load_config(environ: Mapping[str, str], instance_path: Path,
     cfg["SMTP_PORT"] = int(cfg["SMTP_PORT"])
     cfg["SMTP_STARTTLS"] = str(cfg["SMTP_STARTTLS"]).lower() in ("1", "true", "yes", "on")
     cfg["WEBHOOK_MAX_ATTEMPTS"] = int(cfg["WEBHOOK_MAX_ATTEMPTS"])
+    _session_cookie(cfg)
     return cfg
+
+
+def _session_cookie(cfg: dict[str, Any]) -> None:
+    """Session cookie flags: never readable by scripts; Secure whenever the app is served over https (a
+    browser drops a Secure cookie on http://127.0.0.1, so development keeps it off); SameSite=Lax so
+    other sites' forms and scripts do not carry it, while the top-level GET back from the platform's
+    consent page (the OAuth callback) still does."""
+    cfg.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    cfg.setdefault("SESSION_COOKIE_SECURE", str(cfg["PUBLIC_URL"]).lower().startswith("https://"))
+    cfg.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
 
 
 def _resolve_secrets(cfg: dict[str, Any], instance_path: Path) -> None:

@@ -22,12 +22,13 @@ from addon.models import Connection, Tenant, TenantStatus
 from addon.security import TokenCipher
 from addon.services.ratelimit import RedisRateLimiter, TenantLimits
 from connectors.base import AccountingConnector, ConnectorConfig, get_connector
-from connectors.errors import AuthError
+from connectors.errors import AuthError, TransientError
 from connectors.tokens import RefreshFn, TokenStore
 
 logger = logging.getLogger(__name__)
 
 LOCK_TIMEOUT = 30  # seconds a refresh may hold the lock (a refresh is one HTTP call)
+LOCK_WAIT = LOCK_TIMEOUT + 5  # seconds a worker waits for another worker's refresh before giving up
 
 
 def token_set_of(conn: Connection, cipher: TokenCipher) -> TokenSet:
@@ -96,9 +97,11 @@ class DatabaseTokenStore(TokenStore):
 
     def refresh(self, stale: TokenSet, do_refresh: RefreshFn) -> TokenSet:
         lock = self._redis.lock(f"cashline:refresh:{self._tenant_id}", timeout=LOCK_TIMEOUT,
-                                blocking_timeout=LOCK_TIMEOUT + 5)
+                                blocking_timeout=LOCK_WAIT)
         if not lock.acquire():
-            raise AuthError(f"could not obtain the token refresh lock for tenant {self._tenant_id}")
+            # Transient, not AuthError: the tokens are not known to be bad, and an AuthError would mark
+            # the tenant needs_reauth (jobs/sync.py) just because another worker's refresh was slow.
+            raise TransientError(f"could not obtain the token refresh lock for tenant {self._tenant_id}")
         try:
             with Session(self._engine) as session:
                 conn = self._read(session)

@@ -9,7 +9,7 @@ others are disconnected, so no two tenants ever share (and race on) one rotating
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,7 +27,9 @@ from addon.domain.types import TokenSet
 from addon.models import AuditLog, Connection, Membership, Role, Tenant, TenantStatus, User
 from addon.security import TokenCipher
 from addon.services.connections import connector_config, store_tokens, token_set_of
+from connectors.base import ConnectorConfig
 from connectors.errors import ConnectorError
+from connectors.tokens import needs_refresh
 
 logger = logging.getLogger(__name__)
 
@@ -133,13 +135,27 @@ def verify_id_token(id_token: str | None, ends: Endpoints, audience: str, nonce:
         token = jwt.decode(id_token, keys, algorithms=["RS256"])
         jwt.JWTClaimsRegistry(leeway=60, iss={"essential": True, "value": ends.issuer},
                               aud={"essential": True, "value": audience},
-                              sub={"essential": True}).validate(token.claims)
+                              sub={"essential": True}, exp={"essential": True}).validate(token.claims)
     except (JoseError, ValueError) as exc:
         raise InstallError(f"invalid id_token: {exc}") from exc
     claims = token.claims
-    if nonce and claims.get("nonce") not in (None, nonce):
-        raise InstallError("invalid id_token: nonce mismatch")
+    # OpenID Connect Core 3.1.3.7: a nonce sent in the request MUST come back. Accepting an id_token
+    # without one would let an id_token from another sign-in be replayed into this callback.
+    if nonce and claims.get("nonce") != nonce:
+        raise InstallError("invalid id_token: nonce missing or mismatched")
     return dict(claims)
+
+
+def qbo_realm(claims: Mapping[str, Any], realm_id: str | None) -> str:
+    """The QuickBooks company this consent covers. ``realmId`` reaches us as a query parameter the user's
+    browser carries (and can edit); Intuit's signed id_token names the same company in ``realmid``, so
+    the two must agree, or one user could install (and become admin of) another user's company."""
+    if not realm_id:
+        raise InstallError("QuickBooks did not say which company.")
+    if str(claims.get("realmid") or "") != realm_id:
+        raise InstallError("The QuickBooks company in the sign-in response does not match the one you "
+                           "authorised. Please connect again.")
+    return realm_id
 
 
 def sign_in(session: Session, claims: Mapping[str, Any]) -> User:
@@ -188,7 +204,11 @@ def disconnect_tenant(session: Session, tenant: Tenant, config: Mapping[str, Any
 
 
 def platform_disconnected(session: Session, tenant: Tenant, *, actor: str) -> None:
-    """The platform told us (QBO Disconnect URL, Xero 401/403): stop jobs, show the reconnect banner."""
+    """The platform told us (QBO Disconnect URL): stop jobs, show the reconnect banner, and delete our
+    copy of the tokens (the platform has revoked them; nothing should hold them any longer)."""
+    conn = session.scalar(select(Connection).where(Connection.tenant_id == tenant.id))
+    if conn is not None:
+        session.delete(conn)
     _mark(session, tenant, TenantStatus.DISCONNECTED, actor, "tenant.disconnected_by_platform")
 
 
@@ -204,19 +224,39 @@ def _revoke_remote(tenant: Tenant, conn: Connection, config: Mapping[str, Any]) 
     cipher = TokenCipher(config["TOKEN_ENCRYPTION_KEY"])
     tokens = token_set_of(conn, cipher)
     creds = connector_config(tenant.platform, config)
+    if tenant.platform == "xero":
+        _revoke_xero(tenant, conn, creds, tokens)
+    elif tenant.platform == "qbo":
+        from connectors.quickbooks import auth as qbo_auth
+
+        _best_effort(tenant, "revoking tokens", lambda: qbo_auth.revoke(creds, tokens.refresh_token))
+
+
+def _revoke_xero(tenant: Tenant, conn: Connection, creds: ConnectorConfig, tokens: TokenSet) -> None:
+    """DELETE /connections/{id}, then revoke the refresh token: each attempted whatever the other did.
+
+    The stored access token has usually expired (they last 30 minutes), and DELETE needs a live one:
+    refresh first (the rotated refresh token is the one revoked afterwards). A failed DELETE must not
+    skip the revocation, or Cashline's grant would stay usable at Xero after the user disconnected.
+    """
+    from connectors.xero import auth as xero_auth
+
+    def delete_connection() -> None:
+        nonlocal tokens
+        if needs_refresh(tokens, utcnow()):
+            tokens = xero_auth.refresh(creds, tokens)
+        xero_auth.disconnect_connection(creds, tokens.access_token, str(conn.remote_connection_id))
+
+    if conn.remote_connection_id:
+        _best_effort(tenant, "removing the Xero connection", delete_connection)
+    _best_effort(tenant, "revoking tokens", lambda: xero_auth.revoke(creds, tokens.refresh_token))
+
+
+def _best_effort(tenant: Tenant, what: str, call: Callable[[], None]) -> None:
     try:
-        if tenant.platform == "xero":
-            from connectors.xero import auth as xero_auth
-
-            if conn.remote_connection_id:
-                xero_auth.disconnect_connection(creds, tokens.access_token, conn.remote_connection_id)
-            xero_auth.revoke(creds, tokens.refresh_token)
-        elif tenant.platform == "qbo":
-            from connectors.quickbooks import auth as qbo_auth
-
-            qbo_auth.revoke(creds, tokens.refresh_token)
+        call()
     except ConnectorError as exc:  # already revoked on their side: disconnecting must still succeed
-        logger.warning("revoking tokens of tenant %s failed: %s", tenant.id, exc)
+        logger.warning("%s of tenant %s failed: %s", what, tenant.id, exc)
 
 
 def utcnow() -> datetime:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -21,11 +22,11 @@ from flask import (
 from sqlalchemy import select
 
 from addon.extensions import get_db, get_redis
-from addon.models import Membership, Role, Tenant
+from addon.models import Membership, Role, Tenant, TenantStatus
 from addon.security import TokenCipher
 from addon.services import install
 from addon.services.connections import connector_config
-from addon.web.session import current_user, sign_in_user, tenant_view
+from addon.web.session import current_user, membership, sign_in_user, tenant_view
 from jobs.sync import request_backfill
 
 logger = logging.getLogger(__name__)
@@ -40,6 +41,22 @@ def _redirect_uri(platform: str) -> str:
 
 def _cipher() -> TokenCipher:
     return TokenCipher(current_app.config["TOKEN_ENCRYPTION_KEY"])
+
+
+def safe_next(target: str | None) -> str | None:
+    """``target`` if it is a path on this site, else None (no open redirect through ``next=``).
+
+    Browsers read a backslash as a slash and drop tabs and newlines, so ``/\\evil.example`` and
+    ``/<tab>/evil.example`` mean ``//evil.example``, another host: any of them, or a scheme or host, is refused.
+    """
+    if not target or not target.startswith("/") or "\\" in target:
+        return None
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or target.startswith("//"):
+        return None
+    return target
 
 
 @bp.get("/")
@@ -82,15 +99,13 @@ def callback(platform: str) -> Any:
     try:
         tokens, claims = install.exchange_code(platform, current_app.config, _redirect_uri(platform),
                                                request.args.get("code", ""), pending, install.utcnow())
+        realm = install.qbo_realm(claims, request.args.get("realmId")) if platform == "qbo" else None
     except install.InstallError as exc:
         return render_template("auth/error.html", message=str(exc)), 400
     db = get_db().session
     user = install.sign_in(db, claims)
     sign_in_user(user)
-    if platform == "qbo":
-        realm = request.args.get("realmId")
-        if not realm:
-            return render_template("auth/error.html", message="QuickBooks did not say which company."), 400
+    if realm is not None:
         tenant = install.install_tenant(db, platform="qbo", remote_id=realm, name=f"QuickBooks company {realm}",
                                         tokens=tokens, cipher=_cipher(), user=user)
         return _installed(tenant, pending.get("next"))
@@ -129,12 +144,21 @@ def pick_organisation() -> Any:
         return render_template("auth/error.html", message="That choice has expired. Please connect again."), 400
     tokens = _deserialise(_cipher().decrypt(bytes(blob)))  # type: ignore[arg-type]
     creds = connector_config("xero", current_app.config)
+    installed = _installed_xero_tenants([c["tenantId"] for c in pick["connections"]])
     for other in pick["connections"]:
-        if other["id"] != chosen:  # one install = one tenant: release the organisations not chosen
+        # One install = one tenant: release the organisations not chosen, except those an earlier
+        # install uses (Xero lists every connection of the user, not only this consent's).
+        if other["id"] != chosen and other["tenantId"] not in installed:
             xero_auth.disconnect_connection(creds, tokens.access_token, other["id"])
     session.pop("pick", None)
     get_redis().delete(_pending_key(user))
     return _installed(_install_xero(match[0], tokens, user), pick.get("next"))
+
+
+def _installed_xero_tenants(remote_ids: list[str]) -> set[str]:
+    """Which of these Xero organisations are installed here and not disconnected (their connection is live)."""
+    return set(get_db().session.scalars(select(Tenant.remote_id).where(
+        Tenant.platform == "xero", Tenant.remote_id.in_(remote_ids), Tenant.status != TenantStatus.DISCONNECTED)))
 
 
 def _pending_key(user: Any) -> str:
@@ -156,9 +180,7 @@ def _installed(tenant: Tenant, next_url: str | None) -> Any:
     except Exception as exc:  # noqa: BLE001 - the periodic sweep backfills it if Redis is down now
         logger.warning("could not enqueue backfill for tenant %s: %s", tenant.id, exc)
     flash(f"Connected to {tenant.name}. The first sync has started.")
-    if next_url and next_url.startswith("/") and not next_url.startswith("//"):
-        return redirect(next_url)
-    return redirect(url_for("auth.tenant_home", tenant_id=tenant.id))
+    return redirect(safe_next(next_url) or url_for("auth.tenant_home", tenant_id=tenant.id))
 
 
 def _serialise(tokens) -> str:  # type: ignore[no-untyped-def]
@@ -197,12 +219,19 @@ def launch(platform: str) -> Any:
 
 @bp.get("/disconnect/qbo")
 def qbo_disconnect_url() -> Any:
-    """Intuit's Disconnect URL: the user disconnected the app inside QuickBooks."""
-    realm = request.args.get("realmId")
+    """Intuit's Disconnect URL: the user disconnected the app inside QuickBooks.
+
+    Intuit sends the user's browser here with a bare ``?realmId=``: nothing proves who sent it, so the
+    tenant is marked only for a signed-in admin of it. Anyone else gets the page and no change (were the
+    company really disconnected, the next sync's refusal marks it ``needs_reauth`` anyway).
+    """
+    realm, user = request.args.get("realmId"), current_user()
     tenant = get_db().session.scalar(select(Tenant).where(Tenant.platform == "qbo", Tenant.remote_id == realm)) \
-        if realm else None
-    if tenant is not None:
-        install.platform_disconnected(get_db().session, tenant, actor="platform:qbo")
+        if realm and user is not None else None
+    member = membership(user, tenant.id) if tenant is not None and user is not None else None
+    if tenant is None or member is None or member.role is not Role.ADMIN:
+        return render_template("auth/disconnected.html", tenant=None)
+    install.platform_disconnected(get_db().session, tenant, actor=f"platform:qbo user:{member.user_id}")
     return render_template("auth/disconnected.html", tenant=tenant)
 
 

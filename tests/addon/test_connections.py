@@ -96,3 +96,23 @@ def test_key_rotation_reencrypts_stored_tokens(app, db, stored) -> None:
     db.commit()
     only_new = DatabaseTokenStore(app.extensions["cashline_db"].engine, None, tenant.id, TokenCipher(new_key))
     assert only_new.load().refresh_token == "refresh-0"
+
+
+def test_waiting_too_long_for_the_refresh_lock_is_transient_not_a_reconnect(app, stored, redis_conn,
+                                                                           monkeypatch) -> None:
+    """Another worker holding the lock (a slow token endpoint) is no sign the tokens are bad: the sync job
+    marks the tenant needs_reauth on AuthError, so lock contention must be a retryable TransientError."""
+    from addon.services import connections
+    from connectors.errors import AuthError, TransientError
+
+    tenant, cipher = stored
+    monkeypatch.setattr(connections, "LOCK_WAIT", 0.1)
+    holder = redis_conn.lock(f"cashline:refresh:{tenant.id}", timeout=30)
+    assert holder.acquire()
+    try:
+        store = DatabaseTokenStore(app.extensions["cashline_db"].engine, redis_conn, tenant.id, cipher)
+        with pytest.raises(TransientError) as raised:
+            store.refresh(_tokens(0), lambda current: _tokens(1))
+        assert not isinstance(raised.value, AuthError)
+    finally:
+        holder.release()

@@ -145,3 +145,65 @@ def test_eight_workers_with_an_expired_token_refresh_once(live_app, qbo, db, red
     assert errors == []  # in particular no invalid_grant
     assert results == [invoice_id] * 8
     assert sum(1 for t in qbo.state.oauth.refresh.values() if t.retired) - refreshes_before == 1
+
+
+def test_an_id_token_without_the_nonce_we_sent_is_refused(live_app, qbo, db, monkeypatch) -> None:
+    """OpenID Connect Core 3.1.3.7: when a nonce was sent, the id_token must carry it (no nonce = replay risk)."""
+    real_sign = qbo.state.oauth.id_tokens.sign
+    monkeypatch.setattr(qbo.state.oauth.id_tokens, "sign", lambda **kw: real_sign(**{**kw, "nonce": None}))
+    landed = _install(live_app, requests.Session())
+    assert landed.status_code == 400
+    assert "nonce" in landed.text
+    assert db.query(Tenant).count() == 0
+
+
+
+def test_a_realm_id_edited_on_the_redirect_cannot_take_over_another_company(live_app, qbo, db, make_tenant) -> None:
+    """realmId arrives in the browser's URL: a user who consents for their own company and swaps in the
+    victim's realmId must not overwrite the victim's tokens nor become an admin of the victim's tenant."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit
+
+    from addon.models import Connection
+    from connectors.sandbox.consent import read_consent_form
+
+    victim = make_tenant(platform="qbo", remote_id="9130000000000666", name="Victim Co")
+    db.commit()
+    browser = requests.Session()
+    consent = browser.get(f"{live_app.url}/connect/qbo", timeout=30)
+    form = read_consent_form(consent.text)
+    back = browser.post(requests.compat.urljoin(consent.url, form.action),
+                        data={**form.fields, "decision": "allow"}, allow_redirects=False, timeout=30)
+    location = urlsplit(back.headers["Location"])
+    params = {**dict(parse_qsl(location.query)), "realmId": victim.remote_id}
+    landed = browser.get(f"{live_app.url}{location.path}?{urlencode(params)}", timeout=30)
+    assert landed.status_code == 400
+    db.expire_all()
+    assert db.query(Membership).filter_by(tenant_id=victim.id).count() == 0
+    assert db.query(Connection).filter_by(tenant_id=victim.id).count() == 0
+
+
+
+def test_the_disconnect_url_does_not_disconnect_for_a_stranger(live_app, qbo, db) -> None:
+    """The Disconnect URL is a plain GET anyone can send: it must not cut off a company on an unauthenticated
+    request (or on behalf of a user who is not a member of that tenant)."""
+    _install(live_app, requests.Session())
+    tenant = db.query(Tenant).one()
+    stranger = requests.Session()
+    page = stranger.get(f"{live_app.url}/disconnect/qbo", params={"realmId": qbo.realm_id}, timeout=10)
+    assert page.status_code == 200
+    db.expire_all()
+    assert db.get(Tenant, tenant.id).status is TenantStatus.CONNECTED
+
+
+def test_the_disconnect_url_for_the_tenant_admin_disconnects_and_deletes_the_tokens(live_app, qbo, db) -> None:
+    from addon.models import Connection
+
+    browser = requests.Session()
+    _install(live_app, browser)
+    tenant = db.query(Tenant).one()
+    page = browser.get(f"{live_app.url}/disconnect/qbo", params={"realmId": qbo.realm_id}, timeout=10)
+    assert page.status_code == 200
+    assert tenant.name in page.text
+    db.expire_all()
+    assert db.get(Tenant, tenant.id).status is TenantStatus.DISCONNECTED
+    assert db.query(Connection).count() == 0  # Intuit revoked them; we keep no dead tokens either

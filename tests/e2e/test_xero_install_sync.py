@@ -125,3 +125,60 @@ def test_several_organisations_the_user_picks_one_and_the_rest_are_released(live
     tenant = db.query(Tenant).one()
     assert tenant.remote_id == xero.tenant_id
     assert [c.tenant_id for c in identity.connections.values()] == [xero.tenant_id]  # the other one released
+
+
+def test_disconnect_with_an_expired_access_token_still_removes_the_connection_and_revokes(
+        live_app, xero, db, redis_conn) -> None:
+    """Access tokens last 30 minutes: most disconnects find the stored one expired. The DELETE
+    /connections/{id} must not fail on it, and its failure must not skip the revocation."""
+    from datetime import UTC, datetime, timedelta
+
+    browser = requests.Session()
+    landed = _install(live_app, browser)
+    tenant = db.query(Tenant).one()
+    conn = db.query(Connection).one()
+    conn.expires_at = datetime.now(UTC) - timedelta(minutes=5)  # as if the install was an hour ago
+    db.commit()
+    identity = xero.state.identity
+    for grant in identity.access.values():
+        grant.expires = identity.clock.now() - timedelta(minutes=5)
+    resp = browser.post(f"{live_app.url}/tenants/{tenant.id}/disconnect", data={"csrf_token": csrf_token(landed)},
+                        timeout=30)
+    assert resp.status_code == 200
+    assert not identity.connections  # removed at Xero
+    assert all(rec.revoked for rec in identity.refresh.values() if rec.rotated is None)  # nothing left usable
+
+
+def test_picking_one_organisation_keeps_the_connection_of_another_installed_tenant(
+        live_app, xero, db, monkeypatch) -> None:
+    """Org A was installed earlier; a later consent lists A and B and the user picks B: A's connection
+    belongs to a live install and must not be deleted (only not-installed ones are released)."""
+    import uuid
+
+    from connectors.xero.emulator.identity import Connection as XeroConnection
+
+    browser = requests.Session()
+    _install(live_app, browser)  # organisation A
+    installed = db.query(Tenant).one()
+    identity = xero.state.identity
+    real_connect = identity.connect
+    second = str(uuid.uuid4())
+
+    def connect_two(client_id: str) -> None:
+        real_connect(client_id)
+        now = identity.clock.now()
+        if not any(c.tenant_id == second for c in identity.connections.values()):
+            other = XeroConnection(str(uuid.uuid4()), second, "Second Org Ltd", client_id, "evt", now, now)
+            identity.connections[other.id] = other
+
+    monkeypatch.setattr(identity, "connect", connect_two)
+    picker = _install(live_app, browser)
+    assert "Which organisation?" in picker.text
+    chosen = next(c.id for c in identity.connections.values() if c.tenant_id == second)
+    landed = browser.post(f"{live_app.url}/connect/xero/pick",
+                          data={"csrf_token": csrf_token(picker), "connection_id": chosen}, timeout=30)
+    assert landed.status_code == 200
+    db.expire_all()
+    assert db.query(Tenant).count() == 2
+    assert db.get(Tenant, installed.id).status is TenantStatus.CONNECTED
+    assert sorted(c.tenant_id for c in identity.connections.values()) == sorted([xero.tenant_id, second])
