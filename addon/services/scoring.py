@@ -578,7 +578,11 @@ def _write_back(session: Session, tenant: Tenant, connector: AccountingConnector
 
 
 def scores_by_band(session: Session, tenant: Tenant) -> dict[str, int]:
+    """Open invoices per band. A paid or voided invoice keeps its last score row, which is not part of
+    the open book (the same invoices ``tenant_history`` hands the scorer as open)."""
     counts: dict[str, int] = defaultdict(int)
-    for band in session.scalars(select(RiskScore.band).where(RiskScore.tenant_id == tenant.id)):
+    for band in session.scalars(select(RiskScore.band).join(Invoice, Invoice.id == RiskScore.invoice_id)
+                                .where(RiskScore.tenant_id == tenant.id, Invoice.status == "open",
+                                       Invoice.amount_due > 0)):
         counts[band] += 1
     return dict(counts)

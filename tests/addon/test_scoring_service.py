@@ -312,3 +312,18 @@ def test_write_back_stops_when_the_connection_is_revoked(db, mirrored) -> None:
     first = scoring.score_tenant(db, tenant, today=TODAY, connector=connector, train_config=FAST)
     assert first.written_back == 0
     assert connector.writes == []
+
+
+def test_band_counts_are_of_the_open_invoices_scored(db, mirrored) -> None:
+    """A score left from before an invoice was paid or voided is not part of the open book's bands."""
+    tenant, _ = mirrored
+    summary = scoring.score_tenant(db, tenant, today=TODAY, train_config=FAST)
+    db.commit()
+    settled = db.query(Invoice).filter(Invoice.status == "open", Invoice.amount_due > 0).first()
+    settled.status, settled.amount_due = "paid", 0
+    voided = db.query(Invoice).filter(Invoice.status == "open", Invoice.amount_due > 0).first()
+    voided.status = "voided"
+    db.commit()
+    again = scoring.score_tenant(db, tenant, today=TODAY)
+    assert again.scored == summary.scored - 2
+    assert sum(scoring.scores_by_band(db, tenant).values()) == again.scored
