@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from addon.extensions import get_redis
 from addon.queueing import enqueue
 from addon.services import scoring
+from addon.services.dunning_policies import tenant_today
 from addon.services.scoring_prior import prior_factory
 from connectors.errors import AuthError
 from jobs.runtime import connector_factory, job_context
@@ -22,7 +21,10 @@ def score_tenant(tenant_id: int) -> dict[str, object]:
             connector = connector_factory(ctx)(tenant)
         except AuthError:
             connector = None  # still score; write-back waits for a reconnect
-        summary = scoring.score_tenant(ctx.session, tenant, today=date.today(), connector=connector,
+        # The tenant's calendar day, not the worker's: an invoice due today must not count as a day
+        # overdue (P(late) = 1, band high) because the server's clock already reads tomorrow.
+        summary = scoring.score_tenant(ctx.session, tenant, today=tenant_today(ctx.session, tenant),
+                                       connector=connector,
                                        prior_factory=prior_factory(ctx.app.config))
         return summary.as_dict()
 

@@ -7,7 +7,7 @@ database, synchronously. They are added to the same ``model`` group from here (s
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 import click
@@ -18,7 +18,7 @@ from addon.cli.common import tenant_by_id
 from addon.cli.model import group
 
 _AS_OF = click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
-                      help="Scoring/training day (default: today).")
+                      help="Scoring/training day (default: today in the tenant's time zone).")
 
 
 def _connector(tenant: Any) -> Any:
@@ -48,11 +48,12 @@ def score_tenant_command(tenant_id: int, as_json: bool, no_write_back: bool, as_
     from addon.domain.scoring.train import NotEnoughHistoryError
     from addon.extensions import get_db
     from addon.services import scoring
+    from addon.services.dunning_policies import tenant_today
     from addon.services.scoring_prior import prior_factory
 
     session = get_db().session
     tenant = tenant_by_id(tenant_id)
-    day = as_of.date() if as_of else date.today()
+    day = as_of.date() if as_of else tenant_today(session, tenant)  # as the scoring job
     connector = None if no_write_back else _connector(tenant)
     try:
         summary = scoring.score_tenant(session, tenant, today=day, connector=connector,
@@ -86,11 +87,12 @@ def train_tenant_command(tenant_id: int, as_json: bool, as_of: datetime | None) 
     from addon.domain.scoring.train import NotEnoughHistoryError
     from addon.extensions import get_db
     from addon.services import scoring
+    from addon.services.dunning_policies import tenant_today
     from addon.services.scoring_prior import prior_factory
 
     session = get_db().session
     tenant = tenant_by_id(tenant_id)
-    day = as_of.date() if as_of else date.today()
+    day = as_of.date() if as_of else tenant_today(session, tenant)  # as the scoring job
     history, _ = scoring.tenant_history(session, tenant)
     try:
         row = scoring.train_for_tenant(session, tenant, history, day, prior_factory(current_app.config))

@@ -3,8 +3,9 @@
 - Model choice: the tenant's own model once it has enough settled history, else the pooled prior
   (trained on generated histories of every behaviour mix) blended with whatever the tenant has.
   Models are versioned artifacts in ``model_versions`` with their training window and metrics.
-- Write-back: the ERP gets a risk tag/note only when an invoice's band changes (idempotent per
-  invoice+band+model), rate-limited by the connector's throttle, and audited.
+- Write-back: the ERP gets a risk tag/note only when an invoice's band differs from the band last
+  written (idempotent per invoice and write, see ``_write_back``), rate-limited by the connector's
+  throttle (a rate limit or revoked connection stops the batch), and audited.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any, cast
 import numpy as np
 import numpy.typing as npt
 from psycopg import sql
-from sqlalchemy import Table, or_, select
+from sqlalchemy import Table, func, or_, select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
@@ -52,7 +53,7 @@ from addon.models import (
     Tenant,
 )
 from connectors.base import AccountingConnector
-from connectors.errors import ConnectorError
+from connectors.errors import AuthError, ConnectorError, RateLimitedError
 
 logger = logging.getLogger(__name__)
 
@@ -398,8 +399,7 @@ def score_tenant(session: Session, tenant: Tenant, *, today: date, connector: Ac
                    version.version)
     written = 0
     if connector is not None:
-        for row, remote_id in pending_write_back(session, tenant, set(pk_list)):
-            written += _write_back(session, tenant, connector, remote_id, row)
+        written = write_back(session, tenant, connector, pending_write_back(session, tenant, set(pk_list)))
     session.flush()
     return ScoringSummary(len(scores), written, version.version, version.kind)
 
@@ -525,16 +525,52 @@ def risk_note(tenant: Tenant, row: RiskScore) -> str:
                            reason=(row.reasons[0] if row.reasons else "")).strip()
 
 
+def write_back(session: Session, tenant: Tenant, connector: AccountingConnector,
+               pending: Sequence[tuple[RiskScore, str]]) -> int:
+    """Write each pending band to the ERP; the number written. A rate limit or a revoked connection
+    stops the batch: every further call would fail the same way (and a 429 asks us to back off), and
+    the rows left keep their old ``written_band``, so the next run picks them up."""
+    written = 0
+    done = _writes_so_far(session, tenant, [remote_id for _, remote_id in pending])
+    for row, remote_id in pending:
+        try:
+            written += _write_back(session, tenant, connector, remote_id, row, done.get(remote_id, 0))
+        except (RateLimitedError, AuthError) as exc:
+            logger.warning("risk write-back stopped for tenant %s after %d invoices: %s", tenant.id, written, exc)
+            break
+    return written
+
+
+WRITE_BACK = "risk.written_back"
+
+
+def _writes_so_far(session: Session, tenant: Tenant, remote_ids: Sequence[str]) -> dict[str, int]:
+    """Invoice remote id -> band changes already written to the ERP (audited, hence committed)."""
+    counts: dict[str, int] = {}
+    for start in range(0, len(remote_ids), UPSERT_BATCH):
+        counts.update((remote_id, count) for remote_id, count in session.execute(
+            select(AuditLog.object_id, func.count()).where(
+                AuditLog.tenant_id == tenant.id, AuditLog.action == WRITE_BACK, AuditLog.object_type == "invoice",
+                AuditLog.object_id.in_(remote_ids[start:start + UPSERT_BATCH]))
+            .group_by(AuditLog.object_id)))
+    return counts
+
+
 def _write_back(session: Session, tenant: Tenant, connector: AccountingConnector, remote_id: str,
-                row: RiskScore) -> int:
+                row: RiskScore, writes_so_far: int) -> int:
     text = risk_note(tenant, row)
-    key = f"risk-{tenant.id}-{row.invoice_id}-{row.band}-{row.model_version}"[:120]
+    # One key per write: the ERP replays a repeated key's first result and writes nothing, so a band that
+    # comes back (low -> medium -> low) needs a key of its own. Numbering by committed writes keeps a
+    # retried job (it died after writing, before its commit) on the same key, so no note lands twice.
+    key = f"risk-{tenant.id}-{row.invoice_id}-{writes_so_far + 1}-{row.band}"[:120]
     try:
         connector.set_risk_tag(remote_id, row.band, text, idempotency_key=key)
+    except (RateLimitedError, AuthError):
+        raise  # not this invoice's fault: ``write_back`` stops the batch
     except ConnectorError as exc:  # one invoice's write-back failing must not lose the batch's scores
         logger.warning("risk write-back failed for invoice %s: %s", row.invoice_id, exc)
         return 0
-    session.add(AuditLog(tenant_id=tenant.id, actor="job:scoring", action="risk.written_back",
+    session.add(AuditLog(tenant_id=tenant.id, actor="job:scoring", action=WRITE_BACK,
                          object_type="invoice", object_id=remote_id, before={"band": row.written_band},
                          after={"band": row.band, "p_late": str(row.p_late)}, reason=text))
     row.written_band = row.band
@@ -542,7 +578,11 @@ def _write_back(session: Session, tenant: Tenant, connector: AccountingConnector
 
 
 def scores_by_band(session: Session, tenant: Tenant) -> dict[str, int]:
+    """Open invoices per band. A paid or voided invoice keeps its last score row, which is not part of
+    the open book (the same invoices ``tenant_history`` hands the scorer as open)."""
     counts: dict[str, int] = defaultdict(int)
-    for band in session.scalars(select(RiskScore.band).where(RiskScore.tenant_id == tenant.id)):
+    for band in session.scalars(select(RiskScore.band).join(Invoice, Invoice.id == RiskScore.invoice_id)
+                                .where(RiskScore.tenant_id == tenant.id, Invoice.status == "open",
+                                       Invoice.amount_due > 0)):
         counts[band] += 1
     return dict(counts)

@@ -13,6 +13,7 @@ from addon.domain.scoring.model import RiskModel
 from addon.domain.scoring.train import TrainConfig
 from addon.models import AuditLog, DunningAction, Invoice, ModelVersion, RiskScore
 from addon.services import collections, scoring, sync
+from connectors.errors import AuthError, RateLimitedError
 from connectors.fake import InMemoryConnector
 from connectors.sandbox.domain import as_domain
 from connectors.sandbox.generator import generate_company
@@ -262,3 +263,67 @@ def test_dated_payments_and_reminders_reach_the_open_invoices_features(db, mirro
     expected = model.predict([records[k] for k in open_rows], history, TODAY)
     got = model.predict_frame(frame, rows, TODAY)
     assert sorted(got, key=lambda s: s.invoice_id) == sorted(expected, key=lambda s: s.invoice_id)
+
+
+def test_a_band_that_comes_back_is_written_again(db, mirrored) -> None:
+    """low -> watch -> low with the same model: the third write is a new note, not a replay of the first
+    (the ERP answers a repeated idempotency key with the first result and writes nothing)."""
+    tenant, connector = mirrored
+    first = scoring.score_tenant(db, tenant, today=TODAY, connector=connector, train_config=FAST)
+    db.commit()
+    tenant.settings = {"risk_bands": [["watch", 0.0]]}
+    assert scoring.score_tenant(db, tenant, today=TODAY, connector=connector).written_back == first.scored
+    db.commit()
+    tenant.settings = {}
+    notes = sum(len(v) for v in connector.notes.values())
+    back = scoring.score_tenant(db, tenant, today=TODAY, connector=connector)
+    db.commit()
+    assert back.written_back == first.scored
+    assert sum(len(v) for v in connector.notes.values()) == notes + first.scored
+    assert all(v[-1].startswith("Cashline risk: ") and "watch" not in v[-1] for v in connector.notes.values())
+
+
+def test_a_retried_run_does_not_write_the_same_note_twice(db, mirrored) -> None:
+    """The job wrote to the ERP, then died before its commit: the retry sends the same keys."""
+    tenant, connector = mirrored
+    scoring.score_tenant(db, tenant, today=TODAY, connector=connector, train_config=FAST)
+    notes = sum(len(v) for v in connector.notes.values())
+    db.rollback()
+    again = scoring.score_tenant(db, tenant, today=TODAY, connector=connector, train_config=FAST)
+    db.commit()
+    assert again.written_back == again.scored  # recorded now ...
+    assert sum(len(v) for v in connector.notes.values()) == notes  # ... but nothing written twice
+
+
+def test_write_back_stops_at_a_rate_limit_and_resumes_next_run(db, mirrored) -> None:
+    tenant, connector = mirrored
+    connector.fail_next(RateLimitedError("daily limit", retry_after=3600, problem="day"))
+    first = scoring.score_tenant(db, tenant, today=TODAY, connector=connector, train_config=FAST)
+    db.commit()
+    assert first.written_back == 0
+    assert connector.writes == []  # no call after the platform said stop
+    later = scoring.score_tenant(db, tenant, today=TODAY, connector=connector)
+    assert later.written_back == later.scored
+
+
+def test_write_back_stops_when_the_connection_is_revoked(db, mirrored) -> None:
+    tenant, connector = mirrored
+    connector.fail_next(AuthError("refresh token revoked"))
+    first = scoring.score_tenant(db, tenant, today=TODAY, connector=connector, train_config=FAST)
+    assert first.written_back == 0
+    assert connector.writes == []
+
+
+def test_band_counts_are_of_the_open_invoices_scored(db, mirrored) -> None:
+    """A score left from before an invoice was paid or voided is not part of the open book's bands."""
+    tenant, _ = mirrored
+    summary = scoring.score_tenant(db, tenant, today=TODAY, train_config=FAST)
+    db.commit()
+    settled = db.query(Invoice).filter(Invoice.status == "open", Invoice.amount_due > 0).first()
+    settled.status, settled.amount_due = "paid", 0
+    voided = db.query(Invoice).filter(Invoice.status == "open", Invoice.amount_due > 0).first()
+    voided.status = "voided"
+    db.commit()
+    again = scoring.score_tenant(db, tenant, today=TODAY)
+    assert again.scored == summary.scored - 2
+    assert sum(scoring.scores_by_band(db, tenant).values()) == again.scored

@@ -8,6 +8,7 @@ empty when unpaid) plus optional ``disputed, country`` and the optional richer c
 from __future__ import annotations
 
 import csv
+import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -121,34 +122,69 @@ def _parse_row(row: dict[str, str]) -> HistoryInvoice:
     def text(name: str) -> str:
         return (row.get(name) or "").strip()
 
+    def day(name: str) -> date | None:
+        return _date_column(name, text(name)) if text(name) else None
+
     for name in ("invoice_id", "customer_id"):
         if not text(name):
             raise ValueError(f"{name} is empty")
-    paid = text("paid_date")
-    issued, due = _iso_date(text("issue_date")), _iso_date(text("due_date"))
+    issued, due = _date_column("issue_date", text("issue_date")), _date_column("due_date", text("due_date"))
     if due < issued:
         raise ValueError(f"due_date {due} is before issue_date {issued}")
-    amount = Decimal(text("amount"))
-    if not amount.is_finite():
-        raise ValueError(f"amount {text('amount')!r} is not a number")
     return HistoryInvoice(
         invoice_id=text("invoice_id"), customer_id=text("customer_id"),
         issue_date=issued, due_date=due,
-        amount=amount, currency=text("currency").upper(),
-        paid_date=_iso_date(paid) if paid else None,
+        amount=_number_column("amount", text("amount")), currency=text("currency").upper(),
+        paid_date=day("paid_date"),
         disputed=text("disputed").lower() in _TRUE,
-        credited=Decimal(text("credited") or "0"),
-        partial_payments=int(text("partial_payments") or "0"),
+        credited=_number_column("credited", text("credited") or "0"),
+        partial_payments=_count_column("partial_payments", text("partial_payments")),
         sent=text("sent").lower() in _TRUE if text("sent") else True,
-        reminders_sent=int(text("reminders_sent") or "0"),
+        reminders_sent=_count_column("reminders_sent", text("reminders_sent")),
         promised=text("promised").lower() in _TRUE,
         country=text("country") or None,
         payments=_payments(text("payments")),
         reminder_dates=tuple(sorted(_iso_date(d.strip()) for d in text("reminder_dates").split(";") if d.strip())),
         promises=_promises(text("promises")),
-        dispute_date=_iso_date(text("dispute_date")) if text("dispute_date") else None,
-        dispute_resolved_date=_iso_date(text("dispute_resolved_date")) if text("dispute_resolved_date") else None,
+        dispute_date=day("dispute_date"),
+        dispute_resolved_date=day("dispute_resolved_date"),
     )
+
+
+# Dates the model can do its arithmetic on: it adds and subtracts hundreds of days (snapshot offsets,
+# trend windows, expected pay dates), which overflows Python's date range near year 1 or 9999.
+FIRST_DATE, LAST_DATE = date(1900, 1, 1), date(2999, 12, 31)
+
+
+def _date_column(name: str, value: str) -> date:
+    """``value`` of the date column ``name``, with a message that names the column."""
+    try:
+        day = _iso_date(value)
+    except ValueError:
+        raise ValueError(f"{name} {value!r} is not an ISO date (YYYY-MM-DD)") from None
+    if not FIRST_DATE <= day <= LAST_DATE:
+        raise ValueError(f"{name} {day} is outside {FIRST_DATE} .. {LAST_DATE}")
+    return day
+
+
+def _number_column(name: str, value: str) -> Decimal:
+    """``value`` of the amount column ``name``: a finite decimal that also fits a float (the model's)."""
+    try:
+        amount = Decimal(value)
+    except InvalidOperation:
+        raise ValueError(f"{name} {value!r} is not a number") from None
+    if not amount.is_finite():
+        raise ValueError(f"{name} {value!r} is not a number")
+    if not math.isfinite(float(amount)):
+        raise ValueError(f"{name} {value!r} is too large")
+    return amount
+
+
+def _count_column(name: str, value: str) -> int:
+    try:
+        return int(value or "0")
+    except ValueError:
+        raise ValueError(f"{name} {value!r} is not a whole number") from None
 
 
 def _promises(value: str) -> tuple[tuple[date, date], ...]:

@@ -82,6 +82,28 @@ def test_evaluate_rejects_a_bad_file(tmp_path: Path) -> None:
     assert "missing columns" in result.output
 
 
+@pytest.mark.parametrize(("row", "message"), [
+    # a due date the model's date arithmetic overflows on (was an OverflowError traceback)
+    ("X1,C1,2025-01-01,9999-12-31,100,GBP,", "due_date 9999-12-31 is outside"),
+    # an amount no float holds (was XGBoost's C++ backtrace)
+    ("X1,C1,2025-01-01,2025-01-31,1e400,GBP,", "amount '1e400' is too large"),
+    ("X1,C1,2025-01-01,2025-01-31,12 00,GBP,", "amount '12 00' is not a number"),
+])
+def test_evaluate_names_the_line_of_a_value_it_cannot_use(history_csv: Path, tmp_path: Path, row: str,
+                                                          message: str) -> None:
+    lines = history_csv.read_text().splitlines()
+    bad = tmp_path / "bad.csv"
+    width = lines[0].count(",") - REQUIRED_WIDTH
+    bad.write_text("\n".join([*lines, row + "," * width]) + "\n")
+    result = CliRunner().invoke(group, ["evaluate", "--history", str(bad)])
+    assert result.exit_code == 1
+    assert f"line {len(lines) + 1}: {message}" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+REQUIRED_WIDTH = 6  # commas in the required columns' header
+
+
 def test_train_then_score(history_csv: Path, tmp_path: Path) -> None:
     out_dir = tmp_path / "models"
     out_dir.mkdir()

@@ -127,10 +127,25 @@ def test_a_repeated_invoice_is_refused_with_both_lines() -> None:
     ("2025-02-01,2025-03-03", "2025-02-01,2025-01-03", "line 3: due_date 2025-01-03 is before issue_date 2025-02-01"),
     ("99.99", "NaN", "line 3: amount 'NaN' is not a number"),
     ("99.99", "Infinity", "line 3: amount 'Infinity' is not a number"),
+    ("99.99", "abc", "line 3: amount 'abc' is not a number"),
+    ("99.99", "1e400", "line 3: amount '1e400' is too large"),
+    ("2025-02-01,2025-03-03", "2025-02-01,9999-12-31",
+     "line 3: due_date 9999-12-31 is outside 1900-01-01 .. 2999-12-31"),
+    ("2025-02-05", "2025-02-31", "line 2: paid_date '2025-02-31' is not an ISO date"),
 ])
 def test_rows_that_cannot_be_an_invoice_are_refused(find: str, replace: str, message: str) -> None:
     with pytest.raises(HistoryFormatError, match=message):
         read_history_csv(io.StringIO(MINIMAL.replace(find, replace)))
+
+
+def test_optional_numbers_that_are_not_numbers_name_their_column() -> None:
+    with_credit = MINIMAL.replace("paid_date\n", "paid_date,credited,partial_payments\n").replace("\n", ",,\n")
+    with_credit = with_credit.replace("paid_date,credited,partial_payments,,", "paid_date,credited,partial_payments")
+    assert len(read_history_csv(io.StringIO(with_credit))) == 2
+    with pytest.raises(HistoryFormatError, match="line 2: credited 'ten' is not a number"):
+        read_history_csv(io.StringIO(with_credit.replace("2025-02-05,,", "2025-02-05,ten,")))
+    with pytest.raises(HistoryFormatError, match="line 2: partial_payments 'two' is not a whole number"):
+        read_history_csv(io.StringIO(with_credit.replace("2025-02-05,,", "2025-02-05,,two")))
 
 
 def test_a_payment_before_the_issue_date_is_a_prepayment_not_an_error() -> None:
