@@ -16,6 +16,7 @@ from addon.mail.settings import MailConfigError, MailSettings
 from addon.mail.sms import DisabledSmsProvider, MemorySmsProvider, SmsProvider, sms_provider_from_config
 from addon.mail.smtp import (
     MailAuthError,
+    MailDeferredError,
     MailError,
     MailRejectedError,
     MailUnavailableError,
@@ -37,8 +38,8 @@ from addon.mail.unsubscribe import InvalidUnsubscribeTokenError, UnsubscribeToke
 
 __all__ = [
     "DEFAULT_TEMPLATES", "VARIABLES", "BounceKind", "BounceReport", "Company", "DisabledSmsProvider",
-    "InvalidUnsubscribeTokenError", "MailAuthError", "MailConfigError", "MailError", "MailRejectedError",
-    "MailSettings", "MailUnavailableError", "MemorySmsProvider", "RenderedEmail", "SendResult",
+    "InvalidUnsubscribeTokenError", "MailAuthError", "MailConfigError", "MailDeferredError", "MailError",
+    "MailRejectedError", "MailSettings", "MailUnavailableError", "MemorySmsProvider", "RenderedEmail", "SendResult",
     "SmsProvider", "SmtpSender", "TemplateProblem", "TemplateRejectedError", "TemplateSource",
     "UnsubscribeTokens", "build_message", "classify_bounce", "compose_reminder", "ensure_valid",
     "message_id_for", "parse_dsn", "pick_template", "reminder_context", "render", "sample_context",

@@ -42,6 +42,12 @@ class MailUnavailableError(MailError):
     """The server was unreachable or kept answering 4xx through every retry: try the run again later."""
 
 
+class MailDeferredError(MailUnavailableError):
+    """The server answered but said "not now" for this message through every retry (4xx, or a 5xx that is
+    not a hard bounce such as 552 mailbox full). Unlike an unreachable server this is about the message
+    or its recipients, so the caller counts it against the reminder's own bounded retries."""
+
+
 class MailRejectedError(MailError):
     """The server refused the message for good (5xx), per recipient where it said so."""
 
@@ -87,6 +93,8 @@ class SmtpSender:
                 return SendResult(result.message_id, result.accepted, result.refused, result.bounces, attempt)
             except _Retryable as exc:
                 if attempt >= self.max_attempts:
+                    if isinstance(exc, _Deferred):
+                        raise MailDeferredError(f"SMTP deferred after {attempt} attempts: {exc}") from exc
                     raise MailUnavailableError(f"SMTP unavailable after {attempt} attempts: {exc}") from exc
                 delay = self.backoff(attempt)
                 logger.warning("SMTP attempt %d failed (%s); retrying in %.1fs", attempt, exc, delay)
@@ -113,12 +121,13 @@ class SmtpSender:
             # A refused greeting says nothing about the recipients, so it never counts as a bounce.
             raise _Retryable(f"{type(exc).__name__}: {exc}") from exc
         except smtplib.SMTPResponseException as exc:
-            if 400 <= exc.smtp_code < 500:
-                raise _Retryable(f"{exc.smtp_code} {_text(exc.smtp_error)}") from exc
+            reply = f"{exc.smtp_code} {_text(exc.smtp_error)}"
+            # 4xx, and 5xx replies that classify as soft (552 / 5.2.2 mailbox full): "try later".
+            if classify_bounce(exc.smtp_code, _text(exc.smtp_error)) is BounceKind.SOFT:
+                raise _Deferred(reply) from exc
             # MAIL FROM or DATA refused: about our sender or the content, not the recipients'
             # addresses, so no bounce is recorded against them.
-            raise MailRejectedError(
-                f"SMTP refused the message: {exc.smtp_code} {_text(exc.smtp_error)}") from exc
+            raise MailRejectedError(f"SMTP refused the message: {reply}") from exc
         except (smtplib.SMTPException, ssl.SSLError) as exc:
             # No common AUTH mechanism, certificate not trusted, ...: retrying cannot help.
             raise MailAuthError(f"SMTP session failed: {type(exc).__name__}: {exc}") from exc
@@ -141,13 +150,18 @@ class SmtpSender:
 
 
 class _Retryable(Exception):
-    """Internal: a failure worth another attempt."""
+    """Internal: a failure worth another attempt (the server could not be reached or dropped us)."""
+
+
+class _Deferred(_Retryable):
+    """Internal: the server answered "try later" for this message or its recipients."""
 
 
 def _all_refused(recipients: dict[str, tuple[int, bytes]]) -> Exception:
     bounces = {r: classify_bounce(code, _text(text)) for r, (code, text) in recipients.items()}
     if all(kind is BounceKind.SOFT for kind in bounces.values()):
-        return _Retryable("all recipients temporarily refused")
+        detail = "; ".join(f"{r}: {code} {_text(text)}" for r, (code, text) in recipients.items())
+        return _Deferred(f"all recipients temporarily refused ({detail})")
     return MailRejectedError("all recipients refused", bounces)
 
 

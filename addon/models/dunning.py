@@ -62,13 +62,17 @@ class DunningAction(TenantScoped, TimestampMixin, Base):
     stage_key: Mapped[str] = mapped_column(String(40))
     tone: Mapped[str] = mapped_column(String(10))
     channel: Mapped[str] = mapped_column(String(10))
-    status: Mapped[str] = mapped_column(String(20))  # planned|awaiting_approval|sending|sent|failed|task|skipped
+    # planned|awaiting_approval|approved|sending|retry|sent|failed|task|skipped
+    status: Mapped[str] = mapped_column(String(20))
     recipient: Mapped[str | None] = mapped_column(String(320))
     message_id: Mapped[str | None] = mapped_column(String(255))
     reason: Mapped[str | None] = mapped_column(Text)
     send_at: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(Text)
+    # Send attempts the mail server answered "try later" to (or refused); a ``retry`` row waits for retry_at.
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    retry_at: Mapped[datetime | None]
 
 
 class Suppression(TenantScoped, TimestampMixin, Base):

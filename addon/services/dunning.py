@@ -207,17 +207,25 @@ def _decide(session: Session, tenant: Tenant, customer_id: int, actor: str, stat
 
 
 def open_tasks(session: Session, tenant: Tenant, since: datetime) -> list[dict[str, Any]]:
-    """Reminders that became worklist tasks (call or write) since ``since``, for still-open invoices."""
+    """Reminders that became worklist tasks (call or write) since ``since``, for still-open invoices: planned
+    as tasks, or emails the mail server refused for good (``failed``: someone has to call or write instead)."""
     rows = session.execute(select(DunningAction, Customer.name, Invoice.number, Invoice.amount_due, Invoice.currency)
                            .join(Invoice, Invoice.id == DunningAction.invoice_id)
                            .outerjoin(Customer, Customer.id == DunningAction.customer_id)
-                           .where(DunningAction.tenant_id == tenant.id, DunningAction.status == "task",
+                           .where(DunningAction.tenant_id == tenant.id,
+                                  DunningAction.status.in_(("task", "failed")),
                                   DunningAction.send_at >= since, Invoice.status == "open")
                            .order_by(DunningAction.send_at.desc())).all()
     return [{"invoice_id": row.invoice_id, "customer": name or "?", "number": number, "stage": row.stage_key,
              "tone": row.tone, "amount_due": str(amount_due), "currency": currency,
              "since": row.send_at.isoformat() if row.send_at else None,
-             "why": (row.reason or "").split(" | ")[-1]} for row, name, number, amount_due, currency in rows]
+             "why": _task_why(row)} for row, name, number, amount_due, currency in rows]
+
+
+def _task_why(row: DunningAction) -> str:
+    if row.status == "failed":
+        return f"email failed: {row.error or 'refused by the mail server'}"
+    return (row.reason or "").split(" | ")[-1]
 
 
 # --- unsubscribe ----------------------------------------------------------------------------------------

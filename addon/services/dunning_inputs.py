@@ -21,6 +21,10 @@ from addon.services.dunning_policies import tenant_timezone
 # Rows in these states do not block the planner: the action is planned again each run and sent once an
 # admin has approved it (the keys are then claimed by updating the rows, see dunning_send.claim).
 PENDING_APPROVAL = ("awaiting_approval", "approved")
+# A reminder the mail server deferred ("try later") is not history either: it is planned again and sent
+# once its retry_at has passed (dunning_send takes the row over the same way as an approved one).
+RETRY = "retry"
+NOT_HISTORY = (*PENDING_APPROVAL, RETRY)
 # Reminders that count against the per-customer frequency cap.
 COUNTED = ("sent", "sending")
 RELIABLE_MIN_PAID = 3  # paid invoices needed before a history can be called reliable
@@ -86,7 +90,7 @@ def _band(value: str | None) -> RiskBand | None:
 
 def _history(session: Session, tenant: Tenant) -> list[SentStage]:
     keys = session.scalars(select(DunningAction.exactly_once_key).where(
-        DunningAction.tenant_id == tenant.id, DunningAction.status.not_in(PENDING_APPROVAL)))
+        DunningAction.tenant_id == tenant.id, DunningAction.status.not_in(NOT_HISTORY)))
     return [SentStage(*split_key(k)) for k in keys]
 
 

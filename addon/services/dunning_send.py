@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Any, Protocol
 
@@ -25,6 +25,7 @@ from addon.mail import (
     BounceKind,
     Company,
     MailAuthError,
+    MailDeferredError,
     MailRejectedError,
     MailSettings,
     MailUnavailableError,
@@ -35,11 +36,18 @@ from addon.mail import (
     compose_reminder,
 )
 from addon.models import AuditLog, DunningAction, Suppression, Tenant
-from addon.services.dunning_inputs import Ledger, split_key
+from addon.services.dunning_inputs import RETRY, Ledger, split_key
 from connectors.base import AccountingConnector
 from connectors.errors import ConnectorError
 
 logger = logging.getLogger(__name__)
+
+# A reminder the mail server keeps deferring is tried on this many runs in all, waiting RETRY_BACKOFF[n-1]
+# after the n-th deferral, then fails for good (each try already includes SmtpSender's quick retries).
+MAX_SEND_ATTEMPTS = 4
+RETRY_BACKOFF = (timedelta(hours=1), timedelta(hours=4), timedelta(hours=12))
+# Rows a run may take over with a conditional UPDATE (never two workers: see _take_over).
+TAKEABLE = ("approved", RETRY)
 
 
 class Sender(Protocol):
@@ -86,14 +94,19 @@ class Execution:
 
 
 def execute(ex: Execution, action: ReminderAction) -> str:
-    """Run one action; returns its outcome: sent, task, awaiting_approval, deferred, failed, claimed_elsewhere."""
+    """Run one action; returns its outcome: sent, task, awaiting_approval, deferred, retry, retry_later,
+    failed, claimed_elsewhere."""
     existing = {r.exactly_once_key: r for r in ex.session.scalars(select(DunningAction).where(
         DunningAction.tenant_id == ex.tenant.id, DunningAction.exactly_once_key.in_(action.exactly_once_keys)))}
+    if any(r.status == RETRY and r.retry_at is not None and r.retry_at > ex.now for r in existing.values()):
+        return "retry_later"  # deferred by the mail server: wait out the back-off
+    # A row waiting for a retry was approved before its first try (or never needed approval).
     approved = bool(existing) and set(existing) == set(action.exactly_once_keys) and all(
-        r.status == "approved" for r in existing.values())
+        r.status in TAKEABLE for r in existing.values())
     if action.needs_approval and not approved:
         return _await_approval(ex, action, existing)
     status = "task" if action.channel is not Channel.EMAIL else "sending"
+    prior = {r.id: r.status for r in existing.values()}  # read before claim() refreshes the rows
     rows = claim(ex, action, existing, status)
     if rows is None:
         return "claimed_elsewhere"
@@ -102,7 +115,7 @@ def execute(ex: Execution, action: ReminderAction) -> str:
         _audit(ex, action, "reminder.task", {"channel": str(action.channel)})
         _write_notes(ex, action, rows)
         return "task"
-    return _send(ex, action, rows, previously_approved=approved)
+    return _send(ex, action, rows, prior)
 
 
 def _row(ex: Execution, action: ReminderAction, key: str, status: str) -> DunningAction:
@@ -132,7 +145,7 @@ def _await_approval(ex: Execution, action: ReminderAction, existing: dict[str, D
 
 def claim(ex: Execution, action: ReminderAction, existing: dict[str, DunningAction],
           status: str) -> list[DunningAction] | None:
-    """Insert (or take over approved) rows for every key and COMMIT; None if someone else holds a key."""
+    """Insert (or take over approved / retry) rows for every key and COMMIT; None if someone else holds a key."""
     rows: list[DunningAction] = []
     try:
         for key in action.exactly_once_keys:
@@ -141,7 +154,7 @@ def claim(ex: Execution, action: ReminderAction, existing: dict[str, DunningActi
                 row = _row(ex, action, key, status)
                 ex.session.add(row)
                 ex.session.flush()  # the unique constraint fires here if another worker claimed the key
-            elif not _take_approved(ex, row, action, status):
+            elif not _take_over(ex, row, action, status):
                 ex.session.rollback()
                 return None
             rows.append(row)
@@ -155,15 +168,15 @@ def claim(ex: Execution, action: ReminderAction, existing: dict[str, DunningActi
     return rows
 
 
-def _take_approved(ex: Execution, row: DunningAction, action: ReminderAction, status: str) -> bool:
-    """Conditional update: only one worker can move an approved row on (the others see rowcount 0)."""
+def _take_over(ex: Execution, row: DunningAction, action: ReminderAction, status: str) -> bool:
+    """Conditional update: only one worker can move an approved or retry row on (the others see rowcount 0)."""
     taken = ex.session.execute(update(DunningAction).where(
-        DunningAction.id == row.id, DunningAction.status == "approved").values(
+        DunningAction.id == row.id, DunningAction.status.in_(TAKEABLE)).values(
         status=status, send_at=action.send_at, recipient=", ".join(action.recipients)[:320] or None))
     return bool(taken.rowcount == 1)  # type: ignore[attr-defined]
 
 
-def _send(ex: Execution, action: ReminderAction, rows: list[DunningAction], *, previously_approved: bool) -> str:
+def _send(ex: Execution, action: ReminderAction, rows: list[DunningAction], prior: dict[int, str]) -> str:
     customer = ex.ledger.customer_rows.get(action.customer_id)
     try:
         message = compose_reminder(
@@ -172,45 +185,72 @@ def _send(ex: Execution, action: ReminderAction, rows: list[DunningAction], *, p
             unsubscribe_url=ex.mailer.unsubscribe_url(ex.tenant, action.customer_id), sent_at=ex.now,
             templates=ex.templates)
         result = ex.mailer.sender.send(message)
+    except MailDeferredError as exc:  # before MailUnavailableError, its base class
+        return _retry_later(ex, action, rows, str(exc))
     except MailUnavailableError as exc:
-        return _release(ex, action, rows, "deferred", str(exc), previously_approved)
+        # Server unreachable: nothing about this reminder, so no attempt is counted against it.
+        return _release(ex, action, rows, "deferred", str(exc), prior)
     except MailAuthError as exc:
-        _release(ex, action, rows, "deferred", str(exc), previously_approved)
+        _release(ex, action, rows, "deferred", str(exc), prior)
         raise MailConfigurationError(str(exc)) from exc
     except TemplateError as exc:
         # A template saved before validation existed, or broken data: retry after someone fixes it.
-        return _release(ex, action, rows, "failed", f"template error: {exc}", previously_approved)
+        return _release(ex, action, rows, "failed", f"template error: {exc}", prior)
     except MailRejectedError as exc:
         hard = _suppress(ex, exc.bounces)
         if hard:  # the next run plans again without those addresses (another address, or a task)
-            return _release(ex, action, rows, "failed", str(exc), previously_approved)
-        return _mark(ex, action, rows, "failed", error=str(exc))
+            return _release(ex, action, rows, "failed", str(exc), prior)
+        # Refused for good, and not because of an address we could drop: failed at once, and the
+        # failed row is listed on the collections worklist (open_tasks) for a call or a letter.
+        for row in rows:
+            row.attempts += 1
+        return _mark(ex, action, rows, "failed", error=str(exc), extra={"worklist": True})
     _suppress(ex, result.bounces)
     return _mark(ex, action, rows, "sent", result=result)
 
 
 def _release(ex: Execution, action: ReminderAction, rows: list[DunningAction], outcome: str, error: str,
-             previously_approved: bool) -> str:
-    """Give the keys back so a later run plans the action again (nothing was accepted by the server)."""
-    ids = [r.id for r in rows]
-    if previously_approved:  # keep the admin's approval
-        ex.session.execute(update(DunningAction).where(DunningAction.id.in_(ids)).values(status="approved"))
-    else:
-        ex.session.execute(delete(DunningAction).where(DunningAction.id.in_(ids)))
+             prior: dict[int, str]) -> str:
+    """Give the keys back so a later run plans the action again (nothing was accepted by the server).
+    Rows taken over go back to what they were (an admin's approval, a retry's attempt count); new ones go."""
+    for status in set(prior.values()):
+        ids = [r.id for r in rows if prior.get(r.id) == status]
+        ex.session.execute(update(DunningAction).where(DunningAction.id.in_(ids)).values(status=status))
+    ex.session.execute(delete(DunningAction).where(DunningAction.id.in_([r.id for r in rows if r.id not in prior])))
     _audit(ex, action, f"reminder.{outcome}", {"error": error})
     ex.session.commit()
     logger.warning("reminder %s not sent (%s): %s", action.action_key, outcome, error)
     return outcome
 
 
-def _mark(ex: Execution, action: ReminderAction, rows: list[DunningAction], status: str, *,
-          result: SendResult | None = None, error: str | None = None) -> str:
+def _retry_later(ex: Execution, action: ReminderAction, rows: list[DunningAction], error: str) -> str:
+    """The server said "try later": keep the claim as a ``retry`` row due after a back-off, or fail it for
+    good once MAX_SEND_ATTEMPTS tries were deferred. The rows are never deleted, so the count survives."""
+    attempts = max(r.attempts for r in rows) + 1
+    if attempts >= MAX_SEND_ATTEMPTS:
+        for row in rows:
+            row.attempts = attempts
+        return _mark(ex, action, rows, "failed", error=f"gave up after {attempts} attempts: {error}",
+                     extra={"attempts": attempts})
+    retry_at = ex.now + RETRY_BACKOFF[min(attempts, len(RETRY_BACKOFF)) - 1]
     for row in rows:
-        row.status, row.error = status, error
+        row.status, row.error, row.attempts, row.retry_at = RETRY, error, attempts, retry_at
+    _audit(ex, action, "reminder.retry_scheduled", {"status": RETRY, "error": error, "attempts": attempts,
+                                                    "retry_at": retry_at.isoformat()})
+    ex.session.commit()
+    logger.warning("reminder %s deferred (attempt %d), retry at %s: %s", action.action_key, attempts,
+                   retry_at.isoformat(), error)
+    return RETRY
+
+
+def _mark(ex: Execution, action: ReminderAction, rows: list[DunningAction], status: str, *,
+          result: SendResult | None = None, error: str | None = None, extra: dict[str, Any] | None = None) -> str:
+    for row in rows:
+        row.status, row.error, row.retry_at = status, error, None
         if result is not None:
             row.message_id, row.sent_at = result.message_id[:255], ex.now
             row.recipient = ", ".join(result.accepted)[:320]
-    after: dict[str, Any] = {"status": status}
+    after: dict[str, Any] = {"status": status, **(extra or {})}
     if result is not None:
         after |= {"message_id": result.message_id, "accepted": list(result.accepted),
                   "refused": sorted(result.refused)}

@@ -34,6 +34,7 @@ class Sink:
     arrived: list[Arrived] = field(default_factory=list)
     temp_fail_data: int = 0  # answer "451" to the next N DATA commands
     refuse: dict[str, str] = field(default_factory=dict)  # recipient -> SMTP reply
+    data_reply: str = ""  # when set, every DATA is answered with this reply (e.g. "552 ...") and dropped
     data_calls: int = 0
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
@@ -47,6 +48,8 @@ class Sink:
         if self.temp_fail_data > 0:
             self.temp_fail_data -= 1
             return "451 4.3.0 Temporary failure, try again"
+        if self.data_reply:
+            return self.data_reply
         raw = envelope.original_content or b""
         msg = message_from_bytes(raw.replace(b"\r\n", b"\n"), policy=policy.default)
         assert isinstance(msg, EmailMessage)

@@ -9,6 +9,7 @@ import pytest
 from addon.mail import (
     BounceKind,
     MailAuthError,
+    MailDeferredError,
     MailRejectedError,
     MailSettings,
     MailUnavailableError,
@@ -144,3 +145,35 @@ def test_untrusted_certificate_fails_fast(tls_smtp_server):
     with pytest.raises(MailAuthError, match="SSL"):
         SmtpSender(settings, sleep=sleeps.append).send(_message())  # default trust store: self-signed fails
     assert sleeps == []
+
+
+@pytest.mark.parametrize("reply", ["552 5.2.2 Mailbox full", "452 4.2.2 Mailbox full, try later",
+                                   "421 4.3.0 Try again later"])
+def test_try_later_at_data_is_reported_deferred_not_rejected(smtp_server, reply):
+    """552 mailbox full is a 5xx that is not a hard bounce: like a 4xx it is worth another run."""
+    smtp_server.sink.data_reply = reply
+    with pytest.raises(MailDeferredError, match=reply[:3]):
+        _sender(smtp_server.port, max_attempts=2).send(_message())
+    assert smtp_server.sink.data_calls == 2
+    assert smtp_server.sink.arrived == []
+
+
+def test_soft_refused_recipient_is_reported_deferred(smtp_server):
+    smtp_server.sink.refuse["ap@acme.example"] = "452 4.2.2 Mailbox full"
+    with pytest.raises(MailDeferredError):
+        _sender(smtp_server.port, max_attempts=2).send(_message())
+
+
+def test_server_down_is_unavailable_not_deferred(closed_port):
+    """The server being down says nothing about the reminder: not counted against the stage."""
+    with pytest.raises(MailUnavailableError) as info:
+        _sender(closed_port, max_attempts=2).send(_message())
+    assert not isinstance(info.value, MailDeferredError)
+
+
+@pytest.mark.parametrize("reply", ["550 5.1.1 No such user", "554 5.7.1 Rejected", "553 5.1.3 Bad address"])
+def test_permanent_refusal_at_data_is_rejected_at_once(smtp_server, reply):
+    smtp_server.sink.data_reply = reply
+    with pytest.raises(MailRejectedError):
+        _sender(smtp_server.port, max_attempts=3).send(_message())
+    assert smtp_server.sink.data_calls == 1
