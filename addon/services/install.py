@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import requests
 from authlib.common.security import generate_token
@@ -20,15 +20,16 @@ from authlib.integrations.requests_client import OAuth2Session
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
-from sqlalchemy import select
+from redis import Redis
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from addon.domain.types import TokenSet
 from addon.models import AuditLog, Connection, Membership, Role, Tenant, TenantStatus, User
 from addon.security import TokenCipher
-from addon.services.connections import connector_config, store_tokens, token_set_of
+from addon.services.connections import DatabaseTokenStore, connector_config, store_tokens, token_set_of
 from connectors.base import ConnectorConfig
-from connectors.errors import ConnectorError
+from connectors.errors import AuthError, ConnectorError
 from connectors.tokens import needs_refresh
 
 logger = logging.getLogger(__name__)
@@ -210,6 +211,40 @@ def platform_disconnected(session: Session, tenant: Tenant, *, actor: str) -> No
     if conn is not None:
         session.delete(conn)
     _mark(session, tenant, TenantStatus.DISCONNECTED, actor, "tenant.disconnected_by_platform")
+
+
+GrantState = Literal["revoked", "active", "unknown"]
+
+
+def qbo_grant_state(tenant: Tenant, config: Mapping[str, Any], *, engine: Engine, redis: Redis) -> GrantState:
+    """Ask Intuit whether the company's grant to Cashline still exists, by refreshing its tokens once.
+
+    The Disconnect URL is a bare GET anyone can make a signed-in admin follow, so it is believed only when
+    Intuit agrees: ``invalid_grant`` means the grant is gone ("revoked"); new tokens mean it is not
+    ("active", and the rotated set is stored like any refresh, under the tenant's refresh lock); anything
+    else (Intuit unreachable, our client refused) proves nothing ("unknown").
+    """
+    from connectors.quickbooks import auth as qbo_auth
+
+    store = DatabaseTokenStore(engine, redis, tenant.id, TokenCipher(config["TOKEN_ENCRYPTION_KEY"]))
+    creds = connector_config("qbo", config)
+
+    def do_refresh(current: TokenSet) -> TokenSet:
+        return qbo_auth.refresh(qbo_auth.make_auth_client(creds, realm_id=tenant.remote_id), current)
+
+    try:
+        store.refresh(store.load(), do_refresh)
+    except AuthError as exc:
+        if exc.body is not None and "invalid_grant" in exc.body:
+            return "revoked"
+        if exc.status is None:  # raised by the store: we hold no tokens, so there is no grant to keep
+            return "revoked"
+        logger.warning("QBO grant check for tenant %s refused: %s", tenant.id, exc)
+        return "unknown"
+    except ConnectorError as exc:
+        logger.warning("QBO grant check for tenant %s failed: %s", tenant.id, exc)
+        return "unknown"
+    return "active"
 
 
 def _mark(session: Session, tenant: Tenant, status: TenantStatus, actor: str, action: str) -> None:

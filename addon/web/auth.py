@@ -223,7 +223,10 @@ def qbo_disconnect_url() -> Any:
 
     Intuit sends the user's browser here with a bare ``?realmId=``: nothing proves who sent it, so the
     tenant is marked only for a signed-in admin of it. Anyone else gets the page and no change (were the
-    company really disconnected, the next sync's refusal marks it ``needs_reauth`` anyway).
+    company really disconnected, the next sync's refusal marks it ``needs_reauth`` anyway). Even for the
+    admin a GET may be a crafted link (SameSite=Lax lets top-level GETs carry the cookie), so the tenant
+    is marked only once Intuit confirms the grant is gone; otherwise the page offers the CSRF-protected
+    POST disconnect instead.
     """
     realm, user = request.args.get("realmId"), current_user()
     tenant = get_db().session.scalar(select(Tenant).where(Tenant.platform == "qbo", Tenant.remote_id == realm)) \
@@ -231,6 +234,10 @@ def qbo_disconnect_url() -> Any:
     member = membership(user, tenant.id) if tenant is not None and user is not None else None
     if tenant is None or member is None or member.role is not Role.ADMIN:
         return render_template("auth/disconnected.html", tenant=None)
+    state = install.qbo_grant_state(tenant, current_app.config, engine=get_db().engine,  # type: ignore[arg-type]
+                                    redis=get_redis())
+    if state != "revoked":
+        return render_template("auth/disconnect_confirm.html", tenant=tenant, state=state)
     install.platform_disconnected(get_db().session, tenant, actor=f"platform:qbo user:{member.user_id}")
     return render_template("auth/disconnected.html", tenant=tenant)
 

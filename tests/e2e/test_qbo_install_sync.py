@@ -9,7 +9,7 @@ import requests
 
 from addon.models import Invoice, Membership, Role, Tenant, TenantStatus, User, WebhookEvent
 from connectors.quickbooks.emulator.testing import start_qbo_emulator
-from tests.e2e.conftest import submit_consent
+from tests.e2e.conftest import csrf_token, submit_consent
 
 VERIFIER = "qbo-verifier-token"
 
@@ -80,7 +80,9 @@ def test_install_backfill_webhook_and_disconnect(live_app, qbo, db, redis_conn) 
     assert paid.fully_paid_on is not None
     assert paid.fully_paid_on.isoformat() == resp.json()["Payment"]["TxnDate"]
 
-    # The user disconnects the app inside QuickBooks: Intuit calls our Disconnect URL.
+    # The user disconnects the app inside QuickBooks (Intuit revokes the grant), then Intuit sends the
+    # browser to our Disconnect URL.
+    _disconnect_inside_quickbooks(live_app, qbo, db, tenant.id)
     page = browser.get(f"{live_app.url}/disconnect/qbo", params={"realmId": qbo.realm_id}, timeout=10)
     assert page.status_code == 200
     db.expire_all()
@@ -195,15 +197,82 @@ def test_the_disconnect_url_does_not_disconnect_for_a_stranger(live_app, qbo, db
     assert db.get(Tenant, tenant.id).status is TenantStatus.CONNECTED
 
 
+def _disconnect_inside_quickbooks(live_app, qbo, db, tenant_id: int) -> None:
+    """What Intuit does when the user disconnects the app in QuickBooks: the grant is revoked."""
+    from addon.models import Connection
+    from addon.security import TokenCipher
+    from connectors.quickbooks import auth as qbo_auth
+
+    conn = db.query(Connection).filter_by(tenant_id=tenant_id).one()
+    refresh_token = TokenCipher(live_app.app.config["TOKEN_ENCRYPTION_KEY"]).decrypt(conn.refresh_token_enc)
+    qbo_auth.revoke(qbo.config(), refresh_token)
+    db.rollback()
+
+
 def test_the_disconnect_url_for_the_tenant_admin_disconnects_and_deletes_the_tokens(live_app, qbo, db) -> None:
     from addon.models import Connection
 
     browser = requests.Session()
     _install(live_app, browser)
     tenant = db.query(Tenant).one()
+    _disconnect_inside_quickbooks(live_app, qbo, db, tenant.id)
     page = browser.get(f"{live_app.url}/disconnect/qbo", params={"realmId": qbo.realm_id}, timeout=10)
     assert page.status_code == 200
     assert tenant.name in page.text
     db.expire_all()
     assert db.get(Tenant, tenant.id).status is TenantStatus.DISCONNECTED
     assert db.query(Connection).count() == 0  # Intuit revoked them; we keep no dead tokens either
+
+
+def test_a_crafted_disconnect_link_with_the_grant_still_valid_only_offers_a_button(live_app, qbo, db) -> None:
+    """A link clicked by the signed-in admin (SameSite=Lax lets a top-level GET through) while the app is
+    still connected in QuickBooks: Intuit still honours the grant, so nothing changes until the admin
+    presses the CSRF-protected "Disconnect Cashline" button."""
+    from addon.models import AuditLog, Connection
+
+    browser = requests.Session()
+    _install(live_app, browser)
+    tenant = db.query(Tenant).one()
+    page = browser.get(f"{live_app.url}/disconnect/qbo", params={"realmId": qbo.realm_id}, timeout=10)
+    assert page.status_code == 200
+    assert "still connected" in page.text
+    assert "Disconnect Cashline" in page.text
+    db.expire_all()
+    assert db.get(Tenant, tenant.id).status is TenantStatus.CONNECTED
+    assert db.query(Connection).count() == 1
+    assert db.query(AuditLog).filter(AuditLog.action.like("tenant.disconnected%")).count() == 0
+    # The check refreshed the tokens: the rotated set was stored, and the connector still works with it.
+    from addon.extensions import get_db, get_redis
+    from addon.services.connections import connector_for
+
+    with live_app.app.app_context():
+        connector = connector_for(db.get(Tenant, tenant.id), engine=get_db().engine, redis=get_redis(),
+                                  config=live_app.app.config)
+        connector.get_invoice(qbo.store.all("Invoice")[0]["Id"])
+
+    refused = browser.post(f"{live_app.url}/tenants/{tenant.id}/disconnect", data={}, timeout=10)
+    assert refused.status_code == 400  # no CSRF token: a cross-site form cannot press the button
+    db.expire_all()
+    assert db.get(Tenant, tenant.id).status is TenantStatus.CONNECTED
+
+    done = browser.post(f"{live_app.url}/tenants/{tenant.id}/disconnect", data={"csrf_token": csrf_token(page)},
+                        timeout=10)
+    assert done.status_code == 200
+    db.expire_all()
+    assert db.get(Tenant, tenant.id).status is TenantStatus.DISCONNECTED
+    assert db.query(Connection).count() == 0
+
+
+def test_when_intuit_cannot_be_asked_the_disconnect_url_changes_nothing(live_app, qbo, db, monkeypatch) -> None:
+    from tests.mail.conftest import free_port
+
+    browser = requests.Session()
+    _install(live_app, browser)
+    tenant = db.query(Tenant).one()
+    monkeypatch.setitem(live_app.app.config, "QBO_DISCOVERY_URL", f"http://127.0.0.1:{free_port()}/discovery")
+    page = browser.get(f"{live_app.url}/disconnect/qbo", params={"realmId": qbo.realm_id}, timeout=30)
+    assert page.status_code == 200
+    assert "could not confirm" in page.text
+    assert "Disconnect Cashline" in page.text
+    db.expire_all()
+    assert db.get(Tenant, tenant.id).status is TenantStatus.CONNECTED
