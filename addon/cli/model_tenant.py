@@ -79,11 +79,14 @@ def score_tenant_command(tenant_id: int, as_json: bool, no_write_back: bool, as_
 @group.command("train-tenant")
 @click.option("--tenant", "tenant_id", required=True, type=int, help="Tenant id.")
 @click.option("--json", "as_json", is_flag=True, help="Print the registered model as one JSON object.")
+@click.option("--force", is_flag=True,
+              help="Activate the new model even if it is worse than the active one on the newest invoices.")
 @_AS_OF
 @with_appcontext
-def train_tenant_command(tenant_id: int, as_json: bool, as_of: datetime | None) -> None:
+def train_tenant_command(tenant_id: int, as_json: bool, force: bool, as_of: datetime | None) -> None:
     """Retrain one tenant's model on its mirrored history now (with the pooled prior while the tenant
-    is cold) and make it the active model version."""
+    is cold) and make it the active model version, unless it is worse than the active one on the
+    tenant's newest invoices (the quality gate; --force overrides it)."""
     from addon.domain.scoring.train import NotEnoughHistoryError
     from addon.extensions import get_db
     from addon.services import scoring
@@ -95,7 +98,8 @@ def train_tenant_command(tenant_id: int, as_json: bool, as_of: datetime | None) 
     day = as_of.date() if as_of else tenant_today(session, tenant)  # as the scoring job
     history, _ = scoring.tenant_history(session, tenant)
     try:
-        row = scoring.train_for_tenant(session, tenant, history, day, prior_factory(current_app.config))
+        row = scoring.train_for_tenant(session, tenant, history, day, prior_factory(current_app.config),
+                                       force=force, actor="cli:train-tenant")
     except NotEnoughHistoryError as exc:
         session.rollback()
         raise click.ClickException(f"tenant {tenant_id}: {exc}") from exc
@@ -103,12 +107,16 @@ def train_tenant_command(tenant_id: int, as_json: bool, as_of: datetime | None) 
     result = {"tenant": tenant_id, "model_version": row.version, "model_kind": row.kind,
               "trained_from": row.trained_from.isoformat() if row.trained_from else None,
               "trained_to": row.trained_to.isoformat() if row.trained_to else None,
-              "history_invoices": len(history), "metrics": row.metrics}
+              "history_invoices": len(history), "active": row.active, "metrics": row.metrics}
     if as_json:
         click.echo(json.dumps(result, indent=2, default=str))
         return
+    gate = row.metrics["gate"]
     click.echo(f"Tenant {tenant_id}: trained {row.kind} model {row.version} on {len(history)} invoices "
-               f"({result['trained_from']} to {result['trained_to']}); it is now the active model.")
+               f"({result['trained_from']} to {result['trained_to']}); "
+               + ("it is now the active model" if row.active else
+                  f"kept inactive, {gate['compared_with']} stays active (rerun with --force to activate it)")
+               + f": {gate['reason']}.")
 
 
 def register(cli: click.Group) -> None:

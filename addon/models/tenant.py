@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Enum, ForeignKey, Integer, LargeBinary, String, UniqueConstraint
@@ -42,6 +42,11 @@ class Tenant(TimestampMixin, Base):
     base_currency: Mapped[str | None] = mapped_column(String(3))
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
     last_synced_at: Mapped[datetime | None]
+    # The last time its own model was trained (the tenant's scoring day) and how that ended: 'activated',
+    # 'forced', 'rejected' (the quality gate kept the active model) or 'not_enough_history'. Without it a
+    # tenant whose training cannot succeed or is rejected looks stale again on every scoring run.
+    model_attempted_on: Mapped[date | None]
+    model_attempt: Mapped[str | None] = mapped_column(String(20))
 
     connection: Mapped[Connection | None] = relationship(back_populates="tenant", uselist=False,
                                                          cascade="all, delete-orphan")

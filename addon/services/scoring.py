@@ -2,7 +2,8 @@
 
 - Model choice: the tenant's own model once it has enough settled history, else the pooled prior
   (trained on generated histories of every behaviour mix) blended with whatever the tenant has.
-  Models are versioned artifacts in ``model_versions`` with their training window and metrics.
+  Models are versioned artifacts in ``model_versions`` with their training window and metrics. A
+  retrained model replaces the active one only if the quality gate (``scoring_gate``) finds it not worse.
 - Write-back: the ERP gets a risk tag/note only when an invoice's band differs from the band last
   written (idempotent per invoice and write, see ``_write_back``), rate-limited by the connector's
   throttle (a rate limit or revoked connection stops the batch), and audited.
@@ -52,12 +53,14 @@ from addon.models import (
     RiskScore,
     Tenant,
 )
+from addon.services.scoring_gate import GateDecision, compare
 from connectors.base import AccountingConnector
 from connectors.errors import AuthError, ConnectorError, RateLimitedError
 
 logger = logging.getLogger(__name__)
 
 RETRAIN_AFTER = timedelta(days=7)
+NOT_ENOUGH_HISTORY = "not_enough_history"  # Tenant.model_attempt after a training that had too little to learn
 # One thread per training: RQ workers share the cores, and XGBoost's OpenMP threads spin badly when
 # another process holds the other core (measured: 20x slower than nthread=1 under load).
 DEFAULT_TRAIN_CONFIG = TrainConfig(nthread=1)
@@ -305,24 +308,65 @@ def _active_model(session: Session, tenant: Tenant) -> ModelVersion | None:
 
 def train_for_tenant(session: Session, tenant: Tenant, history: Sequence[HistoryInvoice], today: date,
                      prior_factory: Callable[[], Sequence[tuple[Sequence[HistoryInvoice], date]]] | None = None,
-                     config: TrainConfig = DEFAULT_TRAIN_CONFIG) -> ModelVersion:
+                     config: TrainConfig = DEFAULT_TRAIN_CONFIG, *, force: bool = False,
+                     actor: str = "job:scoring") -> ModelVersion:
     """Train and register a model for ``tenant``; while it is cold, with the pooled prior histories
-    ``prior_factory`` builds (only then: generating them is not free)."""
-    model, use_prior = train_leaning_on_prior(history, today, config, prior_factory)
-    kind = "tenant+prior" if use_prior else "tenant"
-    for old in session.scalars(select(ModelVersion).where(ModelVersion.tenant_id == tenant.id, ModelVersion.active)):
-        old.active = False
+    ``prior_factory`` builds (only then: generating them is not free).
+
+    The new model becomes the active one only if the quality gate passes it (``scoring_gate``) or
+    ``force`` is set; otherwise it is stored inactive with the gate's figures and reason, so the rejection
+    can be inspected (and the artifact activated by hand). Either way the attempt is remembered on the
+    tenant and audited."""
+    try:
+        model, use_prior = train_leaning_on_prior(history, today, config, prior_factory)
+    except NotEnoughHistoryError:
+        _remember_attempt(tenant, today, NOT_ENOUGH_HISTORY)
+        raise
+    current = _active_model(session, tenant)
+    decision = _gate(current, model, history, today, config)
+    activate = decision.passed or force
+    outcome = "activated" if decision.passed else "forced" if force else "rejected"
+    if activate:
+        for old in session.scalars(select(ModelVersion).where(ModelVersion.tenant_id == tenant.id,
+                                                              ModelVersion.active)):
+            old.active = False
     window = model.metadata.get("training_window", {})
+    gate = {"outcome": outcome, "reason": decision.reason, "compared_with": current.version if current else None,
+            "candidate": decision.candidate, "active": decision.active}
     row = ModelVersion(tenant_id=tenant.id, version=_unused_version(session, f"t{tenant.id}-{model.version}"),
-                       kind=kind,
+                       kind="tenant+prior" if use_prior else "tenant",
                        trained_from=_date(window.get("start")), trained_to=_date(window.get("end")),
                        metrics={"rows": model.metadata.get("rows"), "late_rate": model.metadata.get("late_rate"),
-                                "calibrated_on": model.metadata.get("calibrated_on")},
-                       artifact=model.to_bytes(), active=True)
+                                "calibrated_on": model.metadata.get("calibrated_on"), "gate": gate},
+                       artifact=model.to_bytes(), active=activate)
     session.add(row)
     session.flush()
-    logger.info("trained %s model %s for tenant %s", kind, row.version, tenant.id)
+    _remember_attempt(tenant, today, outcome)
+    session.add(AuditLog(tenant_id=tenant.id, actor=actor, action="model.activated" if activate else "model.rejected",
+                         object_type="model_version", object_id=row.version,
+                         before={"active": current.version if current else None},
+                         after={"active": row.version if activate else current.version if current else None,
+                                "gate": gate},
+                         reason=f"forced: {decision.reason}" if outcome == "forced" else decision.reason))
+    log = logger.info if activate else logger.warning
+    log("tenant %s: %s model %s %s (%s)", tenant.id, row.kind, row.version, outcome, decision.reason)
     return row
+
+
+def _remember_attempt(tenant: Tenant, today: date, outcome: str) -> None:
+    """Record the training attempt on the tenant, so ``ensure_model`` does not retry it on every run."""
+    tenant.model_attempted_on, tenant.model_attempt = today, outcome
+
+
+def _gate(current: ModelVersion | None, candidate: RiskModel, history: Sequence[HistoryInvoice], today: date,
+          config: TrainConfig) -> GateDecision:
+    """The quality gate's decision; a candidate with nothing usable to compare against passes."""
+    if current is None:
+        return GateDecision(True, "no active model to compare with")
+    active = _readable(current)
+    if active is None:
+        return GateDecision(True, f"the active model {current.version} cannot be read by this release")
+    return compare(candidate, active, history, today, config.calibration_fraction)
 
 
 def _unused_version(session: Session, version: str) -> str:
@@ -344,24 +388,40 @@ def ensure_model(session: Session, tenant: Tenant,
                  prior_factory: Any = None, config: TrainConfig = DEFAULT_TRAIN_CONFIG
                  ) -> tuple[RiskModel, ModelVersion]:
     """The tenant's active model, retrained when older than a week, missing, or unreadable (an artifact
-    from a release with another feature set: upgrading must not stop scoring until the weekly retrain).
+    from a release with another feature set: upgrading must not stop scoring until the weekly retrain),
+    unless a recent attempt already failed or was rejected (see ``_due_for_training``).
 
     ``history`` may be a callable: the records are then only loaded when a model has to be trained.
     """
     current = _active_model(session, tenant)
     model = _readable(current)
-    stale = model is None or current is None or current.tenant_id is None or (
-        current.trained_to is not None and today - current.trained_to > RETRAIN_AFTER)
-    if stale:
+    if model is None or current is None or _due_for_training(tenant, current, today):
         records = history() if callable(history) else history
         try:
-            current, model = train_for_tenant(session, tenant, records, today, prior_factory, config), None
+            trained = train_for_tenant(session, tenant, records, today, prior_factory, config)
         except NotEnoughHistoryError:
             if model is None or current is None:
                 raise
             logger.info("tenant %s: too little history to retrain; keeping %s", tenant.id, current.version)
+        else:
+            if trained.active:  # else the gate rejected it: keep scoring with the current model
+                current, model = trained, None
     assert current is not None
     return model or RiskModel.from_bytes(current.artifact), current
+
+
+def _due_for_training(tenant: Tenant, current: ModelVersion, today: date) -> bool:
+    """True when the tenant's usable model should be retrained: older than a week, or still the shared
+    pooled one. A recent attempt counts too: after "not enough history" the next try is on the next day
+    (new invoices may have synced), after a rejected candidate a week later, as after a success;
+    otherwise the active model's old training date would start a training on every scoring run."""
+    if tenant.model_attempted_on is not None:
+        wait = timedelta(0) if tenant.model_attempt == NOT_ENOUGH_HISTORY else RETRAIN_AFTER
+        if today - tenant.model_attempted_on <= wait:
+            return False
+    if current.tenant_id is None:
+        return True
+    return current.trained_to is not None and today - current.trained_to > RETRAIN_AFTER
 
 
 def _readable(version: ModelVersion | None) -> RiskModel | None:

@@ -9,11 +9,12 @@ import pytest
 from sqlalchemy import func, select
 
 from addon.cli.model_tenant import group  # importing the module adds its commands to `model`
-from addon.models import Invoice, ModelVersion, RiskScore, TenantStatus
-from addon.services import sync
+from addon.models import AuditLog, Invoice, ModelVersion, RiskScore, TenantStatus
+from addon.services import scoring, sync
 from connectors.fake import InMemoryConnector
 from connectors.sandbox.domain import as_domain
 from connectors.sandbox.generator import generate_company
+from tests.addon.test_scoring_gate import shuffled_outcomes
 
 TODAY = date(2026, 11, 1)
 
@@ -106,6 +107,28 @@ def test_train_tenant_registers_the_active_model_that_scoring_then_uses(app, db,
         trained["model_version"], False, 0)
     assert connector.notes == {}
     assert db.scalar(select(func.count()).select_from(ModelVersion)) == 1
+
+
+def test_train_tenant_keeps_a_worse_model_inactive_unless_forced(app, db, mirrored, monkeypatch) -> None:
+    tenant, _ = mirrored
+    first = json.loads(_invoke(app, "train-tenant", "--tenant", str(tenant.id), "--json",
+                               "--as-of", "2026-11-01").output)
+    real = scoring.train_leaning_on_prior
+    monkeypatch.setattr(scoring, "train_leaning_on_prior",  # learns from outcomes that are not its customers'
+                        lambda history, *a, **k: real(shuffled_outcomes(list(history)), *a, **k))
+    kept = _invoke(app, "train-tenant", "--tenant", str(tenant.id), "--as-of", "2026-11-09").output
+    assert f"kept inactive, {first['model_version']} stays active (rerun with --force to activate it)" in kept
+    forced = json.loads(_invoke(app, "train-tenant", "--tenant", str(tenant.id), "--json", "--force",
+                                "--as-of", "2026-11-09").output)
+    assert forced["active"]
+    assert forced["metrics"]["gate"]["outcome"] == "forced"
+    db.expire_all()
+    [active] = db.scalars(select(ModelVersion).where(ModelVersion.tenant_id == tenant.id, ModelVersion.active))
+    assert active.version == forced["model_version"]
+    assert db.scalar(select(func.count()).select_from(ModelVersion)) == 3
+    actions = db.scalars(select(AuditLog.action).where(AuditLog.object_type == "model_version")
+                         .order_by(AuditLog.id)).all()
+    assert actions == ["model.activated", "model.rejected", "model.activated"]
 
 
 def test_unknown_tenant_and_too_little_history_are_errors(app, db, make_tenant, monkeypatch) -> None:
