@@ -1,7 +1,7 @@
 """tenants remember their last model training attempt and its outcome
 
-Revision ID: 0006_model_attempt
-Revises: 0005_line_reversals
+Revision ID: 0007_model_attempt
+Revises: 0006_dunning_retries
 Create Date: 2026-12-06 21:00:00
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0006_model_attempt'
-down_revision = '0005_line_reversals'
+revision = '0007_model_attempt'
+down_revision = '0006_dunning_retries'
 branch_labels = None
 depends_on = None
 
