@@ -13,7 +13,7 @@ from addon.extensions import get_redis
 from addon.models import Tenant, TenantStatus
 from addon.queueing import enqueue, enqueue_in
 from addon.services import sync, tenant_lock
-from connectors.errors import AuthError
+from connectors.errors import AuthError, RateLimitedError
 from jobs.runtime import connector_factory, job_context
 from jobs.scoring import request_scoring
 
@@ -30,7 +30,7 @@ def _mark_needs_reauth(ctx, tenant: Tenant, exc: AuthError) -> None:  # type: ig
 
 def _run_sync(tenant_id: int, run: Callable[..., sync.SyncResult], *, full: bool) -> dict[str, int]:
     """Run one sync for a connected tenant, holding the tenant's lock; a refusal by the platform marks it
-    ``needs_reauth``. A busy tenant defers the job (see ``_defer``) instead of failing it."""
+    ``needs_reauth``. A busy tenant or a rate limit defers the job (see ``_defer``) instead of failing it."""
     kind = "backfill" if full else "sync"
     with job_context(tenant_id) as ctx:
         try:
@@ -42,6 +42,10 @@ def _run_sync(tenant_id: int, run: Callable[..., sync.SyncResult], *, full: bool
                 ctx.session.commit()  # while the lock is held: the next holder must see these rows
         except tenant_lock.TenantBusy:
             _defer(kind, tenant_id, ctx.app.config["TENANT_LOCK_RETRY"], "tenant busy")
+            return {"deferred": 1}
+        except RateLimitedError as exc:
+            ctx.session.rollback()
+            _defer(kind, tenant_id, exc.retry_after, f"rate limited ({exc.problem or exc})")
             return {"deferred": 1}
     if full or result.invoices or result.payments or result.credit_notes:
         request_scoring(tenant_id)  # after commit: score what was just mirrored
@@ -65,8 +69,8 @@ def _sync_locked(ctx, tenant_id: int, run: Callable[..., sync.SyncResult],  # ty
 
 
 def _defer(kind: str, tenant_id: int, delay: float, why: str) -> None:
-    """Queue this sync again ``delay`` seconds from now, as a fresh job: being second in line is not a
-    failure and must not use up RQ's three retries.
+    """Queue this sync again ``delay`` seconds from now, as a fresh job: being second in line, or hitting the
+    platform's (e.g. Xero's daily) limit, is not a failure and must not use up RQ's three retries.
 
     The job id carries the due second: the running job holds ``sync-<id>`` (or its own deferred id), so
     reusing it would be refused as a duplicate and the work lost."""

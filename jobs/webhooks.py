@@ -23,6 +23,7 @@ from addon.extensions import get_redis
 from addon.models import Tenant, TenantStatus, WebhookEvent, WebhookStatus
 from addon.queueing import enqueue, enqueue_batch
 from addon.services import tenant_lock, webhooks
+from connectors.errors import RateLimitedError
 from jobs.runtime import connector_factory, job_context
 from jobs.scoring import request_scoring
 
@@ -54,7 +55,8 @@ def dispatch() -> dict[str, int]:
 def process_event(event_id: int) -> dict[str, object]:
     """Apply one delivery, holding the locks of the tenants it names (see addon/services/tenant_lock.py).
     Failures are recorded on the event; after N attempts it is dead-lettered. A tenant busy with another
-    sync defers the event instead: that is not the event's fault, so it uses no attempt."""
+    sync, or a platform rate limit, defers the event instead: neither is the event's fault, so neither
+    uses an attempt."""
     with job_context() as ctx:
         event = ctx.session.get(WebhookEvent, event_id)
         if event is None or event.status in (WebhookStatus.PROCESSED.value, WebhookStatus.DEAD.value):
@@ -95,6 +97,11 @@ def _attempt(ctx, event_id: int, lease: tenant_lock.Lease  # type: ignore[no-unt
     ctx.session.commit()  # count the attempt even if this worker dies mid-way
     try:
         totals, tenant_ids = _apply(ctx, event_id)
+    except RateLimitedError as exc:
+        ctx.session.rollback()
+        ctx.session.get_one(WebhookEvent, event_id).attempts = attempts - 1  # the platform's limit, not ours
+        _defer(ctx, event_id, exc.retry_after, f"{type(exc).__name__}: {exc}")
+        return {"deferred": "rate limited"}, []
     except Exception as exc:  # noqa: BLE001 - any failure is recorded; poison events dead-letter
         ctx.session.rollback()
         _record_failure(ctx, event_id, attempts, exc)
@@ -110,7 +117,8 @@ def _attempt(ctx, event_id: int, lease: tenant_lock.Lease  # type: ignore[no-unt
 
 def _defer(ctx, event_id: int, delay: float, why: str) -> None:  # type: ignore[no-untyped-def]
     """Park the event until ``delay`` seconds from now: the sweeper queues a DEFERRED event only once its
-    ``not_before`` has passed."""
+    ``not_before`` has passed, so a long Retry-After (Xero's daily limit) is waited out, not retried into
+    the dead-letter list every minute."""
     event = ctx.session.get_one(WebhookEvent, event_id)
     event.status = WebhookStatus.DEFERRED.value
     event.not_before = datetime.now(UTC) + timedelta(seconds=delay)
