@@ -39,6 +39,10 @@ DEFAULTS: dict[str, Any] = {
     "SMTP_TIMEOUT": "30",
     "SMS_PROVIDER": "none",
     "WEBHOOK_MAX_ATTEMPTS": "5",
+    # A job that finds its tenant being synced by another waits this long (seconds), then defers itself by
+    # TENANT_LOCK_RETRY seconds (see addon/services/tenant_lock.py).
+    "TENANT_LOCK_WAIT": "5",
+    "TENANT_LOCK_RETRY": "30",
     "SCORING_PRIOR_INVOICES": "1500",
     "SCORING_PRIOR_SEEDS": "101,202",
     "LOG_LEVEL": "INFO",
@@ -64,6 +68,8 @@ def load_config(environ: Mapping[str, str], instance_path: Path,
     cfg["SMTP_PORT"] = int(cfg["SMTP_PORT"])
     cfg["SMTP_STARTTLS"] = str(cfg["SMTP_STARTTLS"]).lower() in ("1", "true", "yes", "on")
     cfg["WEBHOOK_MAX_ATTEMPTS"] = int(cfg["WEBHOOK_MAX_ATTEMPTS"])
+    cfg["TENANT_LOCK_WAIT"] = float(cfg["TENANT_LOCK_WAIT"])
+    cfg["TENANT_LOCK_RETRY"] = float(cfg["TENANT_LOCK_RETRY"])
     _session_cookie(cfg)
     return cfg
 

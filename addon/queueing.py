@@ -7,6 +7,7 @@ JSON serialisation enforces the rule that jobs receive ids, never ORM objects; a
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from redis import Redis
@@ -50,6 +51,22 @@ def enqueue(connection: Redis, queue_name: str, func_path: str, *args: int | str
                 earlier.delete()
             return put()
         logger.info("job %s already queued; not enqueuing again", job_id)
+        return None
+
+
+def enqueue_in(connection: Redis, delay: float, queue_name: str, func_path: str, *args: int | str,
+               job_id: str, retry: Retry | None = DEFAULT_RETRY, job_timeout: int = 1800) -> Job | None:
+    """Schedule ``func_path(*args)`` to be queued ``delay`` seconds from now (the workers' RQ scheduler
+    moves it to the queue then). Used by jobs that defer themselves (a busy tenant, a rate limit): the new
+    job is a fresh one, with its RQ retries intact. Returns None when ``job_id`` is already pending."""
+    queue = get_queue(queue_name, connection)
+    job = queue.create_job(func_path, args=args, job_id=job_id, retry=retry, timeout=job_timeout,
+                           result_ttl=3600, failure_ttl=7 * 86400)
+    try:
+        # RQ's own enqueue_in ignores unique=True; scheduling the job directly honours it.
+        return queue.schedule_job(job, datetime.now(UTC) + timedelta(seconds=delay), unique=True)
+    except DuplicateJobError:
+        logger.info("job %s already scheduled; not scheduling again", job_id)
         return None
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -10,9 +11,9 @@ from sqlalchemy import select
 
 from addon.extensions import get_redis
 from addon.models import Tenant, TenantStatus
-from addon.queueing import enqueue
-from addon.services import sync
-from connectors.errors import AuthError
+from addon.queueing import enqueue, enqueue_in
+from addon.services import sync, tenant_lock
+from connectors.errors import AuthError, RateLimitedError
 from jobs.runtime import connector_factory, job_context
 from jobs.scoring import request_scoring
 
@@ -28,21 +29,57 @@ def _mark_needs_reauth(ctx, tenant: Tenant, exc: AuthError) -> None:  # type: ig
 
 
 def _run_sync(tenant_id: int, run: Callable[..., sync.SyncResult], *, full: bool) -> dict[str, int]:
-    """Run one sync for a connected tenant; a refusal by the platform marks it ``needs_reauth``."""
+    """Run one sync for a connected tenant, holding the tenant's lock; a refusal by the platform marks it
+    ``needs_reauth``. A busy tenant or a rate limit defers the job (see ``_defer``) instead of failing it."""
+    kind = "backfill" if full else "sync"
     with job_context(tenant_id) as ctx:
-        tenant = ctx.connected_tenant(tenant_id)
-        if tenant is None:
-            return {"skipped": 1}
         try:
-            result = run(ctx.session, tenant, connector_factory(ctx)(tenant), now=datetime.now(UTC))
-        except AuthError as exc:
-            _mark_needs_reauth(ctx, tenant, exc)
-            return {"needs_reauth": 1}
-        if full:
-            tenant.settings = {**tenant.settings, "last_full_sweep": datetime.now(UTC).isoformat()}
+            with tenant_lock.hold(get_redis(), [tenant_id], wait=ctx.app.config["TENANT_LOCK_WAIT"]) as lease:
+                result = _sync_locked(ctx, tenant_id, run, full=full)
+                if isinstance(result, dict):
+                    return result
+                lease.check()
+                ctx.session.commit()  # while the lock is held: the next holder must see these rows
+        except tenant_lock.TenantBusy:
+            _defer(kind, tenant_id, ctx.app.config["TENANT_LOCK_RETRY"], "tenant busy")
+            return {"deferred": 1}
+        except RateLimitedError as exc:
+            ctx.session.rollback()
+            _defer(kind, tenant_id, exc.retry_after, f"rate limited ({exc.problem or exc})")
+            return {"deferred": 1}
     if full or result.invoices or result.payments or result.credit_notes:
         request_scoring(tenant_id)  # after commit: score what was just mirrored
     return result.as_dict()
+
+
+def _sync_locked(ctx, tenant_id: int, run: Callable[..., sync.SyncResult],  # type: ignore[no-untyped-def]
+                 *, full: bool) -> sync.SyncResult | dict[str, int]:
+    """The sync itself (the caller holds the lock): its result, or a status when there was nothing to do."""
+    tenant = ctx.connected_tenant(tenant_id)
+    if tenant is None:
+        return {"skipped": 1}
+    try:
+        result = run(ctx.session, tenant, connector_factory(ctx)(tenant), now=datetime.now(UTC))
+    except AuthError as exc:
+        _mark_needs_reauth(ctx, tenant, exc)
+        return {"needs_reauth": 1}
+    if full:
+        tenant.settings = {**tenant.settings, "last_full_sweep": datetime.now(UTC).isoformat()}
+    return result
+
+
+def _defer(kind: str, tenant_id: int, delay: float, why: str) -> None:
+    """Queue this sync again ``delay`` seconds from now, as a fresh job: being second in line, or hitting the
+    platform's (e.g. Xero's daily) limit, is not a failure and must not use up RQ's three retries.
+
+    The job id carries the due second: the running job holds ``sync-<id>`` (or its own deferred id), so
+    reusing it would be refused as a duplicate and the work lost."""
+    due = int(time.time() + delay)
+    enqueue_in(get_redis(), delay, "sync", f"jobs.sync.{_JOBS[kind]}", tenant_id, job_id=f"{kind}-{tenant_id}-at-{due}")
+    logger.info("%s of tenant %s deferred by %.0f s: %s", kind, tenant_id, delay, why)
+
+
+_JOBS = {"sync": "sync_tenant", "backfill": "backfill_tenant"}
 
 
 def backfill_tenant(tenant_id: int) -> dict[str, int]:

@@ -15,14 +15,15 @@ periodic sweeper queues whatever is still RECEIVED.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from redis import Redis
 
 from addon.extensions import get_redis
 from addon.models import Tenant, TenantStatus, WebhookEvent, WebhookStatus
 from addon.queueing import enqueue, enqueue_batch
-from addon.services import webhooks
+from addon.services import tenant_lock, webhooks
+from connectors.errors import RateLimitedError
 from jobs.runtime import connector_factory, job_context
 from jobs.scoring import request_scoring
 
@@ -52,7 +53,10 @@ def dispatch() -> dict[str, int]:
 
 
 def process_event(event_id: int) -> dict[str, object]:
-    """Apply one delivery. Failures are recorded on the event; after N attempts it is dead-lettered."""
+    """Apply one delivery, holding the locks of the tenants it names (see addon/services/tenant_lock.py).
+    Failures are recorded on the event; after N attempts it is dead-lettered. A tenant busy with another
+    sync, or a platform rate limit, defers the event instead: neither is the event's fault, so neither
+    uses an attempt."""
     with job_context() as ctx:
         event = ctx.session.get(WebhookEvent, event_id)
         if event is None or event.status in (WebhookStatus.PROCESSED.value, WebhookStatus.DEAD.value):
@@ -65,22 +69,61 @@ def process_event(event_id: int) -> dict[str, object]:
             event.error = f"worker stopped during each of {event.attempts} attempts (killed or timed out)"
             logger.warning("webhook event %s dead-lettered: %s", event_id, event.error)
             return {"dead": True, "attempts": event.attempts}
-        event.attempts += 1
-        attempts = event.attempts
-        ctx.session.commit()  # count the attempt even if this worker dies mid-way
         try:
-            totals, tenant_ids = _apply(ctx, event_id)
-        except Exception as exc:  # noqa: BLE001 - any failure is recorded; poison events dead-letter
-            ctx.session.rollback()
-            _record_failure(ctx, event_id, attempts, exc)
-            return {"failed": True, "attempts": attempts}
-        event = ctx.session.get_one(WebhookEvent, event_id)
-        event.status = WebhookStatus.PROCESSED.value
-        event.processed_at = datetime.now(UTC)
-        event.error = None
+            with tenant_lock.hold(get_redis(), _tenant_ids(ctx, event), wait=ctx.app.config["TENANT_LOCK_WAIT"]
+                                  ) as lease:
+                outcome, tenant_ids = _attempt(ctx, event_id, lease)
+        except tenant_lock.TenantBusy as busy:
+            _defer(ctx, event_id, ctx.app.config["TENANT_LOCK_RETRY"], f"waiting: {busy}")
+            return {"deferred": "tenant busy"}
     for tenant_id in tenant_ids:  # after commit: scores follow the ledger change
         request_scoring(tenant_id)
-    return {"processed": True, **totals}
+    return outcome
+
+
+def _tenant_ids(ctx, event: WebhookEvent) -> list[int]:  # type: ignore[no-untyped-def]
+    try:
+        return webhooks.delivery_tenant_ids(ctx.session, event)
+    except ValueError:  # unparseable: nothing to lock; the attempt fails and is recorded as usual
+        return []
+
+
+def _attempt(ctx, event_id: int, lease: tenant_lock.Lease  # type: ignore[no-untyped-def]
+             ) -> tuple[dict[str, object], list[int]]:
+    """One counted attempt at the delivery, with its tenants' locks held; committed before they are released."""
+    event = ctx.session.get_one(WebhookEvent, event_id)
+    event.attempts += 1
+    attempts = event.attempts
+    ctx.session.commit()  # count the attempt even if this worker dies mid-way
+    try:
+        totals, tenant_ids = _apply(ctx, event_id)
+    except RateLimitedError as exc:
+        ctx.session.rollback()
+        ctx.session.get_one(WebhookEvent, event_id).attempts = attempts - 1  # the platform's limit, not ours
+        _defer(ctx, event_id, exc.retry_after, f"{type(exc).__name__}: {exc}")
+        return {"deferred": "rate limited"}, []
+    except Exception as exc:  # noqa: BLE001 - any failure is recorded; poison events dead-letter
+        ctx.session.rollback()
+        _record_failure(ctx, event_id, attempts, exc)
+        return {"failed": True, "attempts": attempts}, []
+    event = ctx.session.get_one(WebhookEvent, event_id)
+    event.status = WebhookStatus.PROCESSED.value
+    event.processed_at = datetime.now(UTC)
+    event.error = None
+    lease.check()
+    ctx.session.commit()  # while the locks are held: the next holder must see these rows
+    return {"processed": True, **totals}, tenant_ids
+
+
+def _defer(ctx, event_id: int, delay: float, why: str) -> None:  # type: ignore[no-untyped-def]
+    """Park the event until ``delay`` seconds from now: the sweeper queues a DEFERRED event only once its
+    ``not_before`` has passed, so a long Retry-After (Xero's daily limit) is waited out, not retried into
+    the dead-letter list every minute."""
+    event = ctx.session.get_one(WebhookEvent, event_id)
+    event.status = WebhookStatus.DEFERRED.value
+    event.not_before = datetime.now(UTC) + timedelta(seconds=delay)
+    event.error = why[:2000]
+    logger.info("webhook event %s deferred by %.0f s: %s", event_id, delay, event.error)
 
 
 def _apply(ctx, event_id: int) -> tuple[dict[str, int], list[int]]:  # type: ignore[no-untyped-def]
@@ -120,5 +163,5 @@ def _enqueue_unqueued(*, received_only: bool) -> int:
                       [((event.id,), f"webhook-{event.id}-{event.attempts}") for event in events])
         for event in events:  # committed by job_context; a crash before that re-queues (same job ids)
             event.status = WebhookStatus.QUEUED.value
-            event.queued_at = now
+            event.queued_at, event.not_before = now, None
         return len(events)

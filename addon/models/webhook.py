@@ -16,6 +16,7 @@ class WebhookStatus(enum.StrEnum):
     QUEUED = "queued"
     PROCESSED = "processed"
     FAILED = "failed"  # last attempt failed; will be retried
+    DEFERRED = "deferred"  # not attempted (rate limited, tenant busy): the sweeper queues it from not_before
     DEAD = "dead"  # gave up after N attempts: on the dead-letter list
 
 
@@ -35,3 +36,4 @@ class WebhookEvent(Base):
     error: Mapped[str | None] = mapped_column(Text)
     queued_at: Mapped[datetime | None]  # last time a job was enqueued for it (stuck detection)
     processed_at: Mapped[datetime | None]
+    not_before: Mapped[datetime | None]  # a DEFERRED event is not queued before this (e.g. Retry-After)

@@ -129,12 +129,22 @@ def _apply_tenant_changes(session: Session, tenant: Tenant, changes: list[Change
             totals[name] += count
 
 
+def delivery_tenant_ids(session: Session, event: WebhookEvent) -> list[int]:
+    """Our ids of the tenants a delivery names (the ones whose mirror processing it may write)."""
+    remote_ids = {change.tenant_remote_id for change in connector_class(event.platform).parse_webhook(event.raw_body)}
+    if not remote_ids:
+        return []
+    return list(session.scalars(select(Tenant.id).where(Tenant.platform == event.platform,
+                                                        Tenant.remote_id.in_(remote_ids))))
+
+
 def events_to_enqueue(session: Session, *, now: datetime, received_only: bool = False) -> list[WebhookEvent]:
-    """Stored but not queued yet, or (unless ``received_only``) failed and due for retry, or queued
-    but stuck (the job was lost). At most ENQUEUE_BATCH, oldest first."""
+    """Stored but not queued yet, or (unless ``received_only``) failed and due for retry, deferred and
+    past its ``not_before``, or queued but stuck (the job was lost). At most ENQUEUE_BATCH, oldest first."""
     due = WebhookEvent.status == WebhookStatus.RECEIVED.value
     if not received_only:
         due = or_(due, WebhookEvent.status == WebhookStatus.FAILED.value,
+                  (WebhookEvent.status == WebhookStatus.DEFERRED.value) & (WebhookEvent.not_before <= now),
                   (WebhookEvent.status == WebhookStatus.QUEUED.value)
                   & (func.coalesce(WebhookEvent.queued_at, WebhookEvent.received_at) < now - STUCK_AFTER))
     return list(session.scalars(select(WebhookEvent).where(due).order_by(WebhookEvent.id).limit(ENQUEUE_BATCH)))

@@ -20,6 +20,7 @@ from rq.serializers import JSONSerializer
 
 from addon.models import Invoice, WebhookEvent, WebhookStatus
 from addon.queueing import get_queue
+from addon.services import tenant_lock
 from connectors.quickbooks.emulator.testing import start_qbo_emulator
 from jobs import webhooks as webhook_jobs
 from tests.e2e.conftest import submit_consent
@@ -135,8 +136,12 @@ def test_a_worker_killed_mid_job_loses_nothing(live_app, installed, db, redis_co
     assert db.get(WebhookEvent, event.id).status == WebhookStatus.QUEUED.value
     assert db.get(Invoice, inv.id).status == "open"
 
-    # Later: the budget is free again, and the sweeper notices the delivery never finished.
-    redis_conn.delete(f"cashline:rl:{tenant_key}:min", f"cashline:rl:{tenant_key}:day",
+    # The dead worker still holds the tenant's sync lock, but only until it expires (it is never renewed).
+    lock = tenant_lock.lock_key(inv.tenant_id)
+    assert 0 < redis_conn.ttl(lock) <= tenant_lock.TTL
+    # Later: the lock has expired, the budget is free again, and the sweeper notices the delivery never
+    # finished.
+    redis_conn.delete(lock, f"cashline:rl:{tenant_key}:min", f"cashline:rl:{tenant_key}:day",
                       f"cashline:rl:{tenant_key}:inflight")
     stuck = db.get(WebhookEvent, event.id)
     stuck.queued_at = datetime.now(UTC) - timedelta(minutes=11)

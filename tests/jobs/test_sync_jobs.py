@@ -237,3 +237,23 @@ def test_backfill_marks_what_the_platform_no_longer_lists(db, fake_tenant, redis
     assert db.query(Invoice).filter_by(remote_id="I1").one().status == "open"
     assert db.query(Payment).filter_by(remote_id="P1").one().deleted is True
     assert sync_jobs.backfill_tenant(tenant.id)["deleted"] == 0  # already applied
+
+
+def test_a_rate_limited_sync_is_rescheduled_after_retry_after_without_failing(db, fake_tenant, redis_conn) -> None:
+    """A daily limit is not a failure: the job comes back after Retry-After with its RQ retries intact."""
+    from rq.registry import ScheduledJobRegistry
+
+    from connectors.errors import RateLimitedError
+
+    tenant, connector = fake_tenant
+    connector.fail_next(RateLimitedError("daily limit", retry_after=3600, problem="day"))
+    before = datetime.now(UTC)
+    assert sync_jobs.backfill_tenant(tenant.id) == {"deferred": 1}
+    registry = ScheduledJobRegistry(queue=get_queue("sync", redis_conn))
+    [job_id] = registry.get_job_ids()
+    assert job_id.startswith(f"backfill-{tenant.id}-at-")
+    due = registry.get_scheduled_time(job_id)
+    assert before + timedelta(seconds=3600) - timedelta(seconds=1) <= due <= datetime.now(UTC) + timedelta(hours=1)
+    db.expire_all()
+    assert db.get(type(tenant), tenant.id).status is TenantStatus.CONNECTED
+    assert db.query(Invoice).count() == 0  # nothing half-written

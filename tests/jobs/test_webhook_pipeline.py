@@ -350,3 +350,34 @@ def test_cli_retry_of_a_dead_event_queues_it_once(client, app, db, redis_conn, f
     _work(redis_conn)
     db.expire_all()
     assert db.get(WebhookEvent, event_id).status == WebhookStatus.PROCESSED.value
+
+
+def test_a_long_rate_limit_reschedules_the_event_without_using_attempts(client, app, db, redis_conn,
+                                                                        fake_platform, monkeypatch) -> None:
+    """Xero's daily limit answers Retry-After in hours: the event waits that long, never dead-letters for it,
+    and the sweeper (every minute) leaves it alone until then."""
+    from connectors.errors import RateLimitedError
+
+    _, connector = fake_platform
+    monkeypatch.setitem(app.config, "WEBHOOK_MAX_ATTEMPTS", 2)
+    body, sig = fake_delivery("org-1", ("invoice", "I1"))
+    _post(client, body, sig)
+    event_id = db.query(WebhookEvent).one().id
+    for _ in range(3):  # more rate limits than allowed attempts
+        connector.fail_next(RateLimitedError("daily limit", retry_after=3 * 3600, problem="day"))
+        before = datetime.now(UTC)
+        assert webhook_jobs.process_event(event_id) == {"deferred": "rate limited"}
+        db.expire_all()
+        event = db.get(WebhookEvent, event_id)
+        assert (event.status, event.attempts) == (WebhookStatus.DEFERRED.value, 0)
+        assert before + timedelta(hours=3) <= event.not_before <= datetime.now(UTC) + timedelta(hours=3)
+        assert "daily limit" in event.error
+        assert webhook_jobs.sweep_unqueued() == {"enqueued": 0}
+    event.not_before = datetime.now(UTC) - timedelta(seconds=1)  # three hours later
+    db.commit()
+    assert webhook_jobs.sweep_unqueued() == {"enqueued": 1}
+    _work(redis_conn)
+    db.expire_all()
+    event = db.get(WebhookEvent, event_id)
+    assert (event.status, event.attempts, event.error) == (WebhookStatus.PROCESSED.value, 1, None)
+    assert db.query(Invoice).count() == 1
