@@ -1,7 +1,7 @@
 """webhooks: deferred deliveries (rate limited, tenant busy) remember when they may run again
 
-Revision ID: 0006_webhook_not_before
-Revises: 0005_line_reversals
+Revision ID: 0008_webhook_not_before
+Revises: 0007_model_attempt
 Create Date: 2026-12-06 21:00:00
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import addon.models.base
 
-revision = '0006_webhook_not_before'
-down_revision = '0005_line_reversals'
+revision = '0008_webhook_not_before'
+down_revision = '0007_model_attempt'
 branch_labels = None
 depends_on = None
 
