@@ -169,3 +169,16 @@ def test_a_rejected_candidate_is_not_retrained_on_every_run(db, mirrored, train_
     _, current = scoring.ensure_model(db, tenant, history, later + timedelta(days=1), config=FAST)
     assert current.id == good.id
     assert db.query(ModelVersion).filter_by(tenant_id=tenant.id).count() == 2  # no second attempt yet
+
+
+def test_a_big_book_is_compared_on_its_newest_invoices_only(monkeypatch) -> None:
+    from addon.services import scoring_gate
+
+    history = generated_history(3, "balanced", 20, 600)
+    today = after_last_date(history)
+    full = scoring_gate.held_out(history, today, 0.25)
+    monkeypatch.setattr(scoring_gate, "MAX_HELD_OUT", 40)
+    capped = scoring_gate.held_out(history, today, 0.25)
+    assert len(full) > 40
+    assert [i.invoice_id for i in capped] == [i.invoice_id for i in full[-40:]]
+    assert min(i.issue_date for i in capped) >= max(i.issue_date for i in full[:-40])
