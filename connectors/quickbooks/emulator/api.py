@@ -114,9 +114,7 @@ def run_query(realm_id: str) -> Response:
     if not text:
         raise faults.query_error("query is required")
     parsed = query.parse(text)
-    kind = next(query.iter_kinds(parsed, KINDS), None)
-    if kind is None:
-        raise faults.query_error(f"unsupported entity {parsed.entity}")
+    kind = query.bind(parsed, KINDS)
     page, total = _state().store.read(kind, lambda items: query.run(parsed, items))
     if parsed.count:
         return _ok({"QueryResponse": {"totalCount": total}})

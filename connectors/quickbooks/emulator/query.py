@@ -2,13 +2,14 @@
 
 ``SELECT * | COUNT(*) FROM Entity [WHERE cond AND cond ...] [ORDERBY field [ASC|DESC], ...]
 [STARTPOSITION n] [MAXRESULTS n]``; conditions are ``field op value`` (=, !=, <, <=, >, >=), ``LIKE``
-with ``%`` only, and ``IN (...)``. No OR, JOIN or GROUP BY, as in QBO. MAXRESULTS over 1000 is refused (4001).
+with ``%`` only, and ``IN (...)``. No OR, JOIN or GROUP BY, as in QBO. MAXRESULTS over 1000, an unknown
+entity and a WHERE on a property the entity lacks are refused (4001).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -238,8 +239,72 @@ def _sort_key(value: Any) -> tuple[int, Any]:
         return (2, str(value).casefold())
 
 
-def iter_kinds(query: Query, known: tuple[str, ...]) -> Iterator[str]:
-    """The canonical entity name for ``query.entity`` (QBO is case-insensitive here)."""
-    for kind in known:
-        if kind.lower() == query.entity.lower():
-            yield kind
+# --- metadata ------------------------------------------------------------------------------------
+# Each entity's properties (child elements, base types included) in Finance.xsd. QBO checks a WHERE
+# against them and answers 4001 for one the entity lacks, so a misspelt filter is never "no rows".
+_WORDS = str.split
+_ENTITY = _WORDS("Id SyncToken MetaData CustomField AttachableRef")
+_TXN = _ENTITY + _WORDS("DocNumber TxnDate DepartmentRef CurrencyRef ExchangeRate PrivateNote TxnStatus LinkedTxn "
+                        "Line TxnTaxDetail TxnSource TaxFormType TaxFormNum TransactionLocationType Tag "
+                        "TxnApprovalInfo RecurDataRef RecurringInfo ProjectRef TotalCostAmount HomeTotalCostAmount")
+_SALES = _TXN + _WORDS(
+    "AutoDocNumber CustomerRef CustomerMemo BillAddr ShipAddr FreeFormAddress ShipFromAddr RemitToRef ClassRef "
+    "SalesTermRef DueDate SalesRepRef PONumber FOB ShipMethodRef ShipDate TrackingNum GlobalTaxCalculation "
+    "TotalAmt HomeTotalAmt ApplyTaxAfterDiscount ShippingTaxIncludedInTotalTax TemplateRef PrintStatus "
+    "EmailStatus BillEmail BillEmailCc BillEmailBcc ARAccountRef Balance HomeBalance FinanceCharge "
+    "PaymentMethodRef PaymentRefNum PaymentType CheckPayment CreditCardPayment DepositToAccountRef DeliveryInfo "
+    "DiscountRate DiscountAmt GovtTxnRefIdentifier TaxExemptionRef")
+PROPERTIES: dict[str, frozenset[str]] = {kind: frozenset(name.lower() for name in names) for kind, names in {
+    "Customer": _ENTITY + _WORDS(
+        "IntuitId Organization Title GivenName MiddleName FamilyName Suffix FullyQualifiedName CompanyName "
+        "DisplayName PrintOnCheckName UserId Active V4IDPseudonym PrimaryPhone AlternatePhone Mobile Fax "
+        "PrimaryEmailAddr WebAddr OtherContactInfo DefaultTaxCodeRef Taxable BillAddr ShipAddr OtherAddr "
+        "ContactName AltContactName Notes Job BillWithParent RootCustomerRef ParentRef Level CustomerTypeRef "
+        "SalesTermRef SalesRepRef TaxGroupCodeRef TaxRateRef PaymentMethodRef CCDetail PriceLevelRef Balance "
+        "OpenBalanceDate BalanceWithJobs CreditLimit AcctNum CurrencyRef OverDueBalance TotalRevenue "
+        "TotalExpense PreferredDeliveryMethod ResaleNum JobInfo TDSEnabled CustomerEx SecondaryTaxIdentifier "
+        "ARAccountRef PrimaryTaxIdentifier TaxExemptionReasonId IsProject BusinessNumber GSTIN "
+        "GSTRegistrationType IsCISContractor ClientCompanyId ClientEntityId Source TaxRegime"),
+    "Invoice": _SALES + _WORDS(
+        "Deposit AllowIPNPayment AllowOnlinePayment AllowOnlineCreditCardPayment AllowOnlineACHPayment "
+        "AllowOnlinePayPalPayment EInvoiceStatus ECloudStatusTimeStamp CfdiUse Exportation GlobalInfo "
+        "invoiceStatus callToAction invoiceStatusLog InvoiceEx LessCIS InvoiceLink PaymentDetailsMessage "
+        "ConvenienceFeeDetail InvoiceLinkSecurityCode InvoiceLinkExpiryDate AutoPayEligible SchedulePayEligible "
+        "ScheduledPaymentId GratuityEnabled FinancingProductType SubscriptionPaymentsSetting"),
+    "CreditMemo": _SALES + _WORDS("RemainingCredit InvoiceRef CreditMemoEx"),
+    "Payment": _TXN + _WORDS(
+        "CustomerRef RemitToRef ARAccountRef DepositToAccountRef PaymentMethodRef PaymentRefNum PaymentType "
+        "CheckPayment CreditCardPayment TotalAmt UnappliedAmt ProcessPayment PaymentEx"),
+    "Account": _ENTITY + _WORDS(
+        "Name SubAccount ParentRef Description FullyQualifiedName AccountAlias TxnLocationType Active "
+        "Classification AccountType AccountSubType AccountPurposes AcctNum AcctNumExtn BankNum OpeningBalance "
+        "OpeningBalanceDate CurrentBalance CurrentBalanceWithSubAccounts CurrencyRef TaxAccount TaxCodeRef "
+        "OnlineBankingEnabled FIName JournalCodeRef AccountEx"),
+    "Purchase": _TXN + _WORDS(
+        "AccountRef PaymentMethodRef PaymentRefNum PaymentType CheckPayment CreditCardPayment EntityRef Credit "
+        "RemitToAddr TotalAmt TxnId TxnNum Memo PrintStatus GlobalTaxCalculation PurchaseEx LessCIS "
+        "IncludeInAnnualTPAR"),
+    "Deposit": _TXN + _WORDS("DepositToAccountRef CashBack GlobalTaxCalculation TotalAmt HomeTotalAmt DepositEx"),
+}.items()}
+# ModificationMetaData, the one nested type queries reach into (MetaData.LastUpdatedTime).
+_META = frozenset(n.lower() for n in _WORDS("CreatedByRef CreateTime LastModifiedByRef LastUpdatedTime "
+                                            "LastChangedInQB Synchronized"))
+
+
+def bind(query: Query, known: tuple[str, ...]) -> str:
+    """The canonical name of ``query.entity`` (case-insensitive, as QBO), its WHERE checked against it.
+
+    An entity outside ``known`` or a condition on a property the entity does not have is a 4001
+    QueryValidationError, as QBO answers both.
+    """
+    kind = next((k for k in known if k.lower() == query.entity.lower()), None)
+    if kind is None:
+        raise faults.query_invalid(f"Metadata not found for Entity: {query.entity}")
+    properties = PROPERTIES.get(kind)
+    for cond in query.conditions:
+        head, _, tail = cond.field.lower().partition(".")
+        known_here = properties is None or (head in properties and (head != "metadata" or not tail
+                                                                    or tail.partition(".")[0] in _META))
+        if not known_here:
+            raise faults.query_invalid(f"Property {cond.field} not found for Entity {kind}")
+    return kind

@@ -16,6 +16,7 @@ import pytest
 
 from addon.domain.types import Allocation, NewCreditNote, NewPayment
 from connectors.quickbooks import QuickBooksConnector
+from connectors.quickbooks.emulator import query
 from connectors.quickbooks.emulator.testing import QboSandbox
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -139,3 +140,10 @@ def test_invoice_carries_the_fields_cashline_reads(api: Any, connector: QuickBoo
     tagged = [i for i in invoices if i["CustomField"]]
     assert tagged[0]["CustomField"] == [{"DefinitionId": "1", "Name": "Cashline Risk", "Type": "StringType",
                                          "StringValue": "high"}]
+
+
+@pytest.mark.parametrize("kind", sorted(query.PROPERTIES))
+def test_queryable_properties_are_the_xsd_elements(finance_schema: Any, kind: str) -> None:
+    """The query's property check (4001 for an unknown one) uses exactly the type's elements in Finance.xsd."""
+    xsd_type = finance_schema.maps.types[f"{{http://schema.intuit.com/finance/v3}}{kind}"]
+    assert query.PROPERTIES[kind] == {e.local_name.lower() for e in xsd_type.content.iter_elements()}

@@ -110,6 +110,10 @@ def test_query_shapes_paging_and_count(api: Any, sandbox: QboSandbox) -> None:
     bad = api.query("SELECT * FROM Invoice WHERE Id = '1' OR Id = '2'")
     assert bad.status_code == 400
     assert bad.json()["Fault"]["Error"][0]["code"] == "4000"
+    for statement in ("SELECT * FROM Invoice WHERE Nonsense = '1'", "SELECT * FROM Widget"):
+        invalid = api.query(statement)
+        assert invalid.status_code == 400
+        assert invalid.json()["Fault"]["Error"][0]["code"] == "4001"
 
 
 def test_cdc_reports_changes_and_deletions(api: Any, sandbox: QboSandbox, open_invoice: dict[str, Any]) -> None:

@@ -70,3 +70,30 @@ def test_unsupported_grammar_is_a_4000_fault(statement: str) -> None:
         query.parse(statement)
     assert info.value.code == "4000"
     assert info.value.status == 400
+
+
+@pytest.mark.parametrize(("statement", "kind"), [
+    ("SELECT * FROM Invoice WHERE Balance > '0' AND CustomerRef = '1'", "Invoice"),
+    ("select * from invoice where metadata.lastupdatedtime >= '2026-01-01' orderby DueDate", "Invoice"),
+    ("SELECT * FROM Payment WHERE UnappliedAmt > '0'", "Payment"),
+    ("SELECT * FROM CreditMemo WHERE RemainingCredit > '0'", "CreditMemo"),
+    ("SELECT * FROM Customer WHERE DisplayName LIKE 'Acme%'", "Customer"),
+    ("SELECT * FROM Account WHERE AccountType = 'Bank'", "Account"),
+])
+def test_bind_names_the_entity_the_statement_reads(statement: str, kind: str) -> None:
+    assert query.bind(query.parse(statement), ("Customer", "Invoice", "Payment", "CreditMemo", "Account")) == kind
+
+
+@pytest.mark.parametrize(("statement", "detail"), [
+    # QBO validates WHERE properties against the entity's metadata; an unknown one is not "no rows".
+    ("SELECT * FROM Invoice WHERE Nonsense = '1'", "Property Nonsense not found for Entity Invoice"),
+    ("SELECT * FROM Payment WHERE Balance > '0'", "Property Balance not found for Entity Payment"),
+    ("SELECT * FROM Invoice WHERE MetaData.Bogus >= '2026-01-01'",
+     "Property MetaData.Bogus not found for Entity Invoice"),
+    ("SELECT * FROM Widget", "Metadata not found for Entity: Widget"),
+])
+def test_unknown_entity_or_property_is_a_4001_fault(statement: str, detail: str) -> None:
+    with pytest.raises(Fault) as info:
+        query.bind(query.parse(statement), ("Invoice", "Payment"))
+    assert (info.value.status, info.value.code, info.value.message) == (400, "4001", "Invalid query")
+    assert info.value.detail == f"QueryValidationError: {detail}"
