@@ -193,7 +193,13 @@ def create_payment(store: QboStore, body: Entity) -> Entity:
             raise faults.required("TotalAmt")
         total = money(body["TotalAmt"], "TotalAmt")
         lines = _payment_lines(store, customer["Id"], body.get("Line") or [])
-        applied = sum((amt if kind == "Invoice" else -amt for kind, _, amt in lines), ZERO)
+        charges = sum((amt for kind, _, amt in lines if kind == "Invoice"), ZERO)
+        credits = sum((amt for kind, _, amt in lines if kind == "CreditMemo"), ZERO)
+        if credits > charges:
+            # Credit only pays charges: applied beyond them it would become unapplied money nobody paid.
+            raise faults.validation("Business Validation Error", f"Credits applied ({credits}) cannot exceed "
+                                    f"the charges this payment pays ({charges}).", "6000", "Line")
+        applied = charges - credits
         if total < 0 or applied > total:
             raise faults.validation("Business Validation Error", "The payment amount must be at least the "
                                     "amount applied to invoices less credits applied.", "6000", "TotalAmt")

@@ -231,6 +231,34 @@ def test_two_lines_paying_one_invoice_link_the_payment_once(sandbox: QboSandbox,
     assert after["LinkedTxn"].count({"TxnId": payment["Id"], "TxnType": "Payment"}) == 1
 
 
+def _credit_memo(api: Any, customer_id: str, amount: str) -> dict[str, Any]:
+    line = {"Amount": amount, "DetailType": "SalesItemLineDetail", "SalesItemLineDetail": {"ItemRef": {"value": "1"}}}
+    memo: dict[str, Any] = api.post("creditmemo", {"CustomerRef": {"value": customer_id}, "Line": [line]}).json()
+    return memo["CreditMemo"]
+
+
+def test_credits_on_a_payment_may_not_exceed_the_charges_it_pays(sandbox: QboSandbox, api: Any,
+                                                                 open_invoice: dict[str, Any]) -> None:
+    # A $0 payment applying 50 of credit to a 10 invoice line would leave 40 "unapplied" that no money
+    # backs; QBO refuses credits beyond the payment's invoice lines.
+    customer_id = open_invoice["CustomerRef"]["value"]
+    memo = _credit_memo(api, customer_id, "50.00")
+    charge = min(open_invoice["Balance"], Decimal("10.00"))
+
+    def lines(credit: Decimal) -> list[dict[str, Any]]:
+        return [{"Amount": str(charge), "LinkedTxn": [{"TxnId": open_invoice["Id"], "TxnType": "Invoice"}]},
+                {"Amount": str(credit), "LinkedTxn": [{"TxnId": memo["Id"], "TxnType": "CreditMemo"}]}]
+
+    refused = api.post("payment", {"CustomerRef": {"value": customer_id}, "TotalAmt": "0", "Line": lines(charge + 40)})
+    assert refused.status_code == 400
+    assert refused.json()["Fault"]["Error"][0]["code"] == "6000"
+    assert sandbox.store.entities["CreditMemo"][memo["Id"]]["RemainingCredit"] == Decimal("50.00")
+    assert sandbox.store.entities["Invoice"][open_invoice["Id"]]["Balance"] == open_invoice["Balance"]
+    applied = api.post("payment", {"CustomerRef": {"value": customer_id}, "TotalAmt": "0", "Line": lines(charge)})
+    assert applied.status_code == 200
+    assert applied.json()["Payment"]["UnappliedAmt"] == 0
+
+
 @pytest.mark.parametrize(("line", "code", "element"), [
     ({"Amount": 10, "SalesItemLineDetail": {"ItemRef": {"value": "1"}}}, "2020", "Line.DetailType"),
     ({"Amount": 10, "DetailType": "SalesItemDetail"}, "2010", "Line.DetailType"),
