@@ -3,7 +3,6 @@ allocations, answering in Xero's envelopes and error shapes (bank transactions: 
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -29,7 +28,7 @@ from connectors.xero.emulator.payloads import (
     write,
     write_one,
 )
-from connectors.xero.emulator.records import ContactRecord, CreditNoteRecord, InvoiceRecord
+from connectors.xero.emulator.records import ContactRecord, CreditNoteRecord, InvoiceRecord, PaymentRecord
 from connectors.xero.emulator.store import (
     OrgStore,
     UnknownEntityError,
@@ -251,16 +250,8 @@ def _payment_routes(bp: Blueprint, store: OrgStore) -> None:
     @bp.route("/Payments", methods=["PUT", "POST"])
     def create_payments() -> Response:
         """PUT/POST /Payments: one payment or a batch (all or nothing unless summarizeErrors=false)."""
-        items = elements(body_json(), "Payments")
-        if request.args.get("summarizeErrors", "true").lower() == "false":
-            return envelope(store, "Payments", [_payment_or_errors(store, item) for item in items])
-        with store.lock:
-            parsed = [_parse_payment(item) for item in items]
-            _check_batch(store, parsed)
-            batch_id = str(uuid.uuid4()) if len(parsed) > 1 else None
-            made = [store.add_payment(inv, on, amt, reference=ref, account_code=acct, batch_id=batch_id)
-                    for inv, on, amt, ref, acct in parsed]
-        return envelope(store, "Payments", [wire.payment(store, p) for p in made])
+        return write(store, "Payments", lambda item, claims: _prepare_payment(store, item, claims),
+                     lambda p: wire.payment(store, p), "HasValidationErrors")
 
     @bp.post("/Payments/<payment_id>")
     def delete_payment(payment_id: str) -> Response:
@@ -271,36 +262,23 @@ def _payment_routes(bp: Blueprint, store: OrgStore) -> None:
         return envelope(store, "Payments", [wire.payment(store, store.delete_payment(payment_id))])
 
 
-def _payment_or_errors(store: OrgStore, item: dict[str, Any]) -> dict[str, Any]:
-    # summarizeErrors=false: each element succeeds or comes back carrying its own ValidationErrors.
-    try:
-        invoice_id, on, amount, reference, account = _parse_payment(item)
-        made = store.add_payment(invoice_id, on, amount, reference=reference, account_code=account)
-    except XeroValidationError as exc:
-        return {**item, "StatusAttributeString": "ERROR", "HasValidationErrors": True,
-                "ValidationErrors": [{"Message": m} for m in exc.messages]}
-    return {**wire.payment(store, made), "StatusAttributeString": "OK"}
-
-
-def _parse_payment(item: dict[str, Any]) -> tuple[str, Any, Decimal, str | None, str]:
+def _prepare_payment(store: OrgStore, item: dict[str, Any], claims: BatchClaims) -> Callable[[], PaymentRecord]:
     account = item.get("Account") or {}
     code = account.get("Code") if isinstance(account, dict) else None
     if not code:
         raise XeroValidationError("Account code must be specified.")
     if "Amount" not in item:
         raise XeroValidationError("Amount is required.")
-    return (ref_id(item, "Invoice", "InvoiceID"), date_field(item, "Date"), money(item["Amount"], "Amount"),
-            item.get("Reference"), str(code))
-
-
-def _check_batch(store: OrgStore, parsed: list[tuple[str, Any, Decimal, str | None, str]]) -> None:
-    # A batch is all-or-nothing (summarizeErrors defaults to true): every element must pass every check
-    # add_payment makes before the first one is saved, or the valid ones would be kept beside a 400.
-    owed: dict[str, Decimal] = {}
-    for invoice_id, _, amount, _, account in parsed:
-        inv = store.applied_invoice(invoice_id)
-        store.check_payment(inv, amount, account, already=owed.get(inv.id, Decimal("0")))
-        owed[inv.id] = owed.get(inv.id, Decimal("0")) + amount
+    invoice_id, on = ref_id(item, "Invoice", "InvoiceID"), date_field(item, "Date")
+    amount = money(item["Amount"], "Amount")
+    inv = store.applied_invoice(invoice_id)
+    # Checked against what the earlier elements of the batch pay to the same invoice.
+    already = claims.invoice_payments.get(inv.id, Decimal("0"))
+    store.check_payment(inv, amount, str(code), already=already)
+    claims.invoice_payments[inv.id] = already + amount
+    claims.payments += 1
+    return lambda: store.add_payment(inv.id, on, amount, reference=item.get("Reference"), account_code=str(code),
+                                     batch_id=claims.batch_payment_id())
 
 
 def _credit_note_routes(bp: Blueprint, store: OrgStore) -> None:

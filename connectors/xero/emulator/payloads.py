@@ -113,6 +113,13 @@ class BatchClaims:
     invoice_numbers: set[str] = field(default_factory=set)  # lower-cased
     contact_names: set[str] = field(default_factory=set)  # lower-cased
     invoice_statuses: dict[str, str] = field(default_factory=dict)  # InvoiceID -> status after the element
+    invoice_payments: dict[str, Decimal] = field(default_factory=dict)  # InvoiceID -> what the batch pays it
+    payments: int = 0  # a batch of more than one shares a BatchPaymentID
+    batch_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    def batch_payment_id(self) -> str | None:
+        """The BatchPaymentID of the batch's payments (asked when saving, after every element is checked)."""
+        return self.batch_id if self.payments > 1 else None
 
 
 # Parses and checks one element (raising XeroValidationError), and answers the step that saves it.

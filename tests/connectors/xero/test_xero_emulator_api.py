@@ -455,3 +455,33 @@ def test_order_sorts_before_paging(sandbox: XeroSandbox, api: requests.Session) 
     bad = api.get(api_url(sandbox, "/Invoices"), params={"order": "Colour"})
     assert bad.status_code == 400
     assert "Colour" in bad.json()["Message"]
+
+
+def test_batch_payments_share_a_batch_payment_id_single_and_per_element_ones_do_not(
+        sandbox: XeroSandbox, api: requests.Session) -> None:
+    inv = open_invoice(sandbox)
+    one = {"Invoice": {"InvoiceID": inv.id}, "Account": {"Code": "090"}, "Date": "2026-11-02", "Amount": 1}
+    batch = api.put(api_url(sandbox, "/Payments"), json={"Payments": [one, one]}).json()["Payments"]
+    assert batch[0]["BatchPaymentID"]
+    assert batch[0]["BatchPaymentID"] == batch[1]["BatchPaymentID"]
+    single = api.put(api_url(sandbox, "/Payments"), json={"Payments": [one]}).json()["Payments"]
+    assert single[0].get("BatchPaymentID") is None
+    each = api.put(api_url(sandbox, "/Payments"), params={"summarizeErrors": "false"},
+                   json={"Payments": [one, one]}).json()["Payments"]
+    assert [p["StatusAttributeString"] for p in each] == ["OK", "OK"]
+    assert [p.get("BatchPaymentID") for p in each] == [None, None]
+
+
+def test_per_element_payments_are_checked_against_what_earlier_elements_paid(
+        sandbox: XeroSandbox, api: requests.Session) -> None:
+    # summarizeErrors=false saves each element in turn, so the second sees the first's payment.
+    inv = open_invoice(sandbox)
+    due = inv.amount_due
+    pay = {"Invoice": {"InvoiceID": inv.id}, "Account": {"Code": "090"}, "Date": "2026-11-02", "Amount": str(due)}
+    ok, failed = api.put(api_url(sandbox, "/Payments"), params={"summarizeErrors": "false"},
+                         json={"Payments": [pay, pay]}).json()["Payments"]
+    assert ok["StatusAttributeString"] == "OK"
+    assert failed["StatusAttributeString"] == "ERROR"
+    assert failed["HasValidationErrors"] is True
+    assert failed["ValidationErrors"] == [{"Message": "Invoice not of valid status for modification"}]
+    assert sandbox.store.invoices[inv.id].status == "PAID"
