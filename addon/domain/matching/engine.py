@@ -17,13 +17,14 @@ from .amounts import AmountFit, cents_to_decimal, fit_amount
 from .identify import Identity, identify_payer
 from .index import MatchingIndex, to_cents
 from .model import Candidate, Decision, MatchingConfig, MatchResult, Residual
-from .references import NUMERIC, RefHit, find_references, remittance_text
+from .references import NUMERIC, RefHit, find_references, is_typo_of, remittance_text
 from .subset import subset_sums
 
 DEFAULT_CONFIG = MatchingConfig()
 _REF_WEIGHT, _PAYER_WEIGHT = 0.9, 0.85
 _CONFLICT_PENALTY = 0.6  # the payer is clearly someone else
 _OTHER_REFS_PENALTY = 0.85  # remittance names further invoices this allocation leaves out
+_BELOW_AUTO = 0.01  # how far under the auto-post threshold a contradicted candidate is capped
 _MAX_GROUP = 50  # invoices quoted in one remittance advice that form one allocation
 _MAX_SUBSETS = 4
 _PARTIAL_FALLBACKS = 3
@@ -76,6 +77,7 @@ class _Scored:
     conflict: bool
     names_others: bool
     subset: bool
+    foreign_quotes: tuple[int, ...] = ()  # quoted invoices of other customers (never auto-post)
 
 
 def _candidates(ctx: _Line, index: MatchingIndex, config: MatchingConfig) -> list[_Scored]:
@@ -165,8 +167,27 @@ def _score(positions: tuple[int, ...], ctx: _Line, index: MatchingIndex, config:
     if subset:
         # More invoices in a reference-less combination -> more likely a coincidence of sums.
         confidence *= 0.99 - 0.03 * (len(positions) - 2)
+    foreign = _foreign_quotes(positions, cid, ctx, index)
+    if foreign:
+        # The remittance names another customer's invoice: a payment on behalf of that customer or a
+        # coincidental payer name. However well payer and amount fit, only a human can tell.
+        confidence = min(confidence, max(0.0, config.auto_threshold - _BELOW_AUTO))
     return _Scored(round(confidence, 4), tuple(sorted(positions)), cid, fit, due, same_currency, conflict,
-                   names_others, subset)
+                   names_others, subset, foreign)
+
+
+def _foreign_quotes(positions: Sequence[int], cid: str, ctx: _Line, index: MatchingIndex) -> tuple[int, ...]:
+    """Invoices of other customers the remittance quotes verbatim and that contradict this allocation."""
+    others = (p for p in ctx.exact_refs if index.invoices[p].customer_id != cid)
+    return tuple(sorted(p for p in others if not _reads_as_typo(ctx.exact_refs[p], p, positions, ctx, index)))
+
+
+def _reads_as_typo(token: str, quoted: int, positions: Sequence[int], ctx: _Line, index: MatchingIndex) -> bool:
+    # Dense numbering makes a mistyped number often name some other invoice verbatim. When the token is
+    # one edit from this allocation's own invoice number and the quoted invoice is not paid to the cent,
+    # a typo explains the line better than a payment for someone else. An exact amount on the quoted
+    # invoice leaves both readings open: then a human decides.
+    return index.cents[quoted] != ctx.cents and any(is_typo_of(token, index.ref_keys[p]) for p in positions)
 
 
 def _explain(scored: _Scored, ctx: _Line, index: MatchingIndex) -> Candidate:
@@ -177,6 +198,7 @@ def _explain(scored: _Scored, ctx: _Line, index: MatchingIndex) -> Candidate:
         evidence.append("but the payer looks like a different customer")
     if scored.names_others:
         evidence.append("remittance also names invoices not in this allocation")
+    evidence.extend(_quote_evidence(scored.foreign_quotes, index))
     if scored.subset:
         evidence.append(f"{len(scored.positions)} open invoices of {scored.customer_id} add up to the amount")
     evidence.append(_amount_evidence(scored.fit, ctx, scored.due, scored.same_currency))
@@ -186,6 +208,12 @@ def _explain(scored: _Scored, ctx: _Line, index: MatchingIndex) -> Candidate:
                      residual_amount=cents_to_decimal(fit.residual_cents), deduction_reason=fit.deduction_reason,
                      customer_id=scored.customer_id, invoices=tuple(index.invoices[p].invoice_id for p in
                                                                  _oldest_first(scored.positions, index)))
+
+
+def _quote_evidence(quoted: Sequence[int], index: MatchingIndex) -> list[str]:
+    invoices = (index.invoices[p] for p in quoted)
+    return [f"but the remittance quotes {i.number} of {i.customer_name} ({i.customer_id}): not auto-posted"
+            for i in invoices]
 
 
 def _names_others(positions: Sequence[int], ctx: _Line) -> bool:
@@ -244,8 +272,21 @@ def _rank(candidates: list[_Scored]) -> list[_Scored]:
     return sorted(best.values(), key=lambda c: (-c.confidence, c.positions))
 
 
+def _shortlist(ranked: list[_Scored], config: MatchingConfig) -> list[_Scored]:
+    """Up to three candidates worth showing, best first. When the best one is contradicted by a quoted
+    invoice of another customer, that invoice is shown too (whatever its score): the human needs both."""
+    shown = [c for c in ranked if c.confidence >= config.suggest_floor][:3]
+    if not shown or not shown[0].foreign_quotes:
+        return shown
+    quoted = {(p,) for p in shown[0].foreign_quotes}
+    picks: dict[tuple[int, ...], _Scored] = {}
+    for cand in [shown[0], *(c for c in ranked if c.positions in quoted), *shown[1:]]:
+        picks.setdefault(cand.positions, cand)
+    return sorted(list(picks.values())[:3], key=lambda c: (-c.confidence, c.positions))
+
+
 def _decide(ranked: list[_Scored], ctx: _Line, index: MatchingIndex, config: MatchingConfig) -> MatchResult:
-    shown = tuple(_explain(c, ctx, index) for c in ranked[:3] if c.confidence >= config.suggest_floor)
+    shown = tuple(_explain(c, ctx, index) for c in _shortlist(ranked, config))
     if not shown:
         return MatchResult(Decision.NONE, ranked[0].confidence if ranked else 0.0,
                            "no open invoice fits this line")

@@ -62,6 +62,13 @@ def find_references(text: str, index: MatchingIndex,
     return hits
 
 
+def is_typo_of(token: str, key: str) -> bool:
+    """Could ``token`` be a one-edit typo (or a verbatim copy) of the invoice key ``key``?"""
+    if len(token) < _MIN_TYPO_TOKEN or not any(ch.isdigit() for ch in token):
+        return token == key
+    return OSA.distance(token, key, score_cutoff=1) <= 1
+
+
 def _typo_neighbours(token: str, index: MatchingIndex) -> set[int]:
     # Symmetric delete: a shared one-deletion variant covers substitution, insertion, deletion and
     # adjacent transposition; OSA distance then drops the false positives of that blocking.

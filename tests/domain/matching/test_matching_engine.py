@@ -143,10 +143,64 @@ def test_other_currency_is_never_auto_posted() -> None:
 
 
 def test_payer_conflict_blocks_reference_to_another_customer() -> None:
-    # Globex quotes an Acme invoice number but pays its own invoice's amount.
+    # Globex quotes an Acme invoice number but pays its own invoice's amount. INV-000102 is one typo
+    # away from Globex's INV-000202 and the Acme amount does not fit, so it reads as a typo: no conflict.
     result = run(line("410.25", ref="INV-000102", account="DE44500105175407324931", currency="EUR"))
     assert result.decision is Decision.AUTO
     assert allocs(result) == {"I202": Decimal("410.25")}
+
+
+HOOLI = ("C4", "Hooli", ())
+
+
+@pytest.mark.parametrize(("quoted", "quoted_amount"), [
+    pytest.param(1001, "1200.00", id="same-amount"),
+    pytest.param(4321, "1199.00", id="amount-within-fee"),
+    pytest.param(4321, "640.00", id="amount-does-not-fit"),
+])
+def test_quoting_another_customers_invoice_is_never_auto_posted(quoted: int, quoted_amount: str) -> None:
+    # Hooli (exact name) pays its own INV-001000 to the cent but quotes an Initech invoice: paid on
+    # behalf of Initech, or a coincidental payer name? The remittance contradicts the payer.
+    invoices = [*ledger(), inv(1000, "1200.00", HOOLI), inv(quoted, quoted_amount, INITECH)]
+    result = run(line("1200.00", name="Hooli", ref=f"INV-{quoted:06d}"), invoices)
+    assert result.decision is Decision.SUGGEST
+    assert result.allocations == ()
+    top = result.suggestions[0]
+    assert top.invoices == ("I1000",)
+    assert top.confidence < MatchingConfig().auto_threshold
+    assert f"quotes INV-{quoted:06d} of Initech Systems Inc (C3)" in top.explanation
+    assert (f"I{quoted}",) in [s.invoices for s in result.suggestions]
+
+
+@pytest.mark.parametrize("quoted_amount", ["1199.00", "500.00"])
+def test_quote_one_typo_from_the_payers_own_invoice_reads_as_a_typo(quoted_amount: str) -> None:
+    # INV-001001 is Initech's, but one edit from Hooli's INV-001000, which Hooli pays to the cent while
+    # the Initech amount is not paid exactly: a mistyped number, as in the synthetic typo lines.
+    invoices = [*ledger(), inv(1000, "1200.00", HOOLI), inv(1001, quoted_amount, INITECH)]
+    result = run(line("1200.00", name="Hooli", ref="INV-001001"), invoices)
+    assert result.decision is Decision.AUTO, result.explanation
+    assert allocs(result) == {"I1000": Decimal("1200.00")}
+
+
+@pytest.mark.parametrize(("reference", "decision"), [
+    # Its own quoted invoice is a close runner-up (an overpayment of it): a human decides, as before.
+    pytest.param("INV-002750", Decision.SUGGEST, id="own-invoice"),
+    pytest.param("PO-778812", Decision.AUTO, id="no-invoice"),
+])
+def test_quoting_an_own_invoice_or_no_invoice_is_not_capped(reference: str, decision: Decision) -> None:
+    invoices = [*ledger(), inv(1000, "1200.00", HOOLI), inv(2750, "75.00", HOOLI)]
+    result = run(line("1200.00", name="Hooli", ref=reference), invoices)
+    assert result.decision is decision, result.explanation
+    assert result.suggestions[0].invoices == ("I1000",)
+    assert result.confidence >= MatchingConfig().auto_threshold
+    assert "quotes" not in result.explanation
+
+
+def test_quoted_invoice_is_offered_even_below_the_suggestion_floor() -> None:
+    invoices = [*ledger(), inv(1000, "1200.00", HOOLI), inv(1001, "1200.00", INITECH)]
+    result = run(line("1200.00", name="Hooli", ref="INV-001001"), invoices,
+                 config=MatchingConfig(suggest_floor=0.8))
+    assert [s.invoices for s in result.suggestions] == [("I1000",), ("I1001",)]
 
 
 def test_customers_used_in_builders_exist() -> None:
