@@ -14,6 +14,23 @@ from addon.domain.types import Contact, Invoice, InvoiceStatus
 FAKE_KEY = "fake-webhook-key"
 
 
+def mirror_generated_company(db, tenant, seed: int, *, customers: int, invoices: int,  # type: ignore[no-untyped-def]
+                             today: date, months: int = 26):
+    """Seed the in-memory platform with a generated company and backfill ``tenant``'s mirror from it;
+    returns the connector (for write-back checks). The caller commits."""
+    from addon.services import sync
+    from connectors.fake import InMemoryConnector
+    from connectors.sandbox.domain import as_domain
+    from connectors.sandbox.generator import generate_company
+
+    company = generate_company(seed, customers=customers, invoices=invoices, months=months, today=today)
+    connector = InMemoryConnector(tenant_remote_id=tenant.remote_id)
+    contacts, invoices_, payments, credits = as_domain(company)
+    connector.seed(contacts=contacts, invoices=invoices_, payments=payments, credit_notes=credits)
+    sync.backfill(db, tenant, connector, now=datetime.now(UTC))
+    return connector
+
+
 def contact(remote_id: str = "C1", name: str = "Acme Ltd", email: str = "ap@acme.example") -> Contact:
     return Contact(remote_id=remote_id, name=name, emails=(email,), currency="GBP",
                    updated_at=datetime(2026, 1, 1, tzinfo=UTC))

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import date
 
 import pytest
 from sqlalchemy import func, select
 
 from addon.cli.model_tenant import group  # importing the module adds its commands to `model`
 from addon.models import AuditLog, Invoice, ModelVersion, RiskScore, TenantStatus
-from addon.services import scoring, sync
-from connectors.fake import InMemoryConnector
-from connectors.sandbox.domain import as_domain
-from connectors.sandbox.generator import generate_company
+from addon.services import scoring
+from tests.addon.helpers import mirror_generated_company
 from tests.addon.test_scoring_gate import shuffled_outcomes
 
 TODAY = date(2026, 11, 1)
@@ -24,11 +22,7 @@ def mirrored(app, db, make_tenant, monkeypatch):
     """A tenant whose mirror holds a small generated company (enough settled invoices for its own
     model), with the fake connector injected for write-back."""
     tenant = make_tenant(platform="fake", remote_id="cli-score-org")
-    company = generate_company(11, customers=12, invoices=420, today=TODAY)
-    connector = InMemoryConnector(tenant_remote_id="cli-score-org")
-    contacts, invoices, payments, credits = as_domain(company)
-    connector.seed(contacts=contacts, invoices=invoices, payments=payments, credit_notes=credits)
-    sync.backfill(db, tenant, connector, now=datetime.now(UTC))
+    connector = mirror_generated_company(db, tenant, 11, customers=12, invoices=420, today=TODAY)
     db.commit()
     monkeypatch.setitem(app.config, "CONNECTOR_FACTORY", lambda _tenant: connector)
     return tenant, connector

@@ -12,11 +12,9 @@ import pytest
 from addon.domain.scoring.history import HistoryInvoice
 from addon.domain.scoring.train import TrainConfig, train_model
 from addon.models import AuditLog, ModelVersion
-from addon.services import scoring, sync
+from addon.services import scoring
 from addon.services.scoring_prior import after_last_date, generated_history
-from connectors.fake import InMemoryConnector
-from connectors.sandbox.domain import as_domain
-from connectors.sandbox.generator import generate_company
+from tests.addon.helpers import mirror_generated_company
 
 TODAY = date(2026, 11, 1)
 FAST = TrainConfig(classifier_rounds=40, quantile_rounds=40, nthread=1)
@@ -25,11 +23,7 @@ FAST = TrainConfig(classifier_rounds=40, quantile_rounds=40, nthread=1)
 @pytest.fixture
 def mirrored(db, make_tenant):
     tenant = make_tenant(platform="fake", remote_id="gate-org")
-    company = generate_company(5, customers=20, invoices=700, today=TODAY)
-    connector = InMemoryConnector(tenant_remote_id="gate-org")
-    contacts, invoices, payments, credits = as_domain(company)
-    connector.seed(contacts=contacts, invoices=invoices, payments=payments, credit_notes=credits)
-    sync.backfill(db, tenant, connector, now=scoring.datetime.now(scoring.UTC))
+    mirror_generated_company(db, tenant, 5, customers=20, invoices=700, today=TODAY)
     db.commit()
     history, _ = scoring.tenant_history(db, tenant)
     return tenant, history

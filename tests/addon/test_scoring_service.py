@@ -12,11 +12,9 @@ from addon.domain.scoring.history import HistoryFrame
 from addon.domain.scoring.model import RiskModel
 from addon.domain.scoring.train import TrainConfig
 from addon.models import AuditLog, DunningAction, Invoice, ModelVersion, RiskScore
-from addon.services import collections, scoring, sync
+from addon.services import collections, scoring
 from connectors.errors import AuthError, RateLimitedError
-from connectors.fake import InMemoryConnector
-from connectors.sandbox.domain import as_domain
-from connectors.sandbox.generator import generate_company
+from tests.addon.helpers import mirror_generated_company
 
 TODAY = date(2026, 11, 1)
 # Fewer boosting rounds: these tests check the plumbing, not the model (tests/domain/scoring does).
@@ -27,11 +25,7 @@ FAST = TrainConfig(classifier_rounds=40, quantile_rounds=40, nthread=1)
 def mirrored(db, make_tenant):
     """A tenant whose mirror holds a generated company with enough history for its own model."""
     tenant = make_tenant(platform="fake", remote_id="score-org")
-    company = generate_company(5, customers=25, invoices=900, today=TODAY)
-    connector = InMemoryConnector(tenant_remote_id="score-org")
-    contacts, invoices, payments, credits = as_domain(company)
-    connector.seed(contacts=contacts, invoices=invoices, payments=payments, credit_notes=credits)
-    sync.backfill(db, tenant, connector, now=scoring.datetime.now(scoring.UTC))
+    connector = mirror_generated_company(db, tenant, 5, customers=25, invoices=900, today=TODAY)
     db.commit()
     return tenant, connector
 
@@ -89,11 +83,7 @@ def test_bands_and_wording_are_configurable_per_tenant(db, mirrored) -> None:
 
 def test_cold_tenant_uses_the_pooled_prior(db, make_tenant) -> None:
     tenant = make_tenant(platform="fake", remote_id="cold")
-    company = generate_company(9, customers=4, invoices=60, today=TODAY)
-    connector = InMemoryConnector(tenant_remote_id="cold")
-    contacts, invoices, payments, credits = as_domain(company)
-    connector.seed(contacts=contacts, invoices=invoices, payments=payments, credit_notes=credits)
-    sync.backfill(db, tenant, connector, now=scoring.datetime.now(scoring.UTC))
+    mirror_generated_company(db, tenant, 9, customers=4, invoices=60, today=TODAY)
     from addon.services.scoring_prior import prior_histories
 
     summary = scoring.score_tenant(db, tenant, today=TODAY, train_config=FAST, prior_factory=lambda: prior_histories(
@@ -106,11 +96,7 @@ def test_a_busy_but_short_history_leans_on_the_prior_too(db, make_tenant) -> Non
     """Hundreds of settled invoices from the last ten weeks: none was due 90 days ago, so payment days
     cannot be learnt from the tenant alone."""
     tenant = make_tenant(platform="fake", remote_id="short")
-    company = generate_company(11, customers=20, invoices=700, months=2, today=TODAY)
-    connector = InMemoryConnector(tenant_remote_id="short")
-    contacts, invoices, payments, credits = as_domain(company)
-    connector.seed(contacts=contacts, invoices=invoices, payments=payments, credit_notes=credits)
-    sync.backfill(db, tenant, connector, now=scoring.datetime.now(scoring.UTC))
+    mirror_generated_company(db, tenant, 11, customers=20, invoices=700, months=2, today=TODAY)
     history, _ = scoring.tenant_history(db, tenant)
     assert not scoring.needs_prior(history, TODAY)  # plenty of settled invoices: not cold by count
     with pytest.raises(scoring.NotEnoughHistoryError, match="to learn payment days"):
