@@ -55,6 +55,15 @@ class JobContext:
         tenant = self.session.get(Tenant, tenant_id)
         return tenant if tenant is not None and tenant.status is TenantStatus.CONNECTED else None
 
+    def mark_needs_reauth(self, tenant_id: int, cause: Exception) -> None:
+        """The platform refused the tenant's tokens (revoked on its side, or expired): drop this job's
+        uncommitted work, stop the tenant's jobs and show the reconnect banner (committed at once)."""
+        self.session.rollback()
+        tenant = self.session.get_one(Tenant, tenant_id)
+        tenant.status = TenantStatus.NEEDS_REAUTH
+        self.session.commit()
+        logger.warning("tenant %s needs to reconnect: %s", tenant_id, cause)
+
     def connected_tenant_ids(self) -> list[int]:
         """Every connected tenant, for the periodic fan-out jobs."""
         return list(self.session.scalars(select(Tenant.id).where(Tenant.status == TenantStatus.CONNECTED)

@@ -19,14 +19,6 @@ from jobs.scoring import request_scoring
 
 logger = logging.getLogger(__name__)
 
-def _mark_needs_reauth(ctx, tenant: Tenant, exc: AuthError) -> None:  # type: ignore[no-untyped-def]
-    # The platform refused our tokens (revoked on its side, or expired): stop jobs, show the banner.
-    ctx.session.rollback()
-    tenant = ctx.session.get(Tenant, tenant.id)
-    tenant.status = TenantStatus.NEEDS_REAUTH
-    ctx.session.commit()
-    logger.warning("tenant %s needs to reconnect: %s", tenant.id, exc)
-
 
 def _run_sync(tenant_id: int, run: Callable[..., sync.SyncResult], *, full: bool) -> dict[str, int]:
     """Run one sync for a connected tenant, holding the tenant's lock; a refusal by the platform marks it
@@ -61,7 +53,7 @@ def _sync_locked(ctx, tenant_id: int, run: Callable[..., sync.SyncResult],  # ty
     try:
         result = run(ctx.session, tenant, connector_factory(ctx)(tenant), now=datetime.now(UTC))
     except AuthError as exc:
-        _mark_needs_reauth(ctx, tenant, exc)
+        ctx.mark_needs_reauth(tenant.id, exc)
         return {"needs_reauth": 1}
     if full:
         tenant.settings = {**tenant.settings, "last_full_sweep": datetime.now(UTC).isoformat()}

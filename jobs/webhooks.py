@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from redis import Redis
 
 from addon.extensions import get_redis
-from addon.models import Tenant, TenantStatus, WebhookEvent, WebhookStatus
+from addon.models import WebhookEvent, WebhookStatus
 from addon.queueing import enqueue, enqueue_batch
 from addon.services import tenant_lock, webhooks
 from connectors.errors import RateLimitedError
@@ -135,11 +135,8 @@ def _apply(ctx, event_id: int) -> tuple[dict[str, int], list[int]]:  # type: ign
         try:
             return webhooks.process_delivery(ctx.session, event, connector_factory(ctx), now=datetime.now(UTC))
         except webhooks.TenantRefused as refused:
-            ctx.session.rollback()  # the other tenants' work so far: redone on the next pass
-            tenant = ctx.session.get_one(Tenant, refused.tenant_id)
-            tenant.status = TenantStatus.NEEDS_REAUTH
-            ctx.session.commit()
-            logger.warning("tenant %s needs to reconnect: %s", tenant.id, refused.cause)
+            # The other tenants' work so far is rolled back with it, and redone on the next pass.
+            ctx.mark_needs_reauth(refused.tenant_id, refused.cause)
 
 
 def _record_failure(ctx, event_id: int, attempts: int, exc: Exception) -> None:  # type: ignore[no-untyped-def]
