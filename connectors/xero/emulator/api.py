@@ -24,11 +24,18 @@ from connectors.xero.emulator.payloads import (
     not_found,
     ref_id,
     respond,
+    save_all,
     validation_error,
     write,
     write_one,
 )
-from connectors.xero.emulator.records import ContactRecord, CreditNoteRecord, InvoiceRecord, PaymentRecord
+from connectors.xero.emulator.records import (
+    AllocationRecord,
+    ContactRecord,
+    CreditNoteRecord,
+    InvoiceRecord,
+    PaymentRecord,
+)
 from connectors.xero.emulator.store import (
     OrgStore,
     UnknownEntityError,
@@ -295,10 +302,8 @@ def _credit_note_routes(bp: Blueprint, store: OrgStore) -> None:
     def allocate(note_id: str) -> Response:
         """PUT /CreditNotes/{id}/Allocations."""
         note = store.credit_note(note_id)
-        with store.lock:
-            parsed = [_parse_allocation(item) for item in elements(body_json(), "Allocations")]
-            _check_allocations(store, note, parsed)
-            made = [store.allocate_credit(note.id, invoice_id, amount, on) for invoice_id, amount, on in parsed]
+        made = save_all(store, elements(body_json(), "Allocations"),
+                        lambda item, claims: _prepare_allocation(store, note, item, claims))
         return envelope(store, "Allocations", [wire.allocation(store, a) for a in made])
 
 
@@ -317,19 +322,16 @@ def _prepare_credit_note(store: OrgStore, item: dict[str, Any]) -> Callable[[], 
                                             number=item.get("CreditNoteNumber"))
 
 
-def _parse_allocation(item: dict[str, Any]) -> tuple[str, Decimal, Any]:
+def _prepare_allocation(store: OrgStore, note: CreditNoteRecord, item: dict[str, Any],
+                        claims: BatchClaims) -> Callable[[], AllocationRecord]:
     if "Amount" not in item:
         raise XeroValidationError("Amount is required.")
-    return ref_id(item, "Invoice", "InvoiceID"), money(item["Amount"], "Amount"), date_field(item, "Date")
-
-
-def _check_allocations(store: OrgStore, note: CreditNoteRecord, parsed: list[tuple[str, Decimal, Any]]) -> None:
-    # Like a batch of payments, a batch of allocations is all-or-nothing: check every element, counting
-    # what the earlier ones take from the note and the invoice, before the first one is saved.
-    used = Decimal("0")
-    applied: dict[str, Decimal] = {}
-    for invoice_id, amount, _ in parsed:
-        inv = store.applied_invoice(invoice_id)
-        store.check_allocation(note, inv, amount, note_used=used, invoice_used=applied.get(inv.id, Decimal("0")))
-        used += amount
-        applied[inv.id] = applied.get(inv.id, Decimal("0")) + amount
+    invoice_id, on = ref_id(item, "Invoice", "InvoiceID"), date_field(item, "Date")
+    amount = money(item["Amount"], "Amount")
+    inv = store.applied_invoice(invoice_id)
+    # Checked against what the earlier elements of the batch take from the note and apply to the invoice.
+    applied = claims.invoice_credits.get(inv.id, Decimal("0"))
+    store.check_allocation(note, inv, amount, note_used=claims.credit_used, invoice_used=applied)
+    claims.credit_used += amount
+    claims.invoice_credits[inv.id] = applied + amount
+    return lambda: store.allocate_credit(note.id, inv.id, amount, on)

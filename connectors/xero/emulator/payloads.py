@@ -114,6 +114,8 @@ class BatchClaims:
     contact_names: set[str] = field(default_factory=set)  # lower-cased
     invoice_statuses: dict[str, str] = field(default_factory=dict)  # InvoiceID -> status after the element
     invoice_payments: dict[str, Decimal] = field(default_factory=dict)  # InvoiceID -> what the batch pays it
+    credit_used: Decimal = Decimal("0")  # what a batch of allocations takes from its credit note
+    invoice_credits: dict[str, Decimal] = field(default_factory=dict)  # InvoiceID -> what those allocations apply
     payments: int = 0  # a batch of more than one shares a BatchPaymentID
     batch_id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
