@@ -41,18 +41,13 @@ class DemoState:
 
 def _work(state: DemoState, *queues: str) -> None:
     """Run the queued jobs to completion with an RQ worker in this process."""
-    from rq import SimpleWorker
-    from rq.serializers import JSONSerializer
-
     from addon.extensions import get_redis
-    from addon.queueing import get_queue
+    from addon.queueing import run_burst
     from jobs.runtime import set_app
 
     set_app(state.app)
     with state.app.app_context():
-        redis = get_redis()
-        SimpleWorker([get_queue(q, redis) for q in queues], connection=redis,
-                     serializer=JSONSerializer).work(burst=True, logging_level="WARNING")
+        run_burst(get_redis(), queues)
 
 
 def _tenant(session: Any, tenant_id: int) -> Any:

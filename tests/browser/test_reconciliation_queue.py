@@ -9,13 +9,11 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from rq import SimpleWorker
-from rq.serializers import JSONSerializer
 from sqlalchemy import select
 
 from addon.domain.types import InvoiceStatus
 from addon.models import BankLine, Customer, Match, Membership, PayerAlias, Role, User
-from addon.queueing import get_queue
+from addon.queueing import get_queue, run_burst
 from jobs.runtime import set_app
 from tests.addon.reconciliation import conftest as ledger
 from tests.addon.reconciliation.statements import Entry, camt053
@@ -57,7 +55,7 @@ def _import(page: Any, redis_conn: Any, name: str, entries: list[Entry]) -> None
         f"Imported {len(entries)} lines from {name} (0 already imported, 0 outgoing).")
     queue = get_queue("reconcile", redis_conn)
     assert queue.count == 1
-    SimpleWorker([queue], connection=redis_conn, serializer=JSONSerializer).work(burst=True)
+    run_burst(redis_conn, ["reconcile"])
     page.reload()
 
 

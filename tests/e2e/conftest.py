@@ -9,11 +9,9 @@ from typing import Any
 
 import pytest
 import requests
-from rq import SimpleWorker
-from rq.serializers import JSONSerializer
 
 from addon.demo.world import submit_consent  # noqa: F401 - re-exported for the e2e tests
-from addon.queueing import get_queue
+from addon.queueing import run_burst
 from connectors.sandbox.server import RunningServer, serve_in_thread
 from jobs.runtime import set_app
 
@@ -28,10 +26,9 @@ class LiveApp:
         return self.server.url
 
     def work(self, redis_conn: Any, queues: tuple[str, ...] = ("default", "sync")) -> None:
-        """Run the jobs queued on ``queues`` to completion in this process (an RQ SimpleWorker, burst)."""
+        """Run the jobs queued on ``queues`` to completion in this process (an RQ burst worker)."""
         set_app(self.app)
-        SimpleWorker([get_queue(q, redis_conn) for q in queues], connection=redis_conn,
-                     serializer=JSONSerializer).work(burst=True)
+        run_burst(redis_conn, queues)
 
 
 @pytest.fixture

@@ -4,13 +4,11 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
-from rq import SimpleWorker
-from rq.serializers import JSONSerializer
 from sqlalchemy import select
 
 from addon.domain.types import Contact, Invoice, InvoiceStatus
 from addon.models import AuditLog, BankLine, Match
-from addon.queueing import get_queue
+from addon.queueing import get_queue, run_burst
 from addon.services import reconcile_posting
 from addon.services.reconciliation import import_statement
 from addon.services.sync import backfill
@@ -90,7 +88,7 @@ def test_enqueued_job_runs_in_a_worker_once_per_statement(db, statement, redis_c
     assert enqueue_reconcile(redis_conn, tenant_id, statement_id) is None  # already queued
     queue = get_queue("reconcile", redis_conn)
     assert [j.id for j in queue.jobs] == [f"reconcile-{tenant_id}-{statement_id}"]
-    SimpleWorker([queue], connection=redis_conn, serializer=JSONSerializer).work(burst=True)
+    run_burst(redis_conn, ["reconcile"])
     assert len(platform.payments) == 2
     db.expire_all()
     assert db.scalars(select(BankLine.status)).all() == ["reconciled", "reconciled"]

@@ -5,11 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from rq import SimpleWorker
-from rq.serializers import JSONSerializer
 
 from addon.models import Invoice, WebhookEvent, WebhookStatus
-from addon.queueing import get_queue
+from addon.queueing import get_queue, run_burst
 from addon.services.webhooks import dead_letters
 from connectors.errors import TransientError
 from connectors.fake import InMemoryConnector
@@ -36,8 +34,7 @@ def _post(client, body: bytes, signature: str):
 
 
 def _work(redis_conn) -> None:
-    worker = SimpleWorker([get_queue("sync", redis_conn)], connection=redis_conn, serializer=JSONSerializer)
-    worker.work(burst=True)
+    run_burst(redis_conn, ["sync"])
 
 
 def test_bad_signature_is_401_with_no_body_and_nothing_stored(client, db, fake_platform) -> None:
