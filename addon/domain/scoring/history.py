@@ -144,7 +144,7 @@ def _parse_row(row: dict[str, str]) -> HistoryInvoice:
         promised=text("promised").lower() in _TRUE,
         country=text("country") or None,
         payments=_payments(text("payments")),
-        reminder_dates=tuple(sorted(_iso_date(d.strip()) for d in text("reminder_dates").split(";") if d.strip())),
+        reminder_dates=_reminder_dates(text("reminder_dates")),
         promises=_promises(text("promises")),
         dispute_date=day("dispute_date"),
         dispute_resolved_date=day("dispute_resolved_date"),
@@ -162,6 +162,11 @@ def _date_column(name: str, value: str) -> date:
         day = _iso_date(value)
     except ValueError:
         raise ValueError(f"{name} {value!r} is not an ISO date (YYYY-MM-DD)") from None
+    return _in_range(name, day)
+
+
+def _in_range(name: str, day: date) -> date:
+    """``day`` if the model can do its arithmetic on it, else a ValueError naming the column ``name``."""
     if not FIRST_DATE <= day <= LAST_DATE:
         raise ValueError(f"{name} {day} is outside {FIRST_DATE} .. {LAST_DATE}")
     return day
@@ -187,9 +192,17 @@ def _count_column(name: str, value: str) -> int:
         raise ValueError(f"{name} {value!r} is not a whole number") from None
 
 
+def _reminder_dates(value: str) -> tuple[date, ...]:
+    """The ``reminder_dates`` column: dates separated by ``;``, each checked as the other date columns are."""
+    return tuple(sorted(_date_column("reminder_dates", d.strip()) for d in value.split(";") if d.strip()))
+
+
 def _promises(value: str) -> tuple[tuple[date, date], ...]:
     """The ``promises`` column: ``RECORDED:PROMISED`` date pairs separated by ``;`` (``2026-01-10:2026-01-20``)."""
-    return _dated_pairs(value, "promises", "RECORDED:PROMISED", _iso_date)
+    pairs = _dated_pairs(value, "promises", "RECORDED:PROMISED", _iso_date)
+    for _, promised in pairs:
+        _in_range("promises", promised)
+    return pairs
 
 
 def _payments(value: str) -> tuple[tuple[date, Decimal], ...]:
@@ -198,7 +211,8 @@ def _payments(value: str) -> tuple[tuple[date, Decimal], ...]:
 
 
 def _dated_pairs(value: str, column: str, shape: str, second: Callable[[str], T]) -> tuple[tuple[date, T], ...]:
-    """``column``'s ``;``-separated ``DATE:SECOND`` pairs in date order (a pair that is not one: ValueError)."""
+    """``column``'s ``;``-separated ``DATE:SECOND`` pairs in date order (a pair that is not one, or a date
+    out of range: ValueError)."""
     out = []
     for item in (part.strip() for part in value.split(";")):
         if not item:
@@ -208,9 +222,11 @@ def _dated_pairs(value: str, column: str, shape: str, second: Callable[[str], T]
         if not sep:
             raise problem
         try:
-            out.append((_iso_date(first.strip()), second(rest.strip())))
+            pair = (_iso_date(first.strip()), second(rest.strip()))
         except (ValueError, InvalidOperation):
             raise problem from None
+        _in_range(column, pair[0])
+        out.append(pair)
     return tuple(sorted(out))  # type: ignore[type-var]
 
 
