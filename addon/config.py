@@ -6,6 +6,7 @@ are generated once and kept under ``instance/`` so restarts keep sessions and de
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 from collections.abc import Mapping
@@ -45,6 +46,11 @@ DEFAULTS: dict[str, Any] = {
     "TENANT_LOCK_RETRY": "30",
     "SCORING_PRIOR_INVOICES": "1500",
     "SCORING_PRIOR_SEEDS": "101,202",
+    # The retraining quality gate keeps a new model inactive when its Brier score on the held-out invoices
+    # is worse than the active model's by more than this, or its ROC AUC lower by more than that
+    # (addon/services/scoring_gate.py).
+    "SCORING_GATE_BRIER_TOLERANCE": "0.005",
+    "SCORING_GATE_AUC_TOLERANCE": "0.01",
     "LOG_LEVEL": "INFO",
 }
 
@@ -70,8 +76,25 @@ def load_config(environ: Mapping[str, str], instance_path: Path,
     cfg["WEBHOOK_MAX_ATTEMPTS"] = int(cfg["WEBHOOK_MAX_ATTEMPTS"])
     cfg["TENANT_LOCK_WAIT"] = float(cfg["TENANT_LOCK_WAIT"])
     cfg["TENANT_LOCK_RETRY"] = float(cfg["TENANT_LOCK_RETRY"])
+    for name in GATE_TOLERANCES:
+        cfg[name] = _tolerance(name, cfg[name])
     _session_cookie(cfg)
     return cfg
+
+
+GATE_TOLERANCES = ("SCORING_GATE_BRIER_TOLERANCE", "SCORING_GATE_AUC_TOLERANCE")
+
+
+def _tolerance(name: str, value: Any) -> float:
+    """A gate tolerance: a finite number >= 0. A typo must stop the app at startup, not surface as a
+    crash (or a gate that passes everything) in the first nightly retrain."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a number >= 0, got {value!r}") from None
+    if not math.isfinite(number) or number < 0:
+        raise ConfigError(f"{name} must be a number >= 0, got {value!r}")
+    return number
 
 
 def _session_cookie(cfg: dict[str, Any]) -> None:

@@ -6,6 +6,7 @@ from addon.extensions import get_redis
 from addon.queueing import enqueue
 from addon.services import scoring
 from addon.services.dunning_policies import tenant_today
+from addon.services.scoring_gate import GateTolerances
 from addon.services.scoring_prior import prior_factory
 from connectors.errors import AuthError
 from jobs.runtime import connector_factory, job_context
@@ -25,7 +26,8 @@ def score_tenant(tenant_id: int) -> dict[str, object]:
         # overdue (P(late) = 1, band high) because the server's clock already reads tomorrow.
         summary = scoring.score_tenant(ctx.session, tenant, today=tenant_today(ctx.session, tenant),
                                        connector=connector,
-                                       prior_factory=prior_factory(ctx.app.config))
+                                       prior_factory=prior_factory(ctx.app.config),
+                                       tolerances=GateTolerances.from_config(ctx.app.config))
         return summary.as_dict()
 
 

@@ -1,6 +1,6 @@
 """`cashline model ...`: evaluate, train and score the late-payment risk model on a history CSV.
 
-The CSV format is described in ``addon/domain/scoring/history.py`` and docs/risk-model.md;
+The CSV format is described in ``addon/domain/scoring/history/csv_format.py`` and docs/risk-model.md;
 ``generate-history`` writes it from the seeded sandbox generator so anyone can reproduce the targets.
 """
 

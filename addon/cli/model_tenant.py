@@ -1,4 +1,5 @@
-"""`cashline model score-tenant / train-tenant`: the risk model on one tenant's mirrored ledger.
+"""`cashline model score-tenant / train-tenant / list-tenant / activate-tenant`: the risk model on one
+tenant's mirrored ledger, and its registry of model versions.
 
 The CSV commands of ``addon/cli/model.py`` work on files; these run what the scoring job runs, on the
 database, synchronously. They are added to the same ``model`` group from here (see build_cli).
@@ -6,6 +7,7 @@ database, synchronously. They are added to the same ``model`` group from here (s
 
 from __future__ import annotations
 
+import getpass
 import json
 from datetime import datetime
 from typing import Any
@@ -49,6 +51,7 @@ def score_tenant_command(tenant_id: int, as_json: bool, no_write_back: bool, as_
     from addon.extensions import get_db
     from addon.services import scoring
     from addon.services.dunning_policies import tenant_today
+    from addon.services.scoring_gate import GateTolerances
     from addon.services.scoring_prior import prior_factory
 
     session = get_db().session
@@ -57,7 +60,8 @@ def score_tenant_command(tenant_id: int, as_json: bool, no_write_back: bool, as_
     connector = None if no_write_back else _connector(tenant)
     try:
         summary = scoring.score_tenant(session, tenant, today=day, connector=connector,
-                                       prior_factory=prior_factory(current_app.config))
+                                       prior_factory=prior_factory(current_app.config),
+                                       tolerances=GateTolerances.from_config(current_app.config))
     except NotEnoughHistoryError as exc:
         session.rollback()
         raise click.ClickException(f"tenant {tenant_id}: {exc}") from exc
@@ -91,6 +95,7 @@ def train_tenant_command(tenant_id: int, as_json: bool, force: bool, as_of: date
     from addon.extensions import get_db
     from addon.services import scoring
     from addon.services.dunning_policies import tenant_today
+    from addon.services.scoring_gate import GateTolerances
     from addon.services.scoring_prior import prior_factory
 
     session = get_db().session
@@ -99,7 +104,8 @@ def train_tenant_command(tenant_id: int, as_json: bool, force: bool, as_of: date
     history, _ = scoring.tenant_history(session, tenant)
     try:
         row = scoring.train_for_tenant(session, tenant, history, day, prior_factory(current_app.config),
-                                       force=force, actor="cli:train-tenant")
+                                       force=force, actor="cli:train-tenant",
+                                       tolerances=GateTolerances.from_config(current_app.config))
     except NotEnoughHistoryError as exc:
         session.rollback()
         raise click.ClickException(f"tenant {tenant_id}: {exc}") from exc
@@ -117,6 +123,96 @@ def train_tenant_command(tenant_id: int, as_json: bool, force: bool, as_of: date
                + ("it is now the active model" if row.active else
                   f"kept inactive, {gate['compared_with']} stays active (rerun with --force to activate it)")
                + f": {gate['reason']}.")
+
+
+@group.command("list-tenant")
+@click.option("--tenant", "tenant_id", required=True, type=int, help="Tenant id.")
+@click.option("--json", "as_json", is_flag=True, help="Print the registry as one JSON object.")
+@with_appcontext
+def list_tenant_command(tenant_id: int, as_json: bool) -> None:
+    """List one tenant's registered model versions, newest first: training window, metrics, whether it is
+    active and the quality gate's verdict on it."""
+    from addon.extensions import get_db
+    from addon.services.model_registry import active_model, tenant_models
+
+    session = get_db().session
+    tenant = tenant_by_id(tenant_id)
+    in_use = active_model(session, tenant)
+    models = [_registry_entry(row) for row in tenant_models(session, tenant)]
+    result = {"tenant": tenant_id, "active": in_use.version if in_use else None,
+              "active_kind": in_use.kind if in_use else None, "models": models}
+    if as_json:
+        click.echo(json.dumps(result, indent=2, default=str))
+        return
+    uses = f"{in_use.version} ({in_use.kind})." if in_use else "no model yet (the next scoring run trains one)."
+    click.echo(f"Tenant {tenant_id}: {len(models)} model version(s); scoring uses {uses}")
+    if not models:
+        return
+    click.echo(f"  {'version':<40}{'kind':<14}{'trained':<25}{'brier':>7}{'auc':>7}  {'gate':<10}status")
+    for m in models:
+        figures = m["gate"]["candidate"] if m["gate"] and m["gate"].get("candidate") else {}
+        window = f"{m['trained_from'] or '?'}..{m['trained_to'] or '?'}"
+        click.echo(f"  {m['version']:<40}{m['kind']:<14}{window:<25}{_figure(figures.get('brier')):>7}"
+                   f"{_figure(figures.get('roc_auc')):>7}  {(m['gate'] or {}).get('outcome') or '-':<10}"
+                   + ("active" if m["active"] else "inactive"))
+
+
+def _registry_entry(row: Any) -> dict[str, Any]:
+    """One registry row as the list shows it (the gate's verdict and figures pulled out of its metrics)."""
+    metrics = dict(row.metrics or {})
+    return {"version": row.version, "kind": row.kind, "active": row.active,
+            "trained_from": row.trained_from.isoformat() if row.trained_from else None,
+            "trained_to": row.trained_to.isoformat() if row.trained_to else None,
+            "registered_at": row.created_at.isoformat() if row.created_at else None,
+            "gate": metrics.pop("gate", None), "metrics": metrics}
+
+
+def _figure(value: Any) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+@group.command("activate-tenant")
+@click.option("--tenant", "tenant_id", required=True, type=int, help="Tenant id.")
+@click.option("--version", "version", required=True, help="Model version to activate (see list-tenant).")
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as one JSON object.")
+@click.option("--reason", default=None, help="Why (kept in the audit log).")
+@with_appcontext
+def activate_tenant_command(tenant_id: int, version: str, as_json: bool, reason: str | None) -> None:
+    """Make a registered model version the tenant's active model without retraining: one the quality
+    gate rejected, or an earlier one (a rollback). Audited; the weekly retrain resumes a week later."""
+    from addon.extensions import get_db
+    from addon.services.dunning_policies import tenant_today
+    from addon.services.model_registry import ModelRegistryError, activate_model
+
+    session = get_db().session
+    tenant = tenant_by_id(tenant_id)
+    actor = _cli_actor("activate-tenant")
+    try:
+        done = activate_model(session, tenant, version, actor=actor, today=tenant_today(session, tenant),
+                              reason=reason)
+    except ModelRegistryError as exc:
+        session.rollback()
+        raise click.ClickException(f"tenant {tenant_id}: {exc}") from exc
+    session.commit()
+    gate = (done.model.metrics or {}).get("gate") or {}
+    result = {"tenant": tenant_id, "model_version": done.model.version, "previous": done.previous,
+              "changed": done.changed, "gate_outcome": gate.get("outcome"), "actor": actor}
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    if not done.changed:
+        click.echo(f"Tenant {tenant_id}: {version} is already the active model; nothing changed.")
+        return
+    click.echo(f"Tenant {tenant_id}: {version} is now the active model (was {done.previous or 'none'}); "
+               f"quality gate verdict when it was trained: {gate.get('outcome') or 'none'}.")
+
+
+def _cli_actor(command: str) -> str:
+    """The audit actor of a command: the command and, when the OS knows it, who ran it."""
+    try:
+        return f"cli:{command}:{getpass.getuser()}"
+    except (OSError, KeyError):  # no login name (a container without a passwd entry)
+        return f"cli:{command}"
 
 
 def register(cli: click.Group) -> None:

@@ -52,8 +52,9 @@ from addon.models import (
     RiskScore,
     Tenant,
 )
+from addon.services.model_registry import active_model
 from addon.services.risk_writeback import pending_write_back, write_back
-from addon.services.scoring_gate import GateDecision, compare
+from addon.services.scoring_gate import DEFAULT_TOLERANCES, GateDecision, GateTolerances, compare
 from connectors.base import AccountingConnector
 
 logger = logging.getLogger(__name__)
@@ -297,31 +298,24 @@ def _customer_names(session: Session, tenant: Tenant, pks: list[int]) -> list[st
     return [remote.get(pk) or f"unknown-{pk if pk >= 0 else None}" for pk in pks]
 
 
-def _active_model(session: Session, tenant: Tenant) -> ModelVersion | None:
-    own = session.scalar(select(ModelVersion).where(ModelVersion.tenant_id == tenant.id, ModelVersion.active)
-                         .order_by(ModelVersion.id.desc()))
-    return own or session.scalar(select(ModelVersion).where(ModelVersion.tenant_id.is_(None), ModelVersion.active)
-                                 .order_by(ModelVersion.id.desc()))
-
-
 def train_for_tenant(session: Session, tenant: Tenant, history: Sequence[HistoryInvoice], today: date,
                      prior_factory: Callable[[], Sequence[tuple[Sequence[HistoryInvoice], date]]] | None = None,
                      config: TrainConfig = DEFAULT_TRAIN_CONFIG, *, force: bool = False,
-                     actor: str = "job:scoring") -> ModelVersion:
+                     actor: str = "job:scoring", tolerances: GateTolerances = DEFAULT_TOLERANCES) -> ModelVersion:
     """Train and register a model for ``tenant``; while it is cold, with the pooled prior histories
     ``prior_factory`` builds (only then: generating them is not free).
 
     The new model becomes the active one only if the quality gate passes it (``scoring_gate``) or
     ``force`` is set; otherwise it is stored inactive with the gate's figures and reason, so the rejection
-    can be inspected (and the artifact activated by hand). Either way the attempt is remembered on the
-    tenant and audited."""
+    can be inspected (and activated by hand: ``model_registry.activate_model``). Either way the attempt is
+    remembered on the tenant and audited."""
     try:
         model, use_prior = train_leaning_on_prior(history, today, config, prior_factory)
     except NotEnoughHistoryError:
         _remember_attempt(tenant, today, NOT_ENOUGH_HISTORY)
         raise
-    current = _active_model(session, tenant)
-    decision = _gate(current, model, history, today, config)
+    current = active_model(session, tenant)
+    decision = _gate(current, model, history, today, config, tolerances)
     activate = decision.passed or force
     outcome = "activated" if decision.passed else "forced" if force else "rejected"
     if activate:
@@ -330,7 +324,7 @@ def train_for_tenant(session: Session, tenant: Tenant, history: Sequence[History
             old.active = False
     window = model.metadata.get("training_window", {})
     gate = {"outcome": outcome, "reason": decision.reason, "compared_with": current.version if current else None,
-            "candidate": decision.candidate, "active": decision.active}
+            "candidate": decision.candidate, "active": decision.active, "tolerances": tolerances.as_dict()}
     row = ModelVersion(tenant_id=tenant.id, version=_unused_version(session, f"t{tenant.id}-{model.version}"),
                        kind="tenant+prior" if use_prior else "tenant",
                        trained_from=_date(window.get("start")), trained_to=_date(window.get("end")),
@@ -357,14 +351,14 @@ def _remember_attempt(tenant: Tenant, today: date, outcome: str) -> None:
 
 
 def _gate(current: ModelVersion | None, candidate: RiskModel, history: Sequence[HistoryInvoice], today: date,
-          config: TrainConfig) -> GateDecision:
+          config: TrainConfig, tolerances: GateTolerances) -> GateDecision:
     """The quality gate's decision; a candidate with nothing usable to compare against passes."""
     if current is None:
         return GateDecision(True, "no active model to compare with")
     active = _readable(current)
     if active is None:
         return GateDecision(True, f"the active model {current.version} cannot be read by this release")
-    return compare(candidate, active, history, today, config.calibration_fraction)
+    return compare(candidate, active, history, today, config.calibration_fraction, tolerances)
 
 
 def _unused_version(session: Session, version: str) -> str:
@@ -383,20 +377,21 @@ def _date(value: str | None) -> date | None:
 
 def ensure_model(session: Session, tenant: Tenant,
                  history: Sequence[HistoryInvoice] | Callable[[], Sequence[HistoryInvoice]], today: date,
-                 prior_factory: Any = None, config: TrainConfig = DEFAULT_TRAIN_CONFIG
-                 ) -> tuple[RiskModel, ModelVersion]:
+                 prior_factory: Any = None, config: TrainConfig = DEFAULT_TRAIN_CONFIG,
+                 tolerances: GateTolerances = DEFAULT_TOLERANCES) -> tuple[RiskModel, ModelVersion]:
     """The tenant's active model, retrained when older than a week, missing, or unreadable (an artifact
     from a release with another feature set: upgrading must not stop scoring until the weekly retrain),
     unless a recent attempt already failed or was rejected (see ``_due_for_training``).
 
     ``history`` may be a callable: the records are then only loaded when a model has to be trained.
     """
-    current = _active_model(session, tenant)
+    current = active_model(session, tenant)
     model = _readable(current)
     if model is None or current is None or _due_for_training(tenant, current, today):
         records = history() if callable(history) else history
         try:
-            trained = train_for_tenant(session, tenant, records, today, prior_factory, config)
+            trained = train_for_tenant(session, tenant, records, today, prior_factory, config,
+                                       tolerances=tolerances)
         except NotEnoughHistoryError:
             if model is None or current is None:
                 raise
@@ -439,7 +434,8 @@ def bands_for(tenant: Tenant) -> tuple[tuple[str, float], ...]:
 
 def score_tenant(session: Session, tenant: Tenant, *, today: date, connector: AccountingConnector | None = None,
                  prior_factory: Any = None, invoice_ids: set[int] | None = None,
-                 train_config: TrainConfig = DEFAULT_TRAIN_CONFIG) -> ScoringSummary:
+                 train_config: TrainConfig = DEFAULT_TRAIN_CONFIG,
+                 tolerances: GateTolerances = DEFAULT_TOLERANCES) -> ScoringSummary:
     """Score open invoices (all, or ``invoice_ids``), persist, and write changed bands back."""
     # Loaded at most once: the frame reads these records where COPY is not available, and training a
     # stale model needs them too.
@@ -450,7 +446,7 @@ def score_tenant(session: Session, tenant: Tenant, *, today: date, connector: Ac
         keep = np.isin(pks, np.fromiter(invoice_ids, dtype=np.int64, count=len(invoice_ids)))
         rows, pks = rows[keep], pks[keep]
     model, version = ensure_model(session, tenant, lambda: records()[0], today,
-                                  prior_factory, train_config)
+                                  prior_factory, train_config, tolerances)
     scores = model.predict_frame(frame, rows, today, bands=bands_for(tenant))
     pk_list = pks.tolist()
     persist_scores(session, tenant, scores, {s.invoice_id: pk for s, pk in zip(scores, pk_list, strict=True)},

@@ -31,3 +31,17 @@ def test_defaults_and_environment(tmp_path) -> None:
 def test_overrides_win_over_environment(tmp_path) -> None:
     cfg = load_config({"DATABASE_URL": "sqlite:///env.db"}, tmp_path, {"DATABASE_URL": "sqlite:///x.db"})
     assert cfg["DATABASE_URL"] == "sqlite:///x.db"
+
+
+def test_gate_tolerances_default_and_come_from_the_environment(tmp_path) -> None:
+    cfg = load_config({}, tmp_path)
+    assert (cfg["SCORING_GATE_BRIER_TOLERANCE"], cfg["SCORING_GATE_AUC_TOLERANCE"]) == (0.005, 0.01)
+    cfg = load_config({"SCORING_GATE_BRIER_TOLERANCE": "0.02", "SCORING_GATE_AUC_TOLERANCE": "0"}, tmp_path)
+    assert (cfg["SCORING_GATE_BRIER_TOLERANCE"], cfg["SCORING_GATE_AUC_TOLERANCE"]) == (0.02, 0.0)
+
+
+@pytest.mark.parametrize("value", ["-0.01", "abc", "0,01", "nan", "inf"])
+@pytest.mark.parametrize("name", ["SCORING_GATE_BRIER_TOLERANCE", "SCORING_GATE_AUC_TOLERANCE"])
+def test_a_bad_gate_tolerance_is_a_startup_error(tmp_path, name, value) -> None:
+    with pytest.raises(ConfigError, match=f"{name} must be a number >= 0, got {value!r}"):
+        load_config({name: value}, tmp_path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from datetime import date
 from decimal import Decimal
 
@@ -113,6 +114,27 @@ def test_a_resolved_dispute_is_no_longer_open_from_the_day_it_was_resolved() -> 
     row = HistoryInvoice("I1", "C1", date(2025, 1, 1), date(2025, 1, 31), Decimal(1), "GBP", disputed=True,
                          dispute_date=date(2025, 1, 10), dispute_resolved_date=date(2025, 1, 20))
     assert [row.dispute_visible(date(2025, 1, d)) for d in (9, 10, 19, 20, 25)] == [False, True, True, False, False]
+
+
+EVENTS = (MINIMAL.splitlines()[0] + ",payments,reminder_dates,promises\n"
+          "I1,C1,2025-01-01,2025-01-31,100.00,GBP,,2025-02-03:40.00,2025-02-01;2025-02-08,2025-02-04:2025-02-20\n")
+
+
+@pytest.mark.parametrize(("find", "replace", "message"), [
+    ("2025-02-01;", "2025-02-31;", "line 2: reminder_dates '2025-02-31' is not an ISO date (YYYY-MM-DD)"),
+    ("2025-02-01;", "01/02/2025;", "line 2: reminder_dates '01/02/2025' is not an ISO date (YYYY-MM-DD)"),
+    (";2025-02-08", ";0001-01-01", "line 2: reminder_dates 0001-01-01 is outside 1900-01-01 .. 2999-12-31"),
+    (";2025-02-08", ";9999-12-31", "line 2: reminder_dates 9999-12-31 is outside 1900-01-01 .. 2999-12-31"),
+    ("2025-02-03:40", "1899-12-31:40", "line 2: payments 1899-12-31 is outside 1900-01-01 .. 2999-12-31"),
+    ("2025-02-04:2025-02-20", "0001-01-01:2025-02-20", "line 2: promises 0001-01-01 is outside"),
+    ("2025-02-04:2025-02-20", "2025-02-04:9999-12-31", "line 2: promises 9999-12-31 is outside"),
+])
+def test_event_dates_are_checked_like_the_date_columns(find: str, replace: str, message: str) -> None:
+    """A reminder, payment or promise date that is not ISO or out of the model's range is refused with the
+    line and the column, as a bad issue_date is (they used to pass unchecked and overflow later)."""
+    assert len(read_history_csv(io.StringIO(EVENTS))) == 1
+    with pytest.raises(HistoryFormatError, match=re.escape(message)):
+        read_history_csv(io.StringIO(EVENTS.replace(find, replace)))
 
 
 def test_a_repeated_invoice_is_refused_with_both_lines() -> None:

@@ -1,0 +1,101 @@
+"""The model registry (``model_versions``) read and changed by hand: which model a tenant scores with,
+every version it has, and activating one of them (a model the quality gate rejected, or a rollback to an
+earlier one) without retraining.
+
+Training registers versions (``scoring.train_for_tenant``); this module only lists and switches them.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, defer
+
+from addon.domain.scoring.model import ArtifactError, RiskModel
+from addon.models import AuditLog, ModelVersion, Tenant
+
+logger = logging.getLogger(__name__)
+
+# Tenant.model_attempt after an activation by hand: like a training, it holds until the weekly retrain
+# (``scoring._due_for_training``), so a rollback is not undone by a retrain on the next scoring run.
+ACTIVATED_BY_HAND = "activated_by_hand"
+
+
+class ModelRegistryError(ValueError):
+    """A model version that cannot be activated for the tenant; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Activation:
+    """The outcome of ``activate_model``: the version now active, the one before it, and whether it changed."""
+
+    model: ModelVersion
+    previous: str | None
+    changed: bool
+
+
+def active_model(session: Session, tenant: Tenant) -> ModelVersion | None:
+    """The model the tenant scores with: its own active one, else the shared pooled one (None: neither)."""
+    own = session.scalar(select(ModelVersion).where(ModelVersion.tenant_id == tenant.id, ModelVersion.active)
+                         .order_by(ModelVersion.id.desc()))
+    return own or session.scalar(select(ModelVersion).where(ModelVersion.tenant_id.is_(None), ModelVersion.active)
+                                 .order_by(ModelVersion.id.desc()))
+
+
+def tenant_models(session: Session, tenant: Tenant) -> list[ModelVersion]:
+    """Every model version registered for the tenant, newest first (artifacts not loaded)."""
+    return list(session.scalars(select(ModelVersion).options(defer(ModelVersion.artifact))
+                                .where(ModelVersion.tenant_id == tenant.id).order_by(ModelVersion.id.desc())))
+
+
+def activate_model(session: Session, tenant: Tenant, version: str, *, actor: str, today: date,
+                   reason: str | None = None) -> Activation:
+    """Make ``version`` (one of the tenant's registered models) the tenant's active model, audited.
+
+    Refused with ModelRegistryError, changing nothing, when the version is unknown, belongs to another
+    tenant or is the shared pooled model, or its artifact cannot be loaded by this release. Activating the
+    model already active changes nothing and writes no audit row.
+    """
+    row = _activatable(session, tenant, version)
+    current = active_model(session, tenant)
+    previous = current.version if current is not None else None
+    if current is not None and current.id == row.id:
+        return Activation(row, previous, changed=False)
+    for other in session.scalars(select(ModelVersion).where(ModelVersion.tenant_id == tenant.id,
+                                                            ModelVersion.active, ModelVersion.id != row.id)):
+        other.active = False
+    row.active = True
+    tenant.model_attempted_on, tenant.model_attempt = today, ACTIVATED_BY_HAND
+    verdict = (row.metrics or {}).get("gate", {}).get("outcome")
+    session.add(AuditLog(tenant_id=tenant.id, actor=actor, action="model.activated_by_hand",
+                         object_type="model_version", object_id=row.version, before={"active": previous},
+                         after={"active": row.version, "gate_outcome": verdict},
+                         reason=reason or f"activated by hand (quality gate verdict: {verdict or 'none'})"))
+    session.flush()
+    logger.warning("tenant %s: model %s activated by hand by %s (was %s)", tenant.id, row.version, actor, previous)
+    return Activation(row, previous, changed=True)
+
+
+def _activatable(session: Session, tenant: Tenant, version: str) -> ModelVersion:
+    """The registry row of ``version`` if the tenant may activate it, else a ModelRegistryError saying why."""
+    row = session.scalar(select(ModelVersion).where(ModelVersion.version == version))
+    if row is None:
+        raise ModelRegistryError(f"no model version {version!r} in the registry "
+                                 f"(`cashline model list-tenant --tenant {tenant.id}` lists this tenant's)")
+    if row.tenant_id is None:
+        raise ModelRegistryError(f"model version {version!r} is the shared pooled model, not one of tenant "
+                                 f"{tenant.id}'s")
+    if row.tenant_id != tenant.id:
+        raise ModelRegistryError(f"model version {version!r} belongs to tenant {row.tenant_id}, not tenant {tenant.id}")
+    if not row.artifact:
+        raise ModelRegistryError(f"model version {version!r} has no artifact; retrain instead "
+                                 "(`cashline model train-tenant`)")
+    try:
+        RiskModel.from_bytes(row.artifact)
+    except ArtifactError as exc:
+        raise ModelRegistryError(f"model version {version!r} cannot be loaded by this release ({exc}); retrain "
+                                 "instead (`cashline model train-tenant`)") from exc
+    return row
