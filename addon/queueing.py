@@ -16,6 +16,7 @@ from rq import Queue, Retry, SimpleWorker
 from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
+from rq.worker import HerokuWorker
 
 logger = logging.getLogger(__name__)
 
@@ -96,13 +97,12 @@ def enqueue_batch(connection: Redis, queue_name: str, func_path: str,
     return len(calls)
 
 
-class BurstWorker(SimpleWorker):
-    """An in-process worker that runs what is queued and returns (the demo, tests, one-off CLI runs).
+class WithoutCommandListener:
+    """Worker mixin for runs that end when the queues are empty (``burst``): no RQ command listener.
 
-    It does not listen on RQ's command channel: that listener is a pub/sub thread blocked in a 60 s
-    read, and closing it on the way out stalled the caller for the full 60 s about one run in eight
-    (measured with rq 2.12). A burst run has nobody to send it commands, so there is nothing to lose.
-    Long-running workers (``cashline worker``) keep the listener.
+    That listener is a pub/sub thread blocked in a 60 s read, and closing it on the way out stalled the
+    caller for the full 60 s about one run in eight (measured with rq 2.12). A burst run has nobody to
+    send it commands, so there is nothing to lose. Long-running workers keep the listener.
     """
 
     def subscribe(self) -> None:
@@ -110,6 +110,14 @@ class BurstWorker(SimpleWorker):
 
     def unsubscribe(self) -> None:
         return None
+
+
+class BurstWorker(WithoutCommandListener, SimpleWorker):
+    """Runs what is queued in this process and returns (the demo, the tests)."""
+
+
+class BurstHerokuWorker(WithoutCommandListener, HerokuWorker):
+    """``cashline worker --burst``: forks per job like the long-running worker, then exits."""
 
 
 def run_burst(connection: Redis, queue_names: Iterable[str], logging_level: str = "WARNING") -> bool:

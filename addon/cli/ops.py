@@ -59,12 +59,13 @@ def worker(queues: tuple[str, ...], burst: bool) -> None:
     from rq.worker import HerokuWorker
 
     from addon.extensions import get_redis
-    from addon.queueing import QUEUES
+    from addon.queueing import QUEUES, BurstHerokuWorker
     from jobs.runtime import set_app
 
     set_app(current_app._get_current_object())  # type: ignore[attr-defined]
     # HerokuWorker turns SIGTERM into a clean shutdown of the running job (platform restarts).
-    w = HerokuWorker(list(queues or QUEUES), connection=get_redis(), serializer=JSONSerializer)
+    worker_class = BurstHerokuWorker if burst else HerokuWorker
+    w = worker_class(list(queues or QUEUES), connection=get_redis(), serializer=JSONSerializer)
     w.work(with_scheduler=True, burst=burst, logging_level="INFO")
 
 

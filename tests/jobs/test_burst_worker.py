@@ -25,3 +25,25 @@ def test_burst_worker_opens_no_command_listener(redis_conn) -> None:
     worker.work(burst=True, logging_level="WARNING")
     assert worker.pubsub_thread is None
     assert not [t for t in threading.enumerate() if t.ident not in before and t.is_alive()]
+
+
+def test_worker_command_with_burst_runs_the_queue_and_exits_without_a_listener(app, redis_conn,
+                                                                                 monkeypatch) -> None:
+    from addon.cli.ops import worker
+    from addon.queueing import BurstHerokuWorker
+
+    started: list[BurstHerokuWorker] = []
+    original = BurstHerokuWorker.work
+
+    def work(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        started.append(self)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(BurstHerokuWorker, "work", work)
+    job = get_queue("default", redis_conn).enqueue("builtins.len", "abcd")
+    result = app.test_cli_runner().invoke(worker, ["default", "--burst"])
+    assert result.exit_code == 0, result.output
+    assert job.get_status(refresh=True) == "finished"
+    assert job.return_value() == 4
+    assert len(started) == 1
+    assert started[0].pubsub_thread is None
