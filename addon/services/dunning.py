@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time
 from typing import Any
 
@@ -41,11 +42,14 @@ __all__ = ["DunningMailer", "approve", "open_tasks", "pending_approvals", "previ
 
 
 def run_dunning(session: Session, tenant: Tenant, connector: AccountingConnector, now: datetime,
-                mailer: DunningMailer, *, actor: str = "job:dunning") -> dict[str, Any]:
+                mailer: DunningMailer, *, actor: str = "job:dunning",
+                guard: Callable[[], None] | None = None) -> dict[str, Any]:
     """One dunning run for a tenant at ``now``: send what is due now; returns a summary for logs/demo.
 
     Commits after every claim and every outcome (see dunning_send), so a killed run loses nothing and
-    repeats nothing.
+    repeats nothing. The job calls it holding the tenant's sync lock (the per-action re-read writes the
+    mirror, and no sync may rewrite it meanwhile); ``guard`` is called before each action and raises to stop
+    the run when that lock was lost.
     """
     config = load_policies(session, tenant)
     session.commit()  # the default policy, if it was just seeded
@@ -60,6 +64,8 @@ def run_dunning(session: Session, tenant: Tenant, connector: AccountingConnector
     due = [a for a in plan.actions if a.send_at <= now]
     outcomes["later"] = len(plan.actions) - len(due)
     for planned in due:
+        if guard is not None:
+            guard()
         action, stopped, customer_ledger = _fresh_action(session, tenant, connector, now, config, planned, actor)
         outcomes["stopped_now"] += stopped
         if action is None:
@@ -112,7 +118,8 @@ def _fresh_action(session: Session, tenant: Tenant, connector: AccountingConnect
                                  after={"status": fresh.status.value, "amount_due": str(fresh.amount_due)},
                                  reason=f"re-read before sending: {_stop_text(fresh.status)}"))
     session.commit()
-    ledger = load_ledger(session, tenant, now, [planned.customer_id])
+    # The last look before sending: the mirror as just re-read, and disputes/promises recorded meanwhile.
+    ledger = load_ledger(session, tenant, now, [planned.customer_id], fresh=True)
     replanned = plan_run(ledger.invoices, ledger.customers, config.policies, ledger.history, now, config.settings,
                          suppressed=ledger.suppressed)
     # A deferred send among them whose invoice was just found paid (or the like) is closed right away.
