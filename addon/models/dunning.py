@@ -62,7 +62,7 @@ class DunningAction(TenantScoped, TimestampMixin, Base):
     stage_key: Mapped[str] = mapped_column(String(40))
     tone: Mapped[str] = mapped_column(String(10))
     channel: Mapped[str] = mapped_column(String(10))
-    # planned|awaiting_approval|approved|sending|retry|sent|failed|task|skipped
+    # planned|awaiting_approval|approved|sending|retry|sent|failed|task|skipped|cancelled (see dunning_retries)
     status: Mapped[str] = mapped_column(String(20))
     recipient: Mapped[str | None] = mapped_column(String(320))
     message_id: Mapped[str | None] = mapped_column(String(255))

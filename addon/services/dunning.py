@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time
 from typing import Any
 
@@ -21,6 +22,7 @@ from addon.domain.types import InvoiceStatus
 from addon.models import AuditLog, Customer, DunningAction, Invoice, Suppression, Tenant
 from addon.services.dunning_inputs import PENDING_APPROVAL, Ledger, load_ledger, split_key
 from addon.services.dunning_policies import TenantPolicies, load_policies
+from addon.services.dunning_retries import cancel_stale_retries
 from addon.services.dunning_send import (
     NOTE_FAILED,
     DunningMailer,
@@ -40,11 +42,14 @@ __all__ = ["DunningMailer", "approve", "open_tasks", "pending_approvals", "previ
 
 
 def run_dunning(session: Session, tenant: Tenant, connector: AccountingConnector, now: datetime,
-                mailer: DunningMailer, *, actor: str = "job:dunning") -> dict[str, Any]:
+                mailer: DunningMailer, *, actor: str = "job:dunning",
+                guard: Callable[[], None] | None = None) -> dict[str, Any]:
     """One dunning run for a tenant at ``now``: send what is due now; returns a summary for logs/demo.
 
     Commits after every claim and every outcome (see dunning_send), so a killed run loses nothing and
-    repeats nothing.
+    repeats nothing. The job calls it holding the tenant's sync lock (the per-action re-read writes the
+    mirror, and no sync may rewrite it meanwhile); ``guard`` is called before each action and raises to stop
+    the run when that lock was lost.
     """
     config = load_policies(session, tenant)
     session.commit()  # the default policy, if it was just seeded
@@ -52,10 +57,16 @@ def run_dunning(session: Session, tenant: Tenant, connector: AccountingConnector
     plan = plan_run(ledger.invoices, ledger.customers, config.policies, ledger.history, now, config.settings,
                     suppressed=ledger.suppressed)
     outcomes: Counter[str] = Counter()
+    # Deferred sends whose reminder no longer applies (paid, disputed, stage removed, superseded, ...).
+    outcomes["retries_cancelled"] = cancel_stale_retries(session, tenant, plan, config.policies, config.settings,
+                                                         actor)
+    session.commit()
     due = [a for a in plan.actions if a.send_at <= now]
     outcomes["later"] = len(plan.actions) - len(due)
     for planned in due:
-        action, stopped, customer_ledger = _fresh_action(session, tenant, connector, now, config, planned)
+        if guard is not None:
+            guard()
+        action, stopped, customer_ledger = _fresh_action(session, tenant, connector, now, config, planned, actor)
         outcomes["stopped_now"] += stopped
         if action is None:
             continue
@@ -85,7 +96,8 @@ def _execution(session: Session, tenant: Tenant, connector: AccountingConnector,
 
 
 def _fresh_action(session: Session, tenant: Tenant, connector: AccountingConnector, now: datetime,
-                  config: TenantPolicies, planned: ReminderAction) -> tuple[ReminderAction | None, int, Ledger]:
+                  config: TenantPolicies, planned: ReminderAction,
+                  actor: str) -> tuple[ReminderAction | None, int, Ledger]:
     """Re-read the action's invoices from the ERP (the system of record), update the mirror and plan
     this customer again: a payment made since the last sync stops the reminder right here. Returns the
     fresh action (if still due), how many invoices stopped, and the customer's ledger it was planned on."""
@@ -106,9 +118,14 @@ def _fresh_action(session: Session, tenant: Tenant, connector: AccountingConnect
                                  after={"status": fresh.status.value, "amount_due": str(fresh.amount_due)},
                                  reason=f"re-read before sending: {_stop_text(fresh.status)}"))
     session.commit()
-    ledger = load_ledger(session, tenant, now, [planned.customer_id])
+    # The last look before sending: the mirror as just re-read, and disputes/promises recorded meanwhile.
+    ledger = load_ledger(session, tenant, now, [planned.customer_id], fresh=True)
     replanned = plan_run(ledger.invoices, ledger.customers, config.policies, ledger.history, now, config.settings,
                          suppressed=ledger.suppressed)
+    # A deferred send among them whose invoice was just found paid (or the like) is closed right away.
+    if cancel_stale_retries(session, tenant, replanned, config.policies, config.settings, actor,
+                            keys=planned.exactly_once_keys):
+        session.commit()
     action = next((a for a in replanned.actions if a.customer_id == planned.customer_id and a.send_at <= now), None)
     return action, stopped, ledger
 

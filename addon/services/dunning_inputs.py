@@ -51,14 +51,20 @@ def split_key(key: str) -> tuple[str, str]:
 
 
 def load_ledger(session: Session, tenant: Tenant, now: datetime,
-                customer_remote_ids: Collection[str] | None = None) -> Ledger:
-    """Open invoices and their customers (optionally only some customers) as engine inputs."""
+                customer_remote_ids: Collection[str] | None = None, *, fresh: bool = False) -> Ledger:
+    """Open invoices and their customers (optionally only some customers) as engine inputs.
+
+    ``fresh``: overwrite rows the session already holds with what the database says now. Sessions keep
+    objects across commits (expire_on_commit=False), so without it a dispute or promise committed by
+    someone else since the run's first read would not be seen by the check right before sending."""
     query = (select(Invoice, Customer, RiskScore.band)
              .join(Customer, Customer.id == Invoice.customer_id)
              .outerjoin(RiskScore, RiskScore.invoice_id == Invoice.id)
              .where(Invoice.tenant_id == tenant.id, Invoice.status == "open", Invoice.amount_due > 0))
     if customer_remote_ids is not None:
         query = query.where(Customer.remote_id.in_(list(customer_remote_ids)))
+    if fresh:
+        query = query.execution_options(populate_existing=True)
     ledger = Ledger()
     for inv, customer, band in session.execute(query):
         ledger.invoice_rows[inv.remote_id] = inv

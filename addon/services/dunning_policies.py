@@ -25,6 +25,7 @@ from addon.domain.dunning import (
 )
 from addon.mail import DEFAULT_TEMPLATES, TemplateSource
 from addon.models import DunningPolicy, DunningStage, Tenant
+from addon.services.dunning_holidays import holiday_lookup, holiday_region
 
 # Tenant-wide settings live in the default policy's ``options`` under these names.
 # Languages a stage's template can have a variant in. English is the primary row that defines the schedule;
@@ -33,7 +34,8 @@ LANGUAGES = ("en", "nl", "de", "fr", "es")
 PRIMARY_LANGUAGE = "en"
 
 SETTING_NAMES = ("timezone", "send_hour", "quiet_start", "quiet_end", "business_days_only", "frequency_cap",
-                 "frequency_window_days", "statutory_pack", "reference_rates")
+                 "frequency_window_days", "statutory_pack", "reference_rates", "holiday_country",
+                 "holiday_subdivision")
 
 
 @dataclass(frozen=True)
@@ -176,8 +178,9 @@ def settings_from_options(options: dict[str, Any]) -> DunningSettings:
     """DunningSettings from the stored options; anything missing keeps the engine's default."""
     base = DunningSettings()
     rates = tuple((date.fromisoformat(d), Decimal(str(r))) for d, r in options.get("reference_rates", []))
+    timezone = str(options.get("timezone") or base.timezone)
     return DunningSettings(
-        timezone=str(options.get("timezone") or base.timezone),
+        timezone=timezone,
         send_hour=int(options.get("send_hour", base.send_hour)),
         quiet_start=_time(options.get("quiet_start"), base.quiet_start),
         quiet_end=_time(options.get("quiet_end"), base.quiet_end),
@@ -186,6 +189,7 @@ def settings_from_options(options: dict[str, Any]) -> DunningSettings:
         frequency_window=timedelta(days=int(options.get("frequency_window_days", base.frequency_window.days))),
         statutory_pack=options.get("statutory_pack") or None,
         reference_rates=rates,
+        holidays=holiday_lookup(*holiday_region(options, timezone)),
     )
 
 

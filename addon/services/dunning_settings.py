@@ -26,6 +26,7 @@ from addon.domain.dunning import (
 )
 from addon.mail import Company, TemplateSource, reminder_context, render, sample_context, validate_template
 from addon.models import AuditLog, Customer, DunningPolicy, DunningStage, Invoice, Tenant
+from addon.services.dunning_holidays import region_error
 from addon.services.dunning_policies import (
     LANGUAGES,
     PRIMARY_LANGUAGE,
@@ -277,6 +278,12 @@ def parse_options(form: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, st
         values["statutory_pack"] = pack or None
     else:
         errors["statutory_pack"] = "none, uk or eu"
+    if "holiday_country" in form:  # a form without the fields keeps the stored (or default) region
+        values["holiday_country"] = str(form.get("holiday_country", "")).strip().upper()
+        values["holiday_subdivision"] = str(form.get("holiday_subdivision", "")).strip().upper()
+        problem = region_error(values["holiday_country"] or None, values["holiday_subdivision"] or None)
+        if problem is not None:
+            errors[problem[0]] = problem[1]
     values["reference_rates"], rate_error = _parse_rates(str(form.get("reference_rates", "")))
     if rate_error:
         errors["reference_rates"] = rate_error

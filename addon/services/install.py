@@ -28,6 +28,7 @@ from addon.domain.types import TokenSet
 from addon.models import AuditLog, Connection, Membership, Role, Tenant, TenantStatus, User
 from addon.security import TokenCipher
 from addon.services.connections import DatabaseTokenStore, connector_config, store_tokens, token_set_of
+from addon.services.dunning_retries import cancel_all_retries
 from connectors.base import ConnectorConfig
 from connectors.errors import AuthError, ConnectorError
 from connectors.tokens import needs_refresh
@@ -202,6 +203,7 @@ def disconnect_tenant(session: Session, tenant: Tenant, config: Mapping[str, Any
     if conn is not None:
         session.delete(conn)
     _mark(session, tenant, TenantStatus.DISCONNECTED, actor, "tenant.disconnected")
+    cancel_all_retries(session, tenant, "the tenant disconnected", actor)
 
 
 def platform_disconnected(session: Session, tenant: Tenant, *, actor: str) -> None:
@@ -211,6 +213,7 @@ def platform_disconnected(session: Session, tenant: Tenant, *, actor: str) -> No
     if conn is not None:
         session.delete(conn)
     _mark(session, tenant, TenantStatus.DISCONNECTED, actor, "tenant.disconnected_by_platform")
+    cancel_all_retries(session, tenant, "the platform disconnected the tenant", actor)
 
 
 GrantState = Literal["revoked", "active", "unknown"]

@@ -9,10 +9,12 @@ from typing import Any
 from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import select
 
+from addon.domain.dunning.timing import upcoming_holidays
 from addon.extensions import get_db, get_for_tenant
 from addon.mail import VARIABLES, InvalidUnsubscribeTokenError, TemplateSource, UnsubscribeTokens
 from addon.models import DunningPolicy, DunningStage, Role, Tenant
 from addon.services import dunning, dunning_settings
+from addon.services.dunning_holidays import holiday_region
 from addon.services.dunning_policies import (
     LANGUAGES,
     PRIMARY_LANGUAGE,
@@ -90,19 +92,26 @@ def _render_settings(tenant: Tenant, form: dict[str, Any], option_errors: dict[s
                            customer_names=names, policy_form=policy_form or {}, policy_errors=policy_errors or {},
                            error_policy_id=error_policy_id, tomorrow=tomorrow,
                            dry_run=dunning.preview(session, tenant, tomorrow),
+                           holidays=upcoming_holidays(settings_from_options(default.options or {}), tomorrow,
+                                                      HOLIDAYS_AHEAD),
                            approvals=dunning.pending_approvals(session, tenant),
                            tasks=dunning.open_tasks(session, tenant, datetime.now(UTC) - timedelta(days=30)),
                            options=form or _option_values(default), option_errors=option_errors,
                            is_admin=g.membership.role is Role.ADMIN), status
 
 
+HOLIDAYS_AHEAD = 30  # days of public holidays listed next to the dry run
+
+
 def _option_values(policy: DunningPolicy) -> dict[str, Any]:
     s = settings_from_options(policy.options or {})
+    country, subdivision = holiday_region(policy.options or {}, s.timezone)
     return {"timezone": s.timezone, "send_hour": s.send_hour, "quiet_start": s.quiet_start.strftime("%H:%M"),
             "quiet_end": s.quiet_end.strftime("%H:%M"), "business_days_only": s.business_days_only,
             "frequency_cap": s.frequency_cap, "frequency_window_days": s.frequency_window.days,
             "statutory_pack": s.statutory_pack or "",
-            "reference_rates": "\n".join(f"{d.isoformat()} {r}" for d, r in s.reference_rates)}
+            "reference_rates": "\n".join(f"{d.isoformat()} {r}" for d, r in s.reference_rates),
+            "holiday_country": country or "", "holiday_subdivision": subdivision or ""}
 
 
 @bp.post("/tenants/<int:tenant_id>/dunning/options")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -79,6 +80,15 @@ class DunningSettings:
     sms_enabled: bool = False
     statutory_pack: str | None = None  # "uk" or "eu"; None = never show statutory claims
     reference_rates: tuple[tuple[date, Decimal], ...] = ()  # (effective from, % p.a.) for the pack
+    # The name of the public holiday on a local day, or None: the service builds it from the tenant's
+    # holiday country (the engine stays pure). With ``business_days_only``, holidays are skipped like weekends.
+    holidays: Callable[[date], str | None] | None = None
+
+    def holiday(self, day: date) -> str | None:
+        """The public holiday on ``day`` that stops reminders (None on a working day, or when off)."""
+        if not self.business_days_only or self.holidays is None:
+            return None
+        return self.holidays(day)
 
 
 @dataclass(frozen=True, slots=True)

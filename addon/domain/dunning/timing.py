@@ -4,12 +4,14 @@ timezone, and the per-customer frequency cap over a rolling window."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from addon.domain.dunning.model import DunningSettings, SendSlot
 
-_MAX_STEPS = 16  # quiet hours + weekends settle in a handful of moves; guards a misconfiguration
+# Quiet hours, weekends and holidays settle in a handful of moves (a week of holidays, e.g. Golden Week,
+# takes one per day); the bound only guards a misconfiguration.
+_MAX_STEPS = 40
 
 
 def customer_zone(name: str | None, settings: DunningSettings) -> tuple[ZoneInfo, str]:
@@ -83,20 +85,35 @@ def _preferred(local_now: datetime, zone: ZoneInfo, settings: DunningSettings, s
 
 def _allowed(local: datetime, zone: ZoneInfo, settings: DunningSettings, notes: list[str],
              hour: int) -> datetime:
-    """Move forward out of quiet hours (to their end) and weekends (to Monday at the send hour)."""
+    """Move forward out of quiet hours (to their end), weekends (to Monday at the send hour) and public
+    holidays (to the next day at the send hour)."""
     original = local
+    holidays: dict[date, str] = {}
     for _ in range(_MAX_STEPS):
         if settings.business_days_only and local.weekday() >= 5:
             local = _at(local + timedelta(days=7 - local.weekday()), hour, zone)
+            continue
+        holiday = settings.holiday(local.date())
+        if holiday is not None:
+            holidays[local.date()] = holiday
+            local = _at(local + timedelta(days=1), hour, zone)
             continue
         if in_quiet_hours(local.timetz().replace(tzinfo=None), settings.quiet_start, settings.quiet_end):
             day = local if local.time() < settings.quiet_end else local + timedelta(days=1)
             local = _at(day, settings.quiet_end.hour, zone).replace(minute=settings.quiet_end.minute)
             continue
         break
+    if holidays:
+        notes.append("public holiday skipped: " + ", ".join(f"{d.isoformat()} {n}" for d, n in holidays.items()))
     if local != original:
         notes.append(f"quiet hours/business days: moved to {local.strftime('%a %Y-%m-%d %H:%M %Z')}")
     return local
+
+
+def upcoming_holidays(settings: DunningSettings, start: date, days: int) -> list[tuple[date, str]]:
+    """The public holidays that stop reminders in ``days`` days from ``start`` (for the settings page)."""
+    found = ((start + timedelta(days=n), settings.holiday(start + timedelta(days=n))) for n in range(days))
+    return [(day, name) for day, name in found if name is not None]
 
 
 def _fits(candidate: datetime, recent: Sequence[datetime], settings: DunningSettings) -> bool:

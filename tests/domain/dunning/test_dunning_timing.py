@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from addon.domain.dunning import DunningSettings, SendSlot
-from addon.domain.dunning.timing import customer_zone, in_quiet_hours, next_allowed_time, plan_send_time
+from addon.domain.dunning.timing import (
+    customer_zone,
+    in_quiet_hours,
+    next_allowed_time,
+    plan_send_time,
+    upcoming_holidays,
+)
 
 LONDON = ZoneInfo("Europe/London")
 SETTINGS = DunningSettings()
@@ -105,3 +111,42 @@ def test_unknown_timezone_falls_back_to_tenant():
 ])
 def test_next_allowed_time(now, expected):
     assert next_allowed_time(now, LONDON, SETTINGS) == expected
+
+
+# Public holidays: the engine gets a ``day -> name`` lookup (the service builds it from the `holidays` package).
+UK_CHRISTMAS = {date(2026, 12, 25): "Christmas Day", date(2026, 12, 26): "Boxing Day",
+                date(2026, 12, 28): "Boxing Day (observed)"}
+WITH_HOLIDAYS = DunningSettings(holidays=UK_CHRISTMAS.get)
+
+
+def test_a_reminder_due_on_christmas_day_waits_for_the_next_working_day():
+    # Friday 25 Dec 2026, then the weekend, then Monday 28 Dec (Boxing Day observed): Tuesday 09:00.
+    send_at, notes = plan_send_time(utc(2026, 12, 25, 6), LONDON, WITH_HOLIDAYS, None, ())
+    assert send_at == utc(2026, 12, 29, 9)
+    text = " ".join(notes)
+    assert "public holiday skipped: 2026-12-25 Christmas Day, 2026-12-28 Boxing Day (observed)" in text
+    # Without the lookup the old behaviour: Christmas Day itself.
+    assert plan_send_time(utc(2026, 12, 25, 6), LONDON, SETTINGS, None, ())[0] == utc(2026, 12, 25, 9)
+
+
+def test_quiet_hours_into_a_holiday_move_on_to_the_next_day():
+    # Thursday 24 Dec 21:00 is quiet -> Friday 08:00 is Christmas -> ... -> Tuesday 09:00.
+    assert plan_send_time(utc(2026, 12, 24, 21), LONDON, WITH_HOLIDAYS, None, ())[0] == utc(2026, 12, 29, 9)
+
+
+def test_holidays_only_count_when_business_days_only_is_on():
+    seven_days = DunningSettings(holidays=UK_CHRISTMAS.get, business_days_only=False)
+    assert plan_send_time(utc(2026, 12, 25, 6), LONDON, seven_days, None, ())[0] == utc(2026, 12, 25, 9)
+    assert upcoming_holidays(seven_days, date(2026, 12, 20), 30) == []
+
+
+def test_a_learned_slot_on_a_holiday_is_moved_too():
+    slot = SendSlot(weekday=4, hour=14)  # Fridays 14:00; this Friday is Christmas Day
+    send_at, _ = plan_send_time(utc(2026, 12, 24, 10), LONDON, WITH_HOLIDAYS, slot, ())
+    assert send_at == utc(2026, 12, 29, 14)
+
+
+def test_next_allowed_time_and_upcoming_holidays_skip_holidays():
+    assert next_allowed_time(utc(2026, 12, 25, 12), LONDON, WITH_HOLIDAYS) == utc(2026, 12, 29, 9)
+    assert upcoming_holidays(WITH_HOLIDAYS, date(2026, 12, 20), 7) == [
+        (date(2026, 12, 25), "Christmas Day"), (date(2026, 12, 26), "Boxing Day")]

@@ -1,0 +1,146 @@
+"""The dunning job holds the tenant's sync lock: it never decides on a mirror a sync or webhook is rewriting,
+and a busy tenant defers the run instead of failing it. And the last look before sending reads the database
+as it is now. Real database, real Redis, real SMTP server; the platform blocks a sync mid-way on demand."""
+
+from __future__ import annotations
+
+import threading
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+import time_machine
+from rq.registry import ScheduledJobRegistry
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from addon.domain.types import Allocation, NewPayment
+from addon.models import DunningAction, Invoice
+from addon.queueing import get_queue
+from addon.services import tenant_lock
+from addon.services.dunning import run_dunning
+from connectors.fake import InMemoryConnector
+from jobs import dunning as dunning_jobs
+from jobs import sync as sync_jobs
+from jobs.runtime import set_app
+from tests.addon.dunning.conftest import DUE, at, contact, invoice, ledger, mailer  # noqa: F401 - fixtures
+from tests.mail.conftest import smtp_server  # noqa: F401 - fixture
+
+NOW = at(DUE + timedelta(days=10))
+
+
+class _GatedPlatform(InMemoryConnector):
+    """Holds the first payments listing (a slow page of a sync) until the test opens the gate."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.entered, self.gate = threading.Event(), threading.Event()
+
+    def list_payments(self, *, modified_since: datetime | None = None):  # type: ignore[no-untyped-def]
+        if not self.entered.is_set():
+            self.entered.set()
+            assert self.gate.wait(30), "the test never opened the gate"
+        return super().list_payments(modified_since=modified_since)
+
+
+@pytest.fixture
+def platform() -> _GatedPlatform:
+    connector = _GatedPlatform(tenant_remote_id="org-dun")
+    connector.entered.set()  # the backfill that mirrors the ledger for the test is not held
+    connector.seed(contacts=[contact("C1", "Acme Ltd", "ap@acme.example"),
+                             contact("C2", "Globex BV", "ar@globex.example")],
+                   invoices=[invoice("I1", "C1"), invoice("I2", "C2", "250.00")])
+    return connector
+
+
+@pytest.fixture
+def job_env(app, ledger, smtp_server, redis_conn):  # type: ignore[no-untyped-def]  # noqa: F811
+    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=smtp_server.port, SMTP_STARTTLS=False,
+                      MAIL_FROM="Cashline <no-reply@cashline.test>")
+    set_app(app)
+    with time_machine.travel(NOW, tick=False):
+        yield ledger, smtp_server.sink
+
+
+def _in_thread(app, target, *args):  # type: ignore[no-untyped-def]
+    results: list[object] = []
+
+    def run() -> None:
+        try:
+            with app.app_context():
+                results.append(target(*args))
+        except BaseException as exc:  # noqa: BLE001 - surfaced by the test
+            results.append(exc)
+        finally:
+            app.extensions["cashline_db"].remove_session()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, results
+
+
+def test_a_busy_tenant_defers_the_dunning_run_and_sends_nothing(app, db, job_env, redis_conn, monkeypatch) -> None:
+    env, sink = job_env
+    monkeypatch.setitem(app.config, "TENANT_LOCK_WAIT", 0.2)
+    with tenant_lock.hold(redis_conn, [env.tenant.id], wait=1):  # a sync of this tenant is running
+        assert dunning_jobs.run_tenant(env.tenant.id) == {"deferred": 1}
+    assert sink.arrived == []
+    assert db.scalars(select(DunningAction)).all() == []
+    scheduled = ScheduledJobRegistry(queue=get_queue("dunning", redis_conn)).get_job_ids()
+    assert len(scheduled) == 1
+    assert scheduled[0].startswith(f"dunning-{env.tenant.id}-at-")
+    assert dunning_jobs.run_tenant(env.tenant.id)["sent"] == 2  # the deferred run, once the sync is done
+
+
+def test_dunning_waits_for_a_sync_writing_a_payment_and_decides_on_its_result(app, db, job_env, monkeypatch) -> None:
+    env, sink = job_env
+    monkeypatch.setitem(app.config, "TENANT_LOCK_WAIT", 10)
+    env.platform.entered.clear()  # hold the next sync inside its payments page
+    env.platform.create_payment(NewPayment(contact_id="C1", date=date(2026, 11, 8), currency="GBP",
+                                           allocations=(Allocation("I1", Decimal("100.00")),)),
+                                idempotency_key="pay-1")
+    sync, sync_result = _in_thread(app, sync_jobs.backfill_tenant, env.tenant.id)
+    assert env.platform.entered.wait(10)
+    dunning, dunning_result = _in_thread(app, dunning_jobs.run_tenant, env.tenant.id)
+    dunning.join(0.5)
+    assert dunning.is_alive()  # waiting for the sync's lock: not reading a half-written mirror
+    assert sink.arrived == []
+    env.platform.gate.set()
+    sync.join(10)
+    dunning.join(20)
+    assert isinstance(sync_result[0], dict), sync_result
+    assert sync_result[0]["payments"] == 1
+    summary = dunning_result[0]
+    assert isinstance(summary, dict), summary
+    assert summary["sent"] == 1
+    assert "stopped_now" not in summary  # planned on the synced mirror: I1 was never a candidate
+    assert [m.rcpt_tos for m in sink.arrived] == [["ar@globex.example"]]
+
+
+class _DisputedMeanwhile(InMemoryConnector):
+    """While the run re-reads I1, a collector records a dispute on it (another request, its own transaction)."""
+
+    engine: object = None
+
+    def get_invoice(self, invoice_id: str):  # type: ignore[no-untyped-def]
+        if invoice_id == "I1" and self.engine is not None:
+            with Session(self.engine) as other:  # type: ignore[arg-type]
+                row = other.scalar(select(Invoice).where(Invoice.remote_id == "I1"))
+                row.disputed, row.disputed_on = True, date(2026, 11, 9)
+                other.commit()
+            self.engine = None
+        return super().get_invoice(invoice_id)
+
+
+def test_the_last_look_before_sending_sees_a_dispute_committed_during_the_run(
+        app, db, ledger, mailer, smtp_server) -> None:  # noqa: F811
+    platform = _DisputedMeanwhile(tenant_remote_id="org-dun")
+    platform.seed(contacts=[contact("C1", "Acme Ltd", "ap@acme.example"),
+                            contact("C2", "Globex BV", "ar@globex.example")],
+                  invoices=[invoice("I1", "C1"), invoice("I2", "C2", "250.00")])
+    platform.engine = app.extensions["cashline_db"].engine
+    summary = run_dunning(db, ledger.tenant, platform, NOW, mailer)
+    assert "ap@acme.example" not in [m.rcpt_tos[0] for m in smtp_server.sink.arrived]
+    assert summary.get("sent", 0) == 1  # Globex only
+    db.expire_all()
+    assert db.scalar(select(DunningAction).where(DunningAction.exactly_once_key == "I1:overdue_7")) is None
