@@ -71,3 +71,36 @@ def test_an_impossible_date_in_where_is_a_4001_fault(api: Any, condition: str) -
     error = fault(api.query(f"SELECT * FROM Invoice WHERE {condition}"))
     assert error["code"] == "4001"
     assert "is not a valid date" in error["Detail"]
+
+
+# --- 3: dates in request bodies ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("field", "value", "code", "message"), [
+    ("TxnDate", "2026-13-01", "2070", "Invalid Date"),
+    ("TxnDate", "2026-02-30", "2070", "Invalid Date"),
+    ("DueDate", "tomorrow", "2060", "Invalid Date Format"),
+    ("DueDate", "2026-02-01junk", "2060", "Invalid Date Format"),
+    ("DueDate", 20260201, "2060", "Invalid Date Format"),
+])
+def test_an_invalid_body_date_is_refused_and_nothing_is_created(sandbox: QboSandbox, api: Any, field: str,
+                                                                value: Any, code: str, message: str) -> None:
+    before = len(sandbox.store.entities["Invoice"])
+    error = fault(api.post("invoice", {"CustomerRef": {"value": customer_id(sandbox)}, "Line": SALES_LINE,
+                                       field: value}))
+    assert (error["code"], error["Message"], error["element"]) == (code, message, field)
+    assert len(sandbox.store.entities["Invoice"]) == before
+
+
+def test_payment_and_update_dates_are_checked_the_same_way(sandbox: QboSandbox, api: Any) -> None:
+    error = fault(api.post("payment", {"CustomerRef": {"value": customer_id(sandbox)}, "TotalAmt": 1,
+                                       "TxnDate": "2026-02-29"}))
+    assert (error["code"], error["element"]) == ("2070", "TxnDate")
+    invoice = sandbox.store.all("Invoice")[0]
+    error = fault(api.post("invoice", {"Id": invoice["Id"], "SyncToken": invoice["SyncToken"], "sparse": True,
+                                       "DueDate": "31/12/2026"}))
+    assert (error["code"], error["element"]) == ("2060", "DueDate")
+
+
+def test_valid_dates_are_kept(sandbox: QboSandbox, api: Any) -> None:
+    made = api.post("invoice", {"CustomerRef": {"value": customer_id(sandbox)}, "Line": SALES_LINE,
+                                "TxnDate": "2028-02-29", "DueDate": "2028-03-31"}).json()["Invoice"]
+    assert (made["TxnDate"], made["DueDate"]) == ("2028-02-29", "2028-03-31")
