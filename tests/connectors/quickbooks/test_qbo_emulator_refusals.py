@@ -104,3 +104,27 @@ def test_valid_dates_are_kept(sandbox: QboSandbox, api: Any) -> None:
     made = api.post("invoice", {"CustomerRef": {"value": customer_id(sandbox)}, "Line": SALES_LINE,
                                 "TxnDate": "2028-02-29", "DueDate": "2028-03-31"}).json()["Invoice"]
     assert (made["TxnDate"], made["DueDate"]) == ("2028-02-29", "2028-03-31")
+
+
+# --- 4: requestid -----------------------------------------------------------------------------------
+def test_a_requestid_reused_on_another_endpoint_is_a_new_request(sandbox: QboSandbox, api: Any) -> None:
+    customer = customer_id(sandbox)
+    invoice = api.post("invoice", {"CustomerRef": {"value": customer}, "Line": SALES_LINE}, requestid="shared-1")
+    payment = api.post("payment", {"CustomerRef": {"value": customer}, "TotalAmt": 1}, requestid="shared-1")
+    assert "Invoice" in invoice.json()
+    assert "Payment" in payment.json()
+    assert "Invoice" not in payment.json()
+    assert payment.json()["Payment"]["Id"] in sandbox.store.entities["Payment"]
+    # The same endpoint still replays: no second invoice for a retried create.
+    again = api.post("invoice", {"CustomerRef": {"value": customer}, "Line": SALES_LINE}, requestid="shared-1")
+    assert again.content == invoice.content
+
+
+def test_a_requestid_reused_for_another_operation_is_a_new_request(sandbox: QboSandbox, api: Any) -> None:
+    made = api.post("invoice", {"CustomerRef": {"value": customer_id(sandbox)}, "Line": SALES_LINE},
+                    requestid="shared-2").json()["Invoice"]
+    voided = api.post("invoice", {"Id": made["Id"], "SyncToken": made["SyncToken"]}, operation="void",
+                      requestid="shared-2")
+    assert voided.status_code == 200
+    assert voided.json()["Invoice"]["PrivateNote"] == "Voided"
+    assert sandbox.store.entities["Invoice"][made["Id"]]["TotalAmt"] == 0
