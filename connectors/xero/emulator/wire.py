@@ -14,6 +14,7 @@ from typing import Any
 import simplejson
 
 from connectors.xero.emulator.chart import AccountRecord
+from connectors.xero.emulator.clock import stable_id
 from connectors.xero.emulator.records import (
     ZERO,
     AllocationRecord,
@@ -26,7 +27,7 @@ from connectors.xero.emulator.records import (
     OverpaymentRecord,
     PaymentRecord,
 )
-from connectors.xero.emulator.store import OrgStore, stable_id
+from connectors.xero.emulator.store import OrgStore
 
 _MS_DATE = re.compile(r"^/Date\((-?\d+)(?:[+-]\d{2}([0-5]\d))?\)/$")  # the offset's minutes are 00-59
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
