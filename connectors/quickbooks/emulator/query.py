@@ -296,8 +296,9 @@ _META_QUERYABLE = frozenset({"createtime", "lastupdatedtime"})
 # queryable" (seen from production for DepartmentRef and AcctNum; lines, linked transactions, custom fields
 # and tax detail are aggregates, never filterable). Not a full list of Intuit's unfilterable fields.
 _NOT_QUERYABLE = frozenset({"line", "linkedtxn", "customfield", "txntaxdetail", "departmentref", "acctnum"})
-# xs:date and xs:dateTime properties: a literal compared with one must be a real date, or QBO refuses the
-# statement instead of comparing it as text.
+# xs:date and xs:dateTime properties: a literal compared with one must be a real date. The emulator refuses
+# the statement (4001, where Intuit files every statement that parses but is invalid) rather than compare
+# '2026-02-30' as text and answer "no rows"; Intuit does not document the exact text of this fault.
 _DATES = frozenset({"txndate", "duedate", "shipdate", "openbalancedate", "openingbalancedate",
                     "metadata.createtime", "metadata.lastupdatedtime"})
 
