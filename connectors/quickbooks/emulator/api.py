@@ -230,7 +230,7 @@ def write(realm_id: str, entity: str) -> Response:
         raise faults.validation("Invalid requestid", f"requestid must be 1-{MAX_REQUEST_ID} characters",
                                 "2010", "requestid")
     with state.store.lock:  # check-act-remember must be atomic for requestid replay to be exact
-        key = f"{realm_id}:{request_id}"
+        key = _replay_key(realm_id, kind, request_id)
         if request_id and key in state.store.responses:
             cached = state.store.responses[key]
             return Response(cached.body, status=cached.status, mimetype="application/json")
@@ -241,3 +241,13 @@ def write(realm_id: str, entity: str) -> Response:
         if request_id:
             state.store.responses[key] = CachedResponse(response.status_code, response.get_data())
         return response
+
+
+def _replay_key(realm_id: str, kind: str, request_id: str | None) -> str:
+    # Intuit documents requestid as unique per company, and says nothing of the same id sent to another
+    # endpoint. Keyed on the realm alone, POST /payment would replay an earlier POST /invoice's answer: an
+    # Invoice body where the client asked for a Payment, which no QBO endpoint returns. So the key is the
+    # realm, the entity and the operation (create/update, void, delete): a replay only ever repeats the
+    # same kind of call.
+    operation = (request.args.get("operation") or request.args.get("include") or "").lower()
+    return f"{realm_id}:{kind}:{operation}:{request_id}"

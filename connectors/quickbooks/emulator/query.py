@@ -3,7 +3,8 @@
 ``SELECT * | COUNT(*) FROM Entity [WHERE cond AND cond ...] [ORDERBY field [ASC|DESC], ...]
 [STARTPOSITION n] [MAXRESULTS n]``; conditions are ``field op value`` (=, !=, <, <=, >, >=), ``LIKE``
 with ``%`` only, and ``IN (...)``. No OR, JOIN or GROUP BY, as in QBO. MAXRESULTS over 1000, an unknown
-entity and a WHERE on a property the entity lacks are refused (4001).
+entity, a WHERE or ORDERBY on a property the entity lacks or QBO does not query on, and a date literal that
+is not a date are refused (4001).
 """
 
 from __future__ import annotations
@@ -286,25 +287,56 @@ PROPERTIES: dict[str, frozenset[str]] = {kind: frozenset(name.lower() for name i
         "IncludeInAnnualTPAR"),
     "Deposit": _TXN + _WORDS("DepositToAccountRef CashBack GlobalTaxCalculation TotalAmt HomeTotalAmt DepositEx"),
 }.items()}
-# ModificationMetaData, the one nested type queries reach into (MetaData.LastUpdatedTime).
+# ModificationMetaData, the one nested type queries reach into (MetaData.LastUpdatedTime); QBO filters and
+# sorts on its two timestamps only.
 _META = frozenset(n.lower() for n in _WORDS("CreatedByRef CreateTime LastModifiedByRef LastUpdatedTime "
                                             "LastChangedInQB Synchronized"))
+_META_QUERYABLE = frozenset({"createtime", "lastupdatedtime"})
+# Properties the entities have that QBO will not filter or sort on: it answers 4001 "property 'X' is not
+# queryable" (seen from production for DepartmentRef and AcctNum; lines, linked transactions, custom fields
+# and tax detail are aggregates, never filterable). Not a full list of Intuit's unfilterable fields.
+_NOT_QUERYABLE = frozenset({"line", "linkedtxn", "customfield", "txntaxdetail", "departmentref", "acctnum"})
+# xs:date and xs:dateTime properties: a literal compared with one must be a real date. The emulator refuses
+# the statement (4001, where Intuit files every statement that parses but is invalid) rather than compare
+# '2026-02-30' as text and answer "no rows"; Intuit does not document the exact text of this fault.
+_DATES = frozenset({"txndate", "duedate", "shipdate", "openbalancedate", "openingbalancedate",
+                    "metadata.createtime", "metadata.lastupdatedtime"})
 
 
 def bind(query: Query, known: tuple[str, ...]) -> str:
-    """The canonical name of ``query.entity`` (case-insensitive, as QBO), its WHERE checked against it.
+    """The canonical name of ``query.entity`` (case-insensitive, as QBO), its WHERE and ORDERBY checked
+    against it.
 
-    An entity outside ``known`` or a condition on a property the entity does not have is a 4001
-    QueryValidationError, as QBO answers both.
+    An entity outside ``known``, a property (dotted path included) the entity does not have, one QBO does
+    not query on, or a date literal that is not a date is a 4001 QueryValidationError, as QBO answers.
     """
     kind = next((k for k in known if k.lower() == query.entity.lower()), None)
     if kind is None:
         raise faults.query_invalid(f"Metadata not found for Entity: {query.entity}")
     properties = PROPERTIES.get(kind)
+    if properties is None:
+        return kind
+    for name in [c.field for c in query.conditions] + [name for name, _ in query.order]:
+        _check_property(kind, name, properties)
     for cond in query.conditions:
-        head, _, tail = cond.field.lower().partition(".")
-        known_here = properties is None or (head in properties and (head != "metadata" or not tail
-                                                                    or tail.partition(".")[0] in _META))
-        if not known_here:
-            raise faults.query_invalid(f"Property {cond.field} not found for Entity {kind}")
+        _check_dates(cond)
     return kind
+
+
+def _check_property(kind: str, path: str, properties: frozenset[str]) -> None:
+    head, *rest = path.lower().split(".")
+    # Only MetaData has children a query can name; CustomerRef compares on its value without one.
+    exists = head in properties and (not rest or (head == "metadata" and len(rest) == 1 and rest[0] in _META))
+    if not exists:
+        raise faults.query_invalid(f"Property {path} not found for Entity {kind}")
+    if head in _NOT_QUERYABLE or (head == "metadata" and (not rest or rest[0] not in _META_QUERYABLE)):
+        raise faults.query_invalid(f"property '{path}' is not queryable")
+
+
+def _check_dates(cond: Condition) -> None:
+    if cond.field.lower() not in _DATES or cond.op == "LIKE":
+        return
+    for value in cond.values:
+        # CURRENT_DATE is QBO's documented keyword for today (unquoted); the emulator does not evaluate it.
+        if value.upper() != "CURRENT_DATE" and _as_time(value) is None:
+            raise faults.query_invalid(f"'{value}' is not a valid date for {cond.field}")

@@ -3,12 +3,16 @@ sales lines (each fault carries QBO's code and element)."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from connectors.quickbooks.emulator import faults
 from connectors.quickbooks.emulator.store import Entity
+
+# xs:date's lexical form: the day, then an optional zone; no time, no trailing text.
+_XS_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:Z|[+-]\d{2}:\d{2})?$")
 
 # Finance.xsd LineDetailTypeEnum: any other DetailType fails to deserialise at QBO.
 LINE_DETAIL_TYPES = ("PaymentLineDetail", "DiscountLineDetail", "TaxLineDetail", "SalesItemLineDetail",
@@ -39,14 +43,19 @@ def money_exact(value: Any, element: str) -> Decimal:
 
 
 def parse_date(value: Any, element: str) -> str | None:
-    """A YYYY-MM-DD string, or None for absent/empty (the SDK sends "" for unset dates)."""
+    """An xs:date (YYYY-MM-DD, optionally with a zone), or None for absent/empty (the SDK sends "" for unset
+    dates). QBO answers 2060 for text that is not a date at all and 2070 for a date that does not exist."""
     if value in (None, ""):
         return None
+    match = _XS_DATE.match(value) if isinstance(value, str) else None
+    if match is None:
+        raise faults.validation("Invalid Date Format", f"{element}: {value!r} is not in the format "
+                                "YYYY-MM-DD", "2060", element)
     try:
-        return date.fromisoformat(str(value)[:10]).isoformat()
+        return date(*(int(part) for part in match.groups())).isoformat()
     except ValueError:
-        raise faults.validation("Invalid Date", f"{element}: {value!r} is not a date", "2030",
-                                element) from None
+        raise faults.validation("Invalid Date", f"The date value must be a valid value. Supplied value:{value}",
+                                "2070", element) from None
 
 
 def detail_type(line: Any, supported: tuple[str, ...]) -> str:

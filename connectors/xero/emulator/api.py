@@ -10,6 +10,7 @@ from typing import Any
 from flask import Blueprint, Response, request
 
 from connectors.xero.emulator import wire
+from connectors.xero.emulator.errors import UnknownEntityError, XeroValidationError, lookup
 from connectors.xero.emulator.listing import id_list, select
 from connectors.xero.emulator.payloads import (
     API_ROOT,
@@ -36,14 +37,8 @@ from connectors.xero.emulator.records import (
     InvoiceRecord,
     PaymentRecord,
 )
-from connectors.xero.emulator.store import (
-    OrgStore,
-    UnknownEntityError,
-    XeroValidationError,
-    check_contact_status,
-    invoice_edits,
-    lookup,
-)
+from connectors.xero.emulator.rules import check_contact_status, invoice_edits
+from connectors.xero.emulator.store import OrgStore
 from connectors.xero.emulator.where import WhereError
 
 

@@ -14,11 +14,12 @@ from connectors.sandbox.generator import generate_company
 from connectors.sandbox.limits import Decision, Limits, RateLimiter
 from connectors.xero.emulator.api import accounting_blueprint
 from connectors.xero.emulator.bank_api import banking_blueprint
+from connectors.xero.emulator.clock import Clock
 from connectors.xero.emulator.hooks import DEFAULT_SCHEDULE, WebhookHub
 from connectors.xero.emulator.identity import AppRegistration, IdentityState, identity_blueprint, problem
 from connectors.xero.emulator.payloads import validation_error
 from connectors.xero.emulator.seed import build_store
-from connectors.xero.emulator.store import Clock, OrgStore
+from connectors.xero.emulator.store import OrgStore
 
 API_PREFIX = "/api.xro/2.0"
 XERO_LIMITS = Limits(per_minute=60, per_day=5000, concurrent=5)

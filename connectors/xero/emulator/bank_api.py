@@ -11,9 +11,10 @@ from flask import Blueprint, Response
 
 from connectors.xero.emulator import wire
 from connectors.xero.emulator.api import install_error_handlers, read_routes
+from connectors.xero.emulator.errors import XeroValidationError
 from connectors.xero.emulator.payloads import API_ROOT, CENT, date_field, envelope, money, ref_id, write
 from connectors.xero.emulator.records import BankTransactionRecord, LineItemRecord
-from connectors.xero.emulator.store import OrgStore, XeroValidationError
+from connectors.xero.emulator.store import OrgStore
 
 
 def banking_blueprint(store: OrgStore) -> Blueprint:

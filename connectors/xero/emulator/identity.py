@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, jsonify, redirect, render_template_string, request
 
 from connectors.sandbox.openid import IdTokenSigner
-from connectors.xero.emulator.store import Clock
+from connectors.xero.emulator.clock import Clock
 
 CODE_TTL = timedelta(minutes=5)
 JWKS_PATH = "/.well-known/openid-configuration/jwks"  # where Xero publishes its signing keys

@@ -13,7 +13,8 @@ from typing import Any, TypeVar
 from flask import Response, request
 
 from connectors.xero.emulator import wire
-from connectors.xero.emulator.store import OrgStore, XeroValidationError
+from connectors.xero.emulator.errors import XeroValidationError
+from connectors.xero.emulator.store import OrgStore
 
 R = TypeVar("R")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time
 
 from connectors.sandbox.generator import CURRENCY_WEIGHTS, SandboxCompany, SandboxInvoice
+from connectors.xero.emulator.clock import Clock, stable_id
 from connectors.xero.emulator.records import (
     AllocationRecord,
     ContactRecord,
@@ -12,7 +13,7 @@ from connectors.xero.emulator.records import (
     InvoiceRecord,
     PaymentRecord,
 )
-from connectors.xero.emulator.store import Clock, OrgStore, stable_id
+from connectors.xero.emulator.store import OrgStore
 
 
 def _noon(day: date) -> datetime:

@@ -1,20 +1,23 @@
-"""The emulated organisation: its entities and the business rules Xero applies when they change.
+"""The emulated organisation: its entities, and every change to them.
 
 Every mutation goes through a method here so the derived amounts, statuses, UpdatedDateUTC and the
-webhook events stay consistent, whichever endpoint (or test helper) caused it.
+webhook events stay consistent, whichever endpoint (or test helper) caused it. The rules that need no
+store are in ``rules``, document numbering in ``numbering``, the errors in ``errors`` and the clock and
+seeded ids in ``clock``.
 """
 
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from decimal import Decimal
-from typing import TypeVar
 
-from connectors.xero.emulator.chart import AR_CODE, AccountRecord, default_chart
+from connectors.xero.emulator.chart import AccountRecord, default_chart
+from connectors.xero.emulator.clock import Clock, stable_id
+from connectors.xero.emulator.errors import UnknownEntityError, XeroValidationError, lookup
+from connectors.xero.emulator.numbering import invoice_number_taken, next_credit_number, next_invoice_number
 from connectors.xero.emulator.records import (
     ZERO,
     AllocationRecord,
@@ -27,44 +30,18 @@ from connectors.xero.emulator.records import (
     OverpaymentRecord,
     PaymentRecord,
 )
+from connectors.xero.emulator.rules import (
+    allocation_problems,
+    check_contact_status,
+    check_editable,
+    check_status_change,
+    invoice_edits,
+    overpayment_lines,
+    settle,
+)
 
 # (eventCategory, resourceId, eventType): what a Xero webhook announces.
 ChangeListener = Callable[[str, str, str], None]
-
-
-class XeroValidationError(Exception):
-    """A business-rule failure, answered as Xero's 400 ValidationException."""
-
-    def __init__(self, *messages: str, element: dict[str, object] | None = None) -> None:
-        super().__init__("; ".join(messages))
-        self.messages = list(messages)
-        self.element = element or {}
-
-
-class UnknownEntityError(LookupError):
-    """No such entity in this organisation: answered as Xero's 404."""
-
-
-class Clock:
-    """Wall clock with an adjustable offset so tests can make tokens expire without sleeping."""
-
-    def __init__(self, offset: timedelta = timedelta(0)) -> None:
-        self.offset = offset
-
-    def now(self) -> datetime:
-        """The emulator's current time (UTC, millisecond precision)."""
-        # Millisecond precision: that is all /Date(ms)/ carries, so If-Modified-Since round-trips.
-        moment = datetime.now(UTC) + self.offset
-        return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
-
-    def advance(self, seconds: float) -> None:
-        """Move the clock forward by ``seconds``."""
-        self.offset += timedelta(seconds=seconds)
-
-
-def stable_id(seed: int, kind: str, local_id: str) -> str:
-    """A UUID derived from the seed, so the same seed gives the same ids on every run."""
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"cashline-xero-emulator/{seed}/{kind}/{local_id}"))
 
 
 @dataclass
@@ -132,13 +109,6 @@ class OrgStore:
         if code is not None and code not in self.currencies:
             raise XeroValidationError(f"Organisation is not subscribed to currency {code}")
 
-    def _settle(self, inv: InvoiceRecord, on: date) -> None:
-        # Xero flips AUTHORISED <-> PAID as the amount due reaches or leaves zero.
-        if inv.status == "AUTHORISED" and inv.amount_due <= ZERO:
-            inv.status, inv.fully_paid_on = "PAID", on
-        elif inv.status == "PAID" and inv.amount_due > ZERO:
-            inv.status, inv.fully_paid_on = "AUTHORISED", None
-
     # --- contacts ------------------------------------------------------------------------
     def create_contact(self, name: str, email: str | None = None, currency: str | None = None) -> ContactRecord:
         """Add a customer contact."""
@@ -205,22 +175,14 @@ class OrgStore:
             raise XeroValidationError("Invoice total must be greater than zero.")
         if due < issue:
             raise XeroValidationError("Due date must not be earlier than the invoice date.")
-        if number and (number.lower() in claimed or self._invoice_number_taken(number)):
+        if number and (number.lower() in claimed or invoice_number_taken(self.invoices, number)):
             raise XeroValidationError("Invoice # must be unique.")
         return contact
-
-    def _invoice_number_taken(self, number: str) -> bool:
-        # Xero keeps sales invoice numbers unique (case aside); a deleted invoice gives its number up.
-        wanted = number.lower()
-        return any(i.number.lower() == wanted and i.status != "DELETED" for i in self.invoices.values())
 
     def next_invoice_number(self, reserved: Collection[str] = ()) -> str:
         """The next automatic invoice number, skipping numbers already chosen by hand and the (lower-cased)
         ``reserved`` ones that earlier elements of the same batch will take."""
-        n = len(self.invoices) + 1
-        while self._invoice_number_taken(f"INV-{n:06d}") or f"inv-{n:06d}" in reserved:
-            n += 1
-        return f"INV-{n:06d}"
+        return next_invoice_number(self.invoices, reserved)
 
     def update_invoice(self, invoice_id: str, *, status: str | None = None, due_date: date | None = None,
                        reference: str | None = None, sent: bool | None = None) -> InvoiceRecord:
@@ -251,17 +213,8 @@ class OrgStore:
         """
         current = current or inv.status
         if edits:
-            _check_editable(inv, current, edits)
-        if not status or status == current:
-            return
-        allowed = {"DRAFT": {"SUBMITTED", "AUTHORISED", "DELETED"}, "SUBMITTED": {"AUTHORISED", "DELETED", "DRAFT"},
-                   "AUTHORISED": {"VOIDED"}}
-        if status not in allowed.get(current, set()):
-            raise XeroValidationError(f"Invoice not of valid status for modification to {status}.",
-                                      element={"InvoiceID": inv.id})
-        if status == "VOIDED" and (inv.amount_paid > ZERO or inv.allocations):
-            raise XeroValidationError("This document cannot be edited as it has a payment or credit "
-                                      "note allocated to it.", element={"InvoiceID": inv.id})
+            check_editable(inv, current, edits)
+        check_status_change(inv, status, current)
 
     def add_history(self, invoice_id: str, details: str) -> HistoryRecord:
         """Append a note to the invoice's history and notes."""
@@ -288,7 +241,7 @@ class OrgStore:
             self.payments[pay.id] = pay
             inv.payments.append(pay)
             inv.updated = now
-            self._settle(inv, on)
+            settle(inv, on)
         self._emit("INVOICE", inv.id, "UPDATE")
         return pay
 
@@ -318,7 +271,7 @@ class OrgStore:
             inv = self.invoice(pay.invoice_id)
             now = self.clock.now()
             pay.status, pay.updated, inv.updated = "DELETED", now, now
-            self._settle(inv, pay.date)
+            settle(inv, pay.date)
         self._emit("INVOICE", inv.id, "UPDATE")
         return pay
 
@@ -329,9 +282,9 @@ class OrgStore:
         """Raise a sales credit note (ACCRECCREDIT)."""
         with self.lock:
             contact = self.check_new_credit_note(contact_id, total, status=status, currency=currency)
-            rec = CreditNoteRecord(self.new_id("creditnote"), number or self._next_credit_number(), contact.id,
-                                   currency or contact.currency, on, total, self.clock.now(),
-                                   reference=reference, status=status)
+            number = number or next_credit_number(self.credit_notes)
+            rec = CreditNoteRecord(self.new_id("creditnote"), number, contact.id, currency or contact.currency, on,
+                                   total, self.clock.now(), reference=reference, status=status)
             self.credit_notes[rec.id] = rec
         self._emit("CREDITNOTE", rec.id, "CREATE")
         return rec
@@ -361,7 +314,7 @@ class OrgStore:
             note.updated = inv.updated = now
             if note.remaining == ZERO:
                 note.status = "PAID"
-            self._settle(inv, on)
+            settle(inv, on)
         self._emit("INVOICE", inv.id, "UPDATE")
         self._emit("CREDITNOTE", note.id, "UPDATE")
         return alloc
@@ -373,17 +326,9 @@ class OrgStore:
         ``note_used`` and ``invoice_used`` are what earlier elements of the same batch take from the note
         and apply to the invoice, so a batch can be checked in full before any of it is saved.
         """
-        problems = _allocation_problems(note, inv, amount, note_used, invoice_used)
+        problems = allocation_problems(note, inv, amount, note_used, invoice_used)
         if problems:
             raise XeroValidationError(*problems, element={"CreditNoteID": note.id})
-
-    def _next_credit_number(self) -> str:
-        # Seeded notes are numbered after their invoice, so count upwards until a number is free.
-        taken = {n.number for n in self.credit_notes.values()}
-        n = len(taken) + 1
-        while f"CN-{n:06d}" in taken:
-            n += 1
-        return f"CN-{n:06d}"
 
     # --- bank transactions and overpayments ------------------------------------------------
     def bank_account(self, code: str) -> AccountRecord:
@@ -430,19 +375,13 @@ class OrgStore:
         self.check_currency(currency)
         self.bank_account(bank_account_code)
         if kind == "RECEIVE-OVERPAYMENT":
-            lines = self._overpayment_lines(lines)
+            lines = overpayment_lines(lines)
         else:
             for line in lines:
                 self.line_account(line.account_code)
         if sum((line.amount for line in lines), ZERO) <= ZERO:
             raise XeroValidationError("The total must be greater than zero.")
         return contact, lines
-
-    def _overpayment_lines(self, lines: list[LineItemRecord]) -> list[LineItemRecord]:
-        # Xero: an overpayment has a single line, coded to Accounts Receivable by Xero itself.
-        if len(lines) != 1:
-            raise XeroValidationError("An overpayment must have exactly one line item.")
-        return [LineItemRecord(lines[0].description, lines[0].amount, AR_CODE)]
 
     def overpayment(self, overpayment_id: str) -> OverpaymentRecord:
         """The overpayment with this id (raises UnknownEntityError)."""
@@ -453,60 +392,3 @@ class OrgStore:
             return self.contact(contact_id)
         except UnknownEntityError:
             raise XeroValidationError("The contact could not be found.") from None
-
-
-R = TypeVar("R")
-
-
-# What a PAID invoice still takes: marking it sent does not touch the amounts a payment settled.
-PAID_EDITABLE = frozenset({"SentToContact"})
-
-
-def invoice_edits(due_date: date | None, reference: str | None, sent: bool | None) -> set[str]:
-    """The invoice fields an update sets (by their Xero names)."""
-    given = {"DueDate": due_date, "Reference": reference, "SentToContact": sent}
-    return {name for name, value in given.items() if value is not None}
-
-
-def _check_editable(inv: InvoiceRecord, status: str, edits: Collection[str]) -> None:
-    # A voided or deleted invoice is closed for good; a paid one is locked by its payments and credit
-    # notes until they are removed (a part-paid AUTHORISED one still takes a new due date or reference).
-    if status in ("VOIDED", "DELETED"):
-        raise XeroValidationError("Invoice not of valid status for modification", element={"InvoiceID": inv.id})
-    if status == "PAID" and set(edits) - PAID_EDITABLE:
-        raise XeroValidationError("This document cannot be edited as it has a payment or credit note "
-                                  "allocated to it.", element={"InvoiceID": inv.id})
-
-
-def check_contact_status(status: str | None) -> None:
-    """Raise XeroValidationError unless ``status`` is one a contact can be given (None: unchanged)."""
-    if status is not None and status not in ("ACTIVE", "ARCHIVED"):
-        raise XeroValidationError(f"ContactStatus {status} is not valid.")
-
-
-def lookup(table: dict[str, R], entity_id: str) -> R:
-    """Xero ids are GUIDs matched case-insensitively; an unknown one raises UnknownEntityError."""
-    try:
-        return table[entity_id.lower()]
-    except KeyError:
-        raise UnknownEntityError(entity_id) from None
-
-
-def _allocation_problems(note: CreditNoteRecord, inv: InvoiceRecord, amount: Decimal, note_used: Decimal = ZERO,
-                         invoice_used: Decimal = ZERO) -> list[str]:
-    problems = []
-    if note.status != "AUTHORISED":
-        problems.append("Credit note not of valid status for allocation")
-    if inv.status != "AUTHORISED":
-        problems.append("Invoice not of valid status for modification")
-    if note.contact_id != inv.contact_id:
-        problems.append("The credit note and the invoice must belong to the same contact")
-    if note.currency != inv.currency:
-        problems.append("The credit note and the invoice must have the same currency")
-    if amount <= ZERO:
-        problems.append("Allocation amount must be greater than zero")
-    if note_used + amount > note.remaining:
-        problems.append("The amount being applied exceeds the remaining credit on the credit note")
-    if invoice_used + amount > inv.amount_due:
-        problems.append("The amount being applied exceeds the amount outstanding on the invoice")
-    return problems

@@ -7,13 +7,14 @@ compare them; ``encode`` then renders dates as ``/Date(ms+0000)/`` and drops nul
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
 import simplejson
 
 from connectors.xero.emulator.chart import AccountRecord
+from connectors.xero.emulator.clock import stable_id
 from connectors.xero.emulator.records import (
     ZERO,
     AllocationRecord,
@@ -26,9 +27,10 @@ from connectors.xero.emulator.records import (
     OverpaymentRecord,
     PaymentRecord,
 )
-from connectors.xero.emulator.store import OrgStore, stable_id
+from connectors.xero.emulator.store import OrgStore
 
-_MS_DATE = re.compile(r"^/Date\((-?\d+)([+-]\d{4})?\)/$")
+_MS_DATE = re.compile(r"^/Date\((-?\d+)(?:[+-]\d{2}([0-5]\d))?\)/$")  # the offset's minutes are 00-59
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2}):(\d{2})(?:\.\d+)?)?$")
 
 
@@ -49,15 +51,16 @@ def iso_string(value: date | datetime) -> str:
 
 
 def parse_request_date(value: Any) -> date:
-    """Accept ``YYYY-MM-DD``, ``YYYY-MM-DDThh:mm:ss`` or ``/Date(ms)/``, as Xero does."""
-    if isinstance(value, str):
-        if m := _MS_DATE.match(value):
-            return datetime.fromtimestamp(int(m.group(1)) / 1000, UTC).date()
-        if m := _ISO_DATE.match(value):
-            try:
-                return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
-            except ValueError:
-                pass
+    """Accept ``YYYY-MM-DD``, ``YYYY-MM-DDThh:mm:ss`` or ``/Date(ms[+hhmm])/``, as Xero does; a day, hour or
+    instant that does not exist is a BadDateError (the ms form's offset does not move the UTC instant)."""
+    try:
+        if isinstance(value, str) and (m := _MS_DATE.match(value)):
+            return (_EPOCH + timedelta(milliseconds=int(m.group(1)))).date()
+        if isinstance(value, str) and (m := _ISO_DATE.match(value)):
+            year, month, day, hour, minute, second = (int(part) for part in m.groups(default="0"))
+            return datetime(year, month, day, hour, minute, second).date()
+    except (ValueError, OverflowError):
+        pass  # an impossible calendar date or time, or an instant past year 9999
     raise BadDateError(f"The date '{value}' is not a valid date.")
 
 

@@ -10,8 +10,9 @@ import pytest
 
 from connectors.sandbox.generator import generate_company
 from connectors.xero.emulator import wire
+from connectors.xero.emulator.errors import XeroValidationError
 from connectors.xero.emulator.seed import build_store
-from connectors.xero.emulator.store import OrgStore, XeroValidationError
+from connectors.xero.emulator.store import OrgStore
 from connectors.xero.emulator.where import WhereError, compile_where
 
 RECORD: dict[str, Any] = {
