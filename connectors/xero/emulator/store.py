@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import TypeVar
 
+from connectors.sandbox.fx import NoRateError, day_rate, quantize_rate
 from connectors.xero.emulator.chart import AR_CODE, AccountRecord, default_chart
 from connectors.xero.emulator.records import (
     ZERO,
@@ -62,6 +63,11 @@ class Clock:
         self.offset += timedelta(seconds=seconds)
 
 
+# The country an organisation with this base currency is most likely in (GET /Organisation CountryCode).
+COUNTRY_OF_CURRENCY = {"GBP": "GB", "USD": "US", "EUR": "IE", "NZD": "NZ", "AUD": "AU", "CAD": "CA",
+                       "ZAR": "ZA", "CHF": "CH", "JPY": "JP"}
+
+
 def stable_id(seed: int, kind: str, local_id: str) -> str:
     """A UUID derived from the seed, so the same seed gives the same ids on every run."""
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"cashline-xero-emulator/{seed}/{kind}/{local_id}"))
@@ -73,6 +79,9 @@ class OrgStore:
     name: str
     seed: int
     base_currency: str = "GBP"
+    # ISO 3166 country of the organisation (GET /Organisation CountryCode); by default its base
+    # currency's country.
+    country_code: str = ""
     clock: Clock = field(default_factory=Clock)
     contacts: dict[str, ContactRecord] = field(default_factory=dict)
     invoices: dict[str, InvoiceRecord] = field(default_factory=dict)
@@ -90,6 +99,7 @@ class OrgStore:
 
     def __post_init__(self) -> None:
         self.currencies.add(self.base_currency)
+        self.country_code = self.country_code or COUNTRY_OF_CURRENCY.get(self.base_currency, "GB")
 
     # --- helpers -------------------------------------------------------------------------
     def new_id(self, kind: str) -> str:
@@ -178,21 +188,24 @@ class OrgStore:
     # --- invoices ------------------------------------------------------------------------
     def create_invoice(self, contact_id: str, issue: date, due: date, total: Decimal, *,
                        number: str | None = None, status: str = "AUTHORISED", reference: str | None = None,
-                       currency: str | None = None, description: str = "Services") -> InvoiceRecord:
+                       currency: str | None = None, description: str = "Services",
+                       currency_rate: Decimal | None = None) -> InvoiceRecord:
         """Raise a sales (ACCREC) invoice with one line."""
         with self.lock:
             contact = self.check_new_invoice(contact_id, issue, due, total, status=status, number=number,
-                                             currency=currency)
+                                             currency=currency, currency_rate=currency_rate)
+            code = currency or contact.currency
             rec = InvoiceRecord(self.new_id("invoice"), number or self.next_invoice_number(), contact.id,
-                                currency or contact.currency, issue, due, total, self.clock.now(),
-                                status=status, reference=reference, description=description)
+                                code, issue, due, total, self.clock.now(),
+                                status=status, reference=reference, description=description,
+                                currency_rate=self.invoice_rate(code, issue, currency_rate))
             self.invoices[rec.id] = rec
         self._emit("INVOICE", rec.id, "CREATE")
         return rec
 
     def check_new_invoice(self, contact_id: str, issue: date, due: date, total: Decimal, *, status: str,
                           number: str | None = None, currency: str | None = None,
-                          claimed: Collection[str] = ()) -> ContactRecord:
+                          currency_rate: Decimal | None = None, claimed: Collection[str] = ()) -> ContactRecord:
         """The invoice's contact, or XeroValidationError if such an invoice cannot be raised.
 
         ``claimed`` holds the (lower-cased) invoice numbers earlier elements of the same batch take.
@@ -201,6 +214,7 @@ class OrgStore:
         if status not in ("DRAFT", "SUBMITTED", "AUTHORISED"):
             raise XeroValidationError(f"Invoice status {status} is not valid for a new invoice.")
         self.check_currency(currency)
+        self.invoice_rate(currency or contact.currency, issue, currency_rate)
         if total <= ZERO:
             raise XeroValidationError("Invoice total must be greater than zero.")
         if due < issue:
@@ -208,6 +222,21 @@ class OrgStore:
         if number and (number.lower() in claimed or self._invoice_number_taken(number)):
             raise XeroValidationError("Invoice # must be unique.")
         return contact
+
+    def invoice_rate(self, currency: str, issue: date, given: Decimal | None) -> Decimal:
+        """The CurrencyRate an invoice in ``currency`` raised on ``issue`` carries: 1 in the base currency
+        (whatever was sent), else the rate sent, else the day rate (Xero takes XE.com's for the invoice
+        date). Raises XeroValidationError for a rate that is not positive."""
+        if currency == self.base_currency:
+            return Decimal("1")
+        if given is not None:
+            if given <= ZERO:
+                raise XeroValidationError("The currency rate must be greater than zero.")
+            return quantize_rate(given)
+        try:
+            return day_rate(self.base_currency, currency, issue)
+        except NoRateError:
+            raise XeroValidationError(f"No exchange rate is available for {currency} in this emulator.") from None
 
     def _invoice_number_taken(self, number: str) -> bool:
         # Xero keeps sales invoice numbers unique (case aside); a deleted invoice gives its number up.
