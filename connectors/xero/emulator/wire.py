@@ -239,6 +239,9 @@ def currency(code: str) -> dict[str, Any]:
 
 # Xero's organisation "Version" (its tax/edition flavour) per country; everything else is GLOBAL.
 _VERSIONS = {"GB": "UK", "US": "US", "AU": "AU", "NZ": "NZ"}
+# Xero's Windows-style time zone names (the spec's TimeZone enum), per country; GMT otherwise.
+_TIMEZONES = {"US": "EASTERNSTANDARDTIME", "AU": "AUSEASTERNSTANDARDTIME", "NZ": "NEWZEALANDSTANDARDTIME",
+              "ZA": "SOUTHAFRICASTANDARDTIME", "JP": "TOKYOSTANDARDTIME"}
 
 
 def organisation(store: OrgStore) -> dict[str, Any]:
@@ -250,7 +253,7 @@ def organisation(store: OrgStore) -> dict[str, Any]:
         "OrganisationStatus": "ACTIVE", "FinancialYearEndDay": 31, "FinancialYearEndMonth": 3,
         "SalesTaxBasis": "ACCRUALS", "SalesTaxPeriod": "QUARTERLY", "DefaultSalesTax": "Tax Exclusive",
         "DefaultPurchasesTax": "Tax Exclusive", "CreatedDateUTC": datetime(2020, 1, 1, tzinfo=UTC),
-        "OrganisationEntityType": "COMPANY", "Timezone": "GMTSTANDARDTIME",
+        "OrganisationEntityType": "COMPANY", "Timezone": _TIMEZONES.get(store.country_code, "GMTSTANDARDTIME"),
         "ShortCode": "!" + store.tenant_id.replace("-", "")[:5], "OrganisationID": store.tenant_id,
         "Edition": "BUSINESS", "Class": "PREMIUM", "Addresses": [], "Phones": [], "ExternalLinks": [],
         "PaymentTerms": {},

@@ -30,6 +30,7 @@ def test_organisation_follows_the_base_currency(sandbox: XeroSandbox, api: reque
     sandbox.store.base_currency, sandbox.store.country_code = "NZD", "NZ"
     org = api.get(sandbox.api_url("/Organisation")).json()["Organisations"][0]
     assert (org["BaseCurrency"], org["CountryCode"], org["Version"]) == ("NZD", "NZ", "NZ")
+    assert org["Timezone"] == "NEWZEALANDSTANDARDTIME"
 
 
 @pytest.mark.parametrize(("headers", "status"), [
