@@ -94,6 +94,11 @@ class AccountingConnector(abc.ABC):
             deleted={},
         )
 
+    def get_home_currency(self) -> str | None:
+        """The ISO 4217 currency the organisation keeps its books in (Xero BaseCurrency, QBO
+        HomeCurrency); None when the platform does not say. Invoice rates convert into it."""
+        return None
+
     @abc.abstractmethod
     def get_invoice(self, invoice_id: str) -> Invoice:
         """One invoice, fresh from the platform (raises NotFoundError)."""

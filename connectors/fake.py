@@ -60,6 +60,8 @@ class InMemoryConnector(AccountingConnector):
         self._idempotent: dict[str, Any] = {}
         self._failures: list[ConnectorError] = []
         self._counter = 0
+        # The organisation's home currency, as the platforms report it (the emulators' companies: GBP).
+        self.home_currency: str | None = "GBP"
 
     # --- test helpers ------------------------------------------------------------------------
     def seed(self, *, contacts: list[Contact] = (), invoices: list[Invoice] = (),  # type: ignore[assignment]
@@ -100,6 +102,11 @@ class InMemoryConnector(AccountingConnector):
 
     def list_credit_notes(self, *, modified_since: datetime | None = None) -> Iterator[CreditNote]:
         return self._changed(self.credit_notes, modified_since)
+
+    def get_home_currency(self) -> str | None:
+        """The home currency set on the fake (``home_currency``). Not a call that fails: queued failures
+        stay for the reads they were meant for."""
+        return self.home_currency
 
     def get_invoice(self, invoice_id: str) -> Invoice:
         self._call()

@@ -64,3 +64,29 @@ def test_migration_files_follow_naming_convention() -> None:
         assert len(parts[0]) == 8, name  # YYYYMMDD
         assert parts[0].isdigit(), name
         assert len(parts) >= 4, f"{name} needs a slug"
+
+
+def test_0009_adds_an_empty_home_rate_and_keeps_invoices(empty_database_url: str) -> None:
+    """Invoices mirrored before 0009 keep every value and have no rate (the next sync brings it); the
+    downgrade drops only the column."""
+    migrate.upgrade(empty_database_url, "0008_webhook_not_before")
+    engine = make_engine(empty_database_url)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO tenants (id, platform, remote_id, name, status, settings, created_at, "
+                          "updated_at) VALUES (1, 'fake', 't', 'T', 'connected', '{}', CURRENT_TIMESTAMP, "
+                          "CURRENT_TIMESTAMP)"))
+        conn.execute(text("INSERT INTO invoices (id, tenant_id, remote_id, number, currency, issue_date, due_date, "
+                          "total, amount_due, amount_paid, amount_credited, status, sent, disputed, created_at, "
+                          "updated_at) VALUES (1, 1, 'r1', 'INV-1', 'JPY', '2026-11-01', '2026-12-01', 10000, "
+                          "10000, 0, 0, 'open', false, false, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+    migrate.upgrade(empty_database_url, "0009_invoice_home_rate")
+    with engine.begin() as conn:
+        row = conn.execute(text("SELECT number, amount_due, home_rate FROM invoices")).one()
+        assert (row.number, float(row.amount_due), row.home_rate) == ("INV-1", 10000.0, None)
+        conn.execute(text("UPDATE invoices SET home_rate = 0.0052493438"))
+        assert str(conn.execute(text("SELECT home_rate FROM invoices")).scalar_one()).startswith("0.0052493438")
+    migrate.downgrade(empty_database_url, "0008_webhook_not_before")
+    assert "home_rate" not in {c["name"] for c in inspect(engine).get_columns("invoices")}
+    with engine.begin() as conn:
+        assert conn.execute(text("SELECT number FROM invoices")).scalar_one() == "INV-1"
+    engine.dispose()

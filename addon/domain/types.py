@@ -83,6 +83,9 @@ class Invoice:
     billing_email: str | None = None
     online_url: str | None = None
     note: str | None = None
+    # Units of the tenant's home (base) currency per 1 unit of ``currency``, as the platform recorded it
+    # on the invoice (QBO ExchangeRate; Xero's CurrencyRate turned round). None: the platform gave none.
+    home_rate: Decimal | None = None
 
     @property
     def is_open(self) -> bool:

@@ -10,7 +10,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, Numeric, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from addon.models.base import Base, TenantScoped, TimestampMixin
@@ -50,6 +50,10 @@ class Invoice(TenantScoped, TimestampMixin, Base):
     amount_due: Mapped[Decimal]
     amount_paid: Mapped[Decimal] = mapped_column(default=Decimal("0"))
     amount_credited: Mapped[Decimal] = mapped_column(default=Decimal("0"))
+    # Units of the tenant's home currency per 1 unit of ``currency``, as the platform recorded it on the
+    # invoice (addon.domain.types.Invoice.home_rate); None when it gave none. Ten places: a JPY invoice in
+    # a GBP book has a rate near 0.005.
+    home_rate: Mapped[Decimal | None] = mapped_column(Numeric(24, 10, asdecimal=True))
     status: Mapped[str] = mapped_column(String(10))  # addon.domain.types.InvoiceStatus values
     sent: Mapped[bool] = mapped_column(Boolean, default=False)
     fully_paid_on: Mapped[date | None]

@@ -1,7 +1,9 @@
 """Dashboard figures for one tenant: aging, DSO, CEI, cash-in forecast and the collections worklist.
 
 Reads the mirrored ledger and risk scores, converts them to the pure domain inputs, and lets
-addon.domain compute. Amounts are reported per currency (no FX conversion is invented here).
+addon.domain compute. The dashboard reports every figure per currency (no total adds currencies up);
+the worklist ranks in the tenant's home currency, converting each invoice with the rate the platform
+recorded on it (never an invented one).
 """
 
 from __future__ import annotations
@@ -108,19 +110,27 @@ def _open_with_scores(tenant: Tenant) -> Any:
 
 
 def worklist(session: Session, tenant: Tenant, today: date, limit: int = 50) -> list[dict[str, Any]]:
-    """Open invoices ranked by money at risk, with the reason for each."""
+    """Open invoices ranked by money at risk in the tenant's home currency, with the reason for each.
+
+    Each row keeps the invoice's own currency and amount; ``home_amount_due`` is the same amount in
+    ``home_currency`` at the invoice's rate (None when the platform recorded no rate for a foreign
+    invoice: ``rate_missing``, ranked after the invoices that can be valued)."""
     rows = session.execute(_open_with_scores(tenant)).all()
     items = [WorkItem(str(inv.id), name or "?", inv.number, inv.amount_due, inv.due_date,
                       p_late=float(score.p_late) if score is not None else None, promised_on=inv.promised_on,
-                      disputed=inv.disputed) for inv, name, score in rows]
+                      disputed=inv.disputed, currency=inv.currency, home_rate=inv.home_rate)
+             for inv, name, score in rows]
     by_id = {str(inv.id): (inv, score) for inv, _, score in rows}
     out = []
-    for ranked in prioritise(items, today, limit):
+    for ranked in prioritise(items, today, limit, home_currency=tenant.base_currency):
         inv, score = by_id[ranked.item.invoice_id]
         out.append({"invoice_id": inv.id, "number": inv.number, "customer": ranked.item.customer,
                     "currency": inv.currency, "amount_due": str(inv.amount_due), "due_date": inv.due_date.isoformat(),
+                    "home_currency": tenant.base_currency,
+                    "home_amount_due": None if ranked.home_amount is None else str(ranked.home_amount),
+                    "rate_missing": ranked.home_amount is None,
                     "days_overdue": (today - inv.due_date).days, "band": score.band if score else None,
-                    "priority": round(ranked.priority, 2), "why": ranked.why,
+                    "priority": None if ranked.priority is None else round(ranked.priority, 2), "why": ranked.why,
                     "reasons": list(score.reasons) if score else [],
                     "promised_on": inv.promised_on.isoformat() if inv.promised_on else None,
                     "disputed": bool(inv.disputed)})

@@ -233,7 +233,7 @@ def _apply_invoice(row: Invoice, inv: d.Invoice, customer: Customer | None) -> N
     row.customer_id = customer.id if customer else None
     row.number, row.currency = inv.number, inv.currency
     row.issue_date, row.due_date = inv.issue_date, inv.due_date
-    row.total, row.amount_due = inv.total, inv.amount_due
+    row.total, row.amount_due, row.home_rate = inv.total, inv.amount_due, inv.home_rate
     row.amount_paid, row.amount_credited = inv.amount_paid, inv.amount_credited
     # A paid date the platform does not give (QuickBooks never does) stays as date_settlements derived it.
     kept = row.fully_paid_on if inv.status is d.InvoiceStatus.PAID else None
@@ -254,8 +254,23 @@ def apply_changes(session: Session, tenant: Tenant, changes: ChangeSet) -> SyncR
     return result
 
 
+def refresh_home_currency(tenant: Tenant, connector: AccountingConnector) -> None:
+    """Store the platform's home (base) currency on the tenant: the currency invoice rates convert into.
+
+    Read at every backfill (install and the daily sweep), so a tenant installed before Cashline read it,
+    or one whose books moved currency, is corrected within a day; a platform that does not say leaves
+    what is stored."""
+    currency = connector.get_home_currency()
+    if currency and currency != tenant.base_currency:
+        if tenant.base_currency:
+            logger.warning("tenant %s home currency changed from %s to %s", tenant.id, tenant.base_currency,
+                           currency)
+        tenant.base_currency = currency
+
+
 def backfill(session: Session, tenant: Tenant, connector: AccountingConnector, *, now: datetime) -> SyncResult:
     """Full copy of contacts, invoices, payments and credit notes (install, and the periodic sweep)."""
+    refresh_home_currency(tenant, connector)
     listed = ChangeSet(contacts=list(connector.list_contacts()), invoices=list(connector.list_invoices()),
                        payments=list(connector.list_payments()),
                        credit_notes=list(connector.list_credit_notes()), deleted={})
@@ -293,6 +308,8 @@ def sync_incremental(session: Session, tenant: Tenant, connector: AccountingConn
     """Everything changed since the last sync (minus an overlap); a backfill if never synced."""
     if tenant.last_synced_at is None:
         return backfill(session, tenant, connector, now=now)
+    if tenant.base_currency is None:
+        refresh_home_currency(tenant, connector)
     result = apply_changes(session, tenant, connector.changes_since(tenant.last_synced_at - OVERLAP))
     tenant.last_synced_at = now
     session.flush()

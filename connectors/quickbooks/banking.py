@@ -70,7 +70,7 @@ def deposit(txn: NewBankTransaction, bank_account: str) -> Deposit:
     return obj
 
 
-def to_bank_transaction(saved: dict[str, Any], home_currency: str = "GBP") -> BankTransaction:
+def to_bank_transaction(saved: dict[str, Any], home_currency: str) -> BankTransaction:
     """A saved Purchase or Deposit -> BankTransaction."""
     is_purchase = "PaymentType" in saved
     detail = "AccountBasedExpenseLineDetail" if is_purchase else "DepositLineDetail"

@@ -38,7 +38,7 @@ from addon.domain.types import (
     Payment,
 )
 from connectors.base import AccountingConnector, ChangeSet, ConnectorConfig, register
-from connectors.errors import ConflictError, ValidationError
+from connectors.errors import ConflictError, ConnectorError, ValidationError
 from connectors.quickbooks import banking, mapping, webhooks
 from connectors.quickbooks.client import QboClient
 from connectors.tokens import TokenStore
@@ -79,13 +79,17 @@ class QuickBooksConnector(AccountingConnector):
 
     def __init__(self, config: ConnectorConfig, tenant_remote_id: str, tokens: TokenStore, *,
                  sleep: Callable[[float], None] = time.sleep, risk_field_name: str = "Cashline Risk",
-                 home_currency: str = "GBP", page_size: int = PAGE_SIZE, conflict_attempts: int = 3,
+                 home_currency: str | None = None, page_size: int = PAGE_SIZE, conflict_attempts: int = 3,
                  bank_account_id: str = "35") -> None:
         super().__init__(config, tenant_remote_id, tokens)
         # A late-bound lambda: connector_for() installs ``self.throttle`` after construction.
         self.client = QboClient(config, tenant_remote_id, tokens, sleep=sleep, throttle=lambda: self.throttle())
         self.risk_field_name = risk_field_name
-        self.home_currency = home_currency
+        # The company's home currency, read from its Preferences when first needed unless given here.
+        # (It used to default to GBP, which mislabelled every CurrencyRef-less document of a US, CA or
+        # AU company as pounds.)
+        self._home_currency = home_currency
+        self._preferences: Json | None = None
         if not 0 < page_size <= PAGE_SIZE:
             # QBO refuses MAXRESULTS over 1000 (error 4001), so a bigger page could never be read.
             raise ValueError(f"page_size must be 1-{PAGE_SIZE}, got {page_size}")
@@ -121,17 +125,37 @@ class QuickBooksConnector(AccountingConnector):
 
     def list_invoices(self, *, modified_since: datetime | None = None) -> Iterator[Invoice]:
         """Invoices changed since ``modified_since``."""
-        return (mapping.to_invoice(i, self.home_currency) for i in self._query_all("Invoice", modified_since))
+        return (mapping.to_invoice(i, self._currency_of(i)) for i in self._query_all("Invoice", modified_since))
 
     def list_payments(self, *, modified_since: datetime | None = None) -> Iterator[Payment]:
         """Money received since ``modified_since`` (credit-memo applications are not payments)."""
-        return (mapping.to_payment(p, self.home_currency) for p in self._query_all("Payment", modified_since)
+        return (mapping.to_payment(p, self._currency_of(p)) for p in self._query_all("Payment", modified_since)
                 if not mapping.is_credit_application(p))
 
     def list_credit_notes(self, *, modified_since: datetime | None = None) -> Iterator[CreditNote]:
         """Credit memos changed since ``modified_since``."""
-        return (mapping.to_credit_note(m, self.home_currency)
+        return (mapping.to_credit_note(m, self._currency_of(m))
                 for m in self._query_all("CreditMemo", modified_since))
+
+    def get_home_currency(self) -> str | None:
+        """The company's HomeCurrency (Preferences.CurrencyPrefs), read once per connector."""
+        if self._home_currency is None:
+            self._home_currency = mapping.home_currency_of(self._company_preferences())
+        return self._home_currency
+
+    def _currency_of(self, entity: Json) -> str:
+        """The document's CurrencyRef, else the home currency (asked of QBO only when a document lacks one)."""
+        currency = mapping.ref(entity, "CurrencyRef") or self.get_home_currency()
+        if currency is None:
+            raise ConnectorError("QuickBooks gave neither a CurrencyRef nor the company's HomeCurrency")
+        return currency
+
+    def _company_preferences(self) -> Json:
+        if self._preferences is None:
+            data = self.client.call(
+                lambda qb: qb.get(f"{qb.api_url}/company/{self.tenant_remote_id}/preferences", {}))
+            self._preferences = dict(data.get("Preferences") or {})
+        return self._preferences
 
     def _read(self, entity: str, entity_id: str) -> Json:
         data = self.client.call(lambda qb: qb.get_single_object(entity, entity_id))
@@ -140,7 +164,8 @@ class QuickBooksConnector(AccountingConnector):
 
     def get_invoice(self, invoice_id: str) -> Invoice:
         """One invoice, fresh from QBO."""
-        return mapping.to_invoice(self._read("Invoice", invoice_id), self.home_currency)
+        invoice = self._read("Invoice", invoice_id)
+        return mapping.to_invoice(invoice, self._currency_of(invoice))
 
     def get_contact(self, contact_id: str) -> Contact:
         """One customer, fresh from QBO."""
@@ -165,10 +190,10 @@ class QuickBooksConnector(AccountingConnector):
         live = {n: [e for e in found[n] if e.get("status") != "Deleted"] for n in CDC_ENTITIES}
         return ChangeSet(
             contacts=[mapping.to_contact(c) for c in live["Customer"]],
-            invoices=[mapping.to_invoice(i, self.home_currency) for i in live["Invoice"]],
-            payments=[mapping.to_payment(p, self.home_currency) for p in live["Payment"]
+            invoices=[mapping.to_invoice(i, self._currency_of(i)) for i in live["Invoice"]],
+            payments=[mapping.to_payment(p, self._currency_of(p)) for p in live["Payment"]
                       if not mapping.is_credit_application(p)],
-            credit_notes=[mapping.to_credit_note(m, self.home_currency) for m in live["CreditMemo"]],
+            credit_notes=[mapping.to_credit_note(m, self._currency_of(m)) for m in live["CreditMemo"]],
             deleted={k: v for k, v in deleted.items() if v})
 
     # --- writes ----------------------------------------------------------------------------------
@@ -192,7 +217,8 @@ class QuickBooksConnector(AccountingConnector):
             saved: Json = obj.save(qb=qb, request_id=rid).to_dict()
             return saved
 
-        return mapping.to_payment(self.client.call(save), self.home_currency)
+        saved = self.client.call(save)
+        return mapping.to_payment(saved, self._currency_of(saved))
 
     def create_bank_transaction(self, txn: NewBankTransaction, *, idempotency_key: str) -> BankTransaction:
         """A Purchase (money out, e.g. bank charges) or Deposit (money in, e.g. an FX gain)."""
@@ -203,7 +229,8 @@ class QuickBooksConnector(AccountingConnector):
             saved: Json = build(txn, bank).save(qb=qb, request_id=request_id(idempotency_key)).to_dict()
             return saved
 
-        return banking.to_bank_transaction(self.client.call(save), self.home_currency)
+        saved = self.client.call(save)
+        return banking.to_bank_transaction(saved, self._currency_of(saved))
 
     def create_credit_note(self, credit: NewCreditNote, *, idempotency_key: str) -> CreditNote:
         """CreditMemo.save, then a zero-amount Payment whose lines apply it to the invoices."""
@@ -238,7 +265,7 @@ class QuickBooksConnector(AccountingConnector):
 
             self.client.call(apply)
             memo = self._read("CreditMemo", str(memo["Id"]))
-        return mapping.to_credit_note(memo, self.home_currency, applied=credit.allocations)
+        return mapping.to_credit_note(memo, self._currency_of(memo), applied=credit.allocations)
 
     def add_invoice_note(self, invoice_id: str, text: str, *, idempotency_key: str) -> None:
         """Append ``text`` to the invoice's PrivateNote (keeping what is there) with a sparse update."""
@@ -263,9 +290,7 @@ class QuickBooksConnector(AccountingConnector):
 
     def _risk_field(self) -> str | None:
         if self._risk_definition is False:
-            data = self.client.call(
-                lambda qb: qb.get(f"{qb.api_url}/company/{self.tenant_remote_id}/preferences", {}))
-            self._risk_definition = mapping.risk_field_definition(data.get("Preferences", {}),
+            self._risk_definition = mapping.risk_field_definition(self._company_preferences(),
                                                                   self.risk_field_name)
         return self._risk_definition if isinstance(self._risk_definition, str) else None
 

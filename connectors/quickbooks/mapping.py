@@ -53,7 +53,25 @@ def to_contact(customer: Json) -> Contact:
                    archived=customer.get("Active") is False, updated_at=updated_at(customer))
 
 
-def to_invoice(invoice: Json, home_currency: str = "GBP") -> Invoice:
+def exchange_rate(entity: Json) -> Decimal | None:
+    """QBO's ExchangeRate: units of the home currency per 1 unit of the transaction's currency, the
+    domain's direction already. None when absent (multicurrency off) or not positive: never guessed."""
+    value = entity.get("ExchangeRate")
+    if value in (None, ""):
+        return None
+    try:
+        rate = Decimal(str(value))
+    except ArithmeticError:
+        return None
+    return rate if rate.is_finite() and rate > 0 else None
+
+
+def home_currency_of(preferences: Json) -> str | None:
+    """Preferences.CurrencyPrefs.HomeCurrency (QBO fills it in whether multicurrency is on or not)."""
+    return ref(preferences.get("CurrencyPrefs") or {}, "HomeCurrency")
+
+
+def to_invoice(invoice: Json, home_currency: str) -> Invoice:
     """Invoice -> Invoice. QBO keeps one Balance, so amount_paid covers payments and applied credits."""
     total, balance = money(invoice.get("TotalAmt")), money(invoice.get("Balance"))
     if is_voided(invoice):
@@ -70,7 +88,8 @@ def to_invoice(invoice: Json, home_currency: str = "GBP") -> Invoice:
         amount_due=balance, status=status, amount_paid=total - balance, updated_at=updated_at(invoice),
         sent=invoice.get("EmailStatus") == "EmailSent",
         billing_email=(invoice.get("BillEmail") or {}).get("Address") or None,
-        online_url=invoice.get("InvoiceLink") or None, note=invoice.get("PrivateNote") or None)
+        online_url=invoice.get("InvoiceLink") or None, note=invoice.get("PrivateNote") or None,
+        home_rate=exchange_rate(invoice))
 
 
 def allocations(payment: Json, txn_type: str = "Invoice") -> tuple[Allocation, ...]:
@@ -88,7 +107,7 @@ def is_credit_application(payment: Json) -> bool:
     return money(payment.get("TotalAmt")) == 0 and bool(allocations(payment, "CreditMemo"))
 
 
-def to_payment(payment: Json, home_currency: str = "GBP") -> Payment:
+def to_payment(payment: Json, home_currency: str) -> Payment:
     """Payment -> Payment (voided and deleted payments come back with ``deleted=True``)."""
     return Payment(remote_id=str(payment["Id"]), contact_id=ref(payment, "CustomerRef"),
                    date=parse_date(payment.get("TxnDate")) or date(1970, 1, 1),
@@ -100,7 +119,7 @@ def to_payment(payment: Json, home_currency: str = "GBP") -> Payment:
                    updated_at=updated_at(payment))
 
 
-def to_credit_note(memo: Json, home_currency: str = "GBP",
+def to_credit_note(memo: Json, home_currency: str,
                    applied: tuple[Allocation, ...] = ()) -> CreditNote:
     """CreditMemo -> CreditNote (allocations live on the Payments that apply it)."""
     reason = (memo.get("CustomerMemo") or {}).get("value") or memo.get("PrivateNote") or None

@@ -219,6 +219,11 @@ class XeroConnector(AccountingConnector):
         # Xero reads If-Modified-Since as UTC "yyyy-mm-ddThh:mm:ss".
         return {"if_modified_since": mapping.aware(modified_since).strftime("%Y-%m-%dT%H:%M:%S")}  # type: ignore[union-attr]
 
+    def get_home_currency(self) -> str | None:
+        """GET /Organisation -> BaseCurrency (needs accounting.settings.read, which Cashline asks for)."""
+        orgs = self._call(lambda: self.api.get_organisations(self.tenant_remote_id).organisations or [])
+        return mapping.enum_value(orgs[0].base_currency) if orgs else None
+
     def get_invoice(self, invoice_id: str) -> Invoice:
         """One sales invoice by id (raises NotFoundError, for a bill too)."""
         return self._get_one("invoice", invoice_id, lambda: _of_type(

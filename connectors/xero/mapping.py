@@ -22,6 +22,9 @@ from addon.domain.types import (
 )
 
 ZERO = Decimal("0")
+# Precision of a converted rate (the domain's ``Invoice.home_rate``): a JPY invoice in a GBP organisation
+# has a rate near 0.005, so ten places keep eight significant digits.
+RATE_PLACES = Decimal("1E-10")
 
 _STATUSES = {
     "DRAFT": InvoiceStatus.DRAFT, "SUBMITTED": InvoiceStatus.OPEN, "AUTHORISED": InvoiceStatus.OPEN,
@@ -73,6 +76,18 @@ def to_contact(c: Any) -> Contact:
                    updated_at=aware(c.updated_date_utc), bank_accounts=banks)
 
 
+def home_rate(currency_rate: Any) -> Decimal | None:
+    """Xero's CurrencyRate (units of the invoice currency per 1 unit of the base currency) turned round
+    into the domain's direction: units of the base currency per 1 unit of the invoice currency. None
+    when Xero gave no usable rate (absent, zero or negative): a missing rate is never guessed."""
+    if currency_rate is None:
+        return None
+    rate = money(currency_rate)
+    if not rate.is_finite() or rate <= 0:
+        return None
+    return (Decimal(1) / rate).quantize(RATE_PLACES)
+
+
 def to_invoice(i: Any) -> Invoice:
     """SDK Invoice -> domain Invoice (ACCREC)."""
     return Invoice(
@@ -82,7 +97,7 @@ def to_invoice(i: Any) -> Invoice:
         amount_due=money(i.amount_due), status=invoice_status(i.status), amount_paid=money(i.amount_paid),
         amount_credited=money(i.amount_credited), updated_at=aware(i.updated_date_utc),
         sent=bool(i.sent_to_contact), fully_paid_on=as_date(i.fully_paid_on_date),
-        reference=i.reference or None)
+        reference=i.reference or None, home_rate=home_rate(i.currency_rate))
 
 
 def to_payment(p: Any) -> Payment:

@@ -155,3 +155,52 @@ def test_credit_note_reduces_credit_sales_rather_than_counting_as_collected(db, 
     assert gbp["cei_percent"] == "0.0"
     # 300 outstanding over net credit sales of 300 in 90 days
     assert gbp["dso_days"] == "90.0"
+
+
+@pytest.fixture
+def mixed(db, make_tenant):
+    """A GBP tenant owed 10,000 JPY, 5,000 GBP, 1,000 USD (at 0.79) and 900,000 EUR without a rate, all
+    equally overdue and unscored."""
+    tenant = make_tenant(name="Mixed Ltd", base_currency="GBP")
+    buyer = Customer(tenant_id=tenant.id, remote_id="c-mixed", name="Buyer")
+    db.add(buyer)
+    db.flush()
+    for number, currency, amount, rate in (("JPY-1", "JPY", "10000", "0.0052493438"), ("GBP-1", "GBP", "5000", "1"),
+                                           ("USD-1", "USD", "1000.00", "0.79"), ("EUR-1", "EUR", "900000", None)):
+        db.add(Invoice(tenant_id=tenant.id, remote_id=number, number=number, customer_id=buyer.id, currency=currency,
+                       issue_date=TODAY - timedelta(days=40), due_date=TODAY - timedelta(days=10),
+                       total=Decimal(amount), amount_due=Decimal(amount), status="open",
+                       home_rate=Decimal(rate) if rate is not None else None))
+    db.add(Invoice(tenant_id=tenant.id, remote_id="GBP-0", number="GBP-0", customer_id=buyer.id, currency="GBP",
+                   issue_date=TODAY - timedelta(days=40), due_date=TODAY - timedelta(days=10),
+                   total=Decimal("60"), amount_due=Decimal("60"), status="open"))  # mirrored before 0009: no rate
+    db.commit()
+    return tenant
+
+
+def test_worklist_ranks_in_the_home_currency(db, mixed) -> None:
+    work = worklist(db, mixed, TODAY)
+    # Raw amounts ranked EUR, JPY, GBP, USD: the yen looked twice the pounds.
+    assert [w["number"] for w in work] == ["GBP-1", "USD-1", "GBP-0", "JPY-1", "EUR-1"]
+    by_number = {w["number"]: w for w in work}
+    assert (by_number["JPY-1"]["amount_due"], by_number["JPY-1"]["home_amount_due"]) == ("10000.00", "52.49")
+    assert by_number["USD-1"]["home_amount_due"] == "790.00"
+    assert by_number["GBP-0"]["home_amount_due"] == "60.00"  # the home currency needs no rate
+    eur = by_number["EUR-1"]
+    assert (eur["rate_missing"], eur["home_amount_due"], eur["priority"]) == (True, None, None)
+    assert "no exchange rate for EUR" in eur["why"]
+    assert all(w["home_currency"] == "GBP" for w in work)
+
+
+def test_worklist_page_shows_original_and_home_amounts(client, db, mixed, sign_in) -> None:
+    sign_in(mixed, Role.VIEWER)
+    page = client.get(f"/tenants/{mixed.id}/worklist")
+    assert page.status_code == 200
+    html = page.data.decode()
+    for shown in ("JPY 10000.00", "≈ GBP 52.49", "USD 1000.00", "≈ GBP 790.00", "EUR 900000.00",
+                  "no exchange rate"):
+        assert shown in html
+    assert "≈ GBP 5000" not in html  # a home-currency amount is shown once
+    assert html.index("GBP-1") < html.index("USD-1") < html.index("JPY-1") < html.index("EUR-1")
+    api = client.get(f"/api/tenants/{mixed.id}/worklist").json
+    assert [w["number"] for w in api][:2] == ["GBP-1", "USD-1"]

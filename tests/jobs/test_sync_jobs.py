@@ -257,3 +257,39 @@ def test_a_rate_limited_sync_is_rescheduled_after_retry_after_without_failing(db
     db.expire_all()
     assert db.get(type(tenant), tenant.id).status is TenantStatus.CONNECTED
     assert db.query(Invoice).count() == 0  # nothing half-written
+
+
+def test_backfill_stores_the_platform_home_currency_and_invoice_rates(db, app, make_tenant, monkeypatch,
+                                                                      redis_conn) -> None:
+    import dataclasses
+
+    tenant = make_tenant(platform="fake", remote_id="org-usd", base_currency=None)
+    db.commit()
+    connector = InMemoryConnector(tenant_remote_id="org-usd")
+    connector.home_currency = "USD"
+    jpy = dataclasses.replace(invoice("I1"), currency="JPY", home_rate=Decimal("0.0066225166"))
+    connector.seed(contacts=[contact("C1")], invoices=[jpy, invoice("I2")])
+    monkeypatch.setitem(app.config, "CONNECTOR_FACTORY", lambda t: connector)
+    set_app(app)
+    sync_jobs.backfill_tenant(tenant.id)
+    db.expire_all()
+    assert db.get(type(tenant), tenant.id).base_currency == "USD"
+    rates = {i.remote_id: i.home_rate for i in db.query(Invoice)}
+    assert rates == {"I1": Decimal("0.0066225166"), "I2": None}
+    # The books moved currency: the next backfill (the daily sweep) corrects the tenant.
+    connector.home_currency = "CAD"
+    sync_jobs.backfill_tenant(tenant.id)
+    db.expire_all()
+    assert db.get(type(tenant), tenant.id).base_currency == "CAD"
+
+
+def test_incremental_sync_fills_in_a_missing_home_currency(db, fake_tenant, redis_conn) -> None:
+    tenant, connector = fake_tenant
+    sync_jobs.backfill_tenant(tenant.id)
+    db.expire_all()
+    db.get(type(tenant), tenant.id).base_currency = None  # a tenant installed before Cashline read it
+    db.commit()
+    connector.home_currency = "EUR"
+    sync_jobs.sync_tenant(tenant.id)
+    db.expire_all()
+    assert db.get(type(tenant), tenant.id).base_currency == "EUR"

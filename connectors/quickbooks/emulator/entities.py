@@ -16,11 +16,13 @@ from connectors.quickbooks.emulator.chart import DEPOSIT_ACCOUNT_TYPES, UNDEPOSI
 from connectors.quickbooks.emulator.store import Entity, QboStore
 from connectors.quickbooks.emulator.values import (
     money,
+    money_exact,
     parse_date,
     priced,
     ref_id,
     sales_lines,
 )
+from connectors.sandbox.fx import NoRateError, day_rate, quantize_rate
 
 ZERO = Decimal("0")
 MAX_PRIVATE_NOTE = 4000
@@ -98,11 +100,14 @@ def _sales_form(store: QboStore, body: Entity, kind: str) -> Entity:
     customer = store.get("Customer", ref_id(body, "CustomerRef"))
     lines = sales_lines(body.get("Line"))
     total = sum((line["Amount"] for line in lines if line["DetailType"] == "SalesItemLineDetail"), ZERO)
+    txn_date = parse_date(body.get("TxnDate"), "TxnDate") or store.clock().date().isoformat()
     form: Entity = {
         "DocNumber": body.get("DocNumber") or _next_doc_number(store, kind),
-        "TxnDate": parse_date(body.get("TxnDate"), "TxnDate") or store.clock().date().isoformat(),
+        "TxnDate": txn_date,
         "CustomerRef": {"value": customer["Id"], "name": customer["DisplayName"]},
         "CurrencyRef": dict(customer["CurrencyRef"]),
+        "ExchangeRate": exchange_rate(store, customer["CurrencyRef"]["value"], body.get("ExchangeRate"),
+                                      date.fromisoformat(txn_date)),
         "Line": [*lines, {"Amount": total, "DetailType": "SubTotalLineDetail", "SubTotalLineDetail": {}}],
         "TotalAmt": total,
         "PrivateNote": _note(body.get("PrivateNote") or ""),
@@ -111,6 +116,24 @@ def _sales_form(store: QboStore, body: Entity, kind: str) -> Entity:
     if body.get("CustomerMemo"):
         form["CustomerMemo"] = {"value": str(body["CustomerMemo"].get("value", ""))}
     return form
+
+
+def exchange_rate(store: QboStore, currency: str, sent: Any, on: date) -> Decimal:
+    """A sales form's ExchangeRate (home currency per 1 unit of its currency; the company has
+    multicurrency on): 1 in the home currency, else the rate sent, else QBO's rate for the day."""
+    if currency == store.currency:
+        return Decimal("1")
+    if sent is not None:
+        rate = money_exact(sent, "ExchangeRate")
+        if not rate.is_finite() or rate <= ZERO:
+            raise faults.validation("Invalid Number", f"ExchangeRate: {sent!r} must be greater than zero",
+                                    "2030", "ExchangeRate")
+        return quantize_rate(rate)
+    try:
+        return day_rate(currency, store.currency, on)
+    except NoRateError:
+        raise faults.validation("Invalid Currency", f"No exchange rate for {currency} in this emulator",
+                                "6000", "CurrencyRef") from None
 
 
 def _next_doc_number(store: QboStore, kind: str) -> str:

@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from connectors.quickbooks.emulator.chart import CHECKING, move_balance, seed_chart
 from connectors.quickbooks.emulator.store import Entity, QboStore
+from connectors.sandbox.fx import day_rate
 from connectors.sandbox.generator import SandboxCompany, SandboxInvoice
 
 ZERO = Decimal("0")
@@ -45,7 +46,9 @@ def _seed_invoice(store: QboStore, inv: SandboxInvoice, ids: dict[str, str]) -> 
     total = ZERO if inv.voided else inv.total
     invoice: Entity = {
         "DocNumber": inv.number, "TxnDate": inv.issue_date.isoformat(), "DueDate": inv.due_date.isoformat(),
-        "CustomerRef": ref, "CurrencyRef": currency, "TotalAmt": total, "Balance": inv.amount_due,
+        "CustomerRef": ref, "CurrencyRef": currency,
+        "ExchangeRate": day_rate(currency["value"], store.currency, inv.issue_date),
+        "TotalAmt": total, "Balance": inv.amount_due,
         "PrivateNote": "Voided" if inv.voided else "", "EmailStatus": "EmailSent" if inv.sent else "NotSet",
         "BillEmail": dict(customer["PrimaryEmailAddr"]), "CustomerMemo": {"value": "Thank you for your business."},
         "Line": [{"Id": "1", "LineNum": 1, "Description": "Professional services", "Amount": total,
@@ -59,7 +62,9 @@ def _seed_invoice(store: QboStore, inv: SandboxInvoice, ids: dict[str, str]) -> 
     customer["Balance"] += inv.amount_due
     for credit in inv.credit_notes:
         memo: Entity = {"DocNumber": credit.number, "TxnDate": credit.date.isoformat(), "CustomerRef": ref,
-                        "CurrencyRef": currency, "TotalAmt": credit.amount, "Balance": ZERO,
+                        "CurrencyRef": currency,
+                        "ExchangeRate": day_rate(currency["value"], store.currency, credit.date),
+                        "TotalAmt": credit.amount, "Balance": ZERO,
                         "RemainingCredit": ZERO, "PrivateNote": credit.reason,
                         "CustomerMemo": {"value": credit.reason}, "CustomField": [], "LinkedTxn": [],
                         "Line": [{"Id": "1", "LineNum": 1, "Description": credit.reason, "Amount": credit.amount,

@@ -226,13 +226,14 @@ def _prepare_invoice(store: OrgStore, item: dict[str, Any], invoice_id: str | No
     due = date_field(item, "DueDate", required=False) or issue
     contact_id, status = ref_id(item, "Contact", "ContactID"), item.get("Status", "DRAFT")
     currency = item.get("CurrencyCode")
+    rate = money(item["CurrencyRate"], "CurrencyRate", 6) if item.get("CurrencyRate") is not None else None
     # An automatic number is chosen now, so a later element of the batch that asks for it by hand clashes.
     number = item.get("InvoiceNumber") or store.next_invoice_number(reserved=claims.invoice_numbers)
     store.check_new_invoice(contact_id, issue, due, total, status=status, number=number, currency=currency,
-                            claimed=claims.invoice_numbers)
+                            currency_rate=rate, claimed=claims.invoice_numbers)
     claims.invoice_numbers.add(number.lower())
     return lambda: store.create_invoice(contact_id, issue, due, total, number=number, status=status,
-                                        reference=item.get("Reference"), currency=currency,
+                                        reference=item.get("Reference"), currency=currency, currency_rate=rate,
                                         description=str(lines[0].get("Description") or "Services"))
 
 

@@ -1,6 +1,6 @@
 """Accounting API routes for money that moves without an invoice: bank transactions (RECEIVE, SPEND and
-RECEIVE-OVERPAYMENT), the overpayments they create, the chart of accounts they are coded to, and the
-organisation's currencies."""
+RECEIVE-OVERPAYMENT), the overpayments they create, the chart of accounts they are coded to, the
+organisation's currencies, and the organisation itself."""
 
 from __future__ import annotations
 
@@ -36,6 +36,11 @@ def banking_blueprint(store: OrgStore) -> Blueprint:
     def list_accounts() -> Response:
         """GET /Accounts: the chart of accounts."""
         return envelope(store, "Accounts", [wire.account(store, a) for a in store.accounts.values()])
+
+    @bp.get("/Organisation")
+    def get_organisation() -> Response:
+        """GET /Organisation: the connected organisation (one, in an ``Organisations`` array)."""
+        return envelope(store, "Organisations", [wire.organisation(store)])
 
     @bp.get("/Currencies")
     def list_currencies() -> Response:

@@ -86,6 +86,9 @@ class InvoiceRecord:
     payments: list[PaymentRecord] = field(default_factory=list)
     allocations: list[AllocationRecord] = field(default_factory=list)
     fully_paid_on: dt.date | None = None
+    # Xero's CurrencyRate: units of the invoice currency per 1 unit of the organisation's base currency
+    # (1 for a base-currency invoice).
+    currency_rate: Decimal = Decimal("1")
 
     @property
     def amount_paid(self) -> Decimal:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
 
+from connectors.sandbox.fx import day_rate
 from connectors.sandbox.generator import CURRENCY_WEIGHTS, SandboxCompany, SandboxInvoice
 from connectors.xero.emulator.clock import Clock, stable_id
 from connectors.xero.emulator.records import (
@@ -45,7 +46,8 @@ def _add_invoice(store: OrgStore, sinv: SandboxInvoice) -> None:
     contact_id = stable_id(seed, "contact", sinv.customer_id)
     inv = InvoiceRecord(stable_id(seed, "invoice", sinv.id), sinv.number, contact_id, sinv.currency,
                         sinv.issue_date, sinv.due_date, sinv.total, _noon(sinv.issue_date), sent=sinv.sent,
-                        status="VOIDED" if sinv.voided else "AUTHORISED")
+                        status="VOIDED" if sinv.voided else "AUTHORISED",
+                        currency_rate=day_rate(store.base_currency, sinv.currency, sinv.issue_date))
     store.invoices[inv.id] = inv
     events = [sinv.issue_date]
     for scn in sinv.credit_notes:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
+from connectors.sandbox.fx import NoRateError, day_rate, quantize_rate
 from connectors.xero.emulator.chart import AccountRecord, default_chart
 from connectors.xero.emulator.clock import Clock, stable_id
 from connectors.xero.emulator.errors import UnknownEntityError, XeroValidationError, lookup
@@ -44,12 +45,20 @@ from connectors.xero.emulator.rules import (
 ChangeListener = Callable[[str, str, str], None]
 
 
+# The country an organisation with this base currency is most likely in (GET /Organisation CountryCode).
+COUNTRY_OF_CURRENCY = {"GBP": "GB", "USD": "US", "EUR": "IE", "NZD": "NZ", "AUD": "AU", "CAD": "CA",
+                       "ZAR": "ZA", "CHF": "CH", "JPY": "JP"}
+
+
 @dataclass
 class OrgStore:
     tenant_id: str
     name: str
     seed: int
     base_currency: str = "GBP"
+    # ISO 3166 country of the organisation (GET /Organisation CountryCode); by default its base
+    # currency's country.
+    country_code: str = ""
     clock: Clock = field(default_factory=Clock)
     contacts: dict[str, ContactRecord] = field(default_factory=dict)
     invoices: dict[str, InvoiceRecord] = field(default_factory=dict)
@@ -67,6 +76,7 @@ class OrgStore:
 
     def __post_init__(self) -> None:
         self.currencies.add(self.base_currency)
+        self.country_code = self.country_code or COUNTRY_OF_CURRENCY.get(self.base_currency, "GB")
 
     # --- helpers -------------------------------------------------------------------------
     def new_id(self, kind: str) -> str:
@@ -148,21 +158,24 @@ class OrgStore:
     # --- invoices ------------------------------------------------------------------------
     def create_invoice(self, contact_id: str, issue: date, due: date, total: Decimal, *,
                        number: str | None = None, status: str = "AUTHORISED", reference: str | None = None,
-                       currency: str | None = None, description: str = "Services") -> InvoiceRecord:
+                       currency: str | None = None, description: str = "Services",
+                       currency_rate: Decimal | None = None) -> InvoiceRecord:
         """Raise a sales (ACCREC) invoice with one line."""
         with self.lock:
             contact = self.check_new_invoice(contact_id, issue, due, total, status=status, number=number,
-                                             currency=currency)
+                                             currency=currency, currency_rate=currency_rate)
+            code = currency or contact.currency
             rec = InvoiceRecord(self.new_id("invoice"), number or self.next_invoice_number(), contact.id,
-                                currency or contact.currency, issue, due, total, self.clock.now(),
-                                status=status, reference=reference, description=description)
+                                code, issue, due, total, self.clock.now(),
+                                status=status, reference=reference, description=description,
+                                currency_rate=self.invoice_rate(code, issue, currency_rate))
             self.invoices[rec.id] = rec
         self._emit("INVOICE", rec.id, "CREATE")
         return rec
 
     def check_new_invoice(self, contact_id: str, issue: date, due: date, total: Decimal, *, status: str,
                           number: str | None = None, currency: str | None = None,
-                          claimed: Collection[str] = ()) -> ContactRecord:
+                          currency_rate: Decimal | None = None, claimed: Collection[str] = ()) -> ContactRecord:
         """The invoice's contact, or XeroValidationError if such an invoice cannot be raised.
 
         ``claimed`` holds the (lower-cased) invoice numbers earlier elements of the same batch take.
@@ -171,6 +184,7 @@ class OrgStore:
         if status not in ("DRAFT", "SUBMITTED", "AUTHORISED"):
             raise XeroValidationError(f"Invoice status {status} is not valid for a new invoice.")
         self.check_currency(currency)
+        self.invoice_rate(currency or contact.currency, issue, currency_rate)
         if total <= ZERO:
             raise XeroValidationError("Invoice total must be greater than zero.")
         if due < issue:
@@ -178,6 +192,21 @@ class OrgStore:
         if number and (number.lower() in claimed or invoice_number_taken(self.invoices, number)):
             raise XeroValidationError("Invoice # must be unique.")
         return contact
+
+    def invoice_rate(self, currency: str, issue: date, given: Decimal | None) -> Decimal:
+        """The CurrencyRate an invoice in ``currency`` raised on ``issue`` carries: 1 in the base currency
+        (whatever was sent), else the rate sent, else the day rate (Xero takes XE.com's for the invoice
+        date). Raises XeroValidationError for a rate that is not positive."""
+        if currency == self.base_currency:
+            return Decimal("1")
+        if given is not None:
+            if given <= ZERO:
+                raise XeroValidationError("The currency rate must be greater than zero.")
+            return quantize_rate(given)
+        try:
+            return day_rate(self.base_currency, currency, issue)
+        except NoRateError:
+            raise XeroValidationError(f"No exchange rate is available for {currency} in this emulator.") from None
 
     def next_invoice_number(self, reserved: Collection[str] = ()) -> str:
         """The next automatic invoice number, skipping numbers already chosen by hand and the (lower-cased)

@@ -132,7 +132,7 @@ def invoice_header(store: OrgStore, rec: InvoiceRecord) -> dict[str, Any]:
         "LineAmountTypes": "NoTax", "SubTotal": rec.total, "TotalTax": ZERO, "Total": rec.total,
         "AmountDue": rec.amount_due,
         "AmountPaid": rec.amount_paid, "AmountCredited": rec.amount_credited, "CurrencyCode": rec.currency,
-        "CurrencyRate": Decimal("1.0000000000"), "SentToContact": rec.sent, "IsDiscounted": False,
+        "CurrencyRate": rec.currency_rate, "SentToContact": rec.sent, "IsDiscounted": False,
         "HasAttachments": False, "HasErrors": False, "FullyPaidOnDate": rec.fully_paid_on,
         "UpdatedDateUTC": rec.updated,
     }
@@ -238,6 +238,29 @@ CURRENCY_NAMES = {"AUD": "Australian Dollar", "CAD": "Canadian Dollar", "CHF": "
 def currency(code: str) -> dict[str, Any]:
     """A Currency as GET /Currencies returns it."""
     return {"Code": code, "Description": CURRENCY_NAMES.get(code, code)}
+
+
+# Xero's organisation "Version" (its tax/edition flavour) per country; everything else is GLOBAL.
+_VERSIONS = {"GB": "UK", "US": "US", "AU": "AU", "NZ": "NZ"}
+# Xero's Windows-style time zone names (the spec's TimeZone enum), per country; GMT otherwise.
+_TIMEZONES = {"US": "EASTERNSTANDARDTIME", "AU": "AUSEASTERNSTANDARDTIME", "NZ": "NEWZEALANDSTANDARDTIME",
+              "ZA": "SOUTHAFRICASTANDARDTIME", "JP": "TOKYOSTANDARDTIME"}
+
+
+def organisation(store: OrgStore) -> dict[str, Any]:
+    """The Organisation as GET /Organisation returns it (the spec's fields; no address, phone or links)."""
+    return {
+        "Name": store.name, "LegalName": store.name, "PaysTax": True,
+        "Version": _VERSIONS.get(store.country_code, "GLOBAL"), "OrganisationType": "COMPANY",
+        "BaseCurrency": store.base_currency, "CountryCode": store.country_code, "IsDemoCompany": False,
+        "OrganisationStatus": "ACTIVE", "FinancialYearEndDay": 31, "FinancialYearEndMonth": 3,
+        "SalesTaxBasis": "ACCRUALS", "SalesTaxPeriod": "QUARTERLY", "DefaultSalesTax": "Tax Exclusive",
+        "DefaultPurchasesTax": "Tax Exclusive", "CreatedDateUTC": datetime(2020, 1, 1, tzinfo=UTC),
+        "OrganisationEntityType": "COMPANY", "Timezone": _TIMEZONES.get(store.country_code, "GMTSTANDARDTIME"),
+        "ShortCode": "!" + store.tenant_id.replace("-", "")[:5], "OrganisationID": store.tenant_id,
+        "Edition": "BUSINESS", "Class": "PREMIUM", "Addresses": [], "Phones": [], "ExternalLinks": [],
+        "PaymentTerms": {},
+    }
 
 
 def account_ref(store: OrgStore, code: str) -> dict[str, Any]:

@@ -301,3 +301,31 @@ def test_server_errors_are_retried_as_transient(connector: QuickBooksConnector, 
     failures = iter([RuntimeError("boom")] * 10)
     with pytest.raises(TransientError):
         list(connector.list_contacts())
+
+
+def test_home_currency_comes_from_the_company_preferences(sandbox: QboSandbox,
+                                                         token_store: InMemoryTokenStore) -> None:
+    sandbox.store.currency = "USD"
+    assert make_connector(sandbox, token_store).get_home_currency() == "USD"
+    assert make_connector(sandbox, token_store, home_currency="CAD").get_home_currency() == "CAD"
+
+
+def test_a_document_without_currency_is_in_the_home_currency_not_gbp(sandbox: QboSandbox,
+                                                                      token_store: InMemoryTokenStore,
+                                                                      open_invoice: dict[str, Any]) -> None:
+    # A US company: its documents are dollars. The connector used to fall back to GBP.
+    sandbox.store.currency = "USD"
+    del sandbox.store.entities["Invoice"][open_invoice["Id"]]["CurrencyRef"]
+    connector = make_connector(sandbox, token_store)
+    assert connector.get_invoice(open_invoice["Id"]).currency == "USD"
+    listed = {i.remote_id: i for i in connector.list_invoices()}
+    assert listed[open_invoice["Id"]].currency == "USD"
+    assert paths(sandbox).count("preferences") == 1  # read once per connector
+
+
+def test_invoices_carry_their_exchange_rate(connector: QuickBooksConnector, sandbox: QboSandbox) -> None:
+    raw = {i["Id"]: i for i in sandbox.store.all("Invoice")}
+    for inv in connector.list_invoices():
+        assert inv.home_rate == raw[inv.remote_id]["ExchangeRate"]
+        if inv.currency == sandbox.store.currency:
+            assert inv.home_rate == 1

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -15,6 +15,7 @@ from addon.domain.types import TokenSet
 from connectors.quickbooks.emulator import api as api_module
 from connectors.quickbooks.emulator import query as query_module
 from connectors.quickbooks.emulator.testing import QboSandbox, authorize, start_qbo_emulator
+from connectors.sandbox.fx import day_rate
 from connectors.sandbox.limits import Limits
 
 
@@ -339,3 +340,34 @@ def test_sdk_default_zero_qty_and_unit_price_leave_the_amount_alone(api: Any, op
             "SalesItemLineDetail": {"ItemRef": {"value": "1"}, "Qty": 0, "UnitPrice": 0}}
     answer = api.post("invoice", {"CustomerRef": {"value": open_invoice["CustomerRef"]["value"]}, "Line": [line]})
     assert answer.json()["Invoice"]["TotalAmt"] == 7.5
+
+
+def _sale(customer_id: str, **extra: Any) -> dict[str, Any]:
+    return {"CustomerRef": {"value": customer_id}, "TxnDate": "2026-11-03",
+            "Line": [{"Amount": 100, "DetailType": "SalesItemLineDetail",
+                      "SalesItemLineDetail": {"ItemRef": {"value": "1"}}}], **extra}
+
+
+def test_invoices_carry_exchange_rate_home_per_foreign_unit(sandbox: QboSandbox, api: Any) -> None:
+    seeded = sandbox.store.all("Invoice")
+    assert all(i["ExchangeRate"] == day_rate(i["CurrencyRef"]["value"], "GBP", date.fromisoformat(i["TxnDate"]))
+               for i in seeded)
+    euro = api.post("customer", {"DisplayName": "Euro Kunde GmbH", "CurrencyRef": {"value": "EUR"}}).json()
+    euro_id = euro["Customer"]["Id"]
+    home_id = next(c["Id"] for c in sandbox.store.all("Customer") if c["CurrencyRef"]["value"] == "GBP")
+    by_day = api.post("invoice", _sale(euro_id)).json()["Invoice"]
+    assert Decimal(str(by_day["ExchangeRate"])) == day_rate("EUR", "GBP", date(2026, 11, 3)) < 1
+    chosen = api.post("invoice", _sale(euro_id, ExchangeRate="0.8512345")).json()["Invoice"]
+    assert Decimal(str(chosen["ExchangeRate"])) == Decimal("0.851235")
+    home = api.post("invoice", _sale(home_id, ExchangeRate=3)).json()["Invoice"]
+    assert home["ExchangeRate"] == 1  # the home currency is always 1
+
+
+@pytest.mark.parametrize("rate", [0, "-1", "abc"])
+def test_a_rate_that_is_not_positive_is_a_validation_fault(sandbox: QboSandbox, api: Any, rate: Any) -> None:
+    euro = api.post("customer", {"DisplayName": "Euro Kunde GmbH", "CurrencyRef": {"value": "EUR"}}).json()
+    before = len(sandbox.store.entities["Invoice"])
+    refused = api.post("invoice", _sale(euro["Customer"]["Id"], ExchangeRate=rate))
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["Fault"]["type"] == "ValidationFault"
+    assert len(sandbox.store.entities["Invoice"]) == before

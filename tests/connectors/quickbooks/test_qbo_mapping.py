@@ -30,7 +30,7 @@ INVOICE = {"Id": "130", "DocNumber": "1037", "TxnDate": "2026-10-02", "DueDate":
 
 
 def test_invoice_mapping() -> None:
-    invoice = mapping.to_invoice(INVOICE)
+    invoice = mapping.to_invoice(INVOICE, "GBP")
     assert (invoice.remote_id, invoice.number, invoice.contact_id, invoice.currency) == ("130", "1037", "3", "USD")
     assert (invoice.issue_date, invoice.due_date) == (date(2026, 10, 2), date(2026, 11, 1))
     assert (invoice.total, invoice.amount_due, invoice.amount_paid) == (
@@ -42,13 +42,29 @@ def test_invoice_mapping() -> None:
     assert invoice.updated_at == datetime(2026, 10, 5, 17, 0, tzinfo=UTC)
 
 
+@pytest.mark.parametrize(("rate", "home_rate"), [
+    (Decimal("0.787402"), Decimal("0.787402")),  # already home currency per foreign unit: kept as is
+    ("1.27", Decimal("1.27")), (1, Decimal("1")),
+    (None, None), (0, None), ("-1", None), ("n/a", None),  # absent or unusable: none invented
+])
+def test_invoice_exchange_rate(rate: object, home_rate: Decimal | None) -> None:
+    raw = {**INVOICE, "ExchangeRate": rate} if rate is not None else INVOICE
+    assert mapping.to_invoice(raw, "GBP").home_rate == home_rate
+
+
+def test_home_currency_from_preferences() -> None:
+    prefs = {"CurrencyPrefs": {"MultiCurrencyEnabled": False, "HomeCurrency": {"value": "USD"}}}
+    assert mapping.home_currency_of(prefs) == "USD"
+    assert mapping.home_currency_of({}) is None
+
+
 @pytest.mark.parametrize(("changes", "status"), [
     ({"Balance": 0}, InvoiceStatus.PAID),
     ({"Balance": "0", "TotalAmt": 0, "PrivateNote": "Voided"}, InvoiceStatus.VOIDED),
     ({"Balance": 0, "TotalAmt": 0, "PrivateNote": ""}, InvoiceStatus.PAID),  # a zero invoice owes nothing
 ])
 def test_invoice_status(changes: dict[str, object], status: InvoiceStatus) -> None:
-    assert mapping.to_invoice({**INVOICE, **changes}).status is status
+    assert mapping.to_invoice({**INVOICE, **changes}, "GBP").status is status
 
 
 def test_payments_and_credit_applications() -> None:
@@ -63,7 +79,7 @@ def test_payments_and_credit_applications() -> None:
         {"Amount": 5, "LinkedTxn": [{"TxnId": "130", "TxnType": "Invoice"}]},
         {"Amount": 5, "LinkedTxn": [{"TxnId": "131", "TxnType": "CreditMemo"}]}]}
     assert mapping.is_credit_application(credit)
-    assert mapping.to_payment({"Id": "9", "status": "Deleted"}).deleted
+    assert mapping.to_payment({"Id": "9", "status": "Deleted"}, "GBP").deleted
 
 
 def test_contact_from_the_spec_cdc_example(specs: Path) -> None:

@@ -240,3 +240,21 @@ def test_transient_failure_is_typed(sandbox: XeroSandbox, token_store: InMemoryT
     conn = XeroConnector(dead, sandbox.tenant_id, token_store, sleep=lambda _s: None, max_attempts=2)
     with pytest.raises(TransientError):
         conn.get_contact("x")
+
+
+def test_home_currency_is_the_organisations_base_currency(sandbox: XeroSandbox, connector: XeroConnector) -> None:
+    assert connector.get_home_currency() == "GBP"
+    sandbox.store.base_currency = "NZD"
+    assert connector.get_home_currency() == "NZD"
+
+
+def test_invoice_rates_are_turned_into_home_currency_per_unit(sandbox: XeroSandbox,
+                                                             connector: XeroConnector) -> None:
+    contact = next(iter(sandbox.store.contacts.values()))
+    usd = sandbox.store.create_invoice(contact.id, date(2026, 11, 3), date(2026, 12, 3), Decimal("100"),
+                                       currency="USD", currency_rate=Decimal("1.25"))
+    gbp = sandbox.store.create_invoice(contact.id, date(2026, 11, 3), date(2026, 12, 3), Decimal("100"),
+                                       currency="GBP")
+    # Xero: 1.25 USD per 1 GBP -> the domain: 0.8 GBP per 1 USD.
+    assert connector.get_invoice(usd.id).home_rate == Decimal("0.8")
+    assert connector.get_invoice(gbp.id).home_rate == Decimal("1")

@@ -64,7 +64,7 @@ def test_read_endpoints(openapi: OpenAPI, org: XeroSandbox, http: requests.Sessi
         f"/Invoices/{inv.id}", f"/Invoices/{inv.id}/History", "/Contacts", "/Contacts?page=1",
         f"/Contacts/{inv.contact_id}", "/Payments", "/Payments?page=1", f"/Payments/{payment.id}", "/CreditNotes",
         "/CreditNotes?page=1", f"/CreditNotes/{note.id}", "/BankTransactions", "/Accounts", "/Overpayments",
-        "/Currencies",
+        "/Currencies", "/Organisation",
     ]
     for url in urls:
         body = check(openapi, http.get(org.api_url(url)))

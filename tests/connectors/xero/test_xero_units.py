@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from connectors.sandbox.generator import generate_company
+from connectors.xero import mapping
 from connectors.xero.emulator import wire
 from connectors.xero.emulator.errors import XeroValidationError
 from connectors.xero.emulator.seed import build_store
@@ -171,3 +172,13 @@ def test_identity_429_keeps_a_zero_retry_after(headers: dict[str, str], wait: fl
     with pytest.raises(RateLimitedError) as caught:
         _send("POST", "http://identity.invalid/connect/token", session=_Session())
     assert caught.value.retry_after == wait
+
+
+@pytest.mark.parametrize(("currency_rate", "home_rate"), [
+    (Decimal("1.000000"), Decimal("1")),
+    (Decimal("190.5"), Decimal("0.0052493438")),  # a JPY invoice in a GBP organisation keeps its digits
+    (1.25, Decimal("0.8")),  # the SDK may hand over a float
+    (None, None), (Decimal("0"), None), (Decimal("-2"), None),  # no usable rate: none invented
+])
+def test_currency_rate_is_turned_round(currency_rate: object, home_rate: Decimal | None) -> None:
+    assert mapping.home_rate(currency_rate) == home_rate
