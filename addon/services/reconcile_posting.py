@@ -43,6 +43,7 @@ from addon.domain.types import Invoice as PlatformInvoice
 from addon.extensions import get_for_tenant
 from addon.models import AuditLog, BankLine, Invoice, Match, Tenant
 from addon.services.reconcile_import import to_domain_line
+from addon.services.reconcile_reversals import hold, reversed_by
 from connectors.base import AccountingConnector
 from connectors.errors import NotFoundError, ValidationError
 
@@ -139,6 +140,13 @@ def post_match(session: Session, tenant: Tenant, connector: AccountingConnector,
     line = get_for_tenant(session, BankLine, match.bank_line_id, tenant.id)
     if line is None:
         raise LookupError(f"bank line {match.bank_line_id} not found for tenant {tenant.id}")
+    if (reversal := reversed_by(session, tenant, line)) is not None:
+        # The bank took this money back since the match was queued: never post it (re-checked here, so
+        # a job queued before the reversal arrived refuses too). The session keeps objects across commits,
+        # so read the match again: the worker that linked the reversal may have held it already.
+        session.refresh(match)
+        hold(session, tenant, match, line, reversal, actor=actor)
+        return "refused"
     payment: Payment | None = None
     try:
         plan = plan_of(match, line.amount)

@@ -32,7 +32,7 @@ from addon.services.reconcile_import import (
 )
 from addon.services.reconcile_matching import ACCOUNT_ALIAS, NAME_ALIAS, match_statement, matching_config
 from addon.services.reconcile_posting import PostingRefusedError, pending_matches, post_match
-from addon.services.reconcile_reversals import REVERSAL, flag_reversals
+from addon.services.reconcile_reversals import REVERSAL, flag_reversals, reversed_by
 from connectors.base import AccountingConnector
 
 logger = logging.getLogger(__name__)
@@ -61,6 +61,9 @@ def reconcile(session: Session, tenant: Tenant, connector: AccountingConnector, 
     if statement is None:
         raise LookupError(f"statement {statement_id} not found for tenant {tenant.id}")
     decisions = match_statement(session, tenant, statement_id)
+    # Before posting: money the bank already took back (a payment and its return in one statement, or a
+    # reversal of a line still queued) is held, not posted; reversals of posted payments are flagged.
+    reversals = flag_reversals(session, tenant, statement_id, actor=actor)
     if checkpoint is not None:
         checkpoint()
     outcomes: Counter[str] = Counter()
@@ -68,8 +71,6 @@ def reconcile(session: Session, tenant: Tenant, connector: AccountingConnector, 
         outcomes[post_match(session, tenant, connector, match, actor=actor, now=now, checkpoint=checkpoint)] += 1
         if checkpoint is not None:
             checkpoint()
-    # After posting, so a payment and its reversal in one statement are caught in the same run.
-    reversals = flag_reversals(session, tenant, statement_id, actor=actor)
     by_status = dict(session.execute(select(BankLine.status, func.count()).where(
         BankLine.tenant_id == tenant.id, BankLine.statement_id == statement_id).group_by(BankLine.status)).all())
     summary = {"statement_id": statement_id, "matched": sum(decisions.values()),
@@ -95,7 +96,7 @@ def confirm_suggestion(session: Session, tenant: Tenant, line_id: int, index: in
                        user_id: int | None) -> Match:
     """Accept the ``index``-th ranked suggestion (post it with ``post_confirmed``) and learn the payer."""
     line, match = _open_match(session, tenant, line_id)
-    _not_a_reversal(match)
+    _not_a_reversal(session, tenant, line, match)
     if not 0 <= index < len(match.suggestions):
         raise QueueActionError("no such suggestion")
     chosen = match.suggestions[index]
@@ -107,11 +108,16 @@ def confirm_suggestion(session: Session, tenant: Tenant, line_id: int, index: in
     return match
 
 
-def _not_a_reversal(match: Match) -> None:
-    # Money taken back is not a payment to apply: the fix is undoing the earlier payment in the ERP.
+def _not_a_reversal(session: Session, tenant: Tenant, line: BankLine, match: Match) -> None:
+    # Money taken back is not a payment to apply: the fix is undoing the earlier payment in the ERP (or,
+    # when it was never posted, nothing at all).
     if match.decision == REVERSAL:
-        raise QueueActionError("this line is a reversal of a payment already posted: reverse that payment in "
-                               "the ERP, then reject this line to clear it")
+        raise QueueActionError("this line is a reversal of a payment: if that payment was posted, reverse it "
+                               "in the ERP, then reject this line to clear it")
+    reversal = reversed_by(session, tenant, line)
+    if reversal is not None:
+        raise QueueActionError(f"the bank took this payment back (bank line {reversal.id}): nothing can be "
+                               "posted for it; reject both lines once handled")
 
 
 def _same_currency(session: Session, tenant: Tenant, line: BankLine, remote_ids: Sequence[str]) -> None:
@@ -135,7 +141,7 @@ def change_match(session: Session, tenant: Tenant, line_id: int, picks: Sequence
     of the line is posted as an overpayment: unapplied credit for the customer.
     """
     line, match = _open_match(session, tenant, line_id)
-    _not_a_reversal(match)
+    _not_a_reversal(session, tenant, line, match)
     chosen = _checked_picks(session, tenant, line, picks)
     customer = chosen[0][0].customer
     assert customer is not None  # _checked_picks only returns invoices with a customer
