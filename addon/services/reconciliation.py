@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
+from addon.domain.statements.text import minor_units
 from addon.extensions import get_for_tenant
 from addon.models import AuditLog, BankLine, BankStatement, Customer, Invoice, Match, PayerAlias, Tenant
 from addon.services.reconcile_import import (
@@ -171,7 +172,7 @@ def _checked_picks(session: Session, tenant: Tenant, line: BankLine,
         if chosen and found.customer_id != chosen[0][0].customer_id:
             raise QueueActionError(f"{found.number} belongs to another customer than {chosen[0][0].number}; "
                                    "one line pays one customer's invoices")
-        value = _amount(amount)
+        value = _amount(amount, line.currency)
         if not 0 < value <= min(found.amount_due, line.amount):
             raise QueueActionError(f"the amount for {found.number} must be above 0 and at most "
                                    f"{min(found.amount_due, line.amount)}")
@@ -184,11 +185,18 @@ def _checked_picks(session: Session, tenant: Tenant, line: BankLine,
     return chosen
 
 
-def _amount(text: str) -> Decimal:
+def _amount(text: str, currency: str) -> Decimal:
+    """An amount typed by an admin, in ``currency``'s own decimals (12.345 KWD, 1200 JPY, 12.34 EUR)."""
     try:
-        return Decimal(text.strip() or "x").quantize(Decimal("0.01"))
+        value = Decimal(text.strip() or "x")
     except InvalidOperation:
         raise QueueActionError(f"{text!r} is not an amount") from None
+    digits = minor_units(currency)
+    exponent = value.as_tuple().exponent
+    if not value.is_finite() or (isinstance(exponent, int) and exponent < -digits and value != value.quantize(
+            Decimal(1).scaleb(-digits))):
+        raise QueueActionError(f"{text.strip()!r} is not an amount in {currency} ({digits} decimals)")
+    return value.quantize(Decimal(1).scaleb(-digits))
 
 
 def _invoice(session: Session, tenant: Tenant, ref: int | str) -> Invoice | None:
