@@ -38,8 +38,23 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-# NUMERIC(18, 2): exact money, never float. SQLite stores it as text-backed Decimal via SQLAlchemy.
-Money = Numeric(18, 2, asdecimal=True)
+class Money(TypeDecorator[Decimal]):
+    """Exact money, never float: NUMERIC(18, 3), so three-decimal currencies (KWD, BHD, JOD, OMR, TND)
+    keep their last digit. Read back with two decimals whenever the third is zero, so amounts in
+    two- and zero-decimal currencies read as they always did (``1200.00``), and ``12.345`` stays."""
+
+    impl = Numeric(18, 3, asdecimal=True)
+    cache_ok = True
+
+    def process_result_value(self, value: Any, dialect: Any) -> Decimal | None:
+        if value is None:
+            return None
+        amount = Decimal(value)
+        cents = amount.quantize(_CENT)
+        return cents if cents == amount else amount
+
+
+_CENT = Decimal("0.01")
 JSONType = JSON().with_variant(JSON(), "sqlite")
 
 
@@ -50,7 +65,7 @@ def utcnow() -> datetime:
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map: ClassVar[dict[Any, Any]] = {
-        datetime: UTCDateTime(), Decimal: Money, dict[str, Any]: JSON, list[Any]: JSON,
+        datetime: UTCDateTime(), Decimal: Money(), dict[str, Any]: JSON, list[Any]: JSON,
     }
 
 

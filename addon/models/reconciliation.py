@@ -67,7 +67,7 @@ class Match(TenantScoped, TimestampMixin, Base):
     suggestions: Mapped[list[Any]] = mapped_column(default=list)
     explanation: Mapped[str] = mapped_column(Text, default="")
     residual: Mapped[str | None] = mapped_column(String(20))
-    status: Mapped[str] = mapped_column(String(20), default="proposed")  # proposed|confirmed|rejected|posted
+    status: Mapped[str] = mapped_column(String(20), default="proposed")  # proposed|confirmed|rejected|posted|held
     posted_payment_ids: Mapped[list[Any]] = mapped_column(default=list)
     posted_at: Mapped[datetime | None]
     # Set and committed right before the first platform call for this match, with the idempotency key

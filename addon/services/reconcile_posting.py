@@ -43,6 +43,7 @@ from addon.domain.types import Invoice as PlatformInvoice
 from addon.extensions import get_for_tenant
 from addon.models import AuditLog, BankLine, Invoice, Match, Tenant
 from addon.services.reconcile_import import to_domain_line
+from addon.services.reconcile_reversals import hold, reversed_by
 from connectors.base import AccountingConnector
 from connectors.errors import NotFoundError, ValidationError
 
@@ -139,13 +140,21 @@ def post_match(session: Session, tenant: Tenant, connector: AccountingConnector,
     line = get_for_tenant(session, BankLine, match.bank_line_id, tenant.id)
     if line is None:
         raise LookupError(f"bank line {match.bank_line_id} not found for tenant {tenant.id}")
+    if (reversal := reversed_by(session, tenant, line)) is not None:
+        # The bank took this money back since the match was queued: never post it (re-checked here, so
+        # a job queued before the reversal arrived refuses too). The session keeps objects across commits,
+        # so read the match again: the worker that linked the reversal may have held it already.
+        session.refresh(match)
+        hold(session, tenant, match, line, reversal, actor=actor)
+        return "refused"
     payment: Payment | None = None
     try:
         plan = plan_of(match, line.amount)
         dline = to_domain_line(line)
         credit = proposed_credit_note(plan.candidate, dline, plan.dues)
         fresh = _reread(connector, plan)
-        _check_fits(plan, credit, fresh, line.currency, attempted=match.attempt_key is not None)
+        ours = _ours_since_matching(session, tenant, match, plan, fresh)
+        replayed = _check_fits(plan, credit, fresh, line.currency, ours, attempted=match.attempt_key is not None)
         _start_attempt(session, match, now, checkpoint)
         payment = connector.create_payment(
             proposed_payment(plan.candidate, dline, account_code=_setting(tenant, "bank_account_code")),
@@ -162,7 +171,7 @@ def post_match(session: Session, tenant: Tenant, connector: AccountingConnector,
                    actor=actor, now=now)
     if booked is not None:
         match.posted_payment_ids = [*match.posted_payment_ids, booked.remote_id]
-    _update_mirror(session, tenant, plan, credit, fresh)
+    _update_mirror(session, tenant, plan, credit, fresh, replayed)
     return "posted"
 
 
@@ -244,12 +253,46 @@ def _effects(plan: Plan, credit: NewCreditNote | None) -> dict[str, tuple[Decima
     return {i: (paid.get(i, ZERO), credited.get(i, ZERO)) for i in plan.dues}
 
 
+def _ours_since_matching(session: Session, tenant: Tenant, match: Match, plan: Plan,
+                         fresh: dict[str, PlatformInvoice]) -> dict[str, Decimal]:
+    """What our own other posted matches applied to this match's invoices after its amounts due were read.
+
+    Two lines of one statement paying the same invoice the same partial amount are matched against the
+    same amount due; once the first is posted, the second finds the invoice reduced by exactly its own
+    amount, which without this would look like the money recorded by hand. Our postings are all in our
+    own tables, so they are told apart here: a posted match counts when it changed after this match was
+    made (``updated_at`` >= ``created_at``, one clock) and its effect is not already in this match's
+    snapshot (the mirror is reduced right after posting, so a later snapshot is at most its amount due
+    minus its effect).
+    """
+    changed = {i for i, due in plan.dues.items() if fresh[i].amount_due != due}
+    if not changed:
+        return {}
+    rows = session.execute(select(Match, BankLine).join(BankLine, Match.bank_line_id == BankLine.id)
+                           .where(Match.tenant_id == tenant.id, Match.status == "posted", Match.id != match.id,
+                                  Match.updated_at >= match.created_at)).all()
+    ours: dict[str, Decimal] = {}
+    for other, other_line in rows:
+        if not changed & {a["invoice_id"] for a in other.allocations}:
+            continue
+        other_plan = plan_of(other, other_line.amount)
+        other_credit = proposed_credit_note(other_plan.candidate, to_domain_line(other_line), other_plan.dues)
+        for invoice_id, (pay, cred) in _effects(other_plan, other_credit).items():
+            if invoice_id in changed and plan.dues[invoice_id] > other_plan.dues[invoice_id] - pay - cred:
+                ours[invoice_id] = ours.get(invoice_id, ZERO) + pay + cred
+    return ours
+
+
 def _check_fits(plan: Plan, credit: NewCreditNote | None, fresh: dict[str, PlatformInvoice],
-                currency: str, *, attempted: bool) -> None:
+                currency: str, ours: dict[str, Decimal], *, attempted: bool) -> set[str]:
     """Raise PostingRefusedError unless every invoice still takes what this match applies to it.
 
-    ``attempted``: an earlier attempt for this match may have reached the platform (its marker is set).
+    ``ours``: per invoice, what our own other matches posted since this one was matched (expected
+    reductions, see ``_ours_since_matching``). ``attempted``: an earlier attempt for this match may have
+    reached the platform (its marker is set). Returns the invoices that already hold this match's effect
+    (our own earlier attempt, replayed under the same key).
     """
+    replayed: set[str] = set()
     for invoice_id, (pay, cred) in _effects(plan, credit).items():
         effect, before, inv = pay + cred, plan.dues[invoice_id], fresh[invoice_id]
         if inv.currency.upper() != currency.upper():
@@ -262,18 +305,23 @@ def _check_fits(plan: Plan, credit: NewCreditNote | None, fresh: dict[str, Platf
             raise PostingRefusedError(f"{inv.number} is {inv.status.value} on the platform")
         if now_due == before:
             continue
-        if now_due in (before - effect, before - pay):
+        expected = before - ours.get(invoice_id, ZERO)  # after our own other postings, nobody else's
+        if now_due == expected and effect <= now_due:
+            continue
+        if now_due in (expected - effect, expected - pay):
             # Reduced by exactly this line: our own earlier attempt (only possible if one started; the
             # same key makes the platform replay it), or the same money recorded in the ERP by hand.
             if attempted:
+                replayed.add(invoice_id)
                 continue
             raise PostingRefusedError(f"{inv.number} amount due changed on the platform since matching "
-                                      f"({before} to {now_due}, by this line's {before - now_due}); "
+                                      f"({expected} to {now_due}, by this line's {expected - now_due}); "
                                       "already recorded there?")
         partial_still_fits = effect < before and effect <= now_due and inv.status is InvoiceStatus.OPEN
         if not partial_still_fits:
             raise PostingRefusedError(f"{inv.number} amount due changed from {before} to {now_due} since "
                                       f"matching; {effect} no longer fits")
+    return replayed
 
 
 def _setting(tenant: Tenant, name: str) -> str | None:
@@ -321,7 +369,7 @@ def _record_posted(session: Session, tenant: Tenant, match: Match, line: BankLin
 
 
 def _update_mirror(session: Session, tenant: Tenant, plan: Plan, credit: NewCreditNote | None,
-                   fresh: dict[str, PlatformInvoice]) -> None:
+                   fresh: dict[str, PlatformInvoice], replayed: set[str]) -> None:
     # Keep the local cache close to the platform until the next sync overwrites it with the truth.
     for invoice_id, (pay, cred) in _effects(plan, credit).items():
         if pay + cred == 0:
@@ -330,7 +378,8 @@ def _update_mirror(session: Session, tenant: Tenant, plan: Plan, credit: NewCred
         inv = fresh[invoice_id]
         if row is None:
             continue
-        due = inv.amount_due - pay - cred if inv.amount_due == plan.dues[invoice_id] else inv.amount_due
+        # The re-read amount due already holds this match's effect only when the platform replayed it.
+        due = inv.amount_due if invoice_id in replayed else inv.amount_due - pay - cred
         row.amount_due = max(due, ZERO)
         row.amount_paid = (row.amount_paid or ZERO) + pay
         row.amount_credited = (row.amount_credited or ZERO) + cred

@@ -12,6 +12,12 @@ differing counterparty account or name) and share at least one of end-to-end id,
 reference, counterparty account, counterparty name or remittance text; the line sharing most wins,
 the latest on a tie. A line carrying no payer facts at all (BAI2) is linked only when exactly one
 posted line fits by amount, and says so.
+
+When no posted line fits, the same rules look among the incoming lines not posted yet (queued for
+posting, in the exception queue, or imported and not matched yet): money that came back must not be
+posted at all. The reversal is linked, the original's match is held (never posted, whoever confirms it;
+``reconcile_posting.post_match`` re-checks the link, so a job already queued for the original refuses
+too) and both lines wait in the exception queue for a human.
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ logger = logging.getLogger(__name__)
 
 LOOKBACK = timedelta(days=180)
 REVERSAL = "reversal"  # Match.decision of a flagged reversal line (never posted)
+HELD = "held"  # Match.status of a line the bank took back before we posted it (never posted)
+_UNPOSTED_LINE = ("new", "matched", "exception")  # an incoming line whose money may still be posted
 
 
 def flag_reversals(session: Session, tenant: Tenant, statement_id: int, *, actor: str) -> int:
@@ -42,20 +50,72 @@ def flag_reversals(session: Session, tenant: Tenant, statement_id: int, *, actor
         BankLine.reversal.is_(True) | BankLine.return_reason.is_not(None)).order_by(BankLine.id)).all()
     flagged = 0
     for line in lines:
-        found = _original(session, tenant, line)
+        found = _original(session, tenant, line, posted=True)
         if found is not None:
-            _flag(session, tenant, line, *found, actor=actor)
+            orig, posted, by_amount = found
+            assert posted is not None  # a posted line always has its match
+            _flag(session, tenant, line, orig, posted, by_amount, actor=actor)
             flagged += 1
-    session.flush()
+        elif (found := _original(session, tenant, line, posted=False)) is not None:
+            _flag_unposted(session, tenant, line, *found, actor=actor)
+            flagged += 1
+    _hold_reversed_originals(session, tenant, statement_id, actor=actor)
     return flagged
 
 
-def _original(session: Session, tenant: Tenant, line: BankLine) -> tuple[BankLine, Match, bool] | None:
-    """The posted line this reversal takes back, its match, and whether only the amount links them."""
-    other = aliased(BankLine)
+def _hold_reversed_originals(session: Session, tenant: Tenant, statement_id: int, *, actor: str) -> None:
+    # A reversal imported before its original was matched links the bare line; the match made for it
+    # since (this statement's run) is held here, before anything is posted.
+    reversal = aliased(BankLine)
     rows = session.execute(
-        select(BankLine, Match).join(Match, Match.bank_line_id == BankLine.id)
-        .where(BankLine.tenant_id == tenant.id, Match.status == "posted", BankLine.amount == -line.amount,
+        select(BankLine, Match, reversal).join(Match, Match.bank_line_id == BankLine.id)
+        .join(reversal, reversal.reverses_line_id == BankLine.id)
+        .where(BankLine.tenant_id == tenant.id, BankLine.statement_id == statement_id,
+               Match.status.in_(("proposed", "confirmed")), Match.decision != REVERSAL)).all()
+    for line, match, rev in rows:
+        hold(session, tenant, match, line, rev, actor=actor)
+    session.flush()
+
+
+def reversed_by(session: Session, tenant: Tenant, line: BankLine) -> BankLine | None:
+    """The reversal linked to ``line`` (money the bank took back), if any."""
+    return session.scalars(select(BankLine).where(BankLine.tenant_id == tenant.id,
+                                                  BankLine.reverses_line_id == line.id)).first()
+
+
+def hold(session: Session, tenant: Tenant, match: Match, line: BankLine, reversal: BankLine, *,
+         actor: str) -> None:
+    """Stop ``match`` from ever being posted: the bank took its money back (``reversal``)."""
+    if match.status == HELD:
+        return
+    reason = (f"held: the bank took this payment back (bank line {reversal.id} of "
+              f"{reversal.booking_date.isoformat()}, {reversal.amount} {reversal.currency}"
+              + (f", return reason {reversal.return_reason}" if reversal.return_reason else "")
+              + "); nothing was posted: reject both lines once handled")
+    before = {"status": match.status, "decision": match.decision, "line_status": line.status}
+    match.status, line.status = HELD, "exception"
+    match.explanation = f"{match.explanation}; {reason}" if match.explanation else reason
+    logger.warning("tenant %s: match %s %s", tenant.id, match.id, reason)
+    session.add(AuditLog(tenant_id=tenant.id, actor=actor, action="match.held", object_type="bank_line",
+                         object_id=str(line.id), before=before,
+                         after={"status": HELD, "line_status": "exception", "reversal_line_id": reversal.id},
+                         reason=reason))
+    session.flush()
+
+
+def _original(session: Session, tenant: Tenant, line: BankLine, *,
+              posted: bool) -> tuple[BankLine, Match | None, bool] | None:
+    """The incoming line this reversal takes back (posted, or else not posted yet), its match (None when
+    not matched yet), and whether only the amount links them."""
+    other = aliased(BankLine)
+    if posted:
+        state = Match.status == "posted"
+    else:
+        state = (BankLine.status.in_(_UNPOSTED_LINE)
+                 & (Match.id.is_(None) | (Match.status.in_(("proposed", "confirmed")) & (Match.decision != REVERSAL))))
+    rows = session.execute(
+        select(BankLine, Match).outerjoin(Match, Match.bank_line_id == BankLine.id)
+        .where(BankLine.tenant_id == tenant.id, state, BankLine.amount == -line.amount,
                BankLine.currency == line.currency, BankLine.booking_date <= line.booking_date,
                BankLine.booking_date >= line.booking_date - LOOKBACK,
                ~exists().where(other.reverses_line_id == BankLine.id))
@@ -121,3 +181,32 @@ def _explanation(line: BankLine, original: BankLine, numbers: list[str], payment
         text += "; linked by the amount only, check it is that payment"
     return (text + "; the ERP still shows it paid: reverse or delete the payment there (Cashline does not), "
             "then reject this line to clear it")
+
+
+def _flag_unposted(session: Session, tenant: Tenant, line: BankLine, original: BankLine, match: Match | None,
+                   by_amount: bool, *, actor: str) -> None:
+    """Link a reversal to a line not posted yet, hold the original's match, queue both for a human."""
+    payer = f" from {original.counterparty_name}" if original.counterparty_name else ""
+    where = ("not matched yet" if match is None else "confirmed, waiting to be posted" if match.status == "confirmed"
+             else "queued for posting" if match.decision == "auto" else "waiting in the exception queue")
+    reason = (f"payment reversed by the bank before it was posted (bank line {original.id} of "
+              f"{original.booking_date.isoformat()}, {original.amount} {original.currency}{payer}, {where})")
+    if line.return_reason:
+        reason += f"; return reason {line.return_reason}"
+    if by_amount:
+        reason += "; linked by the amount only, check it is that payment"
+    reason += "; nothing was posted and the original is held: reject both lines once handled"
+    logger.warning("tenant %s: bank line %s: %s", tenant.id, line.id, reason)
+    session.add(Match(tenant_id=tenant.id, bank_line_id=line.id, decision=REVERSAL, confidence=Decimal("0"),
+                      allocations=[], suggestions=[], explanation=reason, residual=None, status="proposed",
+                      posted_payment_ids=[]))
+    line.status, line.reverses_line_id = "exception", original.id
+    session.add(AuditLog(tenant_id=tenant.id, actor=actor, action="payment.reversed", object_type="bank_line",
+                         object_id=str(line.id), before={"line_status": "ignored"},
+                         after={"line_status": "exception", "original_line_id": original.id,
+                                "match_id": match.id if match else None, "payment_ids": [], "posted": False,
+                                "amount": str(line.amount), "return_reason": line.return_reason},
+                         reason=reason))
+    session.flush()
+    if match is not None:
+        hold(session, tenant, match, original, line, actor=actor)

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
+from addon.domain.statements.text import minor_units
 from addon.extensions import get_for_tenant
 from addon.models import AuditLog, BankLine, BankStatement, Customer, Invoice, Match, PayerAlias, Tenant
 from addon.services.reconcile_import import (
@@ -32,7 +33,7 @@ from addon.services.reconcile_import import (
 )
 from addon.services.reconcile_matching import ACCOUNT_ALIAS, NAME_ALIAS, match_statement, matching_config
 from addon.services.reconcile_posting import PostingRefusedError, pending_matches, post_match
-from addon.services.reconcile_reversals import REVERSAL, flag_reversals
+from addon.services.reconcile_reversals import REVERSAL, flag_reversals, reversed_by
 from connectors.base import AccountingConnector
 
 logger = logging.getLogger(__name__)
@@ -61,6 +62,9 @@ def reconcile(session: Session, tenant: Tenant, connector: AccountingConnector, 
     if statement is None:
         raise LookupError(f"statement {statement_id} not found for tenant {tenant.id}")
     decisions = match_statement(session, tenant, statement_id)
+    # Before posting: money the bank already took back (a payment and its return in one statement, or a
+    # reversal of a line still queued) is held, not posted; reversals of posted payments are flagged.
+    reversals = flag_reversals(session, tenant, statement_id, actor=actor)
     if checkpoint is not None:
         checkpoint()
     outcomes: Counter[str] = Counter()
@@ -68,8 +72,6 @@ def reconcile(session: Session, tenant: Tenant, connector: AccountingConnector, 
         outcomes[post_match(session, tenant, connector, match, actor=actor, now=now, checkpoint=checkpoint)] += 1
         if checkpoint is not None:
             checkpoint()
-    # After posting, so a payment and its reversal in one statement are caught in the same run.
-    reversals = flag_reversals(session, tenant, statement_id, actor=actor)
     by_status = dict(session.execute(select(BankLine.status, func.count()).where(
         BankLine.tenant_id == tenant.id, BankLine.statement_id == statement_id).group_by(BankLine.status)).all())
     summary = {"statement_id": statement_id, "matched": sum(decisions.values()),
@@ -95,7 +97,7 @@ def confirm_suggestion(session: Session, tenant: Tenant, line_id: int, index: in
                        user_id: int | None) -> Match:
     """Accept the ``index``-th ranked suggestion (post it with ``post_confirmed``) and learn the payer."""
     line, match = _open_match(session, tenant, line_id)
-    _not_a_reversal(match)
+    _not_a_reversal(session, tenant, line, match)
     if not 0 <= index < len(match.suggestions):
         raise QueueActionError("no such suggestion")
     chosen = match.suggestions[index]
@@ -107,11 +109,16 @@ def confirm_suggestion(session: Session, tenant: Tenant, line_id: int, index: in
     return match
 
 
-def _not_a_reversal(match: Match) -> None:
-    # Money taken back is not a payment to apply: the fix is undoing the earlier payment in the ERP.
+def _not_a_reversal(session: Session, tenant: Tenant, line: BankLine, match: Match) -> None:
+    # Money taken back is not a payment to apply: the fix is undoing the earlier payment in the ERP (or,
+    # when it was never posted, nothing at all).
     if match.decision == REVERSAL:
-        raise QueueActionError("this line is a reversal of a payment already posted: reverse that payment in "
-                               "the ERP, then reject this line to clear it")
+        raise QueueActionError("this line is a reversal of a payment: if that payment was posted, reverse it "
+                               "in the ERP, then reject this line to clear it")
+    reversal = reversed_by(session, tenant, line)
+    if reversal is not None:
+        raise QueueActionError(f"the bank took this payment back (bank line {reversal.id}): nothing can be "
+                               "posted for it; reject both lines once handled")
 
 
 def _same_currency(session: Session, tenant: Tenant, line: BankLine, remote_ids: Sequence[str]) -> None:
@@ -135,7 +142,7 @@ def change_match(session: Session, tenant: Tenant, line_id: int, picks: Sequence
     of the line is posted as an overpayment: unapplied credit for the customer.
     """
     line, match = _open_match(session, tenant, line_id)
-    _not_a_reversal(match)
+    _not_a_reversal(session, tenant, line, match)
     chosen = _checked_picks(session, tenant, line, picks)
     customer = chosen[0][0].customer
     assert customer is not None  # _checked_picks only returns invoices with a customer
@@ -165,7 +172,7 @@ def _checked_picks(session: Session, tenant: Tenant, line: BankLine,
         if chosen and found.customer_id != chosen[0][0].customer_id:
             raise QueueActionError(f"{found.number} belongs to another customer than {chosen[0][0].number}; "
                                    "one line pays one customer's invoices")
-        value = _amount(amount)
+        value = _amount(amount, line.currency)
         if not 0 < value <= min(found.amount_due, line.amount):
             raise QueueActionError(f"the amount for {found.number} must be above 0 and at most "
                                    f"{min(found.amount_due, line.amount)}")
@@ -178,11 +185,18 @@ def _checked_picks(session: Session, tenant: Tenant, line: BankLine,
     return chosen
 
 
-def _amount(text: str) -> Decimal:
+def _amount(text: str, currency: str) -> Decimal:
+    """An amount typed by an admin, in ``currency``'s own decimals (12.345 KWD, 1200 JPY, 12.34 EUR)."""
     try:
-        return Decimal(text.strip() or "x").quantize(Decimal("0.01"))
+        value = Decimal(text.strip() or "x")
     except InvalidOperation:
         raise QueueActionError(f"{text!r} is not an amount") from None
+    digits = minor_units(currency)
+    exponent = value.as_tuple().exponent
+    if not value.is_finite() or (isinstance(exponent, int) and exponent < -digits and value != value.quantize(
+            Decimal(1).scaleb(-digits))):
+        raise QueueActionError(f"{text.strip()!r} is not an amount in {currency} ({digits} decimals)")
+    return value.quantize(Decimal(1).scaleb(-digits))
 
 
 def _invoice(session: Session, tenant: Tenant, ref: int | str) -> Invoice | None:

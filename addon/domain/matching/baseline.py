@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from addon.domain.types import Allocation, BankLine
 
-from .amounts import cents_to_decimal
-from .index import MatchingIndex, to_cents
+from .amounts import from_minor, to_minor
+from .index import MatchingIndex
 from .model import Decision, MatchResult
 from .normalize import reference_tokens
 from .references import remittance_text
@@ -20,6 +20,6 @@ def match_exact_reference(line: BankLine, index: MatchingIndex) -> MatchResult:
         return MatchResult(Decision.NONE, 0.0, f"{len(hits)} exact references")
     pos = hits.pop()
     inv = index.invoices[pos]
-    amount = cents_to_decimal(min(index.cents[pos], to_cents(line.amount)))
+    amount = from_minor(min(index.minor[pos], to_minor(line.amount, inv.currency)), inv.currency)
     return MatchResult(Decision.AUTO, 1.0, f"reference {inv.number}",
                        allocations=(Allocation(inv.invoice_id, amount),), customer_id=inv.customer_id)

@@ -11,11 +11,12 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from addon.domain.statements.text import minor_units
 from addon.domain.types import Allocation, BankLine
 
-from .amounts import AmountFit, cents_to_decimal, fit_amount
+from .amounts import AmountFit, fee_tolerance_minor, fit_amount, from_minor, to_minor
 from .identify import Identity, identify_payer
-from .index import MatchingIndex, to_cents
+from .index import MatchingIndex
 from .model import Candidate, Decision, MatchingConfig, MatchResult, Residual
 from .references import NUMERIC, RefHit, find_references, is_typo_of, remittance_text
 from .subset import subset_sums
@@ -34,8 +35,9 @@ _FOREIGN = AmountFit(Residual.FX, 0, 0.0, 0.85, 0.7)  # line and invoice currenc
 @dataclass(frozen=True, slots=True)
 class _Line:
     line: BankLine
-    cents: int
+    minor: int  # the amount in minor units of the line's currency (``digits`` decimals)
     currency: str
+    digits: int
     text: str
     refs: dict[int, RefHit]
     payers: dict[str, Identity]
@@ -54,11 +56,12 @@ def match_line(line: BankLine, index: MatchingIndex, config: MatchingConfig = DE
     if line.reversal or line.amount <= 0:
         return MatchResult(Decision.NONE, 0.0, "not an incoming customer payment (outgoing or reversal)")
     text = remittance_text(line)
-    cents = to_cents(line.amount)
-    lo, hi = _window(cents, config)
-    refs = find_references(text, index, lambda pos: lo <= index.cents[pos] <= hi)
+    digits = minor_units(line.currency)
+    minor = to_minor(line.amount, line.currency)
+    lo, hi = _window(minor, digits, config)
+    refs = find_references(text, index, lambda pos: lo <= index.minor[pos] <= hi)
     payers = identify_payer(line, index)
-    ctx = _Line(line, cents, line.currency.upper(), text, refs, payers,
+    ctx = _Line(line, minor, line.currency.upper(), digits, text, refs, payers,
                 exact_refs={p: h.token for p, h in refs.items() if h.kind == "exact"},
                 strong_payer=any(i.strength >= 0.9 for i in payers.values()))
     return _decide(_rank(_candidates(ctx, index, config)), ctx, index, config)
@@ -94,11 +97,11 @@ def _candidates(ctx: _Line, index: MatchingIndex, config: MatchingConfig) -> lis
 
 
 def _single_positions(ctx: _Line, index: MatchingIndex, config: MatchingConfig) -> set[int]:
-    lo, hi = _window(ctx.cents, config)
+    lo, hi = _window(ctx.minor, ctx.digits, config)
     # Weak references (typo neighbours, short bare numbers) only count where amount or payer agree;
     # dense invoice numbering gives every number many one-edit neighbours.
     positions = {pos for pos, hit in ctx.refs.items()
-                 if hit.strength >= NUMERIC or lo <= index.cents[pos] <= hi
+                 if hit.strength >= NUMERIC or lo <= index.minor[pos] <= hi
                  or index.invoices[pos].customer_id in ctx.payers}
     for cid in ctx.payers:
         bucket = index.customer_amounts.get(cid)
@@ -106,15 +109,16 @@ def _single_positions(ctx: _Line, index: MatchingIndex, config: MatchingConfig) 
             positions.update(bucket.between(lo, hi))
     bucket = index.amounts.get(ctx.currency)
     if bucket is not None:
-        hits = bucket.between(ctx.cents, ctx.cents + int(config.fee_tolerance * 100))
+        hits = bucket.between(ctx.minor, ctx.minor + fee_tolerance_minor(config, ctx.digits))
         if len(hits) <= config.max_amount_candidates:
             positions.update(hits)
     return positions
 
 
-def _window(cents: int, config: MatchingConfig) -> tuple[int, int]:
+def _window(minor: int, digits: int, config: MatchingConfig) -> tuple[int, int]:
+    # In the line currency's minor units (invoices in other currencies never fit by amount anyway).
     fx = config.fx_tolerance_pct
-    return int(cents / (1 + fx)) - 1, int(cents / (1 - fx)) + int(config.fee_tolerance * 100) + 1
+    return int(minor / (1 + fx)) - 1, int(minor / (1 - fx)) + fee_tolerance_minor(config, digits) + 1
 
 
 def _reference_groups(ctx: _Line, index: MatchingIndex) -> list[tuple[int, ...]]:
@@ -128,9 +132,9 @@ def _reference_groups(ctx: _Line, index: MatchingIndex) -> list[tuple[int, ...]]
 def _customer_subsets(cid: str, ctx: _Line, index: MatchingIndex,
                       config: MatchingConfig) -> list[tuple[int, ...]]:
     # Exact sums only: with a tolerance window, coincidental combinations multiply quickly.
-    pool = [p for p in index.customer_by_due.get(cid, ()) if index.cents[p] < ctx.cents]
+    pool = [p for p in index.customer_by_due.get(cid, ()) if index.minor[p] < ctx.minor]
     pool = pool[:config.max_subset_pool]
-    found = subset_sums([index.cents[p] for p in pool], ctx.cents, max_size=config.max_subset_size)
+    found = subset_sums([index.minor[p] for p in pool], ctx.minor, max_size=config.max_subset_size)
     groups = [tuple(pool[i] for i in combo) for combo in found]
     # Payment runs settle invoices that fell due together: fewer invoices, then closer due dates first.
     groups.sort(key=lambda g: (len(g), _due_spread(g, index)))
@@ -144,16 +148,16 @@ def _due_spread(group: tuple[int, ...], index: MatchingIndex) -> int:
 
 def _oldest_open(cid: str, ctx: _Line, index: MatchingIndex) -> list[int]:
     # With no reference and no amount fit, the oldest larger invoices are the likeliest partial targets.
-    larger = (p for p in index.customer_by_due.get(cid, ()) if index.cents[p] > ctx.cents)
+    larger = (p for p in index.customer_by_due.get(cid, ()) if index.minor[p] > ctx.minor)
     return [p for _, p in zip(range(_PARTIAL_FALLBACKS), larger, strict=False)]
 
 
 def _score(positions: tuple[int, ...], ctx: _Line, index: MatchingIndex, config: MatchingConfig,
            *, subset: bool = False) -> _Scored:
-    due = sum(index.cents[p] for p in positions)
+    due = sum(index.minor[p] for p in positions)
     cid = index.invoices[positions[0]].customer_id
     same_currency = all(index.invoices[p].currency.upper() == ctx.currency for p in positions)
-    fit = fit_amount(ctx.cents, due, config, ctx.text) if same_currency else _FOREIGN
+    fit = fit_amount(ctx.minor, due, config, ctx.text, digits=ctx.digits) if same_currency else _FOREIGN
     ref = sum(ctx.refs[p].strength if p in ctx.refs else 0.0 for p in positions) / len(positions)
     payer = ctx.payers[cid].strength if cid in ctx.payers else 0.0
     identity = 1 - (1 - _REF_WEIGHT * ref) * (1 - _PAYER_WEIGHT * payer) * (1 - fit.identity)
@@ -187,7 +191,7 @@ def _reads_as_typo(token: str, quoted: int, positions: Sequence[int], ctx: _Line
     # one edit from this allocation's own invoice number and the quoted invoice is not paid to the cent,
     # a typo explains the line better than a payment for someone else. An exact amount on the quoted
     # invoice leaves both readings open: then a human decides.
-    return index.cents[quoted] != ctx.cents and any(is_typo_of(token, index.ref_keys[p]) for p in positions)
+    return index.minor[quoted] != ctx.minor and any(is_typo_of(token, index.ref_keys[p]) for p in positions)
 
 
 def _explain(scored: _Scored, ctx: _Line, index: MatchingIndex) -> Candidate:
@@ -204,8 +208,8 @@ def _explain(scored: _Scored, ctx: _Line, index: MatchingIndex) -> Candidate:
     evidence.append(_amount_evidence(scored.fit, ctx, scored.due, scored.same_currency))
     fit = scored.fit
     return Candidate(allocations=_allocate(scored.positions, ctx, index, fit), confidence=scored.confidence,
-                     evidence=tuple(evidence), residual=fit.residual,
-                     residual_amount=cents_to_decimal(fit.residual_cents), deduction_reason=fit.deduction_reason,
+                     evidence=tuple(evidence), residual=fit.residual, deduction_reason=fit.deduction_reason,
+                     residual_amount=from_minor(fit.residual_minor, ctx.currency),
                      customer_id=scored.customer_id, invoices=tuple(index.invoices[p].invoice_id for p in
                                                                  _oldest_first(scored.positions, index)))
 
@@ -229,12 +233,13 @@ def _allocate(positions: Sequence[int], ctx: _Line, index: MatchingIndex,
     """Fee/FX/overpayment close the invoices in full; short payments are applied oldest due first."""
     ordered = _oldest_first(positions, index)
     if fit.residual not in (Residual.PARTIAL, Residual.DEDUCTION):
-        return tuple(Allocation(index.invoices[p].invoice_id, cents_to_decimal(index.cents[p])) for p in ordered)
-    left, out = ctx.cents, []
+        return tuple(Allocation(index.invoices[p].invoice_id, from_minor(index.minor[p], index.invoices[p].currency))
+                     for p in ordered)
+    left, out = ctx.minor, []
     for p in ordered:
-        take = min(left, index.cents[p])
+        take = min(left, index.minor[p])
         if take > 0:
-            out.append(Allocation(index.invoices[p].invoice_id, cents_to_decimal(take)))
+            out.append(Allocation(index.invoices[p].invoice_id, from_minor(take, index.invoices[p].currency)))
         left -= take
     return tuple(out)
 
@@ -250,7 +255,7 @@ def _reference_evidence(positions: Sequence[int], ctx: _Line, index: MatchingInd
 
 
 def _amount_evidence(fit: AmountFit, ctx: _Line, due: int, same_currency: bool) -> str:
-    amount, total, diff = cents_to_decimal(ctx.cents), cents_to_decimal(due), cents_to_decimal(fit.residual_cents)
+    amount, total, diff = (from_minor(units, ctx.currency) for units in (ctx.minor, due, fit.residual_minor))
     if not same_currency:
         return f"line currency {ctx.currency} differs from the invoice currency: FX conversion needed"
     texts = {

@@ -1,8 +1,8 @@
 """Blocking index over the open ledger, built once per run so each line only touches its candidates.
 
 Blocks: invoice-reference keys (exact, numeric part, one-edit typo neighbours), customer identity
-(account, learned alias, exact name key, name words for fuzzy lookup) and amount buckets (sorted cents per
-currency and per customer, queried by range for fee/FX tolerances).
+(account, learned alias, exact name key, name words for fuzzy lookup) and amount buckets (amounts
+in each currency's minor units, sorted per currency and per customer, queried by range for fee/FX tolerances).
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import bisect
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 
+from .amounts import to_minor
 from .model import AliasBook, OpenInvoice
 from .normalize import (
     deletion_variants,
@@ -27,22 +27,17 @@ from .normalize import (
 _MIN_TYPO_KEY = 5  # shorter keys have too many one-edit neighbours to be evidence
 
 
-def to_cents(amount: Decimal) -> int:
-    """Whole minor units; amounts are already rounded to cents upstream."""
-    return int((amount * 100).to_integral_value())
-
-
 @dataclass(slots=True)
 class AmountBucket:
     """Invoice positions sorted by amount due, for range queries."""
 
-    cents: list[int] = field(default_factory=list)
+    minor: list[int] = field(default_factory=list)
     positions: list[int] = field(default_factory=list)
 
     def between(self, lo: int, hi: int) -> list[int]:
         """Positions whose amount due lies in [lo, hi]."""
-        left = bisect.bisect_left(self.cents, lo)
-        right = bisect.bisect_right(self.cents, hi)
+        left = bisect.bisect_left(self.minor, lo)
+        right = bisect.bisect_right(self.minor, hi)
         return self.positions[left:right]
 
 
@@ -59,7 +54,7 @@ class MatchingIndex:
     """Everything the engine looks up per line; build with :meth:`build`."""
 
     invoices: list[OpenInvoice]
-    cents: list[int]
+    minor: list[int]  # amount due in minor units of the invoice's own currency
     ref_keys: list[str]  # canonical invoice number per position
     by_ref: dict[str, list[int]]
     by_digits: dict[str, list[int]]
@@ -77,7 +72,7 @@ class MatchingIndex:
     def build(cls, invoices: Iterable[OpenInvoice], aliases: AliasBook | None = None) -> MatchingIndex:
         """Index the open invoices (amount due > 0) and the learned aliases."""
         open_invoices = [inv for inv in invoices if inv.amount_due > 0]
-        index = cls(invoices=open_invoices, cents=[to_cents(i.amount_due) for i in open_invoices],
+        index = cls(invoices=open_invoices, minor=[to_minor(i.amount_due, i.currency) for i in open_invoices],
                      ref_keys=[reference_key(i.number) for i in open_invoices],
                      by_ref={}, by_digits={}, by_ref_deletion={}, customers={}, by_name_key={},
                      by_name_token={}, by_account={}, aliases=aliases or AliasBook(), amounts={},
@@ -123,8 +118,8 @@ class MatchingIndex:
         per_currency: defaultdict[str, list[tuple[int, int]]] = defaultdict(list)
         per_customer: defaultdict[str, list[tuple[int, int]]] = defaultdict(list)
         for pos, inv in enumerate(self.invoices):
-            per_currency[inv.currency.upper()].append((self.cents[pos], pos))
-            per_customer[inv.customer_id].append((self.cents[pos], pos))
+            per_currency[inv.currency.upper()].append((self.minor[pos], pos))
+            per_customer[inv.customer_id].append((self.minor[pos], pos))
         self.amounts = {cur: _bucket(rows) for cur, rows in per_currency.items()}
         self.customer_amounts = {cid: _bucket(rows) for cid, rows in per_customer.items()}
         self.customer_by_due = {
@@ -150,4 +145,4 @@ class MatchingIndex:
 
 def _bucket(rows: list[tuple[int, int]]) -> AmountBucket:
     rows.sort()
-    return AmountBucket(cents=[c for c, _ in rows], positions=[p for _, p in rows])
+    return AmountBucket(minor=[c for c, _ in rows], positions=[p for _, p in rows])

@@ -6,10 +6,11 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import Session
 
 from addon.domain.types import InvoiceStatus
-from addon.models import AuditLog, BankLine, Match
+from addon.models import AuditLog, BankLine, Match, Tenant
 from addon.services.reconciliation import (
     QueueActionError,
     change_match,
@@ -70,21 +71,27 @@ def test_reversal_of_a_posted_payment_goes_to_the_exception_queue(db, tenant, pl
     assert len(db.scalars(select(AuditLog).where(AuditLog.action == "payment.reversed")).all()) == 1
 
 
-def test_sepa_return_in_the_same_statement_as_the_payment_is_flagged(db, tenant, platform) -> None:
+def test_sepa_return_in_the_same_statement_as_the_payment_holds_it_unposted(db, tenant, platform) -> None:
     returned = Entry("-1200.00", "Acme Trading Ltd", ACME_IBAN, "INV-1001", day=date(2026, 11, 10),
                      return_reason="AC04")
     summary = _run(db, tenant, platform, [PAID, returned], "S1")
-    assert (summary["posted"], summary["reversals"]) == (1, 1)
-    line = _line(db, "-1200.00")
-    assert (line.status, line.return_reason) == ("exception", "AC04")
+    assert (summary["auto"], summary["posted"], summary["reversals"], summary["exceptions"]) == (1, 0, 1, 2)
+    assert platform.writes == []  # the money came back before we posted it: nothing is posted
+    line, original = _line(db, "-1200.00"), _line(db, "1200.00")
+    assert (line.status, line.return_reason, line.reverses_line_id) == ("exception", "AC04", original.id)
     match = db.scalars(select(Match).where(Match.bank_line_id == line.id)).one()
-    assert "return reason AC04" in match.explanation
+    assert match.explanation.startswith("payment reversed by the bank before it was posted (bank line "
+                                        f"{original.id} of 2026-11-03, 1200.00 GBP from Acme Trading Ltd, "
+                                        "queued for posting); return reason AC04")
+    held = db.scalars(select(Match).where(Match.bank_line_id == original.id)).one()
+    assert (held.decision, held.status, original.status) == ("auto", "held", "exception")
+    assert "held: the bank took this payment back" in held.explanation
+    assert sorted(db.scalars(select(AuditLog.action)).all()) == ["match.held", "payment.reversed"]
 
 
-def test_reversals_that_match_nothing_we_posted_stay_ignored(db, tenant, platform) -> None:
-    # Another payer's money taken back, and a reversal of a line we never posted (still in the queue).
-    summary = _run(db, tenant, platform, [PAID, Entry("42.42", "Someone Else", text="birthday"),
-                                          Entry("-1200.00", "Globex BV", text="INV-1001", reversal=True),
+def test_reversals_that_match_nothing_we_received_stay_ignored(db, tenant, platform) -> None:
+    # Another payer's money taken back, and a bank fee: nothing of ours to link.
+    summary = _run(db, tenant, platform, [PAID, Entry("-1200.00", "Globex BV", text="INV-1001", reversal=True),
                                           Entry("-42.42", "Someone Else", text="birthday", reversal=True),
                                           Entry("-30.00", "Bank", text="account fee")], "S1")
     assert (summary["posted"], summary["reversals"]) == (1, 0)
@@ -117,14 +124,86 @@ BAI2 = b"""01,SENDER,RECEIVER,261110,0800,1,,,2/
 
 @pytest.mark.parametrize(("data", "filename", "by_amount"), [(MT940.encode(), "s.sta", False),
                                                              (BAI2, "s.bai2", True)])
-def test_mt940_and_bai2_returns_of_a_posted_payment_are_flagged(db, tenant, platform, data, filename,
+def test_mt940_and_bai2_payment_and_return_in_one_file_hold_the_payment(db, tenant, platform, data, filename,
                                                                 by_amount) -> None:
     imported = import_statement(db, tenant, data, filename)
     summary = reconcile(db, tenant, platform, imported["statement_id"], NOW)
-    assert (summary["posted"], summary["reversals"]) == (1, 1), db.scalars(select(Match.explanation)).all()
+    # Payment and return in one file: the return is seen before posting, so nothing is posted.
+    assert (summary["posted"], summary["reversals"]) == (0, 1), db.scalars(select(Match.explanation)).all()
+    assert platform.writes == []
     line = _line(db, "-1200.00")
     assert (line.status, line.reverses_line_id) == ("exception", _line(db, "1200.00").id)
     explanation = db.scalars(select(Match.explanation).where(Match.bank_line_id == line.id)).one()
-    assert "posted as payment pay-1 on invoice INV-1001" in explanation
+    assert "payment reversed by the bank before it was posted" in explanation
     assert ("linked by the amount only" in explanation) is by_amount
     assert line.return_reason == (None if by_amount else "AC04")
+
+
+# --- reversals of lines not posted yet ------------------------------------------------------------------
+SUGGESTED = Entry("999.00", "G. Buyer", text="thanks", day=date(2026, 11, 3))  # amount only: a suggestion
+
+
+def test_reversal_of_a_suggested_line_holds_it_and_queues_both(db, tenant, platform) -> None:
+    first = _run(db, tenant, platform, [SUGGESTED], "S1")
+    assert (first["suggest"], first["exceptions"]) == (1, 1)
+    summary = _run(db, tenant, platform, [Entry("-999.00", "G. Buyer", text="thanks", reversal=True)], "S2")
+    assert (summary["reversals"], summary["exceptions"]) == (1, 1)
+    line, original = _line(db, "-999.00"), _line(db, "999.00")
+    assert line.reverses_line_id == original.id
+    held = db.scalars(select(Match).where(Match.bank_line_id == original.id)).one()
+    assert (held.status, original.status) == ("held", "exception")
+    assert "waiting in the exception queue" in db.scalars(select(Match.explanation)
+                                                          .where(Match.bank_line_id == line.id)).one()
+    assert {e["line"].id for e in exception_queue(db, tenant)} == {line.id, original.id}
+    with pytest.raises(QueueActionError, match="the bank took this payment back"):
+        confirm_suggestion(db, tenant, original.id, 0, user_id=None)
+    with pytest.raises(QueueActionError, match="the bank took this payment back"):
+        change_match(db, tenant, original.id, [("INV-2001", "999.00")], user_id=None)
+    reject_match(db, tenant, original.id, user_id=None)
+    reject_match(db, tenant, line.id, user_id=None)
+    assert exception_queue(db, tenant) == []
+    assert platform.writes == []
+
+
+def test_reversal_arriving_before_the_original_is_matched_holds_it_when_matched(db, tenant, platform) -> None:
+    # The payment's statement is imported and its job queued; the return's statement is reconciled first.
+    s1 = import_statement(db, tenant, camt053([PAID], statement_id="S1"), "S1.xml")["statement_id"]
+    assert _run(db, tenant, platform, [REVERSED], "S2")["reversals"] == 1
+    assert _line(db, "-1200.00").reverses_line_id == _line(db, "1200.00").id
+    summary = reconcile(db, tenant, platform, s1, NOW)
+    assert (summary["auto"], summary["posted"], summary["exceptions"]) == (1, 0, 1)
+    assert platform.writes == []
+    held = db.scalars(select(Match).where(Match.bank_line_id == _line(db, "1200.00").id)).one()
+    assert held.status == "held"
+
+
+def test_posting_job_already_running_rechecks_and_refuses_a_reversed_line(db, tenant, platform, database_url,
+                                                                          monkeypatch) -> None:
+    # Statement S1 pays INV-1002 and INV-1001; while its job posts the first, another worker reconciles the
+    # statement that returns the second. The running job then re-checks before posting it and refuses.
+    s1 = import_statement(db, tenant, camt053([Entry("300.00", "Acme Trading Ltd", ACME_IBAN, "INV-1002",
+                                                     day=date(2026, 11, 3)), PAID], statement_id="S1"),
+                          "S1.xml")["statement_id"]
+    db.commit()
+    real = platform.create_payment
+
+    def other_worker_meanwhile(payment, *, idempotency_key):  # type: ignore[no-untyped-def]
+        monkeypatch.setattr(platform, "create_payment", real)
+        created = real(payment, idempotency_key=idempotency_key)
+        engine = create_engine(database_url)
+        with Session(engine) as other:
+            tenant_there = other.get(Tenant, tenant.id)
+            s2 = import_statement(other, tenant_there, camt053([REVERSED], statement_id="S2"), "S2.xml")
+            assert reconcile(other, tenant_there, platform, s2["statement_id"], NOW)["reversals"] == 1
+            other.commit()
+        engine.dispose()
+        return created
+
+    monkeypatch.setattr(platform, "create_payment", other_worker_meanwhile)
+    summary = reconcile(db, tenant, platform, s1, NOW, checkpoint=db.commit)
+    assert (summary["auto"], summary["posted"], summary["refused"]) == (2, 1, 1), summary
+    assert [p.amount for p in platform.payments.values()] == [Decimal("300.00")]
+    assert platform.invoices["i1001"].amount_due == Decimal("1200.00")
+    held = db.scalars(select(Match).where(Match.bank_line_id == _line(db, "1200.00").id)).one()
+    assert (held.status, _line(db, "1200.00").status) == ("held", "exception")
+    assert db.scalars(select(AuditLog.action).where(AuditLog.action == "match.held")).all() == ["match.held"]

@@ -46,7 +46,7 @@ def test_reference_helpers() -> None:
 CONFIG = MatchingConfig()
 
 
-@pytest.mark.parametrize(("line", "due", "text", "residual", "residual_cents"), [
+@pytest.mark.parametrize(("line", "due", "text", "residual", "residual_minor"), [
     (100_000, 100_000, "", None, 0),
     (99_000, 100_000, "", Residual.FEE, 1_000),  # 10.00 short: a bank charge
     (98_200, 100_000, "", Residual.FX, 1_800),  # 1.8% short, above the 15.00 fee cap
@@ -57,9 +57,9 @@ CONFIG = MatchingConfig()
     (60_000, 100_000, "", Residual.PARTIAL, 40_000),
     (130_000, 100_000, "", Residual.OVERPAYMENT, 30_000),
 ])
-def test_fit_amount(line: int, due: int, text: str, residual: Residual | None, residual_cents: int) -> None:
+def test_fit_amount(line: int, due: int, text: str, residual: Residual | None, residual_minor: int) -> None:
     fit = fit_amount(line, due, CONFIG, text)
-    assert (fit.residual, fit.residual_cents) == (residual, residual_cents)
+    assert (fit.residual, fit.residual_minor) == (residual, residual_minor)
 
 
 def test_fee_tolerance_is_configurable() -> None:
