@@ -4,9 +4,9 @@ NUMERIC(18, 2) rounded 12.345 KWD to 12.35, so a line and an invoice a fils apar
 posted amount lost its last digit. Widening is lossless; the downgrade rounds three-decimal amounts to
 two again.
 
-Revision ID: 0009_money_three_decimals
-Revises: 0008_webhook_not_before
-Create Date: 2026-12-07 09:00:00
+Revision ID: 0010_money_three_decimals
+Revises: 0009_invoice_home_rate
+Create Date: 2026-12-07 09:10:00
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0009_money_three_decimals'
-down_revision = '0008_webhook_not_before'
+revision = '0010_money_three_decimals'
+down_revision = '0009_invoice_home_rate'
 branch_labels = None
 depends_on = None
 
