@@ -94,7 +94,8 @@ def map_api_exception(exc: ApiException) -> ConnectorError:
         return NotFoundError("not found in Xero", status=404, body=body)
     if status == 400:
         messages = _validation_messages(body)
-        return ValidationError(messages[0], errors=messages, status=400, body=body)
+        # Every element's messages, not only the first: a refused batch payment says which invoices failed.
+        return ValidationError("; ".join(messages), errors=messages, status=400, body=body)
     if status is not None and status >= 500:
         return TransientError(f"Xero answered {status}", status=status, body=body)
     return ConnectorError(f"unexpected Xero response {status}", status=status, body=body)
@@ -112,13 +113,43 @@ def _body_text(exc: ApiException) -> str:
 
 
 def _validation_messages(body: str) -> list[str]:
+    """Every ValidationErrors message of a 400, each naming the element it belongs to: Xero echoes each
+    failing element of a batch with its own errors (and its line items with theirs)."""
     try:
         data = json.loads(body)
     except ValueError:
         return [body or "validation failed"]
-    messages = [str(err.get("Message")) for el in data.get("Elements") or []
-                for err in el.get("ValidationErrors") or []]
+    if not isinstance(data, dict):
+        return [body or "validation failed"]
+    messages = []
+    for el in data.get("Elements") or []:
+        if not isinstance(el, dict):
+            continue
+        label = _element_label(el)
+        lines = [ln for ln in el.get("LineItems") or [] if isinstance(ln, dict)]
+        line_errors = [e for ln in lines for e in ln.get("ValidationErrors") or []]
+        for err in [*(el.get("ValidationErrors") or []), *line_errors]:
+            text = str(err.get("Message") if isinstance(err, dict) else err)
+            messages.append(f"{text} ({label})" if label else text)
     return messages or [str(data.get("Message") or "validation failed")]
+
+
+# Which field of an echoed element names it, most specific first: a payment or an allocation names its
+# invoice only inside ``Invoice``; a new element has no id of its own yet, but may have a number or a name.
+_LABELS = (("InvoiceNumber", "invoice"), ("InvoiceID", "invoice"), ("Invoice.InvoiceID", "invoice"),
+           ("CreditNoteNumber", "credit note"), ("CreditNoteID", "credit note"),
+           ("BankTransactionID", "bank transaction"), ("PaymentID", "payment"), ("ContactID", "contact"),
+           ("Name", "contact"))
+
+
+def _element_label(el: dict[str, Any]) -> str | None:
+    for path, kind in _LABELS:
+        value: Any = el
+        for key in path.split("."):
+            value = value.get(key) if isinstance(value, dict) else None
+        if value:
+            return f"{kind} {value}"
+    return None
 
 
 @register

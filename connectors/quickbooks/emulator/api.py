@@ -152,8 +152,7 @@ def _parse_since(text: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise faults.validation("Invalid changedSince", f"changedSince {text!r} is not an ISO date-time",
-                                "2030", "changedSince") from None
+        raise faults.bad_date_time("changedSince", text) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 

@@ -370,8 +370,9 @@ def _custom_fields(store: QboStore, raw: list[Entity], current: dict[str, Entity
     for item in raw:
         definition = str(item.get("DefinitionId") or "")
         if definition not in store.custom_fields:
+            # 3000 is Intuit's documented code for "Invalid Custom Field" (2010 is an unknown property).
             raise faults.validation("Invalid Custom Field", f"CustomField DefinitionId {definition!r} is not "
-                                    "defined for this company", "2010", "CustomField")
+                                    "defined for this company", "3000", "CustomField")
         value = str(item.get("StringValue") or "")
         if len(value) > MAX_CUSTOM_FIELD_VALUE:
             raise faults.validation("String length is either shorter or longer than supported by "

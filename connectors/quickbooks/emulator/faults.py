@@ -59,6 +59,28 @@ def validation(message: str, detail: str = "", code: str = "6000", element: str 
     return Fault(400, "ValidationFault", code, message, detail, element)
 
 
+def not_a_number(element: str, value: object) -> Fault:
+    """A money or quantity field QBO cannot read as a number.
+
+    Intuit documents 2080 Invalid Number Format, 2100 Invalid Decimal Format and 2140 Invalid Amount, but a
+    JSON body never reaches those checks: QBO's JSON reader fails to build the java.math.BigDecimal first and
+    answers 2010 with Jackson's text inside its "Property Name:… specified is unsupported or invalid" detail
+    (a real one is quoted in node-quickbooks#39, for QtyOnHand "Sku"). 2030 is Invalid ID, for ids only."""
+    return Fault(400, "ValidationFault", "2010", "Request has invalid or unsupported property",
+                 f"Property Name:Can not construct instance of java.math.BigDecimal from String value {value!r}: "
+                 f"not a valid representation specified is unsupported or invalid", element)
+
+
+def bad_date_time(element: str, value: str) -> Fault:
+    """A date-time query parameter (CDC changedSince) that is not an ISO 8601 date-time.
+
+    Intuit's error-code list does not say which code a bad changedSince gets; 2060 Invalid Date Format ("the
+    date format isn't valid") is the documented code for text that is not a date (2070 is a well-formed date
+    that does not exist, 2030 an id that is not one)."""
+    return Fault(400, "ValidationFault", "2060", "Invalid Date Format",
+                 f"{element}: {value!r} is not an ISO 8601 date-time (yyyy-MM-ddTHH:mm:ssZ)", element)
+
+
 def required(element: str) -> Fault:
     """Error 2020: a required element is missing."""
     return Fault(400, "ValidationFault", "2020", "Required param missing, need to supply the required "

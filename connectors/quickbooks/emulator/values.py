@@ -26,20 +26,30 @@ SALES_DETAIL_TYPES = ("SalesItemLineDetail", "DescriptionOnly", "SubTotalLineDet
 
 def money(value: Any, element: str = "Amount") -> Decimal:
     """Parse an amount the way QBO does: JSON numbers or numeric strings, two decimal places."""
+    number = money_exact(value, element)
     try:
-        return Decimal(str(value)).quantize(Decimal("0.01"))
-    except (InvalidOperation, ValueError):
-        raise faults.validation("Invalid Number", f"{element}: {value!r} is not a number", "2030",
+        return number.quantize(Decimal("0.01"))
+    except InvalidOperation:
+        # A well-formed number too large to hold to the cent. Intuit documents no limit, so no observed
+        # answer either; 2140 Invalid Amount ("the amount value isn't supported by the API") is the closest.
+        raise faults.validation("Invalid Amount", f"{element}: {value!r} is not a supported amount", "2140",
                                 element) from None
 
 
 def money_exact(value: Any, element: str) -> Decimal:
-    """A number as sent (Qty and UnitPrice may carry more than two decimal places)."""
+    """A number as sent (Qty and UnitPrice may carry more than two decimal places); anything else, NaN and
+    Infinity included (a BigDecimal has neither), is QBO's 2010 fault for the element."""
+    if value is None:  # left out: Intuit's 2020, as for any other required element
+        raise faults.required(element)
+    if isinstance(value, bool):  # Decimal(str(True)) fails anyway; say so rather than rely on it
+        raise faults.not_a_number(element, value)
     try:
-        return Decimal(str(value))
+        number = Decimal(str(value))
     except (InvalidOperation, ValueError):
-        raise faults.validation("Invalid Number", f"{element}: {value!r} is not a number", "2030",
-                                element) from None
+        raise faults.not_a_number(element, value) from None
+    if not number.is_finite():
+        raise faults.not_a_number(element, value)
+    return number
 
 
 def parse_date(value: Any, element: str) -> str | None:

@@ -16,9 +16,11 @@ from connectors.xero.emulator.payloads import (
     API_ROOT,
     CENT,
     BatchClaims,
+    ElementsInvalidError,
     PostDataInvalidError,
     body_json,
     date_field,
+    echoed,
     elements,
     envelope,
     money,
@@ -56,9 +58,15 @@ def accounting_blueprint(store: OrgStore) -> Blueprint:
 def install_error_handlers(bp: Blueprint) -> None:
     """Answer business-rule, lookup, query and JSON failures in Xero's shapes."""
 
+    @bp.errorhandler(ElementsInvalidError)
+    def _invalid(exc: ElementsInvalidError) -> Response:
+        return validation_error(exc.elements)
+
     @bp.errorhandler(XeroValidationError)
-    def _invalid(exc: XeroValidationError) -> Response:
-        return validation_error(exc.messages, exc.element)
+    def _invalid_unechoed(exc: XeroValidationError) -> Response:
+        # Every write path echoes its element (ElementsInvalidError); this answers a check raised outside
+        # one, with whatever the check itself knew of the record.
+        return validation_error([{**exc.element, "ValidationErrors": [{"Message": m} for m in exc.messages]}])
 
     @bp.errorhandler(UnknownEntityError)
     def _missing(exc: UnknownEntityError) -> Response:
@@ -131,7 +139,7 @@ def _contact_routes(bp: Blueprint, store: OrgStore) -> None:
     def update_contact(contact_id: str) -> Response:
         """POST /Contacts/{id}."""
         return write_one(store, "Contacts", lambda item, claims: _prepare_contact(store, item, contact_id, claims),
-                         wire.contact)
+                         wire.contact, "HasValidationErrors", {"ContactID": contact_id})
 
 
 def _prepare_contact(store: OrgStore, item: dict[str, Any], contact_id: str | None,
@@ -194,7 +202,7 @@ def _invoice_routes(bp: Blueprint, store: OrgStore) -> None:
         """POST /Invoices/{id or number}: status change or edit."""
         found = _find_invoice(store, invoice_id).id
         return write_one(store, "Invoices", lambda item, claims: _prepare_invoice(store, item, found, claims),
-                         lambda i: wire.invoice(store, i))
+                         lambda i: wire.invoice(store, i), "HasErrors", {"InvoiceID": found})
 
     @bp.get("/Invoices/<invoice_id>/History")
     def get_history(invoice_id: str) -> Response:
@@ -206,8 +214,10 @@ def _invoice_routes(bp: Blueprint, store: OrgStore) -> None:
     def add_history(invoice_id: str) -> Response:
         """PUT /Invoices/{id}/History."""
         inv = _find_invoice(store, invoice_id)
-        made = [store.add_history(inv.id, str(item.get("Details") or ""))
-                for item in elements(body_json(), "HistoryRecords")]
+        made = []
+        for item in elements(body_json(), "HistoryRecords"):
+            with echoed(item, None):
+                made.append(store.add_history(inv.id, str(item.get("Details") or "")))
         return envelope(store, "HistoryRecords", [wire.history(h) for h in made])
 
 
@@ -260,9 +270,11 @@ def _payment_routes(bp: Blueprint, store: OrgStore) -> None:
     def delete_payment(payment_id: str) -> Response:
         """POST /Payments/{id} with Status DELETED."""
         item = elements(body_json(), "Payments")[0]
-        if item.get("Status") != "DELETED":
-            raise XeroValidationError("Payments can only be deleted (Status DELETED).")
-        return envelope(store, "Payments", [wire.payment(store, store.delete_payment(payment_id))])
+        with echoed(item, "HasValidationErrors", {"PaymentID": payment_id}):
+            if item.get("Status") != "DELETED":
+                raise XeroValidationError("Payments can only be deleted (Status DELETED).")
+            deleted = store.delete_payment(payment_id)
+        return envelope(store, "Payments", [wire.payment(store, deleted)])
 
 
 def _prepare_payment(store: OrgStore, item: dict[str, Any], claims: BatchClaims) -> Callable[[], PaymentRecord]:
@@ -298,8 +310,10 @@ def _credit_note_routes(bp: Blueprint, store: OrgStore) -> None:
     def allocate(note_id: str) -> Response:
         """PUT /CreditNotes/{id}/Allocations."""
         note = store.credit_note(note_id)
+        # An Allocation has no HasErrors flag: a refused one carries only its ValidationErrors.
         made = save_all(store, elements(body_json(), "Allocations"),
-                        lambda item, claims: _prepare_allocation(store, note, item, claims))
+                        lambda item, claims: _prepare_allocation(store, note, item, claims), None,
+                        {"CreditNoteID": note.id})
         return envelope(store, "Allocations", [wire.allocation(store, a) for a in made])
 
 

@@ -17,7 +17,7 @@ from connectors.xero.emulator.bank_api import banking_blueprint
 from connectors.xero.emulator.clock import Clock
 from connectors.xero.emulator.hooks import DEFAULT_SCHEDULE, WebhookHub
 from connectors.xero.emulator.identity import AppRegistration, IdentityState, identity_blueprint, problem
-from connectors.xero.emulator.payloads import validation_error
+from connectors.xero.emulator.payloads import request_error
 from connectors.xero.emulator.seed import build_store
 from connectors.xero.emulator.store import OrgStore
 
@@ -145,7 +145,7 @@ def _replay(state: EmulatorState) -> Response | None:
     if key is None:
         return None
     if len(key[2]) > MAX_IDEMPOTENCY_KEY:
-        return validation_error([f"Idempotency-Key must not exceed {MAX_IDEMPOTENCY_KEY} characters."])
+        return request_error(f"Idempotency-Key must not exceed {MAX_IDEMPOTENCY_KEY} characters.")
     _hold_key(state, key)
     with state.idempotency_lock:
         first = state.idempotent.get(key)

@@ -30,7 +30,7 @@ def banking_blueprint(store: OrgStore) -> Blueprint:
     def create_bank_transactions() -> Response:
         """PUT/POST /BankTransactions: RECEIVE, SPEND and RECEIVE-OVERPAYMENT."""
         return write(store, "BankTransactions", lambda item, _claims: _prepare_bank_transaction(store, item),
-                     lambda t: wire.bank_transaction(store, t), "HasErrors")
+                     lambda t: wire.bank_transaction(store, t), None)  # no HasErrors on the entity
 
     @bp.get("/Accounts")
     def list_accounts() -> Response:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
@@ -27,6 +28,15 @@ class PostDataInvalidError(Exception):
     """The body is not valid JSON (Xero: PostDataInvalidException)."""
 
 
+class ElementsInvalidError(Exception):
+    """Elements of a write failed Xero's checks: answered as the 400 ValidationException whose ``Elements``
+    echo each failing element with its own ValidationErrors."""
+
+    def __init__(self, failed: list[dict[str, Any]]) -> None:
+        super().__init__(f"{len(failed)} element(s) failed validation")
+        self.elements = failed
+
+
 def respond(payload: Any, status: int = 200) -> Response:
     """A JSON response in Xero's encoding."""
     return Response(wire.encode(payload), status=status, content_type=JSON)
@@ -43,12 +53,37 @@ def envelope(store: OrgStore, key: str, items: list[dict[str, Any]],
     return respond(body)
 
 
-def validation_error(messages: list[str], element: dict[str, Any] | None = None) -> Response:
-    """Xero's 400 ValidationException body."""
+def validation_error(failed: list[dict[str, Any]]) -> Response:
+    """Xero's 400 ValidationException: ``failed`` are the elements as ``echo`` returns them."""
     return respond({"ErrorNumber": 10, "Type": "ValidationException",
-                    "Message": "A validation exception occurred",
-                    "Elements": [{**(element or {}), "ValidationErrors": [{"Message": m} for m in messages]}]},
-                   400)
+                    "Message": "A validation exception occurred", "Elements": failed}, 400)
+
+
+def request_error(message: str) -> Response:
+    """A 400 ValidationException about the request rather than one element of it (no element to echo)."""
+    return validation_error([{"ValidationErrors": [{"Message": message}]}])
+
+
+def echo(item: dict[str, Any], exc: XeroValidationError, error_flag: str | None,
+         known: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A failing element as Xero answers it: the fields that were sent, the ids the emulator knows it by
+    (``known``: the id in the URL; ``exc.element``: the record the check judged), the entity's error flag
+    (HasErrors / HasValidationErrors; Allocations and BankTransactions have none) and its ValidationErrors.
+
+    Real Xero also fills in every default field of the entity (empty Payments, AmountDue, ...) and gives a
+    new element a fresh id; the emulator echoes only what was sent, which is what a caller can match on."""
+    flag: dict[str, Any] = {error_flag: True} if error_flag else {}
+    return {**item, **(known or {}), **exc.element, **flag,
+            "ValidationErrors": [{"Message": m} for m in exc.messages]}
+
+
+@contextmanager
+def echoed(item: dict[str, Any], error_flag: str | None, known: dict[str, Any] | None = None) -> Iterator[None]:
+    """Answer a XeroValidationError raised while handling one element with that element echoed."""
+    try:
+        yield
+    except XeroValidationError as exc:
+        raise ElementsInvalidError([echo(item, exc, error_flag, known)]) from None
 
 
 def not_found() -> Response:
@@ -129,43 +164,56 @@ class BatchClaims:
 Prepare = Callable[[dict[str, Any], BatchClaims], Callable[[], R]]
 
 
-def save_all(store: OrgStore, items: list[dict[str, Any]], prepare: Prepare[R]) -> list[R]:
-    """Save every element or none (Xero's default, summarizeErrors=true)."""
+def save_all(store: OrgStore, items: list[dict[str, Any]], prepare: Prepare[R], error_flag: str | None,
+             known: dict[str, Any] | None = None) -> list[R]:
+    """Save every element or none (Xero's default, summarizeErrors=true); when any fails, raise
+    ElementsInvalidError echoing every failing element (not only the first), in request order."""
     # Every element is checked before the first one is saved, or the valid ones would be kept beside
     # the 400 that the invalid one causes (the lock keeps other requests from changing what was checked).
+    # A failing element claims nothing (its checks raise before it claims), so the elements after it are
+    # judged as if it had not been sent.
     with store.lock:
         claims = BatchClaims()
-        saves = [prepare(item, claims) for item in items]
+        saves: list[Callable[[], R]] = []
+        failed: list[dict[str, Any]] = []
+        for item in items:
+            try:
+                saves.append(prepare(item, claims))
+            except XeroValidationError as exc:
+                failed.append(echo(item, exc, error_flag, known))
+        if failed:
+            raise ElementsInvalidError(failed)
         return [save() for save in saves]
 
 
 def save_each(store: OrgStore, items: list[dict[str, Any]], prepare: Prepare[R],
-              serialise: Callable[[R], dict[str, Any]], error_flag: str) -> list[dict[str, Any]]:
+              serialise: Callable[[R], dict[str, Any]], error_flag: str | None) -> list[dict[str, Any]]:
     """summarizeErrors=false: each element is saved, or comes back carrying its own ValidationErrors
-    (``error_flag`` is the entity's HasErrors / HasValidationErrors field)."""
+    (``error_flag`` is the entity's HasErrors / HasValidationErrors field, None where it has none)."""
     out = []
     for item in items:
         try:
             with store.lock:
                 made = prepare(item, BatchClaims())()
         except XeroValidationError as exc:
-            out.append({**item, "StatusAttributeString": "ERROR", error_flag: True,
-                        "ValidationErrors": [{"Message": m} for m in exc.messages]})
+            out.append({**echo(item, exc, error_flag), "StatusAttributeString": "ERROR"})
         else:
             out.append({**serialise(made), "StatusAttributeString": "OK"})
     return out
 
 
 def write(store: OrgStore, plural: str, prepare: Prepare[R], serialise: Callable[[R], dict[str, Any]],
-          error_flag: str) -> Response:
+          error_flag: str | None) -> Response:
     """PUT/POST of a collection: all or nothing unless the request says summarizeErrors=false."""
     items = elements(body_json(), plural)
     if request.args.get("summarizeErrors", "true").lower() == "false":
         return envelope(store, plural, save_each(store, items, prepare, serialise, error_flag))
-    return envelope(store, plural, [serialise(r) for r in save_all(store, items, prepare)])
+    return envelope(store, plural, [serialise(r) for r in save_all(store, items, prepare, error_flag)])
 
 
-def write_one(store: OrgStore, plural: str, prepare: Prepare[R], serialise: Callable[[R], dict[str, Any]]) -> Response:
-    """POST /{plural}/{id}: the first element, through the same checks as a batch."""
+def write_one(store: OrgStore, plural: str, prepare: Prepare[R], serialise: Callable[[R], dict[str, Any]],
+              error_flag: str | None, known: dict[str, Any]) -> Response:
+    """POST /{plural}/{id}: the first element, through the same checks as a batch (``known``: the id in the
+    URL, which a refusal echoes even when the body left it out)."""
     item = elements(body_json(), plural)[0]
-    return envelope(store, plural, [serialise(r) for r in save_all(store, [item], prepare)])
+    return envelope(store, plural, [serialise(r) for r in save_all(store, [item], prepare, error_flag, known)])
