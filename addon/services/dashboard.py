@@ -86,7 +86,9 @@ def tenant_dashboard(session: Session, tenant: Tenant, today: date) -> dict[str,
             "dso_days": _str(dso(receivables, today)),
             "cei_percent": _str(cei(receivables, today)),
             "forecast": [{"week_start": w.week_start.isoformat(), "expected": str(w.expected), "low": str(w.low),
-                          "high": str(w.high)} for w in forecast_cash(open_items, today, weeks=13)],
+                          "high": str(w.high), "cumulative_expected": str(w.cumulative_expected),
+                          "cumulative_low": str(w.cumulative_low), "cumulative_high": str(w.cumulative_high)}
+                         for w in forecast_cash(open_items, today, weeks=13)],
         }
     return {"tenant": tenant.name, "as_of": today.isoformat(), "currencies": currencies}
 
@@ -98,7 +100,9 @@ def _open_amount(inv: Invoice, score: RiskScore | None) -> OpenAmount:
         p10 = score.p10_days if score.p10_days is not None else p10
         p90 = score.p90_days if score.p90_days is not None else p90
         p50 = score.p50_days
-    return OpenAmount(str(inv.id), inv.amount_due, inv.due_date, p10, p50, p90)
+    # The customer ties its invoices together in the running-total band (see docs/forecasting.md).
+    return OpenAmount(str(inv.id), inv.amount_due, inv.due_date, p10, p50, p90,
+                      customer_id=str(inv.customer_id) if inv.customer_id is not None else "")
 
 
 def _open_with_scores(tenant: Tenant) -> Any:
