@@ -29,6 +29,14 @@ from connectors.tokens import TokenStore
 
 
 @dataclass(frozen=True)
+class Organisation:
+    """What the platform says about the organisation itself; None where it does not say."""
+
+    home_currency: str | None = None  # ISO 4217: the currency the books are kept in
+    country: str | None = None  # ISO 3166 alpha-2: where the organisation is (its public holidays)
+
+
+@dataclass(frozen=True)
 class ConnectorConfig:
     """Where the platform lives and who we are to it (client credentials, base URLs)."""
 
@@ -98,6 +106,11 @@ class AccountingConnector(abc.ABC):
         """The ISO 4217 currency the organisation keeps its books in (Xero BaseCurrency, QBO
         HomeCurrency); None when the platform does not say. Invoice rates convert into it."""
         return None
+
+    def get_organisation(self) -> Organisation:
+        """The home currency and the country (Xero Organisation, QBO Preferences + CompanyInfo), read
+        together: the full sync stores both on the tenant."""
+        return Organisation(home_currency=self.get_home_currency())
 
     @abc.abstractmethod
     def get_invoice(self, invoice_id: str) -> Invoice:

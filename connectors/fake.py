@@ -32,7 +32,7 @@ from addon.domain.types import (
     Payment,
     Platform,
 )
-from connectors.base import AccountingConnector, ConnectorConfig, register
+from connectors.base import AccountingConnector, ConnectorConfig, Organisation, register
 from connectors.errors import ConnectorError, NotFoundError, ValidationError
 from connectors.tokens import TokenStore
 
@@ -62,6 +62,7 @@ class InMemoryConnector(AccountingConnector):
         self._counter = 0
         # The organisation's home currency, as the platforms report it (the emulators' companies: GBP).
         self.home_currency: str | None = "GBP"
+        self.country: str | None = "GB"
 
     # --- test helpers ------------------------------------------------------------------------
     def seed(self, *, contacts: list[Contact] = (), invoices: list[Invoice] = (),  # type: ignore[assignment]
@@ -107,6 +108,10 @@ class InMemoryConnector(AccountingConnector):
         """The home currency set on the fake (``home_currency``). Not a call that fails: queued failures
         stay for the reads they were meant for."""
         return self.home_currency
+
+    def get_organisation(self) -> Organisation:
+        """The home currency and country set on the fake (``home_currency``, ``country``); no failures either."""
+        return Organisation(home_currency=self.home_currency, country=self.country)
 
     def get_invoice(self, invoice_id: str) -> Invoice:
         self._call()

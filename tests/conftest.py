@@ -185,7 +185,8 @@ def make_tenant(db: object):  # type: ignore[no-untyped-def]
     def _make(**overrides: object) -> Tenant:
         counter["n"] += 1
         values: dict[str, object] = {"platform": "fake", "remote_id": f"tenant-{counter['n']}",
-                                     "name": f"Tenant {counter['n']}", "base_currency": "GBP"}
+                                     "name": f"Tenant {counter['n']}", "base_currency": "GBP", "country": "GB"}
+        # As a sync with the in-memory platform leaves it (its organisation: GBP, GB).
         values.update(overrides)
         tenant = Tenant(**values)
         db.add(tenant)  # type: ignore[attr-defined]

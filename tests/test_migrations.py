@@ -90,3 +90,42 @@ def test_0009_adds_an_empty_home_rate_and_keeps_invoices(empty_database_url: str
     with engine.begin() as conn:
         assert conn.execute(text("SELECT number FROM invoices")).scalar_one() == "INV-1"
     engine.dispose()
+
+
+def test_0011_cancels_the_retry_rows_of_disconnected_tenants_only(empty_database_url: str) -> None:
+    """Retry rows stranded by a disconnect from before the disconnect cancelled them are cancelled the same way
+    (reason in front of the deferral, attempts kept, audited); other tenants' and other statuses' rows are not."""
+    migrate.upgrade(empty_database_url, "0010_tenant_country")
+    engine = make_engine(empty_database_url)
+    with engine.begin() as conn:
+        for tenant_id, status in ((1, "disconnected"), (2, "connected"), (3, "needs_reauth")):
+            conn.execute(text("INSERT INTO tenants (id, platform, remote_id, name, status, settings, created_at, "
+                              "updated_at) VALUES (:id, 'fake', :rid, 'T', :status, '{}', CURRENT_TIMESTAMP, "
+                              "CURRENT_TIMESTAMP)"), {"id": tenant_id, "rid": f"t{tenant_id}", "status": status})
+        for action_id, tenant_id, key, status in ((1, 1, "INV-9:overdue_7", "retry"), (2, 1, "INV-9:due", "sent"),
+                                                  (3, 1, "INV-8:final", "awaiting_approval"),
+                                                  (4, 2, "INV-9:overdue_7", "retry"),
+                                                  (5, 3, "INV-9:overdue_7", "retry")):
+            conn.execute(text("INSERT INTO dunning_actions (id, tenant_id, exactly_once_key, stage_key, tone, channel, "
+                              "status, error, attempts, retry_at, created_at, updated_at) VALUES (:id, :tenant, "
+                              ":key, :stage, 'firm', 'email', :status, :error, :attempts, :retry_at, "
+                              "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"),
+                         {"id": action_id, "tenant": tenant_id, "key": key, "stage": key.split(":")[1],
+                          "status": status, "error": "452 mailbox full" if status == "retry" else None,
+                          "attempts": 2 if status == "retry" else 0,
+                          "retry_at": "2026-07-01 10:00:00" if status == "retry" else None})
+    migrate.upgrade(empty_database_url)
+    with engine.begin() as conn:
+        rows = {r.id: r for r in conn.execute(text("SELECT id, status, error, attempts, retry_at FROM "
+                                                    "dunning_actions"))}
+        assert (rows[1].status, rows[1].attempts, rows[1].retry_at) == ("cancelled", 2, None)
+        assert rows[1].error == "cancelled: the tenant disconnected (last deferral: 452 mailbox full)"
+        assert {i: rows[i].status for i in (2, 3, 4, 5)} == {2: "sent", 3: "awaiting_approval", 4: "retry",
+                                                             5: "retry"}
+        audit = conn.execute(text("SELECT tenant_id, action, object_id, reason FROM audit_log")).all()
+        assert [tuple(a) for a in audit] == [(1, "reminder.retry_cancelled", "INV-9", "the tenant disconnected")]
+    migrate.downgrade(empty_database_url, "0010_tenant_country")  # nothing to undo, and it does not fail
+    migrate.upgrade(empty_database_url)  # nothing left to cancel: no second audit record
+    with engine.begin() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM audit_log")).scalar_one() == 1
+    engine.dispose()

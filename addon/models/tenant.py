@@ -40,6 +40,9 @@ class Tenant(TimestampMixin, Base):
     status: Mapped[TenantStatus] = mapped_column(_enum(TenantStatus, "tenant_status"),
                                                  default=TenantStatus.CONNECTED)
     base_currency: Mapped[str | None] = mapped_column(String(3))
+    # ISO 3166 alpha-2, as the platform reports it (Xero Organisation.CountryCode, QBO CompanyInfo.Country),
+    # read at each full sync; the default region of the public holidays that stop dunning.
+    country: Mapped[str | None] = mapped_column(String(2))
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
     last_synced_at: Mapped[datetime | None]
     # The last time its own model was trained (the tenant's scoring day) and how that ended: 'activated',

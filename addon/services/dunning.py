@@ -22,7 +22,7 @@ from addon.domain.types import InvoiceStatus
 from addon.models import AuditLog, Customer, DunningAction, Invoice, Suppression, Tenant
 from addon.services.dunning_inputs import PENDING_APPROVAL, Ledger, load_ledger, split_key
 from addon.services.dunning_policies import TenantPolicies, load_policies
-from addon.services.dunning_retries import cancel_stale_retries
+from addon.services.dunning_retries import cancel_unplanned
 from addon.services.dunning_send import (
     NOTE_FAILED,
     DunningMailer,
@@ -57,9 +57,8 @@ def run_dunning(session: Session, tenant: Tenant, connector: AccountingConnector
     plan = plan_run(ledger.invoices, ledger.customers, config.policies, ledger.history, now, config.settings,
                     suppressed=ledger.suppressed)
     outcomes: Counter[str] = Counter()
-    # Deferred sends whose reminder no longer applies (paid, disputed, stage removed, superseded, ...).
-    outcomes["retries_cancelled"] = cancel_stale_retries(session, tenant, plan, config.policies, config.settings,
-                                                         actor)
+    # Deferred sends and approvals whose reminder no longer applies (paid, disputed, stage removed, superseded).
+    outcomes.update(cancel_unplanned(session, tenant, plan, config.policies, config.settings, actor))
     session.commit()
     due = [a for a in plan.actions if a.send_at <= now]
     outcomes["later"] = len(plan.actions) - len(due)
@@ -78,7 +77,6 @@ def run_dunning(session: Session, tenant: Tenant, connector: AccountingConnector
             outcomes["mail_error"] += 1
             break
     outcomes["notes_retried"] = _retry_failed_notes(session, tenant, connector, now, mailer, config, actor)
-    outcomes["approvals_expired"] = _expire_approvals(session, tenant)
     session.commit()
     summary = {"tenant_id": tenant.id, "planned": len(plan.actions), "skipped": len(plan.skipped),
                **{k: v for k, v in sorted(outcomes.items()) if v}}
@@ -122,9 +120,9 @@ def _fresh_action(session: Session, tenant: Tenant, connector: AccountingConnect
     ledger = load_ledger(session, tenant, now, [planned.customer_id], fresh=True)
     replanned = plan_run(ledger.invoices, ledger.customers, config.policies, ledger.history, now, config.settings,
                          suppressed=ledger.suppressed)
-    # A deferred send among them whose invoice was just found paid (or the like) is closed right away.
-    if cancel_stale_retries(session, tenant, replanned, config.policies, config.settings, actor,
-                            keys=planned.exactly_once_keys):
+    # A deferred send or an approval among them whose invoice was just found paid (or the like) is closed now.
+    if cancel_unplanned(session, tenant, replanned, config.policies, config.settings, actor,
+                        keys=planned.exactly_once_keys):
         session.commit()
     action = next((a for a in replanned.actions if a.customer_id == planned.customer_id and a.send_at <= now), None)
     return action, stopped, ledger
@@ -142,21 +140,6 @@ def _retry_failed_notes(session: Session, tenant: Tenant, connector: AccountingC
     if not rows:
         return 0
     return retry_notes(_execution(session, tenant, connector, now, mailer, config, None, actor), rows)
-
-
-def _expire_approvals(session: Session, tenant: Tenant) -> int:
-    """Waiting approvals for invoices that are no longer open are closed (they will never be sent)."""
-    rows = session.execute(select(DunningAction, Invoice.status, Invoice.amount_due)
-                           .outerjoin(Invoice, Invoice.id == DunningAction.invoice_id)
-                           .where(DunningAction.tenant_id == tenant.id,
-                                  DunningAction.status.in_(PENDING_APPROVAL))).all()
-    expired = 0
-    for row, status, amount_due in rows:
-        if status != "open" or amount_due is None or amount_due <= 0:
-            row.status, row.error = "skipped", f"invoice {status or 'gone'} before approval"
-            expired += 1
-    session.flush()
-    return expired
 
 
 def preview(session: Session, tenant: Tenant, day: date) -> list[dict[str, Any]]:

@@ -1,9 +1,11 @@
 """Public holidays for dunning: which country's (and region's) holidays stop reminders, as the lookup the
 pure engine takes (``DunningSettings.holidays``).
 
-Neither platform mirror carries the organisation's country, so it is a dunning setting
-(``holiday_country`` / ``holiday_subdivision`` in the default policy's options). Until an admin sets it,
-the country is the one the tenant's timezone belongs to (IANA ``zone.tab``: Europe/London -> GB,
+The region is a dunning setting (``holiday_country`` / ``holiday_subdivision`` in the default policy's
+options). An admin's setting always wins, an empty country included ("no holidays"). Until an admin sets
+it (the stored country is missing or None), the default is the organisation's country as the platform
+reports it (``tenants.country``, read at each full sync: Xero ``Organisation.CountryCode``, QBO
+``CompanyInfo.Country``), else a guess from the tenant's timezone (IANA ``zone.tab``: Europe/London -> GB,
 Europe/Amsterdam -> NL); a timezone without a country (UTC) means no holidays.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import date
 from importlib import resources
 from pathlib import Path
@@ -44,15 +47,54 @@ def country_for_timezone(timezone: str) -> str | None:
     return _zone_countries().get(timezone)
 
 
-def holiday_region(options: Mapping[str, Any], timezone: str) -> tuple[str | None, str | None]:
-    """(country, subdivision) whose holidays apply. An empty stored country means "no holidays"; a missing
-    one means the timezone's country."""
-    if COUNTRY in options:
-        country = str(options.get(COUNTRY) or "").strip().upper() or None
-    else:
-        country = country_for_timezone(timezone)
-    subdivision = str(options.get(SUBDIVISION) or "").strip().upper() or None
-    return country, subdivision if country else None
+@dataclass(frozen=True)
+class HolidayRegion:
+    """The region whose holidays apply, and where it came from (shown on the settings page)."""
+
+    country: str | None
+    subdivision: str | None
+    source: str  # SET_BY_ADMIN | FROM_PLATFORM | FROM_TIMEZONE
+
+
+SET_BY_ADMIN, FROM_PLATFORM, FROM_TIMEZONE = "setting", "platform", "timezone"
+
+
+def resolve_region(options: Mapping[str, Any], timezone: str, platform_country: str | None = None) -> HolidayRegion:
+    """The stored region if an admin set one (an empty country: no holidays), else the platform's country
+    of the organisation, else the timezone's country. A default has no subdivision: a region only means
+    something for the country it was chosen with."""
+    stored = options.get(COUNTRY)
+    if stored is not None:
+        country = str(stored).strip().upper() or None
+        subdivision = str(options.get(SUBDIVISION) or "").strip().upper() or None
+        return HolidayRegion(country, subdivision if country else None, SET_BY_ADMIN)
+    platform = str(platform_country or "").strip().upper() or None
+    if platform is not None:
+        return HolidayRegion(platform, None, FROM_PLATFORM)
+    return HolidayRegion(country_for_timezone(timezone), None, FROM_TIMEZONE)
+
+
+def holiday_region(options: Mapping[str, Any], timezone: str,
+                   platform_country: str | None = None) -> tuple[str | None, str | None]:
+    """(country, subdivision) whose holidays apply (see ``resolve_region``)."""
+    region = resolve_region(options, timezone, platform_country)
+    return region.country, region.subdivision
+
+
+PLATFORM_NAMES = {"xero": "Xero", "qbo": "QuickBooks"}
+
+
+def region_source(region: HolidayRegion, timezone: str, platform: str) -> str:
+    """Where the region came from, in words for the settings page."""
+    name = f"{region.country}{'-' + region.subdivision if region.subdivision else ''}"
+    if region.source == SET_BY_ADMIN:
+        return f"{name}, set by an admin" if region.country else "none, set by an admin"
+    if region.source == FROM_PLATFORM:
+        return f"{name}, the organisation's country in {PLATFORM_NAMES.get(platform, 'the accounting platform')}"
+    if region.country:
+        return f"{name}, the country of the timezone {timezone} (the platform has not said where the " \
+               "organisation is yet)"
+    return f"none: the timezone {timezone} has no country (the platform has not said where the organisation is yet)"
 
 
 def region_error(country: str | None, subdivision: str | None) -> tuple[str, str] | None:

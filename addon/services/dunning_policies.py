@@ -136,7 +136,8 @@ def load_policies(session: Session, tenant: Tenant) -> TenantPolicies:
         templates |= policy_templates(r)
     policies = PolicySet(default=by_id[str(default_row.id)], policies=by_id, by_customer=by_customer,
                          by_segment=by_segment)
-    return TenantPolicies(policies, settings_from_options(default_row.options or {}), templates, by_id)
+    return TenantPolicies(policies, settings_from_options(default_row.options or {}, tenant.country), templates,
+                          by_id)
 
 
 def tenant_timezone(session: Session, tenant: Tenant) -> str:
@@ -174,8 +175,10 @@ def _has_text(row: DunningStage) -> bool:
     return bool(row.subject_template.strip() and row.body_template.strip())
 
 
-def settings_from_options(options: dict[str, Any]) -> DunningSettings:
-    """DunningSettings from the stored options; anything missing keeps the engine's default."""
+def settings_from_options(options: dict[str, Any], platform_country: str | None = None) -> DunningSettings:
+    """DunningSettings from the stored options; anything missing keeps the engine's default.
+    ``platform_country``: the organisation's country as the platform reports it (``tenants.country``), the
+    holiday region when an admin has not set one."""
     base = DunningSettings()
     rates = tuple((date.fromisoformat(d), Decimal(str(r))) for d, r in options.get("reference_rates", []))
     timezone = str(options.get("timezone") or base.timezone)
@@ -189,7 +192,7 @@ def settings_from_options(options: dict[str, Any]) -> DunningSettings:
         frequency_window=timedelta(days=int(options.get("frequency_window_days", base.frequency_window.days))),
         statutory_pack=options.get("statutory_pack") or None,
         reference_rates=rates,
-        holidays=holiday_lookup(*holiday_region(options, timezone)),
+        holidays=holiday_lookup(*holiday_region(options, timezone, platform_country)),
     )
 
 

@@ -278,7 +278,11 @@ def parse_options(form: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, st
         values["statutory_pack"] = pack or None
     else:
         errors["statutory_pack"] = "none, uk or eu"
-    if "holiday_country" in form:  # a form without the fields keeps the stored (or default) region
+    if str(form.get("holiday_default", "")).lower() in ("1", "on", "true"):
+        # The default (the platform's country, else the timezone's) follows the tenant: stored as None, so a
+        # save of the other settings does not freeze today's default into an admin's choice.
+        values["holiday_country"] = values["holiday_subdivision"] = None
+    elif "holiday_country" in form:  # a form without the fields keeps the stored (or default) region
         values["holiday_country"] = str(form.get("holiday_country", "")).strip().upper()
         values["holiday_subdivision"] = str(form.get("holiday_subdivision", "")).strip().upper()
         problem = region_error(values["holiday_country"] or None, values["holiday_subdivision"] or None)

@@ -254,23 +254,29 @@ def apply_changes(session: Session, tenant: Tenant, changes: ChangeSet) -> SyncR
     return result
 
 
-def refresh_home_currency(tenant: Tenant, connector: AccountingConnector) -> None:
-    """Store the platform's home (base) currency on the tenant: the currency invoice rates convert into.
+def refresh_organisation(tenant: Tenant, connector: AccountingConnector) -> None:
+    """Store what the platform says about the organisation on the tenant: its home (base) currency, the
+    currency invoice rates convert into, and its country, the default for dunning's public holidays.
 
-    Read at every backfill (install and the daily sweep), so a tenant installed before Cashline read it,
-    or one whose books moved currency, is corrected within a day; a platform that does not say leaves
-    what is stored."""
-    currency = connector.get_home_currency()
+    Read at every backfill (install and the daily sweep), so a tenant installed before Cashline read them,
+    or one whose books moved currency, is corrected within a day; what a platform does not say is left
+    as stored."""
+    organisation = connector.get_organisation()
+    currency, country = organisation.home_currency, organisation.country
     if currency and currency != tenant.base_currency:
         if tenant.base_currency:
             logger.warning("tenant %s home currency changed from %s to %s", tenant.id, tenant.base_currency,
                            currency)
         tenant.base_currency = currency
+    if country and country != tenant.country:
+        if tenant.country:
+            logger.warning("tenant %s country changed from %s to %s", tenant.id, tenant.country, country)
+        tenant.country = country
 
 
 def backfill(session: Session, tenant: Tenant, connector: AccountingConnector, *, now: datetime) -> SyncResult:
     """Full copy of contacts, invoices, payments and credit notes (install, and the periodic sweep)."""
-    refresh_home_currency(tenant, connector)
+    refresh_organisation(tenant, connector)
     listed = ChangeSet(contacts=list(connector.list_contacts()), invoices=list(connector.list_invoices()),
                        payments=list(connector.list_payments()),
                        credit_notes=list(connector.list_credit_notes()), deleted={})
@@ -309,7 +315,7 @@ def sync_incremental(session: Session, tenant: Tenant, connector: AccountingConn
     if tenant.last_synced_at is None:
         return backfill(session, tenant, connector, now=now)
     if tenant.base_currency is None:
-        refresh_home_currency(tenant, connector)
+        refresh_organisation(tenant, connector)
     result = apply_changes(session, tenant, connector.changes_since(tenant.last_synced_at - OVERLAP))
     tenant.last_synced_at = now
     session.flush()

@@ -14,7 +14,7 @@ from addon.extensions import get_db, get_for_tenant
 from addon.mail import VARIABLES, InvalidUnsubscribeTokenError, TemplateSource, UnsubscribeTokens
 from addon.models import DunningPolicy, DunningStage, Role, Tenant
 from addon.services import dunning, dunning_settings
-from addon.services.dunning_holidays import holiday_region
+from addon.services.dunning_holidays import PLATFORM_NAMES, SET_BY_ADMIN, region_source, resolve_region
 from addon.services.dunning_policies import (
     LANGUAGES,
     PRIMARY_LANGUAGE,
@@ -92,26 +92,34 @@ def _render_settings(tenant: Tenant, form: dict[str, Any], option_errors: dict[s
                            customer_names=names, policy_form=policy_form or {}, policy_errors=policy_errors or {},
                            error_policy_id=error_policy_id, tomorrow=tomorrow,
                            dry_run=dunning.preview(session, tenant, tomorrow),
-                           holidays=upcoming_holidays(settings_from_options(default.options or {}), tomorrow,
-                                                      HOLIDAYS_AHEAD),
+                           holidays=upcoming_holidays(settings_from_options(default.options or {}, tenant.country),
+                                                      tomorrow, HOLIDAYS_AHEAD),
+                           holiday_source=_holiday_source(tenant, default),
+                           platform_name=PLATFORM_NAMES.get(tenant.platform, "the accounting platform"),
                            approvals=dunning.pending_approvals(session, tenant),
                            tasks=dunning.open_tasks(session, tenant, datetime.now(UTC) - timedelta(days=30)),
-                           options=form or _option_values(default), option_errors=option_errors,
+                           options=form or _option_values(tenant, default), option_errors=option_errors,
                            is_admin=g.membership.role is Role.ADMIN), status
 
 
 HOLIDAYS_AHEAD = 30  # days of public holidays listed next to the dry run
 
 
-def _option_values(policy: DunningPolicy) -> dict[str, Any]:
-    s = settings_from_options(policy.options or {})
-    country, subdivision = holiday_region(policy.options or {}, s.timezone)
+def _holiday_source(tenant: Tenant, policy: DunningPolicy) -> str:
+    timezone = settings_from_options(policy.options or {}).timezone
+    return region_source(resolve_region(policy.options or {}, timezone, tenant.country), timezone, tenant.platform)
+
+
+def _option_values(tenant: Tenant, policy: DunningPolicy) -> dict[str, Any]:
+    s = settings_from_options(policy.options or {}, tenant.country)
+    region = resolve_region(policy.options or {}, s.timezone, tenant.country)
     return {"timezone": s.timezone, "send_hour": s.send_hour, "quiet_start": s.quiet_start.strftime("%H:%M"),
             "quiet_end": s.quiet_end.strftime("%H:%M"), "business_days_only": s.business_days_only,
             "frequency_cap": s.frequency_cap, "frequency_window_days": s.frequency_window.days,
             "statutory_pack": s.statutory_pack or "",
             "reference_rates": "\n".join(f"{d.isoformat()} {r}" for d, r in s.reference_rates),
-            "holiday_country": country or "", "holiday_subdivision": subdivision or ""}
+            "holiday_country": region.country or "", "holiday_subdivision": region.subdivision or "",
+            "holiday_default": region.source != SET_BY_ADMIN}
 
 
 @bp.post("/tenants/<int:tenant_id>/dunning/options")
@@ -122,6 +130,7 @@ def save_options(tenant: Tenant) -> Any:
     if errors:
         form: dict[str, Any] = request.form.to_dict()
         form["business_days_only"] = "business_days_only" in request.form
+        form["holiday_default"] = "holiday_default" in request.form
         return _render_settings(tenant, form, errors, 422)
     flash("Sending settings saved.")
     return redirect(url_for("dunning.settings", tenant_id=tenant.id))

@@ -37,7 +37,7 @@ from addon.domain.types import (
     NewPayment,
     Payment,
 )
-from connectors.base import AccountingConnector, ChangeSet, ConnectorConfig, register
+from connectors.base import AccountingConnector, ChangeSet, ConnectorConfig, Organisation, register
 from connectors.errors import ConflictError, ConnectorError, ValidationError
 from connectors.quickbooks import banking, mapping, webhooks
 from connectors.quickbooks.client import QboClient
@@ -142,6 +142,15 @@ class QuickBooksConnector(AccountingConnector):
         if self._home_currency is None:
             self._home_currency = mapping.home_currency_of(self._company_preferences())
         return self._home_currency
+
+    def get_organisation(self) -> Organisation:
+        """HomeCurrency from the Preferences (cached) and the country from CompanyInfo: one more call than
+        the home currency alone, made by the full sync only."""
+        data = self.client.call(
+            lambda qb: qb.get(f"{qb.api_url}/company/{self.tenant_remote_id}/companyinfo/{self.tenant_remote_id}",
+                              {}))
+        return Organisation(home_currency=self.get_home_currency(),
+                            country=mapping.country_of(dict(data.get("CompanyInfo") or {})))
 
     def _currency_of(self, entity: Json) -> str:
         """The document's CurrencyRef, else the home currency (asked of QBO only when a document lacks one)."""

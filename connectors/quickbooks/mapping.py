@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from addon.domain.types import Allocation, Contact, CreditNote, Invoice, InvoiceStatus, Payment
+from connectors.countries import country_code
 
 ZERO = Decimal("0")
 Json = dict[str, Any]
@@ -69,6 +70,17 @@ def exchange_rate(entity: Json) -> Decimal | None:
 def home_currency_of(preferences: Json) -> str | None:
     """Preferences.CurrencyPrefs.HomeCurrency (QBO fills it in whether multicurrency is on or not)."""
     return ref(preferences.get("CurrencyPrefs") or {}, "HomeCurrency")
+
+
+def country_of(company_info: Json) -> str | None:
+    """The company's ISO 3166 country: CompanyInfo.Country ("US", "CA", "GB", "AU" from the regional
+    editions), else the country of its company or legal address (free text such as "United States")."""
+    for value in (company_info.get("Country"), (company_info.get("CompanyAddr") or {}).get("Country"),
+                  (company_info.get("LegalAddr") or {}).get("Country")):
+        code = country_code(value)
+        if code is not None:
+            return code
+    return None
 
 
 def to_invoice(invoice: Json, home_currency: str) -> Invoice:

@@ -104,6 +104,16 @@ class SandboxInvoice:
         return self.total - self.amount_paid - self.amount_credited
 
 
+# The country a sandbox company with this base currency is in (Xero Organisation.CountryCode, QBO
+# CompanyInfo.Country), unless an emulator is told otherwise.
+COUNTRY_OF_CURRENCY = {"GBP": "GB", "USD": "US", "EUR": "IE", "NZD": "NZ", "AUD": "AU", "CAD": "CA",
+                       "ZAR": "ZA", "CHF": "CH", "JPY": "JP"}
+
+
+def country_of_currency(currency: str) -> str:
+    return COUNTRY_OF_CURRENCY.get(currency, "GB")
+
+
 @dataclass(slots=True)
 class SandboxCompany:
     name: str

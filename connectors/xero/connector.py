@@ -63,7 +63,8 @@ from addon.domain.types import (
     Payment,
     TokenSet,
 )
-from connectors.base import AccountingConnector, ConnectorConfig, register
+from connectors.base import AccountingConnector, ConnectorConfig, Organisation, register
+from connectors.countries import country_code
 from connectors.errors import (
     AuthError,
     ConnectorError,
@@ -252,8 +253,15 @@ class XeroConnector(AccountingConnector):
 
     def get_home_currency(self) -> str | None:
         """GET /Organisation -> BaseCurrency (needs accounting.settings.read, which Cashline asks for)."""
+        return self.get_organisation().home_currency
+
+    def get_organisation(self) -> Organisation:
+        """One GET /Organisation: BaseCurrency and CountryCode (an ISO 3166 code in Xero's CountryCode enum)."""
         orgs = self._call(lambda: self.api.get_organisations(self.tenant_remote_id).organisations or [])
-        return mapping.enum_value(orgs[0].base_currency) if orgs else None
+        if not orgs:
+            return Organisation()
+        return Organisation(home_currency=mapping.enum_value(orgs[0].base_currency),
+                            country=country_code(mapping.enum_value(orgs[0].country_code)))
 
     def get_invoice(self, invoice_id: str) -> Invoice:
         """One sales invoice by id (raises NotFoundError, for a bill too)."""

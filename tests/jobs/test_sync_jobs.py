@@ -293,3 +293,21 @@ def test_incremental_sync_fills_in_a_missing_home_currency(db, fake_tenant, redi
     sync_jobs.sync_tenant(tenant.id)
     db.expire_all()
     assert db.get(type(tenant), tenant.id).base_currency == "EUR"
+
+
+def test_backfill_stores_the_platform_country_and_keeps_it_when_the_platform_does_not_say(db, app, make_tenant,
+                                                                                        monkeypatch,
+                                                                                        redis_conn) -> None:
+    tenant = make_tenant(platform="fake", remote_id="org-ca")
+    db.commit()
+    connector = InMemoryConnector(tenant_remote_id="org-ca")
+    connector.country = "CA"
+    monkeypatch.setitem(app.config, "CONNECTOR_FACTORY", lambda t: connector)
+    set_app(app)
+    sync_jobs.backfill_tenant(tenant.id)
+    db.expire_all()
+    assert db.get(type(tenant), tenant.id).country == "CA"
+    connector.country = None  # a platform that does not say leaves what is stored
+    sync_jobs.backfill_tenant(tenant.id)
+    db.expire_all()
+    assert db.get(type(tenant), tenant.id).country == "CA"

@@ -189,7 +189,7 @@ def preferences(realm_id: str) -> Response:
 def company_info(realm_id: str, company_id: str) -> Response:
     store = _state().store
     return _ok({"CompanyInfo": {"Id": "1", "SyncToken": "0", "CompanyName": store.company_name,
-                                "LegalName": store.company_name, "Country": "GB", "domain": "QBO"}})
+                                "LegalName": store.company_name, "Country": store.country, "domain": "QBO"}})
 
 
 # --- writes --------------------------------------------------------------------------------------

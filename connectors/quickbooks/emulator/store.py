@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from connectors.quickbooks.emulator import faults
+from connectors.sandbox.generator import country_of_currency
 
 T = TypeVar("T")
 
@@ -44,6 +45,9 @@ class QboStore:
     realm_id: str
     company_name: str
     currency: str = "GBP"
+    # CompanyInfo.Country: the regional edition's code (QBO gives "US", "CA", "GB", "AU"); by default the
+    # home currency's country.
+    country: str = ""
     clock: Callable[[], datetime] = utcnow
     lock: threading.RLock = field(default_factory=threading.RLock)
     entities: dict[str, dict[str, Entity]] = field(default_factory=lambda: {k: {} for k in KINDS})
@@ -53,6 +57,9 @@ class QboStore:
     responses: dict[str, CachedResponse] = field(default_factory=dict)
     listeners: list[Listener] = field(default_factory=list)
     _last_id: int = 0
+
+    def __post_init__(self) -> None:
+        self.country = self.country or country_of_currency(self.currency)
 
     def new_id(self) -> str:
         """Next numeric string Id (QBO Ids are numeric strings unique within a company)."""

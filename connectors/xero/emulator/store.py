@@ -15,6 +15,7 @@ from datetime import date
 from decimal import Decimal
 
 from connectors.sandbox.fx import NoRateError, day_rate, quantize_rate
+from connectors.sandbox.generator import country_of_currency
 from connectors.xero.emulator.chart import AccountRecord, default_chart
 from connectors.xero.emulator.clock import Clock, stable_id
 from connectors.xero.emulator.errors import UnknownEntityError, XeroValidationError, lookup
@@ -45,11 +46,6 @@ from connectors.xero.emulator.rules import (
 ChangeListener = Callable[[str, str, str], None]
 
 
-# The country an organisation with this base currency is most likely in (GET /Organisation CountryCode).
-COUNTRY_OF_CURRENCY = {"GBP": "GB", "USD": "US", "EUR": "IE", "NZD": "NZ", "AUD": "AU", "CAD": "CA",
-                       "ZAR": "ZA", "CHF": "CH", "JPY": "JP"}
-
-
 @dataclass
 class OrgStore:
     tenant_id: str
@@ -76,7 +72,7 @@ class OrgStore:
 
     def __post_init__(self) -> None:
         self.currencies.add(self.base_currency)
-        self.country_code = self.country_code or COUNTRY_OF_CURRENCY.get(self.base_currency, "GB")
+        self.country_code = self.country_code or country_of_currency(self.base_currency)
 
     # --- helpers -------------------------------------------------------------------------
     def new_id(self, kind: str) -> str:

@@ -98,3 +98,71 @@ def test_the_settings_page_lists_upcoming_holidays_and_validates_the_region(clie
     db.expire_all()
     options = db.scalar(select(DunningPolicy).where(DunningPolicy.tenant_id == ledger.tenant.id)).options
     assert (options["holiday_country"], options["holiday_subdivision"]) == ("", "")
+
+
+INDEPENDENCE_DAY = date(2026, 7, 3)  # observed (the 4th is a Saturday)
+
+
+@pytest.mark.parametrize(("options", "platform_country", "day", "name"), [
+    ({}, "US", INDEPENDENCE_DAY, "Independence Day (observed)"),  # the platform's country beats the timezone's
+    ({}, "US", date(2026, 12, 28), None),  # not Boxing Day in the US
+    ({"timezone": "UTC"}, "GB", CHRISTMAS, "Christmas Day"),  # a country although the timezone has none
+    ({"holiday_country": None}, "US", INDEPENDENCE_DAY, "Independence Day (observed)"),  # None = the default
+    ({"holiday_country": "NL"}, "US", date(2026, 4, 27), "King's Day"),  # an admin's choice wins
+    ({"holiday_country": "NL"}, "US", INDEPENDENCE_DAY, None),
+    ({"holiday_country": ""}, "US", INDEPENDENCE_DAY, None),  # an admin's "no holidays" wins too
+    ({}, None, CHRISTMAS, "Christmas Day"),  # the platform has not said: the timezone's country (GB)
+])
+def test_the_default_region_is_the_platform_s_country_of_the_organisation(options, platform_country, day,
+                                                                         name) -> None:
+    assert settings_from_options(options, platform_country).holiday(day) == name
+
+
+def test_the_run_uses_the_country_the_platform_reported(db, ledger, mailer, smtp_server) -> None:
+    ledger.tenant.country = "US"  # as the full sync stores it; the tenant's timezone is Europe/London
+    db.commit()
+    # 28 December is Boxing Day (observed) in the UK only: the US company's reminders go out.
+    summary = run_dunning(db, ledger.tenant, ledger.platform, at(date(2026, 12, 28)), mailer)
+    assert "later" not in summary, summary
+    assert summary["awaiting_approval"] == 2
+
+
+def test_the_settings_page_says_where_the_region_came_from_and_keeps_the_default(client, db, ledger,
+                                                                                 sign_in) -> None:
+    ledger.tenant.country = "US"
+    db.commit()
+    url = f"/tenants/{ledger.tenant.id}/dunning"
+    with time_machine.travel(at(date(2026, 12, 20)), tick=False):
+        sign_in(ledger.tenant)
+        html = client.get(url).get_data(as_text=True)
+        assert 'id="holiday_country" name="holiday_country" value="US"' in html
+        assert 'id="holiday_default" name="holiday_default" value="1" checked' in html
+        assert "Public holidays now: US, the organisation&#39;s country in the accounting platform." in html
+        token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
+        form = {"timezone": "Europe/London", "send_hour": "9", "quiet_start": "20:00", "quiet_end": "08:00",
+                "frequency_cap": "2", "frequency_window_days": "7", "statutory_pack": "", "reference_rates": "",
+                "business_days_only": "1", "holiday_country": "US", "holiday_subdivision": "",
+                "holiday_default": "1", "csrf_token": token}
+        # Saving the other settings with the default ticked does not freeze today's default as a choice.
+        assert client.post(f"{url}/options", data={**form, "send_hour": "10"}).status_code == 302
+        db.expire_all()
+        options = ensure_default_policy(db, ledger.tenant).options
+        assert (options["send_hour"], options["holiday_country"]) == (10, None)
+        ledger.tenant.country = "CA"  # the next full sync reads another country: the default follows
+        db.commit()
+        assert "Public holidays now: CA, the organisation&#39;s country" in client.get(url).get_data(as_text=True)
+        # An admin's explicit "no holidays" wins over the platform's country.
+        off = {k: v for k, v in form.items() if k != "holiday_default"} | {"holiday_country": ""}
+        assert client.post(f"{url}/options", data=off).status_code == 302
+        html = client.get(url).get_data(as_text=True)
+        assert "Public holidays now: none, set by an admin." in html
+        assert 'name="holiday_default" value="1" >' in html  # unticked
+        assert "No public holidays skipped" in html
+    ledger.tenant.country = None
+    db.commit()
+    db.expire_all()
+    ensure_default_policy(db, ledger.tenant).options = {}
+    db.commit()
+    with time_machine.travel(at(date(2026, 12, 20)), tick=False):
+        assert "Public holidays now: GB, the country of the timezone Europe/London (the platform has not said " \
+               "where the organisation is yet)." in client.get(url).get_data(as_text=True)

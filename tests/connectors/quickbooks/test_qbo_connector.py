@@ -329,3 +329,20 @@ def test_invoices_carry_their_exchange_rate(connector: QuickBooksConnector, sand
         assert inv.home_rate == raw[inv.remote_id]["ExchangeRate"]
         if inv.currency == sandbox.store.currency:
             assert inv.home_rate == 1
+
+
+def test_the_organisation_is_home_currency_and_country_in_one_more_call(sandbox: QboSandbox,
+                                                                        token_store: InMemoryTokenStore) -> None:
+    # A Canadian company: CompanyInfo.Country comes from the emulated company, not a constant "GB".
+    sandbox.store.currency, sandbox.store.country = "CAD", "CA"
+    sandbox.state.requests.clear()
+    organisation = make_connector(sandbox, token_store).get_organisation()
+    assert (organisation.home_currency, organisation.country) == ("CAD", "CA")
+    assert sorted(paths(sandbox)) == sorted(["preferences", sandbox.realm_id])  # + companyinfo/<realm>
+
+
+def test_the_emulated_company_is_in_its_home_currency_s_country_unless_told() -> None:
+    from connectors.quickbooks.emulator.store import QboStore
+
+    assert QboStore(realm_id="1", company_name="US Co", currency="USD").country == "US"
+    assert QboStore(realm_id="1", company_name="NL Co", currency="EUR", country="NL").country == "NL"

@@ -124,3 +124,17 @@ def test_fault_bodies_parse_from_json_and_xml() -> None:
 ])
 def test_sdk_exceptions_become_typed_errors(exc: qb_exc.QuickbooksException, expected: type) -> None:
     assert type(faults.error_for_sdk(exc)) is expected
+
+
+@pytest.mark.parametrize(("company_info", "country"), [
+    ({"Country": "US"}, "US"),
+    ({"Country": "ca"}, "CA"),
+    ({"Country": "United Kingdom"}, "GB"),  # documented as a country name
+    ({"Country": "", "CompanyAddr": {"Country": "USA"}}, "US"),  # the address, as typed
+    ({"LegalAddr": {"Country": "Australia"}}, "AU"),
+    ({"Country": "Narnia", "CompanyAddr": {"Country": "Canada"}}, "CA"),
+    ({"Country": "ZZ"}, None),  # not a country: no holidays guessed from it
+    ({}, None),
+])
+def test_country_from_company_info(company_info, country) -> None:
+    assert mapping.country_of(company_info) == country

@@ -258,3 +258,12 @@ def test_invoice_rates_are_turned_into_home_currency_per_unit(sandbox: XeroSandb
     # Xero: 1.25 USD per 1 GBP -> the domain: 0.8 GBP per 1 USD.
     assert connector.get_invoice(usd.id).home_rate == Decimal("0.8")
     assert connector.get_invoice(gbp.id).home_rate == Decimal("1")
+
+
+def test_the_organisation_is_base_currency_and_country_code_in_one_call(sandbox: XeroSandbox,
+                                                                        connector: XeroConnector) -> None:
+    sandbox.store.base_currency, sandbox.store.country_code = "NZD", "NZ"
+    served = sandbox.limiter.tenants[sandbox.tenant_id].served
+    organisation = connector.get_organisation()
+    assert (organisation.home_currency, organisation.country) == ("NZD", "NZ")
+    assert sandbox.limiter.tenants[sandbox.tenant_id].served == served + 1  # GET /Organisation, once
