@@ -95,7 +95,7 @@ def test_0009_adds_an_empty_home_rate_and_keeps_invoices(empty_database_url: str
 def test_0011_cancels_the_retry_rows_of_disconnected_tenants_only(empty_database_url: str) -> None:
     """Retry rows stranded by a disconnect from before the disconnect cancelled them are cancelled the same way
     (reason in front of the deferral, attempts kept, audited); other tenants' and other statuses' rows are not."""
-    migrate.upgrade(empty_database_url, "0010_tenant_country")
+    migrate.upgrade(empty_database_url, "0011_tenant_country")
     engine = make_engine(empty_database_url)
     with engine.begin() as conn:
         for tenant_id, status in ((1, "disconnected"), (2, "connected"), (3, "needs_reauth")):
@@ -124,7 +124,7 @@ def test_0011_cancels_the_retry_rows_of_disconnected_tenants_only(empty_database
                                                              5: "retry"}
         audit = conn.execute(text("SELECT tenant_id, action, object_id, reason FROM audit_log")).all()
         assert [tuple(a) for a in audit] == [(1, "reminder.retry_cancelled", "INV-9", "the tenant disconnected")]
-    migrate.downgrade(empty_database_url, "0010_tenant_country")  # nothing to undo, and it does not fail
+    migrate.downgrade(empty_database_url, "0011_tenant_country")  # nothing to undo, and it does not fail
     migrate.upgrade(empty_database_url)  # nothing left to cancel: no second audit record
     with engine.begin() as conn:
         assert conn.execute(text("SELECT COUNT(*) FROM audit_log")).scalar_one() == 1

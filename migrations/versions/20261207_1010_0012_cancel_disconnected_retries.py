@@ -8,8 +8,8 @@ does it now: status ``cancelled``, no ``retry_at``, the reason in front of the l
 attempts kept, and a ``reminder.retry_cancelled`` audit record. Tenants that need re-authorising are not
 disconnected (their runs resume and the run's own clean-up decides), so their rows are left alone.
 
-Revision ID: 0011_cancel_disconnected_retries
-Revises: 0010_tenant_country
+Revision ID: 0012_cancel_disconnected_retries
+Revises: 0011_tenant_country
 Create Date: 2026-12-07 10:10:00
 """
 
@@ -22,13 +22,13 @@ from alembic import op
 
 import addon.models.base
 
-revision = '0011_cancel_disconnected_retries'
-down_revision = '0010_tenant_country'
+revision = '0012_cancel_disconnected_retries'
+down_revision = '0011_tenant_country'
 branch_labels = None
 depends_on = None
 
 REASON = "the tenant disconnected"
-ACTOR = "migration:0011_cancel_disconnected_retries"
+ACTOR = "migration:0012_cancel_disconnected_retries"
 
 _tenants = sa.table('tenants', sa.column('id', sa.Integer), sa.column('status', sa.String))
 _actions = sa.table('dunning_actions', sa.column('id', sa.Integer), sa.column('tenant_id', sa.Integer),

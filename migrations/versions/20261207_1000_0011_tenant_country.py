@@ -1,7 +1,7 @@
 """tenants keep the organisation's country as the platform reports it (default region of dunning's holidays)
 
-Revision ID: 0010_tenant_country
-Revises: 0009_invoice_home_rate
+Revision ID: 0011_tenant_country
+Revises: 0010_money_three_decimals
 Create Date: 2026-12-07 10:00:00
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0010_tenant_country'
-down_revision = '0009_invoice_home_rate'
+revision = '0011_tenant_country'
+down_revision = '0010_money_three_decimals'
 branch_labels = None
 depends_on = None
 
