@@ -105,11 +105,15 @@ def execute(ex: Execution, action: ReminderAction) -> str:
         r.status in TAKEABLE for r in existing.values())
     if action.needs_approval and not approved:
         return _await_approval(ex, action, existing)
+    # The stage no longer needs approval (an admin switched it off): what waited for it is released.
+    waived = [k for k, r in existing.items() if r.status == "awaiting_approval" and not action.needs_approval]
     status = "task" if action.channel is not Channel.EMAIL else "sending"
     prior = {r.id: r.status for r in existing.values()}  # read before claim() refreshes the rows
-    rows = claim(ex, action, existing, status)
+    rows = claim(ex, action, existing, status, takeable=(*TAKEABLE, "awaiting_approval") if waived else TAKEABLE)
     if rows is None:
         return "claimed_elsewhere"
+    if waived:
+        _audit(ex, action, "reminder.approval_no_longer_needed", {"keys": waived})
     if action.channel is not Channel.EMAIL:
         # SMS is only chosen with a phone number, which the mirror does not hold yet: a task as well.
         _audit(ex, action, "reminder.task", {"channel": str(action.channel)})
@@ -144,8 +148,9 @@ def _await_approval(ex: Execution, action: ReminderAction, existing: dict[str, D
 
 
 def claim(ex: Execution, action: ReminderAction, existing: dict[str, DunningAction],
-          status: str) -> list[DunningAction] | None:
-    """Insert (or take over approved / retry) rows for every key and COMMIT; None if someone else holds a key."""
+          status: str, takeable: tuple[str, ...] = TAKEABLE) -> list[DunningAction] | None:
+    """Insert (or take over rows in a ``takeable`` status: approved / retry) rows for every key and COMMIT;
+    None if someone else holds a key."""
     rows: list[DunningAction] = []
     try:
         for key in action.exactly_once_keys:
@@ -154,7 +159,7 @@ def claim(ex: Execution, action: ReminderAction, existing: dict[str, DunningActi
                 row = _row(ex, action, key, status)
                 ex.session.add(row)
                 ex.session.flush()  # the unique constraint fires here if another worker claimed the key
-            elif not _take_over(ex, row, action, status):
+            elif not _take_over(ex, row, action, status, takeable):
                 ex.session.rollback()
                 return None
             rows.append(row)
@@ -168,10 +173,11 @@ def claim(ex: Execution, action: ReminderAction, existing: dict[str, DunningActi
     return rows
 
 
-def _take_over(ex: Execution, row: DunningAction, action: ReminderAction, status: str) -> bool:
+def _take_over(ex: Execution, row: DunningAction, action: ReminderAction, status: str,
+               takeable: tuple[str, ...]) -> bool:
     """Conditional update: only one worker can move an approved or retry row on (the others see rowcount 0)."""
     taken = ex.session.execute(update(DunningAction).where(
-        DunningAction.id == row.id, DunningAction.status.in_(TAKEABLE)).values(
+        DunningAction.id == row.id, DunningAction.status.in_(takeable)).values(
         status=status, send_at=action.send_at, recipient=", ".join(action.recipients)[:320] or None))
     return bool(taken.rowcount == 1)  # type: ignore[attr-defined]
 

@@ -108,3 +108,23 @@ def test_invoice_paid_the_waiting_approval_is_cancelled_with_the_reason(db, ledg
     assert summary["approvals_cancelled"] == 1
     _assert_cancelled(db, "I1:final", "awaiting_approval", "the invoice is paid")
     assert _row(db, "I2:final").status == "awaiting_approval"  # still chased: still waiting
+
+
+def test_approval_switched_off_the_waiting_reminders_go_out_on_the_next_run(db, ledger, mailer,
+                                                                             smtp_server) -> None:
+    """An admin who stops requiring approval for a stage has approved what waits for it: the next run sends
+    those reminders (audited as no longer needing approval), instead of reporting them as claimed by
+    another run for ever."""
+    _awaiting(db, ledger, mailer)
+    policy = ensure_default_policy(db, ledger.tenant)
+    stage = next(s for s in primary_stages(policy) if s.key == "final")
+    fields = {n: _copied_fields(stage)[n] for n in FIELDS}
+    assert save_stage(db, ledger.tenant, policy, stage, StageInput({**fields, "needs_approval": False}), "user:1")
+    db.commit()
+    summary = run_dunning(db, ledger.tenant, ledger.platform, FINAL_DAY + timedelta(hours=1), mailer)
+    assert "claimed_elsewhere" not in summary
+    assert {_row(db).status, _row(db, "I2:final").status} == {"sent"}
+    assert len(smtp_server.sink.arrived) == 2
+    waived = db.scalars(select(AuditLog).where(AuditLog.action == "reminder.approval_no_longer_needed")).all()
+    assert sorted(a.object_id for a in waived) == ["I1", "I2"]
+    assert pending_approvals(db, ledger.tenant) == []
