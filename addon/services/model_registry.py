@@ -2,7 +2,7 @@
 every version it has, and activating one of them (a model the quality gate rejected, or a rollback to an
 earlier one) without retraining.
 
-Training registers versions (``scoring.train_for_tenant``); this module only lists and switches them.
+Training registers versions (``scoring_training.train_for_tenant``); this module only lists and switches them.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from addon.models import AuditLog, ModelVersion, Tenant
 logger = logging.getLogger(__name__)
 
 # Tenant.model_attempt after an activation by hand: like a training, it holds until the weekly retrain
-# (``scoring._due_for_training``), so a rollback is not undone by a retrain on the next scoring run.
+# (``scoring_training._due_for_training``), so a rollback is not undone by a retrain on the next scoring run.
 ACTIVATED_BY_HAND = "activated_by_hand"
 
 
