@@ -17,7 +17,7 @@ from addon.domain.scoring.history import HistoryInvoice
 from addon.domain.scoring.model import ArtifactError, RiskModel
 from addon.domain.scoring.train import NotEnoughHistoryError, TrainConfig, train_leaning_on_prior
 from addon.models import AuditLog, ModelVersion, Tenant
-from addon.services.model_registry import active_model
+from addon.services.model_registry import active_model, make_active
 from addon.services.scoring_gate import DEFAULT_TOLERANCES, GateDecision, GateTolerances, compare
 
 logger = logging.getLogger(__name__)
@@ -49,10 +49,6 @@ def train_for_tenant(session: Session, tenant: Tenant, history: Sequence[History
     decision = _gate(current, model, history, today, config, tolerances)
     activate = decision.passed or force
     outcome = "activated" if decision.passed else "forced" if force else "rejected"
-    if activate:
-        for old in session.scalars(select(ModelVersion).where(ModelVersion.tenant_id == tenant.id,
-                                                              ModelVersion.active)):
-            old.active = False
     window = model.metadata.get("training_window", {})
     gate = {"outcome": outcome, "reason": decision.reason, "compared_with": current.version if current else None,
             "candidate": decision.candidate, "active": decision.active, "tolerances": tolerances.as_dict()}
@@ -61,9 +57,11 @@ def train_for_tenant(session: Session, tenant: Tenant, history: Sequence[History
                        trained_from=_date(window.get("start")), trained_to=_date(window.get("end")),
                        metrics={"rows": model.metadata.get("rows"), "late_rate": model.metadata.get("late_rate"),
                                 "calibrated_on": model.metadata.get("calibrated_on"), "gate": gate},
-                       artifact=model.to_bytes(), active=activate)
+                       artifact=model.to_bytes(), active=False)
     session.add(row)
     session.flush()
+    if activate:
+        make_active(session, tenant, row)
     _remember_attempt(tenant, today, outcome)
     session.add(AuditLog(tenant_id=tenant.id, actor=actor, action="model.activated" if activate else "model.rejected",
                          object_type="model_version", object_id=row.version,
