@@ -4,7 +4,8 @@ earlier one) without retraining.
 
 Training registers versions (``scoring_training.train_for_tenant``); this module lists and switches them.
 At most one version per tenant is active: the database refuses a second (a partial unique index, see
-``models.scoring``), and ``make_active`` switches in an order that never trips it.
+``models.scoring``), ``make_active`` switches in an order that never trips it, and every caller holds the
+tenant's model lock (``tenant_lock.MODEL``) so two switches do not race into that refusal.
 """
 
 from __future__ import annotations

@@ -1,5 +1,8 @@
 """Which model a tenant scores with, and training one: the active model, retrained when stale or unreadable,
 and a new version registered and activated only if the quality gate (``scoring_gate``) finds it not worse.
+
+Callers hold the tenant's model lock (``tenant_lock.MODEL``) up to their commit: a training and a hand
+activation of the same tenant must not both switch its active model.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ TODAY = date(2026, 11, 1)
 
 
 @pytest.fixture
-def mirrored(app, db, make_tenant, monkeypatch):
+def mirrored(app, db, make_tenant, monkeypatch, redis_conn):
     """A tenant whose mirror holds a small generated company (enough settled invoices for its own
     model), with the fake connector injected for write-back."""
     tenant = make_tenant(platform="fake", remote_id="cli-score-org")
@@ -126,7 +126,8 @@ def test_train_tenant_keeps_a_worse_model_inactive_unless_forced(app, db, mirror
     assert actions == ["model.activated", "model.rejected", "model.activated"]
 
 
-def test_unknown_tenant_and_too_little_history_are_errors(app, db, make_tenant, monkeypatch) -> None:
+def test_unknown_tenant_and_too_little_history_are_errors(app, db, make_tenant, monkeypatch,
+                                                         redis_conn) -> None:
     runner = app.test_cli_runner()
     for command in ("score-tenant", "train-tenant"):
         missing = runner.invoke(group, [command, "--tenant", "999999"])

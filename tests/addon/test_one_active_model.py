@@ -1,5 +1,7 @@
 """At most one active model per tenant: the database refuses a second one (a partial unique index), hand
-activations switch in an order the index allows, and two activations racing on PostgreSQL leave one."""
+activations switch in an order the index allows, and two activations racing on PostgreSQL leave one.
+
+The model-lock side (the scoring job deferring, the CLI's bounded wait) is in tests/jobs/test_model_lock.py."""
 
 from __future__ import annotations
 
