@@ -37,11 +37,19 @@ def _model_lock(tenant_id: int, wait: float) -> Iterator[None]:
     """Hold the tenant's model lock for the block and commit the session before releasing it (the next
     holder must see this one's active model); a tenant still busy after ``wait`` seconds is a clear error,
     not a second writer of its active model."""
+    from redis.exceptions import RedisError
+
     from addon.extensions import get_db, get_redis
     from addon.services import tenant_lock
 
+    redis = get_redis()
     try:
-        with tenant_lock.hold(get_redis(), [tenant_id], wait=wait, kind=tenant_lock.MODEL) as lease:
+        redis.ping()
+    except RedisError as exc:  # an outage is a clear error here, not a traceback from inside the lock
+        raise click.ClickException(f"tenant {tenant_id}: cannot reach Redis for the tenant's model lock ({exc}); "
+                                   "nothing was changed") from exc
+    try:
+        with tenant_lock.hold(redis, [tenant_id], wait=wait, kind=tenant_lock.MODEL) as lease:
             yield
             lease.check()
             get_db().session.commit()

@@ -89,6 +89,20 @@ def test_a_command_on_a_locked_tenant_waits_then_fails_clearly_changing_nothing(
     assert db.query(AuditLog).count() == 0
 
 
+def test_a_command_without_redis_fails_clearly_changing_nothing(app, db, redis_conn, registered, monkeypatch) -> None:
+    import redis
+
+    tenant = registered
+    unreachable = redis.Redis.from_url("redis://127.0.0.1:1/7", socket_connect_timeout=1)  # nothing listens
+    monkeypatch.setitem(app.extensions, "cashline_redis", unreachable)
+    result = app.test_cli_runner().invoke(group, ["activate-tenant", "--tenant", str(tenant.id),
+                                                  "--version", "t-old"])
+    assert result.exit_code == 1
+    assert f"tenant {tenant.id}: cannot reach Redis for the tenant's model lock (" in result.output
+    assert "nothing was changed" in result.output
+    assert _active(db, tenant) == ["t-current"]
+
+
 def test_a_command_runs_once_the_lock_is_released_within_its_wait(app, db, redis_conn, registered) -> None:
     tenant = registered
     lock_taken, release = threading.Event(), threading.Event()
