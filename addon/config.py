@@ -40,7 +40,8 @@ DEFAULTS: dict[str, Any] = {
     "SMTP_TIMEOUT": "30",
     "SMS_PROVIDER": "none",
     "WEBHOOK_MAX_ATTEMPTS": "5",
-    # A job that finds its tenant being synced by another waits this long (seconds), then defers itself by
+    # A job that finds its tenant locked by another (its mirror being synced, or its risk model trained or
+    # activated) waits this long (seconds), then defers itself by
     # TENANT_LOCK_RETRY seconds (see addon/services/tenant_lock.py).
     "TENANT_LOCK_WAIT": "5",
     "TENANT_LOCK_RETRY": "30",

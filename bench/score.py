@@ -52,7 +52,7 @@ from addon.domain.scoring.history import HistoryFrame, HistoryInvoice
 from addon.domain.scoring.model import ArtifactError, RiskModel
 from addon.domain.scoring.train import train_model
 from addon.models import Base, Customer, Invoice, ModelVersion, RiskScore, Tenant
-from addon.services import scoring
+from addon.services import scoring, scoring_history
 from connectors.sandbox.generator import BEHAVIOURS, TERMS_DAYS, SandboxCustomer, generate_company
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -360,7 +360,7 @@ def _timed_run(engine: Engine, tenant_id: int, args: argparse.Namespace, run: in
 def _raw_read_seconds(session: Session, tenant_id: int) -> float:
     """The floor: the same invoice columns fetched with a bare SELECT (no records, no scoring)."""
     start = time.perf_counter()
-    session.execute(select(*scoring._HISTORY_COLUMNS).outerjoin(Customer, Customer.id == Invoice.customer_id)
+    session.execute(select(*scoring_history._HISTORY_COLUMNS).outerjoin(Customer, Customer.id == Invoice.customer_id)
                     .where(Invoice.tenant_id == tenant_id)).all()
     return time.perf_counter() - start
 

@@ -8,11 +8,12 @@ import uuid
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import func, inspect, select, text
+from sqlalchemy.exc import IntegrityError
 
 from addon import migrate
 from addon.extensions import make_engine
-from addon.models import Base
+from addon.models import Base, TenantStatus
 
 
 @pytest.fixture
@@ -128,4 +129,34 @@ def test_0011_cancels_the_retry_rows_of_disconnected_tenants_only(empty_database
     migrate.upgrade(empty_database_url)  # nothing left to cancel: no second audit record
     with engine.begin() as conn:
         assert conn.execute(text("SELECT COUNT(*) FROM audit_log")).scalar_one() == 1
+
+
+def test_0013_keeps_only_the_newest_active_model_of_each_tenant(empty_database_url: str, caplog) -> None:
+    """Tenants left with several active models (activations that raced before the one-active index) keep
+    the newest, the one scoring used; the others are deactivated, logged, and kept. Pooled rows (no tenant)
+    are left alone."""
+    migrate.upgrade(empty_database_url, "0012_cancel_disconnected_retries")
+    engine = make_engine(empty_database_url)
+    tenants, versions = Base.metadata.tables["tenants"], Base.metadata.tables["model_versions"]
+    with engine.begin() as conn:
+        for tenant_id in (1, 2):
+            conn.execute(tenants.insert().values(id=tenant_id, platform="fake", remote_id=f"org-{tenant_id}",
+                                                 name=f"Tenant {tenant_id}", status=TenantStatus.CONNECTED,
+                                                 settings={}))
+        for row_id, tenant_id, active in ((1, 1, True), (2, 1, True), (3, 1, False), (4, 1, True),
+                                          (5, 2, True), (6, None, True), (7, None, True)):
+            conn.execute(versions.insert().values(id=row_id, tenant_id=tenant_id, version=f"v{row_id}",
+                                                  kind="tenant" if tenant_id else "pooled", metrics={},
+                                                  artifact=b"model", active=active))
+    with caplog.at_level("WARNING"):
+        migrate.upgrade(empty_database_url)
+    with engine.connect() as conn:
+        active = conn.execute(select(versions.c.id).where(versions.c.active).order_by(versions.c.id)).scalars()
+        assert list(active) == [4, 5, 6, 7]
+        assert conn.execute(select(func.count()).select_from(versions)).scalar() == 7
+    warnings = [r.getMessage() for r in caplog.records if "several active models" in r.getMessage()]
+    assert warnings == ["tenant 1 had several active models: deactivated v2, kept v4",
+                        "tenant 1 had several active models: deactivated v1, kept v4"]
+    with engine.begin() as conn, pytest.raises(IntegrityError):
+        conn.execute(versions.update().where(versions.c.id == 3).values(active=True))
     engine.dispose()

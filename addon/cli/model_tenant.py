@@ -3,12 +3,18 @@ tenant's mirrored ledger, and its registry of model versions.
 
 The CSV commands of ``addon/cli/model.py`` work on files; these run what the scoring job runs, on the
 database, synchronously. They are added to the same ``model`` group from here (see build_cli).
+
+score-tenant, train-tenant and activate-tenant hold the tenant's model lock (``tenant_lock.MODEL``) up to
+their commit, as the scoring job does: a tenant whose model another job or command is training or
+switching is waited for up to ``--wait`` seconds, then the command fails saying so, having changed nothing.
 """
 
 from __future__ import annotations
 
 import getpass
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +27,36 @@ from addon.cli.model import group
 
 _AS_OF = click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
                       help="Scoring/training day (default: today in the tenant's time zone).")
+LOCK_WAIT = 60.0  # seconds: a scoring run with a retrain takes a minute or two on a large ledger
+_WAIT = click.option("--wait", type=click.FloatRange(min=0), default=LOCK_WAIT, show_default=True,
+                     help="Seconds to wait for another job training, activating or scoring this tenant's model.")
+
+
+@contextmanager
+def _model_lock(tenant_id: int, wait: float) -> Iterator[None]:
+    """Hold the tenant's model lock for the block and commit the session before releasing it (the next
+    holder must see this one's active model); a tenant still busy after ``wait`` seconds is a clear error,
+    not a second writer of its active model."""
+    from redis.exceptions import RedisError
+
+    from addon.extensions import get_db, get_redis
+    from addon.services import tenant_lock
+
+    redis = get_redis()
+    try:
+        redis.ping()
+    except RedisError as exc:  # an outage is a clear error here, not a traceback from inside the lock
+        raise click.ClickException(f"tenant {tenant_id}: cannot reach Redis for the tenant's model lock ({exc}); "
+                                   "nothing was changed") from exc
+    try:
+        with tenant_lock.hold(redis, [tenant_id], wait=wait, kind=tenant_lock.MODEL) as lease:
+            yield
+            lease.check()
+            get_db().session.commit()
+    except tenant_lock.TenantBusy as exc:
+        raise click.ClickException(
+            f"tenant {tenant_id}: another job is training, activating or scoring this tenant's model "
+            f"(waited {wait:g} s); nothing was changed. Try again later, or pass a longer --wait.") from exc
 
 
 def _connector(tenant: Any) -> Any:
@@ -43,8 +79,10 @@ def _connector(tenant: Any) -> Any:
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
 @click.option("--no-write-back", is_flag=True, help="Store scores but tag nothing in the ERP.")
 @_AS_OF
+@_WAIT
 @with_appcontext
-def score_tenant_command(tenant_id: int, as_json: bool, no_write_back: bool, as_of: datetime | None) -> None:
+def score_tenant_command(tenant_id: int, as_json: bool, no_write_back: bool, as_of: datetime | None,
+                         wait: float) -> None:
     """Score every open invoice of one tenant now (retraining a stale model first, as the job does),
     store the scores and write changed risk bands back to the ERP."""
     from addon.domain.scoring.train import NotEnoughHistoryError
@@ -55,18 +93,18 @@ def score_tenant_command(tenant_id: int, as_json: bool, no_write_back: bool, as_
     from addon.services.scoring_prior import prior_factory
 
     session = get_db().session
-    tenant = tenant_by_id(tenant_id)
-    day = as_of.date() if as_of else tenant_today(session, tenant)  # as the scoring job
-    connector = None if no_write_back else _connector(tenant)
-    try:
-        summary = scoring.score_tenant(session, tenant, today=day, connector=connector,
-                                       prior_factory=prior_factory(current_app.config),
-                                       tolerances=GateTolerances.from_config(current_app.config))
-    except NotEnoughHistoryError as exc:
-        session.rollback()
-        raise click.ClickException(f"tenant {tenant_id}: {exc}") from exc
-    bands = scoring.scores_by_band(session, tenant)
-    session.commit()
+    with _model_lock(tenant_id, wait):
+        tenant = tenant_by_id(tenant_id)
+        day = as_of.date() if as_of else tenant_today(session, tenant)  # as the scoring job
+        connector = None if no_write_back else _connector(tenant)
+        try:
+            summary = scoring.score_tenant(session, tenant, today=day, connector=connector,
+                                           prior_factory=prior_factory(current_app.config),
+                                           tolerances=GateTolerances.from_config(current_app.config))
+        except NotEnoughHistoryError as exc:
+            session.rollback()
+            raise click.ClickException(f"tenant {tenant_id}: {exc}") from exc
+        bands = scoring.scores_by_band(session, tenant)
     result = {"tenant": tenant_id, "as_of": day.isoformat(), **summary.as_dict(),
               "write_back": connector is not None, "bands": bands}
     if as_json:
@@ -86,8 +124,9 @@ def score_tenant_command(tenant_id: int, as_json: bool, no_write_back: bool, as_
 @click.option("--force", is_flag=True,
               help="Activate the new model even if it is worse than the active one on the newest invoices.")
 @_AS_OF
+@_WAIT
 @with_appcontext
-def train_tenant_command(tenant_id: int, as_json: bool, force: bool, as_of: datetime | None) -> None:
+def train_tenant_command(tenant_id: int, as_json: bool, force: bool, as_of: datetime | None, wait: float) -> None:
     """Retrain one tenant's model on its mirrored history now (with the pooled prior while the tenant
     is cold) and make it the active model version, unless it is worse than the active one on the
     tenant's newest invoices (the quality gate; --force overrides it)."""
@@ -99,17 +138,17 @@ def train_tenant_command(tenant_id: int, as_json: bool, force: bool, as_of: date
     from addon.services.scoring_prior import prior_factory
 
     session = get_db().session
-    tenant = tenant_by_id(tenant_id)
-    day = as_of.date() if as_of else tenant_today(session, tenant)  # as the scoring job
-    history, _ = scoring.tenant_history(session, tenant)
-    try:
-        row = scoring.train_for_tenant(session, tenant, history, day, prior_factory(current_app.config),
-                                       force=force, actor="cli:train-tenant",
-                                       tolerances=GateTolerances.from_config(current_app.config))
-    except NotEnoughHistoryError as exc:
-        session.rollback()
-        raise click.ClickException(f"tenant {tenant_id}: {exc}") from exc
-    session.commit()
+    with _model_lock(tenant_id, wait):
+        tenant = tenant_by_id(tenant_id)
+        day = as_of.date() if as_of else tenant_today(session, tenant)  # as the scoring job
+        history, _ = scoring.tenant_history(session, tenant)
+        try:
+            row = scoring.train_for_tenant(session, tenant, history, day, prior_factory(current_app.config),
+                                           force=force, actor="cli:train-tenant",
+                                           tolerances=GateTolerances.from_config(current_app.config))
+        except NotEnoughHistoryError as exc:
+            session.rollback()
+            raise click.ClickException(f"tenant {tenant_id}: {exc}") from exc
     result = {"tenant": tenant_id, "model_version": row.version, "model_kind": row.kind,
               "trained_from": row.trained_from.isoformat() if row.trained_from else None,
               "trained_to": row.trained_to.isoformat() if row.trained_to else None,
@@ -176,8 +215,9 @@ def _figure(value: Any) -> str:
 @click.option("--version", "version", required=True, help="Model version to activate (see list-tenant).")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as one JSON object.")
 @click.option("--reason", default=None, help="Why (kept in the audit log).")
+@_WAIT
 @with_appcontext
-def activate_tenant_command(tenant_id: int, version: str, as_json: bool, reason: str | None) -> None:
+def activate_tenant_command(tenant_id: int, version: str, as_json: bool, reason: str | None, wait: float) -> None:
     """Make a registered model version the tenant's active model without retraining: one the quality
     gate rejected, or an earlier one (a rollback). Audited; the weekly retrain resumes a week later."""
     from addon.extensions import get_db
@@ -185,15 +225,15 @@ def activate_tenant_command(tenant_id: int, version: str, as_json: bool, reason:
     from addon.services.model_registry import ModelRegistryError, activate_model
 
     session = get_db().session
-    tenant = tenant_by_id(tenant_id)
     actor = _cli_actor("activate-tenant")
-    try:
-        done = activate_model(session, tenant, version, actor=actor, today=tenant_today(session, tenant),
-                              reason=reason)
-    except ModelRegistryError as exc:
-        session.rollback()
-        raise click.ClickException(f"tenant {tenant_id}: {exc}") from exc
-    session.commit()
+    with _model_lock(tenant_id, wait):
+        tenant = tenant_by_id(tenant_id)
+        try:
+            done = activate_model(session, tenant, version, actor=actor, today=tenant_today(session, tenant),
+                                  reason=reason)
+        except ModelRegistryError as exc:
+            session.rollback()
+            raise click.ClickException(f"tenant {tenant_id}: {exc}") from exc
     gate = (done.model.metrics or {}).get("gate") or {}
     result = {"tenant": tenant_id, "model_version": done.model.version, "previous": done.previous,
               "changed": done.changed, "gate_outcome": gate.get("outcome"), "actor": actor}

@@ -6,17 +6,24 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Integer, LargeBinary, Numeric, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, Numeric, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from addon.models.base import Base, TimestampMixin, utcnow
+
+# At most one active model per tenant, whatever runs at once (two activations racing would otherwise leave
+# two, and scoring would silently use the newer). Pooled rows have no tenant: NULLs are distinct in a unique
+# index on both PostgreSQL and SQLite, so the shared pooled models are not constrained by it.
+ONE_ACTIVE_MODEL_INDEX = "uq_model_versions_one_active_per_tenant"
 
 
 class ModelVersion(TimestampMixin, Base):
     """A trained model. ``tenant_id`` is NULL for the pooled prior used at cold start."""
 
     __tablename__ = "model_versions"
-    __table_args__ = (UniqueConstraint("version"),)
+    __table_args__ = (UniqueConstraint("version"),
+                      Index(ONE_ACTIVE_MODEL_INDEX, "tenant_id", unique=True,
+                            postgresql_where=text("active"), sqlite_where=text("active")))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     tenant_id: Mapped[int | None] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)

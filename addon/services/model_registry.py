@@ -2,7 +2,10 @@
 every version it has, and activating one of them (a model the quality gate rejected, or a rollback to an
 earlier one) without retraining.
 
-Training registers versions (``scoring.train_for_tenant``); this module only lists and switches them.
+Training registers versions (``scoring_training.train_for_tenant``); this module lists and switches them.
+At most one version per tenant is active: the database refuses a second (a partial unique index, see
+``models.scoring``), ``make_active`` switches in an order that never trips it, and every caller holds the
+tenant's model lock (``tenant_lock.MODEL``) so two switches do not race into that refusal.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import logging
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, defer
 
 from addon.domain.scoring.model import ArtifactError, RiskModel
@@ -20,7 +23,7 @@ from addon.models import AuditLog, ModelVersion, Tenant
 logger = logging.getLogger(__name__)
 
 # Tenant.model_attempt after an activation by hand: like a training, it holds until the weekly retrain
-# (``scoring._due_for_training``), so a rollback is not undone by a retrain on the next scoring run.
+# (``scoring_training._due_for_training``), so a rollback is not undone by a retrain on the next scoring run.
 ACTIVATED_BY_HAND = "activated_by_hand"
 
 
@@ -64,10 +67,7 @@ def activate_model(session: Session, tenant: Tenant, version: str, *, actor: str
     previous = current.version if current is not None else None
     if current is not None and current.id == row.id:
         return Activation(row, previous, changed=False)
-    for other in session.scalars(select(ModelVersion).where(ModelVersion.tenant_id == tenant.id,
-                                                            ModelVersion.active, ModelVersion.id != row.id)):
-        other.active = False
-    row.active = True
+    make_active(session, tenant, row)
     tenant.model_attempted_on, tenant.model_attempt = today, ACTIVATED_BY_HAND
     verdict = (row.metrics or {}).get("gate", {}).get("outcome")
     session.add(AuditLog(tenant_id=tenant.id, actor=actor, action="model.activated_by_hand",
@@ -77,6 +77,22 @@ def activate_model(session: Session, tenant: Tenant, version: str, *, actor: str
     session.flush()
     logger.warning("tenant %s: model %s activated by hand by %s (was %s)", tenant.id, row.version, actor, previous)
     return Activation(row, previous, changed=True)
+
+
+def make_active(session: Session, tenant: Tenant, row: ModelVersion) -> None:
+    """Make ``row`` (a flushed version of ``tenant``) its only active model, in the caller's transaction.
+
+    The others are deactivated and flushed before ``row`` is activated: the unit of work orders UPDATEs of
+    one table by primary key, so an older ``row`` switched on in the same flush would be written first and
+    the one-active index would refuse it."""
+    if row.tenant_id != tenant.id or row.id is None:
+        raise ModelRegistryError(f"model version {row.version!r} is not a registered model of tenant {tenant.id}")
+    session.flush()  # pending changes first, so the UPDATE below sees every active row
+    session.execute(update(ModelVersion).where(ModelVersion.tenant_id == tenant.id, ModelVersion.active,
+                                               ModelVersion.id != row.id).values(active=False)
+                    .execution_options(synchronize_session="fetch"))
+    row.active = True
+    session.flush()
 
 
 def _activatable(session: Session, tenant: Tenant, version: str) -> ModelVersion:

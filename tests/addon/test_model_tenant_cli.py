@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from addon.cli.model_tenant import group  # importing the module adds its commands to `model`
 from addon.models import AuditLog, Invoice, ModelVersion, RiskScore, TenantStatus
-from addon.services import scoring
+from addon.services import scoring_training
 from tests.addon.helpers import mirror_generated_company
 from tests.addon.test_scoring_gate import shuffled_outcomes
 
@@ -19,7 +19,7 @@ TODAY = date(2026, 11, 1)
 
 
 @pytest.fixture
-def mirrored(app, db, make_tenant, monkeypatch):
+def mirrored(app, db, make_tenant, monkeypatch, redis_conn):
     """A tenant whose mirror holds a small generated company (enough settled invoices for its own
     model), with the fake connector injected for write-back."""
     tenant = make_tenant(platform="fake", remote_id="cli-score-org")
@@ -108,8 +108,8 @@ def test_train_tenant_keeps_a_worse_model_inactive_unless_forced(app, db, mirror
     tenant, _ = mirrored
     first = json.loads(_invoke(app, "train-tenant", "--tenant", str(tenant.id), "--json",
                                "--as-of", "2026-11-01").output)
-    real = scoring.train_leaning_on_prior
-    monkeypatch.setattr(scoring, "train_leaning_on_prior",  # learns from outcomes that are not its customers'
+    real = scoring_training.train_leaning_on_prior
+    monkeypatch.setattr(scoring_training, "train_leaning_on_prior",  # learns from outcomes that are not its customers'
                         lambda history, *a, **k: real(shuffled_outcomes(list(history)), *a, **k))
     kept = _invoke(app, "train-tenant", "--tenant", str(tenant.id), "--as-of", "2026-11-09").output
     assert f"kept inactive, {first['model_version']} stays active (rerun with --force to activate it)" in kept
@@ -126,7 +126,8 @@ def test_train_tenant_keeps_a_worse_model_inactive_unless_forced(app, db, mirror
     assert actions == ["model.activated", "model.rejected", "model.activated"]
 
 
-def test_unknown_tenant_and_too_little_history_are_errors(app, db, make_tenant, monkeypatch) -> None:
+def test_unknown_tenant_and_too_little_history_are_errors(app, db, make_tenant, monkeypatch,
+                                                         redis_conn) -> None:
     runner = app.test_cli_runner()
     for command in ("score-tenant", "train-tenant"):
         missing = runner.invoke(group, [command, "--tenant", "999999"])
@@ -150,8 +151,8 @@ def test_gate_tolerances_come_from_the_configuration(app, db, mirrored, monkeypa
                                "--as-of", "2026-11-01").output)
     monkeypatch.setitem(app.config, "SCORING_GATE_BRIER_TOLERANCE", 1.0)
     monkeypatch.setitem(app.config, "SCORING_GATE_AUC_TOLERANCE", 1.0)
-    real = scoring.train_leaning_on_prior
-    monkeypatch.setattr(scoring, "train_leaning_on_prior",
+    real = scoring_training.train_leaning_on_prior
+    monkeypatch.setattr(scoring_training, "train_leaning_on_prior",
                         lambda history, *a, **k: real(shuffled_outcomes(list(history)), *a, **k))
     second = json.loads(_invoke(app, "train-tenant", "--tenant", str(tenant.id), "--json",
                                 "--as-of", "2026-11-09").output)
@@ -165,12 +166,12 @@ def _trained_and_rejected(app, tenant, monkeypatch) -> tuple[dict, dict]:  # typ
     """A good model (active) and a candidate the gate rejected (inactive), through train-tenant."""
     good = json.loads(_invoke(app, "train-tenant", "--tenant", str(tenant.id), "--json",
                               "--as-of", "2026-11-01").output)
-    real = scoring.train_leaning_on_prior
-    monkeypatch.setattr(scoring, "train_leaning_on_prior",
+    real = scoring_training.train_leaning_on_prior
+    monkeypatch.setattr(scoring_training, "train_leaning_on_prior",
                         lambda history, *a, **k: real(shuffled_outcomes(list(history)), *a, **k))
     bad = json.loads(_invoke(app, "train-tenant", "--tenant", str(tenant.id), "--json",
                              "--as-of", "2026-11-09").output)
-    monkeypatch.setattr(scoring, "train_leaning_on_prior", real)
+    monkeypatch.setattr(scoring_training, "train_leaning_on_prior", real)
     assert (good["active"], bad["active"], bad["metrics"]["gate"]["outcome"]) == (True, False, "rejected")
     return good, bad
 

@@ -12,7 +12,7 @@ import pytest
 from addon.domain.scoring.history import HistoryInvoice
 from addon.domain.scoring.train import TrainConfig, train_model
 from addon.models import AuditLog, ModelVersion
-from addon.services import scoring
+from addon.services import scoring, scoring_training
 from addon.services.scoring_prior import after_last_date, generated_history
 from tests.addon.helpers import mirror_generated_company
 
@@ -45,13 +45,13 @@ def shuffled_outcomes(history: list[HistoryInvoice]) -> list[HistoryInvoice]:
 @pytest.fixture
 def train_on_shuffled(monkeypatch):
     """Make the next trainings learn from shuffled outcomes (the gate still judges on the real ones)."""
-    real = scoring.train_leaning_on_prior
+    real = scoring_training.train_leaning_on_prior
 
     def shuffled(history, *args, **kwargs):  # type: ignore[no-untyped-def]
         return real(shuffled_outcomes(list(history)), *args, **kwargs)
 
     def use(on: bool) -> None:
-        monkeypatch.setattr(scoring, "train_leaning_on_prior", shuffled if on else real)
+        monkeypatch.setattr(scoring_training, "train_leaning_on_prior", shuffled if on else real)
     return use
 
 
@@ -140,8 +140,8 @@ def test_a_tenant_on_the_pooled_model_does_not_retry_training_on_every_run(db, m
     tenant = make_tenant(platform="fake", remote_id="pooled-only")
     pooled = _pooled_model(db)
     attempts = []
-    real = scoring.train_leaning_on_prior
-    monkeypatch.setattr(scoring, "train_leaning_on_prior",
+    real = scoring_training.train_leaning_on_prior
+    monkeypatch.setattr(scoring_training, "train_leaning_on_prior",
                         lambda *a, **k: attempts.append(a[1]) or real(*a, **k))
     for _ in range(3):
         _, current = scoring.ensure_model(db, tenant, [], TODAY, config=FAST)

@@ -12,7 +12,7 @@ from addon.domain.scoring.history import HistoryFrame
 from addon.domain.scoring.model import RiskModel
 from addon.domain.scoring.train import TrainConfig
 from addon.models import AuditLog, DunningAction, Invoice, ModelVersion, RiskScore
-from addon.services import collections, scoring
+from addon.services import collections, scoring, scoring_store
 from connectors.errors import AuthError, RateLimitedError
 from tests.addon.helpers import mirror_generated_company
 
@@ -150,7 +150,7 @@ def test_persisted_rows_are_the_score_values(db, mirrored, monkeypatch) -> None:
     """The bulk upsert (COPY + one INSERT ... ON CONFLICT on PostgreSQL) stores _score_values, twice over,
     whatever the batches."""
     tenant, _ = mirrored
-    monkeypatch.setattr(scoring, "UPSERT_BATCH", 3)  # several batches, the last one partial
+    monkeypatch.setattr(scoring_store, "UPSERT_BATCH", 3)  # several batches, the last one partial
     frame, rows = scoring.history_frame(db, tenant)
     model, version = scoring.ensure_model(db, tenant, lambda: scoring.tenant_history(db, tenant)[0], TODAY,
                                           config=FAST)
@@ -158,17 +158,17 @@ def test_persisted_rows_are_the_score_values(db, mirrored, monkeypatch) -> None:
     assert len(scores) > 3
     scores[0] = replace(scores[0], band="tab\there", reasons=["back\\slash", "new\nline"], p_late=0.123456)
     pks = {s.invoice_id: int(s.invoice_id) for s in scores}
-    now = scoring.datetime(2026, 11, 1, 9, 30, tzinfo=scoring.UTC)
+    now = datetime(2026, 11, 1, 9, 30, tzinfo=UTC)
     columns = ("model_version", "p_late", "band", "expected_pay_date", "p10_days", "p50_days", "p90_days",
                "reasons")
     for _ in range(2):  # insert, then update every row
         assert scoring.persist_scores(db, tenant, scores, pks, version.version, now=now) == len(scores)
         stored = {r.invoice_id: r for r in db.query(RiskScore)}
         for score in scores:
-            expected = scoring._score_values(tenant.id, pks[score.invoice_id], score, version.version, now)
+            expected = scoring_store._score_values(tenant.id, pks[score.invoice_id], score, version.version, now)
             row = stored[pks[score.invoice_id]]
             assert {c: getattr(row, c) for c in columns} == {c: expected[c] for c in columns}
-            assert row.scored_at.replace(tzinfo=scoring.UTC) == now
+            assert row.scored_at.replace(tzinfo=UTC) == now
 
 
 def test_a_model_from_another_release_is_retrained_not_fatal(db, mirrored) -> None:

@@ -19,8 +19,8 @@ from jobs.runtime import set_app
     # ... and already the morning of 3 November in New Zealand at 22:00 UTC on the 2nd.
     ("Pacific/Auckland", "2026-11-02T22:00:00+00:00", date(2026, 11, 3)),
 ])
-def test_the_job_scores_on_the_tenants_today(app, db, make_tenant, monkeypatch, zone: str, now: str,
-                                              today: date) -> None:
+def test_the_job_scores_on_the_tenants_today(app, db, make_tenant, redis_conn, monkeypatch, zone: str,
+                                              now: str, today: date) -> None:
     """An invoice due on the tenant's today is not yet past due (P(late) would be 1 a day early)."""
     tenant = make_tenant()
     ensure_default_policy(db, tenant).options = {"timezone": zone}
