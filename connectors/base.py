@@ -123,7 +123,11 @@ class AccountingConnector(abc.ABC):
     # --- writes (all idempotent on the key) --------------------------------------------------
     @abc.abstractmethod
     def create_payment(self, payment: NewPayment, *, idempotency_key: str) -> Payment:
-        """Create a payment applied to the given invoices; ``payment.unapplied`` stays as customer credit."""
+        """Create a payment applied to the given invoices; ``payment.unapplied`` stays as customer credit.
+
+        Saved whole or not at all where the platform allows; where it takes several requests and a later
+        one is refused, raise PartiallyPostedError naming what was saved, never a plain ValidationError.
+        """
 
     @abc.abstractmethod
     def create_bank_transaction(self, txn: NewBankTransaction, *, idempotency_key: str) -> BankTransaction:

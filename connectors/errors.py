@@ -32,6 +32,19 @@ class ValidationError(ConnectorError):
         self.errors = errors or [message]
 
 
+class PartiallyPostedError(ValidationError):
+    """The platform refused part of a write made as several requests, after the first ones were saved.
+
+    ``saved`` holds the platform ids of what exists (the caller must not report "nothing posted"); a
+    retry under the same idempotency key replays those and re-sends only the rest.
+    """
+
+    def __init__(self, message: str, *, saved: list[str], errors: list[str] | None = None,
+                 status: int | None = 400, body: str | None = None) -> None:
+        super().__init__(message, errors=errors, status=status, body=body)
+        self.saved = list(saved)
+
+
 class ConflictError(ConnectorError):
     """Optimistic-lock conflict (QBO Stale Object Error 5010): re-read and re-apply."""
 

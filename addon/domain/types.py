@@ -107,6 +107,10 @@ class Payment:
     # Where the platform keeps ``unapplied_amount`` as a document of its own (a Xero Overpayment); None
     # when the credit stays on the payment itself (QBO UnappliedAmt) or there is none.
     overpayment_id: str | None = None
+    # The platform ids of the separate payments this one is made of, when it is not a single document
+    # (a Xero batch payment, whose ``remote_id`` is the BatchPaymentID, or one Xero payment per invoice);
+    # empty when ``remote_id`` is the whole payment.
+    part_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

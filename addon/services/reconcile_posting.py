@@ -45,7 +45,7 @@ from addon.models import AuditLog, BankLine, Invoice, Match, Tenant
 from addon.services.reconcile_import import to_domain_line
 from addon.services.reconcile_reversals import hold, reversed_by
 from connectors.base import AccountingConnector
-from connectors.errors import NotFoundError, ValidationError
+from connectors.errors import NotFoundError, PartiallyPostedError, ValidationError
 
 logger = logging.getLogger(__name__)
 
@@ -162,7 +162,13 @@ def post_match(session: Session, tenant: Tenant, connector: AccountingConnector,
         note = connector.create_credit_note(credit, idempotency_key=credit_key(match)) if credit else None
     except (PostingRefusedError, ValidationError) as exc:
         reason = str(exc) if isinstance(exc, PostingRefusedError) else f"the platform refused it: {exc}"
-        if payment is None and isinstance(exc, ValidationError):
+        saved = _saved_before_refusal(payment, exc)
+        if saved:
+            # Part of it is on the platform: say exactly what, and keep the attempt marker so a retry (the
+            # same keys) takes the reduced invoices for our own replayed work and posts only the rest.
+            reason += (f"; already posted there: {', '.join(saved)} (a retry re-sends the same keys, so these "
+                       "are not posted twice)")
+        elif isinstance(exc, ValidationError):
             _forget_attempt(match)
         refuse(session, tenant, match, line, reason, actor=actor)
         return "refused"
@@ -173,6 +179,15 @@ def post_match(session: Session, tenant: Tenant, connector: AccountingConnector,
         match.posted_payment_ids = [*match.posted_payment_ids, booked.remote_id]
     _update_mirror(session, tenant, plan, credit, fresh, replayed)
     return "posted"
+
+
+def _saved_before_refusal(payment: Payment | None, exc: Exception) -> list[str]:
+    """The platform ids of what this match already put there when a later step was refused: the payment
+    when the credit note was refused, or the parts a connector saved before it was refused
+    (PartiallyPostedError: e.g. a Xero payment whose overpayment was refused)."""
+    if payment is not None:
+        return [payment.remote_id, *(i for i in payment.part_ids if i != payment.remote_id)]
+    return list(exc.saved) if isinstance(exc, PartiallyPostedError) else []
 
 
 def _start_attempt(session: Session, match: Match, now: datetime, checkpoint: Callable[[], None] | None) -> None:
@@ -350,7 +365,9 @@ def _record_posted(session: Session, tenant: Tenant, match: Match, line: BankLin
                     "amount": str(a.amount)} for a in plan.candidate.allocations]
     before = {"status": match.status, "line_status": line.status}
     match.status, match.posted_at = "posted", now
-    match.posted_payment_ids = [payment_id] + [i for i in (credit_id, payment.overpayment_id) if i]
+    # A Xero batch payment is stored by its BatchPaymentID (what deletes it), then its payments.
+    parts = [i for i in payment.part_ids if i != payment_id]
+    match.posted_payment_ids = [payment_id, *parts] + [i for i in (credit_id, payment.overpayment_id) if i]
     line.status = "reconciled"
     session.add(AuditLog(tenant_id=tenant.id, actor=actor, action="payment.posted", object_type="bank_line",
                          object_id=str(line.id), before=before,

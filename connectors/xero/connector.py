@@ -23,6 +23,7 @@ from xero_python.accounting.models import (
 from xero_python.accounting.models import (
     Allocations,
     BankTransactions,
+    BatchPayments,
     CreditNotes,
     CurrencyCode,
     HistoryRecord,
@@ -33,6 +34,9 @@ from xero_python.accounting.models import (
 )
 from xero_python.accounting.models import (
     BankTransaction as XBankTransaction,
+)
+from xero_python.accounting.models import (
+    BatchPayment as XBatchPayment,
 )
 from xero_python.accounting.models import (
     Contact as XContact,
@@ -51,6 +55,7 @@ from xero_python.api_client.oauth2 import OAuth2Token
 from xero_python.exceptions import ApiException
 
 from addon.domain.types import (
+    Allocation,
     BankTransaction,
     BankTransactionKind,
     ChangeEvent,
@@ -69,6 +74,7 @@ from connectors.errors import (
     AuthError,
     ConnectorError,
     NotFoundError,
+    PartiallyPostedError,
     RateLimitedError,
     TransientError,
     ValidationError,
@@ -127,11 +133,14 @@ def _validation_messages(body: str) -> list[str]:
         if not isinstance(el, dict):
             continue
         label = _element_label(el)
-        lines = [ln for ln in el.get("LineItems") or [] if isinstance(ln, dict)]
-        line_errors = [e for ln in lines for e in ln.get("ValidationErrors") or []]
-        for err in [*(el.get("ValidationErrors") or []), *line_errors]:
+        # A line item's errors belong to its document; a batch payment's refused payments name their invoice.
+        nested = [(e, label) for ln in el.get("LineItems") or [] if isinstance(ln, dict)
+                  for e in ln.get("ValidationErrors") or []]
+        nested += [(e, _element_label(p) or label) for p in el.get("Payments") or [] if isinstance(p, dict)
+                   for e in p.get("ValidationErrors") or []]
+        for err, where in [*((e, label) for e in el.get("ValidationErrors") or []), *nested]:
             text = str(err.get("Message") if isinstance(err, dict) else err)
-            messages.append(f"{text} ({label})" if label else text)
+            messages.append(f"{text} ({where})" if where else text)
     return messages or [str(data.get("Message") or "validation failed")]
 
 
@@ -169,6 +178,8 @@ class XeroConnector(AccountingConnector):
         self.payment_account_code, self.sales_account_code = payment_account_code, sales_account_code
         self._session = session  # used for identity calls (token refresh)
         self._access_token = ""
+        self._base_currency: str | None = None  # read once, when a payment first needs it
+        self._account_ids: dict[str, str] = {}  # bank account code -> AccountID
         client = ApiClient(Configuration(oauth2_token=OAuth2Token(config.client_id, config.client_secret)),
                            pool_threads=1, oauth2_token_getter=self._sdk_token,
                            oauth2_token_saver=lambda _token: None)
@@ -290,8 +301,15 @@ class XeroConnector(AccountingConnector):
 
     # --- writes ------------------------------------------------------------------------------
     def create_payment(self, payment: NewPayment, *, idempotency_key: str) -> Payment:
-        """One Xero payment per allocation, sent as one batch under the idempotency key; an unapplied
-        remainder becomes an Overpayment under ``<key>-overpayment``.
+        """Apply ``payment`` to its invoices under the idempotency key; an unapplied remainder becomes an
+        Overpayment under ``<key>-overpayment``.
+
+        One allocation is one ``PUT /Payments``. Several are one **batch payment** (``PUT /BatchPayments``):
+        one document that Xero saves whole or not at all, shown in its bank reconciliation as the one
+        deposit it is. Xero's API makes batch payments in the base currency only, so a foreign-currency
+        payment over several invoices is sent as one single-element ``PUT /Payments`` per invoice (keys
+        ``<key>:<n>``): each request is atomic, and if a later one is refused the error is a
+        PartiallyPostedError naming what was saved, never a silent half-post.
 
         Xero refuses payments above the amount due, so overpaid money cannot ride on the payment itself
         (unlike QBO): it is received as a RECEIVE-OVERPAYMENT bank transaction, a credit on the contact.
@@ -299,22 +317,82 @@ class XeroConnector(AccountingConnector):
         if not payment.allocations:
             raise ValidationError("a payment needs at least one allocation")
         bank_code = payment.account_code or self.payment_account_code
-        items = [XPayment(invoice=XInvoice(invoice_id=a.invoice_id), account=XAccount(code=bank_code),
-                          date=payment.date, amount=a.amount, reference=payment.reference)
-                 for a in payment.allocations]
-        created = self._call(lambda: self.api.create_payments(
-            self.tenant_remote_id, Payments(payments=items), idempotency_key=idempotency_key).payments or [])
-        first = mapping.to_payment(created[0])
+        parts: tuple[str, ...] = ()
+        if len(payment.allocations) == 1:
+            made = [self._single_payment(payment, payment.allocations[0], bank_code, idempotency_key)]
+            remote_id = made[0].remote_id
+        elif payment.currency.upper() == (self._home_currency() or "").upper():
+            remote_id, made = self._batch_payment(payment, bank_code, idempotency_key)
+            parts = tuple(p.remote_id for p in made)
+        else:
+            made = self._separate_payments(payment, bank_code, idempotency_key)
+            remote_id, parts = made[0].remote_id, tuple(p.remote_id for p in made)
         overpayment_id = None
         if payment.unapplied > 0:
-            overpayment_id = self.create_overpayment(payment, idempotency_key=f"{idempotency_key}-overpayment")
-        if len(created) == 1 and overpayment_id is None:
-            return first
-        return Payment(remote_id=str(created[0].batch_payment_id or first.remote_id), contact_id=payment.contact_id,
-                       date=payment.date, amount=payment.amount, currency=payment.currency,
-                       allocations=tuple(a for p in created for a in mapping.to_payment(p).allocations),
+            try:
+                overpayment_id = self.create_overpayment(payment, idempotency_key=f"{idempotency_key}-overpayment")
+            except ValidationError as exc:
+                raise PartiallyPostedError(f"the payment was posted but its overpayment was refused: {exc}",
+                                           saved=[remote_id, *parts], errors=exc.errors, body=exc.body) from exc
+        if len(made) == 1 and overpayment_id is None:
+            return made[0]
+        return Payment(remote_id=remote_id, contact_id=payment.contact_id, date=payment.date, amount=payment.amount,
+                       currency=payment.currency, allocations=tuple(a for p in made for a in p.allocations),
                        unapplied_amount=payment.unapplied, reference=payment.reference,
-                       updated_at=first.updated_at, overpayment_id=overpayment_id)
+                       updated_at=made[0].updated_at, overpayment_id=overpayment_id, part_ids=parts)
+
+    def _single_payment(self, payment: NewPayment, allocation: Allocation, bank_code: str, key: str) -> Payment:
+        # One element per request: Xero cannot half-save it.
+        item = XPayment(invoice=XInvoice(invoice_id=allocation.invoice_id), account=XAccount(code=bank_code),
+                        date=payment.date, amount=allocation.amount, reference=payment.reference)
+        created = self._call(lambda: self.api.create_payments(
+            self.tenant_remote_id, Payments(payments=[item]), idempotency_key=key).payments or [])
+        return mapping.to_payment(created[0])
+
+    def _batch_payment(self, payment: NewPayment, bank_code: str, key: str) -> tuple[str, list[Payment]]:
+        """PUT /BatchPayments: the BatchPaymentID and its payments (one per allocation)."""
+        items = [XPayment(invoice=XInvoice(invoice_id=a.invoice_id), amount=a.amount, reference=payment.reference)
+                 for a in payment.allocations]
+        batch = XBatchPayment(account=XAccount(account_id=self._bank_account_id(bank_code)), date=payment.date,
+                              reference=payment.reference, payments=items)
+        created = self._call(lambda: self.api.create_batch_payment(
+            self.tenant_remote_id, BatchPayments(batch_payments=[batch]), idempotency_key=key).batch_payments or [])
+        made = created[0]
+        parts = [Payment(remote_id=str(p.payment_id), contact_id=payment.contact_id, date=payment.date,
+                         amount=mapping.money(p.amount), currency=payment.currency,
+                         allocations=(Allocation(str(p.invoice.invoice_id), mapping.money(p.amount)),),
+                         reference=p.reference or None, updated_at=mapping.aware(made.updated_date_utc))
+                 for p in made.payments or []]
+        return str(made.batch_payment_id), parts
+
+    def _separate_payments(self, payment: NewPayment, bank_code: str, key: str) -> list[Payment]:
+        made: list[Payment] = []
+        for n, allocation in enumerate(payment.allocations):
+            try:
+                made.append(self._single_payment(payment, allocation, bank_code, f"{key}:{n}"))
+            except ValidationError as exc:
+                if not made:
+                    raise
+                saved = [p.remote_id for p in made]
+                raise PartiallyPostedError(
+                    f"{len(made)} of {len(payment.allocations)} payments posted ({', '.join(saved)}) before "
+                    f"Xero refused the payment to invoice {allocation.invoice_id}: {exc}",
+                    saved=saved, errors=exc.errors, body=exc.body) from exc
+        return made
+
+    def _home_currency(self) -> str | None:
+        if self._base_currency is None:
+            self._base_currency = self.get_home_currency() or ""
+        return self._base_currency
+
+    def _bank_account_id(self, code: str) -> str:
+        """The AccountID of the bank account with this code: a batch payment names its account by id."""
+        if code not in self._account_ids:
+            accounts = self._call(lambda: self.api.get_accounts(self.tenant_remote_id).accounts or [])
+            self._account_ids.update({str(a.code): str(a.account_id) for a in accounts if a.code and a.account_id})
+        if code not in self._account_ids:
+            raise ValidationError(f"Account code '{code}' is not a valid bank account.")
+        return self._account_ids[code]
 
     def create_overpayment(self, payment: NewPayment, *, idempotency_key: str) -> str:
         """Receive ``payment.unapplied`` as a RECEIVE-OVERPAYMENT; returns the OverpaymentID.

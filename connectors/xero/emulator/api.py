@@ -291,9 +291,9 @@ def _prepare_payment(store: OrgStore, item: dict[str, Any], claims: BatchClaims)
     already = claims.invoice_payments.get(inv.id, Decimal("0"))
     store.check_payment(inv, amount, str(code), already=already)
     claims.invoice_payments[inv.id] = already + amount
-    claims.payments += 1
-    return lambda: store.add_payment(inv.id, on, amount, reference=item.get("Reference"), account_code=str(code),
-                                     batch_id=claims.batch_payment_id())
+    # Separate payments, even when sent together: only PUT /BatchPayments makes a batch payment (one
+    # deposit, one BatchPaymentID), which is what Xero returns BatchPaymentID for.
+    return lambda: store.add_payment(inv.id, on, amount, reference=item.get("Reference"), account_code=str(code))
 
 
 def _credit_note_routes(bp: Blueprint, store: OrgStore) -> None:

@@ -14,6 +14,7 @@ from connectors.sandbox.generator import generate_company
 from connectors.sandbox.limits import Decision, Limits, RateLimiter
 from connectors.xero.emulator.api import accounting_blueprint
 from connectors.xero.emulator.bank_api import banking_blueprint
+from connectors.xero.emulator.batch_api import batch_payments_blueprint
 from connectors.xero.emulator.clock import Clock
 from connectors.xero.emulator.hooks import DEFAULT_SCHEDULE, WebhookHub
 from connectors.xero.emulator.identity import AppRegistration, IdentityState, identity_blueprint, problem
@@ -71,6 +72,7 @@ def create_app(state: EmulatorState) -> Flask:
     app.register_blueprint(identity_blueprint(state.identity))
     app.register_blueprint(accounting_blueprint(state.store))
     app.register_blueprint(banking_blueprint(state.store))
+    app.register_blueprint(batch_payments_blueprint(state.store))
 
     @app.before_request
     def guard() -> Response | None:

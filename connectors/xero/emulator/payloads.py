@@ -152,12 +152,6 @@ class BatchClaims:
     invoice_payments: dict[str, Decimal] = field(default_factory=dict)  # InvoiceID -> what the batch pays it
     credit_used: Decimal = Decimal("0")  # what a batch of allocations takes from its credit note
     invoice_credits: dict[str, Decimal] = field(default_factory=dict)  # InvoiceID -> what those allocations apply
-    payments: int = 0  # a batch of more than one shares a BatchPaymentID
-    batch_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-
-    def batch_payment_id(self) -> str | None:
-        """The BatchPaymentID of the batch's payments (asked when saving, after every element is checked)."""
-        return self.batch_id if self.payments > 1 else None
 
 
 # Parses and checks one element (raising XeroValidationError), and answers the step that saves it.

@@ -39,6 +39,25 @@ class PaymentRecord:
 
 
 @dataclass
+class BatchPaymentRecord:
+    """One bank deposit paying several invoices (RECBATCH): its payments carry its id as BatchPaymentID."""
+
+    id: str
+    account_code: str
+    date: dt.date
+    updated: dt.datetime
+    payments: list[PaymentRecord]
+    reference: str | None = None
+    status: str = "AUTHORISED"
+
+    @property
+    def total(self) -> Decimal:
+        """TotalAmount: the sum of the payments that make up the batch (all base currency: BankAmount =
+        Amount)."""
+        return sum((p.amount for p in self.payments), ZERO)
+
+
+@dataclass
 class AllocationRecord:
     id: str
     credit_note_id: str

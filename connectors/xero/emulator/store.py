@@ -24,6 +24,7 @@ from connectors.xero.emulator.records import (
     ZERO,
     AllocationRecord,
     BankTransactionRecord,
+    BatchPaymentRecord,
     ContactRecord,
     CreditNoteRecord,
     HistoryRecord,
@@ -62,6 +63,7 @@ class OrgStore:
     credit_notes: dict[str, CreditNoteRecord] = field(default_factory=dict)
     bank_transactions: dict[str, BankTransactionRecord] = field(default_factory=dict)
     overpayments: dict[str, OverpaymentRecord] = field(default_factory=dict)
+    batch_payments: dict[str, BatchPaymentRecord] = field(default_factory=dict)
     accounts: dict[str, AccountRecord] = field(default_factory=default_chart)
     history: dict[str, list[HistoryRecord]] = field(default_factory=dict)
     listeners: list[ChangeListener] = field(default_factory=list)
@@ -299,6 +301,63 @@ class OrgStore:
             settle(inv, pay.date)
         self._emit("INVOICE", inv.id, "UPDATE")
         return pay
+
+    # --- batch payments ----------------------------------------------------------------
+    def batch_payment(self, batch_payment_id: str) -> BatchPaymentRecord:
+        """The batch payment with this id (raises UnknownEntityError)."""
+        return lookup(self.batch_payments, batch_payment_id)
+
+    def account_code_of(self, account_id: str) -> str:
+        """The code of the account with this AccountID (a batch payment names its account by id);
+        XeroValidationError when there is none."""
+        wanted = account_id.strip().lower()
+        for code in self.accounts:
+            if stable_id(self.seed, "account", code) == wanted:
+                return code
+        raise XeroValidationError("Account could not be found")
+
+    def check_batch_item(self, inv: InvoiceRecord, amount: Decimal, account_code: str, *,
+                         already: Decimal = ZERO) -> None:
+        """Raise XeroValidationError unless ``amount`` can be paid to ``inv`` inside a batch payment into
+        ``account_code``: a payment's rules, and Xero's batch limit that the API makes batch payments in
+        the organisation's base currency only (so never in mixed currencies)."""
+        if inv.currency != self.base_currency:
+            raise XeroValidationError("You can only make batch payments in the organisation base currency",
+                                      element={"InvoiceID": inv.id})
+        self.check_payment(inv, amount, account_code, already=already)
+
+    def create_batch_payment(self, account_code: str, on: date, items: list[tuple[str, Decimal, str | None]], *,
+                             reference: str | None = None) -> BatchPaymentRecord:
+        """One deposit paying several invoices (``items``: invoice id, amount, the payment's own reference):
+        every payment is checked before the first is made, all carry the batch's id as BatchPaymentID."""
+        with self.lock:
+            self.bank_account(account_code)
+            if not items:
+                raise XeroValidationError("A batch payment must have at least one payment.")
+            paid: dict[str, Decimal] = {}
+            for invoice_id, amount, _ in items:
+                inv = self.applied_invoice(invoice_id)
+                self.check_batch_item(inv, amount, account_code, already=paid.get(inv.id, ZERO))
+                paid[inv.id] = paid.get(inv.id, ZERO) + amount
+            batch_id = self.new_id("batchpayment")
+            payments = [self.add_payment(invoice_id, on, amount, reference=own or reference,
+                                         account_code=account_code, batch_id=batch_id)
+                        for invoice_id, amount, own in items]
+            rec = BatchPaymentRecord(batch_id, account_code, on, self.clock.now(), payments, reference)
+            self.batch_payments[rec.id] = rec
+        return rec
+
+    def delete_batch_payment(self, batch_payment_id: str) -> BatchPaymentRecord:
+        """Delete (Status DELETED) a batch payment: each of its payments is deleted, its invoices re-opened."""
+        with self.lock:
+            rec = self.batch_payment(batch_payment_id)
+            if rec.status == "DELETED":
+                raise XeroValidationError("Batch payment has already been deleted")
+            for pay in rec.payments:
+                if pay.status != "DELETED":
+                    self.delete_payment(pay.id)
+            rec.status, rec.updated = "DELETED", self.clock.now()
+        return rec
 
     # --- credit notes --------------------------------------------------------------------
     def create_credit_note(self, contact_id: str, on: date, total: Decimal, *, currency: str | None = None,

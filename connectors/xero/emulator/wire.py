@@ -19,6 +19,7 @@ from connectors.xero.emulator.records import (
     ZERO,
     AllocationRecord,
     BankTransactionRecord,
+    BatchPaymentRecord,
     ContactRecord,
     CreditNoteRecord,
     HistoryRecord,
@@ -158,6 +159,27 @@ def payment_header(store: OrgStore, rec: PaymentRecord) -> dict[str, Any]:
                     "Contact": contact_ref(store, inv.contact_id), "CurrencyCode": inv.currency,
                     "HasErrors": False, "IsDiscounted": False},
     }
+
+
+def batch_payment(store: OrgStore, rec: BatchPaymentRecord) -> dict[str, Any]:
+    """A BatchPayment as GET /BatchPayments returns it (RECBATCH: the emulator has sales invoices only). A
+    deleted one lists no payments but keeps its TotalAmount, as in the spec's example."""
+    return {
+        "Account": {"AccountID": stable_id(store.seed, "account", rec.account_code), "Code": rec.account_code,
+                    "CurrencyCode": store.base_currency},
+        "Reference": rec.reference, "BatchPaymentID": rec.id, "DateString": iso_string(rec.date), "Date": rec.date,
+        "Payments": [_batch_item(store, p) for p in rec.payments if p.status == "AUTHORISED"],
+        "Type": "RECBATCH", "Status": rec.status, "TotalAmount": rec.total, "UpdatedDateUTC": rec.updated,
+        "IsReconciled": False,
+    }
+
+
+def _batch_item(store: OrgStore, rec: PaymentRecord) -> dict[str, Any]:
+    inv = store.invoices[rec.invoice_id]
+    return {"Invoice": {"InvoiceID": inv.id, "InvoiceNumber": inv.number, "CurrencyCode": inv.currency,
+                        "Payments": [], "CreditNotes": [], "Prepayments": [], "Overpayments": [],
+                        "HasErrors": False, "IsDiscounted": False, "LineItems": []},
+            "PaymentID": rec.id, "Reference": rec.reference, "Amount": rec.amount, "BankAmount": rec.amount}
 
 
 def credit_note_header(store: OrgStore, rec: CreditNoteRecord) -> dict[str, Any]:

@@ -177,3 +177,11 @@ def test_statement_pays_invoices_on_the_platform(app, db, make_tenant, ledger, m
     assert posted["INV-7306"].residual == "partial"
     assert posted["INV-7308"].residual == "deduction"
     assert len(posted["INV-7308"].posted_payment_ids) == 2
+    if ledger.platform == "xero":
+        # The one deposit paying INV-7304 and INV-7305 is one batch payment, stored by its BatchPaymentID
+        # (what deletes it) and then its payments.
+        combined = posted["INV-7304"].posted_payment_ids
+        batch = ledger.sandbox.store.batch_payments[combined[0]]
+        assert combined == [batch.id, *(p.id for p in batch.payments)]
+        assert {p.invoice_id for p in batch.payments} == {ids["INV-7304"], ids["INV-7305"]}
+        assert len(ledger.sandbox.store.batch_payments) == 1

@@ -21,6 +21,7 @@ from openapi_core import Config, OpenAPI
 from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse
 from openapi_schema_validator import OAS30Validator
 
+from connectors.xero.emulator.clock import stable_id
 from connectors.xero.emulator.testing import XeroSandbox, authorize, start_xero_emulator
 
 
@@ -123,6 +124,22 @@ def test_overpayment_and_spend_money_bodies(openapi: OpenAPI, org: XeroSandbox, 
     check(openapi, http.put(org.api_url("/BankTransactions"), json={"BankTransactions": [{
         "Type": "SPEND", "Contact": {"ContactID": contact}, "Date": "2026-11-03", "BankAccount": {"Code": "090"},
         "LineItems": [{"Description": "fee", "Quantity": 1, "UnitAmount": 2.5, "AccountCode": "404"}]}]}))
+
+
+def test_batch_payment_bodies(openapi: OpenAPI, org: XeroSandbox, http: requests.Session) -> None:
+    base = org.store.base_currency
+    invoices = [i for i in org.store.invoices.values()
+                if i.status == "AUTHORISED" and i.currency == base and i.amount_due > 2][:2]
+    account = stable_id(org.store.seed, "account", "090")
+    body = {"BatchPayments": [{"Account": {"AccountID": account}, "Date": "2026-11-03", "Reference": "deposit",
+                               "Payments": [{"Invoice": {"InvoiceID": i.id}, "Amount": 1} for i in invoices]}]}
+    made = check(openapi, http.put(org.api_url("/BatchPayments"), json=body))["BatchPayments"][0]
+    check(openapi, http.get(org.api_url(f"/BatchPayments/{made['BatchPaymentID']}")))
+    check(openapi, http.get(org.api_url("/BatchPayments")))
+    too_much = copy.deepcopy(body)
+    too_much["BatchPayments"][0]["Payments"][0]["Amount"] = 10 ** 7
+    check(openapi, http.put(org.api_url("/BatchPayments"), json=too_much), status=400)
+    check(openapi, http.post(org.api_url(f"/BatchPayments/{made['BatchPaymentID']}"), json={"Status": "DELETED"}))
 
 
 def test_validation_error_body(openapi: OpenAPI, org: XeroSandbox, http: requests.Session) -> None:

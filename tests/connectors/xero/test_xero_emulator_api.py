@@ -457,13 +457,14 @@ def test_order_sorts_before_paging(sandbox: XeroSandbox, api: requests.Session) 
     assert "Colour" in bad.json()["Message"]
 
 
-def test_batch_payments_share_a_batch_payment_id_single_and_per_element_ones_do_not(
+def test_payments_sent_together_are_separate_payments_not_a_batch_payment(
         sandbox: XeroSandbox, api: requests.Session) -> None:
+    # Only PUT /BatchPayments makes a batch payment; Xero gives BatchPaymentID to its payments alone.
     inv = open_invoice(sandbox)
     one = {"Invoice": {"InvoiceID": inv.id}, "Account": {"Code": "090"}, "Date": "2026-11-02", "Amount": 1}
     batch = api.put(api_url(sandbox, "/Payments"), json={"Payments": [one, one]}).json()["Payments"]
-    assert batch[0]["BatchPaymentID"]
-    assert batch[0]["BatchPaymentID"] == batch[1]["BatchPaymentID"]
+    assert [p.get("BatchPaymentID") for p in batch] == [None, None]
+    assert not sandbox.store.batch_payments
     single = api.put(api_url(sandbox, "/Payments"), json={"Payments": [one]}).json()["Payments"]
     assert single[0].get("BatchPaymentID") is None
     each = api.put(api_url(sandbox, "/Payments"), params={"summarizeErrors": "false"},
