@@ -75,6 +75,9 @@ class Match(TenantScoped, TimestampMixin, Base):
     # or whether a changed amount due was recorded by someone else (do not post).
     attempt_key: Mapped[str | None] = mapped_column(String(64))
     attempt_started_at: Mapped[datetime | None]
+    # How often the platform refused this match's payment outright (nothing saved): each later attempt
+    # sends a fresh idempotency key, as the refused one may be answered by replaying the refusal.
+    platform_refusals: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
 

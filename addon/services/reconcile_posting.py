@@ -66,8 +66,12 @@ class Plan:
 
 
 def payment_key(match: Match) -> str:
-    """Idempotency key of the payment posted for ``match`` (the one an earlier attempt sent, if any)."""
-    return match.attempt_key or f"match-{match.id}"
+    """Idempotency key of the payment posted for ``match``: the one an earlier attempt sent, if it may have
+    posted; else ``match-<id>``, or ``match-<id>-retry<n>`` after the platform refused it ``n`` times."""
+    if match.attempt_key:
+        return match.attempt_key
+    refusals = match.platform_refusals or 0
+    return f"match-{match.id}-retry{refusals}" if refusals else f"match-{match.id}"
 
 
 def credit_key(match: Match) -> str:
@@ -206,7 +210,9 @@ def _start_attempt(session: Session, match: Match, now: datetime, checkpoint: Ca
 
 def _forget_attempt(match: Match) -> None:
     # The platform refused the payment itself, so nothing of ours is there: a later attempt (after an
-    # admin's decision) must not take a reduced invoice for our own earlier payment.
+    # admin's decision) must not take a reduced invoice for our own earlier payment, and sends a new key.
+    if match.attempt_key is not None:
+        match.platform_refusals = (match.platform_refusals or 0) + 1
     match.attempt_key = match.attempt_started_at = None
 
 

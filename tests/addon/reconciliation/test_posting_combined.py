@@ -86,3 +86,35 @@ def test_a_refused_overpayment_after_the_batch_says_what_is_in_xero(db, make_ten
         Decimal("400.00")]
     db.expire_all()
     assert db.get(Match, match.id).explanation.count(f"already posted there: {batch.id}") == 2
+
+
+def test_after_a_refusal_is_fixed_the_retry_sends_a_fresh_key(db, make_tenant, xero) -> None:  # type: ignore[no-untyped-def]
+    # Xero refuses the payment (the bank account configured for the tenant does not exist) and saves
+    # nothing. The admin fixes the setting and confirms the line again: the retry must not send the refused
+    # request's idempotency key, which the platform may answer by replaying the refusal.
+    tenant = make_tenant(platform="xero", remote_id=xero.remote_id, name="Refused Ltd",
+                         settings={"matching": {"bank_account_code": "999"}})
+    backfill(db, tenant, xero.connector, now=NOW)
+    seeded = set(xero.sandbox.store.payments)
+    payer = xero.customers[OWNER["INV-7304"]][1]
+    statement = camt053([Entry("400.00", payer, text="INV-7304")])
+    statement_id = import_statement(db, tenant, statement, "refused.xml")["statement_id"]
+    reconcile(db, tenant, xero.connector, statement_id, NOW, checkpoint=db.commit)
+    db.expire_all()
+    match = db.scalars(select(Match)).one()
+    assert match.status == "proposed"
+    assert "the platform refused it" in match.explanation
+    assert match.attempt_key is None
+    assert set(xero.sandbox.store.payments) == seeded
+
+    tenant = db.get(Tenant, match.tenant_id)
+    tenant.settings = {"matching": {}}
+    match.status = "confirmed"
+    db.commit()
+    reconcile(db, tenant, xero.connector, statement_id, NOW, checkpoint=db.commit)
+    db.expire_all()
+    match = db.get(Match, match.id)
+    assert match.status == "posted"
+    assert match.attempt_key == f"match-{match.id}-retry1"
+    [new] = set(xero.sandbox.store.payments) - seeded
+    assert xero.sandbox.store.payments[new].amount == Decimal("400.00")
