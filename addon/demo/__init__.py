@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -321,6 +322,9 @@ def step_reconcile(state: DemoState) -> None:
     state.facts["reconcile"]["residuals"] = residuals
     state.echo(f"    matched: {summary.get('auto', 0)} auto-posted, {summary.get('suggest', 0)} suggested, "
                f"{summary.get('none', 0)} unmatched; {summary.get('posted', 0)} payment(s) posted to Xero")
+    if residuals.get("combined"):
+        state.echo(f"    {residuals['combined']} deposit(s) paying several invoices, each posted as one Xero batch "
+                   "payment")
     if residuals.get("fee") or residuals.get("overpayment"):
         state.echo(f"    booked: {residuals.get('fee', 0)} bank fee(s) as Spend Money to 404 Bank Fees, "
                    f"{residuals.get('overpayment', 0)} overpayment(s) left as customer credit (Xero Overpayment)")
@@ -364,13 +368,16 @@ def _bank_return(state: DemoState, tenant_id: int, statement_id: int) -> None:
 
 
 def _posted_residuals(session: Any, statement_id: int) -> dict[str, int]:
-    """How many posted matches of the statement had each residual (fee, overpayment, ...)."""
+    """How many posted matches of the statement had each residual (fee, overpayment, ...), and how many
+    paid several invoices at once (``combined``)."""
     from addon.models import BankLine, Match
 
-    rows = session.execute(select(Match.residual, func.count()).join(BankLine, BankLine.id == Match.bank_line_id)
-                           .where(BankLine.statement_id == statement_id, Match.status == "posted")
-                           .group_by(Match.residual)).all()
-    return {str(residual): n for residual, n in rows if residual}
+    posted = session.execute(select(Match.residual, Match.allocations).join(BankLine, BankLine.id == Match.bank_line_id)
+                             .where(BankLine.statement_id == statement_id, Match.status == "posted")).all()
+    counts = Counter(str(residual) for residual, _ in posted if residual)
+    # One deposit for several invoices: posted to Xero as one batch payment.
+    counts["combined"] = sum(1 for _, allocations in posted if len(allocations) > 1)
+    return {kind: n for kind, n in counts.items() if n}
 
 
 STEPS: list[tuple[str, Callable[[DemoState], None]]] = [

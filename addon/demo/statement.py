@@ -29,6 +29,17 @@ def _typo(number: str) -> str:
     return "".join(chars)
 
 
+def _same_customer_pair(invoices: Sequence[dict[str, Any]], start: int) -> tuple[int, int] | None:
+    """Indexes of the first two invoices from ``start`` on with one customer and currency, if any."""
+    seen: dict[tuple[str, str], int] = {}
+    for index in range(start, len(invoices)):
+        key = (invoices[index]["customer"], invoices[index]["currency"])
+        if key in seen:
+            return seen[key], index
+        seen[key] = index
+    return None
+
+
 def build_statement(open_invoices: Sequence[dict[str, Any]], day: date) -> bytes:
     """``open_invoices``: dicts with number, customer, amount_due (Decimal), currency, oldest first."""
     rows: list[tuple[str, Decimal, str, str]] = []  # label, amount, payer, currency
@@ -45,6 +56,11 @@ def build_statement(open_invoices: Sequence[dict[str, Any]], day: date) -> bytes
     if len(inv) >= 3:
         rows.append(("Transfer", inv[2]["amount_due"], inv[2]["customer"], inv[2]["currency"]))
     if len(inv) >= 5:
+        # One deposit for two invoices, of one customer where the ledger has such a pair (what a remittance
+        # advice covers; posted to Xero as one batch payment), else the next two.
+        first, second = _same_customer_pair(inv, start=3) or (3, 4)
+        inv.insert(3, inv.pop(first))  # (first < second: moving it leaves second's index unchanged)
+        inv.insert(4, inv.pop(second))
         pair = inv[3]["amount_due"] + inv[4]["amount_due"]
         rows.append((f"{inv[3]['number']} and {inv[4]['number']}", pair, inv[3]["customer"], inv[3]["currency"]))
     if len(inv) >= 6:
