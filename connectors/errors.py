@@ -19,6 +19,18 @@ class AuthError(ConnectorError):
     """Tokens are invalid, revoked or expired beyond refresh: the tenant must reconnect."""
 
 
+class ScopeError(AuthError):
+    """The tokens are good but the grant lacks the scope this call needs (Xero: 401 with
+    ``WWW-Authenticate: Bearer error="insufficient_scope"``). Refreshing cannot help: only a reconnect that
+    asks for ``scope`` grants it. Still an AuthError, so a caller that needs the call treats the tenant as
+    needing a reconnect; one for which the call is optional catches this and carries on without it."""
+
+    def __init__(self, message: str, *, scope: str | None = None, status: int | None = 401,
+                 body: str | None = None) -> None:
+        super().__init__(message, status=status, body=body)
+        self.scope = scope
+
+
 class NotFoundError(ConnectorError):
     """The entity does not exist (or not for this tenant)."""
 

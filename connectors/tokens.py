@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 from addon.domain.types import TokenSet
-from connectors.errors import AuthError
+from connectors.errors import AuthError, ScopeError
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -53,7 +53,7 @@ class TokenStore(abc.ABC):
         try:
             return run(tokens)
         except AuthError as exc:
-            if exc.status != 401:
+            if exc.status != 401 or isinstance(exc, ScopeError):  # new tokens carry the same scopes
                 raise
             logger.info("the platform answered 401 for %s; refreshing tokens once", who)
             return run(self.refresh(tokens, do_refresh))

@@ -19,6 +19,8 @@ from sqlalchemy.orm import Session
 from addon.extensions import get_db
 from addon.logging import log_context
 from addon.models import Tenant, TenantStatus
+from addon.services import grants
+from connectors.errors import ScopeError
 
 logger = logging.getLogger(__name__)
 
@@ -57,10 +59,13 @@ class JobContext:
 
     def mark_needs_reauth(self, tenant_id: int, cause: Exception) -> None:
         """The platform refused the tenant's tokens (revoked on its side, or expired): drop this job's
-        uncommitted work, stop the tenant's jobs and show the reconnect banner (committed at once)."""
+        uncommitted work, stop the tenant's jobs and show the reconnect banner (committed at once). A
+        required call refused for a missing scope keeps its reason, naming the scope, for the banner."""
         self.session.rollback()
         tenant = self.session.get_one(Tenant, tenant_id)
         tenant.status = TenantStatus.NEEDS_REAUTH
+        if isinstance(cause, ScopeError):
+            grants.note_reauth_reason(tenant, str(cause))
         self.session.commit()
         logger.warning("tenant %s needs to reconnect: %s", tenant_id, cause)
 

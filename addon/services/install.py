@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from addon.domain.types import TokenSet
 from addon.models import AuditLog, Connection, Membership, Role, Tenant, TenantStatus, User
 from addon.security import TokenCipher
+from addon.services import grants
 from addon.services.connections import DatabaseTokenStore, connector_config, store_tokens, token_set_of
 from addon.services.dunning_retries import cancel_all_retries
 from connectors.base import ConnectorConfig
@@ -181,6 +182,7 @@ def install_tenant(session: Session, *, platform: str, remote_id: str, name: str
         tenant = Tenant(platform=platform, remote_id=remote_id, name=name, settings={})
         session.add(tenant)
     tenant.name, tenant.status = name or tenant.name, TenantStatus.CONNECTED
+    grants.reconnected(tenant, tokens.scope)
     session.flush()
     store_tokens(session, tenant, tokens, cipher, remote_connection_id)
     membership = session.scalar(select(Membership).where(Membership.tenant_id == tenant.id,

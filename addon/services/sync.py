@@ -27,8 +27,9 @@ from addon.models import (
     PaymentAllocation,
     Tenant,
 )
+from addon.services import grants
 from connectors.base import AccountingConnector, ChangeSet
-from connectors.errors import NotFoundError
+from connectors.errors import NotFoundError, ScopeError
 
 logger = logging.getLogger(__name__)
 
@@ -260,8 +261,18 @@ def refresh_organisation(tenant: Tenant, connector: AccountingConnector) -> None
 
     Read at every backfill (install and the daily sweep), so a tenant installed before Cashline read them,
     or one whose books moved currency, is corrected within a day; what a platform does not say is left
-    as stored."""
-    organisation = connector.get_organisation()
+    as stored.
+
+    Optional: a grant without the scope for it (a tenant installed before Cashline asked for
+    accounting.settings.read) leaves both as stored, records the missing scope for the tenant's page, and
+    lets the sync go on; any other refusal propagates (the tokens themselves are bad)."""
+    try:
+        organisation = connector.get_organisation()
+    except ScopeError as exc:
+        logger.warning("tenant %s: organisation not read, the grant lacks %s", tenant.id, exc.scope)
+        grants.note_missing(tenant, grants.ORGANISATION, exc.scope)
+        return
+    grants.note_granted(tenant, grants.ORGANISATION)
     currency, country = organisation.home_currency, organisation.country
     if currency and currency != tenant.base_currency:
         if tenant.base_currency:
@@ -314,8 +325,8 @@ def sync_incremental(session: Session, tenant: Tenant, connector: AccountingConn
     """Everything changed since the last sync (minus an overlap); a backfill if never synced."""
     if tenant.last_synced_at is None:
         return backfill(session, tenant, connector, now=now)
-    if tenant.base_currency is None:
-        refresh_organisation(tenant, connector)
+    if tenant.base_currency is None and grants.ORGANISATION not in grants.missing(tenant):
+        refresh_organisation(tenant, connector)  # a refused one is retried by the daily backfill only
     result = apply_changes(session, tenant, connector.changes_since(tenant.last_synced_at - OVERLAP))
     tenant.last_synced_at = now
     session.flush()

@@ -24,7 +24,7 @@ from sqlalchemy import select
 from addon.extensions import get_db, get_redis
 from addon.models import Membership, Role, Tenant, TenantStatus
 from addon.security import TokenCipher
-from addon.services import install
+from addon.services import grants, install
 from addon.services.connections import connector_config
 from addon.web.session import current_user, membership, sign_in_user, tenant_view
 from jobs.sync import request_backfill
@@ -245,7 +245,8 @@ def qbo_disconnect_url() -> Any:
 @bp.get("/tenants/<int:tenant_id>")
 @tenant_view()
 def tenant_home(tenant: Tenant) -> Any:
-    return render_template("tenants/home.html", tenant=tenant, platforms=PLATFORMS)
+    return render_template("tenants/home.html", tenant=tenant, platforms=PLATFORMS,
+                           missing_scopes=grants.missing(tenant), purposes=grants.PURPOSES)
 
 
 @bp.post("/tenants/<int:tenant_id>/disconnect")

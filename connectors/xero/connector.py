@@ -76,21 +76,25 @@ from connectors.errors import (
     NotFoundError,
     PartiallyPostedError,
     RateLimitedError,
+    ScopeError,
     TransientError,
     ValidationError,
 )
 from connectors.retry import MAX_ATTEMPTS, call_with_retries
 from connectors.tokens import TokenStore, utcnow
-from connectors.xero import auth, mapping, webhooks
+from connectors.xero import auth, mapping, scopes, webhooks
 
 T = TypeVar("T")
 
 PAGE_SIZE = 100
-def map_api_exception(exc: ApiException) -> ConnectorError:
-    """An SDK HTTP error -> the typed connector error callers act on."""
+def map_api_exception(exc: ApiException, granted: str = "") -> ConnectorError:
+    """An SDK HTTP error -> the typed connector error callers act on (``granted``: the token's scopes,
+    to name the one a refused call lacked)."""
     status = exc.status if isinstance(exc.status, int) else getattr(exc.http_resp, "status", None)
     body = _body_text(exc)
     headers = dict(exc.headers or {}) if exc.http_resp is not None else {}
+    if status == 401 and _insufficient_scope(headers, body):
+        return _scope_error(exc, granted, body)
     if status == 429:
         lowered = {k.lower(): v for k, v in headers.items()}
         return RateLimitedError("Xero rate limit reached", retry_after=auth.rate_limit_wait(headers),
@@ -106,6 +110,31 @@ def map_api_exception(exc: ApiException) -> ConnectorError:
     if status is not None and status >= 500:
         return TransientError(f"Xero answered {status}", status=status, body=body)
     return ConnectorError(f"unexpected Xero response {status}", status=status, body=body)
+
+
+def _insufficient_scope(headers: dict[str, str], body: str) -> bool:
+    """Xero's answer to a good token without the call's scope: 401 ``AuthorizationUnsuccessful`` with
+    ``WWW-Authenticate: Bearer error="insufficient_scope"`` (a bad or expired token is
+    ``AuthenticationUnsuccessful`` / ``TokenExpired``, ``invalid_token``)."""
+    challenge = next((v for k, v in headers.items() if k.lower() == "www-authenticate"), "")
+    if "insufficient_scope" in challenge:
+        return True
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return False
+    return isinstance(data, dict) and data.get("Detail") == "AuthorizationUnsuccessful"
+
+
+def _scope_error(exc: ApiException, granted: str, body: str) -> ScopeError:
+    # The path is on the urllib3 response; the SDK keeps neither the method nor the operation's name.
+    raw = getattr(exc.http_resp, "urllib3_response", None)
+    path = str(getattr(raw, "url", "") or "")
+    resource = scopes.resource_of(path) or "this call"
+    missing = scopes.missing_for(path, granted.split())
+    wanted = f"the {missing} scope" if missing else "a scope it needs"
+    return ScopeError(f"Xero refused {resource}: the connection was not granted {wanted}; reconnect Xero "
+                      "to grant it", scope=missing, status=401, body=body)
 
 
 def _of_type(items: list[Any] | None, kind: str) -> list[Any]:
@@ -213,7 +242,7 @@ class XeroConnector(AccountingConnector):
             with self.throttle():
                 return fn()
         except ApiException as exc:
-            raise map_api_exception(exc) from exc
+            raise map_api_exception(exc, tokens.scope) from exc
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise TransientError(f"network failure talking to Xero: {exc}") from exc
 

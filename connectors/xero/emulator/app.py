@@ -12,6 +12,7 @@ from flask import Flask, Response, g, request
 
 from connectors.sandbox.generator import generate_company
 from connectors.sandbox.limits import Decision, Limits, RateLimiter
+from connectors.xero import scopes
 from connectors.xero.emulator.api import accounting_blueprint
 from connectors.xero.emulator.bank_api import banking_blueprint
 from connectors.xero.emulator.batch_api import batch_payments_blueprint
@@ -51,7 +52,7 @@ DEFAULT_REDIRECT_URIS = ("http://127.0.0.1:5000/callback/xero", "http://localhos
 def build_state(*, seed: int = 7, customers: int = 40, invoices: int = 1500, today: date = date(2026, 11, 1),
                 limits: Limits | None = None, client_id: str = DEFAULT_CLIENT_ID,
                 client_secret: str = DEFAULT_CLIENT_SECRET, redirect_uris: Sequence[str] = DEFAULT_REDIRECT_URIS,
-                webhook_url: str | None = None, webhook_key: str | None = None,
+                granular_only: bool = False, webhook_url: str | None = None, webhook_key: str | None = None,
                 webhook_schedule: Sequence[float] = DEFAULT_SCHEDULE) -> EmulatorState:
     """A seeded organisation with one registered app and (optionally) a webhook subscription."""
     # Seeded history ends at ``today``; if the machine's clock is earlier than that, run the emulator's
@@ -60,7 +61,7 @@ def build_state(*, seed: int = 7, customers: int = 40, invoices: int = 1500, tod
     clock = Clock(offset=max(lag, timedelta(0)))
     store = build_store(generate_company(seed, customers=customers, invoices=invoices, today=today), clock=clock)
     identity = IdentityState(store.tenant_id, store.name, clock)
-    identity.register(AppRegistration(client_id, client_secret, tuple(redirect_uris)))
+    identity.register(AppRegistration(client_id, client_secret, tuple(redirect_uris), granular_only=granular_only))
     hub = WebhookHub(store, webhook_url, webhook_key, schedule=webhook_schedule)
     return EmulatorState(store, identity, hub, RateLimiter(limits or XERO_LIMITS))
 
@@ -109,6 +110,9 @@ def _authorise(state: EmulatorState) -> Response | None:
     grant, detail = state.identity.authenticate(request.headers.get("Authorization"))
     if grant is None:
         return problem(401, "Unauthorized", detail)
+    if not scopes.allows(request.method, request.path, grant.scope):
+        # A good token without the scope: 401 AuthorizationUnsuccessful, insufficient_scope (docs/xero.md).
+        return problem(401, "Unauthorized", "AuthorizationUnsuccessful", challenge="insufficient_scope")
     tenant = request.headers.get("xero-tenant-id", "").strip().lower()
     if not tenant or not state.identity.is_connected(grant.client_id, tenant):
         return problem(403, "Forbidden", "AuthorizationUnsuccessful")

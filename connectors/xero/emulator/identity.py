@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, jsonify, redirect, render_template_string, request
 
 from connectors.sandbox.openid import IdTokenSigner
+from connectors.xero import scopes
 from connectors.xero.emulator.clock import Clock
 
 CODE_TTL = timedelta(minutes=5)
@@ -55,6 +56,8 @@ class AppRegistration:
     client_secret: str
     redirect_uris: tuple[str, ...]
     name: str = "Cashline"
+    # Created on or after 2 March 2026: the retired broad scopes (accounting.transactions, ...) are refused.
+    granular_only: bool = False
 
 
 @dataclass
@@ -84,6 +87,7 @@ class _Code:
 class _Access:
     client_id: str
     expires: datetime
+    scope: frozenset[str] = frozenset()  # what the grant consented to: each API call is checked against it
 
 
 @dataclass
@@ -163,7 +167,7 @@ class IdentityState:
         openid = "openid" in scope.split()
         if openid and signed_in is None:
             signed_in = int(time.time())  # the signer stamps iat/exp from the real clock: so must auth_time
-        self.access[access] = _Access(client_id, now + ACCESS_TTL)
+        self.access[access] = _Access(client_id, now + ACCESS_TTL, frozenset(scope.split()))
         self.refresh[refresh] = _Refresh(client_id, scope, now, signed_in=signed_in if openid else None)
         # Only these keys: xero-python's OAuth2Token.update_token rejects unknown ones (id_token it takes).
         issued: dict[str, Any] = {"access_token": access, "expires_in": int(ACCESS_TTL.total_seconds()),
@@ -220,6 +224,13 @@ def identity_blueprint(state: IdentityState) -> Blueprint:
             return Response("Error: invalid_request - Invalid redirect_uri", 400)
         if args.get("response_type", "code") != "code":
             return Response("Error: unsupported_response_type", 400)
+        requested = set(args.get("scope", "").split())
+        refused = requested - scopes.KNOWN
+        if app.granular_only:
+            refused |= requested & scopes.RETIRED_FOR_NEW_APPS
+        if refused:
+            # Xero shows an error page here and does not redirect (alga-psa#3002: "Error: invalid_scope").
+            return Response(f"Error: invalid_scope - Invalid scope: {' '.join(sorted(refused))}", 400)
         return app
 
     @bp.get("/.well-known/openid-configuration")
@@ -230,8 +241,7 @@ def identity_blueprint(state: IdentityState) -> Blueprint:
             "issuer": base, "authorization_endpoint": f"{base}/identity/connect/authorize",
             "token_endpoint": f"{base}/connect/token", "revocation_endpoint": f"{base}/connect/revocation",
             "jwks_uri": base + JWKS_PATH, "response_types_supported": ["code"],
-            "scopes_supported": ["openid", "profile", "email", "offline_access", "accounting.transactions",
-                                 "accounting.contacts", "accounting.settings.read"],
+            "scopes_supported": sorted(scopes.KNOWN),
             "code_challenge_methods_supported": ["plain", "S256"], "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256"],
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"]})
@@ -341,13 +351,14 @@ def issuer() -> str:
     return request.url_root.rstrip("/")
 
 
-def problem(status: int, title: str, detail: str) -> Response:
-    """Xero's RFC 7807-style answer for auth/tenant failures (401, 403)."""
+def problem(status: int, title: str, detail: str, *, challenge: str = "invalid_token") -> Response:
+    """Xero's RFC 7807-style answer for auth/tenant failures (401, 403); a 401 carries the RFC 6750
+    challenge: ``invalid_token`` for a bad token, ``insufficient_scope`` for a good one without the scope."""
     resp = jsonify({"Type": None, "Title": title, "Status": status, "Detail": detail,
                     "Instance": str(uuid.uuid4()), "Extensions": {}})
     resp.status_code = status
     if status == 401:
-        resp.headers["WWW-Authenticate"] = f'Bearer error="invalid_token", error_description="{detail}"'
+        resp.headers["WWW-Authenticate"] = f'Bearer error="{challenge}", error_description="{detail}"'
     return resp
 
 

@@ -27,7 +27,11 @@ from connectors.xero.emulator.app import (
 )
 from connectors.xero.emulator.store import OrgStore
 
-DEFAULT_SCOPE = "offline_access openid profile email accounting.transactions accounting.contacts"
+# What Cashline asks for (addon.services.install.XERO_SCOPES): the emulator checks every call against it.
+DEFAULT_SCOPE = ("offline_access openid profile email accounting.invoices accounting.payments "
+                 "accounting.banktransactions accounting.contacts accounting.settings.read")
+# A user acting in Xero may do anything: the broad read-write scopes reach every resource the emulator serves.
+USER_SCOPE = "offline_access accounting.transactions accounting.contacts accounting.settings"
 TEST_REDIRECT_URI = "http://127.0.0.1:9/xero/callback"  # never contacted: the code is read off the redirect
 
 
@@ -72,7 +76,7 @@ class XeroSandbox:
 
     def user_session(self) -> requests.Session:
         """An authorised HTTP session acting as a user in Xero (pay, void, edit through the API)."""
-        tokens = authorize(self)
+        tokens = authorize(self, scope=USER_SCOPE)
         session = requests.Session()
         session.headers.update({"Authorization": f"Bearer {tokens.access_token}",
                                 "xero-tenant-id": self.tenant_id, "Accept": "application/json"})
@@ -94,14 +98,15 @@ def start_xero_emulator(seed: int = 7, customers: int = 6, invoices: int = 40, l
                         webhook_url: str | None = None, webhook_key: str | None = None,
                         today: date = date(2026, 11, 1), *, port: int = 0,
                         webhook_schedule: Sequence[float] = (0, 0.05, 0.1),
-                        redirect_uris: Sequence[str] = ()) -> XeroSandbox:
+                        redirect_uris: Sequence[str] = (), granular_only: bool = False) -> XeroSandbox:
     """Seed an organisation and serve it on a free loopback port (small by default, for tests).
 
-    ``redirect_uris`` registers extra callback URLs (e.g. the Flask app's) beside TEST_REDIRECT_URI.
+    ``redirect_uris`` registers extra callback URLs (e.g. the Flask app's) beside TEST_REDIRECT_URI;
+    ``granular_only`` registers an app created after 2 March 2026 (broad transaction scopes refused).
     """
     state = build_state(seed=seed, customers=customers, invoices=invoices, today=today, limits=limits,
                         redirect_uris=(TEST_REDIRECT_URI, *redirect_uris), webhook_url=webhook_url,
-                        webhook_key=webhook_key, webhook_schedule=webhook_schedule)
+                        webhook_key=webhook_key, webhook_schedule=webhook_schedule, granular_only=granular_only)
     server = serve_app(create_app(state), port)
     return XeroSandbox(state, server, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, TEST_REDIRECT_URI)
 

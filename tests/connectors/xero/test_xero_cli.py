@@ -36,7 +36,7 @@ def test_starts_a_seeded_emulator(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(state.store.invoices) == 20
     assert state.identity.apps["ABC"].redirect_uris == ("http://localhost:8000/cb",)
     page = served["app"].test_client().get("/identity/connect/authorize?response_type=code&client_id=ABC"
-                                           "&redirect_uri=http://localhost:8000/cb&scope=x&state=1")
+                                           "&redirect_uri=http://localhost:8000/cb&scope=offline_access&state=1")
     assert page.status_code == 200
     assert b"Allow access" in page.data
 
