@@ -185,6 +185,9 @@ def _checked_picks(session: Session, tenant: Tenant, line: BankLine,
     return chosen
 
 
+MAX_AMOUNT_DIGITS = 15  # digits before the point of an amount an admin may type (no bank line is larger)
+
+
 def _amount(text: str, currency: str) -> Decimal:
     """An amount typed by an admin, in ``currency``'s own decimals (12.345 KWD, 1200 JPY, 12.34 EUR)."""
     try:
@@ -192,9 +195,11 @@ def _amount(text: str, currency: str) -> Decimal:
     except InvalidOperation:
         raise QueueActionError(f"{text!r} is not an amount") from None
     digits = minor_units(currency)
+    if not value.is_finite() or value.adjusted() >= MAX_AMOUNT_DIGITS:
+        # Also keeps quantize() below within the decimal context's precision (1e30 would raise there).
+        raise QueueActionError(f"{text.strip()!r} is not an amount in {currency} ({digits} decimals)")
     exponent = value.as_tuple().exponent
-    if not value.is_finite() or (isinstance(exponent, int) and exponent < -digits and value != value.quantize(
-            Decimal(1).scaleb(-digits))):
+    if isinstance(exponent, int) and exponent < -digits and value != value.quantize(Decimal(1).scaleb(-digits)):
         raise QueueActionError(f"{text.strip()!r} is not an amount in {currency} ({digits} decimals)")
     return value.quantize(Decimal(1).scaleb(-digits))
 
