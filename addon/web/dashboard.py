@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from flask import Blueprint, jsonify, render_template
@@ -10,6 +9,7 @@ from flask import Blueprint, jsonify, render_template
 from addon.extensions import get_db
 from addon.models import Tenant
 from addon.services.dashboard import scored_invoices, tenant_dashboard, worklist
+from addon.services.dunning_policies import tenant_today
 from addon.web.session import tenant_view
 
 bp = Blueprint("dashboard", __name__)
@@ -18,28 +18,29 @@ bp = Blueprint("dashboard", __name__)
 @bp.get("/tenants/<int:tenant_id>/dashboard")
 @tenant_view()
 def page(tenant: Tenant) -> Any:
-    data = tenant_dashboard(get_db().session, tenant, date.today())
+    today = tenant_today(get_db().session, tenant)  # the tenant's date, not the server's: aging turns at its midnight
+    data = tenant_dashboard(get_db().session, tenant, today)
     return render_template("dashboard/dashboard.html", tenant=tenant, data=data,
-                           work=worklist(get_db().session, tenant, date.today(), limit=15))
+                           work=worklist(get_db().session, tenant, today, limit=15))
 
 
 @bp.get("/tenants/<int:tenant_id>/worklist")
 @tenant_view()
 def worklist_page(tenant: Tenant) -> Any:
     return render_template("dashboard/worklist.html", tenant=tenant,
-                           work=worklist(get_db().session, tenant, date.today(), limit=200))
+                           work=worklist(get_db().session, tenant, tenant_today(get_db().session, tenant), limit=200))
 
 
 @bp.get("/api/tenants/<int:tenant_id>/dashboard")
 @tenant_view()
 def api(tenant: Tenant) -> Any:
-    return jsonify(tenant_dashboard(get_db().session, tenant, date.today()))
+    return jsonify(tenant_dashboard(get_db().session, tenant, tenant_today(get_db().session, tenant)))
 
 
 @bp.get("/api/tenants/<int:tenant_id>/worklist")
 @tenant_view()
 def api_worklist(tenant: Tenant) -> Any:
-    return jsonify(worklist(get_db().session, tenant, date.today(), limit=200))
+    return jsonify(worklist(get_db().session, tenant, tenant_today(get_db().session, tenant), limit=200))
 
 
 @bp.get("/tenants/<int:tenant_id>/invoices")
