@@ -13,7 +13,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from addon.domain.forecasting import OpenAmount, forecast_cash
@@ -109,7 +109,12 @@ def _open_with_scores(tenant: Tenant) -> Any:
             .where(Invoice.tenant_id == tenant.id, Invoice.status == "open", Invoice.amount_due > 0))
 
 
-def worklist(session: Session, tenant: Tenant, today: date, limit: int = 50) -> list[dict[str, Any]]:
+def open_invoice_count(session: Session, tenant: Tenant) -> int:
+    """How many open invoices with money due the worklist and the risk page rank (for their paging)."""
+    return session.scalar(select(func.count()).select_from(_open_with_scores(tenant).subquery())) or 0
+
+
+def worklist(session: Session, tenant: Tenant, today: date, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
     """Open invoices ranked by money at risk in the tenant's home currency, with the reason for each.
 
     Each row keeps the invoice's own currency and amount; ``home_amount_due`` is the same amount in
@@ -122,7 +127,7 @@ def worklist(session: Session, tenant: Tenant, today: date, limit: int = 50) -> 
              for inv, name, score in rows]
     by_id = {str(inv.id): (inv, score) for inv, _, score in rows}
     out = []
-    for ranked in prioritise(items, today, limit, home_currency=tenant.base_currency):
+    for ranked in prioritise(items, today, offset + limit, home_currency=tenant.base_currency)[offset:]:
         inv, score = by_id[ranked.item.invoice_id]
         out.append({"invoice_id": inv.id, "number": inv.number, "customer": ranked.item.customer,
                     "currency": inv.currency, "amount_due": str(inv.amount_due), "due_date": inv.due_date.isoformat(),
@@ -141,10 +146,11 @@ def _str(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
 
 
-def scored_invoices(session: Session, tenant: Tenant, limit: int = 500) -> list[dict[str, Any]]:
-    """Open invoices with their risk score, interval and reasons (riskiest first)."""
-    rows = session.execute(_open_with_scores(tenant).order_by(RiskScore.p_late.desc().nulls_last(), Invoice.due_date)
-                           .limit(limit)).all()
+def scored_invoices(session: Session, tenant: Tenant, limit: int = 500, offset: int = 0) -> list[dict[str, Any]]:
+    """Open invoices with their risk score, interval and reasons (riskiest first; ``Invoice.id`` breaks ties
+    so that consecutive pages neither repeat nor skip a row)."""
+    rows = session.execute(_open_with_scores(tenant).order_by(RiskScore.p_late.desc().nulls_last(), Invoice.due_date,
+                                                              Invoice.id).offset(offset).limit(limit)).all()
     return [{"invoice_id": inv.id, "number": inv.number, "customer": name, "currency": inv.currency,
              "amount_due": str(inv.amount_due), "due_date": inv.due_date.isoformat(),
              "p_late": float(score.p_late) if score else None, "band": score.band if score else None,

@@ -63,7 +63,8 @@ def form(tenant: Tenant, invoice_id: int, what: str) -> Any:
                 ("promise", "clear"): "Promise to pay withdrawn", ("dispute", "record"): "Dispute recorded",
                 ("dispute", "clear"): "Dispute resolved"}[(what, action)]
         flash(f"{inv.number}: {done}.")
-    return redirect(url_for("dashboard.worklist_page", tenant_id=tenant.id))
+    page = request.args.get("page", "")  # back to the worklist page the form was on
+    return redirect(url_for("dashboard.worklist_page", tenant_id=tenant.id, page=page if page.isdecimal() else None))
 
 
 @bp.route("/api/tenants/<int:tenant_id>/invoices/<int:invoice_id>/<any(promise, dispute):what>",

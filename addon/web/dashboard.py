@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, jsonify, render_template
+from flask import Blueprint, jsonify, render_template, request
 
 from addon.extensions import get_db
 from addon.models import Tenant
-from addon.services.dashboard import scored_invoices, tenant_dashboard, worklist
+from addon.services.dashboard import open_invoice_count, scored_invoices, tenant_dashboard, worklist
 from addon.services.dunning_policies import tenant_today
+from addon.web.paging import paging
 from addon.web.session import tenant_view
 
 bp = Blueprint("dashboard", __name__)
@@ -24,11 +25,16 @@ def page(tenant: Tenant) -> Any:
                            work=worklist(get_db().session, tenant, today, limit=15))
 
 
+PAGE_SIZE = 100  # rows of the worklist and the risk page shown at once
+
+
 @bp.get("/tenants/<int:tenant_id>/worklist")
 @tenant_view()
 def worklist_page(tenant: Tenant) -> Any:
-    return render_template("dashboard/worklist.html", tenant=tenant,
-                           work=worklist(get_db().session, tenant, tenant_today(get_db().session, tenant), limit=200))
+    session = get_db().session
+    pager = paging(request.args.get("page"), PAGE_SIZE, open_invoice_count(session, tenant))
+    return render_template("dashboard/worklist.html", tenant=tenant, pager=pager,
+                           work=worklist(session, tenant, tenant_today(session, tenant), pager.size, pager.offset))
 
 
 @bp.get("/api/tenants/<int:tenant_id>/dashboard")
@@ -46,7 +52,10 @@ def api_worklist(tenant: Tenant) -> Any:
 @bp.get("/tenants/<int:tenant_id>/invoices")
 @tenant_view()
 def invoices_page(tenant: Tenant) -> Any:
-    return render_template("dashboard/invoices.html", tenant=tenant, rows=scored_invoices(get_db().session, tenant))
+    session = get_db().session
+    pager = paging(request.args.get("page"), PAGE_SIZE, open_invoice_count(session, tenant))
+    return render_template("dashboard/invoices.html", tenant=tenant, pager=pager,
+                           rows=scored_invoices(session, tenant, pager.size, pager.offset))
 
 
 @bp.get("/api/tenants/<int:tenant_id>/invoices")

@@ -61,3 +61,67 @@ def test_the_dashboard_and_worklist_count_days_in_the_tenants_timezone(client, d
         [row] = client.get(f"/api/tenants/{tenant.id}/worklist").get_json()
         assert row["days_overdue"] == 0  # due today there, not "due tomorrow"
         assert "As of 2026-12-07" in client.get(f"/tenants/{tenant.id}/dashboard").get_data(as_text=True)
+
+
+@pytest.fixture
+def busy_tenant(db, make_tenant):  # type: ignore[no-untyped-def]
+    """250 open invoices (and one paid), all due on one of a few days: many ties to order."""
+    from addon.models import Customer, Invoice
+
+    tenant = make_tenant(name="Busy Ltd")
+    customer = Customer(tenant_id=tenant.id, remote_id="c1", name="Acme")
+    db.add(customer)
+    db.flush()
+    db.execute(Invoice.__table__.insert(), [
+        {"tenant_id": tenant.id, "remote_id": f"i{n}", "number": f"INV-{n:04d}", "customer_id": customer.id,
+         "currency": "GBP", "issue_date": date(2026, 9, 1), "due_date": date(2026, 10, 1 + n % 3),
+         "total": Decimal("100.00"), "amount_due": Decimal("0.00" if n == 0 else "100.00"),
+         "status": "paid" if n == 0 else "open"} for n in range(251)])
+    db.commit()
+    return tenant
+
+
+def _numbers(html: str) -> list[str]:
+    import re
+
+    return re.findall(r"<td>(INV-\d{4})</td>", html)
+
+
+@pytest.mark.parametrize("page", ["worklist", "invoices"])
+def test_a_long_list_is_shown_a_page_at_a_time_and_every_invoice_is_on_one_page(client, busy_tenant, sign_in,
+                                                                                 page: str) -> None:
+    sign_in(busy_tenant, Role.VIEWER)
+    url = f"/tenants/{busy_tenant.id}/{page}"
+    first = client.get(url).get_data(as_text=True)
+    assert len(_numbers(first)) == 100
+    assert "Showing 1–100 of 250" in first
+    assert f'href="{url}?page=2"' in first
+    seen = [n for number in (1, 2, 3) for n in _numbers(client.get(f"{url}?page={number}").get_data(as_text=True))]
+    assert len(seen) == len(set(seen)) == 250  # no invoice twice, none left out
+    last = client.get(f"{url}?page=3").get_data(as_text=True)
+    assert "Showing 201–250 of 250" in last
+    assert "Next page" not in last
+    for odd in ("abc", "0", "-1", "99", "²", "9" * 30):  # the nearest real page, never an error
+        assert client.get(f"{url}?page={odd}").status_code == 200
+    assert "Showing 201–250 of 250" in client.get(f"{url}?page=99").get_data(as_text=True)
+
+
+def test_a_promise_recorded_on_a_later_worklist_page_returns_to_that_page(app, client, busy_tenant, sign_in,
+                                                                         monkeypatch) -> None:
+    monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", False)
+    sign_in(busy_tenant, Role.ADMIN)
+    html = client.get(f"/tenants/{busy_tenant.id}/worklist?page=2").get_data(as_text=True)
+    import re
+
+    action = re.search(r'action="([^"]+/dispute[^"]*)"', html).group(1).replace("&amp;", "&")
+    answer = client.post(action, data={"action": "record", "reason": "wrong price"})
+    assert answer.status_code == 302
+    assert answer.headers["Location"].endswith(f"/tenants/{busy_tenant.id}/worklist?page=2")
+
+
+def test_the_position_in_a_long_list_groups_thousands() -> None:
+    from addon.web.paging import paging
+
+    pager = paging("11", 100, 10_000)
+    assert (pager.first_row, pager.last_row, pager.pages, pager.offset) == (1001, 1100, 100, 1000)
+    assert paging("", 100, 0).first_row == 0  # an empty list is page 1 of 1
