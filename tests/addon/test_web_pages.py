@@ -125,3 +125,28 @@ def test_the_position_in_a_long_list_groups_thousands() -> None:
     pager = paging("11", 100, 10_000)
     assert (pager.first_row, pager.last_row, pager.pages, pager.offset) == (1001, 1100, 100, 1000)
     assert paging("", 100, 0).first_row == 0  # an empty list is page 1 of 1
+
+
+@pytest.mark.parametrize(("value", "currency", "shown"), [
+    ("1234567.5", "GBP", "1,234,567.50"), ("10000.00", "JPY", "10,000"), ("12.345", "KWD", "12.345"),
+    ("12.345", "GBP", "12.345"), ("-1500", "EUR", "-1,500.00"), ("0", "GBP", "0.00"), (None, "GBP", ""),
+    ("1e30", "GBP", "1e30"), (Decimal("52.49"), "GBP", "52.49")])
+def test_pages_write_money_grouped_in_the_currencys_decimals(value: object, currency: str, shown: str) -> None:
+    from addon.web.formatting import amount
+
+    assert amount(value, currency) == shown  # type: ignore[arg-type]
+
+
+def test_the_dashboard_names_the_currency_of_every_figure(client, db, make_tenant, sign_in) -> None:
+    tenant = _tenant_in(db, make_tenant, "Europe/London")  # one open invoice: GBP 100.00
+    from addon.models import Invoice
+
+    invoice = db.query(Invoice).filter_by(tenant_id=tenant.id).one()
+    invoice.total = invoice.amount_due = Decimal("12345.60")
+    db.commit()
+    sign_in(tenant, Role.VIEWER)
+    html = client.get(f"/tenants/{tenant.id}/dashboard").get_data(as_text=True)
+    assert '<div class="metric">GBP 12,345.60</div>' in html
+    assert "Aging (GBP)" in html
+    assert "Cash-in forecast (GBP," in html
+    assert "GBP 12,345.60</td>" in html  # the worklist row
