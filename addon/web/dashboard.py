@@ -31,10 +31,17 @@ PAGE_SIZE = 100  # rows of the worklist and the risk page shown at once
 @bp.get("/tenants/<int:tenant_id>/worklist")
 @tenant_view()
 def worklist_page(tenant: Tenant) -> Any:
+    return render_worklist(tenant)
+
+
+def render_worklist(tenant: Tenant, status: int = 200, refused: dict[str, Any] | None = None) -> Any:
+    """The worklist page; ``refused`` is a row form that was not recorded ({invoice_id, what, message, and
+    what was typed}), shown again on its row."""
     session = get_db().session
     pager = paging(request.args.get("page"), PAGE_SIZE, open_invoice_count(session, tenant))
-    return render_template("dashboard/worklist.html", tenant=tenant, pager=pager,
-                           work=worklist(session, tenant, tenant_today(session, tenant), pager.size, pager.offset))
+    return render_template("dashboard/worklist.html", tenant=tenant, pager=pager, refused=refused or {},
+                           work=worklist(session, tenant, tenant_today(session, tenant), pager.size,
+                                         pager.offset)), status
 
 
 @bp.get("/api/tenants/<int:tenant_id>/dashboard")

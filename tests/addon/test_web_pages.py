@@ -150,3 +150,44 @@ def test_the_dashboard_names_the_currency_of_every_figure(client, db, make_tenan
     assert "Aging (GBP)" in html
     assert "Cash-in forecast (GBP," in html
     assert "GBP 12,345.60</td>" in html  # the worklist row
+
+
+def _row_form_token(client, tenant) -> str:  # type: ignore[no-untyped-def]
+    import re
+
+    html = client.get(f"/tenants/{tenant.id}/worklist").get_data(as_text=True)
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def test_a_promise_in_the_past_comes_back_on_its_row_with_the_date_as_typed(client, db, make_tenant,
+                                                                            sign_in) -> None:
+    from addon.models import Invoice
+
+    tenant = _tenant_in(db, make_tenant, "Europe/London")
+    invoice_id = db.query(Invoice.id).filter_by(tenant_id=tenant.id).scalar()
+    sign_in(tenant, Role.ADMIN)
+    answer = client.post(f"/tenants/{tenant.id}/invoices/{invoice_id}/promise",
+                         data={"csrf_token": _row_form_token(client, tenant), "action": "record",
+                               "promised_on": "2020-01-31"})
+    html = answer.get_data(as_text=True)
+    assert answer.status_code == 422
+    assert (f'id="record-error-{invoice_id}">Not recorded: a promise to pay is for today or a later day, '
+            "not 2020-01-31<") in html
+    assert 'value="2020-01-31"' in html
+    db.expire_all()
+    assert db.get(Invoice, invoice_id).promised_on is None
+
+
+def test_a_dispute_on_an_invoice_paid_meanwhile_says_so_and_keeps_nothing(client, db, make_tenant, sign_in) -> None:
+    from addon.models import Invoice
+
+    tenant = _tenant_in(db, make_tenant, "Europe/London")
+    sign_in(tenant, Role.ADMIN)
+    token = _row_form_token(client, tenant)  # the page was loaded while the invoice was open
+    invoice = db.query(Invoice).filter_by(tenant_id=tenant.id).one()
+    invoice.amount_due, invoice.status = Decimal("0.00"), "paid"  # the next sync: paid in the ledger
+    db.commit()
+    answer = client.post(f"/tenants/{tenant.id}/invoices/{invoice.id}/dispute",
+                         data={"csrf_token": token, "action": "record", "reason": "wrong price"})
+    assert answer.status_code == 422
+    assert "Not recorded: invoice INV-1 is not open (paid, 0.00 due)" in answer.get_data(as_text=True)
