@@ -282,6 +282,12 @@ def exception_queue(session: Session, tenant: Tenant, limit: int = 200) -> list[
     return [{"line": line, "match": match, "suggestions": match.suggestions[:3]} for line, match in rows]
 
 
+def exception_count(session: Session, tenant: Tenant) -> int:
+    """How many lines wait for a human in all (the page lists the oldest ``exception_queue`` of them)."""
+    return session.scalar(select(func.count()).select_from(BankLine).join(Match, Match.bank_line_id == BankLine.id)
+                          .where(BankLine.tenant_id == tenant.id, BankLine.status == "exception")) or 0
+
+
 def recent_statements(session: Session, tenant: Tenant, limit: int = 20) -> list[dict[str, Any]]:
     """The latest imported statements with their line counts per status."""
     statements = session.scalars(select(BankStatement).where(BankStatement.tenant_id == tenant.id)

@@ -46,7 +46,7 @@ def _page(tenant: Tenant, status: int = 200, error: str | None = None, apply: di
     if apply is not None and not any(e["line"].id == apply["line_id"] for e in queue):
         error, apply = apply["error"], None  # the line left the queue meanwhile (another user decided it)
     return render_template("reconciliation/queue.html", tenant=tenant, error=error, apply=apply or {},
-                           queue=queue,
+                           queue=queue, queue_total=rec.exception_count(session, tenant),
                            statements=rec.recent_statements(session, tenant),
                            mappings=rec.mapping_names(tenant), saved=rec.saved_mappings(tenant),
                            invoices=rec.open_invoice_choices(session, tenant)), status

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -191,3 +192,37 @@ def test_a_dispute_on_an_invoice_paid_meanwhile_says_so_and_keeps_nothing(client
                          data={"csrf_token": token, "action": "record", "reason": "wrong price"})
     assert answer.status_code == 422
     assert "Not recorded: invoice INV-1 is not open (paid, 0.00 due)" in answer.get_data(as_text=True)
+
+
+# POSTs that cannot carry our token: RFC 8058 one-click unsubscribe comes from the mail client (its signed
+# token is the check); the webhooks never reach Flask (their HMAC signature is the check).
+CSRF_EXEMPT = {"dunning.unsubscribe"}
+
+
+def test_every_state_changing_route_refuses_a_post_without_the_csrf_token(app, client, make_tenant, sign_in) -> None:
+    tenant = make_tenant()
+    sign_in(tenant, Role.ADMIN)
+    checked = []
+    for rule in app.url_map.iter_rules():
+        if not ({"POST", "PUT", "PATCH", "DELETE"} & set(rule.methods or ())) or rule.endpoint in CSRF_EXEMPT:
+            continue
+        url = rule.rule.replace("<int:tenant_id>", str(tenant.id))
+        for argument in rule.arguments - {"tenant_id"}:
+            url = re.sub(rf"<[^>]*{argument}>", "1" if argument.endswith("id") else "promise", url)
+        for method in sorted({"POST", "PUT", "PATCH", "DELETE"} & set(rule.methods or ())):
+            answer = client.open(url, method=method, data={"name": "x"})
+            assert answer.status_code == 400, (method, url, answer.status_code)
+            assert b"CSRF" in answer.data
+            checked.append(rule.endpoint)
+    assert len(set(checked)) >= 20  # every form of every page: auth, collections, dunning, reconciliation
+
+
+@pytest.mark.parametrize("role", [Role.VIEWER, Role.ADMIN])
+def test_every_page_of_a_new_tenant_opens_for_every_role(client, make_tenant, sign_in, role: Role) -> None:
+    tenant = make_tenant()  # no invoices, statements, scores or policy yet
+    sign_in(tenant, role)
+    for path in ("", "/dashboard", "/worklist", "/invoices", "/dunning", "/reconciliation"):
+        answer = client.get(f"/tenants/{tenant.id}{path}")
+        assert answer.status_code == 200, path
+    for path in ("dashboard", "worklist", "invoices", "reconciliation/queue", "dunning/preview"):
+        assert client.get(f"/api/tenants/{tenant.id}/{path}").status_code == 200, path

@@ -58,3 +58,29 @@ def test_confirming_a_suggestion_that_is_not_there_says_so_in_words(client, tena
     page = client.get(f"/tenants/{tenant.id}/reconciliation").get_data(as_text=True)
     assert "Not confirmed: no such suggestion" in page
     assert "invalid literal" not in page
+
+
+def test_a_queue_longer_than_the_page_says_how_many_wait(client, db, tenant, signed_in) -> None:  # noqa: F811
+    from datetime import date
+    from decimal import Decimal
+
+    from addon.models import BankStatement, Match
+
+    signed_in()
+    statement = BankStatement(tenant_id=tenant.id, fingerprint="f" * 64, filename="big.csv", format="csv",
+                              line_count=205)
+    db.add(statement)
+    db.flush()
+    for n in range(205):
+        line = BankLine(tenant_id=tenant.id, statement_id=statement.id, dedupe_key=f"k{n}",
+                        booking_date=date(2026, 11, 1), amount=Decimal("10.00"), currency="GBP",
+                        counterparty_name=f"Payer {n}", status="exception")
+        db.add(line)
+        db.flush()
+        db.add(Match(tenant_id=tenant.id, bank_line_id=line.id, decision="none", confidence=Decimal("0"),
+                     explanation="no candidate"))
+    db.commit()
+    page = client.get(f"/tenants/{tenant.id}/reconciliation").get_data(as_text=True)
+    assert page.count('class="card queue-line"') == 200
+    assert '<span class="pill" id="queue-total">205</span>' in page
+    assert "The oldest 200 of 205 lines are shown" in page
