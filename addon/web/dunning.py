@@ -279,16 +279,20 @@ def save_variant(tenant: Tenant, stage_id: int) -> Any:
     return _back(tenant, policy.id)
 
 
+# A second click, or a list another admin already worked through: say so instead of "Approved 0".
+NOTHING_WAITING = "Nothing was waiting for approval for this customer any more (already decided); nothing changed."
+
+
 @bp.post("/tenants/<int:tenant_id>/dunning/approvals/<int:customer_id>")
 @tenant_view(Role.ADMIN)
 def decide(tenant: Tenant, customer_id: int) -> Any:
     session = get_db().session
     if request.form.get("decision") == "approve":
         count = dunning.approve(session, tenant, customer_id, _actor())
-        flash(f"Approved {count} reminder line(s); they go out with the next run.")
+        flash(f"Approved {count} reminder line(s); they go out with the next run." if count else NOTHING_WAITING)
     else:
         count = dunning.reject(session, tenant, customer_id, _actor())
-        flash(f"Declined {count} reminder line(s); they will not be sent.")
+        flash(f"Declined {count} reminder line(s); they will not be sent." if count else NOTHING_WAITING)
     return redirect(url_for("dunning.settings", tenant_id=tenant.id))
 
 

@@ -79,3 +79,28 @@ def test_a_template_preview_on_another_tenants_invoice_shows_sample_data(client,
     assert answer.status_code == 200
     assert "SECRET" not in answer.get_data(as_text=True)
     assert "Secret Customer" not in answer.get_data(as_text=True)
+
+
+def test_approving_twice_says_nothing_was_waiting_instead_of_approved_0(client, db, ledger, sign_in, mailer,
+                                                                         smtp_server) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from addon.models import DunningAction
+    from addon.services.dunning import run_dunning
+    from tests.addon.dunning.conftest import DUE, at
+
+    run_dunning(db, ledger.tenant, ledger.platform, at(DUE + timedelta(days=46)), mailer)
+    sign_in(ledger.tenant)
+    page = client.get(f"/tenants/{ledger.tenant.id}/dunning")  # two admins, or one double click: same page
+    action = db.scalar(select(DunningAction).where(DunningAction.exactly_once_key == "I1:final"))
+    url = f"/tenants/{ledger.tenant.id}/dunning/approvals/{action.customer_id}"
+    client.post(url, data={"decision": "approve", "csrf_token": _csrf(page)})
+    client.post(url, data={"decision": "reject", "csrf_token": _csrf(page)})
+    html = client.get(f"/tenants/{ledger.tenant.id}/dunning").get_data(as_text=True)
+    assert re.search(r'<div class="banner info" role="status">Approved 1 reminder line\(s\)', html)  # announced
+    assert "Nothing was waiting for approval for this customer any more" in html
+    assert "Declined 0" not in html
+    db.expire_all()
+    assert db.get(DunningAction, action.id).status == "approved"  # the second, stale decision changed nothing
