@@ -32,6 +32,9 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(reconciliation.bp)
     app.register_blueprint(dunning.bp)
     _configure_tenant_nav(app)
+    from addon.web.errors import register_error_pages
+
+    register_error_pages(app)
     from addon.web.formatting import amount
 
     app.add_template_filter(amount, "amount")

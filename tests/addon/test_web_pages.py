@@ -212,7 +212,8 @@ def test_every_state_changing_route_refuses_a_post_without_the_csrf_token(app, c
         for method in sorted({"POST", "PUT", "PATCH", "DELETE"} & set(rule.methods or ())):
             answer = client.open(url, method=method, data={"name": "x"})
             assert answer.status_code == 400, (method, url, answer.status_code)
-            assert b"CSRF" in answer.data
+            assert b"could not be checked" in answer.data
+            assert b"nothing was saved" in answer.data
             checked.append(rule.endpoint)
     assert len(set(checked)) >= 20  # every form of every page: auth, collections, dunning, reconciliation
 
@@ -226,3 +227,58 @@ def test_every_page_of_a_new_tenant_opens_for_every_role(client, make_tenant, si
         assert answer.status_code == 200, path
     for path in ("dashboard", "worklist", "invoices", "reconciliation/queue", "dunning/preview"):
         assert client.get(f"/api/tenants/{tenant.id}/{path}").status_code == 200, path
+
+
+def test_a_form_left_open_for_hours_still_saves(app, client, db, make_tenant, sign_in) -> None:
+    """The CSRF token lives as long as the session: an accountant's typing survives a long lunch."""
+    tenant = make_tenant()
+    sign_in(tenant, Role.ADMIN)
+    with time_machine.travel(datetime(2026, 12, 7, 9, 0, tzinfo=UTC), tick=False):
+        html = client.get(f"/tenants/{tenant.id}/reconciliation").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+    with time_machine.travel(datetime(2026, 12, 7, 14, 0, tzinfo=UTC), tick=False):
+        answer = client.post(f"/tenants/{tenant.id}/reconciliation/mappings",
+                             data={"csrf_token": token, "name": "Barclays",
+                                   "mapping": '{"date": "Date", "amount": "Amount", "default_currency": "GBP"}'})
+    assert answer.status_code == 302, answer.get_data(as_text=True)[:300]
+
+
+def test_a_refused_form_explains_itself_in_the_apps_layout(client, make_tenant, sign_in) -> None:
+    tenant = make_tenant(name="Layout Ltd")
+    sign_in(tenant, Role.VIEWER)
+    answer = client.post(f"/tenants/{tenant.id}/reconciliation/mappings", data={"name": "x"})  # no token
+    html = answer.get_data(as_text=True)
+    assert answer.status_code == 400
+    assert "<title>Form expired · Cashline</title>" in html
+    assert "nothing was saved. Go back, reload the page and send it again." in html
+    api = client.post(f"/api/tenants/{tenant.id}/invoices/1/promise", json={})
+    assert api.status_code == 400
+    assert "nothing was saved" in api.get_json()["error"]
+
+
+@pytest.mark.parametrize(("path", "status", "title"), [("/tenants/{other}/dashboard", 404, "Page not found"),
+                                                       ("/no/such/page", 404, "Page not found"),
+                                                       ("/tenants/{t}/dunning/policies/1/stages/new", 403,
+                                                        "Not allowed")])
+def test_pages_that_are_not_there_or_not_yours_say_so_in_the_apps_layout(client, make_tenant, sign_in, path: str,
+                                                                         status: int, title: str) -> None:
+    tenant, other = make_tenant(), make_tenant()
+    sign_in(tenant, Role.VIEWER)
+    answer = client.get(path.format(t=tenant.id, other=other.id))
+    assert answer.status_code == status
+    assert f"<title>{title} · Cashline</title>" in answer.get_data(as_text=True)
+    api = client.get(f"/api/tenants/{other.id}/dashboard")
+    assert (api.status_code, api.is_json) == (404, True)
+
+
+def test_an_upload_far_over_the_limit_is_refused_before_it_is_read(app, client, make_tenant, sign_in) -> None:
+    import io
+
+    tenant = make_tenant()
+    sign_in(tenant, Role.ADMIN)
+    app.config["WTF_CSRF_ENABLED"] = False
+    answer = client.post(f"/tenants/{tenant.id}/reconciliation/statements",
+                         data={"statement": (io.BytesIO(b"0" * (22 * 1024 * 1024)), "huge.csv")},
+                         content_type="multipart/form-data")
+    assert answer.status_code == 413
+    assert "a statement file is at most 20 MB" in answer.get_data(as_text=True)
