@@ -164,3 +164,11 @@ def test_viewers_see_the_worklist_but_record_nothing(client, db, book, sign_in, 
     assert not db.get(Invoice, invoices["open"].id).disputed
     assert get_queue("scoring", redis_conn).job_ids == []
 
+
+
+def test_a_promise_with_a_mistyped_year_is_refused(db, book) -> None:  # type: ignore[no-untyped-def]
+    tenant, invoices = book
+    with pytest.raises(collections.CollectionsError, match="is the year right"):
+        collections.record_promise(db, tenant, invoices["open"].id, date(2207, 1, 31), TODAY, "user:7")
+    assert invoices["open"].promised_on is None  # dunning would have stopped for 180 years
+    collections.record_promise(db, tenant, invoices["open"].id, TODAY + timedelta(days=366), TODAY, "user:7")
