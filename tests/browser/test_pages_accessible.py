@@ -72,3 +72,18 @@ def test_stage_and_language_forms_name_every_field(admin, served, db) -> None:
                  f"/tenants/{tenant.id}/dunning/stages/{stage.id}/language?language=fr"):
         page.goto(served.url + path)
         assert page.evaluate(UNNAMED) == [], path
+
+
+def test_the_worklist_actions_work_from_the_keyboard(admin, served) -> None:
+    page, tenant = admin
+    page.goto(f"{served.url}/tenants/{tenant.id}/worklist")
+    page.get_by_label("Dispute reason for INV-1").focus()
+    page.keyboard.type("wrong quantity")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")  # the row's own Dispute button, not the Promise form's
+    assert page.locator("[role=status]").inner_text() == "INV-1: Dispute recorded."
+    resolve = page.get_by_role("button", name="Resolve dispute")
+    resolve.focus()
+    with page.expect_navigation():
+        page.keyboard.press("Space")
+    assert page.locator("[role=status]").inner_text() == "INV-1: Dispute resolved."
