@@ -13,7 +13,8 @@ from werkzeug.exceptions import HTTPException
 MESSAGES = {
     400: ("Request refused", "Cashline could not read what was sent. Nothing was saved."),
     403: ("Not allowed", "Only an admin of this organisation can do that. Nothing was changed."),
-    404: ("Page not found", "There is no such page, or it belongs to an organisation you are not a member of."),
+    404: ("Page not found", "There is no such page (it may have just been deleted, by you in another tab or by "
+                            "another admin), or it belongs to an organisation you are not a member of."),
     413: ("Too large", "What was sent is larger than Cashline accepts (a statement file is at most 20 MB). "
                        "Nothing was imported."),
 }

@@ -304,3 +304,20 @@ def test_the_dashboard_and_worklist_of_a_big_ledger_build_no_object_per_invoice(
             loaded.clear()
     finally:
         event.remove(Invoice, "load", listener)
+
+
+def test_deleting_a_policy_twice_explains_the_second_time(client, db, make_tenant, sign_in) -> None:
+    tenant = make_tenant()
+    sign_in(tenant, Role.ADMIN)
+    html = client.get(f"/tenants/{tenant.id}/dunning").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+    client.post(f"/tenants/{tenant.id}/dunning/policies",
+                data={"csrf_token": token, "name": "Retail", "language": "en"})
+    from addon.models import DunningPolicy
+
+    policy_id = db.query(DunningPolicy.id).filter_by(tenant_id=tenant.id, name="Retail").scalar()
+    url = f"/tenants/{tenant.id}/dunning/policies/{policy_id}/delete"
+    assert client.post(url, data={"csrf_token": token}).status_code == 302
+    again = client.post(url, data={"csrf_token": token})  # a double click, or a second tab
+    assert again.status_code == 404
+    assert "it may have just been deleted" in again.get_data(as_text=True)
