@@ -80,7 +80,16 @@ def load_config(environ: Mapping[str, str], instance_path: Path,
     for name in GATE_TOLERANCES:
         cfg[name] = _tolerance(name, cfg[name])
     _session_cookie(cfg)
+    _forms(cfg)
     return cfg
+
+
+def _forms(cfg: dict[str, Any]) -> None:
+    """Form limits. The CSRF token lives as long as the signed-in session it is bound to: with Flask-WTF's
+    default hour, a settings page left open over lunch lost everything typed into it on Save. Requests
+    larger than a statement upload (20 MB, plus the form around it) are refused before they are read."""
+    cfg.setdefault("WTF_CSRF_TIME_LIMIT", None)
+    cfg.setdefault("MAX_CONTENT_LENGTH", 21 * 1024 * 1024)
 
 
 GATE_TOLERANCES = ("SCORING_GATE_BRIER_TOLERANCE", "SCORING_GATE_AUC_TOLERANCE")

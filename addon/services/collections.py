@@ -8,13 +8,15 @@ the worklist raises broken promises; scoring reads ``promise_recorded_on``/``pro
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from addon.extensions import get_for_tenant
 from addon.models import AuditLog, Invoice, Tenant
+
+MAX_PROMISE_AHEAD = timedelta(days=366)  # a promise further ahead is a payment plan, not a promise to pay
 
 
 class CollectionsError(ValueError):
@@ -41,6 +43,10 @@ def record_promise(session: Session, tenant: Tenant, invoice_id: int, promised_o
     inv = _open_invoice(session, tenant, invoice_id)
     if promised_on < today:
         raise CollectionsError(f"a promise to pay is for today or a later day, not {promised_on.isoformat()}")
+    if promised_on > today + MAX_PROMISE_AHEAD:
+        # Dunning stops until the promised day: a mistyped year (2207) would stop chasing for good.
+        raise CollectionsError(f"a promise to pay is for the next {MAX_PROMISE_AHEAD.days} days, not "
+                               f"{promised_on.isoformat()} (is the year right?)")
     if inv.promised_on == promised_on and inv.promise_recorded_on is not None:
         return inv
     before = invoice_state(inv)

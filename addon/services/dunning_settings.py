@@ -52,6 +52,9 @@ class StageInput:
         return not self.errors
 
 
+MAX_OFFSET_DAYS = 3650  # ten years either side of the due date
+
+
 def parse_stage_form(form: Mapping[str, Any], *, getlist: Any = None) -> StageInput:
     """Typed values from the submitted form; type problems are reported next to their field."""
     values: dict[str, Any] = {"key": str(form.get("key", "")).strip(),
@@ -62,6 +65,9 @@ def parse_stage_form(form: Mapping[str, Any], *, getlist: Any = None) -> StageIn
         values["offset_days"] = int(str(form.get("offset_days", "")).strip())
     except ValueError:
         errors["offset_days"] = "a whole number of days (negative = before the due date)"
+    else:
+        if abs(values["offset_days"]) > MAX_OFFSET_DAYS:  # beyond any ledger's horizon, and the column's range
+            errors["offset_days"] = f"at most {MAX_OFFSET_DAYS} days before or after the due date"
     for name, enum in (("tone", Tone), ("channel", Channel)):
         raw = str(form.get(name, ""))
         if raw in {m.value for m in enum}:
@@ -70,9 +76,13 @@ def parse_stage_form(form: Mapping[str, Any], *, getlist: Any = None) -> StageIn
             errors[name] = f"choose one of {', '.join(m.value for m in enum)}"
     raw_min = str(form.get("min_amount", "")).strip()
     try:
-        values["min_amount"] = Decimal(raw_min) if raw_min else None
+        min_amount = Decimal(raw_min) if raw_min else None
     except InvalidOperation:
+        min_amount = Decimal("NaN")
+    if min_amount is not None and not min_amount.is_finite():  # "NaN" and "Infinity" parse, but are no amounts
         errors["min_amount"] = "an amount such as 50 or 50.00, or empty"
+    else:
+        values["min_amount"] = min_amount
     bands = list(getlist("risk_bands") if getlist else form.get("risk_bands", []) or [])
     if any(b not in {m.value for m in RiskBand} for b in bands):
         errors["risk_bands"] = "unknown risk band"
@@ -263,7 +273,7 @@ def parse_options(form: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, st
         errors["timezone"] = f"unknown timezone {zone!r} (use an IANA name such as Europe/London)"
     for name, low, high in (("send_hour", 0, 23), ("frequency_cap", 1, 50), ("frequency_window_days", 1, 60)):
         raw = str(form.get(name, "")).strip()
-        if raw.isdigit() and low <= int(raw) <= high:
+        if raw.isdecimal() and low <= int(raw) <= high:
             values[name] = int(raw)
         else:
             errors[name] = f"a whole number from {low} to {high}"

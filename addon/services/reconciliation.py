@@ -185,6 +185,9 @@ def _checked_picks(session: Session, tenant: Tenant, line: BankLine,
     return chosen
 
 
+MAX_AMOUNT_DIGITS = 15  # digits before the point of an amount an admin may type (no bank line is larger)
+
+
 def _amount(text: str, currency: str) -> Decimal:
     """An amount typed by an admin, in ``currency``'s own decimals (12.345 KWD, 1200 JPY, 12.34 EUR)."""
     try:
@@ -192,9 +195,11 @@ def _amount(text: str, currency: str) -> Decimal:
     except InvalidOperation:
         raise QueueActionError(f"{text!r} is not an amount") from None
     digits = minor_units(currency)
+    if not value.is_finite() or value.adjusted() >= MAX_AMOUNT_DIGITS:
+        # Also keeps quantize() below within the decimal context's precision (1e30 would raise there).
+        raise QueueActionError(f"{text.strip()!r} is not an amount in {currency} ({digits} decimals)")
     exponent = value.as_tuple().exponent
-    if not value.is_finite() or (isinstance(exponent, int) and exponent < -digits and value != value.quantize(
-            Decimal(1).scaleb(-digits))):
+    if isinstance(exponent, int) and exponent < -digits and value != value.quantize(Decimal(1).scaleb(-digits)):
         raise QueueActionError(f"{text.strip()!r} is not an amount in {currency} ({digits} decimals)")
     return value.quantize(Decimal(1).scaleb(-digits))
 
@@ -275,6 +280,12 @@ def exception_queue(session: Session, tenant: Tenant, limit: int = 200) -> list[
                            .where(BankLine.tenant_id == tenant.id, BankLine.status == "exception")
                            .order_by(BankLine.booking_date, BankLine.id).limit(limit)).all()
     return [{"line": line, "match": match, "suggestions": match.suggestions[:3]} for line, match in rows]
+
+
+def exception_count(session: Session, tenant: Tenant) -> int:
+    """How many lines wait for a human in all (the page lists the oldest ``exception_queue`` of them)."""
+    return session.scalar(select(func.count()).select_from(BankLine).join(Match, Match.bank_line_id == BankLine.id)
+                          .where(BankLine.tenant_id == tenant.id, BankLine.status == "exception")) or 0
 
 
 def recent_statements(session: Session, tenant: Tenant, limit: int = 20) -> list[dict[str, Any]]:

@@ -11,6 +11,7 @@ from addon.extensions import get_db
 from addon.models import Role, Tenant
 from addon.services import collections
 from addon.services.dunning_policies import tenant_today
+from addon.web.dashboard import render_worklist
 from addon.web.session import tenant_view
 from jobs.scoring import request_scoring
 
@@ -57,13 +58,17 @@ def form(tenant: Tenant, invoice_id: int, what: str) -> Any:
     except collections.InvoiceNotFound:
         abort(404)
     except collections.CollectionsError as exc:
-        flash(f"Not recorded: {exc}")
+        # The worklist again, the reason and what was typed on the invoice's row (nothing was recorded).
+        return render_worklist(tenant, 422, {"invoice_id": invoice_id, "what": what, "message": f"Not recorded: {exc}",
+                                             "promised_on": request.form.get("promised_on", ""),
+                                             "reason": request.form.get("reason", "")})
     else:
         done = {("promise", "record"): f"Promise to pay by {inv.promised_on} recorded",
                 ("promise", "clear"): "Promise to pay withdrawn", ("dispute", "record"): "Dispute recorded",
                 ("dispute", "clear"): "Dispute resolved"}[(what, action)]
         flash(f"{inv.number}: {done}.")
-    return redirect(url_for("dashboard.worklist_page", tenant_id=tenant.id))
+    page = request.args.get("page", "")  # back to the worklist page the form was on
+    return redirect(url_for("dashboard.worklist_page", tenant_id=tenant.id, page=page if page.isdecimal() else None))
 
 
 @bp.route("/api/tenants/<int:tenant_id>/invoices/<int:invoice_id>/<any(promise, dispute):what>",

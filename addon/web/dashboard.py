@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
-from flask import Blueprint, jsonify, render_template
+from flask import Blueprint, jsonify, render_template, request
 
 from addon.extensions import get_db
 from addon.models import Tenant
-from addon.services.dashboard import scored_invoices, tenant_dashboard, worklist
+from addon.services.dashboard import open_invoice_count, scored_invoices, tenant_dashboard, worklist
+from addon.services.dunning_policies import tenant_today
+from addon.web.paging import paging
 from addon.web.session import tenant_view
 
 bp = Blueprint("dashboard", __name__)
@@ -18,34 +19,50 @@ bp = Blueprint("dashboard", __name__)
 @bp.get("/tenants/<int:tenant_id>/dashboard")
 @tenant_view()
 def page(tenant: Tenant) -> Any:
-    data = tenant_dashboard(get_db().session, tenant, date.today())
+    today = tenant_today(get_db().session, tenant)  # the tenant's date, not the server's: aging turns at its midnight
+    data = tenant_dashboard(get_db().session, tenant, today)
     return render_template("dashboard/dashboard.html", tenant=tenant, data=data,
-                           work=worklist(get_db().session, tenant, date.today(), limit=15))
+                           work=worklist(get_db().session, tenant, today, limit=15))
+
+
+PAGE_SIZE = 100  # rows of the worklist and the risk page shown at once
 
 
 @bp.get("/tenants/<int:tenant_id>/worklist")
 @tenant_view()
 def worklist_page(tenant: Tenant) -> Any:
-    return render_template("dashboard/worklist.html", tenant=tenant,
-                           work=worklist(get_db().session, tenant, date.today(), limit=200))
+    return render_worklist(tenant)
+
+
+def render_worklist(tenant: Tenant, status: int = 200, refused: dict[str, Any] | None = None) -> Any:
+    """The worklist page; ``refused`` is a row form that was not recorded ({invoice_id, what, message, and
+    what was typed}), shown again on its row."""
+    session = get_db().session
+    pager = paging(request.args.get("page"), PAGE_SIZE, open_invoice_count(session, tenant))
+    return render_template("dashboard/worklist.html", tenant=tenant, pager=pager, refused=refused or {},
+                           work=worklist(session, tenant, tenant_today(session, tenant), pager.size,
+                                         pager.offset)), status
 
 
 @bp.get("/api/tenants/<int:tenant_id>/dashboard")
 @tenant_view()
 def api(tenant: Tenant) -> Any:
-    return jsonify(tenant_dashboard(get_db().session, tenant, date.today()))
+    return jsonify(tenant_dashboard(get_db().session, tenant, tenant_today(get_db().session, tenant)))
 
 
 @bp.get("/api/tenants/<int:tenant_id>/worklist")
 @tenant_view()
 def api_worklist(tenant: Tenant) -> Any:
-    return jsonify(worklist(get_db().session, tenant, date.today(), limit=200))
+    return jsonify(worklist(get_db().session, tenant, tenant_today(get_db().session, tenant), limit=200))
 
 
 @bp.get("/tenants/<int:tenant_id>/invoices")
 @tenant_view()
 def invoices_page(tenant: Tenant) -> Any:
-    return render_template("dashboard/invoices.html", tenant=tenant, rows=scored_invoices(get_db().session, tenant))
+    session = get_db().session
+    pager = paging(request.args.get("page"), PAGE_SIZE, open_invoice_count(session, tenant))
+    return render_template("dashboard/invoices.html", tenant=tenant, pager=pager,
+                           rows=scored_invoices(session, tenant, pager.size, pager.offset))
 
 
 @bp.get("/api/tenants/<int:tenant_id>/invoices")

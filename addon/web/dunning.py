@@ -25,6 +25,7 @@ from addon.services.dunning_policies import (
     settings_from_options,
     tenant_today,
 )
+from addon.web import MAX_ROW_ID
 from addon.web.session import tenant_view
 
 bp = Blueprint("dunning", __name__)
@@ -65,7 +66,7 @@ def settings(tenant: Tenant) -> Any:
 
 def _selected_policy_id() -> int | None:
     raw = request.args.get("policy", "")
-    return int(raw) if raw.isdigit() else None
+    return int(raw) if raw.isdecimal() else None  # isdigit() would pass "²", which int() refuses
 
 
 def _back(tenant: Tenant, policy_id: int | None = None) -> Any:
@@ -287,16 +288,20 @@ def save_variant(tenant: Tenant, stage_id: int) -> Any:
     return _back(tenant, policy.id)
 
 
+# A second click, or a list another admin already worked through: say so instead of "Approved 0".
+NOTHING_WAITING = "Nothing was waiting for approval for this customer any more (already decided); nothing changed."
+
+
 @bp.post("/tenants/<int:tenant_id>/dunning/approvals/<int:customer_id>")
 @tenant_view(Role.ADMIN)
 def decide(tenant: Tenant, customer_id: int) -> Any:
     session = get_db().session
     if request.form.get("decision") == "approve":
         count = dunning.approve(session, tenant, customer_id, _actor())
-        flash(f"Approved {count} reminder line(s); they go out with the next run.")
+        flash(f"Approved {count} reminder line(s); they go out with the next run." if count else NOTHING_WAITING)
     else:
         count = dunning.reject(session, tenant, customer_id, _actor())
-        flash(f"Declined {count} reminder line(s); they will not be sent.")
+        flash(f"Declined {count} reminder line(s); they will not be sent." if count else NOTHING_WAITING)
     return redirect(url_for("dunning.settings", tenant_id=tenant.id))
 
 
@@ -304,12 +309,26 @@ def decide(tenant: Tenant, customer_id: int) -> Any:
 @tenant_view(Role.ADMIN)
 def template_preview(tenant: Tenant) -> Any:
     body = request.get_json(silent=True) or {}
-    invoice_id = body.get("invoice_id")
+    try:
+        invoice_id = _row_id(body.get("invoice_id") if isinstance(body, dict) else "not an object")
+    except ValueError:
+        # The page's script shows ``problems``; another client gets a 400 it can read.
+        return jsonify({"ok": False, "problems": [{"field": "request", "line": None, "message":
+                        "expected a JSON object whose invoice_id is an invoice id or empty"}]}), 400
     result = dunning_settings.template_preview(
         get_db().session, tenant, TemplateSource(str(body.get("subject", "")), str(body.get("body", ""))),
-        str(body.get("stage", "")), str(body.get("tone", "")), int(invoice_id) if invoice_id else None,
-        _today(tenant))
+        str(body.get("stage", "")), str(body.get("tone", "")), invoice_id, _today(tenant))
     return jsonify(result)
+
+
+def _row_id(value: object) -> int | None:
+    """A posted id, None when empty; ValueError when no row could have it (not a number, or too long)."""
+    if value in (None, ""):
+        return None
+    text = str(value)
+    if not text.isdecimal() or int(text) > MAX_ROW_ID:
+        raise ValueError(f"not an id: {text!r}")
+    return int(text)
 
 
 @bp.get("/api/tenants/<int:tenant_id>/dunning/preview")

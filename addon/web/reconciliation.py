@@ -39,10 +39,14 @@ def _back(tenant: Tenant) -> Response:
     return redirect(url_for("reconciliation.queue", tenant_id=tenant.id))
 
 
-def _page(tenant: Tenant, status: int = 200, error: str | None = None) -> Any:
+def _page(tenant: Tenant, status: int = 200, error: str | None = None, apply: dict[str, Any] | None = None) -> Any:
+    """The page; ``apply`` is a refused apply form ({line_id, rows, error}) shown again on its line as typed."""
     session = get_db().session
-    return render_template("reconciliation/queue.html", tenant=tenant, error=error,
-                           queue=rec.exception_queue(session, tenant),
+    queue = rec.exception_queue(session, tenant)
+    if apply is not None and not any(e["line"].id == apply["line_id"] for e in queue):
+        error, apply = apply["error"], None  # the line left the queue meanwhile (another user decided it)
+    return render_template("reconciliation/queue.html", tenant=tenant, error=error, apply=apply or {},
+                           queue=queue, queue_total=rec.exception_count(session, tenant),
                            statements=rec.recent_statements(session, tenant),
                            mappings=rec.mapping_names(tenant), saved=rec.saved_mappings(tenant),
                            invoices=rec.open_invoice_choices(session, tenant)), status
@@ -120,10 +124,11 @@ def save_mapping(tenant: Tenant) -> Any:
 @bp.post("/tenants/<int:tenant_id>/reconciliation/lines/<int:line_id>/confirm")
 @tenant_view(role=Role.ADMIN)
 def confirm(tenant: Tenant, line_id: int) -> Any:
+    raw = request.form.get("suggestion", "")
     try:
-        index = int(request.form.get("suggestion", "0"))
+        index = int(raw) if raw.isdecimal() else -1  # -1: "no such suggestion", never Python's int() message
         match = rec.confirm_suggestion(get_db().session, tenant, line_id, index, user_id=_user_id())
-    except (ValueError, rec.QueueActionError) as exc:
+    except rec.QueueActionError as exc:
         flash(f"Not confirmed: {exc}")
         return _back(tenant)
     return _post(tenant, match)
@@ -132,18 +137,19 @@ def confirm(tenant: Tenant, line_id: int) -> Any:
 @bp.post("/tenants/<int:tenant_id>/reconciliation/lines/<int:line_id>/change")
 @tenant_view(role=Role.ADMIN)
 def change(tenant: Tenant, line_id: int) -> Any:
+    rows = _apply_rows()
     try:
-        match = rec.change_match(get_db().session, tenant, line_id, _picks(), user_id=_user_id())
+        match = rec.change_match(get_db().session, tenant, line_id,
+                                 [(n, a) for n, a in rows if n.strip() or a.strip()], user_id=_user_id())
     except (ValueError, rec.QueueActionError) as exc:
-        flash(f"Not changed: {exc}")
-        return _back(tenant)
+        # Shown again on its line with what was typed, the reason next to it (nothing was changed).
+        return _page(tenant, 422, apply={"line_id": line_id, "rows": rows, "error": f"Not changed: {exc}"})
     return _post(tenant, match)
 
 
-def _picks() -> list[tuple[int | str, str]]:
-    """The (invoice number, amount) rows of the apply form; rows left blank are skipped."""
-    rows = zip(request.form.getlist("invoice"), request.form.getlist("amount"), strict=False)
-    return [(number, amount) for number, amount in rows if number.strip() or amount.strip()]
+def _apply_rows() -> list[tuple[str, str]]:
+    """The (invoice number, amount) rows of the apply form as typed (blank rows included)."""
+    return list(zip(request.form.getlist("invoice"), request.form.getlist("amount"), strict=False))
 
 
 def _post(tenant: Tenant, match: Match) -> Response:

@@ -121,8 +121,8 @@ def test_worklist_forms_record_a_promise_and_a_dispute(client, db, book, sign_in
     assert db.query(AuditLog).filter_by(action="invoice.dispute_recorded").one().reason == "wrong price"
     refused = client.post(f"/tenants/{tenant.id}/invoices/{inv.id}/promise",
                           data={"csrf_token": _csrf(page), "promised_on": "yesterday", "action": "record"})
-    assert refused.status_code == 302
-    assert b"Not recorded: promised_on must be an ISO date" in client.get(f"/tenants/{tenant.id}/worklist").data
+    assert refused.status_code == 422  # the worklist again, the reason on the invoice's row
+    assert f'id="record-error-{inv.id}">Not recorded: promised_on must be an ISO date'.encode() in refused.data
     # without the CSRF token nothing is recorded
     assert client.post(f"/tenants/{tenant.id}/invoices/{inv.id}/dispute", data={"action": "resolve"}).status_code == 400
 
@@ -164,3 +164,11 @@ def test_viewers_see_the_worklist_but_record_nothing(client, db, book, sign_in, 
     assert not db.get(Invoice, invoices["open"].id).disputed
     assert get_queue("scoring", redis_conn).job_ids == []
 
+
+
+def test_a_promise_with_a_mistyped_year_is_refused(db, book) -> None:  # type: ignore[no-untyped-def]
+    tenant, invoices = book
+    with pytest.raises(collections.CollectionsError, match="is the year right"):
+        collections.record_promise(db, tenant, invoices["open"].id, date(2207, 1, 31), TODAY, "user:7")
+    assert invoices["open"].promised_on is None  # dunning would have stopped for 180 years
+    collections.record_promise(db, tenant, invoices["open"].id, TODAY + timedelta(days=366), TODAY, "user:7")

@@ -178,8 +178,11 @@ def test_admin_applies_one_line_to_three_invoices_with_unapplied_credit(  # type
         form.get_by_role("button", name="Apply to these invoices").click()
 
     apply(("INV-1001", "1200.00"), ("INV-1002", "300.01"), ("INV-1003", "50.00"))  # 300.01 > due
-    expect(page.locator(".banner.info")).to_have_text(
+    # The reason is shown on the line, and what was typed is still there to correct.
+    expect(card.locator(f"#apply-error-{line.id}")).to_have_text(
         "Not changed: the amount for INV-1002 must be above 0 and at most 300.00")
+    expect(form.get_by_label("Invoice number 3")).to_have_value("INV-1003")
+    expect(form.get_by_label("Amount 2")).to_have_value("300.01")
     expect(card).to_be_visible()  # still waiting in the queue
     line, match = _line(db, "Acme Trading Ltd")
     assert (line.status, match.status, match.allocations, match.residual) == ("exception", *before)

@@ -141,8 +141,9 @@ def test_admin_applies_a_line_to_another_invoice(client, db, tenant, platform, s
     assert b'<option value="INV-3001">' in page.data
     [entry] = client.get(f"/api/tenants/{tenant.id}/reconciliation/queue").json
     url = f"/tenants/{tenant.id}/reconciliation/lines/{entry['line_id']}/change"
-    client.post(url, data={"csrf_token": _csrf(client, tenant), "invoice": "INV-9999", "amount": "100"})
-    assert b"Not changed: pick an open invoice" in client.get(f"/tenants/{tenant.id}/reconciliation").data
+    refused = client.post(url, data={"csrf_token": _csrf(client, tenant), "invoice": "INV-9999", "amount": "100"})
+    assert refused.status_code == 422  # the form comes back on its line, as typed, with the reason
+    assert b"Not changed: pick an open invoice" in refused.data
     resp = client.post(url, data={"csrf_token": _csrf(client, tenant), "invoice": "INV-3001", "amount": "100.00"})
     assert resp.status_code == 302
     assert platform.invoices["i3001"].amount_due == Decimal("677.77")
@@ -164,8 +165,9 @@ def test_admin_applies_one_line_to_several_invoices_and_keeps_the_rest_as_credit
     def apply(*rows: tuple[str, str]):  # type: ignore[no-untyped-def]
         form = {"csrf_token": _csrf(client, tenant), "invoice": [r[0] for r in rows] + ["", ""],
                 "amount": [r[1] for r in rows] + ["", ""]}
-        client.post(url, data=form)
-        return client.get(f"/tenants/{tenant.id}/reconciliation").data.decode()
+        resp = client.post(url, data=form)  # refused: the page again (422), the reason on the line
+        return (resp.data if resp.status_code == 422 else client.get(f"/tenants/{tenant.id}/reconciliation").data
+                ).decode()
 
     assert "Not changed: INV-2001 belongs to another customer than INV-1001" in apply(
         ("INV-1001", "1200.00"), ("INV-2001", "100.00"))
