@@ -66,7 +66,8 @@ def _sum(rows: Dated) -> Decimal:
 
 
 _DASHBOARD_COLUMNS = (Invoice.id, Invoice.currency, Invoice.status, Invoice.issue_date, Invoice.due_date,
-                      Invoice.fully_paid_on, Invoice.total, Invoice.amount_due, Invoice.amount_credited)
+                      Invoice.fully_paid_on, Invoice.total, Invoice.amount_due, Invoice.amount_credited,
+                      Invoice.customer_id)
 
 
 def tenant_dashboard(session: Session, tenant: Tenant, today: date) -> dict[str, Any]:
