@@ -13,6 +13,7 @@ from jinja2.exceptions import TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from addon.domain.dunning.statutory import StatutoryClaim
+from addon.domain.statements.text import minor_units
 
 # A statutory claim's fields, as the domain defines them: the template variables and the context agree.
 STATUTORY_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(StatutoryClaim))
@@ -69,10 +70,12 @@ class RenderedEmail:
 
 
 def money(amount: Decimal | int | str, currency: str = "") -> str:
-    """Format an amount for people: 1234.5 GBP -> '£1,234.50'; unknown currencies keep their code."""
-    value = Decimal(str(amount)).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    """Format an amount for people, in the currency's own decimals: 1234.5 GBP -> '£1,234.50', 10000 JPY ->
+    '10,000 JPY', 12.345 KWD -> '12.345 KWD'; currencies without a symbol here keep their code."""
+    places = minor_units(currency)
+    value = Decimal(str(amount)).quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP)
     symbol = _SYMBOLS.get(currency)
-    text = f"{value:,.2f}"
+    text = f"{value:,.{places}f}"
     return f"{symbol}{text}" if symbol else f"{text} {currency}".strip()
 
 

@@ -107,6 +107,9 @@ def test_subject_is_one_line():
 @pytest.mark.parametrize(("amount", "currency", "text"), [
     (Decimal("1234.5"), "GBP", "£1,234.50"), (Decimal("0.005"), "EUR", "€0.01"),
     (Decimal("99"), "CHF", "99.00 CHF"), (7, "", "7.00"),
+    # Each currency's own decimals: the yen has none, the Kuwaiti dinar three.
+    (Decimal("10000.00"), "JPY", "10,000 JPY"), (Decimal("12.345"), "KWD", "12.345 KWD"),
+    (Decimal("1200"), "BHD", "1,200.000 BHD"),
 ])
 def test_money_filter(amount, currency, text):
     assert money(amount, currency) == text
