@@ -156,17 +156,8 @@ def _flag(session: Session, tenant: Tenant, line: BankLine, original: BankLine, 
     numbers = [str(a.get("number") or a["invoice_id"]) for a in posted.allocations]
     payment_ids = [str(i) for i in posted.posted_payment_ids]
     reason = _explanation(line, original, numbers, payment_ids, by_amount)
-    logger.warning("tenant %s: bank line %s: %s", tenant.id, line.id, reason)
-    session.add(Match(tenant_id=tenant.id, bank_line_id=line.id, decision=REVERSAL, confidence=Decimal("0"),
-                      allocations=[], suggestions=[], explanation=reason, residual=None, status="proposed",
-                      posted_payment_ids=[]))
-    line.status, line.reverses_line_id = "exception", original.id
-    session.add(AuditLog(tenant_id=tenant.id, actor=actor, action="payment.reversed", object_type="bank_line",
-                         object_id=str(line.id), before={"line_status": "ignored"},
-                         after={"line_status": "exception", "original_line_id": original.id,
-                                "match_id": posted.id, "payment_ids": payment_ids, "invoices": numbers,
-                                "amount": str(line.amount), "return_reason": line.return_reason},
-                         reason=reason))
+    _queue_reversal(session, tenant, line, original, reason, actor=actor,
+                    facts={"match_id": posted.id, "payment_ids": payment_ids, "invoices": numbers})
 
 
 def _explanation(line: BankLine, original: BankLine, numbers: list[str], payment_ids: list[str],
@@ -196,6 +187,16 @@ def _flag_unposted(session: Session, tenant: Tenant, line: BankLine, original: B
     if by_amount:
         reason += "; linked by the amount only, check it is that payment"
     reason += "; nothing was posted and the original is held: reject both lines once handled"
+    _queue_reversal(session, tenant, line, original, reason, actor=actor,
+                    facts={"match_id": match.id if match else None, "payment_ids": [], "posted": False})
+    session.flush()
+    if match is not None:
+        hold(session, tenant, match, original, line, actor=actor)
+
+
+def _queue_reversal(session: Session, tenant: Tenant, line: BankLine, original: BankLine, reason: str, *,
+                    actor: str, facts: dict[str, object]) -> None:
+    """Put the reversal ``line`` in the exception queue, linked to ``original``, with its audit record."""
     logger.warning("tenant %s: bank line %s: %s", tenant.id, line.id, reason)
     session.add(Match(tenant_id=tenant.id, bank_line_id=line.id, decision=REVERSAL, confidence=Decimal("0"),
                       allocations=[], suggestions=[], explanation=reason, residual=None, status="proposed",
@@ -203,10 +204,6 @@ def _flag_unposted(session: Session, tenant: Tenant, line: BankLine, original: B
     line.status, line.reverses_line_id = "exception", original.id
     session.add(AuditLog(tenant_id=tenant.id, actor=actor, action="payment.reversed", object_type="bank_line",
                          object_id=str(line.id), before={"line_status": "ignored"},
-                         after={"line_status": "exception", "original_line_id": original.id,
-                                "match_id": match.id if match else None, "payment_ids": [], "posted": False,
+                         after={"line_status": "exception", "original_line_id": original.id, **facts,
                                 "amount": str(line.amount), "return_reason": line.return_reason},
                          reason=reason))
-    session.flush()
-    if match is not None:
-        hold(session, tenant, match, original, line, actor=actor)
