@@ -6,10 +6,12 @@ import base64
 import hashlib
 import hmac
 import json
+import threading
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from addon.domain.types import Contact, Invoice, InvoiceStatus
+from connectors.fake import InMemoryConnector
 
 FAKE_KEY = "fake-webhook-key"
 
@@ -49,3 +51,18 @@ def fake_delivery(tenant_remote_id: str, *changes: tuple[str, str]) -> tuple[byt
                                   for kind, entity_id in changes]}).encode()
     signature = base64.b64encode(hmac.new(FAKE_KEY.encode(), body, hashlib.sha256).digest()).decode()
     return body, signature
+
+
+class GatedConnector(InMemoryConnector):
+    """Holds the first payments listing until the test opens ``gate`` (a slow platform page of a sync);
+    ``entered`` tells the test the sync is inside it."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.entered, self.gate = threading.Event(), threading.Event()
+
+    def list_payments(self, *, modified_since: datetime | None = None):  # type: ignore[no-untyped-def]
+        if not self.entered.is_set():
+            self.entered.set()
+            assert self.gate.wait(30), "the test never opened the gate"
+        return super().list_payments(modified_since=modified_since)

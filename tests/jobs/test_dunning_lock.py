@@ -5,7 +5,7 @@ as it is now. Real database, real Redis, real SMTP server; the platform blocks a
 from __future__ import annotations
 
 import threading
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -24,28 +24,15 @@ from jobs import dunning as dunning_jobs
 from jobs import sync as sync_jobs
 from jobs.runtime import set_app
 from tests.addon.dunning.conftest import DUE, at, contact, invoice, ledger, mailer  # noqa: F401 - fixtures
+from tests.addon.helpers import GatedConnector
 from tests.mail.conftest import smtp_server  # noqa: F401 - fixture
 
 NOW = at(DUE + timedelta(days=10))
 
 
-class _GatedPlatform(InMemoryConnector):
-    """Holds the first payments listing (a slow page of a sync) until the test opens the gate."""
-
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
-        self.entered, self.gate = threading.Event(), threading.Event()
-
-    def list_payments(self, *, modified_since: datetime | None = None):  # type: ignore[no-untyped-def]
-        if not self.entered.is_set():
-            self.entered.set()
-            assert self.gate.wait(30), "the test never opened the gate"
-        return super().list_payments(modified_since=modified_since)
-
-
 @pytest.fixture
-def platform() -> _GatedPlatform:
-    connector = _GatedPlatform(tenant_remote_id="org-dun")
+def platform() -> GatedConnector:
+    connector = GatedConnector(tenant_remote_id="org-dun")
     connector.entered.set()  # the backfill that mirrors the ledger for the test is not held
     connector.seed(contacts=[contact("C1", "Acme Ltd", "ap@acme.example"),
                              contact("C2", "Globex BV", "ar@globex.example")],

@@ -17,32 +17,17 @@ from addon.domain.types import Payment as PlatformPayment
 from addon.models import Payment, PaymentAllocation, WebhookEvent, WebhookStatus
 from addon.queueing import get_queue
 from addon.services.webhooks import store_delivery
-from connectors.fake import InMemoryConnector
 from jobs import sync as sync_jobs
 from jobs import webhooks as webhook_jobs
 from jobs.runtime import set_app
-from tests.addon.helpers import contact, fake_delivery, invoice
-
-
-class _GatedConnector(InMemoryConnector):
-    """Holds the first payments listing until the test opens the gate (a slow platform page)."""
-
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
-        self.entered, self.gate = threading.Event(), threading.Event()
-
-    def list_payments(self, *, modified_since: datetime | None = None):  # type: ignore[no-untyped-def]
-        if not self.entered.is_set():
-            self.entered.set()
-            assert self.gate.wait(30), "the test never opened the gate"
-        return super().list_payments(modified_since=modified_since)
+from tests.addon.helpers import GatedConnector, contact, fake_delivery, invoice
 
 
 @pytest.fixture
 def gated(app, make_tenant, db, redis_conn, monkeypatch):
     tenant = make_tenant(platform="fake", remote_id="org-5")
     db.commit()
-    connector = _GatedConnector(tenant_remote_id="org-5")
+    connector = GatedConnector(tenant_remote_id="org-5")
     connector.seed(contacts=[contact("C1")], invoices=[invoice("I1")],
                    payments=[PlatformPayment("P1", "C1", date(2026, 11, 2), Decimal("40.00"), "GBP",
                                              allocations=(Allocation("I1", Decimal("40.00")),))])
