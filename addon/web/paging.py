@@ -93,5 +93,6 @@ def paged_json(rows: list[Any], total: int, part: ApiSlice) -> Response:
 
 
 def _slice_url(limit: int, offset: int) -> str:
-    args = {k: v for k, v in request.args.items() if k not in ("limit", "offset")}
-    return url_for(request.endpoint or "", **(request.view_args or {}), **args, limit=limit, offset=offset)
+    values: dict[str, Any] = {k: v for k, v in request.args.items() if k not in ("limit", "offset")}
+    values.update(request.view_args or {}, limit=limit, offset=offset)
+    return url_for(request.endpoint or "", **values)
