@@ -39,7 +39,9 @@ def render_worklist(tenant: Tenant, status: int = 200, refused: dict[str, Any] |
     what was typed}), shown again on its row."""
     session = get_db().session
     pager = paging(request.args.get("page"), PAGE_SIZE, open_invoice_count(session, tenant))
+    # pager_endpoint: a refused form is rendered by its POST view, whose own URL the page links cannot use.
     return render_template("dashboard/worklist.html", tenant=tenant, pager=pager, refused=refused or {},
+                           pager_endpoint="dashboard.worklist_page",
                            work=worklist(session, tenant, tenant_today(session, tenant), pager.size,
                                          pager.offset)), status
 
