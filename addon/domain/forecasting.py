@@ -16,6 +16,9 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from itertools import pairwise
 
+import numpy as np
+import numpy.typing as npt
+
 CENT = Decimal("0.01")
 Z80 = 1.2816  # two-sided 80% band of a normal approximation
 # Correlation between two invoices of one customer being paid by a given day, for the running-total band:
@@ -27,6 +30,8 @@ Z80 = 1.2816  # two-sided 80% band of a normal approximation
 CUSTOMER_CORRELATION = 0.1
 
 Knots = list[tuple[float, float]]
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.intp]
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,47 +104,88 @@ def forecast_cash(items: Iterable[OpenAmount], today: date, weeks: int = 13,
     if not 0.0 <= customer_correlation <= 1.0:
         raise ValueError(f"customer_correlation {customer_correlation} is not between 0 and 1")
     items = list(items)
-    groups = [item.customer_id or f"invoice:{item.invoice_id}" for item in items]
-    # P(paid by the end of each week), once per item and week: a week's share is the difference of two
+    # The sums run over invoices as arrays (a 12,000-invoice tenant spent 0.6 s in a Python loop per
+    # invoice and week), in the loop's order, so every figure is the same float, hence the same cent.
+    groups = _group_index([item.customer_id or f"invoice:{item.invoice_id}" for item in items])
+    n_groups = int(groups.max()) + 1 if len(items) else 0
+    # P(paid by the end of each week), an (invoice x week) array: a week's share is the difference of two
     # consecutive ends (the day before a week starts is the previous week's end).
-    by_week_end = [[pay_probability_by(item, today + timedelta(days=7 * w + 6), today) for w in range(weeks)]
-                   for item in items]
-    amounts = [float(item.amount_due) for item in items]
+    by_week_end = _pay_probabilities_by_week_end(items, today, weeks)
+    amounts = np.array([float(item.amount_due) for item in items])
+    total = _ordered_sum(amounts)
     out = []
     previous_cum = Decimal("0")
     for w in range(weeks):
         start = today + timedelta(days=7 * w)
-        mean = cum_mean = reachable = 0.0
-        week_sd: list[float] = []
-        cum_sds: list[float] = []
-        for a, cumulative in zip(amounts, by_week_end, strict=True):
-            c = cumulative[w]
-            p = c - (cumulative[w - 1] if w else 0.0)
-            mean += a * p
-            reachable += a if p > 0 else 0.0
-            cum_mean += a * c
-            week_sd.append(a * math.sqrt(max(0.0, p * (1 - p))))
-            cum_sds.append(a * math.sqrt(max(0.0, c * (1 - c))))
-        sd = math.sqrt(_variance(week_sd, groups, 0.0))
-        cum_sd = math.sqrt(_variance(cum_sds, groups, customer_correlation))
+        c = by_week_end[:, w]
+        p = c - (by_week_end[:, w - 1] if w else 0.0)
+        mean = _ordered_sum(amounts * p)
+        reachable = _ordered_sum(np.where(p > 0, amounts, 0.0))
+        cum_mean = _ordered_sum(amounts * c)
+        week_sd = amounts * np.sqrt(np.maximum(0.0, p * (1 - p)))
+        cum_sds = amounts * np.sqrt(np.maximum(0.0, c * (1 - c)))
+        sd = math.sqrt(_variance(week_sd, groups, n_groups, 0.0))
+        cum_sd = math.sqrt(_variance(cum_sds, groups, n_groups, customer_correlation))
         cum = _money(cum_mean)
         # The week's expected figure is the difference of rounded running totals, so the weeks add up to
         # the cumulative figure to the cent. The bands stay within what can arrive at all.
         out.append(ForecastWeek(
             start, cum - previous_cum, _money(max(0.0, mean - Z80 * sd)), _money(min(reachable, mean + Z80 * sd)),
-            cum, _money(max(0.0, cum_mean - Z80 * cum_sd)), _money(min(sum(amounts), cum_mean + Z80 * cum_sd))))
+            cum, _money(max(0.0, cum_mean - Z80 * cum_sd)), _money(min(total, cum_mean + Z80 * cum_sd))))
         previous_cum = cum
     return out
 
 
-def _variance(sds: list[float], groups: list[str], rho: float) -> float:
+def _pay_probabilities_by_week_end(items: list[OpenAmount], today: date, weeks: int) -> FloatArray:
+    """``pay_probability_by(item, end of week w, today)`` for every item (rows) and week (columns), with
+    the same arithmetic, element by element, as the scalar function."""
+    knots_x = np.array([[x for x, _ in _knots(item)] for item in items], dtype=float).reshape(len(items), 5)
+    now = np.array([(today - item.due_date).days for item in items], dtype=float)
+    # The whole window passed unpaid: start the predicted spread today (see pay_probability_by).
+    stale = _cdf_array(knots_x, now[:, None])[:, 0] >= 1.0
+    knots_x = np.where(stale[:, None], knots_x + (now - knots_x[:, 1])[:, None], knots_x)
+    already = _cdf_array(knots_x, now[:, None])
+    week_ends = np.array([7 * w + 6 for w in range(weeks)], dtype=float)
+    by_end = _cdf_array(knots_x, now[:, None] + week_ends[None, :])
+    return np.asarray(np.maximum(0.0, (by_end - already) / (1.0 - already)))
+
+
+_KNOT_Y = (0.0, 0.1, 0.5, 0.9, 1.0)
+
+
+def _cdf_array(knots_x: FloatArray, x: FloatArray) -> FloatArray:
+    """``_cdf`` for each row's knots (rows of ``knots_x``) at each of that row's ``x`` (columns)."""
+    out = np.ones(np.broadcast_shapes(knots_x[:, :1].shape, x.shape))
+    # The scalar walk answers from the first segment whose right end reaches x: fill from the last
+    # segment back so that the first one wins.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for k in range(len(_KNOT_Y) - 2, -1, -1):
+            x0, x1 = knots_x[:, k:k + 1], knots_x[:, k + 1:k + 2]
+            y0, y1 = _KNOT_Y[k], _KNOT_Y[k + 1]
+            share = np.where(x1 > x0, (x - x0) / (x1 - x0), 1.0)
+            out = np.where(x <= x1, y0 + (y1 - y0) * share, out)
+    return np.where(x <= knots_x[:, :1], 0.0, out)
+
+
+def _group_index(groups: list[str]) -> IntArray:
+    """Each item's group as 0, 1, ... in order of first appearance (the order the sums run in)."""
+    seen: dict[str, int] = {}
+    return np.array([seen.setdefault(g, len(seen)) for g in groups], dtype=np.intp)
+
+
+def _ordered_sum(values: FloatArray) -> float:
+    """``sum(values)`` added left to right, as a Python loop would (numpy's own sum pairs terms up and can
+    land a last bit apart, which could move a figure by a cent at a half-cent)."""
+    return float(np.cumsum(values)[-1]) if len(values) else 0.0
+
+
+def _variance(sds: FloatArray, groups: IntArray, n_groups: int, rho: float) -> float:
     """Variance of a sum whose terms have standard deviations ``sds``, correlated ``rho`` within a group and
     independent across groups: sum of sd^2 + rho x sum over pairs i != j of one group of sd_i sd_j, i.e.
     (1 - rho) sum sd^2 + rho sum over groups (group's sum of sd)^2."""
-    by_group: dict[str, float] = {}
-    for sd, group in zip(sds, groups, strict=True):
-        by_group[group] = by_group.get(group, 0.0) + sd
-    return (1.0 - rho) * sum(sd * sd for sd in sds) + rho * sum(t * t for t in by_group.values())
+    by_group = np.zeros(n_groups)
+    np.add.at(by_group, groups, sds)  # unbuffered, in item order: each group's sum as the loop added it
+    return (1.0 - rho) * _ordered_sum(sds * sds) + rho * _ordered_sum(by_group * by_group)
 
 
 def _money(x: float) -> Decimal:

@@ -3,7 +3,7 @@ off, and render a template on one of the tenant's real invoices. Flushes, never 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
@@ -11,7 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from jinja2.exceptions import TemplateError
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from addon.domain.dunning import (
@@ -387,11 +387,47 @@ def delete_policy(session: Session, tenant: Tenant, policy: DunningPolicy, actor
     return None
 
 
-def tenant_customers(session: Session, tenant: Tenant) -> list[tuple[str, str]]:
-    """(remote id, name) of the tenant's customers, for the assignment multi-select."""
+def customer_names(session: Session, tenant: Tenant, remote_ids: Iterable[str],
+                   active_only: bool = False) -> dict[str, str]:
+    """Name by remote id of these customers (the ones on a policy), not of all the tenant's thousands;
+    ``active_only`` leaves archived customers out."""
+    wanted = sorted(set(remote_ids))
+    if not wanted:
+        return {}
+    query = select(Customer.remote_id, Customer.name).where(Customer.tenant_id == tenant.id,
+                                                            Customer.remote_id.in_(wanted))
+    if active_only:
+        query = query.where(Customer.archived.is_(False))
+    return {remote_id: name for remote_id, name in session.execute(query)}
+
+
+def resolve_customers(session: Session, tenant: Tenant, typed: str) -> tuple[list[str], list[str]]:
+    """The remote ids of the customers typed one a line (a name in any case, or the platform's id), and
+    the problems (a name nobody has, a name two customers share); blank lines are skipped."""
+    lines = list(dict.fromkeys(line.strip() for line in typed.splitlines() if line.strip()))
+    if not lines:
+        return [], []
+    lowered = {line.lower() for line in lines}
     rows = session.execute(select(Customer.remote_id, Customer.name).where(
-        Customer.tenant_id == tenant.id, Customer.archived.is_(False)).order_by(Customer.name)).all()
-    return [(remote_id, name) for remote_id, name in rows]
+        Customer.tenant_id == tenant.id, Customer.archived.is_(False),
+        or_(Customer.remote_id.in_(lines), func.lower(Customer.name).in_(lowered)))).all()
+    by_id = {remote_id for remote_id, _ in rows}
+    by_name: dict[str, list[str]] = {}
+    for remote_id, name in rows:
+        by_name.setdefault(name.lower(), []).append(remote_id)
+    found, problems = [], []
+    for line in lines:
+        if line in by_id:
+            found.append(line)
+        elif len(by_name.get(line.lower(), [])) == 1:
+            found.append(by_name[line.lower()][0])
+        elif line.lower() in by_name:
+            ids = ", ".join(sorted(by_name[line.lower()]))
+            problems.append(f"{len(by_name[line.lower()])} customers are called {line!r}: type the id of the one "
+                            f"meant ({ids})")
+        else:
+            problems.append(f"no customer called {line!r}")
+    return found, problems
 
 
 def assign_customers(session: Session, tenant: Tenant, policy: DunningPolicy, remote_ids: list[str],
@@ -400,7 +436,7 @@ def assign_customers(session: Session, tenant: Tenant, policy: DunningPolicy, re
     customer has one); returns errors by field (empty when saved)."""
     if policy.is_default:
         return {"customers": "the default policy covers every customer not assigned elsewhere"}
-    known = {remote_id for remote_id, _ in tenant_customers(session, tenant)}
+    known = set(customer_names(session, tenant, remote_ids, active_only=True))
     unknown = sorted(set(remote_ids) - known)
     if unknown:
         return {"customers": f"unknown customer(s): {', '.join(unknown)}"}

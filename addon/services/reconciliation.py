@@ -18,8 +18,8 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import case, func, or_, select
+from sqlalchemy.orm import Session
 
 from addon.domain.statements.text import minor_units
 from addon.extensions import get_for_tenant
@@ -274,16 +274,17 @@ def _actor(user_id: int | None) -> str:
 
 
 # --- read models for the page ---------------------------------------------------------------------
-def exception_queue(session: Session, tenant: Tenant, limit: int = 200) -> list[dict[str, Any]]:
-    """Lines waiting for a human, oldest first, with their ranked suggestions and explanation."""
+def exception_queue(session: Session, tenant: Tenant, limit: int = 200, offset: int = 0) -> list[dict[str, Any]]:
+    """Lines waiting for a human, oldest first (``BankLine.id`` breaks ties, so consecutive pages neither
+    repeat nor skip a line), with their ranked suggestions and explanation."""
     rows = session.execute(select(BankLine, Match).join(Match, Match.bank_line_id == BankLine.id)
                            .where(BankLine.tenant_id == tenant.id, BankLine.status == "exception")
-                           .order_by(BankLine.booking_date, BankLine.id).limit(limit)).all()
+                           .order_by(BankLine.booking_date, BankLine.id).offset(offset).limit(limit)).all()
     return [{"line": line, "match": match, "suggestions": match.suggestions[:3]} for line, match in rows]
 
 
 def exception_count(session: Session, tenant: Tenant) -> int:
-    """How many lines wait for a human in all (the page lists the oldest ``exception_queue`` of them)."""
+    """How many lines wait for a human in all (for the queue's paging)."""
     return session.scalar(select(func.count()).select_from(BankLine).join(Match, Match.bank_line_id == BankLine.id)
                           .where(BankLine.tenant_id == tenant.id, BankLine.status == "exception")) or 0
 
@@ -302,10 +303,23 @@ def recent_statements(session: Session, tenant: Tenant, limit: int = 20) -> list
     return [{"statement": s, "counts": counts[s.id]} for s in statements]
 
 
-def open_invoice_choices(session: Session, tenant: Tenant, limit: int = 500) -> list[Invoice]:
-    """Open mirrored invoices an admin can apply a line to (oldest due first), with their customers
-    (the page names each one's customer: loaded here in the same query, not one query per customer)."""
-    return list(session.scalars(select(Invoice).options(joinedload(Invoice.customer))
-                                .where(Invoice.tenant_id == tenant.id, Invoice.status == "open",
-                                       Invoice.amount_due > 0)
-                                .order_by(Invoice.due_date, Invoice.id).limit(limit)))
+def find_open_invoices(session: Session, tenant: Tenant, text: str = "", currency: str | None = None,
+                       limit: int = 20) -> list[dict[str, Any]]:
+    """Open invoices an admin can apply a line to whose number or customer name contains ``text`` (any
+    case; ``%`` and ``_`` are plain characters), in ``currency`` if given: an exact number first, then the
+    oldest due. At most ``limit``: the page asks again as the admin types, so a tenant with 20,000 open
+    invoices never sends them all."""
+    wanted = text.strip()
+    query = (select(Invoice.id, Invoice.number, Invoice.amount_due, Invoice.currency, Invoice.due_date,
+                    Customer.name)
+             .join(Customer, Customer.id == Invoice.customer_id)  # no customer: cannot be applied to
+             .where(Invoice.tenant_id == tenant.id, Invoice.status == "open", Invoice.amount_due > 0))
+    if wanted:
+        query = query.where(or_(Invoice.number.icontains(wanted, autoescape=True),
+                                Customer.name.icontains(wanted, autoescape=True)))
+    if currency:
+        query = query.where(Invoice.currency == currency)
+    exact = case((func.lower(Invoice.number) == wanted.lower(), 0), else_=1)
+    rows = session.execute(query.order_by(exact, Invoice.due_date, Invoice.id).limit(limit)).all()
+    return [{"invoice_id": r.id, "number": r.number, "customer": r.name, "amount_due": str(r.amount_due),
+             "currency": r.currency, "due_date": r.due_date.isoformat()} for r in rows]

@@ -10,7 +10,7 @@ from addon.extensions import get_db
 from addon.models import Tenant
 from addon.services.dashboard import open_invoice_count, scored_invoices, tenant_dashboard, worklist
 from addon.services.dunning_policies import tenant_today
-from addon.web.paging import paging
+from addon.web.paging import PagingError, api_slice, paged_json, paging
 from addon.web.session import tenant_view
 
 bp = Blueprint("dashboard", __name__)
@@ -39,7 +39,9 @@ def render_worklist(tenant: Tenant, status: int = 200, refused: dict[str, Any] |
     what was typed}), shown again on its row."""
     session = get_db().session
     pager = paging(request.args.get("page"), PAGE_SIZE, open_invoice_count(session, tenant))
+    # pager_endpoint: a refused form is rendered by its POST view, whose own URL the page links cannot use.
     return render_template("dashboard/worklist.html", tenant=tenant, pager=pager, refused=refused or {},
+                           pager_endpoint="dashboard.worklist_page",
                            work=worklist(session, tenant, tenant_today(session, tenant), pager.size,
                                          pager.offset)), status
 
@@ -50,10 +52,20 @@ def api(tenant: Tenant) -> Any:
     return jsonify(tenant_dashboard(get_db().session, tenant, tenant_today(get_db().session, tenant)))
 
 
+# The JSON lists: without ?limit= the first page is what they returned before they had paging.
+API_WORKLIST_LIMIT, API_INVOICES_LIMIT, API_MAX_LIMIT = 200, 500, 1000
+
+
 @bp.get("/api/tenants/<int:tenant_id>/worklist")
 @tenant_view()
 def api_worklist(tenant: Tenant) -> Any:
-    return jsonify(worklist(get_db().session, tenant, tenant_today(get_db().session, tenant), limit=200))
+    session = get_db().session
+    try:
+        part = api_slice(request.args, API_WORKLIST_LIMIT, API_MAX_LIMIT)
+    except PagingError as exc:
+        return jsonify({"error": str(exc)}), 400
+    rows = worklist(session, tenant, tenant_today(session, tenant), part.limit, part.offset)
+    return paged_json(rows, open_invoice_count(session, tenant), part)
 
 
 @bp.get("/tenants/<int:tenant_id>/invoices")
@@ -68,4 +80,10 @@ def invoices_page(tenant: Tenant) -> Any:
 @bp.get("/api/tenants/<int:tenant_id>/invoices")
 @tenant_view()
 def api_invoices(tenant: Tenant) -> Any:
-    return jsonify(scored_invoices(get_db().session, tenant))
+    session = get_db().session
+    try:
+        part = api_slice(request.args, API_INVOICES_LIMIT, API_MAX_LIMIT)
+    except PagingError as exc:
+        return jsonify({"error": str(exc)}), 400
+    rows = scored_invoices(session, tenant, part.limit, part.offset)
+    return paged_json(rows, open_invoice_count(session, tenant), part)

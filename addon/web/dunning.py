@@ -84,26 +84,31 @@ def _render_settings(tenant: Tenant, form: dict[str, Any], option_errors: dict[s
                                .order_by(DunningPolicy.is_default.desc(), DunningPolicy.id)).all()
     wanted = selected_id if selected_id is not None else _selected_policy_id()
     selected = next((p for p in policies if p.id == wanted), default)
-    customers = dunning_settings.tenant_customers(session, tenant)
-    names = dict(customers)
+    # Names of the customers on some policy only: a tenant has thousands, and the page lists no others
+    # (customers are added by typing them; dunning_settings.resolve_customers checks what was typed).
+    names = dunning_settings.customer_names(
+        session, tenant, [c for p in policies for c in (p.segment or {}).get("customers", [])])
+    dry_run = dunning.preview(session, tenant, tomorrow)
+    tasks = dunning.open_tasks(session, tenant, datetime.now(UTC) - timedelta(days=30))
     return render_template("dunning/settings.html", tenant=tenant, policies=policies, selected=selected,
                            stages=primary_stages(selected), primary_stages=primary_stages,
                            variants={s.key: sorted(language_variants(selected, s.key)) for s in selected.stages},
-                           languages=LANGUAGES, policy_language=policy_language, customers=customers,
+                           languages=LANGUAGES, policy_language=policy_language,
                            customer_names=names, policy_form=policy_form or {}, policy_errors=policy_errors or {},
                            error_policy_id=error_policy_id, tomorrow=tomorrow,
-                           dry_run=dunning.preview(session, tenant, tomorrow),
+                           dry_run=dry_run[:LISTED_ROWS], dry_run_total=len(dry_run), listed_rows=LISTED_ROWS,
                            holidays=upcoming_holidays(settings_from_options(default.options or {}, tenant.country),
                                                       tomorrow, HOLIDAYS_AHEAD),
                            holiday_source=_holiday_source(tenant, default),
                            platform_name=PLATFORM_NAMES.get(tenant.platform, "the accounting platform"),
                            approvals=dunning.pending_approvals(session, tenant),
-                           tasks=dunning.open_tasks(session, tenant, datetime.now(UTC) - timedelta(days=30)),
+                           tasks=tasks[:LISTED_ROWS], tasks_total=len(tasks),
                            options=form or _option_values(tenant, default), option_errors=option_errors,
                            is_admin=g.membership.role is Role.ADMIN), status
 
 
 HOLIDAYS_AHEAD = 30  # days of public holidays listed next to the dry run
+LISTED_ROWS = 100  # dry-run actions and tasks shown on the page; the count says how many there are in all
 
 
 def _holiday_source(tenant: Tenant, policy: DunningPolicy) -> str:
@@ -241,11 +246,15 @@ def delete_policy(tenant: Tenant, policy_id: int) -> Any:
 @tenant_view(Role.ADMIN)
 def assign_customers(tenant: Tenant, policy_id: int) -> Any:
     policy = _policy(tenant, policy_id)
-    errors = dunning_settings.assign_customers(get_db().session, tenant, policy,
-                                               [str(c) for c in request.form.getlist("customers")], _actor())
+    session = get_db().session
+    # The ticked customers stay (untick to take one off); the typed ones (a name or an id a line) join them.
+    typed = request.form.get("add_customers", "")
+    added, problems = dunning_settings.resolve_customers(session, tenant, typed)
+    errors = {"customers": "; ".join(problems)} if problems else dunning_settings.assign_customers(
+        session, tenant, policy, [str(c) for c in request.form.getlist("customers")] + added, _actor())
     if errors:
         return _render_settings(tenant, {}, {}, 422, selected_id=policy.id, policy_errors=errors,
-                                error_policy_id=policy.id)
+                                error_policy_id=policy.id, policy_form={"add_customers": typed})
     flash(f"Customers of {policy.name} saved.")
     return _back(tenant, policy.id)
 

@@ -15,6 +15,7 @@ from addon.extensions import get_db, get_redis
 from addon.models import BankLine, Match, Role, Tenant
 from addon.services import reconciliation as rec
 from addon.services.connections import connector_for
+from addon.web.paging import PagingError, api_slice, paged_json, paging
 from addon.web.session import current_user, tenant_view
 from connectors.base import AccountingConnector
 from connectors.errors import ConnectorError
@@ -35,21 +36,35 @@ def _connector(tenant: Tenant) -> AccountingConnector:
                          config=current_app.config)
 
 
+QUEUE_PAGE_SIZE = 100  # lines of the exception queue shown at once
+API_QUEUE_LIMIT, API_MAX_LIMIT = 200, 1000  # without ?limit= the API answers what it did before paging
+SEARCH_RESULTS, SEARCH_MAX_CHARS = 20, 100
+
+
+def _queue_page() -> str | None:
+    """The queue page a form was sent from (its action carries ``?page=``), to go back to."""
+    page = request.args.get("page", "")
+    return page if page.isdecimal() and len(page) < 10 else None
+
+
 def _back(tenant: Tenant) -> Response:
-    return redirect(url_for("reconciliation.queue", tenant_id=tenant.id))
+    return redirect(url_for("reconciliation.queue", tenant_id=tenant.id, page=_queue_page()))
 
 
 def _page(tenant: Tenant, status: int = 200, error: str | None = None, apply: dict[str, Any] | None = None) -> Any:
     """The page; ``apply`` is a refused apply form ({line_id, rows, error}) shown again on its line as typed."""
     session = get_db().session
-    queue = rec.exception_queue(session, tenant)
+    pager = paging(request.args.get("page"), QUEUE_PAGE_SIZE, rec.exception_count(session, tenant))
+    queue = rec.exception_queue(session, tenant, pager.size, pager.offset)
     if apply is not None and not any(e["line"].id == apply["line_id"] for e in queue):
         error, apply = apply["error"], None  # the line left the queue meanwhile (another user decided it)
+    # The invoice fields offer the oldest due open invoices until the admin types; then the page asks
+    # GET /api/.../reconciliation/invoices?q= (static/reconciliation.js). Any open invoice can be typed.
     return render_template("reconciliation/queue.html", tenant=tenant, error=error, apply=apply or {},
-                           queue=queue, queue_total=rec.exception_count(session, tenant),
+                           queue=queue, queue_total=pager.total, pager=pager, pager_endpoint="reconciliation.queue",
                            statements=rec.recent_statements(session, tenant),
                            mappings=rec.mapping_names(tenant), saved=rec.saved_mappings(tenant),
-                           invoices=rec.open_invoice_choices(session, tenant)), status
+                           invoices=rec.find_open_invoices(session, tenant, limit=SEARCH_RESULTS)), status
 
 
 @bp.get("/tenants/<int:tenant_id>/reconciliation")
@@ -61,7 +76,24 @@ def queue(tenant: Tenant) -> Any:
 @bp.get("/api/tenants/<int:tenant_id>/reconciliation/queue")
 @tenant_view()
 def api_queue(tenant: Tenant) -> Any:
-    return jsonify([_entry_json(e["line"], e["match"]) for e in rec.exception_queue(get_db().session, tenant)])
+    session = get_db().session
+    try:
+        part = api_slice(request.args, API_QUEUE_LIMIT, API_MAX_LIMIT)
+    except PagingError as exc:
+        return jsonify({"error": str(exc)}), 400
+    rows = [_entry_json(e["line"], e["match"]) for e in rec.exception_queue(session, tenant, part.limit, part.offset)]
+    return paged_json(rows, rec.exception_count(session, tenant), part)
+
+
+@bp.get("/api/tenants/<int:tenant_id>/reconciliation/invoices")
+@tenant_view()
+def api_invoice_search(tenant: Tenant) -> Any:
+    """Open invoices whose number or customer contains ``?q=`` (at most 20), in ``?currency=`` if given."""
+    text = request.args.get("q", "")
+    if len(text) > SEARCH_MAX_CHARS:
+        return jsonify({"error": f"q is at most {SEARCH_MAX_CHARS} characters"}), 400
+    currency = request.args.get("currency", "").strip().upper() or None
+    return jsonify(rec.find_open_invoices(get_db().session, tenant, text, currency, SEARCH_RESULTS))
 
 
 def _entry_json(line: BankLine, match: Match) -> dict[str, Any]:

@@ -66,3 +66,27 @@ class GatedConnector(InMemoryConnector):
             self.entered.set()
             assert self.gate.wait(30), "the test never opened the gate"
         return super().list_payments(modified_since=modified_since)
+
+
+def insert_big_ledger(db, tenant, *, customers: int, invoices: int,  # type: ignore[no-untyped-def]
+                      due: date = date(2026, 11, 1)) -> list[int]:
+    """A big tenant in a few bulk INSERTs (not a sync: seconds, not minutes): ``customers`` customers named
+    "Customer 0001"..., ``invoices`` open invoices INV-00001... spread over them round robin, amounts
+    100.00 + n cents, due on ``due`` plus 0-59 days. Returns the customer ids in name order; the caller
+    commits."""
+    from sqlalchemy import select
+
+    from addon.models import Customer
+    from addon.models import Invoice as InvoiceRow
+
+    db.execute(Customer.__table__.insert(), [
+        {"tenant_id": tenant.id, "remote_id": f"c{n}", "name": f"Customer {n:04d}"} for n in range(customers)])
+    ids = list(db.scalars(select(Customer.id).where(Customer.tenant_id == tenant.id).order_by(Customer.name)))
+    from datetime import timedelta
+
+    db.execute(InvoiceRow.__table__.insert(), [
+        {"tenant_id": tenant.id, "remote_id": f"i{n}", "number": f"INV-{n:05d}", "customer_id": ids[n % customers],
+         "currency": "GBP", "issue_date": due - timedelta(days=30), "due_date": due + timedelta(days=n % 60),
+         "total": Decimal("100.00") + Decimal(n) / 100, "amount_due": Decimal("100.00") + Decimal(n) / 100,
+         "status": "open"} for n in range(invoices)])
+    return ids

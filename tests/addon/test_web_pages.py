@@ -321,3 +321,17 @@ def test_deleting_a_policy_twice_explains_the_second_time(client, db, make_tenan
     again = client.post(url, data={"csrf_token": token})  # a double click, or a second tab
     assert again.status_code == 404
     assert "it may have just been deleted" in again.get_data(as_text=True)
+
+
+def test_a_refused_promise_on_a_long_worklist_shows_the_worklist_with_its_page_links(app, client, busy_tenant,
+                                                                                    sign_in, monkeypatch) -> None:
+    # The refused form is rendered by the POST view: the page links must still point at the worklist.
+    monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", False)
+    sign_in(busy_tenant, Role.ADMIN)
+    html = client.get(f"/tenants/{busy_tenant.id}/worklist?page=2").get_data(as_text=True)
+    action = re.search(r'action="([^"]+/promise[^"]*)"', html).group(1).replace("&amp;", "&")
+    answer = client.post(action, data={"action": "record", "promised_on": "not a date"})
+    assert answer.status_code == 422
+    page = answer.get_data(as_text=True)
+    assert "Showing 101–200 of 250" in page
+    assert f'href="/tenants/{busy_tenant.id}/worklist?page=3"' in page
