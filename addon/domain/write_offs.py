@@ -27,12 +27,13 @@ from decimal import ROUND_HALF_UP, Decimal
 BUCKETS: tuple[tuple[str, int | None], ...] = (
     ("current", None), ("1-30", 1), ("31-60", 31), ("61-90", 61), ("91-180", 91), ("180+", 181))
 MATURE_DAYS = 180
-# The Beta prior of a bucket: mean = the smoothed rate of the next younger bucket (bad debt only grows
-# with age, and an empty bucket should look like its neighbour, not like zero), weight = PRIOR_STRENGTH
-# past invoices. "current" starts from BASE_RATE: a tenant with no history is assumed to lose half a
-# percent of its invoices, about what small businesses write off, until its own invoices say otherwise.
+# The Beta prior of a bucket, as pseudo-invoices: PRIOR_STRENGTH of them at the smoothed rate of the next
+# younger bucket (Beta(K m, K (1 - m))): bad debt grows with age, and a bucket with few past invoices should
+# look like its neighbour rather than swing to 0 or 100%. "current" starts from BASE_RATE = 0: the rates
+# come from the tenant's own ledger, so a tenant that has never written anything off is expected to lose
+# nothing (the forecast is then what it was without this module); its first write-offs move every bucket.
 PRIOR_STRENGTH = 10
-BASE_RATE = 0.005
+BASE_RATE = 0.0
 RATE_PLACES = Decimal("0.0001")
 CENT = Decimal("0.01")
 

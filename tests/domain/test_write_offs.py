@@ -93,7 +93,9 @@ def test_matrix_counts_invoices_still_unpaid_at_each_bucket_and_smooths_towards_
 
 
 def test_without_history_every_bucket_has_the_prior_rate() -> None:
-    assert {r.rate for r in provision_matrix([], TODAY)} == {D(str(BASE_RATE))}
+    # The default prior: nothing written off yet, nothing expected to be.
+    assert {r.rate for r in provision_matrix([], TODAY)} == {D("0")}
+    assert {r.rate for r in provision_matrix([], TODAY, base_rate=0.02)} == {D("0.0200")}
 
 
 def test_recent_invoices_are_left_out_until_their_outcome_is_known() -> None:
