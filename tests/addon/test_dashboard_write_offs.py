@@ -99,3 +99,21 @@ def test_dashboard_page_and_api_show_the_allowance(client, db, make_tenant, sign
     total = api["currencies"]["GBP"]["allowance"]["total"]
     assert f"Allowance for doubtful accounts: {total}" in html
     assert api["write_off_rates"][0]["past_invoices_written_off"] == 3
+
+
+def test_a_generated_ledger_with_bad_debt_gets_rates_that_rise_with_age(db, make_tenant) -> None:
+    # The emulators' company, through sync: its voids and full credits 90-180 days past due are found.
+    from datetime import date
+
+    from tests.addon.helpers import mirror_generated_company
+
+    tenant = make_tenant(name="Generated Ltd")
+    today = date(2026, 11, 1)
+    mirror_generated_company(db, tenant, 7, customers=40, invoices=1500, today=today, write_offs=True)
+    db.commit()
+    data = tenant_dashboard(db, tenant, today)
+    rates = {r["bucket"]: r for r in data["write_off_rates"]}
+    assert rates["current"]["past_invoices_written_off"] > 10
+    assert rates["91-180"]["past_invoices_written_off"] == rates["current"]["past_invoices_written_off"]
+    assert Decimal(rates["current"]["rate"]) < Decimal("0.05") < Decimal(rates["91-180"]["rate"])
+    assert sum(Decimal(c["allowance"]["total"]) for c in data["currencies"].values()) > 0
