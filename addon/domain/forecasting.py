@@ -4,7 +4,9 @@ Each open invoice contributes its amount due, spread over weeks by a piecewise-l
 predicted (p10, p50, p90) pay dates (days relative to the due date, from the risk model), conditioned on
 being unpaid today. Weekly totals are expected values; the band uses the variance of independent
 per-invoice arrivals, for each week and for the running total, so the forecast says both "how much" and
-"how sure". The backtest behind the band (and why independence holds up) is in docs/forecasting.md.
+"how sure". An invoice may also never be paid (``p_never``, from the tenant's provision matrix in
+addon.domain.write_offs): it then arrives in a week with probability (1 - p_never) x its spread there.
+The backtest behind the band (and why independence holds up) is in docs/forecasting.md.
 """
 
 from __future__ import annotations
@@ -43,11 +45,14 @@ class OpenAmount:
     p50_days: int
     p90_days: int
     customer_id: str = ""  # invoices of one customer move together (see CUSTOMER_CORRELATION); "" = alone
+    p_never: float = 0.0  # P(never collected | unpaid at its age today): written off instead of paid
 
     def __post_init__(self) -> None:
         # A credit balance or a zero invoice is not cash to come; summing it would lower every week.
         if not self.amount_due.is_finite() or self.amount_due <= 0:
             raise ValueError(f"invoice {self.invoice_id}: amount_due {self.amount_due} is not a positive amount")
+        if not 0.0 <= self.p_never <= 1.0:  # also refuses NaN
+            raise ValueError(f"invoice {self.invoice_id}: p_never {self.p_never} is not a probability")
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,8 +114,11 @@ def forecast_cash(items: Iterable[OpenAmount], today: date, weeks: int = 13,
     groups = _group_index([item.customer_id or f"invoice:{item.invoice_id}" for item in items])
     n_groups = int(groups.max()) + 1 if len(items) else 0
     # P(paid by the end of each week), an (invoice x week) array: a week's share is the difference of two
-    # consecutive ends (the day before a week starts is the previous week's end).
-    by_week_end = _pay_probabilities_by_week_end(items, today, weeks)
+    # consecutive ends (the day before a week starts is the previous week's end). An invoice that may be
+    # written off is paid at all with probability 1 - p_never, so every arrival probability shrinks by that
+    # factor: the expected cash with it, and the band through p (1 - p) (a Bernoulli arrival either way).
+    collectable = np.array([1.0 - item.p_never for item in items])
+    by_week_end = collectable[:, None] * _pay_probabilities_by_week_end(items, today, weeks)
     amounts = np.array([float(item.amount_due) for item in items])
     total = _ordered_sum(amounts)
     out = []

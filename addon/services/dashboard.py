@@ -1,4 +1,5 @@
-"""Dashboard figures for one tenant: aging, DSO, CEI, cash-in forecast and the collections worklist.
+"""Dashboard figures for one tenant: aging, DSO, CEI, cash-in forecast, allowance for doubtful accounts and
+the collections worklist.
 
 Reads the mirrored ledger and risk scores, converts them to the pure domain inputs, and lets
 addon.domain compute. The dashboard reports every figure per currency (no total adds currencies up);
@@ -19,7 +20,9 @@ from sqlalchemy.orm import Session
 from addon.domain.forecasting import OpenAmount, forecast_cash
 from addon.domain.metrics import Receivable, aging, cei, dso
 from addon.domain.worklist import WorkItem, prioritise
+from addon.domain.write_offs import BucketRate, allowance, provision_matrix, rate_for
 from addon.models import CreditAllocation, CreditNote, Customer, Invoice, Payment, PaymentAllocation, RiskScore, Tenant
+from addon.services.bad_debt import past_invoices
 
 # Without a score, assume "pays around the due date, give or take a few weeks" for the forecast.
 DEFAULT_QUANTILES = (-3, 5, 30)
@@ -80,14 +83,17 @@ def tenant_dashboard(session: Session, tenant: Tenant, today: date) -> dict[str,
     scores = {s.invoice_id: s for s in session.execute(
         select(RiskScore.invoice_id, RiskScore.p10_days, RiskScore.p50_days, RiskScore.p90_days)
         .where(RiskScore.tenant_id == tenant.id))}
+    # Bad debt is measured over the tenant's whole history (every currency: it is one credit control), and
+    # booked per currency: nothing is converted.
+    matrix = provision_matrix(past_invoices(session, tenant.id, paid, credited), today)
     by_currency: dict[str, list[Any]] = defaultdict(list)
     for inv in invoices:
         by_currency[inv.currency].append(inv)
     currencies = {}
     for currency, group in sorted(by_currency.items(), key=lambda kv: -len(kv[1])):
         receivables = [_receivable(inv, paid.get(inv.id, []), credited.get(inv.id, []), today) for inv in group]
-        open_items = [_open_amount(inv, scores.get(inv.id)) for inv in group if inv.status == "open"
-                      and inv.amount_due > 0]
+        open_items = [_open_amount(inv, scores.get(inv.id), rate_for(matrix, (today - inv.due_date).days))
+                      for inv in group if inv.status == "open" and inv.amount_due > 0]
         currencies[currency] = {
             "open_invoices": len(open_items),
             "outstanding": str(sum((i.amount_due for i in open_items), Decimal("0"))),
@@ -98,11 +104,22 @@ def tenant_dashboard(session: Session, tenant: Tenant, today: date) -> dict[str,
                           "high": str(w.high), "cumulative_expected": str(w.cumulative_expected),
                           "cumulative_low": str(w.cumulative_low), "cumulative_high": str(w.cumulative_high)}
                          for w in forecast_cash(open_items, today, weeks=13)],
+            "allowance": _allowance(open_items, matrix, today),
         }
-    return {"tenant": tenant.name, "as_of": today.isoformat(), "currencies": currencies}
+    return {"tenant": tenant.name, "as_of": today.isoformat(), "currencies": currencies,
+            "write_off_rates": [{"bucket": r.bucket, "rate": str(r.rate), "past_invoices_unpaid": r.unpaid,
+                                 "past_invoices_written_off": r.written_off} for r in matrix]}
 
 
-def _open_amount(inv: Any, score: Any) -> OpenAmount:
+def _allowance(open_items: list[OpenAmount], matrix: list[BucketRate], today: date) -> dict[str, Any]:
+    """The allowance for doubtful accounts of one currency: expected never to be collected, by bucket."""
+    rows = allowance([(i.amount_due, i.due_date) for i in open_items], matrix, today)
+    return {"total": str(sum((r.allowance for r in rows), Decimal("0"))),
+            "buckets": [{"bucket": r.bucket, "rate": str(r.rate), "invoices": r.invoices, "balance": str(r.balance),
+                         "allowance": str(r.allowance)} for r in rows]}
+
+
+def _open_amount(inv: Any, score: Any, p_never: Decimal = Decimal("0")) -> OpenAmount:
     p10, p50, p90 = DEFAULT_QUANTILES
     if score is not None and score.p50_days is not None:
         # 0 days ("on the due date") is a prediction, not a missing one: only None falls back.
@@ -111,7 +128,7 @@ def _open_amount(inv: Any, score: Any) -> OpenAmount:
         p50 = score.p50_days
     # The customer ties its invoices together in the running-total band (see docs/forecasting.md).
     return OpenAmount(str(inv.id), inv.amount_due, inv.due_date, p10, p50, p90,
-                      customer_id=str(inv.customer_id) if inv.customer_id is not None else "")
+                      customer_id=str(inv.customer_id) if inv.customer_id is not None else "", p_never=float(p_never))
 
 
 def _open_with_scores(tenant: Tenant) -> Any:

@@ -27,17 +27,22 @@ def prior_factory(config: Mapping[str, Any]) -> Callable[[], PriorHistories]:
     return lambda: prior_histories(invoices=invoices, customers=max(10, invoices // 30), seeds=seeds)
 
 
-def generated_history(seed: int, mix: str, customers: int, invoices: int) -> list[HistoryInvoice]:
-    """History records from the seeded sandbox generator (voided invoices left out)."""
-    company = generate_company(seed, customers=customers, invoices=invoices, mix=mix)
+def generated_history(seed: int, mix: str, customers: int, invoices: int,
+                      write_offs: bool = False) -> list[HistoryInvoice]:
+    """History records from the seeded sandbox generator (voided invoices left out).
+
+    The risk model's targets are measured without write-offs (the default); ``write_offs`` is for the
+    forecast backtest, where an invoice credited in full as bad debt is one never paid (no paid date)."""
+    company = generate_company(seed, customers=customers, invoices=invoices, mix=mix, write_offs=write_offs)
     out = []
     for inv in company.invoices:
         if inv.voided:
             continue
-        final = 1 if inv.paid_date else 0  # the settling payment is not a partial one
+        paid_date = None if inv.written_off_on is not None else inv.paid_date
+        final = 1 if paid_date else 0  # the settling payment is not a partial one
         out.append(HistoryInvoice(
             invoice_id=inv.id, customer_id=inv.customer_id, issue_date=inv.issue_date, due_date=inv.due_date,
-            amount=inv.total, currency=inv.currency, paid_date=inv.paid_date, disputed=inv.disputed,
+            amount=inv.total, currency=inv.currency, paid_date=paid_date, disputed=inv.disputed,
             credited=inv.amount_credited, partial_payments=max(0, len(inv.payments) - final), sent=inv.sent,
             payments=tuple((p.date, p.amount) for p in inv.payments)))
     return out

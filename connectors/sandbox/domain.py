@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time
 
 from addon.domain.types import Allocation, Contact, CreditNote, Invoice, InvoiceStatus, Payment
 from connectors.sandbox.generator import SandboxCompany, SandboxInvoice
@@ -18,6 +18,12 @@ def _status(inv: SandboxInvoice) -> InvoiceStatus:
     return InvoiceStatus.PAID if inv.amount_due <= 0 else InvoiceStatus.OPEN
 
 
+def _last_change(inv: SandboxInvoice) -> date:
+    if inv.voided and inv.written_off_on is not None:
+        return inv.written_off_on  # voided as bad debt
+    return inv.paid_date or inv.issue_date
+
+
 def as_domain(company: SandboxCompany) -> tuple[list[Contact], list[Invoice], list[Payment], list[CreditNote]]:
     """Contacts, invoices, payments and credit notes exactly as a platform would report them today."""
     contacts = [Contact(remote_id=c.id, name=c.name, emails=(c.email,), currency=c.currency,
@@ -28,7 +34,7 @@ def as_domain(company: SandboxCompany) -> tuple[list[Contact], list[Invoice], li
                         issue_date=i.issue_date, due_date=i.due_date, total=i.total, amount_due=i.amount_due,
                         amount_paid=i.amount_paid, amount_credited=i.amount_credited, status=_status(i),
                         sent=i.sent, fully_paid_on=i.paid_date, billing_email=emails[i.customer_id],
-                        updated_at=_stamp(i.paid_date or i.issue_date))
+                        updated_at=_stamp(_last_change(i)))
                 for i in company.invoices]
     currency = {i.id: i.currency for i in company.invoices}
     payments = [Payment(remote_id=p.id, contact_id=p.customer_id, date=p.date, amount=p.amount,

@@ -9,6 +9,12 @@ Behaviours (how many days after the due date a customer pays):
 - seasonal:      on time most of the year, late around year end and in summer
 - deteriorating: on time at first, delays grow month by month (a customer in trouble)
 - disputing:     often disputes, short-pays with a credit note, pays late
+
+Write-offs (``write_offs=True``, what the emulators serve): a small share of the invoices of customers in
+trouble are never paid; 90-180 days past due they are voided (only invoices nothing was paid or credited
+on: see _maybe_write_off). Off by default: the risk model's history (``cashline model generate-history``)
+and its targets are measured on the company without them. Drawn from their own random stream, after
+everything else, so every other invoice, payment and credit note is the same with or without them.
 """
 
 from __future__ import annotations
@@ -30,6 +36,13 @@ MIXES: dict[str, dict[str, float]] = {
 
 TERMS_DAYS = (7, 14, 30, 30, 30, 45, 60)
 CURRENCY_WEIGHTS = {"GBP": 0.6, "EUR": 0.25, "USD": 0.15}
+# Share of a customer's invoices it never pays, by behaviour. A deteriorating customer's share grows with
+# its trouble (per month since the history starts, capped); the others' is flat. Reliable and seasonal
+# customers pay everything.
+WRITE_OFF_SHARE = {"slow": 0.01, "disputing": 0.03}
+WRITE_OFF_SHARE_PER_MONTH = {"deteriorating": 0.008}
+WRITE_OFF_CAP = 0.2
+WRITE_OFF_AFTER_DAYS = (90, 180)  # days past due when an unpaid invoice is given up
 CENT = Decimal("0.01")
 
 _NAME_HEADS = ("Acme", "Northwind", "Globex", "Initech", "Umbrella", "Stark", "Wayne", "Hooli",
@@ -86,6 +99,8 @@ class SandboxInvoice:
     disputed: bool = False
     voided: bool = False
     paid_date: date | None = None  # date it was fully settled (payments + credits), None if open
+    # Never to be paid: the day it was (or will be, if after ``today``) voided as bad debt.
+    written_off_on: date | None = None
     payments: list[SandboxPayment] = field(default_factory=list)
     credit_notes: list[SandboxCreditNote] = field(default_factory=list)
 
@@ -140,9 +155,10 @@ class SandboxCompany:
 
 def generate_company(seed: int = 7, *, customers: int = 40, invoices: int = 1500, months: int = 26,
                      today: date = date(2026, 11, 1), mix: str = "balanced",
-                     name: str | None = None, base_currency: str = "GBP") -> SandboxCompany:
+                     name: str | None = None, base_currency: str = "GBP", write_offs: bool = False) -> SandboxCompany:
     """Build a deterministic company: ``customers`` with behaviours drawn from ``mix`` and
-    ``invoices`` spread over the last ``months`` months before ``today``."""
+    ``invoices`` spread over the last ``months`` months before ``today`` (with bad debt written off when
+    ``write_offs``)."""
     if mix not in MIXES:
         raise ValueError(f"unknown mix {mix!r}; choose one of {sorted(MIXES)}")
     rng = random.Random(seed)
@@ -156,6 +172,11 @@ def generate_company(seed: int = 7, *, customers: int = 40, invoices: int = 1500
         _make_invoice(rng, n, custs[ci], start + timedelta(days=offset), start, today)
         for n, (offset, ci) in enumerate(zip(issue_days, chosen, strict=True), start=1)
     ]
+    if write_offs:
+        by_id = {c.id: c for c in custs}
+        bad_debt = random.Random(f"write-offs {seed}")  # its own stream: the rest of the company is unchanged
+        for inv in out:
+            _maybe_write_off(bad_debt, inv, by_id[inv.customer_id], start, today)
     return SandboxCompany(name=name or f"Sandbox Company {seed}", base_currency=base_currency,
                           today=today, seed=seed, customers=custs, invoices=out)
 
@@ -229,3 +250,27 @@ def _make_invoice(rng: random.Random, n: int, cust: SandboxCustomer, issue: date
         inv.payments.append(SandboxPayment(f"P{n:07d}", inv.id, cust.id, settle, remaining))
         inv.paid_date = settle
     return inv
+
+
+def write_off_share(customer: SandboxCustomer, issue: date, start: date) -> float:
+    """Chance that this customer never pays an invoice issued on ``issue``."""
+    months_in = (issue - start).days / 30.44
+    per_month = WRITE_OFF_SHARE_PER_MONTH.get(customer.behaviour, 0.0)
+    return min(WRITE_OFF_CAP, WRITE_OFF_SHARE.get(customer.behaviour, 0.0) + per_month * months_in)
+
+
+def _maybe_write_off(rng: random.Random, inv: SandboxInvoice, cust: SandboxCustomer, start: date,
+                     today: date) -> None:
+    # Both draws for every invoice, so whether one invoice is written off never shifts another's draws.
+    hit = rng.random() < write_off_share(cust, inv.issue_date, start)
+    when = inv.due_date + timedelta(days=rng.randint(*WRITE_OFF_AFTER_DAYS))
+    # Only an invoice nothing was paid or credited on before the write-off: it is voided. One with a part
+    # payment would be credited in full instead, which the QBO connector cannot read yet (it does not
+    # mirror which invoice a credit memo was applied to: docs/forecasting.md), so the emulators do not
+    # serve that case; the dashboard's tests cover it on the mirror directly.
+    partial = inv.payments[:-1] if inv.paid_date is not None else inv.payments  # the last one settled it
+    if not hit or inv.voided or any(p.date < when for p in partial) or any(c.date < when for c in inv.credit_notes):
+        return
+    inv.payments, inv.credit_notes = [], []  # the customer never pays it
+    inv.paid_date, inv.written_off_on = None, when
+    inv.voided = when <= today  # still open today if it is to be written off later

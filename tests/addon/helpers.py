@@ -17,7 +17,7 @@ FAKE_KEY = "fake-webhook-key"
 
 
 def mirror_generated_company(db, tenant, seed: int, *, customers: int, invoices: int,  # type: ignore[no-untyped-def]
-                             today: date, months: int = 26):
+                             today: date, months: int = 26, write_offs: bool = False):
     """Seed the in-memory platform with a generated company and backfill ``tenant``'s mirror from it;
     returns the connector (for write-back checks). The caller commits."""
     from addon.services import sync
@@ -25,7 +25,8 @@ def mirror_generated_company(db, tenant, seed: int, *, customers: int, invoices:
     from connectors.sandbox.domain import as_domain
     from connectors.sandbox.generator import generate_company
 
-    company = generate_company(seed, customers=customers, invoices=invoices, months=months, today=today)
+    company = generate_company(seed, customers=customers, invoices=invoices, months=months, today=today,
+                               write_offs=write_offs)
     connector = InMemoryConnector(tenant_remote_id=tenant.remote_id)
     contacts, invoices_, payments, credits = as_domain(company)
     connector.seed(contacts=contacts, invoices=invoices_, payments=payments, credit_notes=credits)

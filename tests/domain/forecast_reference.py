@@ -63,7 +63,8 @@ def reference_forecast_cash(items: Iterable[OpenAmount], today: date, weeks: int
     groups = [item.customer_id or f"invoice:{item.invoice_id}" for item in items]
     # P(paid by the end of each week), once per item and week: a week's share is the difference of two
     # consecutive ends (the day before a week starts is the previous week's end).
-    by_week_end = [[pay_probability_by(item, today + timedelta(days=7 * w + 6), today) for w in range(weeks)]
+    by_week_end = [[(1.0 - item.p_never) * pay_probability_by(item, today + timedelta(days=7 * w + 6), today)
+                    for w in range(weeks)]
                    for item in items]
     amounts = [float(item.amount_due) for item in items]
     out = []

@@ -26,7 +26,9 @@ def _items(n: int, seed: int, customers: int = 50) -> list[OpenAmount]:
             p = [p[2], p[0], p[1]]
         out.append(OpenAmount(f"I{i}", Decimal(rng.randint(1, 10_000_000)) / 100,
                               TODAY + timedelta(days=rng.randint(-500, 120)), *p,
-                              customer_id=f"C{rng.randrange(customers)}" if rng.random() < 0.8 else ""))
+                              customer_id=f"C{rng.randrange(customers)}" if rng.random() < 0.8 else "",
+                              # Some may be written off (the provision matrix's rate for their age).
+                              p_never=rng.choice([0.0, 0.0, 0.02, 0.15, 0.6])))
     return out
 
 

@@ -58,6 +58,8 @@ def _seed_invoice(store: QboStore, inv: SandboxInvoice, ids: dict[str, str]) -> 
         "CustomField": [], "LinkedTxn": [],
     }
     events = [inv.issue_date, *(p.date for p in inv.payments), *(c.date for c in inv.credit_notes)]
+    if inv.voided and inv.written_off_on is not None:
+        events.append(inv.written_off_on)  # voided as bad debt that day: its last change
     ids[inv.id] = store.insert("Invoice", invoice, notify=False, created=_at(inv.issue_date))["Id"]
     customer["Balance"] += inv.amount_due
     for credit in inv.credit_notes:

@@ -124,7 +124,7 @@ def build_state(seed: int = 7, *, customers: int = 40, invoices: int = 1500, lim
                 custom_fields: dict[str, str] | None = None, webhook_batch_seconds: float | None = None,
                 clock: Callable[[], datetime] = utcnow) -> tuple[EmulatorState, dict[str, str]]:
     """Seed a company and build the emulator state (no server yet); returns (state, id map)."""
-    company = generate_company(seed, customers=customers, invoices=invoices, today=today)
+    company = generate_company(seed, customers=customers, invoices=invoices, today=today, write_offs=True)
     store = QboStore(realm_id=realm_id, company_name=company.name, currency=company.base_currency, clock=clock,
                      custom_fields=dict(custom_fields or {}))
     ids = seed_store(store, company)

@@ -59,7 +59,9 @@ def build_state(*, seed: int = 7, customers: int = 40, invoices: int = 1500, tod
     # clock ahead so every seeded change lies in the past (If-Modified-Since stays meaningful).
     lag = datetime.combine(today + timedelta(days=1), time(), tzinfo=UTC) - datetime.now(UTC)
     clock = Clock(offset=max(lag, timedelta(0)))
-    store = build_store(generate_company(seed, customers=customers, invoices=invoices, today=today), clock=clock)
+    # The emulated organisation has written some bad debt off, as a real one has (docs/forecasting.md).
+    company = generate_company(seed, customers=customers, invoices=invoices, today=today, write_offs=True)
+    store = build_store(company, clock=clock)
     identity = IdentityState(store.tenant_id, store.name, clock)
     identity.register(AppRegistration(client_id, client_secret, tuple(redirect_uris), granular_only=granular_only))
     hub = WebhookHub(store, webhook_url, webhook_key, schedule=webhook_schedule)

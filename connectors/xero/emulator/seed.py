@@ -64,6 +64,8 @@ def _add_invoice(store: OrgStore, sinv: SandboxInvoice) -> None:
         inv.payments.append(pay)
         store.payments[pay.id] = pay
         events.append(spay.date)
+    if sinv.voided and sinv.written_off_on is not None:
+        events.append(sinv.written_off_on)  # voided as bad debt that day: its last change
     if inv.status == "AUTHORISED" and inv.amount_due <= 0:
         inv.status, inv.fully_paid_on = "PAID", sinv.paid_date or max(events)
     inv.updated = _noon(max(events))
