@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from addon.domain.dunning import ReminderAction, action_as_json, plan_run, preview_day
 from addon.domain.types import InvoiceStatus
 from addon.models import AuditLog, Customer, DunningAction, Invoice, Suppression, Tenant
-from addon.services.dunning_inputs import PENDING_APPROVAL, Ledger, load_ledger, split_key
+from addon.services.dunning_inputs import PENDING_APPROVAL, Ledger, load_ledger, load_plan_ledger, split_key
 from addon.services.dunning_policies import TenantPolicies, load_policies
 from addon.services.dunning_retries import cancel_unplanned
 from addon.services.dunning_send import (
@@ -53,7 +53,7 @@ def run_dunning(session: Session, tenant: Tenant, connector: AccountingConnector
     """
     config = load_policies(session, tenant)
     session.commit()  # the default policy, if it was just seeded
-    ledger = load_ledger(session, tenant, now)
+    ledger = load_plan_ledger(session, tenant, now)
     plan = plan_run(ledger.invoices, ledger.customers, config.policies, ledger.history, now, config.settings,
                     suppressed=ledger.suppressed)
     outcomes: Counter[str] = Counter()
@@ -147,14 +147,13 @@ def preview(session: Session, tenant: Tenant, day: date) -> list[dict[str, Any]]
     config = load_policies(session, tenant)
     # Reminders up to the end of that day count against the frequency cap (the engine never reads a clock).
     now = datetime.combine(day, time.max, tzinfo=UTC)
-    ledger = load_ledger(session, tenant, now)
+    ledger = load_plan_ledger(session, tenant, now)
     actions = preview_day(ledger.invoices, ledger.customers, config.policies, ledger.history, day, config.settings,
                           suppressed=ledger.suppressed)
     out = []
     for action in actions:
         item = action_as_json(action)
-        customer = ledger.customer_rows.get(action.customer_id)
-        item["customer"] = customer.name if customer else action.customer_id
+        item["customer"] = ledger.customer_names.get(action.customer_id, action.customer_id)
         out.append(item)
     return out
 

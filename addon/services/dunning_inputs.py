@@ -5,9 +5,11 @@ name the invoice the way the ERP does."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -42,6 +44,61 @@ class Ledger:
     suppressed: set[str] = field(default_factory=set)
     invoice_rows: dict[str, Invoice] = field(default_factory=dict)
     customer_rows: dict[str, Customer] = field(default_factory=dict)
+    customer_names: dict[str, str] = field(default_factory=dict)
+
+
+class _CustomerColumns(Protocol):
+    """What the planner reads of a customer: an ORM ``Customer`` or a plain row of these columns."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def remote_id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def emails(self) -> list[Any] | None: ...
+    @property
+    def timezone(self) -> str | None: ...
+
+
+class _InvoiceColumns(Protocol):
+    """What the planner reads of an invoice: an ORM ``Invoice`` or a plain row of these columns."""
+
+    @property
+    def remote_id(self) -> str: ...
+    @property
+    def number(self) -> str: ...
+    @property
+    def currency(self) -> str: ...
+    @property
+    def amount_due(self) -> Decimal: ...
+    @property
+    def due_date(self) -> date: ...
+    @property
+    def issue_date(self) -> date: ...
+    @property
+    def total(self) -> Decimal: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def amount_credited(self) -> Decimal: ...
+    @property
+    def disputed(self) -> bool: ...
+    @property
+    def promised_on(self) -> date | None: ...
+    @property
+    def billing_email(self) -> str | None: ...
+    @property
+    def online_url(self) -> str | None: ...
+
+
+# Only the columns the planner reads: building an ORM object per invoice (and decoding every JSON column of
+# the joined customer once per invoice) was most of a big tenant's dry run (docs/dunning.md, "Speed").
+_INVOICE_COLUMNS = (Invoice.remote_id, Invoice.number, Invoice.currency, Invoice.amount_due, Invoice.due_date,
+                    Invoice.issue_date, Invoice.total, Invoice.status, Invoice.amount_credited, Invoice.disputed,
+                    Invoice.promised_on, Invoice.billing_email, Invoice.online_url)
+_CUSTOMER_COLUMNS = (Customer.id, Customer.remote_id, Customer.name, Customer.emails, Customer.timezone)
 
 
 def split_key(key: str) -> tuple[str, str]:
@@ -70,13 +127,44 @@ def load_ledger(session: Session, tenant: Tenant, now: datetime,
         ledger.invoice_rows[inv.remote_id] = inv
         ledger.customer_rows[customer.remote_id] = customer
         ledger.invoices.append(to_dunning_invoice(inv, customer.remote_id, band))
-    ledger.history = _history(session, tenant)
-    ledger.suppressed = set(session.scalars(select(Suppression.email).where(Suppression.tenant_id == tenant.id)))
-    ledger.customers = _customers(session, tenant, list(ledger.customer_rows.values()), now)
+    _finish(session, tenant, now, ledger, list(ledger.customer_rows.values()))
     return ledger
 
 
-def to_dunning_invoice(inv: Invoice, customer_remote_id: str, band: str | None) -> DunningInvoice:
+def load_plan_ledger(session: Session, tenant: Tenant, now: datetime) -> Ledger:
+    """The same engine inputs as ``load_ledger`` for the whole tenant, read as plain rows of the columns the
+    planner needs: for planning only (the dry run, a run's first plan). ``invoice_rows`` and
+    ``customer_rows`` stay empty; ``customer_names`` names the customers. Sending works on a customer's
+    ``load_ledger(..., fresh=True)``, which holds the rows it updates."""
+    query = (select(*_INVOICE_COLUMNS, Invoice.customer_id, RiskScore.band)
+             .join(Customer, Customer.id == Invoice.customer_id)
+             .outerjoin(RiskScore, RiskScore.invoice_id == Invoice.id)
+             .where(Invoice.tenant_id == tenant.id, Invoice.status == "open", Invoice.amount_due > 0))
+    rows = session.execute(query).all()
+    customers = {c.id: c for c in session.execute(select(*_CUSTOMER_COLUMNS).where(
+        Customer.tenant_id == tenant.id, Customer.id.in_({row.customer_id for row in rows})))}
+    ledger = Ledger()
+    seen: dict[int, _CustomerColumns] = {}  # in order of first invoice, as load_ledger lists them
+    for row in rows:
+        customer = customers.get(row.customer_id)
+        if customer is None:
+            continue  # deleted between the two reads: its invoices have no customer now (ON DELETE SET NULL)
+        seen.setdefault(customer.id, customer)
+        ledger.invoices.append(to_dunning_invoice(row, customer.remote_id, row.band))
+    _finish(session, tenant, now, ledger, list(seen.values()))
+    return ledger
+
+
+def _finish(session: Session, tenant: Tenant, now: datetime, ledger: Ledger,
+            customers: Sequence[_CustomerColumns]) -> None:
+    """History, suppression list and the customers' engine view: the same for both loaders."""
+    ledger.customer_names = {c.remote_id: c.name for c in customers}
+    ledger.history = _history(session, tenant)
+    ledger.suppressed = set(session.scalars(select(Suppression.email).where(Suppression.tenant_id == tenant.id)))
+    ledger.customers = _customers(session, tenant, customers, now)
+
+
+def to_dunning_invoice(inv: _InvoiceColumns, customer_remote_id: str, band: str | None) -> DunningInvoice:
     """The engine's view of a mirrored invoice (disputes and promises are recorded by our users)."""
     return DunningInvoice(
         invoice_id=inv.remote_id, number=inv.number, customer_id=customer_remote_id, currency=inv.currency,
@@ -100,7 +188,8 @@ def _history(session: Session, tenant: Tenant) -> list[SentStage]:
     return [SentStage(*split_key(k)) for k in keys]
 
 
-def _customers(session: Session, tenant: Tenant, rows: list[Customer], now: datetime) -> list[DunningCustomer]:
+def _customers(session: Session, tenant: Tenant, rows: Sequence[_CustomerColumns],
+               now: datetime) -> list[DunningCustomer]:
     ids = [c.id for c in rows]
     reliable = _reliable(session, tenant, ids)
     recent = _recent_reminders(session, tenant, ids, now)
@@ -111,7 +200,7 @@ def _customers(session: Session, tenant: Tenant, rows: list[Customer], now: date
             for c in rows]
 
 
-def _send_slots(session: Session, tenant: Tenant, rows: list[Customer]) -> dict[str, SendSlot]:
+def _send_slots(session: Session, tenant: Tenant, rows: Sequence[_CustomerColumns]) -> dict[str, SendSlot]:
     """Send-time optimisation: per customer, the local weekday/hour after which payment tended to follow."""
     remote = {c.id: c.remote_id for c in rows}
     sent = session.execute(select(DunningAction.customer_id, DunningAction.sent_at, Invoice.fully_paid_on)
