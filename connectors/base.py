@@ -10,7 +10,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -18,6 +18,7 @@ from addon.domain.types import (
     BankTransaction,
     ChangeEvent,
     Contact,
+    CreditApplication,
     CreditNote,
     Invoice,
     NewBankTransaction,
@@ -56,6 +57,9 @@ class ChangeSet:
     payments: list[Payment]
     credit_notes: list[CreditNote]
     deleted: dict[str, list[str]]  # EntityKind value -> remote ids
+    # Credit applied by documents of their own (QBO's Payments with CreditMemo lines); Xero keeps its
+    # allocations on the credit note itself and leaves this empty.
+    credit_applications: list[CreditApplication] = field(default_factory=list)
 
 
 class AccountingConnector(abc.ABC):
@@ -100,7 +104,13 @@ class AccountingConnector(abc.ABC):
             payments=list(self.list_payments(modified_since=since)),
             credit_notes=list(self.list_credit_notes(modified_since=since)),
             deleted={},
+            credit_applications=list(self.list_credit_applications(modified_since=since)),
         )
+
+    def list_credit_applications(self, *, modified_since: datetime | None = None) -> Iterator[CreditApplication]:
+        """Documents that apply credit notes to invoices, changed since ``modified_since``: none unless the
+        platform keeps the allocations apart from the credit note (QBO)."""
+        return iter(())
 
     def get_home_currency(self) -> str | None:
         """The ISO 4217 currency the organisation keeps its books in (Xero BaseCurrency, QBO

@@ -129,6 +129,32 @@ class CreditNote:
 
 
 @dataclass(frozen=True, slots=True)
+class AppliedCredit:
+    """Part of a credit note applied to one invoice by a separate document (see CreditApplication)."""
+
+    credit_note_id: str
+    invoice_id: str
+    amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class CreditApplication:
+    """A platform document that applies credit notes to invoices: a QBO Payment with CreditMemo lines.
+
+    QBO keeps no allocations on a CreditMemo; the Payments that apply it hold them, dated by their own
+    TxnDate (often long after the memo). The mirror merges these into the notes' allocations by
+    ``remote_id`` (the Payment's id): re-reading the payment replaces its allocations, ``deleted`` (the
+    payment was deleted or voided) removes them, and allocations other payments made are left alone.
+    """
+
+    remote_id: str
+    date: date
+    credits: tuple[AppliedCredit, ...] = ()
+    deleted: bool = False
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class NewPayment:
     """A payment we ask the platform to create, applied to one or more invoices.
 

@@ -119,6 +119,7 @@ class CreditNote(TenantScoped, TimestampMixin, Base):
 
 class CreditAllocation(TenantScoped, Base):
     __tablename__ = "credit_allocations"
+    __table_args__ = (Index("ix_credit_allocations_tenant_source", "tenant_id", "source_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     credit_note_id: Mapped[int] = mapped_column(ForeignKey("credit_notes.id", ondelete="CASCADE"), index=True)
@@ -126,3 +127,9 @@ class CreditAllocation(TenantScoped, Base):
     invoice_remote_id: Mapped[str] = mapped_column(String(64))
     amount: Mapped[Decimal]
     currency: Mapped[str] = mapped_column(String(3))
+    # When the credit was applied, when the platform records it apart from the note's date (QBO: the applying
+    # Payment's TxnDate); None means the note's own date.
+    applied_on: Mapped[date | None]
+    # The platform document that applied it (QBO: the Payment's Id), by which a later sync replaces or
+    # drops it; None when the allocation belongs to the note itself (Xero).
+    source_id: Mapped[str | None] = mapped_column(String(64))

@@ -38,7 +38,9 @@ def _settlements(session: Session, tenant_id: int) -> tuple[dict[int, Dated], di
     pay = session.execute(select(PaymentAllocation.invoice_id, Payment.date, PaymentAllocation.amount)
                           .join(Payment, Payment.id == PaymentAllocation.payment_id)
                           .where(PaymentAllocation.tenant_id == tenant_id, Payment.deleted.is_(False)))
-    credit = session.execute(select(CreditAllocation.invoice_id, CreditNote.date, CreditAllocation.amount)
+    applied_on = func.coalesce(CreditAllocation.applied_on, CreditNote.date)  # QBO: the applying payment's date
+    credit = session.execute(select(CreditAllocation.invoice_id, applied_on, CreditAllocation.amount)
+                             .select_from(CreditAllocation)
                              .join(CreditNote, CreditNote.id == CreditAllocation.credit_note_id)
                              .where(CreditAllocation.tenant_id == tenant_id, CreditNote.voided.is_(False)))
     for rows, out in ((pay, payments), (credit, credits)):

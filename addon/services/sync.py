@@ -160,9 +160,64 @@ class Mirror:
             row.number, row.date, row.currency = c.number, c.date, c.currency
             row.total, row.remaining, row.voided = c.total, c.remaining, c.voided
             row.reason, row.remote_updated_at = c.reason, c.updated_at
-            row.allocations = self._allocations(CreditAllocation, c.allocations, c.currency)
+            # Allocations another document made (QBO's applying Payments) are not the note's to replace:
+            # a memo read again comes without them. upsert_credit_applications keeps those.
+            applied_elsewhere = [a for a in row.allocations if a.source_id is not None]
+            row.allocations = [*applied_elsewhere,
+                               *self._allocations(CreditAllocation, c.allocations, c.currency)]
         self.session.flush()
         return len(notes)
+
+    def upsert_credit_applications(self, applications: list[d.CreditApplication]) -> int:
+        """Merge credit applied by separate documents into the notes' allocations, keyed by that document:
+        its allocations are replaced by what it applies now, or dropped when it is deleted or voided.
+        Allocations other documents made are untouched, so a sync that reads one later application of an
+        old memo keeps the ones it already knows. A credit note the mirror does not hold yet is skipped
+        (logged); the daily backfill reads every memo and every payment."""
+        if not applications:
+            return 0
+        self._drop_applied_by([a.remote_id for a in applications])
+        notes = self._existing(CreditNote, (c.credit_note_id for a in applications for c in a.credits))
+        for application in applications:
+            if application.deleted:
+                continue
+            for credit in application.credits:
+                note = notes.get(credit.credit_note_id)
+                if note is None:
+                    logger.warning("tenant %s: payment %s applies credit note %s, which is not mirrored",
+                                   self.tenant.id, application.remote_id, credit.credit_note_id)
+                    continue
+                row = self._allocations(CreditAllocation, (d.Allocation(credit.invoice_id, credit.amount),),
+                                        note.currency)[0]
+                row.applied_on, row.source_id = application.date, application.remote_id
+                note.allocations.append(row)
+                self._redate(row.invoice_id)
+        self.session.flush()
+        return len(applications)
+
+    def _drop_applied_by(self, source_ids: list[str]) -> None:
+        """Remove the allocations the given documents made (re-read, deleted or voided), and let the invoices
+        they settled be dated again."""
+        for start in range(0, len(source_ids), 500):
+            chunk = source_ids[start:start + 500]
+            rows = list(self.session.scalars(select(CreditAllocation).where(
+                CreditAllocation.tenant_id == self.tenant.id, CreditAllocation.source_id.in_(chunk))))
+            for row in rows:
+                self._redate(row.invoice_id)
+                # Through the note's collection (delete-orphan), so a note already loaded in this run does
+                # not keep the row.
+                note = self.session.get_one(CreditNote, row.credit_note_id)
+                note.allocations.remove(row)
+
+    def _redate(self, invoice_id: int | None) -> None:
+        """A paid invoice whose credit changed is dated again by date_settlements (QBO gives no paid date, so
+        the one the mirror keeps is its own derivation: a credit applied later moves it)."""
+        if invoice_id is None:
+            return
+        self.applied_to.add(invoice_id)
+        invoice = self.session.get(Invoice, invoice_id)
+        if invoice is not None and invoice.tenant_id == self.tenant.id:
+            invoice.fully_paid_on = None
 
     def mark_deleted(self, deleted: dict[str, list[str]]) -> int:
         """Apply the platform's deletions (QBO's CDC reports every kind) to the rows the mirror holds;
@@ -175,7 +230,10 @@ class Mirror:
             if row is not None and row.status != d.InvoiceStatus.DELETED.value:
                 row.status, row.amount_due = d.InvoiceStatus.DELETED.value, row.amount_due * 0
                 count += 1
-        count += self._flag_deleted(Payment, "deleted", deleted.get(d.EntityKind.PAYMENT.value, []))
+        payment_ids = deleted.get(d.EntityKind.PAYMENT.value, [])
+        count += self._flag_deleted(Payment, "deleted", payment_ids)
+        # A deleted QBO payment that applied a credit memo no longer settles anything either.
+        self._drop_applied_by(payment_ids)
         # A deleted credit memo no longer settles anything: voided, its allocations stop counting.
         count += self._flag_deleted(CreditNote, "voided", deleted.get(d.EntityKind.CREDIT_NOTE.value, []))
         # A deleted customer is gone from the platform's lists: archived, like Xero's archived contacts.
@@ -206,7 +264,8 @@ class Mirror:
         paid_on = (select(func.max(Payment.date)).join(PaymentAllocation, PaymentAllocation.payment_id == Payment.id)
                    .where(PaymentAllocation.invoice_id == Invoice.id, Payment.deleted.is_(False))
                    .scalar_subquery())
-        credited_on = (select(func.max(CreditNote.date))
+        credited_on = (select(func.max(func.coalesce(CreditAllocation.applied_on, CreditNote.date)))
+                       .select_from(CreditNote)
                        .join(CreditAllocation, CreditAllocation.credit_note_id == CreditNote.id)
                        .where(CreditAllocation.invoice_id == Invoice.id, CreditNote.voided.is_(False))
                        .scalar_subquery())
@@ -250,6 +309,7 @@ def apply_changes(session: Session, tenant: Tenant, changes: ChangeSet) -> SyncR
     result.invoices = mirror.upsert_invoices(changes.invoices, result)
     result.payments = mirror.upsert_payments(changes.payments)
     result.credit_notes = mirror.upsert_credit_notes(changes.credit_notes)
+    mirror.upsert_credit_applications(changes.credit_applications)
     result.deleted = mirror.mark_deleted(changes.deleted)
     mirror.date_settlements(result.touched_invoice_ids | mirror.applied_to)
     return result
@@ -290,7 +350,8 @@ def backfill(session: Session, tenant: Tenant, connector: AccountingConnector, *
     refresh_organisation(tenant, connector)
     listed = ChangeSet(contacts=list(connector.list_contacts()), invoices=list(connector.list_invoices()),
                        payments=list(connector.list_payments()),
-                       credit_notes=list(connector.list_credit_notes()), deleted={})
+                       credit_notes=list(connector.list_credit_notes()), deleted={},
+                       credit_applications=list(connector.list_credit_applications()))
     changes = dataclasses.replace(listed, deleted=_unlisted(session, tenant, listed))
     result = apply_changes(session, tenant, changes)
     tenant.last_synced_at = now
@@ -317,6 +378,14 @@ def _unlisted(session: Session, tenant: Tenant, listed: ChangeSet) -> dict[str, 
         gone = [remote_id for remote_id in mirrored if remote_id not in present]
         if gone:
             deleted[kind.value] = gone
+    # A QBO payment that only applied credit is not a mirrored payment: its absence shows in the allocations.
+    applying = {a.remote_id for a in listed.credit_applications}
+    sources = session.scalars(select(CreditAllocation.source_id).distinct().where(
+        CreditAllocation.tenant_id == tenant.id, CreditAllocation.source_id.is_not(None)))
+    gone_sources = [s for s in sources if s is not None and s not in applying]
+    if gone_sources:
+        payments = deleted.setdefault(d.EntityKind.PAYMENT.value, [])
+        payments.extend(s for s in gone_sources if s not in payments)
     return deleted
 
 

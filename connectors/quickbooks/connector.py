@@ -29,6 +29,7 @@ from addon.domain.types import (
     BankTransactionKind,
     ChangeEvent,
     Contact,
+    CreditApplication,
     CreditNote,
     EntityKind,
     Invoice,
@@ -133,9 +134,19 @@ class QuickBooksConnector(AccountingConnector):
                 if not mapping.is_credit_application(p))
 
     def list_credit_notes(self, *, modified_since: datetime | None = None) -> Iterator[CreditNote]:
-        """Credit memos changed since ``modified_since``."""
+        """Credit memos changed since ``modified_since``, without allocations: QBO keeps those on the
+        Payments that apply the memos (list_credit_applications)."""
         return (mapping.to_credit_note(m, self._currency_of(m))
                 for m in self._query_all("CreditMemo", modified_since))
+
+    def list_credit_applications(self, *, modified_since: datetime | None = None) -> Iterator[CreditApplication]:
+        """Payments changed since ``modified_since`` that apply credit memos to invoices (and voided ones,
+        which may have), dated by the Payment's TxnDate. A second pass over Payments: the query endpoint
+        cannot filter on LinkedTxn."""
+        for payment in self._query_all("Payment", modified_since):
+            application = mapping.to_credit_application(payment)
+            if application is not None:
+                yield application
 
     def get_home_currency(self) -> str | None:
         """The company's HomeCurrency (Preferences.CurrencyPrefs), read once per connector."""
@@ -184,7 +195,7 @@ class QuickBooksConnector(AccountingConnector):
         """CDC for the last 30 days (deleted ids included); a full query sweep beyond it or past its cap."""
         if since < datetime.now(UTC) - CDC_WINDOW + CDC_SAFETY:
             logger.info("changes since %s are beyond CDC's 30 days; sweeping with queries", since)
-            return super().changes_since(since)
+            return self._query_sweep(since)
         names = ",".join(CDC_ENTITIES)
         data = self.client.call(lambda qb: qb.change_data_capture(names, qbo_datetime(since)))
         found: dict[str, list[Json]] = {name: [] for name in CDC_ENTITIES}
@@ -193,7 +204,7 @@ class QuickBooksConnector(AccountingConnector):
                 found[name].extend(response.get(name, []))
         if sum(len(v) for v in found.values()) >= CDC_CAP:
             logger.info("CDC hit its %d-object cap; sweeping with queries instead", CDC_CAP)
-            return super().changes_since(since)
+            return self._query_sweep(since)
         deleted = {_DELETED_KINDS[n].value: [str(e["Id"]) for e in found[n] if e.get("status") == "Deleted"]
                    for n in CDC_ENTITIES}
         live = {n: [e for e in found[n] if e.get("status") != "Deleted"] for n in CDC_ENTITIES}
@@ -203,7 +214,19 @@ class QuickBooksConnector(AccountingConnector):
             payments=[mapping.to_payment(p, self._currency_of(p)) for p in live["Payment"]
                       if not mapping.is_credit_application(p)],
             credit_notes=[mapping.to_credit_note(m, self._currency_of(m)) for m in live["CreditMemo"]],
-            deleted={k: v for k, v in deleted.items() if v})
+            deleted={k: v for k, v in deleted.items() if v},
+            credit_applications=[a for a in map(mapping.to_credit_application, live["Payment"]) if a is not None])
+
+    def _query_sweep(self, since: datetime) -> ChangeSet:
+        """The base class's query sweep, reading Payments once for both the money and the credit applied."""
+        payments = list(self._query_all("Payment", since))
+        return ChangeSet(
+            contacts=list(self.list_contacts(modified_since=since)),
+            invoices=list(self.list_invoices(modified_since=since)),
+            payments=[mapping.to_payment(p, self._currency_of(p)) for p in payments
+                      if not mapping.is_credit_application(p)],
+            credit_notes=list(self.list_credit_notes(modified_since=since)), deleted={},
+            credit_applications=[a for a in map(mapping.to_credit_application, payments) if a is not None])
 
     # --- writes ----------------------------------------------------------------------------------
     def create_payment(self, payment: NewPayment, *, idempotency_key: str) -> Payment:

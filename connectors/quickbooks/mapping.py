@@ -6,7 +6,16 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from addon.domain.types import Allocation, Contact, CreditNote, Invoice, InvoiceStatus, Payment
+from addon.domain.types import (
+    Allocation,
+    AppliedCredit,
+    Contact,
+    CreditApplication,
+    CreditNote,
+    Invoice,
+    InvoiceStatus,
+    Payment,
+)
 from connectors.countries import country_code
 
 ZERO = Decimal("0")
@@ -119,12 +128,51 @@ def is_credit_application(payment: Json) -> bool:
     return money(payment.get("TotalAmt")) == 0 and bool(allocations(payment, "CreditMemo"))
 
 
+def split_credit(payment: Json) -> tuple[tuple[Allocation, ...], tuple[AppliedCredit, ...]]:
+    """A Payment's invoice lines split into money received and credit-memo credit applied.
+
+    QBO records one Payment whose invoice lines are paid partly by money (TotalAmt) and partly by the
+    credit of its CreditMemo lines, without saying which memo went to which invoice. The memos are laid
+    onto the invoice lines in line order (a single memo and a single invoice, what QBO's UI and our
+    create_credit_note send, is exact); what the memos do not cover is the money's allocation.
+    """
+    invoices = [a.invoice_id for a in allocations(payment)]
+    open_amounts = [a.amount for a in allocations(payment)]
+    credits: list[AppliedCredit] = []
+    for memo in allocations(payment, "CreditMemo"):
+        left = memo.amount
+        for n, invoice_id in enumerate(invoices):
+            take = min(left, open_amounts[n])
+            if take > 0:
+                credits.append(AppliedCredit(credit_note_id=memo.invoice_id, invoice_id=invoice_id, amount=take))
+                open_amounts[n] -= take
+                left -= take
+    cash = tuple(Allocation(invoice_id=i, amount=amt) for i, amt in zip(invoices, open_amounts, strict=True)
+                 if amt > 0)
+    return cash, tuple(credits)
+
+
+def to_credit_application(payment: Json) -> CreditApplication | None:
+    """The credit a Payment applies, dated by its TxnDate; None for a plain payment.
+
+    A voided or deleted payment gives an application with ``deleted=True`` even though QBO has cleared its
+    lines by then: it may have applied credit before, and the mirror must drop what it applied.
+    """
+    gone = payment.get("status") == "Deleted" or is_voided(payment)
+    credits = () if gone else split_credit(payment)[1]
+    if not credits and not gone:
+        return None
+    return CreditApplication(remote_id=str(payment["Id"]), date=parse_date(payment.get("TxnDate")) or date(1970, 1, 1),
+                             credits=credits, deleted=gone, updated_at=updated_at(payment))
+
+
 def to_payment(payment: Json, home_currency: str) -> Payment:
-    """Payment -> Payment (voided and deleted payments come back with ``deleted=True``)."""
+    """Payment -> Payment (voided and deleted payments come back with ``deleted=True``). Its allocations are
+    the money's: what CreditMemo lines on the same payment paid is a CreditApplication (split_credit)."""
     return Payment(remote_id=str(payment["Id"]), contact_id=ref(payment, "CustomerRef"),
                    date=parse_date(payment.get("TxnDate")) or date(1970, 1, 1),
                    amount=money(payment.get("TotalAmt")),
-                   currency=ref(payment, "CurrencyRef") or home_currency, allocations=allocations(payment),
+                   currency=ref(payment, "CurrencyRef") or home_currency, allocations=split_credit(payment)[0],
                    unapplied_amount=money(payment.get("UnappliedAmt")),
                    reference=payment.get("PaymentRefNum") or None,
                    deleted=payment.get("status") == "Deleted" or is_voided(payment),

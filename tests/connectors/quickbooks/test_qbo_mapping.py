@@ -138,3 +138,21 @@ def test_sdk_exceptions_become_typed_errors(exc: qb_exc.QuickbooksException, exp
 ])
 def test_country_from_company_info(company_info, country) -> None:
     assert mapping.country_of(company_info) == country
+
+
+def test_a_payment_with_a_credit_memo_line_splits_into_money_and_dated_credit() -> None:
+    """60 of money and a 40 memo on a 100 invoice: the payment allocates 60, the memo 40 dated by the payment."""
+    from addon.domain.types import Allocation, AppliedCredit
+    from connectors.quickbooks import mapping as m
+
+    payment = {"Id": "9", "TxnDate": "2026-07-15", "TotalAmt": "60", "Line": [
+        {"Amount": "100", "LinkedTxn": [{"TxnId": "5", "TxnType": "Invoice"}]},
+        {"Amount": "40", "LinkedTxn": [{"TxnId": "7", "TxnType": "CreditMemo"}]}]}
+    assert m.to_payment(payment, "USD").allocations == (Allocation("5", Decimal("60.00")),)
+    application = m.to_credit_application(payment)
+    assert application is not None
+    assert (application.remote_id, application.date, application.deleted) == ("9", date(2026, 7, 15), False)
+    assert application.credits == (AppliedCredit("7", "5", Decimal("40.00")),)
+    voided = {**payment, "TotalAmt": "0", "Line": [], "PrivateNote": "Voided"}
+    assert m.to_credit_application(voided) == m.CreditApplication("9", date(2026, 7, 15), (), deleted=True)
+    assert m.to_credit_application({**payment, "Line": payment["Line"][:1]}) is None  # plain payment
