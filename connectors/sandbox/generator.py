@@ -265,9 +265,8 @@ def _maybe_write_off(rng: random.Random, inv: SandboxInvoice, cust: SandboxCusto
     hit = rng.random() < write_off_share(cust, inv.issue_date, start)
     when = inv.due_date + timedelta(days=rng.randint(*WRITE_OFF_AFTER_DAYS))
     # Only an invoice nothing was paid or credited on before the write-off: it is voided. One with a part
-    # payment would be credited in full instead, which the QBO connector cannot read yet (it does not
-    # mirror which invoice a credit memo was applied to: docs/forecasting.md), so the emulators do not
-    # serve that case; the dashboard's tests cover it on the mirror directly.
+    # payment would be credited in full instead; the generator does not make that case (the dashboard's
+    # tests cover it on the mirror directly, and tests/addon/test_qbo_credit_applications.py the QBO sync).
     partial = inv.payments[:-1] if inv.paid_date is not None else inv.payments  # the last one settled it
     if not hit or inv.voided or any(p.date < when for p in partial) or any(c.date < when for c in inv.credit_notes):
         return

@@ -4,7 +4,7 @@ QBO applies a CreditMemo to an invoice with a Payment of its own, often long aft
 mirror keys those allocations by the applying Payment's id (so a later sync can replace or drop them) and
 dates them by its TxnDate. Xero's allocations leave both NULL (the credit note's date stands in).
 
-Revision ID: 0020_credit_applications
+Revision ID: 0015_credit_applications
 Revises: 0014_platform_refusals
 Create Date: 2026-12-07 10:40:00
 """
@@ -14,7 +14,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0020_credit_applications'
+revision = '0015_credit_applications'
 down_revision = '0014_platform_refusals'
 branch_labels = None
 depends_on = None
