@@ -15,6 +15,8 @@ from typing import Any
 
 from cryptography.fernet import Fernet
 
+from addon.mail.settings import MailConfigError, MailSettings
+
 DEFAULTS: dict[str, Any] = {
     "CASHLINE_ENV": "development",
     "REDIS_URL": "redis://127.0.0.1:6379/0",
@@ -31,7 +33,7 @@ DEFAULTS: dict[str, Any] = {
     "QBO_DISCOVERY_URL": "https://developer.api.intuit.com/.well-known/openid_configuration",
     "QBO_API_URL": "https://quickbooks.api.intuit.com",
     "SMTP_HOST": "127.0.0.1",
-    "SMTP_PORT": "25",
+    "SMTP_PORT": "",  # empty: 587 with SMTP_STARTTLS, else 25
     "SMTP_USERNAME": "",
     "SMTP_PASSWORD": "",
     "SMTP_STARTTLS": "false",
@@ -72,11 +74,10 @@ def load_config(environ: Mapping[str, str], instance_path: Path,
         cfg.update(overrides)
     cfg.setdefault("DATABASE_URL", f"sqlite:///{instance_path / 'cashline.sqlite3'}")
     _resolve_secrets(cfg, instance_path)
-    cfg["SMTP_PORT"] = int(cfg["SMTP_PORT"])
-    cfg["SMTP_STARTTLS"] = str(cfg["SMTP_STARTTLS"]).lower() in ("1", "true", "yes", "on")
-    cfg["WEBHOOK_MAX_ATTEMPTS"] = int(cfg["WEBHOOK_MAX_ATTEMPTS"])
-    cfg["TENANT_LOCK_WAIT"] = float(cfg["TENANT_LOCK_WAIT"])
-    cfg["TENANT_LOCK_RETRY"] = float(cfg["TENANT_LOCK_RETRY"])
+    _mail(cfg)
+    cfg["WEBHOOK_MAX_ATTEMPTS"] = _attempts("WEBHOOK_MAX_ATTEMPTS", cfg["WEBHOOK_MAX_ATTEMPTS"])
+    cfg["TENANT_LOCK_WAIT"] = _seconds("TENANT_LOCK_WAIT", cfg["TENANT_LOCK_WAIT"])
+    cfg["TENANT_LOCK_RETRY"] = _seconds("TENANT_LOCK_RETRY", cfg["TENANT_LOCK_RETRY"])
     for name in GATE_TOLERANCES:
         cfg[name] = _tolerance(name, cfg[name])
     _session_cookie(cfg)
@@ -90,6 +91,44 @@ def _forms(cfg: dict[str, Any]) -> None:
     larger than a statement upload (20 MB, plus the form around it) are refused before they are read."""
     cfg.setdefault("WTF_CSRF_TIME_LIMIT", None)
     cfg.setdefault("MAX_CONTENT_LENGTH", 21 * 1024 * 1024)
+
+
+def _mail(cfg: dict[str, Any]) -> None:
+    """The mail settings, checked at startup with MailSettings' own rules (a typo used to surface in the
+    first hourly dunning run, and SMTP_STARTTLS=ture quietly meant no TLS). SMTP_PORT defaults to 587 with
+    STARTTLS, else 25."""
+    value = cfg["SMTP_TIMEOUT"]
+    try:
+        timeout = float(value)
+    except (TypeError, ValueError):
+        timeout = math.nan
+    if not math.isfinite(timeout) or timeout <= 0:
+        raise ConfigError(f"SMTP_TIMEOUT must be a number > 0, got {value!r}")
+    try:
+        mail = MailSettings.from_env({**cfg, "SMTP_TIMEOUT": timeout})
+    except MailConfigError as exc:
+        raise ConfigError(str(exc)) from None
+    cfg["SMTP_PORT"], cfg["SMTP_STARTTLS"], cfg["SMTP_TIMEOUT"] = mail.port, mail.starttls, mail.timeout
+
+
+def _attempts(name: str, value: Any) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = 0
+    if number < 1:
+        raise ConfigError(f"{name} must be a whole number >= 1, got {value!r}")
+    return number
+
+
+def _seconds(name: str, value: Any) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if not math.isfinite(number) or number < 0:
+        raise ConfigError(f"{name} must be a number >= 0, got {value!r}")
+    return number
 
 
 GATE_TOLERANCES = ("SCORING_GATE_BRIER_TOLERANCE", "SCORING_GATE_AUC_TOLERANCE")

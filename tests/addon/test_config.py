@@ -45,3 +45,29 @@ def test_gate_tolerances_default_and_come_from_the_environment(tmp_path) -> None
 def test_a_bad_gate_tolerance_is_a_startup_error(tmp_path, name, value) -> None:
     with pytest.raises(ConfigError, match=f"{name} must be a number >= 0, got {value!r}"):
         load_config({name: value}, tmp_path)
+
+
+def test_starttls_without_a_port_uses_the_submission_port(tmp_path) -> None:
+    assert load_config({"SMTP_STARTTLS": "true"}, tmp_path)["SMTP_PORT"] == 587
+    assert load_config({}, tmp_path)["SMTP_PORT"] == 25
+    assert load_config({"SMTP_STARTTLS": "true", "SMTP_PORT": "2525"}, tmp_path)["SMTP_PORT"] == 2525
+
+
+@pytest.mark.parametrize(("env", "message"), [
+    ({"SMTP_STARTTLS": "ture"}, "SMTP_STARTTLS must be true or false, got 'ture'"),
+    ({"SMTP_PORT": "25a"}, "SMTP_PORT must be a whole number, got '25a'"),
+    ({"SMTP_PORT": "70000"}, "SMTP_PORT must be 1-65535"),
+    ({"SMTP_TIMEOUT": "soon"}, "SMTP_TIMEOUT must be a number > 0, got 'soon'"),
+    ({"SMTP_HOST": "smtp.example.com", "SMTP_USERNAME": "u", "SMTP_PASSWORD": "p"},
+     "SMTP credentials need SMTP_STARTTLS=true"),
+    ({"MAIL_FROM": "nobody"}, "MAIL_FROM must be an email address"),
+    ({"WEBHOOK_MAX_ATTEMPTS": "five"}, "WEBHOOK_MAX_ATTEMPTS must be a whole number >= 1, got 'five'"),
+    ({"WEBHOOK_MAX_ATTEMPTS": "0"}, "WEBHOOK_MAX_ATTEMPTS must be a whole number >= 1, got '0'"),
+    ({"TENANT_LOCK_WAIT": "-1"}, "TENANT_LOCK_WAIT must be a number >= 0, got '-1'"),
+    ({"TENANT_LOCK_RETRY": "later"}, "TENANT_LOCK_RETRY must be a number >= 0, got 'later'"),
+])
+def test_a_bad_mail_or_job_setting_is_a_startup_error_naming_it(tmp_path, env, message) -> None:
+    """A typo must stop the app at startup with the setting's name, not turn TLS off quietly or surface as
+    a bare ValueError (or in the first hourly dunning run)."""
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        load_config(env, tmp_path)
