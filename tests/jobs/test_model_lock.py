@@ -144,5 +144,6 @@ def test_two_activations_at_once_both_succeed_one_after_the_other(app, db, redis
     assert exit_codes == [0, 0]
     assert len(_active(db, tenant)) == 1
     # Each saw the state the other left: at most one of them can have found nothing to change.
-    audits = db.scalars(select(AuditLog).where(AuditLog.action == "model.activated_by_hand")).all()
+    audits = db.scalars(select(AuditLog).where(AuditLog.action == "model.activated_by_hand")
+                        .order_by(AuditLog.id)).all()
     assert [a.before["active"] for a in audits] in (["t-current"], ["t-current", "t-old"])
