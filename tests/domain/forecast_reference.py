@@ -1,7 +1,8 @@
 """The 13-week forecast as it was computed before it was vectorised: one Python loop per invoice and week.
 
 Kept verbatim as the oracle: ``addon.domain.forecasting.forecast_cash`` must give the same Decimals to the
-cent (tests/domain/test_forecast_vectorised.py) and ``bench/forecast_speed.py`` times both.
+cent (tests/domain/test_forecast_vectorised.py) and ``bench/forecast_speed.py`` times both. Each invoice's
+probability comes from the product's scalar ``pay_probability_by``, the function the arrays reproduce.
 """
 
 from __future__ import annotations
@@ -10,47 +11,11 @@ import math
 from collections.abc import Iterable
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from itertools import pairwise
 
-from addon.domain.forecasting import CUSTOMER_CORRELATION, ForecastWeek, OpenAmount
+from addon.domain.forecasting import CUSTOMER_CORRELATION, ForecastWeek, OpenAmount, pay_probability_by
 
 CENT = Decimal("0.01")
 Z80 = 1.2816
-Knots = list[tuple[float, float]]
-
-
-def _knots(item: OpenAmount) -> Knots:
-    # Knots: 0 at p10 - (p50 - p10), 0.1 at p10, 0.5 at p50, 0.9 at p90, 1 at p90 + (p90 - p50).
-    # Sorted first: a triple out of order (a stored p50 paired with a default p90) would make knots that
-    # go backwards and pile the mass onto one day.
-    p10, p50, p90 = sorted((item.p10_days, item.p50_days, item.p90_days))
-    lo_tail = p10 - max(1, p50 - p10)
-    hi_tail = p90 + max(1, p90 - p50)
-    return [(lo_tail, 0.0), (p10, 0.1), (p50, 0.5), (p90, 0.9), (hi_tail, 1.0)]
-
-
-def _cdf(knots: Knots, x: float) -> float:
-    if x <= knots[0][0]:
-        return 0.0
-    for (x0, y0), (x1, y1) in pairwise(knots):
-        if x <= x1:
-            return y0 + (y1 - y0) * ((x - x0) / (x1 - x0) if x1 > x0 else 1.0)
-    return 1.0
-
-
-def pay_probability_by(item: OpenAmount, day: date, today: date) -> float:
-    """P(paid on or before ``day``), conditioned on still being unpaid ``today``."""
-    knots = _knots(item)
-    now = (today - item.due_date).days
-    if _cdf(knots, now) >= 1.0:
-        # The whole predicted window has passed unpaid (a stale score, or the default spread on a long
-        # overdue invoice). That says "later than predicted", not "certain this week": keep the predicted
-        # spread and start it today, as the model does when it re-scores an overdue invoice (no quantile
-        # before today).
-        shift = now - knots[1][0]
-        knots = [(x + shift, y) for x, y in knots]
-    already = _cdf(knots, now)
-    return max(0.0, (_cdf(knots, (day - item.due_date).days) - already) / (1.0 - already))
 
 
 def reference_forecast_cash(items: Iterable[OpenAmount], today: date, weeks: int = 13,
