@@ -187,9 +187,9 @@ def test_posting_job_already_running_rechecks_and_refuses_a_reversed_line(db, te
     db.commit()
     real = platform.create_payment
 
-    def other_worker_meanwhile(payment, *, idempotency_key):  # type: ignore[no-untyped-def]
+    def other_worker_meanwhile(payment, *, idempotency_key, **kwargs):  # type: ignore[no-untyped-def]
         monkeypatch.setattr(platform, "create_payment", real)
-        created = real(payment, idempotency_key=idempotency_key)
+        created = real(payment, idempotency_key=idempotency_key, **kwargs)
         engine = create_engine(database_url)
         with Session(engine) as other:
             tenant_there = other.get(Tenant, tenant.id)
