@@ -8,7 +8,7 @@ creates a second payment, credit note or note.
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -132,11 +132,14 @@ class AccountingConnector(abc.ABC):
 
     # --- writes (all idempotent on the key) --------------------------------------------------
     @abc.abstractmethod
-    def create_payment(self, payment: NewPayment, *, idempotency_key: str) -> Payment:
+    def create_payment(self, payment: NewPayment, *, idempotency_key: str,
+                       part_refusals: Mapping[str, int] | None = None) -> Payment:
         """Create a payment applied to the given invoices; ``payment.unapplied`` stays as customer credit.
 
         Saved whole or not at all where the platform allows; where it takes several requests and a later
-        one is refused, raise PartiallyPostedError naming what was saved, never a plain ValidationError.
+        one is refused, raise PartiallyPostedError naming what was saved and which part was refused, never
+        a plain ValidationError. ``part_refusals`` (part -> how often the platform refused it before) gives
+        each such part its key (``part_key``): the saved parts keep theirs, a refused one gets a fresh one.
         """
 
     @abc.abstractmethod
@@ -196,3 +199,15 @@ def _load_builtin_connectors() -> None:
     import connectors.fake
     import connectors.quickbooks
     import connectors.xero  # noqa: F401
+
+
+def part_key(key: str, part: str, refusals: Mapping[str, int] | None = None) -> str:
+    """Idempotency key of one request of a write made as several: ``<key><part>`` (``part`` e.g.
+    ``-overpayment``, ``:1``), or ``<key><part>-retry<n>`` once the platform refused that part ``n`` times.
+
+    The parts that were saved keep their keys, so a retry replays them (never made twice); a refused part
+    gets a fresh key, because a platform may answer a refused request's key by replaying the refusal (the
+    Xero emulator does), and the retry after the cause was fixed must be able to complete it.
+    """
+    refused = (refusals or {}).get(part, 0)
+    return f"{key}{part}-retry{refused}" if refused else f"{key}{part}"

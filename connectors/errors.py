@@ -48,13 +48,17 @@ class PartiallyPostedError(ValidationError):
     """The platform refused part of a write made as several requests, after the first ones were saved.
 
     ``saved`` holds the platform ids of what exists (the caller must not report "nothing posted"); a
-    retry under the same idempotency key replays those and re-sends only the rest.
+    retry under the same idempotency key replays those and re-sends only the rest. ``part`` names the
+    refused request by what its key adds to the write's key (``-overpayment``, ``:1``): the caller counts
+    it, and the retry sends that part alone under a fresh key (``connectors.base.part_key``), as the
+    refused key may be answered by replaying the refusal.
     """
 
-    def __init__(self, message: str, *, saved: list[str], errors: list[str] | None = None,
+    def __init__(self, message: str, *, saved: list[str], part: str | None = None, errors: list[str] | None = None,
                  status: int | None = 400, body: str | None = None) -> None:
         super().__init__(message, errors=errors, status=status, body=body)
         self.saved = list(saved)
+        self.part = part
 
 
 class ConflictError(ConnectorError):

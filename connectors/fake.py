@@ -12,7 +12,7 @@ import dataclasses
 import hashlib
 import hmac
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -142,7 +142,9 @@ class InMemoryConnector(AccountingConnector):
             changes["status"] = InvoiceStatus.PAID
         self.invoices[invoice_id] = dataclasses.replace(inv, **changes)
 
-    def create_payment(self, payment: NewPayment, *, idempotency_key: str) -> Payment:
+    def create_payment(self, payment: NewPayment, *, idempotency_key: str,
+                       part_refusals: Mapping[str, int] | None = None) -> Payment:
+        # One request: nothing to save in parts, so ``part_refusals`` has nothing to name.
         if idempotency_key in self._idempotent:
             return self._idempotent[idempotency_key]  # type: ignore[no-any-return]
         self._call()

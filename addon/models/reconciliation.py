@@ -78,6 +78,9 @@ class Match(TenantScoped, TimestampMixin, Base):
     # How often the platform refused this match's payment outright (nothing saved): each later attempt
     # sends a fresh idempotency key, as the refused one may be answered by replaying the refusal.
     platform_refusals: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The same per part of a posting refused after other parts were saved ({"-overpayment": 1}, {":1": 1},
+    # {"-credit": 1}): a retry keeps the saved parts' keys (replayed) and sends a fresh key for those only.
+    part_refusals: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
     decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
 

@@ -15,6 +15,11 @@ then knows which it is: with the marker, possibly our own earlier attempt that d
 (the same keys are sent again, the platform replays what it did and does only what is missing, e.g. the
 fee after the payment); without it, someone recorded the money in the ERP meanwhile, so nothing is
 posted and the line goes back to the queue ("already recorded there?").
+
+A posting refused after part of it was saved (the credit note after the payment; on Xero the overpayment
+after the batch payment, or one invoice's payment of a foreign-currency combined payment) counts the
+refusal of that part (``matches.part_refusals``): the retry re-sends the saved parts' keys (replayed) and
+the refused part under a fresh one (``connectors.base.part_key``), so once the cause is fixed it completes.
 """
 
 from __future__ import annotations
@@ -44,12 +49,13 @@ from addon.extensions import get_for_tenant
 from addon.models import AuditLog, BankLine, Invoice, Match, Tenant
 from addon.services.reconcile_import import to_domain_line
 from addon.services.reconcile_reversals import hold, reversed_by
-from connectors.base import AccountingConnector
+from connectors.base import AccountingConnector, part_key
 from connectors.errors import NotFoundError, PartiallyPostedError, ValidationError
 
 logger = logging.getLogger(__name__)
 
 ZERO = Decimal("0")
+CREDIT_PART = "-credit"  # what the deduction credit note's key adds to the payment's
 
 
 class PostingRefusedError(Exception):
@@ -75,8 +81,8 @@ def payment_key(match: Match) -> str:
 
 
 def credit_key(match: Match) -> str:
-    """Idempotency key of the deduction credit note posted for ``match``."""
-    return f"{payment_key(match)}-credit"
+    """Idempotency key of the deduction credit note posted for ``match`` (fresh after a refusal of it)."""
+    return part_key(payment_key(match), CREDIT_PART, match.part_refusals)
 
 
 def adjustment_key(match: Match, residual: Residual) -> str:
@@ -162,16 +168,18 @@ def post_match(session: Session, tenant: Tenant, connector: AccountingConnector,
         _start_attempt(session, match, now, checkpoint)
         payment = connector.create_payment(
             proposed_payment(plan.candidate, dline, account_code=_setting(tenant, "bank_account_code")),
-            idempotency_key=payment_key(match))
+            idempotency_key=payment_key(match), part_refusals=match.part_refusals or {})
         note = connector.create_credit_note(credit, idempotency_key=credit_key(match)) if credit else None
     except (PostingRefusedError, ValidationError) as exc:
         reason = str(exc) if isinstance(exc, PostingRefusedError) else f"the platform refused it: {exc}"
         saved = _saved_before_refusal(payment, exc)
+        if saved and isinstance(exc, ValidationError):
+            _count_part_refusal(match, CREDIT_PART if payment is not None else getattr(exc, "part", None))
         if saved:
             # Part of it is on the platform: say exactly what, and keep the attempt marker so a retry (the
             # same keys) takes the reduced invoices for our own replayed work and posts only the rest.
-            reason += (f"; already posted there: {', '.join(saved)} (a retry re-sends the same keys, so these "
-                       "are not posted twice)")
+            reason += (f"; already posted there: {', '.join(saved)} (a retry re-sends their keys, so these "
+                       "are not posted twice, and the refused part under a fresh key)")
         elif isinstance(exc, ValidationError):
             _forget_attempt(match)
         refuse(session, tenant, match, line, reason, actor=actor)
@@ -194,6 +202,15 @@ def _saved_before_refusal(payment: Payment | None, exc: Exception) -> list[str]:
     return list(exc.saved) if isinstance(exc, PartiallyPostedError) else []
 
 
+def _count_part_refusal(match: Match, part: str | None) -> None:
+    # The saved parts keep their keys (a retry replays them); the refused part's key may be answered by
+    # replaying the refusal, so the retry sends it under a fresh one (part_key) and can complete it.
+    if part is not None:
+        refusals = dict(match.part_refusals or {})
+        refusals[part] = int(refusals.get(part, 0)) + 1
+        match.part_refusals = refusals  # a new dict: the JSON column only notices assignment
+
+
 def _start_attempt(session: Session, match: Match, now: datetime, checkpoint: Callable[[], None] | None) -> None:
     """Record (durably, via ``checkpoint``) that this match is about to be sent, with its key.
 
@@ -214,6 +231,7 @@ def _forget_attempt(match: Match) -> None:
     if match.attempt_key is not None:
         match.platform_refusals = (match.platform_refusals or 0) + 1
     match.attempt_key = match.attempt_started_at = None
+    match.part_refusals = {}  # parts are counted per payment key, and the next attempt sends a new one
 
 
 def adjustment_accounts(tenant: Tenant, connector: AccountingConnector) -> AdjustmentAccounts:

@@ -18,12 +18,18 @@ posting, in the exception queue, or imported and not matched yet): money that ca
 posted at all. The reversal is linked, the original's match is held (never posted, whoever confirms it;
 ``reconcile_posting.post_match`` re-checks the link, so a job already queued for the original refuses
 too) and both lines wait in the exception queue for a human.
+
+A reversal may be imported before its original (an admin back-fills last week's statement after today's):
+it then fits nothing and stays ignored. So reconciling a statement also looks at the earlier, still
+unlinked reversals of other statements that may take back one of its incoming lines (same currency,
+opposite amount, booked on or after the line and within ``LOOKBACK``) and links each by the same rules,
+before anything of the statement is posted: the new line is held, never posted.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 from sqlalchemy import exists, select
@@ -48,19 +54,50 @@ def flag_reversals(session: Session, tenant: Tenant, statement_id: int, *, actor
         BankLine.tenant_id == tenant.id, BankLine.statement_id == statement_id, BankLine.status == "ignored",
         BankLine.amount < 0, BankLine.reverses_line_id.is_(None),
         BankLine.reversal.is_(True) | BankLine.return_reason.is_not(None)).order_by(BankLine.id)).all()
-    flagged = 0
-    for line in lines:
-        found = _original(session, tenant, line, posted=True)
-        if found is not None:
-            orig, posted, by_amount = found
-            assert posted is not None  # a posted line always has its match
-            _flag(session, tenant, line, orig, posted, by_amount, actor=actor)
-            flagged += 1
-        elif (found := _original(session, tenant, line, posted=False)) is not None:
-            _flag_unposted(session, tenant, line, *found, actor=actor)
-            flagged += 1
+    flagged = sum(_link(session, tenant, line, actor=actor) for line in lines)
+    # Reversals imported before this statement, whose original may be one of its lines.
+    earlier = _earlier_reversals(session, tenant, statement_id)
+    flagged += sum(_link(session, tenant, line, actor=actor) for line in earlier)
     _hold_reversed_originals(session, tenant, statement_id, actor=actor)
     return flagged
+
+
+def _link(session: Session, tenant: Tenant, line: BankLine, *, actor: str) -> bool:
+    """Link the reversal ``line`` to the payment it takes back (posted, else not posted yet), if one fits."""
+    found = _original(session, tenant, line, posted=True)
+    if found is not None:
+        orig, posted, by_amount = found
+        assert posted is not None  # a posted line always has its match
+        _flag(session, tenant, line, orig, posted, by_amount, actor=actor)
+        return True
+    if (found := _original(session, tenant, line, posted=False)) is not None:
+        _flag_unposted(session, tenant, line, *found, actor=actor)
+        return True
+    return False
+
+
+def _earlier_reversals(session: Session, tenant: Tenant, statement_id: int) -> list[BankLine]:
+    """Unlinked reversals of other statements (ignored, or waiting in the exception queue) that may take back
+    one of this statement's incoming lines: same currency, opposite amount, booked on or after it and
+    within ``LOOKBACK`` (the window ``_original`` looks back from the reversal)."""
+    incoming: dict[tuple[Decimal, str], list[date]] = {}
+    for amount, currency, booked in session.execute(select(BankLine.amount, BankLine.currency, BankLine.booking_date)
+                                                    .where(BankLine.tenant_id == tenant.id,
+                                                           BankLine.statement_id == statement_id, BankLine.amount > 0)):
+        incoming.setdefault((amount, currency), []).append(booked)
+    if not incoming:
+        return []
+    first = min(d for dates in incoming.values() for d in dates)
+    last = max(d for dates in incoming.values() for d in dates)
+    # Reversals are few, so they are fetched by date and flags and fitted here (a statement's amounts can
+    # be thousands of values, too many for an IN list).
+    candidates = session.scalars(select(BankLine).where(
+        BankLine.tenant_id == tenant.id, BankLine.statement_id != statement_id,
+        BankLine.status.in_(("ignored", "exception")), BankLine.amount < 0, BankLine.reverses_line_id.is_(None),
+        BankLine.reversal.is_(True) | BankLine.return_reason.is_not(None),
+        BankLine.booking_date >= first, BankLine.booking_date <= last + LOOKBACK).order_by(BankLine.id)).all()
+    return [rev for rev in candidates
+            if any(d <= rev.booking_date <= d + LOOKBACK for d in incoming.get((-rev.amount, rev.currency), ()))]
 
 
 def _hold_reversed_originals(session: Session, tenant: Tenant, statement_id: int, *, actor: str) -> None:
@@ -198,12 +235,16 @@ def _queue_reversal(session: Session, tenant: Tenant, line: BankLine, original: 
                     actor: str, facts: dict[str, object]) -> None:
     """Put the reversal ``line`` in the exception queue, linked to ``original``, with its audit record."""
     logger.warning("tenant %s: bank line %s: %s", tenant.id, line.id, reason)
-    session.add(Match(tenant_id=tenant.id, bank_line_id=line.id, decision=REVERSAL, confidence=Decimal("0"),
-                      allocations=[], suggestions=[], explanation=reason, residual=None, status="proposed",
-                      posted_payment_ids=[]))
+    before = line.status
+    match = session.scalar(select(Match).where(Match.bank_line_id == line.id))
+    if match is None:  # a reversal waiting in the queue unlinked already has one: it becomes the reversal's
+        match = Match(tenant_id=tenant.id, bank_line_id=line.id)
+        session.add(match)
+    match.decision, match.confidence, match.allocations, match.suggestions = REVERSAL, Decimal("0"), [], []
+    match.explanation, match.residual, match.status, match.posted_payment_ids = reason, None, "proposed", []
     line.status, line.reverses_line_id = "exception", original.id
     session.add(AuditLog(tenant_id=tenant.id, actor=actor, action="payment.reversed", object_type="bank_line",
-                         object_id=str(line.id), before={"line_status": "ignored"},
+                         object_id=str(line.id), before={"line_status": before},
                          after={"line_status": "exception", "original_line_id": original.id, **facts,
                                 "amount": str(line.amount), "return_reason": line.return_reason},
                          reason=reason))

@@ -11,7 +11,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -229,8 +229,10 @@ class QuickBooksConnector(AccountingConnector):
             credit_applications=[a for a in map(mapping.to_credit_application, payments) if a is not None])
 
     # --- writes ----------------------------------------------------------------------------------
-    def create_payment(self, payment: NewPayment, *, idempotency_key: str) -> Payment:
-        """Payment.save with one line per invoice, under a requestid from the key.
+    def create_payment(self, payment: NewPayment, *, idempotency_key: str,
+                       part_refusals: Mapping[str, int] | None = None) -> Payment:
+        """Payment.save with one line per invoice, under a requestid from the key (one request, saved whole
+        or not at all, so ``part_refusals`` has no part to name).
 
         TotalAmt is all the money received: what the lines do not apply (``payment.unapplied``) stays
         on the payment as UnappliedAmt, QBO's unapplied credit for the customer.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 
@@ -68,7 +68,7 @@ from addon.domain.types import (
     Payment,
     TokenSet,
 )
-from connectors.base import AccountingConnector, ConnectorConfig, Organisation, register
+from connectors.base import AccountingConnector, ConnectorConfig, Organisation, part_key, register
 from connectors.countries import country_code
 from connectors.errors import (
     AuthError,
@@ -87,6 +87,9 @@ from connectors.xero import auth, mapping, scopes, webhooks
 T = TypeVar("T")
 
 PAGE_SIZE = 100
+OVERPAYMENT_PART = "-overpayment"  # what the overpayment's idempotency key adds to the payment's
+
+
 def map_api_exception(exc: ApiException, granted: str = "") -> ConnectorError:
     """An SDK HTTP error -> the typed connector error callers act on (``granted``: the token's scopes,
     to name the one a refused call lacked)."""
@@ -329,7 +332,8 @@ class XeroConnector(AccountingConnector):
         return to_domain(found[0])
 
     # --- writes ------------------------------------------------------------------------------
-    def create_payment(self, payment: NewPayment, *, idempotency_key: str) -> Payment:
+    def create_payment(self, payment: NewPayment, *, idempotency_key: str,
+                       part_refusals: Mapping[str, int] | None = None) -> Payment:
         """Apply ``payment`` to its invoices under the idempotency key; an unapplied remainder becomes an
         Overpayment under ``<key>-overpayment``.
 
@@ -338,7 +342,10 @@ class XeroConnector(AccountingConnector):
         deposit it is. Xero's API makes batch payments in the base currency only, so a foreign-currency
         payment over several invoices is sent as one single-element ``PUT /Payments`` per invoice (keys
         ``<key>:<n>``): each request is atomic, and if a later one is refused the error is a
-        PartiallyPostedError naming what was saved, never a silent half-post.
+        PartiallyPostedError naming what was saved and the refused part (``:<n>``, ``-overpayment``), never a
+        silent half-post. A part refused before (``part_refusals``) is sent under a fresh key
+        (``<key>-overpayment-retry1``): Xero may replay a refusal for its old key, while the saved parts
+        keep theirs and replay.
 
         Xero refuses payments above the amount due, so overpaid money cannot ride on the payment itself
         (unlike QBO): it is received as a RECEIVE-OVERPAYMENT bank transaction, a credit on the contact.
@@ -354,15 +361,17 @@ class XeroConnector(AccountingConnector):
             remote_id, made = self._batch_payment(payment, bank_code, idempotency_key)
             parts = tuple(p.remote_id for p in made)
         else:
-            made = self._separate_payments(payment, bank_code, idempotency_key)
+            made = self._separate_payments(payment, bank_code, idempotency_key, part_refusals)
             remote_id, parts = made[0].remote_id, tuple(p.remote_id for p in made)
         overpayment_id = None
         if payment.unapplied > 0:
             try:
-                overpayment_id = self.create_overpayment(payment, idempotency_key=f"{idempotency_key}-overpayment")
+                overpayment_id = self.create_overpayment(
+                    payment, idempotency_key=part_key(idempotency_key, OVERPAYMENT_PART, part_refusals))
             except ValidationError as exc:
                 raise PartiallyPostedError(f"the payment was posted but its overpayment was refused: {exc}",
-                                           saved=[remote_id, *parts], errors=exc.errors, body=exc.body) from exc
+                                           saved=[remote_id, *parts], part=OVERPAYMENT_PART, errors=exc.errors,
+                                           body=exc.body) from exc
         if len(made) == 1 and overpayment_id is None:
             return made[0]
         return Payment(remote_id=remote_id, contact_id=payment.contact_id, date=payment.date, amount=payment.amount,
@@ -394,11 +403,13 @@ class XeroConnector(AccountingConnector):
                  for p in made.payments or []]
         return str(made.batch_payment_id), parts
 
-    def _separate_payments(self, payment: NewPayment, bank_code: str, key: str) -> list[Payment]:
+    def _separate_payments(self, payment: NewPayment, bank_code: str, key: str,
+                           part_refusals: Mapping[str, int] | None) -> list[Payment]:
         made: list[Payment] = []
         for n, allocation in enumerate(payment.allocations):
             try:
-                made.append(self._single_payment(payment, allocation, bank_code, f"{key}:{n}"))
+                made.append(self._single_payment(payment, allocation, bank_code,
+                                                 part_key(key, f":{n}", part_refusals)))
             except ValidationError as exc:
                 if not made:
                     raise
@@ -406,7 +417,7 @@ class XeroConnector(AccountingConnector):
                 raise PartiallyPostedError(
                     f"{len(made)} of {len(payment.allocations)} payments posted ({', '.join(saved)}) before "
                     f"Xero refused the payment to invoice {allocation.invoice_id}: {exc}",
-                    saved=saved, errors=exc.errors, body=exc.body) from exc
+                    saved=saved, part=f":{n}", errors=exc.errors, body=exc.body) from exc
         return made
 
     def _home_currency(self) -> str | None:

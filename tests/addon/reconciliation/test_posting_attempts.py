@@ -63,13 +63,13 @@ def test_worker_killed_after_the_platform_call_does_not_post_twice(db, tenant, p
     real = platform.create_payment
     seen: dict[str, object] = {}
 
-    def accepted_then_killed(payment, *, idempotency_key):  # type: ignore[no-untyped-def]
+    def accepted_then_killed(payment, *, idempotency_key, **kwargs):  # type: ignore[no-untyped-def]
         # The marker must already be durable (visible to another connection) when the platform is called.
         engine = create_engine(database_url)
         with engine.connect() as conn:
             seen["committed_key"] = conn.execute(select(Match.attempt_key)).scalar_one()
         engine.dispose()
-        real(payment, idempotency_key=idempotency_key)
+        real(payment, idempotency_key=idempotency_key, **kwargs)
         raise RuntimeError("worker killed after the platform accepted the payment")
 
     monkeypatch.setattr(platform, "create_payment", accepted_then_killed)

@@ -73,20 +73,41 @@ def test_a_refused_overpayment_after_the_batch_says_what_is_in_xero(db, make_ten
     refused = db.scalars(select(AuditLog).where(AuditLog.action == "match.refused")).one()
     assert batch.id in refused.reason
 
-    # An admin confirms it again: the batch is replayed under its key, never paid a second time (the
-    # overpayment's key replays its refusal, so the line comes back with the same account of what is there).
+    assert match.part_refusals == {"-overpayment": 1}
+
+    # An admin confirms it again before fixing the cause: the batch is replayed under its key, never paid a
+    # second time, and the overpayment (under a fresh key) is refused again.
     match.status = "confirmed"
     db.commit()
     tenant = db.get(Tenant, match.tenant_id)
     statement_id = db.get(BankLine, match.bank_line_id).statement_id
     reconcile(db, tenant, xero.connector, statement_id, NOW, checkpoint=db.commit)
+    db.expire_all()
+    match = db.get(Match, match.id)
+    assert match.status == "proposed"
+    assert match.explanation.count(f"already posted there: {batch.id}") == 2
+    assert match.part_refusals == {"-overpayment": 2}
+
+    # The admin restores the contact and confirms again: the batch replays once more, the overpayment is
+    # sent under a key Xero has not refused, and the posting completes: each invoice paid once, 50.00 credit.
+    xero.sandbox.store.check_bank_transaction = real_check  # type: ignore[method-assign]
+    match.status = "confirmed"
+    db.commit()
+    reconcile(db, tenant, xero.connector, statement_id, NOW, checkpoint=db.commit)
+    db.expire_all()
+    match = db.get(Match, match.id)
+    assert match.status == "posted", match.explanation
     assert len(xero.sandbox.store.batch_payments) == 1
     ids = xero.invoice_ids()
-    assert [p.amount for p in xero.sandbox.store.payments.values() if p.invoice_id == ids["INV-7304"]] == [
-        Decimal("400.00")]
-    db.expire_all()
-    assert db.get(Match, match.id).explanation.count(f"already posted there: {batch.id}") == 2
-
+    for number, amount in (("INV-7304", "400.00"), ("INV-7305", "275.00")):
+        assert [p.amount for p in xero.sandbox.store.payments.values() if p.invoice_id == ids[number]] == [
+            Decimal(amount)]
+    [overpayment] = xero.sandbox.store.overpayments.values()
+    assert overpayment.total == Decimal("50.00")
+    assert match.posted_payment_ids == [batch.id, *(p.id for p in batch.payments), overpayment.id]
+    assert db.get(BankLine, match.bank_line_id).status == "reconciled"
+    posted = db.scalars(select(AuditLog).where(AuditLog.action == "payment.posted")).one()
+    assert posted.after["overpayment_id"] == overpayment.id
 
 def test_after_a_refusal_is_fixed_the_retry_sends_a_fresh_key(db, make_tenant, xero) -> None:  # type: ignore[no-untyped-def]
     # Xero refuses the payment (the bank account configured for the tenant does not exist) and saves

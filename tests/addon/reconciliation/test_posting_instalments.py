@@ -53,9 +53,9 @@ def test_hand_recorded_payment_between_our_instalments_is_not_posted_twice(db, t
                                     "s.xml")["statement_id"]
     real = platform.create_payment
 
-    def then_by_hand(payment, *, idempotency_key):  # type: ignore[no-untyped-def]
+    def then_by_hand(payment, *, idempotency_key, **kwargs):  # type: ignore[no-untyped-def]
         # Right after our first instalment, the accountant records the second one in the ERP by hand.
-        created = real(payment, idempotency_key=idempotency_key)
+        created = real(payment, idempotency_key=idempotency_key, **kwargs)
         monkeypatch.setattr(platform, "create_payment", real)
         real(NewPayment("c1", date(2026, 11, 10), "GBP", (Allocation("i1001", D("400.00")),), reference="by hand"),
              idempotency_key="accountant-1")

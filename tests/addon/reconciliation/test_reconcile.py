@@ -19,6 +19,7 @@ from addon.services.reconciliation import (
     reconcile,
     reject_match,
 )
+from connectors.errors import ValidationError
 from tests.addon.reconciliation.conftest import ACME_IBAN, NOW
 from tests.addon.reconciliation.statements import Entry, camt053
 
@@ -90,6 +91,32 @@ def test_deduction_posts_payment_and_credit_note(db, tenant, platform) -> None:
     assert platform.invoices["i1001"].status is InvoiceStatus.PAID
     assert len(match.posted_payment_ids) == 2
     assert "credit_note.posted" in db.scalars(select(AuditLog.action)).all()
+
+
+def test_a_refused_credit_note_is_retried_under_a_fresh_key_after_the_payment(db, tenant, platform,
+                                                                             monkeypatch) -> None:
+    # The payment is saved, its deduction credit note refused; a platform that replays a refusal for the same
+    # key (as the Xero emulator does) would refuse every retry, so the retry sends the credit note alone under
+    # a fresh key and replays the payment under its own.
+    real, keys = platform.create_credit_note, []
+
+    def replays_refusals(credit, *, idempotency_key):  # type: ignore[no-untyped-def]
+        keys.append(idempotency_key)
+        if idempotency_key.endswith("-credit"):
+            raise ValidationError("Account code '4000' is archived")
+        return real(credit, idempotency_key=idempotency_key)
+
+    monkeypatch.setattr(platform, "create_credit_note", replays_refusals)
+    statement_id, summary = _run(db, tenant, platform,
+                                 [Entry("1140.00", "Acme Trading Ltd", ACME_IBAN, "INV-1001 less 5% damaged goods")])
+    match = _match(db, "1140.00")
+    assert (summary["posted"], match.status, match.part_refusals) == (0, "proposed", {"-credit": 1})
+    assert "already posted there: pay-" in match.explanation
+    match.status = "confirmed"
+    assert reconcile(db, tenant, platform, statement_id, NOW)["posted"] == 1
+    assert keys == [f"match-{match.id}-credit", f"match-{match.id}-credit-retry1"]
+    assert [kind for kind, _ in platform.writes] == ["create_payment", "create_credit_note"]  # paid once
+    assert match.status == "posted"
 
 
 def test_confirming_a_suggestion_posts_it_and_learns_the_payer(db, tenant, platform) -> None:

@@ -177,6 +177,68 @@ def test_reversal_arriving_before_the_original_is_matched_holds_it_when_matched(
     assert held.status == "held"
 
 
+def test_reversal_imported_before_the_original_statement_holds_the_original(db, tenant, platform) -> None:
+    # Today's statement with the return is imported and reconciled first (it fits nothing yet: stays ignored);
+    # an admin then back-fills last week's statement holding the original payment. Reconciling it must link
+    # the earlier return and hold the payment: nothing is posted for money that already went back.
+    returned = Entry("-1200.00", "Acme Trading Ltd", ACME_IBAN, "INV-1001", day=date(2026, 11, 10),
+                     return_reason="AC04")
+    assert _run(db, tenant, platform, [returned], "S2")["reversals"] == 0
+    assert _line(db, "-1200.00").status == "ignored"
+    summary = _run(db, tenant, platform, [PAID], "S1")
+    assert (summary["auto"], summary["posted"], summary["reversals"], summary["exceptions"]) == (1, 0, 1, 1)
+    assert platform.writes == []
+    line, original = _line(db, "-1200.00"), _line(db, "1200.00")
+    assert (line.status, line.reverses_line_id, original.status) == ("exception", original.id, "exception")
+    reversal = db.scalars(select(Match).where(Match.bank_line_id == line.id)).one()
+    assert (reversal.decision, reversal.status) == ("reversal", "proposed")
+    assert reversal.explanation.startswith("payment reversed by the bank before it was posted (bank line "
+                                           f"{original.id} of 2026-11-03, 1200.00 GBP from Acme Trading Ltd, "
+                                           "queued for posting); return reason AC04")
+    held = db.scalars(select(Match).where(Match.bank_line_id == original.id)).one()
+    assert held.status == "held"
+    assert f"held: the bank took this payment back (bank line {line.id}" in held.explanation
+    assert {e["line"].id for e in exception_queue(db, tenant)} == {line.id, original.id}
+    [reversed_row] = db.scalars(select(AuditLog).where(AuditLog.action == "payment.reversed")).all()
+    assert (reversed_row.object_id, reversed_row.before) == (str(line.id), {"line_status": "ignored"})
+    assert (reversed_row.after["original_line_id"], reversed_row.after["posted"]) == (original.id, False)
+    [held_row] = db.scalars(select(AuditLog).where(AuditLog.action == "match.held")).all()
+    assert (held_row.object_id, held_row.after["reversal_line_id"]) == (str(original.id), line.id)
+    with pytest.raises(QueueActionError, match="the bank took this payment back"):
+        confirm_suggestion(db, tenant, original.id, 0, user_id=None)
+    # Reconciling either statement again links and posts nothing more.
+    assert reconcile(db, tenant, platform, original.statement_id, NOW)["reversals"] == 0
+    assert reconcile(db, tenant, platform, line.statement_id, NOW)["posted"] == 0
+    assert platform.writes == []
+
+
+def test_an_earlier_reversal_waiting_unlinked_in_the_queue_is_linked_on_its_own_match(db, tenant, platform) -> None:
+    # A reversal can sit in the exception queue unlinked (e.g. put there by an earlier version); its one
+    # Match (unique per line) becomes the reversal's instead of a second one being added.
+    _run(db, tenant, platform, [REVERSED], "S2")
+    line = _line(db, "-1200.00")
+    line.status = "exception"
+    db.add(Match(tenant_id=tenant.id, bank_line_id=line.id, decision="none", confidence=Decimal("0"),
+                 allocations=[], suggestions=[], explanation="no candidate", status="proposed"))
+    db.flush()
+    summary = _run(db, tenant, platform, [PAID], "S1")
+    assert (summary["posted"], summary["reversals"]) == (0, 1)
+    match = db.scalars(select(Match).where(Match.bank_line_id == line.id)).one()
+    assert (match.decision, line.reverses_line_id) == ("reversal", _line(db, "1200.00").id)
+    assert db.scalars(select(AuditLog).where(AuditLog.action == "payment.reversed")).one().before == {
+        "line_status": "exception"}
+
+
+def test_an_earlier_reversal_of_another_payer_or_too_late_is_not_linked(db, tenant, platform) -> None:
+    # Same amount, but another payer; and the right payer but booked more than 180 days after the payment.
+    other = Entry("-1200.00", "Globex BV", "NL91ABNA0417164300", "INV-1001", day=date(2026, 11, 10), reversal=True)
+    late = Entry("-1200.00", "Acme Trading Ltd", ACME_IBAN, "INV-1001", day=date(2027, 6, 1), reversal=True)
+    _run(db, tenant, platform, [other, late], "S2")
+    summary = _run(db, tenant, platform, [PAID], "S1")
+    assert (summary["posted"], summary["reversals"]) == (1, 0)
+    assert [line.status for line in db.scalars(select(BankLine).where(BankLine.amount < 0))] == ["ignored"] * 2
+
+
 def test_posting_job_already_running_rechecks_and_refuses_a_reversed_line(db, tenant, platform, database_url,
                                                                           monkeypatch) -> None:
     # Statement S1 pays INV-1002 and INV-1001; while its job posts the first, another worker reconciles the
@@ -187,9 +249,9 @@ def test_posting_job_already_running_rechecks_and_refuses_a_reversed_line(db, te
     db.commit()
     real = platform.create_payment
 
-    def other_worker_meanwhile(payment, *, idempotency_key):  # type: ignore[no-untyped-def]
+    def other_worker_meanwhile(payment, *, idempotency_key, **kwargs):  # type: ignore[no-untyped-def]
         monkeypatch.setattr(platform, "create_payment", real)
-        created = real(payment, idempotency_key=idempotency_key)
+        created = real(payment, idempotency_key=idempotency_key, **kwargs)
         engine = create_engine(database_url)
         with Session(engine) as other:
             tenant_there = other.get(Tenant, tenant.id)

@@ -181,6 +181,28 @@ def test_a_later_refusal_reports_exactly_what_was_saved(sandbox: XeroSandbox, co
     assert len(saved) == 1
 
 
+def test_a_retry_sends_only_the_refused_part_under_a_fresh_key(sandbox: XeroSandbox,
+                                                              connector: XeroConnector) -> None:
+    # The second invoice's payment is refused (the invoice is a draft); once it is approved, re-sending the
+    # same key replays the refusal, while a fresh key for that part alone completes the payment and the
+    # first invoice's part is replayed (paid once).
+    a, b = two_foreign(sandbox)
+    b.status = "DRAFT"
+    new = NewPayment(a.contact_id, date(2026, 11, 2), a.currency,
+                     (Allocation(a.id, Decimal("1.00")), Allocation(b.id, Decimal("2.00"))))
+    with pytest.raises(PartiallyPostedError) as err:
+        connector.create_payment(new, idempotency_key="fx-3")
+    assert err.value.part == ":1"
+    b.status = "AUTHORISED"
+    with pytest.raises(PartiallyPostedError):
+        connector.create_payment(new, idempotency_key="fx-3")  # the emulator replays the refused key's 400
+    paid = connector.create_payment(new, idempotency_key="fx-3", part_refusals={":1": 2})
+    assert paid.part_ids[0] == err.value.saved[0]
+    assert [p.amount for p in sandbox.store.payments.values() if p.invoice_id == a.id] == [Decimal("1.00")]
+    assert [p.amount for p in sandbox.store.payments.values() if p.invoice_id == b.id] == [Decimal("2.00")]
+    assert connector.create_payment(new, idempotency_key="fx-3", part_refusals={":1": 2}) == paid
+
+
 def test_a_refused_overpayment_reports_the_payment_already_saved(sandbox: XeroSandbox,
                                                                  connector: XeroConnector) -> None:
     a, b = two_open(sandbox)
@@ -191,3 +213,4 @@ def test_a_refused_overpayment_reports_the_payment_already_saved(sandbox: XeroSa
     with pytest.raises(PartiallyPostedError) as err:
         connector.create_payment(new, idempotency_key="over-1")
     assert err.value.saved[0] in sandbox.store.batch_payments
+    assert err.value.part == "-overpayment"
