@@ -5,9 +5,9 @@ the saved parts' idempotency keys (replayed, never paid twice) but send a fresh 
 old key may be answered by replaying the refusal. ``matches.part_refusals`` holds, per part, how often it was
 refused (``{"-overpayment": 1}``).
 
-Revision ID: 0022_part_refusals
+Revision ID: 0016_part_refusals
 Revises: 0015_credit_applications
-Create Date: 2026-12-07 23:00:00
+Create Date: 2026-12-07 10:50:00
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0022_part_refusals'
+revision = '0016_part_refusals'
 down_revision = '0015_credit_applications'
 branch_labels = None
 depends_on = None
