@@ -12,6 +12,9 @@ Twilio's shape ``{"code", "message", "more_info", "status"}``:
 * 21610 (400) the recipient replied STOP to that sender (``EmulatorState.stop``);
 * 20503 (503) a provider outage (``EmulatorState.outages``: the next N requests fail).
 
+Twilio's magic test numbers answer as Twilio's test credentials do: To +15005550001 is invalid (21211),
++15005550004 has replied STOP (21610), +15005550009 cannot receive SMS (21614).
+
 Sent messages are kept in ``EmulatorState.messages`` for tests and the demo; ``GET .../Messages.json`` and
 ``GET .../Messages/{sid}.json`` read them back.
 """
@@ -36,6 +39,9 @@ DEFAULT_FROM = "+15005550006"  # Twilio's magic "valid" test sender
 API_VERSION = "2010-04-01"
 MAX_BODY = 1600
 _E164 = re.compile(r"^\+[1-9]\d{7,14}$")
+MAGIC_TO = {"+15005550001": (21211, "Invalid 'To' Phone Number: +15005550001"),
+            "+15005550004": (21610, "Attempt to send to unsubscribed recipient"),
+            "+15005550009": (21614, "'To' number is not a valid mobile number")}
 
 
 @dataclass
@@ -94,6 +100,8 @@ def create_app(state: EmulatorState | None = None) -> Flask:
             return error(400, 21617, "The concatenated message body exceeds the 1600 character limit.")
         if not _E164.match(to):
             return error(400, 21211, f"Invalid 'To' Phone Number: {to}")
+        if to in MAGIC_TO:
+            return error(400, *MAGIC_TO[to])
         if sender not in state.numbers:
             return error(400, 21606, f"The From phone number {sender} is not a valid, SMS-capable inbound "
                                      "phone number or short code for your account.")
