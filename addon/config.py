@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 from cryptography.fernet import Fernet
 
 from addon.mail.settings import MailConfigError, MailSettings
+from addon.mail.sms import PROVIDER_NAMES
 
 DEFAULTS: dict[str, Any] = {
     "CASHLINE_ENV": "development",
@@ -41,6 +44,12 @@ DEFAULTS: dict[str, Any] = {
     "INBOUND_REPLY_DOMAIN": "reply.cashline.invalid",
     "SMTP_TIMEOUT": "30",
     "SMS_PROVIDER": "none",
+    # SMS_PROVIDER=twilio: the account, its auth token and the sender (our Twilio number in E.164, or an
+    # alphanumeric sender id); TWILIO_API_URL points the SDK elsewhere (the emulator, tests).
+    "TWILIO_ACCOUNT_SID": "",
+    "TWILIO_AUTH_TOKEN": "",
+    "TWILIO_FROM": "",
+    "TWILIO_API_URL": "https://api.twilio.com",
     "WEBHOOK_MAX_ATTEMPTS": "5",
     # A job that finds its tenant locked by another (its mirror being synced, or its risk model trained or
     # activated) waits this long (seconds), then defers itself by
@@ -75,6 +84,7 @@ def load_config(environ: Mapping[str, str], instance_path: Path,
     cfg.setdefault("DATABASE_URL", f"sqlite:///{instance_path / 'cashline.sqlite3'}")
     _resolve_secrets(cfg, instance_path)
     _mail(cfg)
+    _sms(cfg)
     cfg["WEBHOOK_MAX_ATTEMPTS"] = _attempts("WEBHOOK_MAX_ATTEMPTS", cfg["WEBHOOK_MAX_ATTEMPTS"])
     cfg["TENANT_LOCK_WAIT"] = _seconds("TENANT_LOCK_WAIT", cfg["TENANT_LOCK_WAIT"])
     cfg["TENANT_LOCK_RETRY"] = _seconds("TENANT_LOCK_RETRY", cfg["TENANT_LOCK_RETRY"])
@@ -109,6 +119,36 @@ def _mail(cfg: dict[str, Any]) -> None:
     except MailConfigError as exc:
         raise ConfigError(str(exc)) from None
     cfg["SMTP_PORT"], cfg["SMTP_STARTTLS"], cfg["SMTP_TIMEOUT"] = mail.port, mail.starttls, mail.timeout
+
+
+_ACCOUNT_SID = re.compile(r"^AC[0-9a-fA-F]{32}$")
+_E164 = re.compile(r"^\+[1-9]\d{7,14}$")
+_SENDER_ID = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}$")  # Twilio's alphanumeric sender ids
+
+
+def _sms(cfg: dict[str, Any]) -> None:
+    """The SMS provider and, for Twilio, its account: a typo used to surface only when the first SMS stage
+    fell due (or never: SMS_PROVIDER was read and never used)."""
+    name = str(cfg["SMS_PROVIDER"] or "none").strip().lower()
+    if name not in PROVIDER_NAMES:
+        raise ConfigError(f"SMS_PROVIDER must be one of {', '.join(PROVIDER_NAMES)}, got {cfg['SMS_PROVIDER']!r}")
+    cfg["SMS_PROVIDER"] = name
+    if name != "twilio":
+        return
+    sid, token = str(cfg["TWILIO_ACCOUNT_SID"]).strip(), str(cfg["TWILIO_AUTH_TOKEN"]).strip()
+    sender, url = str(cfg["TWILIO_FROM"]).strip(), str(cfg["TWILIO_API_URL"]).strip()
+    if not _ACCOUNT_SID.match(sid):
+        raise ConfigError(f"TWILIO_ACCOUNT_SID must be AC followed by 32 hex digits (SMS_PROVIDER=twilio), got {sid!r}")
+    if not token:
+        raise ConfigError("TWILIO_AUTH_TOKEN is required with SMS_PROVIDER=twilio")
+    if not (_E164.match(sender) or _SENDER_ID.match(sender)):
+        raise ConfigError("TWILIO_FROM must be a number in E.164 (+447700900123) or an alphanumeric sender id "
+                          f"(SMS_PROVIDER=twilio), got {sender!r}")
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ConfigError(f"TWILIO_API_URL must be an http(s) URL, got {url!r}")
+    cfg["TWILIO_ACCOUNT_SID"], cfg["TWILIO_AUTH_TOKEN"], cfg["TWILIO_FROM"] = sid, token, sender
+    cfg["TWILIO_API_URL"] = url.rstrip("/")
 
 
 def _attempts(name: str, value: Any) -> int:

@@ -25,14 +25,16 @@ def group() -> None:
 def preview_command(tenant_id: int, day: datetime | None, as_json: bool) -> None:
     """Print the reminders the run of DATE would plan (invoice ids, stage, tone, channel, send time,
     reason); nothing is sent and nothing is written."""
+    from flask import current_app
+
     from addon.extensions import get_db
-    from addon.services.dunning import preview
+    from addon.services.dunning import preview, sms_configured
     from addon.services.dunning_policies import tenant_today
 
     session = get_db().session
     tenant = tenant_by_id(tenant_id)
     when: date = day.date() if day else tenant_today(session, tenant)
-    actions = preview(session, tenant, when)
+    actions = preview(session, tenant, when, sms_enabled=sms_configured(current_app.config))
     session.rollback()  # a preview leaves no trace, not even a seeded default policy
     if as_json:
         click.echo(json.dumps(actions, indent=2))

@@ -1,4 +1,4 @@
-"""`cashline emulator xero|qbo ...`: run a platform emulator (sandbox company) on a local port.
+"""`cashline emulator xero|qbo|twilio ...`: run a platform emulator (sandbox company, SMS) on a local port.
 
 Each platform's command lives beside its emulator (connectors/<platform>/emulator/cli.py).
 """
@@ -12,11 +12,12 @@ import click
 
 @click.group(name="emulator")
 def group() -> None:
-    """Run a local, wire-faithful Xero or QuickBooks Online emulator."""
+    """Run a local, wire-faithful Xero, QuickBooks Online or Twilio (SMS) emulator."""
 
 
 def register(cli: click.Group) -> None:
-    for module in ("connectors.xero.emulator.cli", "connectors.quickbooks.emulator.cli"):
+    for module in ("connectors.xero.emulator.cli", "connectors.quickbooks.emulator.cli",
+                   "connectors.twilio.emulator.cli"):
         try:
             group.add_command(importlib.import_module(module).command)
         except ModuleNotFoundError as exc:

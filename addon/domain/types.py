@@ -53,6 +53,9 @@ class Contact:
     updated_at: datetime | None = None
     bank_accounts: tuple[str, ...] = ()
     timezone: str | None = None
+    # The number to text, as the platform holds it (mobile preferred, else the main number); the mirror
+    # stores it in E.164 (addon/domain/phones.py), or None when it cannot be read.
+    mobile: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

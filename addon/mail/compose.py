@@ -34,10 +34,10 @@ def reminder_context(action: ReminderAction, *, customer_name: str, company: Com
          "tone": str(ln.tone), "statutory": _claim(ln.statutory)}
         for ln in action.lines
     ]
-    links = _payment_links(action)
+    links = payment_links(action)
     return {
         "customer": {"name": customer_name}, "company": {"name": company.name, "email": company.email},
-        "invoices": invoices, "totals": [{"currency": c, "amount": a} for c, a in _totals(action)],
+        "invoices": invoices, "totals": [{"currency": c, "amount": a} for c, a in totals(action)],
         "stage": {"key": action.stage_key, "tone": str(action.tone)},
         "reliable_payer": action.reliable_payer, "payment_url": links[0] if len(links) == 1 else None,
         "unsubscribe_url": unsubscribe_url, "today": today,
@@ -50,7 +50,7 @@ def _claim(claim: object) -> dict[str, Any] | None:
     return {name: getattr(claim, name) for name in STATUTORY_FIELDS}
 
 
-def _totals(action: ReminderAction) -> list[tuple[str, Decimal]]:
+def totals(action: ReminderAction) -> list[tuple[str, Decimal]]:
     """The amount due per currency, by currency code (the e-mail's totals and the SMS's amounts)."""
     totals: dict[str, Decimal] = {}
     for ln in action.lines:
@@ -58,7 +58,7 @@ def _totals(action: ReminderAction) -> list[tuple[str, Decimal]]:
     return sorted(totals.items())
 
 
-def _payment_links(action: ReminderAction) -> list[str]:
+def payment_links(action: ReminderAction) -> list[str]:
     """The lines' payment links, in line order (the e-mail shows one only when there is exactly one, the
     SMS the first)."""
     return [ln.payment_url for ln in action.lines if ln.payment_url]
@@ -112,11 +112,11 @@ def compose_reminder(action: ReminderAction, *, settings: MailSettings, company:
 
 def sms_text(action: ReminderAction, company: Company, *, limit: int = 320) -> str:
     """A short SMS for an action: who, how many invoices, total per currency, and one payment link."""
-    amounts = " + ".join(money(a, c) for c, a in _totals(action))
+    amounts = " + ".join(money(a, c) for c, a in totals(action))
     count = len(action.lines)
     text = f"{company.name}: {count} invoice{'s' if count != 1 else ''} ({amounts}) "
     text += "overdue." if any(ln.days_overdue > 0 for ln in action.lines) else "due."
-    links = _payment_links(action)
+    links = payment_links(action)
     if links:
         text += f" Pay: {links[0]}"
     return text[:limit]

@@ -17,6 +17,34 @@ class SmsDisabledError(RuntimeError):
     """No SMS provider is configured (the default)."""
 
 
+class SmsError(RuntimeError):
+    """The provider did not take the message; ``code`` is the provider's own error code, if it gave one."""
+
+    def __init__(self, message: str, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class SmsUnavailableError(SmsError):
+    """The provider could not be reached or asked us to come back later: nothing was sent, try again."""
+
+
+class SmsAuthError(SmsError):
+    """The provider refused our credentials: nothing can be sent until the configuration is fixed."""
+
+
+class SmsRejectedError(SmsError):
+    """The provider refused this message for good (sending it again would be refused again)."""
+
+
+class SmsInvalidNumberError(SmsRejectedError):
+    """The recipient's number is not a number the provider can text (Twilio 21211, 21614)."""
+
+
+class SmsStoppedError(SmsRejectedError):
+    """The recipient replied STOP to our sender: texting them is refused until they reply START (Twilio 21610)."""
+
+
 class SmsProvider(Protocol):
     name: str
 
@@ -45,10 +73,18 @@ class MemorySmsProvider:
         return SmsReceipt(self.name, idempotency_key)
 
 
+def _twilio(config: Mapping[str, Any]) -> SmsProvider:
+    from addon.mail.twilio_sms import TwilioSmsProvider  # the SDK is imported only when it is used
+
+    return TwilioSmsProvider.from_config(config)
+
+
 _PROVIDERS: dict[str, Callable[[Mapping[str, Any]], SmsProvider]] = {
     "none": lambda _config: DisabledSmsProvider(),
     "memory": lambda _config: MemorySmsProvider(),
+    "twilio": _twilio,
 }
+PROVIDER_NAMES = ("none", "memory", "twilio")  # what SMS_PROVIDER may name at startup (addon/config.py)
 
 
 def register_sms_provider(name: str, factory: Callable[[Mapping[str, Any]], SmsProvider]) -> None:

@@ -76,11 +76,12 @@ class DunningAction(TenantScoped, TimestampMixin, Base):
 
 
 class Suppression(TenantScoped, TimestampMixin, Base):
-    """Addresses that must not be mailed: unsubscribed or hard-bounced."""
+    """Addresses that must not be mailed (unsubscribed or hard-bounced) and mobile numbers (E.164) that must
+    not be texted (replied STOP, or refused as invalid by the SMS provider)."""
 
     __tablename__ = "suppressions"
     __table_args__ = (UniqueConstraint("tenant_id", "email"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     email: Mapped[str] = mapped_column(String(320))
-    reason: Mapped[str] = mapped_column(String(40))  # unsubscribed | hard_bounce
+    reason: Mapped[str] = mapped_column(String(40))  # unsubscribed | hard_bounce | sms_stop | sms_invalid

@@ -27,6 +27,8 @@ class Customer(TenantScoped, TimestampMixin, Base):
     currency: Mapped[str | None] = mapped_column(String(3))
     bank_accounts: Mapped[list[Any]] = mapped_column(default=list)
     timezone: Mapped[str | None] = mapped_column(String(64))
+    # E.164 (at most 15 digits and the "+"); None when the platform has none or it could not be read.
+    mobile: Mapped[str | None] = mapped_column(String(16))
     archived: Mapped[bool] = mapped_column(Boolean, default=False)
     remote_updated_at: Mapped[datetime | None]
 

@@ -8,6 +8,7 @@ and ``dunning_inputs``.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections import Counter
 from collections.abc import Callable
@@ -51,7 +52,7 @@ def run_dunning(session: Session, tenant: Tenant, connector: AccountingConnector
     mirror, and no sync may rewrite it meanwhile); ``guard`` is called before each action and raises to stop
     the run when that lock was lost.
     """
-    config = load_policies(session, tenant)
+    config = with_sms(load_policies(session, tenant), mailer)
     session.commit()  # the default policy, if it was just seeded
     ledger = load_plan_ledger(session, tenant, now)
     plan = plan_run(ledger.invoices, ledger.customers, config.policies, ledger.history, now, config.settings,
@@ -82,6 +83,18 @@ def run_dunning(session: Session, tenant: Tenant, connector: AccountingConnector
                **{k: v for k, v in sorted(outcomes.items()) if v}}
     logger.info("dunning run for tenant %s: %s", tenant.id, summary)
     return summary
+
+
+def sms_configured(app_config: Any) -> bool:
+    """SMS_PROVIDER names a provider (the run's ``DunningMailer.sms_enabled``, without building one)."""
+    return str(app_config.get("SMS_PROVIDER") or "none") != "none"
+
+
+def with_sms(config: TenantPolicies, mailer: DunningMailer) -> TenantPolicies:
+    """The tenant's settings with SMS on when an SMS provider is configured (SMS_PROVIDER): only then may
+    the planner choose SMS for an ``sms`` stage; otherwise it e-mails."""
+    return dataclasses.replace(config, settings=dataclasses.replace(config.settings,
+                                                                    sms_enabled=mailer.sms_enabled))
 
 
 def _execution(session: Session, tenant: Tenant, connector: AccountingConnector, now: datetime,
@@ -142,9 +155,11 @@ def _retry_failed_notes(session: Session, tenant: Tenant, connector: AccountingC
     return retry_notes(_execution(session, tenant, connector, now, mailer, config, None, actor), rows)
 
 
-def preview(session: Session, tenant: Tenant, day: date) -> list[dict[str, Any]]:
-    """What the run on ``day`` would do (actions as JSON, plus who they are for); nothing is sent."""
+def preview(session: Session, tenant: Tenant, day: date, *, sms_enabled: bool = False) -> list[dict[str, Any]]:
+    """What the run on ``day`` would do (actions as JSON, plus who they are for); nothing is sent.
+    ``sms_enabled``: an SMS provider is configured (``sms_configured(config)``), as the run will see it."""
     config = load_policies(session, tenant)
+    config = dataclasses.replace(config, settings=dataclasses.replace(config.settings, sms_enabled=sms_enabled))
     # Reminders up to the end of that day count against the frequency cap (the engine never reads a clock).
     now = datetime.combine(day, time.max, tzinfo=UTC)
     ledger = load_plan_ledger(session, tenant, now)
@@ -223,6 +238,8 @@ def open_tasks(session: Session, tenant: Tenant, since: datetime) -> list[dict[s
 
 def _task_why(row: DunningAction) -> str:
     if row.status == "failed":
+        if row.channel == "sms":
+            return f"SMS failed: {row.error or 'refused by the SMS provider'}"
         return f"email failed: {row.error or 'refused by the mail server'}"
     return (row.reason or "").split(" | ")[-1]
 

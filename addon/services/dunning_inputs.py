@@ -59,6 +59,8 @@ class _CustomerColumns(Protocol):
     @property
     def emails(self) -> list[Any] | None: ...
     @property
+    def mobile(self) -> str | None: ...
+    @property
     def timezone(self) -> str | None: ...
 
 
@@ -98,7 +100,8 @@ class _InvoiceColumns(Protocol):
 _INVOICE_COLUMNS = (Invoice.remote_id, Invoice.number, Invoice.currency, Invoice.amount_due, Invoice.due_date,
                     Invoice.issue_date, Invoice.total, Invoice.status, Invoice.amount_credited, Invoice.disputed,
                     Invoice.promised_on, Invoice.billing_email, Invoice.online_url)
-_CUSTOMER_COLUMNS = (Customer.id, Customer.remote_id, Customer.name, Customer.emails, Customer.timezone)
+_CUSTOMER_COLUMNS = (Customer.id, Customer.remote_id, Customer.name, Customer.emails, Customer.timezone,
+                     Customer.mobile)
 
 
 def split_key(key: str) -> tuple[str, str]:
@@ -195,7 +198,7 @@ def _customers(session: Session, tenant: Tenant, rows: Sequence[_CustomerColumns
     recent = _recent_reminders(session, tenant, ids, now)
     slots = _send_slots(session, tenant, rows)
     return [DunningCustomer(customer_id=c.remote_id, name=c.name, emails=tuple(str(e) for e in c.emails or ()),
-                            timezone=c.timezone, reliable=c.id in reliable,
+                            timezone=c.timezone, reliable=c.id in reliable, phone=c.mobile,
                             last_reminders=tuple(sorted(recent.get(c.id, ()))), send_slot=slots.get(c.remote_id))
             for c in rows]
 

@@ -1,15 +1,16 @@
-"""Carry out one planned ReminderAction exactly once: claim its keys (committed before any mail leaves),
-send, record the outcome, write the ERP notes and the audit log.
+"""Carry out one planned ReminderAction exactly once: claim its keys (committed before any mail or SMS
+leaves), send, record the outcome, write the ERP notes and the audit log.
 
 The claim is the one place a service commits: the unique (tenant_id, exactly_once_key) rows must be
-durable *before* the SMTP conversation, otherwise a worker killed after sending could send again.
+durable *before* the SMTP conversation (or the SMS provider's request), otherwise a worker killed after
+sending could send again.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Any, Protocol
@@ -35,6 +36,18 @@ from addon.mail import (
     UnsubscribeTokens,
     compose_reminder,
 )
+from addon.mail.sms import (
+    DisabledSmsProvider,
+    SmsAuthError,
+    SmsInvalidNumberError,
+    SmsProvider,
+    SmsReceipt,
+    SmsRejectedError,
+    SmsStoppedError,
+    SmsUnavailableError,
+    sms_provider_from_config,
+)
+from addon.mail.sms_compose import compose_sms
 from addon.models import AuditLog, DunningAction, Suppression, Tenant
 from addon.services.dunning_inputs import RETRY, Ledger, split_key
 from connectors.base import AccountingConnector
@@ -56,19 +69,26 @@ class Sender(Protocol):
 
 @dataclass(frozen=True)
 class DunningMailer:
-    """How reminders leave: an SMTP sender, the mail settings and the unsubscribe link maker."""
+    """How reminders leave: an SMTP sender, the mail settings, the unsubscribe link maker and the SMS
+    provider (disabled unless SMS_PROVIDER names one)."""
 
     sender: Sender
     settings: MailSettings
     tokens: UnsubscribeTokens
     public_url: str
+    sms: SmsProvider = field(default_factory=DisabledSmsProvider)
 
     @classmethod
     def from_config(cls, config: Any) -> DunningMailer:
-        """Built from the app config (SMTP_* / MAIL_FROM, SECRET_KEY, PUBLIC_URL)."""
+        """Built from the app config (SMTP_* / MAIL_FROM, SECRET_KEY, PUBLIC_URL, SMS_PROVIDER / TWILIO_*)."""
         settings = MailSettings.from_env(config)
         return cls(SmtpSender(settings), settings, UnsubscribeTokens(str(config["SECRET_KEY"])),
-                   str(config.get("PUBLIC_URL") or "http://127.0.0.1:5000"))
+                   str(config.get("PUBLIC_URL") or "http://127.0.0.1:5000"), sms_provider_from_config(config))
+
+    @property
+    def sms_enabled(self) -> bool:
+        """An SMS provider is configured: the planner may choose SMS for ``sms`` stages."""
+        return not isinstance(self.sms, DisabledSmsProvider)
 
     def unsubscribe_url(self, tenant: Tenant, customer_remote_id: str) -> str:
         return self.tokens.url(self.public_url, str(tenant.id), customer_remote_id)
@@ -95,7 +115,7 @@ class Execution:
 
 def execute(ex: Execution, action: ReminderAction) -> str:
     """Run one action; returns its outcome: sent, task, awaiting_approval, deferred, retry, retry_later,
-    failed, claimed_elsewhere."""
+    failed, sms_stopped, claimed_elsewhere."""
     existing = {r.exactly_once_key: r for r in ex.session.scalars(select(DunningAction).where(
         DunningAction.tenant_id == ex.tenant.id, DunningAction.exactly_once_key.in_(action.exactly_once_keys)))}
     if any(r.status == RETRY and r.retry_at is not None and r.retry_at > ex.now for r in existing.values()):
@@ -107,18 +127,19 @@ def execute(ex: Execution, action: ReminderAction) -> str:
         return _await_approval(ex, action, existing)
     # The stage no longer needs approval (an admin switched it off): what waited for it is released.
     waived = [k for k, r in existing.items() if r.status == "awaiting_approval" and not action.needs_approval]
-    status = "task" if action.channel is not Channel.EMAIL else "sending"
+    status = "task" if action.channel is Channel.TASK else "sending"
     prior = {r.id: r.status for r in existing.values()}  # read before claim() refreshes the rows
     rows = claim(ex, action, existing, status, takeable=(*TAKEABLE, "awaiting_approval") if waived else TAKEABLE)
     if rows is None:
         return "claimed_elsewhere"
     if waived:
         _audit(ex, action, "reminder.approval_no_longer_needed", {"keys": waived})
-    if action.channel is not Channel.EMAIL:
-        # SMS is only chosen with a phone number, which the mirror does not hold yet: a task as well.
+    if action.channel is Channel.TASK:
         _audit(ex, action, "reminder.task", {"channel": str(action.channel)})
         _write_notes(ex, action, rows)
         return "task"
+    if action.channel is Channel.SMS:
+        return _send_sms(ex, action, rows, prior)
     return _send(ex, action, rows, prior)
 
 
@@ -208,11 +229,58 @@ def _send(ex: Execution, action: ReminderAction, rows: list[DunningAction], prio
             return _release(ex, action, rows, "failed", str(exc), prior)
         # Refused for good, and not because of an address we could drop: failed at once, and the
         # failed row is listed on the collections worklist (open_tasks) for a call or a letter.
-        for row in rows:
-            row.attempts += 1
-        return _mark(ex, action, rows, "failed", error=str(exc), extra={"worklist": True})
+        return _fail(ex, action, rows, str(exc))
     _suppress(ex, result.bounces)
     return _mark(ex, action, rows, "sent", result=result)
+
+
+def _send_sms(ex: Execution, action: ReminderAction, rows: list[DunningAction], prior: dict[int, str]) -> str:
+    """Text the reminder; the same claim / outcome / audit flow as e-mail. The planner only chooses SMS with
+    a configured provider and a mobile number that is not suppressed, so ``recipients`` is that number."""
+    customer = ex.ledger.customer_rows.get(action.customer_id)
+    to = action.recipients[0] if action.recipients else ""
+    try:
+        text = compose_sms(action, company=Company(ex.tenant.name),
+                           customer_name=customer.name if customer else action.customer_id,
+                           unsubscribe_url=ex.mailer.unsubscribe_url(ex.tenant, action.customer_id),
+                           today=ex.now.date(), templates=ex.templates)
+        receipt = ex.mailer.sms.send(to, text, idempotency_key=action.action_key)
+    except TemplateError as exc:
+        return _release(ex, action, rows, "failed", f"template error: {exc}", prior)
+    except SmsUnavailableError as exc:
+        # The provider is down or busy: nothing was sent; the next run plans the action again.
+        return _release(ex, action, rows, "deferred", str(exc), prior)
+    except SmsAuthError as exc:
+        _release(ex, action, rows, "deferred", str(exc), prior)
+        raise MailConfigurationError(f"SMS provider: {exc}") from exc
+    except SmsStoppedError as exc:
+        # The customer replied STOP: never text that number again (like an unsubscribe). The keys go back,
+        # so the next run plans the reminder again, by e-mail.
+        _suppress_number(ex, to, "sms_stop")
+        return _release(ex, action, rows, "sms_stopped", str(exc), prior)
+    except SmsInvalidNumberError as exc:
+        # This reminder fails onto the worklist (someone should correct the number in the ERP); the number
+        # is suppressed so later stages e-mail instead of failing the same way.
+        _suppress_number(ex, to, "sms_invalid")
+        return _fail(ex, action, rows, f"invalid mobile number {to}: {exc}")
+    except SmsRejectedError as exc:
+        return _fail(ex, action, rows, str(exc))
+    return _mark(ex, action, rows, "sent", sms=receipt)
+
+
+def _fail(ex: Execution, action: ReminderAction, rows: list[DunningAction], error: str) -> str:
+    """Refused for good: failed at once, and listed on the collections worklist (open_tasks)."""
+    for row in rows:
+        row.attempts += 1
+    return _mark(ex, action, rows, "failed", error=error, extra={"worklist": True})
+
+
+def _suppress_number(ex: Execution, number: str, reason: str) -> None:
+    """Put a mobile number (E.164) on the suppression list, beside the e-mail addresses."""
+    if number and ex.session.scalar(select(Suppression.id).where(
+            Suppression.tenant_id == ex.tenant.id, Suppression.email == number)) is None:
+        ex.session.add(Suppression(tenant_id=ex.tenant.id, email=number, reason=reason))
+        ex.session.flush()
 
 
 def _release(ex: Execution, action: ReminderAction, rows: list[DunningAction], outcome: str, error: str,
@@ -250,16 +318,21 @@ def _retry_later(ex: Execution, action: ReminderAction, rows: list[DunningAction
 
 
 def _mark(ex: Execution, action: ReminderAction, rows: list[DunningAction], status: str, *,
-          result: SendResult | None = None, error: str | None = None, extra: dict[str, Any] | None = None) -> str:
+          result: SendResult | None = None, sms: SmsReceipt | None = None, error: str | None = None,
+          extra: dict[str, Any] | None = None) -> str:
     for row in rows:
         row.status, row.error, row.retry_at = status, error, None
         if result is not None:
             row.message_id, row.sent_at = result.message_id[:255], ex.now
             row.recipient = ", ".join(result.accepted)[:320]
+        if sms is not None:
+            row.message_id, row.sent_at = f"{sms.provider}:{sms.provider_id}"[:255], ex.now
     after: dict[str, Any] = {"status": status, **(extra or {})}
     if result is not None:
         after |= {"message_id": result.message_id, "accepted": list(result.accepted),
                   "refused": sorted(result.refused)}
+    if sms is not None:
+        after |= {"provider": sms.provider, "provider_id": sms.provider_id}
     _audit(ex, action, "reminder.sent" if status == "sent" else "reminder.failed", after | {"error": error})
     ex.session.commit()  # the send is recorded before the (slower, retryable) ERP writes
     if status == "sent":

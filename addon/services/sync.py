@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from addon.domain import types as d
+from addon.domain.phones import to_e164
 from addon.models import (
     CreditAllocation,
     CreditNote,
@@ -128,6 +129,7 @@ class Mirror:
         for c, row in self._rows(Customer, contacts):
             row.name, row.emails, row.currency = c.name, list(c.emails), c.currency
             row.bank_accounts, row.timezone = list(c.bank_accounts), c.timezone
+            row.mobile = to_e164(c.mobile, self.tenant.country)  # national numbers read in the tenant's country
             row.archived, row.remote_updated_at = c.archived, c.updated_at
             self._customers[c.remote_id] = row
         self.session.flush()

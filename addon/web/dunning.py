@@ -88,7 +88,7 @@ def _render_settings(tenant: Tenant, form: dict[str, Any], option_errors: dict[s
     # (customers are added by typing them; dunning_settings.resolve_customers checks what was typed).
     names = dunning_settings.customer_names(
         session, tenant, [c for p in policies for c in (p.segment or {}).get("customers", [])])
-    dry_run = dunning.preview(session, tenant, tomorrow)
+    dry_run = dunning.preview(session, tenant, tomorrow, sms_enabled=dunning.sms_configured(current_app.config))
     tasks = dunning.open_tasks(session, tenant, datetime.now(UTC) - timedelta(days=30))
     return render_template("dunning/settings.html", tenant=tenant, policies=policies, selected=selected,
                            stages=primary_stages(selected), primary_stages=primary_stages,
@@ -348,7 +348,8 @@ def api_preview(tenant: Tenant) -> Any:
         day = date.fromisoformat(raw) if raw else _today(tenant) + timedelta(days=1)
     except ValueError:
         return jsonify({"error": "date must be YYYY-MM-DD"}), 400
-    return jsonify({"date": day.isoformat(), "actions": dunning.preview(get_db().session, tenant, day)})
+    actions = dunning.preview(get_db().session, tenant, day, sms_enabled=dunning.sms_configured(current_app.config))
+    return jsonify({"date": day.isoformat(), "actions": actions})
 
 
 @bp.route("/unsubscribe/<token>", methods=["GET", "POST"])

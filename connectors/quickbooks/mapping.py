@@ -60,7 +60,14 @@ def to_contact(customer: Json) -> Contact:
     email = (customer.get("PrimaryEmailAddr") or {}).get("Address")
     return Contact(remote_id=str(customer["Id"]), name=str(customer.get("DisplayName") or ""),
                    emails=(str(email),) if email else (), currency=ref(customer, "CurrencyRef"),
-                   archived=customer.get("Active") is False, updated_at=updated_at(customer))
+                   archived=customer.get("Active") is False, updated_at=updated_at(customer),
+                   mobile=_phone(customer, "Mobile") or _phone(customer, "PrimaryPhone"))
+
+
+def _phone(customer: Json, field: str) -> str | None:
+    """A TelephoneNumber's FreeFormNumber (read in the tenant's country by the mirror)."""
+    number = str((customer.get(field) or {}).get("FreeFormNumber") or "").strip()
+    return number or None
 
 
 def exchange_rate(entity: Json) -> Decimal | None:

@@ -27,7 +27,8 @@ def _last_change(inv: SandboxInvoice) -> date:
 def as_domain(company: SandboxCompany) -> tuple[list[Contact], list[Invoice], list[Payment], list[CreditNote]]:
     """Contacts, invoices, payments and credit notes exactly as a platform would report them today."""
     contacts = [Contact(remote_id=c.id, name=c.name, emails=(c.email,), currency=c.currency,
-                        bank_accounts=(c.iban,), timezone=c.timezone, updated_at=_stamp(company.today))
+                        bank_accounts=(c.iban,), timezone=c.timezone, updated_at=_stamp(company.today),
+                        mobile=c.phone.national if c.phone else None)
                 for c in company.customers]
     emails = {c.id: c.email for c in company.customers}
     invoices = [Invoice(remote_id=i.id, number=i.number, contact_id=i.customer_id, currency=i.currency,

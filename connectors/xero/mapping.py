@@ -73,7 +73,22 @@ def to_contact(c: Any) -> Contact:
     banks = tuple(b for b in [c.bank_account_details] if b)
     return Contact(remote_id=str(c.contact_id), name=c.name or "", emails=emails,
                    currency=enum_value(c.default_currency), archived=enum_value(c.contact_status) == "ARCHIVED",
-                   updated_at=aware(c.updated_date_utc), bank_accounts=banks)
+                   updated_at=aware(c.updated_date_utc), bank_accounts=banks, mobile=contact_phone(c.phones))
+
+
+def contact_phone(phones: Any) -> str | None:
+    """The number to text from a contact's Phones: the MOBILE one, else the DEFAULT one, as free text
+    ("+44 7911 123456" with a country code, "07911 123456" without); the mirror reads it in the tenant's
+    country when it has no country code."""
+    by_type: dict[str, str] = {}
+    for phone in phones or ():
+        parts = [str(p).strip() for p in (phone.phone_area_code, phone.phone_number) if p and str(p).strip()]
+        if not parts:
+            continue
+        country = str(phone.phone_country_code or "").strip().lstrip("+")
+        text = f"+{country} {' '.join(parts)}" if country else " ".join(parts)
+        by_type.setdefault(enum_value(phone.phone_type) or "", text)
+    return by_type.get("MOBILE") or by_type.get("DEFAULT")
 
 
 def home_rate(currency_rate: Any) -> Decimal | None:

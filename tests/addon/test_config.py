@@ -71,3 +71,36 @@ def test_a_bad_mail_or_job_setting_is_a_startup_error_naming_it(tmp_path, env, m
     a bare ValueError (or in the first hourly dunning run)."""
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
         load_config(env, tmp_path)
+
+
+TWILIO_OK = {"SMS_PROVIDER": "twilio", "TWILIO_ACCOUNT_SID": "AC" + "ab" * 16, "TWILIO_AUTH_TOKEN": "t",
+             "TWILIO_FROM": "+447700900123"}
+
+
+def test_sms_provider_checked_at_startup(tmp_path) -> None:
+    assert load_config({}, tmp_path)["SMS_PROVIDER"] == "none"
+    assert load_config({"SMS_PROVIDER": "Twilio", **{k: v for k, v in TWILIO_OK.items() if k != "SMS_PROVIDER"}},
+                       tmp_path)["SMS_PROVIDER"] == "twilio"
+    with pytest.raises(ConfigError, match="SMS_PROVIDER must be one of none, memory, twilio, got 'twillio'"):
+        load_config({"SMS_PROVIDER": "twillio"}, tmp_path)
+
+
+@pytest.mark.parametrize(("setting", "value", "message"), [
+    ("TWILIO_ACCOUNT_SID", "", "TWILIO_ACCOUNT_SID must be AC followed by 32 hex digits"),
+    ("TWILIO_ACCOUNT_SID", "SK" + "ab" * 16, "TWILIO_ACCOUNT_SID"),
+    ("TWILIO_AUTH_TOKEN", " ", "TWILIO_AUTH_TOKEN is required"),
+    ("TWILIO_FROM", "", "TWILIO_FROM must be"),
+    ("TWILIO_FROM", "07700 900123", "TWILIO_FROM must be"),
+    ("TWILIO_FROM", "Far too long a name", "TWILIO_FROM must be"),
+    ("TWILIO_API_URL", "api.twilio.com", "TWILIO_API_URL must be an http"),
+])
+def test_twilio_settings_checked_at_startup(tmp_path, setting: str, value: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_config({**TWILIO_OK, setting: value}, tmp_path)
+
+
+def test_twilio_settings_accepted(tmp_path) -> None:
+    cfg = load_config({**TWILIO_OK, "TWILIO_FROM": "Cashline", "TWILIO_API_URL": "http://127.0.0.1:4040/"}, tmp_path)
+    assert (cfg["TWILIO_FROM"], cfg["TWILIO_API_URL"]) == ("Cashline", "http://127.0.0.1:4040")
+    # Without SMS_PROVIDER=twilio the Twilio settings are not needed.
+    assert load_config({"SMS_PROVIDER": "memory", "TWILIO_FROM": "junk"}, tmp_path)["SMS_PROVIDER"] == "memory"

@@ -144,7 +144,7 @@ def _consolidate(customer: DunningCustomer, items: Sequence[_Due], now: datetime
     lead = max(items, key=lambda d: (TONE_ORDER[d.stage.tone], d.line.days_overdue))
     candidates = _recipients(customer, items)
     recipients = tuple(r for r in candidates if r.lower() not in suppressed)
-    channel, channel_note = _channel(lead.stage.stage.channel, customer, recipients, settings)
+    channel, channel_note = _channel(lead.stage.stage.channel, customer, recipients, settings, suppressed)
     if len(recipients) < len(candidates):
         dropped = ", ".join(r for r in candidates if r not in recipients)
         channel_note = "; ".join(n for n in (channel_note, f"suppressed address(es) left out: {dropped}") if n)
@@ -160,7 +160,7 @@ def _consolidate(customer: DunningCustomer, items: Sequence[_Due], now: datetime
     return ReminderAction(
         customer_id=customer.customer_id, channel=channel, stage_key=lead.stage.stage.key,
         tone=lead.stage.tone, template=lead.stage.stage.template_key, language=customer.language,
-        send_at=send_at, recipients=recipients if channel is Channel.EMAIL else (),
+        send_at=send_at, recipients=_addressed(channel, recipients, customer),
         lines=tuple(d.line for d in items), reason=reason,
         needs_approval=any(d.stage.stage.needs_approval for d in items),
         exactly_once_keys=tuple(exactly_once_key(d.invoice.invoice_id, d.stage.stage.key) for d in items),
@@ -175,18 +175,41 @@ def _recipients(customer: DunningCustomer, items: Sequence[_Due]) -> tuple[str, 
     return tuple(dict.fromkeys(e for e in pool if "@" in e))
 
 
+def _addressed(channel: Channel, recipients: tuple[str, ...], customer: DunningCustomer) -> tuple[str, ...]:
+    """Who the action goes to: the e-mail addresses, the one mobile number for an SMS, nobody for a task."""
+    if channel is Channel.EMAIL:
+        return recipients
+    if channel is Channel.SMS and customer.phone:
+        return (customer.phone,)
+    return ()
+
+
 def _channel(wanted: Channel, customer: DunningCustomer, recipients: tuple[str, ...],
-             settings: DunningSettings) -> tuple[Channel, str]:
+             settings: DunningSettings, suppressed: frozenset[str]) -> tuple[Channel, str]:
     """The channel actually used, and why it differs from the stage's (missing address, opt-out)."""
+    note = ""
     if wanted is Channel.SMS:
-        if settings.sms_enabled and customer.phone and not customer.opted_out:
+        sms_note = _sms_refusal(customer, settings, suppressed)
+        if not sms_note:
             return Channel.SMS, ""
-        wanted, note = Channel.EMAIL, "SMS off or no phone number: email instead"
-    else:
-        note = ""
+        wanted, note = Channel.EMAIL, f"{sms_note}: email instead"
     if wanted is Channel.EMAIL:
         if customer.opted_out:
             return Channel.TASK, "customer opted out of email reminders: worklist task instead"
         if not recipients:
             return Channel.TASK, "no usable email address (missing or suppressed): worklist task instead"
     return wanted, note
+
+
+def _sms_refusal(customer: DunningCustomer, settings: DunningSettings, suppressed: frozenset[str]) -> str:
+    """Why an SMS stage cannot text this customer ("" when it can). A number on the suppression list replied
+    STOP to our texts, or the provider called it invalid: like an unsubscribed address, never texted again."""
+    if not settings.sms_enabled:
+        return "SMS off (no SMS_PROVIDER)"
+    if not customer.phone:
+        return "no mobile number"
+    if customer.opted_out:
+        return "customer opted out"
+    if customer.phone.lower() in suppressed:
+        return f"{customer.phone} opted out of texts (STOP) or was refused as invalid"
+    return ""

@@ -30,7 +30,8 @@ MAX_CUSTOM_FIELD_VALUE = 31
 INVOICE_WRITABLE = ("PrivateNote", "CustomerMemo", "CustomField", "DueDate", "EmailStatus", "BillEmail",
                     "DocNumber", "TxnDate")
 PAYMENT_WRITABLE = ("PrivateNote", "PaymentRefNum", "TxnDate")
-CUSTOMER_WRITABLE = ("DisplayName", "CompanyName", "PrimaryEmailAddr", "Active", "Notes")
+CUSTOMER_WRITABLE = ("DisplayName", "CompanyName", "PrimaryEmailAddr", "PrimaryPhone", "Mobile", "Active",
+                     "Notes")
 
 
 # --- customers -----------------------------------------------------------------------------------
@@ -44,7 +45,7 @@ def create_customer(store: QboStore, body: Entity) -> Entity:
         customer: Entity = {"DisplayName": name, "CompanyName": body.get("CompanyName") or name,
                             "Active": True, "Balance": ZERO,
                             "CurrencyRef": body.get("CurrencyRef") or {"value": store.currency}}
-        for key in ("PrimaryEmailAddr", "Notes"):
+        for key in ("PrimaryEmailAddr", "PrimaryPhone", "Mobile", "Notes"):
             if body.get(key):
                 customer[key] = body[key]
         return store.insert("Customer", customer)

@@ -32,6 +32,9 @@ def seed_store(store: QboStore, company: SandboxCompany) -> dict[str, str]:
             entity: Entity = {"DisplayName": cust.name, "CompanyName": cust.name, "Active": True,
                               "Balance": ZERO, "PrimaryEmailAddr": {"Address": cust.email},
                               "CurrencyRef": {"value": cust.currency}, "Notes": f"IBAN {cust.iban}"}
+            if cust.phone is not None:  # QBO's TelephoneNumber: the number as typed, free-form
+                entity["Mobile" if cust.phone.kind == "mobile" else "PrimaryPhone"] = {
+                    "FreeFormNumber": cust.phone.national}
             ids[cust.id] = store.insert("Customer", entity, notify=False,
                                         created=_at(company.today.replace(year=company.today.year - 3)))["Id"]
         for inv in company.invoices:

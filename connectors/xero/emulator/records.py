@@ -23,6 +23,9 @@ class ContactRecord:
     status: str = "ACTIVE"
     bank_account: str | None = None
     account_number: str | None = None
+    # Phones as Xero holds them: dicts with PhoneType (DEFAULT/DDI/MOBILE/FAX/OFFICE), PhoneCountryCode,
+    # PhoneAreaCode, PhoneNumber.
+    phones: list[dict[str, str]] = field(default_factory=list)
 
 
 @dataclass

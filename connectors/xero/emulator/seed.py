@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time
 
 from connectors.sandbox.fx import day_rate
-from connectors.sandbox.generator import CURRENCY_WEIGHTS, SandboxCompany, SandboxInvoice
+from connectors.sandbox.generator import CURRENCY_WEIGHTS, SandboxCompany, SandboxInvoice, SandboxPhone
 from connectors.xero.emulator.clock import Clock, stable_id
 from connectors.xero.emulator.records import (
     AllocationRecord,
@@ -35,7 +35,7 @@ def build_store(company: SandboxCompany, *, clock: Clock | None = None) -> OrgSt
         cid = stable_id(seed, "contact", cust.id)
         store.contacts[cid] = ContactRecord(cid, cust.name, cust.email, cust.currency,
                                             _noon(company.today.replace(day=1)), bank_account=cust.iban,
-                                            account_number=cust.id)
+                                            account_number=cust.id, phones=_phones(cust.phone))
     for sinv in company.invoices:
         _add_invoice(store, sinv)
     return store
@@ -69,3 +69,13 @@ def _add_invoice(store: OrgStore, sinv: SandboxInvoice) -> None:
     if inv.status == "AUTHORISED" and inv.amount_due <= 0:
         inv.status, inv.fully_paid_on = "PAID", sinv.paid_date or max(events)
     inv.updated = _noon(max(events))
+
+
+def _phones(phone: SandboxPhone | None) -> list[dict[str, str]]:
+    """Xero's Phones: a real contact lists all four types, the unused ones empty."""
+    out = {t: {"PhoneType": t, "PhoneNumber": "", "PhoneAreaCode": "", "PhoneCountryCode": ""}
+           for t in ("DEFAULT", "DDI", "FAX", "MOBILE")}
+    if phone is not None:
+        out["MOBILE" if phone.kind == "mobile" else "DEFAULT"].update(
+            PhoneNumber=phone.number, PhoneAreaCode=phone.area, PhoneCountryCode=phone.country_code)
+    return list(out.values())
