@@ -1,7 +1,7 @@
 """customers keep a mobile number (E.164) for dunning's SMS stages
 
-Revision ID: 0024_customer_mobile
-Revises: 0015_credit_applications
+Revision ID: 0017_customer_mobile
+Revises: 0016_part_refusals
 Create Date: 2026-12-07 11:00:00
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0024_customer_mobile'
-down_revision = '0015_credit_applications'
+revision = '0017_customer_mobile'
+down_revision = '0016_part_refusals'
 branch_labels = None
 depends_on = None
 
