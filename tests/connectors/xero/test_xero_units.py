@@ -148,7 +148,7 @@ def test_sdk_429_keeps_a_zero_retry_after(headers: dict[str, str], wait: float) 
     from xero_python.exceptions import ApiException
 
     from connectors.errors import RateLimitedError
-    from connectors.xero.connector import map_api_exception
+    from connectors.xero.faults import map_api_exception
 
     err = map_api_exception(ApiException(http_resp=_FakeHttpResponse(429, headers)))
     assert isinstance(err, RateLimitedError)

@@ -16,9 +16,9 @@ from xero_python.exceptions import AccountingBadRequestException
 from addon.domain.types import Allocation, NewPayment
 from connectors.errors import ValidationError
 from connectors.xero import XeroConnector
-from connectors.xero.connector import _validation_messages
 from connectors.xero.emulator.records import InvoiceRecord
 from connectors.xero.emulator.testing import XeroSandbox
+from connectors.xero.faults import _validation_messages
 
 MISSING = "00000000-0000-0000-0000-000000000000"
 
