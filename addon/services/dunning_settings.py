@@ -3,7 +3,7 @@ off, and render a template on one of the tenant's real invoices. Flushes, never 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
@@ -11,7 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from jinja2.exceptions import TemplateError
-from sqlalchemy import func, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from addon.domain.dunning import (
@@ -136,7 +136,7 @@ def save_stage(session: Session, tenant: Tenant, policy: DunningPolicy, stage: D
         policy.stages.append(candidate)
     for position, row in enumerate(sorted(primary_stages(policy), key=lambda s: s.offset_days)):
         row.position = position
-    _audit(session, tenant, actor, "dunning.stage_saved", candidate.key, before, _stage_dict(candidate))
+    audit_change(session, tenant, actor, "dunning.stage_saved", candidate.key, before, _stage_dict(candidate))
     session.flush()
     return candidate
 
@@ -161,7 +161,7 @@ def delete_stage(session: Session, tenant: Tenant, policy: DunningPolicy, stage:
     policy.stages.remove(stage)
     for position, row in enumerate(primary_stages(policy)):
         row.position = position
-    _audit(session, tenant, actor, "dunning.stage_deleted", stage.key, _stage_dict(stage), None)
+    audit_change(session, tenant, actor, "dunning.stage_deleted", stage.key, _stage_dict(stage), None)
     session.flush()
     return None
 
@@ -178,7 +178,7 @@ def move_stage(session: Session, tenant: Tenant, policy: DunningPolicy, stage: D
     other = ordered[j]
     stage.offset_days, other.offset_days = other.offset_days, stage.offset_days
     stage.position, other.position = other.position, stage.position
-    _audit(session, tenant, actor, "dunning.stage_moved", stage.key, None, {"direction": direction})
+    audit_change(session, tenant, actor, "dunning.stage_moved", stage.key, None, {"direction": direction})
     session.flush()
 
 
@@ -186,7 +186,7 @@ def set_enabled(session: Session, tenant: Tenant, policy: DunningPolicy, enabled
     """Switch a policy's reminder sequence on or off."""
     before = {"enabled": policy.enabled}
     policy.enabled = enabled
-    _audit(session, tenant, actor, "dunning.policy_enabled" if enabled else "dunning.policy_disabled",
+    audit_change(session, tenant, actor, "dunning.policy_enabled" if enabled else "dunning.policy_disabled",
            str(policy.id), before, {"enabled": enabled})
     session.flush()
 
@@ -255,8 +255,10 @@ def _copied_fields(row: DunningStage) -> dict[str, Any]:
     return {name: (list(row.risk_bands or []) if name == "risk_bands" else getattr(row, name)) for name in FIELDS}
 
 
-def _audit(session: Session, tenant: Tenant, actor: str, action: str, object_id: str,
-           before: dict[str, Any] | None, after: dict[str, Any] | None, object_type: str = "dunning_stage") -> None:
+def audit_change(session: Session, tenant: Tenant, actor: str, action: str, object_id: str,
+                 before: dict[str, Any] | None, after: dict[str, Any] | None,
+                 object_type: str = "dunning_stage") -> None:
+    """The audit record of a change made on the settings page."""
     session.add(AuditLog(tenant_id=tenant.id, actor=actor, action=action, object_type=object_type,
                          object_id=object_id, before=before, after=after, reason="settings page"))
 
@@ -325,7 +327,7 @@ def save_options(session: Session, tenant: Tenant, policy: DunningPolicy, form: 
         return errors
     before = dict(policy.options or {})
     policy.options = {**before, **values}
-    _audit(session, tenant, actor, "dunning.settings_saved", str(policy.id), before, policy.options)
+    audit_change(session, tenant, actor, "dunning.settings_saved", str(policy.id), before, policy.options)
     session.flush()
     return {}
 
@@ -362,7 +364,7 @@ def create_policy(session: Session, tenant: Tenant, default: DunningPolicy, valu
             **_copied_fields(row)))
     session.add(policy)
     session.flush()
-    _audit(session, tenant, actor, "dunning.policy_created", str(policy.id), None, values, "dunning_policy")
+    audit_change(session, tenant, actor, "dunning.policy_created", str(policy.id), None, values, "dunning_policy")
     return policy
 
 
@@ -372,7 +374,7 @@ def update_policy(session: Session, tenant: Tenant, policy: DunningPolicy, value
     before = {"name": policy.name, "language": policy_language(policy)}
     policy.name = values["name"]
     policy.options = {**(policy.options or {}), "language": values["language"]}
-    _audit(session, tenant, actor, "dunning.policy_updated", str(policy.id), before, values, "dunning_policy")
+    audit_change(session, tenant, actor, "dunning.policy_updated", str(policy.id), before, values, "dunning_policy")
     session.flush()
 
 
@@ -380,79 +382,11 @@ def delete_policy(session: Session, tenant: Tenant, policy: DunningPolicy, actor
     """Delete a policy (never the default: its customers fall back to it); returns an error or None."""
     if policy.is_default:
         return "the default policy cannot be deleted"
-    _audit(session, tenant, actor, "dunning.policy_deleted", str(policy.id),
+    audit_change(session, tenant, actor, "dunning.policy_deleted", str(policy.id),
            {"name": policy.name, "segment": policy.segment}, None, "dunning_policy")
     session.delete(policy)
     session.flush()
     return None
-
-
-def customer_names(session: Session, tenant: Tenant, remote_ids: Iterable[str],
-                   active_only: bool = False) -> dict[str, str]:
-    """Name by remote id of these customers (the ones on a policy), not of all the tenant's thousands;
-    ``active_only`` leaves archived customers out."""
-    wanted = sorted(set(remote_ids))
-    if not wanted:
-        return {}
-    query = select(Customer.remote_id, Customer.name).where(Customer.tenant_id == tenant.id,
-                                                            Customer.remote_id.in_(wanted))
-    if active_only:
-        query = query.where(Customer.archived.is_(False))
-    return {remote_id: name for remote_id, name in session.execute(query)}
-
-
-def resolve_customers(session: Session, tenant: Tenant, typed: str) -> tuple[list[str], list[str]]:
-    """The remote ids of the customers typed one a line (a name in any case, or the platform's id), and
-    the problems (a name nobody has, a name two customers share); blank lines are skipped."""
-    lines = list(dict.fromkeys(line.strip() for line in typed.splitlines() if line.strip()))
-    if not lines:
-        return [], []
-    lowered = {line.lower() for line in lines}
-    rows = session.execute(select(Customer.remote_id, Customer.name).where(
-        Customer.tenant_id == tenant.id, Customer.archived.is_(False),
-        or_(Customer.remote_id.in_(lines), func.lower(Customer.name).in_(lowered)))).all()
-    by_id = {remote_id for remote_id, _ in rows}
-    by_name: dict[str, list[str]] = {}
-    for remote_id, name in rows:
-        by_name.setdefault(name.lower(), []).append(remote_id)
-    found, problems = [], []
-    for line in lines:
-        if line in by_id:
-            found.append(line)
-        elif len(by_name.get(line.lower(), [])) == 1:
-            found.append(by_name[line.lower()][0])
-        elif line.lower() in by_name:
-            ids = ", ".join(sorted(by_name[line.lower()]))
-            problems.append(f"{len(by_name[line.lower()])} customers are called {line!r}: type the id of the one "
-                            f"meant ({ids})")
-        else:
-            problems.append(f"no customer called {line!r}")
-    return found, problems
-
-
-def assign_customers(session: Session, tenant: Tenant, policy: DunningPolicy, remote_ids: list[str],
-                     actor: str) -> dict[str, str]:
-    """Assign exactly these customers to a non-default policy (taking them off any other policy, so each
-    customer has one); returns errors by field (empty when saved)."""
-    if policy.is_default:
-        return {"customers": "the default policy covers every customer not assigned elsewhere"}
-    known = set(customer_names(session, tenant, remote_ids, active_only=True))
-    unknown = sorted(set(remote_ids) - known)
-    if unknown:
-        return {"customers": f"unknown customer(s): {', '.join(unknown)}"}
-    chosen = sorted(set(remote_ids))
-    others = session.scalars(select(DunningPolicy).where(DunningPolicy.tenant_id == tenant.id,
-                                                         DunningPolicy.id != policy.id)).all()
-    for other in others:
-        assigned = list((other.segment or {}).get("customers", []))
-        if set(assigned) & set(chosen):
-            other.segment = {**(other.segment or {}), "customers": [c for c in assigned if c not in chosen]}
-    before = dict(policy.segment or {})
-    policy.segment = {**before, "customers": chosen}
-    _audit(session, tenant, actor, "dunning.policy_assigned", str(policy.id), before, policy.segment,
-           "dunning_policy")
-    session.flush()
-    return {}
 
 
 # --- per-language template variants ---------------------------------------------------------------------------
@@ -483,6 +417,6 @@ def save_variant(session: Session, tenant: Tenant, policy: DunningPolicy, stage:
         variant.subject_template = source.subject
         variant.body_template = source.body
         after = {"subject_template": source.subject, "body_template": source.body}
-    _audit(session, tenant, actor, "dunning.template_variant_saved", f"{stage.key}:{language}", before, after)
+    audit_change(session, tenant, actor, "dunning.template_variant_saved", f"{stage.key}:{language}", before, after)
     session.flush()
     return {}

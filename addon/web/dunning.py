@@ -13,7 +13,7 @@ from addon.domain.dunning.timing import upcoming_holidays
 from addon.extensions import get_db, get_for_tenant
 from addon.mail import VARIABLES, InvalidUnsubscribeTokenError, TemplateSource, UnsubscribeTokens
 from addon.models import DunningPolicy, DunningStage, Role, Tenant
-from addon.services import dunning, dunning_settings
+from addon.services import dunning, dunning_assignment, dunning_settings
 from addon.services.dunning_holidays import PLATFORM_NAMES, SET_BY_ADMIN, region_source, resolve_region
 from addon.services.dunning_policies import (
     LANGUAGES,
@@ -85,8 +85,8 @@ def _render_settings(tenant: Tenant, form: dict[str, Any], option_errors: dict[s
     wanted = selected_id if selected_id is not None else _selected_policy_id()
     selected = next((p for p in policies if p.id == wanted), default)
     # Names of the customers on some policy only: a tenant has thousands, and the page lists no others
-    # (customers are added by typing them; dunning_settings.resolve_customers checks what was typed).
-    names = dunning_settings.customer_names(
+    # (customers are added by typing them; dunning_assignment.resolve_customers checks what was typed).
+    names = dunning_assignment.customer_names(
         session, tenant, [c for p in policies for c in (p.segment or {}).get("customers", [])])
     dry_run = dunning.preview(session, tenant, tomorrow, sms_enabled=dunning.sms_configured(current_app.config))
     tasks = dunning.open_tasks(session, tenant, datetime.now(UTC) - timedelta(days=30))
@@ -249,8 +249,8 @@ def assign_customers(tenant: Tenant, policy_id: int) -> Any:
     session = get_db().session
     # The ticked customers stay (untick to take one off); the typed ones (a name or an id a line) join them.
     typed = request.form.get("add_customers", "")
-    added, problems = dunning_settings.resolve_customers(session, tenant, typed)
-    errors = {"customers": "; ".join(problems)} if problems else dunning_settings.assign_customers(
+    added, problems = dunning_assignment.resolve_customers(session, tenant, typed)
+    errors = {"customers": "; ".join(problems)} if problems else dunning_assignment.assign_customers(
         session, tenant, policy, [str(c) for c in request.form.getlist("customers")] + added, _actor())
     if errors:
         return _render_settings(tenant, {}, {}, 422, selected_id=policy.id, policy_errors=errors,
