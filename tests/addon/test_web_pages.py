@@ -56,8 +56,9 @@ def _tenant_in(db, make_tenant, zone: str):  # type: ignore[no-untyped-def]
 def test_the_dashboard_and_worklist_count_days_in_the_tenants_timezone(client, db, make_tenant, sign_in) -> None:
     # 23:30 UTC on 6 December is already 13:30 on 7 December in Kiritimati (UTC+14): the tenant's today.
     tenant = _tenant_in(db, make_tenant, "Pacific/Kiritimati")
-    sign_in(tenant, Role.VIEWER)
     with time_machine.travel(datetime(2026, 12, 6, 23, 30, tzinfo=UTC), tick=False):
+        # Signed in at the travelled time: a session cookie stamped later than "now" is refused as expired.
+        sign_in(tenant, Role.VIEWER)
         assert client.get(f"/api/tenants/{tenant.id}/dashboard").get_json()["as_of"] == "2026-12-07"
         [row] = client.get(f"/api/tenants/{tenant.id}/worklist").get_json()
         assert row["days_overdue"] == 0  # due today there, not "due tomorrow"
@@ -232,8 +233,8 @@ def test_every_page_of_a_new_tenant_opens_for_every_role(client, make_tenant, si
 def test_a_form_left_open_for_hours_still_saves(app, client, db, make_tenant, sign_in) -> None:
     """The CSRF token lives as long as the session: an accountant's typing survives a long lunch."""
     tenant = make_tenant()
-    sign_in(tenant, Role.ADMIN)
     with time_machine.travel(datetime(2026, 12, 7, 9, 0, tzinfo=UTC), tick=False):
+        sign_in(tenant, Role.ADMIN)  # at the travelled time (a cookie stamped in the future reads as expired)
         html = client.get(f"/tenants/{tenant.id}/reconciliation").get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
     with time_machine.travel(datetime(2026, 12, 7, 14, 0, tzinfo=UTC), tick=False):
