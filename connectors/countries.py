@@ -19,20 +19,26 @@ _ALIASES = {"UK": "GB", "U.K.": "GB", "UNITED KINGDOM": "GB", "GREAT BRITAIN": "
             "IND": "IN", "ZAF": "ZA"}
 
 
+def tzdata_rows(table: str) -> list[list[str]]:
+    """The tab-separated rows of one of the IANA time zone database's tables (``iso3166.tab``,
+    ``zone.tab``), comments left out: from the tzdata package, else the system's copy, else none."""
+    try:
+        text = resources.files("tzdata").joinpath("zoneinfo", table).read_text(encoding="utf-8")
+    except (ModuleNotFoundError, FileNotFoundError):
+        system = Path("/usr/share/zoneinfo") / table
+        text = system.read_text(encoding="utf-8") if system.exists() else ""
+    return [line.split("\t") for line in text.splitlines() if line and not line.startswith("#")]
+
+
 @functools.cache
 def _countries() -> dict[str, str]:
-    """Upper-case name -> code, and code -> code, from ``iso3166.tab`` (the tzdata package, else the system's)."""
-    try:
-        text = resources.files("tzdata").joinpath("zoneinfo", "iso3166.tab").read_text(encoding="utf-8")
-    except (ModuleNotFoundError, FileNotFoundError):
-        system = Path("/usr/share/zoneinfo/iso3166.tab")
-        text = system.read_text(encoding="utf-8") if system.exists() else ""
+    """Upper-case name -> code, and code -> code, from ``iso3166.tab``."""
     out: dict[str, str] = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            code, _, name = line.partition("\t")
-            out[code.strip().upper()] = code.strip().upper()
-            out[name.strip().upper()] = code.strip().upper()
+    for row in tzdata_rows("iso3166.tab"):
+        if len(row) >= 2:
+            code = row[0].strip().upper()
+            out[code] = code
+            out[row[1].strip().upper()] = code
     return out
 
 

@@ -15,11 +15,11 @@ import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import holidays
+
+from connectors.countries import tzdata_rows
 
 COUNTRY = "holiday_country"  # option names in the default policy's options
 SUBDIVISION = "holiday_subdivision"
@@ -27,19 +27,8 @@ SUBDIVISION = "holiday_subdivision"
 
 @functools.cache
 def _zone_countries() -> dict[str, str]:
-    """IANA zone name -> ISO 3166 country code, from ``zone.tab`` (the tzdata package, else the system's)."""
-    try:
-        text = resources.files("tzdata").joinpath("zoneinfo", "zone.tab").read_text(encoding="utf-8")
-    except (ModuleNotFoundError, FileNotFoundError):
-        system = Path("/usr/share/zoneinfo/zone.tab")
-        text = system.read_text(encoding="utf-8") if system.exists() else ""
-    out: dict[str, str] = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            parts = line.split("\t")
-            if len(parts) >= 3:
-                out[parts[2]] = parts[0]
-    return out
+    """IANA zone name -> ISO 3166 country code, from ``zone.tab``."""
+    return {row[2]: row[0] for row in tzdata_rows("zone.tab") if len(row) >= 3}
 
 
 def country_for_timezone(timezone: str) -> str | None:
