@@ -6,23 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-import requests
 
 from connectors.quickbooks.emulator.testing import QboSandbox
+from tests.connectors.quickbooks.helpers import customer_id, fault
 
 SALES_LINE = [{"Amount": 10, "DetailType": "SalesItemLineDetail", "SalesItemLineDetail": {}}]
-
-
-def fault(answer: requests.Response) -> dict[str, Any]:
-    assert answer.status_code == 400, answer.text
-    body = answer.json()["Fault"]
-    assert body["type"] == "ValidationFault"
-    error: dict[str, Any] = body["Error"][0]
-    return error
-
-
-def customer_id(sandbox: QboSandbox) -> str:
-    return str(sandbox.store.all("Customer")[0]["Id"])
 
 
 # --- 1 and 2: ORDERBY and WHERE, properties and date literals ---------------------------------------

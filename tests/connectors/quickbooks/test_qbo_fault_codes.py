@@ -18,18 +18,7 @@ from quickbooks.objects.invoice import Invoice
 from connectors.errors import ValidationError
 from connectors.quickbooks import QuickBooksConnector
 from connectors.quickbooks.emulator.testing import QboSandbox
-
-
-def fault(answer: Any) -> dict[str, Any]:
-    assert answer.status_code == 400, answer.text
-    body = answer.json()["Fault"]
-    assert body["type"] == "ValidationFault"
-    error: dict[str, Any] = body["Error"][0]
-    return error
-
-
-def customer_id(sandbox: QboSandbox) -> str:
-    return str(sandbox.store.all("Customer")[0]["Id"])
+from tests.connectors.quickbooks.helpers import customer_id, fault
 
 
 def invoice_with_amount(customer: str, amount: Any) -> Invoice:
