@@ -91,3 +91,22 @@ def insert_big_ledger(db, tenant, *, customers: int, invoices: int,  # type: ign
          "total": Decimal("100.00") + Decimal(n) / 100, "amount_due": Decimal("100.00") + Decimal(n) / 100,
          "status": "open"} for n in range(invoices)])
     return ids
+
+
+def in_thread(app, target, *args):  # type: ignore[no-untyped-def]
+    """Run ``target(*args)`` in a thread inside an app context (as a worker process would), with its own
+    database session; returns the thread and a list that receives the result or the exception."""
+    results: list[object] = []
+
+    def run() -> None:
+        try:
+            with app.app_context():
+                results.append(target(*args))
+        except BaseException as exc:  # noqa: BLE001 - surfaced by the test
+            results.append(exc)
+        finally:
+            app.extensions["cashline_db"].remove_session()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, results

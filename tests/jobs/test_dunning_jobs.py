@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
-import time_machine
 from sqlalchemy import select
 
 from addon.models import DunningAction
@@ -13,24 +10,14 @@ from addon.queueing import get_queue
 from addon.services import dunning_send
 from jobs import dunning as dunning_jobs
 from jobs.cron import SCHEDULE
-from jobs.runtime import set_app
-from tests.addon.dunning.conftest import DUE, at, ledger, platform  # noqa: F401 - fixtures
+from tests.addon.dunning.conftest import DUE, JOB_NOW, at, ledger, platform  # noqa: F401 - fixtures
 from tests.mail.conftest import smtp_server  # noqa: F401 - fixture
 
-NOW = at(DUE + timedelta(days=10))
+NOW = JOB_NOW
 
 
 class WorkerKilled(BaseException):
     """Stands in for SIGKILL: nothing after it runs, no except-Exception handler sees it."""
-
-
-@pytest.fixture
-def job_env(app, ledger, smtp_server, redis_conn):  # type: ignore[no-untyped-def]  # noqa: F811
-    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=smtp_server.port, SMTP_STARTTLS=False,
-                      MAIL_FROM="Cashline <no-reply@cashline.test>")
-    set_app(app)
-    with time_machine.travel(NOW, tick=False):
-        yield ledger, smtp_server.sink
 
 
 def _statuses(db) -> dict[str, str]:  # type: ignore[no-untyped-def]

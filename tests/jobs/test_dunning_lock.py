@@ -4,12 +4,10 @@ as it is now. Real database, real Redis, real SMTP server; the platform blocks a
 
 from __future__ import annotations
 
-import threading
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 
 import pytest
-import time_machine
 from rq.registry import ScheduledJobRegistry
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,12 +20,11 @@ from addon.services.dunning import run_dunning
 from connectors.fake import InMemoryConnector
 from jobs import dunning as dunning_jobs
 from jobs import sync as sync_jobs
-from jobs.runtime import set_app
-from tests.addon.dunning.conftest import DUE, at, contact, invoice, ledger, mailer  # noqa: F401 - fixtures
-from tests.addon.helpers import GatedConnector
+from tests.addon.dunning.conftest import DUE, JOB_NOW, at, contact, invoice, ledger, mailer  # noqa: F401 - fixtures
+from tests.addon.helpers import GatedConnector, in_thread
 from tests.mail.conftest import smtp_server  # noqa: F401 - fixture
 
-NOW = at(DUE + timedelta(days=10))
+NOW = JOB_NOW
 
 
 @pytest.fixture
@@ -38,32 +35,6 @@ def platform() -> GatedConnector:
                              contact("C2", "Globex BV", "ar@globex.example")],
                    invoices=[invoice("I1", "C1"), invoice("I2", "C2", "250.00")])
     return connector
-
-
-@pytest.fixture
-def job_env(app, ledger, smtp_server, redis_conn):  # type: ignore[no-untyped-def]  # noqa: F811
-    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=smtp_server.port, SMTP_STARTTLS=False,
-                      MAIL_FROM="Cashline <no-reply@cashline.test>")
-    set_app(app)
-    with time_machine.travel(NOW, tick=False):
-        yield ledger, smtp_server.sink
-
-
-def _in_thread(app, target, *args):  # type: ignore[no-untyped-def]
-    results: list[object] = []
-
-    def run() -> None:
-        try:
-            with app.app_context():
-                results.append(target(*args))
-        except BaseException as exc:  # noqa: BLE001 - surfaced by the test
-            results.append(exc)
-        finally:
-            app.extensions["cashline_db"].remove_session()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread, results
 
 
 def test_a_busy_tenant_defers_the_dunning_run_and_sends_nothing(app, db, job_env, redis_conn, monkeypatch) -> None:
@@ -86,9 +57,9 @@ def test_dunning_waits_for_a_sync_writing_a_payment_and_decides_on_its_result(ap
     env.platform.create_payment(NewPayment(contact_id="C1", date=date(2026, 11, 8), currency="GBP",
                                            allocations=(Allocation("I1", Decimal("100.00")),)),
                                 idempotency_key="pay-1")
-    sync, sync_result = _in_thread(app, sync_jobs.backfill_tenant, env.tenant.id)
+    sync, sync_result = in_thread(app, sync_jobs.backfill_tenant, env.tenant.id)
     assert env.platform.entered.wait(10)
-    dunning, dunning_result = _in_thread(app, dunning_jobs.run_tenant, env.tenant.id)
+    dunning, dunning_result = in_thread(app, dunning_jobs.run_tenant, env.tenant.id)
     dunning.join(0.5)
     assert dunning.is_alive()  # waiting for the sync's lock: not reading a half-written mirror
     assert sink.arrived == []

@@ -5,7 +5,6 @@ its listing so the second is sure to arrive while the first holds the tenant's l
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -20,7 +19,7 @@ from addon.services.webhooks import store_delivery
 from jobs import sync as sync_jobs
 from jobs import webhooks as webhook_jobs
 from jobs.runtime import set_app
-from tests.addon.helpers import GatedConnector, contact, fake_delivery, invoice
+from tests.addon.helpers import GatedConnector, contact, fake_delivery, in_thread, invoice
 
 
 @pytest.fixture
@@ -36,23 +35,6 @@ def gated(app, make_tenant, db, redis_conn, monkeypatch):
     return tenant, connector
 
 
-def _in_thread(app, target, *args):  # type: ignore[no-untyped-def]
-    results: list[object] = []
-
-    def run() -> None:
-        try:
-            with app.app_context():  # as in a worker process (`cashline worker` runs in one)
-                results.append(target(*args))
-        except BaseException as exc:  # noqa: BLE001 - surfaced by the test
-            results.append(exc)
-        finally:
-            app.extensions["cashline_db"].remove_session()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread, results
-
-
 def _allocations(db) -> list[tuple[str, Decimal]]:  # type: ignore[no-untyped-def]
     db.expire_all()
     return [(a.invoice_remote_id, a.amount) for a in db.query(PaymentAllocation)]
@@ -62,9 +44,9 @@ def test_a_second_sync_defers_itself_while_a_backfill_holds_the_tenant(app, db, 
                                                                         monkeypatch) -> None:
     tenant, connector = gated
     monkeypatch.setitem(app.config, "TENANT_LOCK_WAIT", 0.2)
-    first, first_result = _in_thread(app, sync_jobs.backfill_tenant, tenant.id)
+    first, first_result = in_thread(app, sync_jobs.backfill_tenant, tenant.id)
     assert connector.entered.wait(10)
-    second, second_result = _in_thread(app, sync_jobs.backfill_tenant, tenant.id)
+    second, second_result = in_thread(app, sync_jobs.backfill_tenant, tenant.id)
     second.join(10)
     assert second_result == [{"deferred": 1}]
     scheduled = ScheduledJobRegistry(queue=get_queue("sync", redis_conn)).get_job_ids()
@@ -82,9 +64,9 @@ def test_a_second_sync_waits_a_bounded_time_then_runs_after_the_first_committed(
                                                                                 monkeypatch) -> None:
     tenant, connector = gated
     monkeypatch.setitem(app.config, "TENANT_LOCK_WAIT", 10)
-    first, first_result = _in_thread(app, sync_jobs.backfill_tenant, tenant.id)
+    first, first_result = in_thread(app, sync_jobs.backfill_tenant, tenant.id)
     assert connector.entered.wait(10)
-    second, second_result = _in_thread(app, sync_jobs.sync_tenant, tenant.id)
+    second, second_result = in_thread(app, sync_jobs.sync_tenant, tenant.id)
     second.join(0.5)
     assert second.is_alive()  # waiting for the lock, not writing
     connector.gate.set()
@@ -103,7 +85,7 @@ def test_a_webhook_for_a_tenant_being_backfilled_is_deferred_without_using_an_at
     monkeypatch.setitem(app.config, "TENANT_LOCK_WAIT", 0.2)
     body, _ = fake_delivery("org-5", ("payment", "P1"))
     event_id = store_delivery(app.extensions["cashline_db"].engine, "fake", body, now=datetime.now(UTC))
-    first, first_result = _in_thread(app, sync_jobs.backfill_tenant, tenant.id)
+    first, first_result = in_thread(app, sync_jobs.backfill_tenant, tenant.id)
     assert connector.entered.wait(10)
     assert webhook_jobs.process_event(event_id) == {"deferred": "tenant busy"}
     db.expire_all()

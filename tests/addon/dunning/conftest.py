@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -24,6 +24,9 @@ DUE = date(2026, 10, 30)  # a Friday; 2026-11-09 (+10 days) is a Monday
 def at(day: date, hour: int = 10) -> datetime:
     """A run at ``hour`` London time on ``day``, as UTC."""
     return datetime(day.year, day.month, day.day, hour, tzinfo=LONDON).astimezone(UTC)
+
+
+JOB_NOW = at(DUE + timedelta(days=10))  # the dunning jobs' tests run on Monday 9 November, 10:00 London
 
 
 def contact(remote_id: str, name: str, *emails: str) -> Contact:
@@ -73,5 +76,3 @@ def make_mailer(port: int, *, attempts: int = 2) -> DunningMailer:
 @pytest.fixture
 def mailer(smtp_server: SmtpServer) -> DunningMailer:  # noqa: F811
     return make_mailer(smtp_server.port)
-
-
