@@ -98,19 +98,19 @@ class AccountingConnector(abc.ABC):
 
     def changes_since(self, since: datetime) -> ChangeSet:
         """Everything changed since ``since``; platforms with a CDC endpoint override this."""
+        return self.sweep(since)
+
+    def sweep(self, since: datetime | None = None) -> ChangeSet:
+        """What the list endpoints hold, changed since ``since`` (everything when None; the backfill).
+        Deletions are not reported. Platforms that keep credit applications apart from the credit note
+        (QBO: Payments that apply a memo) override this to fill ``credit_applications``."""
         return ChangeSet(
             contacts=list(self.list_contacts(modified_since=since)),
             invoices=list(self.list_invoices(modified_since=since)),
             payments=list(self.list_payments(modified_since=since)),
             credit_notes=list(self.list_credit_notes(modified_since=since)),
             deleted={},
-            credit_applications=list(self.list_credit_applications(modified_since=since)),
         )
-
-    def list_credit_applications(self, *, modified_since: datetime | None = None) -> Iterator[CreditApplication]:
-        """Documents that apply credit notes to invoices, changed since ``modified_since``: none unless the
-        platform keeps the allocations apart from the credit note (QBO)."""
-        return iter(())
 
     def get_home_currency(self) -> str | None:
         """The ISO 4217 currency the organisation keeps its books in (Xero BaseCurrency, QBO

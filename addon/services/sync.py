@@ -350,10 +350,7 @@ def refresh_organisation(tenant: Tenant, connector: AccountingConnector) -> None
 def backfill(session: Session, tenant: Tenant, connector: AccountingConnector, *, now: datetime) -> SyncResult:
     """Full copy of contacts, invoices, payments and credit notes (install, and the periodic sweep)."""
     refresh_organisation(tenant, connector)
-    listed = ChangeSet(contacts=list(connector.list_contacts()), invoices=list(connector.list_invoices()),
-                       payments=list(connector.list_payments()),
-                       credit_notes=list(connector.list_credit_notes()), deleted={},
-                       credit_applications=list(connector.list_credit_applications()))
+    listed = connector.sweep()
     changes = dataclasses.replace(listed, deleted=_unlisted(session, tenant, listed))
     result = apply_changes(session, tenant, changes)
     tenant.last_synced_at = now

@@ -11,7 +11,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -135,18 +135,9 @@ class QuickBooksConnector(AccountingConnector):
 
     def list_credit_notes(self, *, modified_since: datetime | None = None) -> Iterator[CreditNote]:
         """Credit memos changed since ``modified_since``, without allocations: QBO keeps those on the
-        Payments that apply the memos (list_credit_applications)."""
+        Payments that apply the memos (``sweep`` and ``changes_since`` read them as credit applications)."""
         return (mapping.to_credit_note(m, self._currency_of(m))
                 for m in self._query_all("CreditMemo", modified_since))
-
-    def list_credit_applications(self, *, modified_since: datetime | None = None) -> Iterator[CreditApplication]:
-        """Payments changed since ``modified_since`` that apply credit memos to invoices (and voided ones,
-        which may have), dated by the Payment's TxnDate. A second pass over Payments: the query endpoint
-        cannot filter on LinkedTxn."""
-        for payment in self._query_all("Payment", modified_since):
-            application = mapping.to_credit_application(payment)
-            if application is not None:
-                yield application
 
     def get_home_currency(self) -> str | None:
         """The company's HomeCurrency (Preferences.CurrencyPrefs), read once per connector."""
@@ -195,7 +186,7 @@ class QuickBooksConnector(AccountingConnector):
         """CDC for the last 30 days (deleted ids included); a full query sweep beyond it or past its cap."""
         if since < datetime.now(UTC) - CDC_WINDOW + CDC_SAFETY:
             logger.info("changes since %s are beyond CDC's 30 days; sweeping with queries", since)
-            return self._query_sweep(since)
+            return self.sweep(since)
         names = ",".join(CDC_ENTITIES)
         data = self.client.call(lambda qb: qb.change_data_capture(names, qbo_datetime(since)))
         found: dict[str, list[Json]] = {name: [] for name in CDC_ENTITIES}
@@ -204,29 +195,40 @@ class QuickBooksConnector(AccountingConnector):
                 found[name].extend(response.get(name, []))
         if sum(len(v) for v in found.values()) >= CDC_CAP:
             logger.info("CDC hit its %d-object cap; sweeping with queries instead", CDC_CAP)
-            return self._query_sweep(since)
+            return self.sweep(since)
         deleted = {_DELETED_KINDS[n].value: [str(e["Id"]) for e in found[n] if e.get("status") == "Deleted"]
                    for n in CDC_ENTITIES}
         live = {n: [e for e in found[n] if e.get("status") != "Deleted"] for n in CDC_ENTITIES}
+        payments, applications = self._receipts(live["Payment"])
         return ChangeSet(
             contacts=[mapping.to_contact(c) for c in live["Customer"]],
             invoices=[mapping.to_invoice(i, self._currency_of(i)) for i in live["Invoice"]],
-            payments=[mapping.to_payment(p, self._currency_of(p)) for p in live["Payment"]
-                      if not mapping.is_credit_application(p)],
+            payments=payments,
             credit_notes=[mapping.to_credit_note(m, self._currency_of(m)) for m in live["CreditMemo"]],
             deleted={k: v for k, v in deleted.items() if v},
-            credit_applications=[a for a in map(mapping.to_credit_application, live["Payment"]) if a is not None])
+            credit_applications=applications)
 
-    def _query_sweep(self, since: datetime) -> ChangeSet:
-        """The base class's query sweep, reading Payments once for both the money and the credit applied."""
-        payments = list(self._query_all("Payment", since))
+    def sweep(self, since: datetime | None = None) -> ChangeSet:
+        """The query sweep (the backfill, and CDC's fallback), reading Payments once for both the money
+        received and the credit memos they apply (the query endpoint cannot filter on LinkedTxn)."""
+        payments, applications = self._receipts(self._query_all("Payment", since))
         return ChangeSet(
             contacts=list(self.list_contacts(modified_since=since)),
             invoices=list(self.list_invoices(modified_since=since)),
-            payments=[mapping.to_payment(p, self._currency_of(p)) for p in payments
-                      if not mapping.is_credit_application(p)],
+            payments=payments,
             credit_notes=list(self.list_credit_notes(modified_since=since)), deleted={},
-            credit_applications=[a for a in map(mapping.to_credit_application, payments) if a is not None])
+            credit_applications=applications)
+
+    def _receipts(self, raw: Iterable[Json]) -> tuple[list[Payment], list[CreditApplication]]:
+        """QBO Payments split into money received and credit-memo applications (dated by their TxnDate)."""
+        payments: list[Payment] = []
+        applications: list[CreditApplication] = []
+        for p in raw:
+            if not mapping.is_credit_application(p):
+                payments.append(mapping.to_payment(p, self._currency_of(p)))
+            if (application := mapping.to_credit_application(p)) is not None:
+                applications.append(application)
+        return payments, applications
 
     # --- writes ----------------------------------------------------------------------------------
     def create_payment(self, payment: NewPayment, *, idempotency_key: str,
