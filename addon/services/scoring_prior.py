@@ -13,7 +13,7 @@ from functools import lru_cache
 from typing import Any
 
 from addon.domain.scoring.history import HistoryInvoice
-from connectors.sandbox.generator import MIXES, generate_company
+from connectors.sandbox.generator import MIXES, SandboxCompany, generate_company
 
 PRIOR_SEEDS = (101, 202)
 PriorHistories = tuple[tuple[list[HistoryInvoice], date], ...]
@@ -33,7 +33,13 @@ def generated_history(seed: int, mix: str, customers: int, invoices: int,
 
     The risk model's targets are measured without write-offs (the default); ``write_offs`` is for the
     forecast backtest, where an invoice credited in full as bad debt is one never paid (no paid date)."""
-    company = generate_company(seed, customers=customers, invoices=invoices, mix=mix, write_offs=write_offs)
+    return history_of(generate_company(seed, customers=customers, invoices=invoices, mix=mix,
+                                       write_offs=write_offs))
+
+
+def history_of(company: SandboxCompany) -> list[HistoryInvoice]:
+    """A generated company's invoices as history records (voided ones left out; one written off as bad
+    debt was never paid)."""
     out = []
     for inv in company.invoices:
         if inv.voided:

@@ -149,6 +149,7 @@ class SandboxCompany:
     seed: int
     customers: list[SandboxCustomer]
     invoices: list[SandboxInvoice]
+    history_start: date  # the first day invoices could be issued (deteriorating customers decline from it)
 
     @property
     def payments(self) -> list[SandboxPayment]:
@@ -190,7 +191,7 @@ def generate_company(seed: int = 7, *, customers: int = 40, invoices: int = 1500
         for inv in out:
             _maybe_write_off(bad_debt, inv, by_id[inv.customer_id], start, today)
     return SandboxCompany(name=name or f"Sandbox Company {seed}", base_currency=base_currency,
-                          today=today, seed=seed, customers=custs, invoices=out)
+                          today=today, seed=seed, customers=custs, invoices=out, history_start=start)
 
 
 def _make_customer(rng: random.Random, i: int, mix: dict[str, float], base_currency: str) -> SandboxCustomer:
@@ -251,6 +252,17 @@ def payment_delay_days(rng: random.Random, customer: SandboxCustomer, issue: dat
     return round(delay + size_effect)
 
 
+def settlement_days(rng: random.Random, customer: SandboxCustomer, issue: date, due: date, start: date,
+                    amount_ratio: float) -> tuple[int, bool]:
+    """Days after the due date this invoice is settled (never before its issue date), and whether it is
+    disputed (a dispute adds 10-39 days). One draw of the process the generator uses, so that
+    ``bench/oracle.py`` can sample an invoice's true payment-day distribution from it."""
+    delay = payment_delay_days(rng, customer, issue, start, amount_ratio)
+    disputed = (customer.behaviour == "disputing" and rng.random() < 0.25) or rng.random() < 0.01
+    days = delay + (rng.randrange(10, 40) if disputed else 0)
+    return max(days, (issue - due).days), disputed
+
+
 def _make_invoice(rng: random.Random, n: int, cust: SandboxCustomer, issue: date, start: date,
                   today: date) -> SandboxInvoice:
     total = (cust.typical_amount * Decimal(str(math.exp(rng.gauss(0, 0.6))))).quantize(CENT, ROUND_HALF_UP)
@@ -261,11 +273,8 @@ def _make_invoice(rng: random.Random, n: int, cust: SandboxCustomer, issue: date
     if rng.random() < 0.01:
         inv.voided = True
         return inv
-    ratio = float(total / cust.typical_amount)
-    delay = payment_delay_days(rng, cust, issue, start, ratio)
-    inv.disputed = (cust.behaviour == "disputing" and rng.random() < 0.25) or rng.random() < 0.01
-    settle = due + timedelta(days=delay + (rng.randrange(10, 40) if inv.disputed else 0))
-    settle = max(settle, issue)
+    days, inv.disputed = settlement_days(rng, cust, issue, due, start, float(total / cust.typical_amount))
+    settle = due + timedelta(days=days)
     remaining = total
     if inv.disputed and rng.random() < 0.6:
         credit = (total * Decimal(str(rng.choice((0.05, 0.1, 0.2))))).quantize(CENT, ROUND_HALF_UP)

@@ -14,12 +14,14 @@ from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from addon.domain.scoring.baseline import baseline_predictions
 from addon.domain.scoring.features import FeatureBuilder
 from addon.domain.scoring.history import HistoryInvoice
 from addon.domain.scoring.metrics import (
     Predictions,
+    Vector,
     all_metrics,
     band_probability,
     calibrated_ece_floor,
@@ -79,31 +81,56 @@ def evaluate(history: Sequence[HistoryInvoice], test_fraction: float = 0.25,
     p, q = np.round(p, 4), np.round(q, 1)
     mine = Predictions(p, q[:, 0], q[:, 1], q[:, 2])
     base = baseline_predictions(builder, snaps, features)
-    late = np.array([inv.paid_date is None or inv.paid_date > inv.due_date for inv in test], dtype=float)
-    known = np.array([inv.paid_date is not None or inv.due_date < end for inv in test], dtype=bool)
-    paid = np.array([inv.paid_date is not None for inv in test], dtype=bool)
-    actual = np.array([inv.delay_days() if inv.paid_date else 0 for inv in test], dtype=float)
-    diff, lo, hi = paired_bootstrap_auc(late[known], mine.p_late[known], base.p_late[known], bootstrap_rounds)
+    outcome = test_outcomes(test, end)
     report = {
         "cutoff": cutoff.isoformat(), "evaluated_as_of": end.isoformat(),
         "n_train": sum(1 for i in history if i.issue_date < cutoff and i.settled_before(cutoff)),
-        "n_test": len(test), "n_test_labelled": int(known.sum()), "n_test_paid": int(paid.sum()),
-        "test_late_rate": round(float(late[known].mean()), 4) if known.any() else None,
-        "model": all_metrics(mine, late, known, actual, paid),
-        "customer_history": all_metrics(base, late, known, actual, paid),
-        "roc_auc_difference": {"estimate": round(diff, 4), "ci95_low": round(lo, 4), "ci95_high": round(hi, 4)},
+        **compare(mine, base, outcome, bootstrap_rounds),
         "model_version": model.version,
-        # How far sampling noise alone moves the noisy targets on a test set this size (see metrics).
-        "sampling_noise": {
-            "ece_if_perfectly_calibrated": round(calibrated_ece_floor(mine.p_late[known]), 4),
-            "coverage_80_in_band_if_exact": round(band_probability(int(paid.sum()), 0.8, *COVERAGE_80), 4),
-        },
     }
     report["rescoring"] = rescoring(model, builder, test, end)
     report["targets_met"] = targets_met(report)
     rows = [PredictionRow(inv.invoice_id, round(float(p[n]), 4), round(float(q[n, 0]), 1),
                           round(float(q[n, 1]), 1), round(float(q[n, 2]), 1)) for n, inv in enumerate(test)]
     return Evaluation(report, rows, model)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcomes:
+    """What the file says happened to the test invoices, as of its last date: ``late`` where ``known`` (paid,
+    or unpaid past its due date), ``actual`` days after the due date where ``paid``."""
+
+    late: Vector
+    known: npt.NDArray[np.bool_]
+    paid: npt.NDArray[np.bool_]
+    actual: Vector
+
+
+def test_outcomes(test: Sequence[HistoryInvoice], end: date) -> Outcomes:
+    return Outcomes(
+        late=np.array([inv.paid_date is None or inv.paid_date > inv.due_date for inv in test], dtype=float),
+        known=np.array([inv.paid_date is not None or inv.due_date < end for inv in test], dtype=bool),
+        paid=np.array([inv.paid_date is not None for inv in test], dtype=bool),
+        actual=np.array([inv.delay_days() if inv.paid_date else 0 for inv in test], dtype=float))
+
+
+def compare(mine: Predictions, base: Predictions, outcome: Outcomes, bootstrap_rounds: int = 1000
+            ) -> dict[str, Any]:
+    """The report's test-set counts, both methods' metrics, the AUC gap's interval and the noise floor."""
+    late, known, paid, actual = outcome.late, outcome.known, outcome.paid, outcome.actual
+    diff, lo, hi = paired_bootstrap_auc(late[known], mine.p_late[known], base.p_late[known], bootstrap_rounds)
+    return {
+        "n_test": len(late), "n_test_labelled": int(known.sum()), "n_test_paid": int(paid.sum()),
+        "test_late_rate": round(float(late[known].mean()), 4) if known.any() else None,
+        "model": all_metrics(mine, late, known, actual, paid),
+        "customer_history": all_metrics(base, late, known, actual, paid),
+        "roc_auc_difference": {"estimate": round(diff, 4), "ci95_low": round(lo, 4), "ci95_high": round(hi, 4)},
+        # How far sampling noise alone moves the noisy targets on a test set this size (see metrics).
+        "sampling_noise": {
+            "ece_if_perfectly_calibrated": round(calibrated_ece_floor(mine.p_late[known]), 4),
+            "coverage_80_in_band_if_exact": round(band_probability(int(paid.sum()), 0.8, *COVERAGE_80), 4),
+        },
+    }
 
 
 RESCORE_DAYS = (7, 14, 30)  # days past due at which unpaid test invoices are scored again
