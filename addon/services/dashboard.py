@@ -14,15 +14,17 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from redis import Redis
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from addon.domain.forecasting import OpenAmount, forecast_cash
 from addon.domain.metrics import Receivable, aging, cei, dso
-from addon.domain.worklist import WorkItem, prioritise
+from addon.domain.worklist import Prioritised, WorkItem, prioritise
 from addon.domain.write_offs import BucketRate, allowance, provision_matrix, rate_for
 from addon.models import CreditAllocation, CreditNote, Customer, Invoice, Payment, PaymentAllocation, RiskScore, Tenant
 from addon.services.bad_debt import past_invoices
+from addon.services.list_snapshots import walk_snapshot
 
 # Without a score, assume "pays around the due date, give or take a few weeks" for the forecast.
 DEFAULT_QUANTILES = (-3, 5, 30)
@@ -152,6 +154,27 @@ def worklist(session: Session, tenant: Tenant, today: date, limit: int = 50, off
     Each row keeps the invoice's own currency and amount; ``home_amount_due`` is the same amount in
     ``home_currency`` at the invoice's rate (None when the platform recorded no rate for a foreign
     invoice: ``rate_missing``, ranked after the invoices that can be valued)."""
+    ranked, by_id = _ranking(session, tenant, today, offset + limit)
+    return _worklist_rows(session, tenant, today, ranked[offset:], by_id)
+
+
+def worklist_walk(session: Session, redis: Redis, tenant: Tenant, today: date, limit: int,
+                  state: dict[str, Any] | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """One page of a cursor walk over the worklist, and the state of the next (None: the walk is over).
+
+    The priority is computed in Python and moves with every payment, promise or re-scoring, so the walk
+    keeps the ranking it began with (a snapshot: addon/services/list_snapshots.py); each row shows its
+    current values."""
+    ranked, by_id = _ranking(session, tenant, today, None)
+    by_invoice = {int(r.item.invoice_id): r for r in ranked}
+    page = walk_snapshot(redis, state, limit, lambda: list(by_invoice),
+                         lambda ids: {i for i in ids if i in by_invoice})
+    return _worklist_rows(session, tenant, today, [by_invoice[i] for i in page.ids], by_id), page.state
+
+
+def _ranking(session: Session, tenant: Tenant, today: date,
+             limit: int | None) -> tuple[list[Prioritised], dict[str, Any]]:
+    """The first ``limit`` (None: all) open invoices by priority, and their rows by invoice id."""
     # Ranking reads every open invoice: a few columns as plain rows, not ORM objects (a 10,000-invoice
     # ledger spent most of its time building those); band and reasons are read for the page's rows only.
     rows = session.execute(select(Invoice.id, Invoice.number, Invoice.amount_due, Invoice.due_date,
@@ -165,8 +188,12 @@ def worklist(session: Session, tenant: Tenant, today: date, limit: int = 50, off
                       p_late=float(r.p_late) if r.p_late is not None else None, promised_on=r.promised_on,
                       disputed=r.disputed, currency=r.currency, home_rate=r.home_rate)
              for r in rows]
-    by_id = {str(r.id): r for r in rows}
-    page = prioritise(items, today, offset + limit, home_currency=tenant.base_currency)[offset:]
+    ranked = prioritise(items, today, len(items) if limit is None else limit, home_currency=tenant.base_currency)
+    return ranked, {str(r.id): r for r in rows}
+
+
+def _worklist_rows(session: Session, tenant: Tenant, today: date, page: list[Prioritised],
+                   by_id: dict[str, Any]) -> list[dict[str, Any]]:
     scores = {s.invoice_id: s for s in session.execute(
         select(RiskScore.invoice_id, RiskScore.band, RiskScore.reasons)
         .where(RiskScore.tenant_id == tenant.id, RiskScore.invoice_id.in_([int(r.item.invoice_id) for r in page])))}
@@ -194,12 +221,35 @@ def _str(value: Decimal | None) -> str | None:
 def scored_invoices(session: Session, tenant: Tenant, limit: int = 500, offset: int = 0) -> list[dict[str, Any]]:
     """Open invoices with their risk score, interval and reasons (riskiest first; ``Invoice.id`` breaks ties
     so that consecutive pages neither repeat nor skip a row)."""
-    rows = session.execute(_open_with_scores(tenant).order_by(RiskScore.p_late.desc().nulls_last(), Invoice.due_date,
-                                                              Invoice.id).offset(offset).limit(limit)).all()
-    return [{"invoice_id": inv.id, "number": inv.number, "customer": name, "currency": inv.currency,
-             "amount_due": str(inv.amount_due), "due_date": inv.due_date.isoformat(),
-             "p_late": float(score.p_late) if score else None, "band": score.band if score else None,
-             "interval_days": [score.p10_days, score.p50_days, score.p90_days] if score else None,
-             "expected_pay_date": score.expected_pay_date.isoformat() if score and score.expected_pay_date else None,
-             "reasons": list(score.reasons) if score else [], "model_version": score.model_version if score else None}
-            for inv, name, score in rows]
+    rows = session.execute(_open_with_scores(tenant).order_by(*_RISK_ORDER).offset(offset).limit(limit)).all()
+    return [_scored_row(inv, name, score) for inv, name, score in rows]
+
+
+def scored_invoices_walk(session: Session, redis: Redis, tenant: Tenant, limit: int,
+                         state: dict[str, Any] | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """One page of a cursor walk over the risk list, and the state of the next (None: the walk is over).
+
+    ``p_late`` is stored, but re-scoring rewrites it at any time, so a keyset on it would skip or repeat
+    the invoices it moves: the walk keeps the ranking it began with (addon/services/list_snapshots.py)."""
+    open_now = (Invoice.tenant_id == tenant.id, Invoice.status == "open", Invoice.amount_due > 0)
+    page = walk_snapshot(
+        redis, state, limit,
+        lambda: session.scalars(select(Invoice.id).outerjoin(RiskScore, RiskScore.invoice_id == Invoice.id)
+                                .where(*open_now).order_by(*_RISK_ORDER)).all(),
+        lambda ids: set(session.scalars(select(Invoice.id).where(*open_now, Invoice.id.in_(ids)))))
+    rows = {inv.id: (inv, name, score) for inv, name, score in
+            session.execute(_open_with_scores(tenant).where(Invoice.id.in_(page.ids)))} if page.ids else {}
+    # A row can leave the list between the walk's check and this read: it is left out, not shown stale.
+    return [_scored_row(*rows[i]) for i in page.ids if i in rows], page.state
+
+
+_RISK_ORDER = (RiskScore.p_late.desc().nulls_last(), Invoice.due_date, Invoice.id)
+
+
+def _scored_row(inv: Invoice, name: str | None, score: RiskScore | None) -> dict[str, Any]:
+    return {"invoice_id": inv.id, "number": inv.number, "customer": name, "currency": inv.currency,
+            "amount_due": str(inv.amount_due), "due_date": inv.due_date.isoformat(),
+            "p_late": float(score.p_late) if score else None, "band": score.band if score else None,
+            "interval_days": [score.p10_days, score.p50_days, score.p90_days] if score else None,
+            "expected_pay_date": score.expected_pay_date.isoformat() if score and score.expected_pay_date else None,
+            "reasons": list(score.reasons) if score else [], "model_version": score.model_version if score else None}

@@ -14,11 +14,11 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from addon.domain.statements.text import minor_units
@@ -281,6 +281,24 @@ def exception_queue(session: Session, tenant: Tenant, limit: int = 200, offset: 
                            .where(BankLine.tenant_id == tenant.id, BankLine.status == "exception")
                            .order_by(BankLine.booking_date, BankLine.id).offset(offset).limit(limit)).all()
     return [{"line": line, "match": match, "suggestions": match.suggestions[:3]} for line, match in rows]
+
+
+def exception_queue_after(session: Session, tenant: Tenant, limit: int, after: tuple[date, int] | None
+                          ) -> tuple[list[dict[str, Any]], tuple[date, int] | None]:
+    """A keyset page of the queue: the ``limit`` lines after the line keyed ``after`` ((booking date, id);
+    None: from the start), and the key of its last line when more follow (None: the queue ends here).
+
+    Both keys are stored and never change for a line, so a line that waits throughout a walk is served
+    exactly once however many lines are decided or imported meanwhile."""
+    query = (select(BankLine, Match).join(Match, Match.bank_line_id == BankLine.id)
+             .where(BankLine.tenant_id == tenant.id, BankLine.status == "exception"))
+    if after is not None:
+        query = query.where(or_(BankLine.booking_date > after[0],
+                                and_(BankLine.booking_date == after[0], BankLine.id > after[1])))
+    rows = session.execute(query.order_by(BankLine.booking_date, BankLine.id).limit(limit + 1)).all()
+    more, rows = len(rows) > limit, rows[:limit]
+    page = [{"line": line, "match": match, "suggestions": match.suggestions[:3]} for line, match in rows]
+    return page, ((rows[-1][0].booking_date, rows[-1][0].id) if more else None)
 
 
 def exception_count(session: Session, tenant: Tenant) -> int:

@@ -6,11 +6,18 @@ from typing import Any
 
 from flask import Blueprint, jsonify, render_template, request
 
-from addon.extensions import get_db
+from addon.extensions import get_db, get_redis
 from addon.models import Tenant
-from addon.services.dashboard import open_invoice_count, scored_invoices, tenant_dashboard, worklist
+from addon.services.dashboard import (
+    open_invoice_count,
+    scored_invoices,
+    scored_invoices_walk,
+    tenant_dashboard,
+    worklist,
+    worklist_walk,
+)
 from addon.services.dunning_policies import tenant_today
-from addon.web.paging import PagingError, api_slice, paged_json, paging
+from addon.web.paging import ApiSlice, PagingError, api_page, paged_json, paging, snapshot_json
 from addon.web.session import tenant_view
 
 bp = Blueprint("dashboard", __name__)
@@ -61,11 +68,15 @@ API_WORKLIST_LIMIT, API_INVOICES_LIMIT, API_MAX_LIMIT = 200, 500, 1000
 def api_worklist(tenant: Tenant) -> Any:
     session = get_db().session
     try:
-        part = api_slice(request.args, API_WORKLIST_LIMIT, API_MAX_LIMIT)
+        part = api_page(request.args, API_WORKLIST_LIMIT, API_MAX_LIMIT)
     except PagingError as exc:
         return jsonify({"error": str(exc)}), 400
-    rows = worklist(session, tenant, tenant_today(session, tenant), part.limit, part.offset)
-    return paged_json(rows, open_invoice_count(session, tenant), part)
+    today = tenant_today(session, tenant)
+    if isinstance(part, ApiSlice):
+        rows = worklist(session, tenant, today, part.limit, part.offset)
+        return paged_json(rows, open_invoice_count(session, tenant), part)
+    return snapshot_json(part, f"worklist:{tenant.id}", open_invoice_count(session, tenant),
+                         lambda state: worklist_walk(session, get_redis(), tenant, today, part.limit, state))
 
 
 @bp.get("/tenants/<int:tenant_id>/invoices")
@@ -82,8 +93,11 @@ def invoices_page(tenant: Tenant) -> Any:
 def api_invoices(tenant: Tenant) -> Any:
     session = get_db().session
     try:
-        part = api_slice(request.args, API_INVOICES_LIMIT, API_MAX_LIMIT)
+        part = api_page(request.args, API_INVOICES_LIMIT, API_MAX_LIMIT)
     except PagingError as exc:
         return jsonify({"error": str(exc)}), 400
-    rows = scored_invoices(session, tenant, part.limit, part.offset)
-    return paged_json(rows, open_invoice_count(session, tenant), part)
+    if isinstance(part, ApiSlice):
+        rows = scored_invoices(session, tenant, part.limit, part.offset)
+        return paged_json(rows, open_invoice_count(session, tenant), part)
+    return snapshot_json(part, f"invoices:{tenant.id}", open_invoice_count(session, tenant),
+                         lambda state: scored_invoices_walk(session, get_redis(), tenant, part.limit, state))

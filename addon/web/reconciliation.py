@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
@@ -15,7 +15,7 @@ from addon.extensions import get_db, get_redis
 from addon.models import BankLine, Match, Role, Tenant
 from addon.services import reconciliation as rec
 from addon.services.connections import connector_for
-from addon.web.paging import PagingError, api_slice, paged_json, paging
+from addon.web.paging import ApiSlice, PagingError, api_page, cursor_json, cursor_scope, paged_json, paging
 from addon.web.session import current_user, tenant_view
 from connectors.base import AccountingConnector
 from connectors.errors import ConnectorError
@@ -77,12 +77,34 @@ def queue(tenant: Tenant) -> Any:
 @tenant_view()
 def api_queue(tenant: Tenant) -> Any:
     session = get_db().session
+    scope = f"reconciliation-queue:{tenant.id}"
     try:
-        part = api_slice(request.args, API_QUEUE_LIMIT, API_MAX_LIMIT)
+        part = api_page(request.args, API_QUEUE_LIMIT, API_MAX_LIMIT)
+        after = None if isinstance(part, ApiSlice) else _queue_key(cursor_scope(part, scope))
     except PagingError as exc:
         return jsonify({"error": str(exc)}), 400
-    rows = [_entry_json(e["line"], e["match"]) for e in rec.exception_queue(session, tenant, part.limit, part.offset)]
-    return paged_json(rows, rec.exception_count(session, tenant), part)
+    if isinstance(part, ApiSlice):
+        entries = rec.exception_queue(session, tenant, part.limit, part.offset)
+        rows = [_entry_json(e["line"], e["match"]) for e in entries]
+        return paged_json(rows, rec.exception_count(session, tenant), part)
+    entries, last = rec.exception_queue_after(session, tenant, part.limit, after)
+    return cursor_json([_entry_json(e["line"], e["match"]) for e in entries], rec.exception_count(session, tenant),
+                       part, scope, None if last is None else {"after": [last[0].isoformat(), last[1]]})
+
+
+def _queue_key(state: dict[str, Any] | None) -> tuple[date, int] | None:
+    """The (booking date, line id) a queue cursor resumes after; the token is signed, so a malformed one
+    is a server's own old format or a bug, and is refused all the same."""
+    if state is None:
+        return None
+    after = state.get("after")
+    if set(state) == {"after"} and isinstance(after, list) and len(after) == 2 and type(after[1]) is int:
+        try:
+            return date.fromisoformat(after[0]), after[1]
+        except (TypeError, ValueError):
+            pass
+    raise PagingError("cursor is not valid for the reconciliation queue: "
+                      "start again from the first page with ?paging=cursor")
 
 
 @bp.get("/api/tenants/<int:tenant_id>/reconciliation/invoices")
