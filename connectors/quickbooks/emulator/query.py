@@ -292,10 +292,39 @@ PROPERTIES: dict[str, frozenset[str]] = {kind: frozenset(name.lower() for name i
 _META = frozenset(n.lower() for n in _WORDS("CreatedByRef CreateTime LastModifiedByRef LastUpdatedTime "
                                             "LastChangedInQB Synchronized"))
 _META_QUERYABLE = frozenset({"createtime", "lastupdatedtime"})
-# Properties the entities have that QBO will not filter or sort on: it answers 4001 "property 'X' is not
-# queryable" (seen from production for DepartmentRef and AcctNum; lines, linked transactions, custom fields
-# and tax detail are aggregates, never filterable). Not a full list of Intuit's unfilterable fields.
-_NOT_QUERYABLE = frozenset({"line", "linkedtxn", "customfield", "txntaxdetail", "departmentref", "acctnum"})
+
+
+def _lower(names: str) -> frozenset[str]:
+    return frozenset(name.lower() for name in names.split())
+
+
+# The properties Intuit's API reference marks "filterable" (WHERE) and "sortable" (ORDERBY), per entity;
+# MetaData.CreateTime and MetaData.LastUpdatedTime are both on every entity. Anything else the entity has is
+# 4001 "property 'X' is not queryable" (the text QBO sends, quoted in quickbooks-ruby#403 and
+# QuickBooks-V3-DotNET-SDK#163). Sources, and which entries are assumptions: docs/quickbooks.md.
+FILTERABLE: dict[str, frozenset[str]] = {
+    "Invoice": _lower("Id DocNumber TxnDate DueDate CustomerRef Balance TotalAmt SalesTermRef ProjectRef "
+                      "CurrencyRef"),
+    "CreditMemo": _lower("Id DocNumber TxnDate CustomerRef Balance TotalAmt RemainingCredit"),
+    "Payment": _lower("Id TxnDate CustomerRef TotalAmt UnappliedAmt"),
+    "Customer": _lower("Id DisplayName GivenName MiddleName FamilyName Suffix CompanyName FullyQualifiedName "
+                       "PrintOnCheckName PrimaryEmailAddr Active Balance"),
+    "Account": _lower("Id Name Description Classification FullyQualifiedName AccountType AccountSubType ParentRef "
+                      "Active SubAccount CurrentBalance CurrentBalanceWithSubAccounts"),
+    "Purchase": _lower("Id DocNumber TxnDate PaymentType TotalAmt"),
+    "Deposit": _lower("Id TxnDate TotalAmt"),
+}
+SORTABLE: dict[str, frozenset[str]] = {
+    "Invoice": _lower("Id DocNumber TxnDate DueDate Balance TotalAmt"),
+    "CreditMemo": _lower("Id DocNumber TxnDate Balance TotalAmt"),
+    "Payment": _lower("Id"),
+    "Customer": _lower("Id DisplayName GivenName MiddleName FamilyName Suffix CompanyName FullyQualifiedName "
+                       "PrintOnCheckName Balance"),
+    "Account": _lower("Id Name Description Classification FullyQualifiedName AccountType AccountSubType "
+                      "CurrentBalance CurrentBalanceWithSubAccounts"),
+    "Purchase": _lower("Id DocNumber TxnDate TotalAmt"),
+    "Deposit": _lower("Id TxnDate TotalAmt"),
+}
 # xs:date and xs:dateTime properties: a literal compared with one must be a real date. The emulator refuses
 # the statement (4001, where Intuit files every statement that parses but is invalid) rather than compare
 # '2026-02-30' as text and answer "no rows"; Intuit does not document the exact text of this fault.
@@ -307,8 +336,9 @@ def bind(query: Query, known: tuple[str, ...]) -> str:
     """The canonical name of ``query.entity`` (case-insensitive, as QBO), its WHERE and ORDERBY checked
     against it.
 
-    An entity outside ``known``, a property (dotted path included) the entity does not have, one QBO does
-    not query on, or a date literal that is not a date is a 4001 QueryValidationError, as QBO answers.
+    An entity outside ``known``, a property (dotted path included) the entity does not have, a WHERE on one
+    QBO does not filter on, an ORDERBY on one it does not sort on, or a date literal that is not a date is a
+    4001 QueryValidationError, as QBO answers.
     """
     kind = next((k for k in known if k.lower() == query.entity.lower()), None)
     if kind is None:
@@ -316,27 +346,38 @@ def bind(query: Query, known: tuple[str, ...]) -> str:
     properties = PROPERTIES.get(kind)
     if properties is None:
         return kind
-    for name in [c.field for c in query.conditions] + [name for name, _ in query.order]:
-        _check_property(kind, name, properties)
+    for cond in query.conditions:
+        _check_property(kind, cond.field, properties, sorting=False)
+    for name, _ in query.order:
+        _check_property(kind, name, properties, sorting=True)
     for cond in query.conditions:
         _check_dates(cond)
     return kind
 
 
-def _check_property(kind: str, path: str, properties: frozenset[str]) -> None:
+def _check_property(kind: str, path: str, properties: frozenset[str], *, sorting: bool) -> None:
     head, *rest = path.lower().split(".")
     # Only MetaData has children a query can name; CustomerRef compares on its value without one.
     exists = head in properties and (not rest or (head == "metadata" and len(rest) == 1 and rest[0] in _META))
     if not exists:
         raise faults.query_invalid(f"Property {path} not found for Entity {kind}")
-    if head in _NOT_QUERYABLE or (head == "metadata" and (not rest or rest[0] not in _META_QUERYABLE)):
+    if head == "metadata":
+        if not rest or rest[0] not in _META_QUERYABLE:
+            raise faults.query_invalid(f"property '{path}' is not queryable")
+        return
+    if head not in FILTERABLE[kind] and (not sorting or head not in SORTABLE[kind]):
         raise faults.query_invalid(f"property '{path}' is not queryable")
+    if sorting and head not in SORTABLE[kind]:
+        # Filterable but not sortable (CustomerRef, Active): Intuit does not publish the text; assumption.
+        raise faults.query_invalid(f"property '{path}' is not sortable")
 
 
 def _check_dates(cond: Condition) -> None:
     if cond.field.lower() not in _DATES or cond.op == "LIKE":
         return
     for value in cond.values:
-        # CURRENT_DATE is QBO's documented keyword for today (unquoted); the emulator does not evaluate it.
-        if value.upper() != "CURRENT_DATE" and _as_time(value) is None:
+        # QBO's query language has no CURRENT_DATE (or any other function or keyword for today): Intuit's
+        # grammar allows only quoted or bare literals, true and false. A bare CURRENT_DATE is a literal that
+        # is not a date, refused like '2026-02-30' rather than compared as text (docs/quickbooks.md).
+        if _as_time(value) is None:
             raise faults.query_invalid(f"'{value}' is not a valid date for {cond.field}")
