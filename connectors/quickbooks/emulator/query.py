@@ -3,8 +3,9 @@
 ``SELECT * | COUNT(*) FROM Entity [WHERE cond AND cond ...] [ORDERBY field [ASC|DESC], ...]
 [STARTPOSITION n] [MAXRESULTS n]``; conditions are ``field op value`` (=, !=, <, <=, >, >=), ``LIKE``
 with ``%`` only, and ``IN (...)``. No OR, JOIN or GROUP BY, as in QBO. MAXRESULTS over 1000, an unknown
-entity, a WHERE or ORDERBY on a property the entity lacks or QBO does not query on, and a date literal that
-is not a date are refused (4001).
+entity, a WHERE or ORDERBY on a property the entity lacks, a WHERE on one Intuit does not mark filterable or
+an ORDERBY on one it does not mark sortable, and a date literal that is not a date (CURRENT_DATE included:
+QBO's language has no such keyword) are refused (4001).
 """
 
 from __future__ import annotations
@@ -325,6 +326,22 @@ SORTABLE: dict[str, frozenset[str]] = {
     "Purchase": _lower("Id DocNumber TxnDate TotalAmt"),
     "Deposit": _lower("Id TxnDate TotalAmt"),
 }
+# The operators each kind of filterable property takes, per the table of allowed operators by data type
+# (String: all; ReferenceType and enums: =, IN, LIKE; Boolean: =, IN; Decimal, IdType and dates: the
+# comparisons and IN, no LIKE), as Coupler.io's copy of Intuit's query documentation gives it. != is not in
+# Intuit's operator list; the emulator accepts it wherever = is (an assumption, see docs/quickbooks.md).
+_EQUALITY = frozenset({"=", "!=", "IN"})
+_COMPARISON = _EQUALITY | {"<", "<=", ">", ">="}
+_OPERATORS_BY_KIND = {"reference": _EQUALITY | {"LIKE"}, "enum": _EQUALITY | {"LIKE"}, "boolean": _EQUALITY,
+                      "ordered": _COMPARISON}
+_PROPERTY_KIND = {
+    **dict.fromkeys(_lower("CustomerRef SalesTermRef ProjectRef CurrencyRef ParentRef"), "reference"),
+    **dict.fromkeys(_lower("AccountType PaymentType"), "enum"),
+    **dict.fromkeys(_lower("Active SubAccount"), "boolean"),
+    **dict.fromkeys(_lower("Id Balance TotalAmt RemainingCredit UnappliedAmt CurrentBalance "
+                           "CurrentBalanceWithSubAccounts TxnDate DueDate MetaData.CreateTime "
+                           "MetaData.LastUpdatedTime"), "ordered"),
+}
 # xs:date and xs:dateTime properties: a literal compared with one must be a real date. The emulator refuses
 # the statement (4001, where Intuit files every statement that parses but is invalid) rather than compare
 # '2026-02-30' as text and answer "no rows"; Intuit does not document the exact text of this fault.
@@ -351,8 +368,17 @@ def bind(query: Query, known: tuple[str, ...]) -> str:
     for name, _ in query.order:
         _check_property(kind, name, properties, sorting=True)
     for cond in query.conditions:
+        _check_operator(cond)
         _check_dates(cond)
     return kind
+
+
+def _check_operator(cond: Condition) -> None:
+    kind = _PROPERTY_KIND.get(cond.field.lower())
+    if kind is not None and cond.op not in _OPERATORS_BY_KIND[kind]:
+        # The code follows Intuit's split (4000 does not parse, 4001 parses but is invalid); the text is the
+        # emulator's own: no public response shows QBO's.
+        raise faults.query_invalid(f"operator {cond.op} is not supported for property '{cond.field}'")
 
 
 def _check_property(kind: str, path: str, properties: frozenset[str], *, sorting: bool) -> None:

@@ -118,11 +118,53 @@ def test_current_date_is_not_part_of_qbos_query_language(condition: str) -> None
     assert "CURRENT_DATE" in detail.upper()
 
 
+@pytest.mark.parametrize("statement", [
+    "SELECT * FROM Invoice WHERE DocNumber LIKE 'INV-%' AND DocNumber > 'INV-1'",
+    "SELECT * FROM Invoice WHERE CustomerRef LIKE '1%' AND CustomerRef IN ('1', '2')",
+    "SELECT * FROM Account WHERE AccountType LIKE 'Bank%' AND Active IN (true, false)",
+    "SELECT * FROM Invoice WHERE Id IN ('1', '2') AND Id > '0' AND Balance <= '10' AND TotalAmt != '0'",
+    "SELECT * FROM Customer WHERE Active = false AND DisplayName >= 'A'",
+])
+def test_operators_the_property_type_takes_are_accepted(statement: str) -> None:
+    bind(statement)
+
+
+@pytest.mark.parametrize(("condition", "op", "name"), [
+    ("Balance LIKE '1%'", "LIKE", "Balance"),
+    ("TxnDate LIKE '2026%'", "LIKE", "TxnDate"),
+    ("Id LIKE '1%'", "LIKE", "Id"),
+    ("MetaData.LastUpdatedTime LIKE '2026%'", "LIKE", "MetaData.LastUpdatedTime"),
+    ("CustomerRef > '1'", ">", "CustomerRef"),
+    ("SalesTermRef <= '3'", "<=", "SalesTermRef"),
+])
+def test_an_operator_the_property_type_does_not_take_is_refused(condition: str, op: str, name: str) -> None:
+    detail = refusal(f"SELECT * FROM Invoice WHERE {condition}")
+    assert detail == f"QueryValidationError: operator {op} is not supported for property '{name}'"
+
+
+@pytest.mark.parametrize(("statement", "op", "name"), [
+    ("SELECT * FROM Customer WHERE Active > false", ">", "Active"),
+    ("SELECT * FROM Account WHERE SubAccount LIKE 't%'", "LIKE", "SubAccount"),
+    ("SELECT * FROM Account WHERE AccountType < 'Bank'", "<", "AccountType"),
+])
+def test_booleans_and_enums_take_only_their_operators(statement: str, op: str, name: str) -> None:
+    assert refusal(statement) == f"QueryValidationError: operator {op} is not supported for property '{name}'"
+
+
+def test_startposition_zero_reads_from_the_first_row() -> None:
+    # QBO lets STARTPOSITION 0 through (intuit/QuickBooks-V3-DotNET-SDK#111 shows such a query reaching
+    # processing); the emulator reads it as 1.
+    rows = [{"Id": str(n)} for n in range(1, 4)]
+    page, total = query.run(query.parse("SELECT * FROM Invoice STARTPOSITION 0 MAXRESULTS 2"), rows)
+    assert ([r["Id"] for r in page], total) == (["1", "2"], 3)
+
+
 # --- over HTTP -----------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(("statement", "detail"), [
     ("SELECT * FROM Invoice WHERE DueDate < CURRENT_DATE", "'CURRENT_DATE' is not a valid date for DueDate"),
     ("SELECT * FROM Invoice WHERE PrivateNote = 'Voided'", "property 'PrivateNote' is not queryable"),
     ("SELECT * FROM Invoice ORDERBY CustomerRef", "property 'CustomerRef' is not sortable"),
+    ("SELECT * FROM Invoice WHERE Balance LIKE '1%'", "operator LIKE is not supported for property 'Balance'"),
 ])
 def test_refusals_arrive_as_a_4001_fault(api: Any, statement: str, detail: str) -> None:
     error = fault(api.query(statement))
