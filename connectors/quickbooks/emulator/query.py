@@ -3,8 +3,9 @@
 ``SELECT * | COUNT(*) FROM Entity [WHERE cond AND cond ...] [ORDERBY field [ASC|DESC], ...]
 [STARTPOSITION n] [MAXRESULTS n]``; conditions are ``field op value`` (=, !=, <, <=, >, >=), ``LIKE``
 with ``%`` only, and ``IN (...)``. No OR, JOIN or GROUP BY, as in QBO. MAXRESULTS over 1000, an unknown
-entity, a WHERE or ORDERBY on a property the entity lacks or QBO does not query on, and a date literal that
-is not a date are refused (4001).
+entity, a WHERE or ORDERBY on a property the entity lacks, a WHERE on one Intuit does not mark filterable or
+an ORDERBY on one it does not mark sortable, and a date literal that is not a date (CURRENT_DATE included:
+QBO's language has no such keyword) are refused (4001).
 """
 
 from __future__ import annotations
@@ -292,10 +293,55 @@ PROPERTIES: dict[str, frozenset[str]] = {kind: frozenset(name.lower() for name i
 _META = frozenset(n.lower() for n in _WORDS("CreatedByRef CreateTime LastModifiedByRef LastUpdatedTime "
                                             "LastChangedInQB Synchronized"))
 _META_QUERYABLE = frozenset({"createtime", "lastupdatedtime"})
-# Properties the entities have that QBO will not filter or sort on: it answers 4001 "property 'X' is not
-# queryable" (seen from production for DepartmentRef and AcctNum; lines, linked transactions, custom fields
-# and tax detail are aggregates, never filterable). Not a full list of Intuit's unfilterable fields.
-_NOT_QUERYABLE = frozenset({"line", "linkedtxn", "customfield", "txntaxdetail", "departmentref", "acctnum"})
+
+
+def _lower(names: str) -> frozenset[str]:
+    return frozenset(name.lower() for name in names.split())
+
+
+# The properties Intuit's API reference marks "filterable" (WHERE) and "sortable" (ORDERBY), per entity;
+# MetaData.CreateTime and MetaData.LastUpdatedTime are both on every entity. Anything else the entity has is
+# 4001 "property 'X' is not queryable" (the text QBO sends, quoted in quickbooks-ruby#403 and
+# QuickBooks-V3-DotNET-SDK#163). Sources, and which entries are assumptions: docs/quickbooks.md.
+FILTERABLE: dict[str, frozenset[str]] = {
+    "Invoice": _lower("Id DocNumber TxnDate DueDate CustomerRef Balance TotalAmt SalesTermRef ProjectRef "
+                      "CurrencyRef"),
+    "CreditMemo": _lower("Id DocNumber TxnDate CustomerRef Balance TotalAmt RemainingCredit"),
+    "Payment": _lower("Id TxnDate CustomerRef TotalAmt UnappliedAmt"),
+    "Customer": _lower("Id DisplayName GivenName MiddleName FamilyName Suffix CompanyName FullyQualifiedName "
+                       "PrintOnCheckName PrimaryEmailAddr Active Balance"),
+    "Account": _lower("Id Name Description Classification FullyQualifiedName AccountType AccountSubType ParentRef "
+                      "Active SubAccount CurrentBalance CurrentBalanceWithSubAccounts"),
+    "Purchase": _lower("Id DocNumber TxnDate PaymentType TotalAmt"),
+    "Deposit": _lower("Id TxnDate TotalAmt"),
+}
+SORTABLE: dict[str, frozenset[str]] = {
+    "Invoice": _lower("Id DocNumber TxnDate DueDate Balance TotalAmt"),
+    "CreditMemo": _lower("Id DocNumber TxnDate Balance TotalAmt"),
+    "Payment": _lower("Id"),
+    "Customer": _lower("Id DisplayName GivenName MiddleName FamilyName Suffix CompanyName FullyQualifiedName "
+                       "PrintOnCheckName Balance"),
+    "Account": _lower("Id Name Description Classification FullyQualifiedName AccountType AccountSubType "
+                      "CurrentBalance CurrentBalanceWithSubAccounts"),
+    "Purchase": _lower("Id DocNumber TxnDate TotalAmt"),
+    "Deposit": _lower("Id TxnDate TotalAmt"),
+}
+# The operators each kind of filterable property takes, per the table of allowed operators by data type
+# (String: all; ReferenceType and enums: =, IN, LIKE; Boolean: =, IN; Decimal, IdType and dates: the
+# comparisons and IN, no LIKE), as Coupler.io's copy of Intuit's query documentation gives it. != is not in
+# Intuit's operator list; the emulator accepts it wherever = is (an assumption, see docs/quickbooks.md).
+_EQUALITY = frozenset({"=", "!=", "IN"})
+_COMPARISON = _EQUALITY | {"<", "<=", ">", ">="}
+_OPERATORS_BY_KIND = {"reference": _EQUALITY | {"LIKE"}, "enum": _EQUALITY | {"LIKE"}, "boolean": _EQUALITY,
+                      "ordered": _COMPARISON}
+_PROPERTY_KIND = {
+    **dict.fromkeys(_lower("CustomerRef SalesTermRef ProjectRef CurrencyRef ParentRef"), "reference"),
+    **dict.fromkeys(_lower("AccountType PaymentType"), "enum"),
+    **dict.fromkeys(_lower("Active SubAccount"), "boolean"),
+    **dict.fromkeys(_lower("Id Balance TotalAmt RemainingCredit UnappliedAmt CurrentBalance "
+                           "CurrentBalanceWithSubAccounts TxnDate DueDate MetaData.CreateTime "
+                           "MetaData.LastUpdatedTime"), "ordered"),
+}
 # xs:date and xs:dateTime properties: a literal compared with one must be a real date. The emulator refuses
 # the statement (4001, where Intuit files every statement that parses but is invalid) rather than compare
 # '2026-02-30' as text and answer "no rows"; Intuit does not document the exact text of this fault.
@@ -307,8 +353,9 @@ def bind(query: Query, known: tuple[str, ...]) -> str:
     """The canonical name of ``query.entity`` (case-insensitive, as QBO), its WHERE and ORDERBY checked
     against it.
 
-    An entity outside ``known``, a property (dotted path included) the entity does not have, one QBO does
-    not query on, or a date literal that is not a date is a 4001 QueryValidationError, as QBO answers.
+    An entity outside ``known``, a property (dotted path included) the entity does not have, a WHERE on one
+    QBO does not filter on, an ORDERBY on one it does not sort on, or a date literal that is not a date is a
+    4001 QueryValidationError, as QBO answers.
     """
     kind = next((k for k in known if k.lower() == query.entity.lower()), None)
     if kind is None:
@@ -316,27 +363,47 @@ def bind(query: Query, known: tuple[str, ...]) -> str:
     properties = PROPERTIES.get(kind)
     if properties is None:
         return kind
-    for name in [c.field for c in query.conditions] + [name for name, _ in query.order]:
-        _check_property(kind, name, properties)
     for cond in query.conditions:
+        _check_property(kind, cond.field, properties, sorting=False)
+    for name, _ in query.order:
+        _check_property(kind, name, properties, sorting=True)
+    for cond in query.conditions:
+        _check_operator(cond)
         _check_dates(cond)
     return kind
 
 
-def _check_property(kind: str, path: str, properties: frozenset[str]) -> None:
+def _check_operator(cond: Condition) -> None:
+    kind = _PROPERTY_KIND.get(cond.field.lower())
+    if kind is not None and cond.op not in _OPERATORS_BY_KIND[kind]:
+        # The code follows Intuit's split (4000 does not parse, 4001 parses but is invalid); the text is the
+        # emulator's own: no public response shows QBO's.
+        raise faults.query_invalid(f"operator {cond.op} is not supported for property '{cond.field}'")
+
+
+def _check_property(kind: str, path: str, properties: frozenset[str], *, sorting: bool) -> None:
     head, *rest = path.lower().split(".")
     # Only MetaData has children a query can name; CustomerRef compares on its value without one.
     exists = head in properties and (not rest or (head == "metadata" and len(rest) == 1 and rest[0] in _META))
     if not exists:
         raise faults.query_invalid(f"Property {path} not found for Entity {kind}")
-    if head in _NOT_QUERYABLE or (head == "metadata" and (not rest or rest[0] not in _META_QUERYABLE)):
+    if head == "metadata":
+        if not rest or rest[0] not in _META_QUERYABLE:
+            raise faults.query_invalid(f"property '{path}' is not queryable")
+        return
+    if head not in FILTERABLE[kind] and (not sorting or head not in SORTABLE[kind]):
         raise faults.query_invalid(f"property '{path}' is not queryable")
+    if sorting and head not in SORTABLE[kind]:
+        # Filterable but not sortable (CustomerRef, Active): Intuit does not publish the text; assumption.
+        raise faults.query_invalid(f"property '{path}' is not sortable")
 
 
 def _check_dates(cond: Condition) -> None:
     if cond.field.lower() not in _DATES or cond.op == "LIKE":
         return
     for value in cond.values:
-        # CURRENT_DATE is QBO's documented keyword for today (unquoted); the emulator does not evaluate it.
-        if value.upper() != "CURRENT_DATE" and _as_time(value) is None:
+        # QBO's query language has no CURRENT_DATE (or any other function or keyword for today): Intuit's
+        # grammar allows only quoted or bare literals, true and false. A bare CURRENT_DATE is a literal that
+        # is not a date, refused like '2026-02-30' rather than compared as text (docs/quickbooks.md).
+        if _as_time(value) is None:
             raise faults.query_invalid(f"'{value}' is not a valid date for {cond.field}")
