@@ -80,8 +80,10 @@ class Suppression(TenantScoped, TimestampMixin, Base):
     not be texted (replied STOP, or refused as invalid by the SMS provider)."""
 
     __tablename__ = "suppressions"
-    __table_args__ = (UniqueConstraint("tenant_id", "email"),)
+    __table_args__ = (UniqueConstraint("tenant_id", "channel", "address"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    email: Mapped[str] = mapped_column(String(320))
+    channel: Mapped[str] = mapped_column(String(10))  # email | sms
+    address: Mapped[str] = mapped_column(String(320))  # an e-mail address (email) or an E.164 number (sms)
     reason: Mapped[str] = mapped_column(String(40))  # unsubscribed | hard_bounce | sms_stop | sms_invalid
+

@@ -256,10 +256,11 @@ def unsubscribe(session: Session, tenant: Tenant, customer_remote_id: str) -> in
     billing = session.scalars(select(Invoice.billing_email).where(Invoice.customer_id == customer.id,
                                                                   Invoice.billing_email.is_not(None)))
     addresses = {str(a).strip().lower() for a in [*(customer.emails or []), *billing] if a and "@" in str(a)}
-    known = set(session.scalars(select(Suppression.email).where(Suppression.tenant_id == tenant.id)))
+    known = set(session.scalars(select(Suppression.address).where(Suppression.tenant_id == tenant.id,
+                                                                  Suppression.channel == "email")))
     added = sorted(addresses - known)
     for address in added:
-        session.add(Suppression(tenant_id=tenant.id, email=address, reason="unsubscribed"))
+        session.add(Suppression(tenant_id=tenant.id, channel="email", address=address, reason="unsubscribed"))
     session.add(AuditLog(tenant_id=tenant.id, actor=f"customer:{customer_remote_id}", action="reminder.unsubscribed",
                          object_type="customer", object_id=customer_remote_id, before=None,
                          after={"suppressed": added}, reason="one-click unsubscribe link"))

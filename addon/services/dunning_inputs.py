@@ -163,7 +163,8 @@ def _finish(session: Session, tenant: Tenant, now: datetime, ledger: Ledger,
     """History, suppression list and the customers' engine view: the same for both loaders."""
     ledger.customer_names = {c.remote_id: c.name for c in customers}
     ledger.history = _history(session, tenant)
-    ledger.suppressed = set(session.scalars(select(Suppression.email).where(Suppression.tenant_id == tenant.id)))
+    # Both lists in one set: e-mail addresses block email, E.164 numbers block SMS (the two never look alike).
+    ledger.suppressed = set(session.scalars(select(Suppression.address).where(Suppression.tenant_id == tenant.id)))
     ledger.customers = _customers(session, tenant, customers, now)
 
 

@@ -276,10 +276,11 @@ def _fail(ex: Execution, action: ReminderAction, rows: list[DunningAction], erro
 
 
 def _suppress_number(ex: Execution, number: str, reason: str) -> None:
-    """Put a mobile number (E.164) on the suppression list, beside the e-mail addresses."""
+    """Put a mobile number (E.164) on the SMS suppression list."""
     if number and ex.session.scalar(select(Suppression.id).where(
-            Suppression.tenant_id == ex.tenant.id, Suppression.email == number)) is None:
-        ex.session.add(Suppression(tenant_id=ex.tenant.id, email=number, reason=reason))
+            Suppression.tenant_id == ex.tenant.id, Suppression.channel == "sms",
+            Suppression.address == number)) is None:
+        ex.session.add(Suppression(tenant_id=ex.tenant.id, channel="sms", address=number, reason=reason))
         ex.session.flush()
 
 
@@ -342,11 +343,12 @@ def _mark(ex: Execution, action: ReminderAction, rows: list[DunningAction], stat
 
 def _suppress(ex: Execution, bounces: dict[str, BounceKind]) -> list[str]:
     hard = sorted({a.strip().lower() for a, kind in bounces.items() if kind is BounceKind.HARD})
-    known = set(ex.session.scalars(select(Suppression.email).where(Suppression.tenant_id == ex.tenant.id,
-                                                                   Suppression.email.in_(hard))))
+    known = set(ex.session.scalars(select(Suppression.address).where(
+        Suppression.tenant_id == ex.tenant.id, Suppression.channel == "email", Suppression.address.in_(hard))))
     for address in hard:
         if address not in known:
-            ex.session.add(Suppression(tenant_id=ex.tenant.id, email=address, reason="hard_bounce"))
+            ex.session.add(Suppression(tenant_id=ex.tenant.id, channel="email", address=address,
+                                       reason="hard_bounce"))
     ex.session.flush()
     return hard
 
