@@ -198,3 +198,24 @@ def test_0018_puts_each_suppression_on_its_channel_and_back(empty_database_url: 
                               "VALUES (1, 'ap@acme.example', 'x', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
     engine.dispose()
 
+
+def test_0019_keeps_one_hold_per_customer(empty_database_url: str) -> None:
+    migrate.upgrade(empty_database_url, "0019_dunning_holds")
+    engine = make_engine(empty_database_url)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO tenants (id, platform, remote_id, name, status, settings, created_at, "
+                          "updated_at) VALUES (1, 'fake', 't1', 'T', 'connected', '{}', CURRENT_TIMESTAMP, "
+                          "CURRENT_TIMESTAMP)"))
+        conn.execute(text("INSERT INTO customers (id, tenant_id, remote_id, name, emails, bank_accounts, archived, "
+                          "created_at, updated_at) VALUES (1, 1, 'c1', 'Acme', '[]', '[]', false, "
+                          "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+    hold = text("INSERT INTO dunning_holds (tenant_id, customer_id, reason, until, set_by, set_at, created_at, "
+                "updated_at) VALUES (1, 1, 'payment plan agreed', :until, 'user:1', CURRENT_TIMESTAMP, "
+                "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)")
+    with engine.begin() as conn:
+        conn.execute(hold, {"until": "2027-01-15"})
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(hold, {"until": None})
+    migrate.downgrade(empty_database_url, "0018_suppression_channel")
+    assert "dunning_holds" not in inspect(engine).get_table_names()
+    engine.dispose()
