@@ -183,19 +183,19 @@ def test_0018_puts_each_suppression_on_its_channel_and_back(empty_database_url: 
                                             (2, "sms", "+447700900123", "sms_stop"),
                                             (3, "sms", "+15005550001", "sms_invalid"),
                                             (4, "email", "boss@acme.example", "unsubscribed")]
-    insert = text("INSERT INTO suppressions (tenant_id, channel, address, reason, created_at, updated_at) "
-                  "VALUES (1, :channel, :address, 'x', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)")
+    insert = text("INSERT INTO suppressions (id, tenant_id, channel, address, reason, created_at, updated_at) "
+                  "VALUES (:id, 1, :channel, :address, 'x', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)")
     with engine.begin() as conn:
-        conn.execute(insert, {"channel": "sms", "address": "ap@acme.example"})  # another list: allowed
+        conn.execute(insert, {"id": 5, "channel": "sms", "address": "ap@acme.example"})  # another list: allowed
     with pytest.raises(IntegrityError), engine.begin() as conn:
-        conn.execute(insert, {"channel": "sms", "address": "+447700900123"})  # twice on one list: refused
+        conn.execute(insert, {"id": 6, "channel": "sms", "address": "+447700900123"})  # twice on one list: refused
     migrate.downgrade(empty_database_url, "0017_customer_mobile")
     with engine.begin() as conn:
         rows = conn.execute(text("SELECT id, email, reason FROM suppressions ORDER BY id")).all()
         assert [r.id for r in rows] == [1, 2, 3, 4]  # the duplicate on the other list went, the email row stays
         with pytest.raises(IntegrityError):
-            conn.execute(text("INSERT INTO suppressions (tenant_id, email, reason, created_at, updated_at) "
-                              "VALUES (1, 'ap@acme.example', 'x', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+            conn.execute(text("INSERT INTO suppressions (id, tenant_id, email, reason, created_at, updated_at) "
+                              "VALUES (7, 1, 'ap@acme.example', 'x', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
     engine.dispose()
 
 

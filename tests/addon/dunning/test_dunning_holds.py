@@ -235,3 +235,20 @@ def test_viewers_see_holds_but_cannot_set_or_lift_them(client, db, ledger, sign_
                        data={"csrf_token": token, "action": "lift"}).status_code == 403
     db.expire_all()
     assert db.scalar(select(DunningHold.reason)) == "key account"
+
+
+def test_a_reminder_waiting_for_approval_is_cancelled_when_its_customer_is_held(db, ledger, mailer) -> None:
+    final_day = DUE + timedelta(days=45)  # the final stage, which needs an admin's approval
+    run_dunning(db, ledger.tenant, ledger.platform, at(final_day), mailer)
+    assert db.scalar(select(DunningAction.status).where(DunningAction.exactly_once_key == "I1:final")) == \
+        "awaiting_approval"
+    dunning_holds.set_hold(db, ledger.tenant, _customer(db, ledger).id, "in legal hands", None, final_day, NOW,
+                           "user:7")
+    db.commit()
+    summary = run_dunning(db, ledger.tenant, ledger.platform, at(final_day) + timedelta(hours=1), mailer)
+    assert summary["approvals_cancelled"] == 1
+    db.expire_all()
+    rows = {a.exactly_once_key: a for a in db.scalars(select(DunningAction))}
+    assert rows["I1:final"].status == "cancelled"
+    assert rows["I1:final"].error == "cancelled: the invoice is not chased: on hold: in legal hands"
+    assert rows["I2:final"].status == "awaiting_approval"  # Globex is not held
