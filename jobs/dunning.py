@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,19 +22,30 @@ logger = logging.getLogger(__name__)
 def run_tenant(tenant_id: int) -> dict[str, Any]:
     """Send the reminders due now for one tenant (safe to retry: every send is claimed exactly once).
 
-    Holds the tenant's sync lock (addon/services/tenant_lock.py) for the whole run: reminders are decided on
-    the mirror, and a sync or webhook writing it at the same moment (a payment just arriving) must finish
-    first. A busy tenant defers the run instead of failing it."""
+    Holds the tenant's sync lock (addon/services/tenant_lock.py) while it decides: reminders are planned, and
+    each re-read and claimed, on the mirror, and a sync or webhook writing it at the same moment (a payment
+    just arriving) must finish first. The lock is let go while a reminder is sent (run_dunning), so a slow
+    mail server does not block the tenant's sync. A busy tenant defers the run (or its rest) instead of
+    failing it."""
     with job_context(tenant_id) as ctx:
+        wait = ctx.app.config["TENANT_LOCK_WAIT"]
+
+        def locked() -> AbstractContextManager[tenant_lock.Lease]:
+            return tenant_lock.hold(get_redis(), [tenant_id], wait=wait)
+
         try:
-            with tenant_lock.hold(get_redis(), [tenant_id], wait=ctx.app.config["TENANT_LOCK_WAIT"]) as lease:
-                return _run_locked(ctx, tenant_id, lease)
+            summary = _run(ctx, tenant_id, locked)
         except tenant_lock.TenantBusy:
             _defer(tenant_id, ctx.app.config["TENANT_LOCK_RETRY"])
             return {"deferred": 1}
+        if summary.pop("busy", 0):  # a sync took the tenant mid-run: the rest goes with the deferred run
+            _defer(tenant_id, ctx.app.config["TENANT_LOCK_RETRY"])
+            summary["deferred"] = 1
+        return summary
 
 
-def _run_locked(ctx: JobContext, tenant_id: int, lease: tenant_lock.Lease) -> dict[str, Any]:
+def _run(ctx: JobContext, tenant_id: int, locked: Callable[[], AbstractContextManager[tenant_lock.Lease]]
+         ) -> dict[str, Any]:
     tenant = ctx.connected_tenant(tenant_id)
     if tenant is None:
         return {"skipped": 1}
@@ -40,7 +53,7 @@ def _run_locked(ctx: JobContext, tenant_id: int, lease: tenant_lock.Lease) -> di
         connector = connector_factory(ctx)(tenant)
         return run_dunning(ctx.session, tenant, connector, datetime.now(UTC),
                            DunningMailer.from_config(ctx.app.config), actor=f"job:{ctx.job_id or 'dunning'}",
-                           guard=lease.check)
+                           lock=locked)
     except AuthError as exc:
         # The sync job owns the "needs reconnect" state; dunning just stops for this tenant.
         logger.warning("dunning for tenant %s stopped: %s", tenant_id, exc)

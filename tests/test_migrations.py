@@ -160,3 +160,62 @@ def test_0013_keeps_only_the_newest_active_model_of_each_tenant(empty_database_u
     with engine.begin() as conn, pytest.raises(IntegrityError):
         conn.execute(versions.update().where(versions.c.id == 3).values(active=True))
     engine.dispose()
+
+
+def test_0018_puts_each_suppression_on_its_channel_and_back(empty_database_url: str) -> None:
+    """Rows with an sms_* reason were mobile numbers: they become the SMS list, the rest the e-mail list; the
+    same address may then be on both lists once, and the downgrade gives the one list back."""
+    migrate.upgrade(empty_database_url, "0017_customer_mobile")
+    engine = make_engine(empty_database_url)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO tenants (id, platform, remote_id, name, status, settings, created_at, "
+                          "updated_at) VALUES (1, 'fake', 't1', 'T', 'connected', '{}', CURRENT_TIMESTAMP, "
+                          "CURRENT_TIMESTAMP)"))
+        for row_id, address, reason in ((1, "ap@acme.example", "hard_bounce"), (2, "+447700900123", "sms_stop"),
+                                        (3, "+15005550001", "sms_invalid"), (4, "boss@acme.example", "unsubscribed")):
+            conn.execute(text("INSERT INTO suppressions (id, tenant_id, email, reason, created_at, updated_at) "
+                              "VALUES (:id, 1, :address, :reason, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"),
+                         {"id": row_id, "address": address, "reason": reason})
+    migrate.upgrade(empty_database_url, "0018_suppression_channel")
+    with engine.begin() as conn:
+        rows = conn.execute(text("SELECT id, channel, address, reason FROM suppressions ORDER BY id")).all()
+        assert [tuple(r) for r in rows] == [(1, "email", "ap@acme.example", "hard_bounce"),
+                                            (2, "sms", "+447700900123", "sms_stop"),
+                                            (3, "sms", "+15005550001", "sms_invalid"),
+                                            (4, "email", "boss@acme.example", "unsubscribed")]
+    insert = text("INSERT INTO suppressions (id, tenant_id, channel, address, reason, created_at, updated_at) "
+                  "VALUES (:id, 1, :channel, :address, 'x', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)")
+    with engine.begin() as conn:
+        conn.execute(insert, {"id": 5, "channel": "sms", "address": "ap@acme.example"})  # another list: allowed
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(insert, {"id": 6, "channel": "sms", "address": "+447700900123"})  # twice on one list: refused
+    migrate.downgrade(empty_database_url, "0017_customer_mobile")
+    with engine.begin() as conn:
+        rows = conn.execute(text("SELECT id, email, reason FROM suppressions ORDER BY id")).all()
+        assert [r.id for r in rows] == [1, 2, 3, 4]  # the duplicate on the other list went, the email row stays
+        with pytest.raises(IntegrityError):
+            conn.execute(text("INSERT INTO suppressions (id, tenant_id, email, reason, created_at, updated_at) "
+                              "VALUES (7, 1, 'ap@acme.example', 'x', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+    engine.dispose()
+
+
+def test_0019_keeps_one_hold_per_customer(empty_database_url: str) -> None:
+    migrate.upgrade(empty_database_url, "0019_dunning_holds")
+    engine = make_engine(empty_database_url)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO tenants (id, platform, remote_id, name, status, settings, created_at, "
+                          "updated_at) VALUES (1, 'fake', 't1', 'T', 'connected', '{}', CURRENT_TIMESTAMP, "
+                          "CURRENT_TIMESTAMP)"))
+        conn.execute(text("INSERT INTO customers (id, tenant_id, remote_id, name, emails, bank_accounts, archived, "
+                          "created_at, updated_at) VALUES (1, 1, 'c1', 'Acme', '[]', '[]', false, "
+                          "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+    hold = text("INSERT INTO dunning_holds (tenant_id, customer_id, reason, until, set_by, set_at, created_at, "
+                "updated_at) VALUES (1, 1, 'payment plan agreed', :until, 'user:1', CURRENT_TIMESTAMP, "
+                "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)")
+    with engine.begin() as conn:
+        conn.execute(hold, {"until": "2027-01-15"})
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(hold, {"until": None})
+    migrate.downgrade(empty_database_url, "0018_suppression_channel")
+    assert "dunning_holds" not in inspect(engine).get_table_names()
+    engine.dispose()

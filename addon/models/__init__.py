@@ -2,7 +2,7 @@
 
 from addon.models.audit import AuditLog
 from addon.models.base import Base
-from addon.models.dunning import DunningAction, DunningPolicy, DunningStage, Suppression
+from addon.models.dunning import DunningAction, DunningHold, DunningPolicy, DunningStage, Suppression
 from addon.models.ledger import CreditAllocation, CreditNote, Customer, Invoice, Payment, PaymentAllocation
 from addon.models.reconciliation import BankLine, BankStatement, Match, PayerAlias
 from addon.models.scoring import ModelVersion, RiskScore
@@ -11,7 +11,7 @@ from addon.models.webhook import WebhookEvent, WebhookStatus
 
 __all__ = [
     "AuditLog", "BankLine", "BankStatement", "Base", "Connection", "CreditAllocation", "CreditNote",
-    "Customer", "DunningAction", "DunningPolicy", "DunningStage", "Invoice", "Match", "Membership",
+    "Customer", "DunningAction", "DunningHold", "DunningPolicy", "DunningStage", "Invoice", "Match", "Membership",
     "ModelVersion", "PayerAlias", "Payment", "PaymentAllocation", "RiskScore", "Role", "Suppression",
     "Tenant", "TenantStatus", "User", "WebhookEvent", "WebhookStatus",
 ]

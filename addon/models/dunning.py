@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -80,8 +80,25 @@ class Suppression(TenantScoped, TimestampMixin, Base):
     not be texted (replied STOP, or refused as invalid by the SMS provider)."""
 
     __tablename__ = "suppressions"
-    __table_args__ = (UniqueConstraint("tenant_id", "email"),)
+    __table_args__ = (UniqueConstraint("tenant_id", "channel", "address"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    email: Mapped[str] = mapped_column(String(320))
+    channel: Mapped[str] = mapped_column(String(10))  # email | sms
+    address: Mapped[str] = mapped_column(String(320))  # an e-mail address (email) or an E.164 number (sms)
     reason: Mapped[str] = mapped_column(String(40))  # unsubscribed | hard_bounce | sms_stop | sms_invalid
+
+
+class DunningHold(TenantScoped, TimestampMixin, Base):
+    """A credit controller paused chasing one customer (payment plan agreed, key account, in legal hands):
+    no reminders of any channel while it applies, i.e. until ``until`` (the tenant's date, inclusive) has
+    passed, or until lifted (the row is deleted; the audit log keeps its history)."""
+
+    __tablename__ = "dunning_holds"
+    __table_args__ = (UniqueConstraint("tenant_id", "customer_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    reason: Mapped[str] = mapped_column(String(200))
+    until: Mapped[date | None]
+    set_by: Mapped[str] = mapped_column(String(255))  # the audit actor, e.g. 'user:12'
+    set_at: Mapped[datetime]

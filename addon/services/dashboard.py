@@ -24,6 +24,7 @@ from addon.domain.worklist import Prioritised, WorkItem, prioritise
 from addon.domain.write_offs import BucketRate, allowance, provision_matrix, rate_for
 from addon.models import CreditAllocation, CreditNote, Customer, Invoice, Payment, PaymentAllocation, RiskScore, Tenant
 from addon.services.bad_debt import past_invoices
+from addon.services.dunning_holds import hold_state, holds_for
 from addon.services.list_snapshots import walk_snapshot
 
 # Without a score, assume "pays around the due date, give or take a few weeks" for the forecast.
@@ -179,7 +180,7 @@ def _ranking(session: Session, tenant: Tenant, today: date,
     # ledger spent most of its time building those); band and reasons are read for the page's rows only.
     rows = session.execute(select(Invoice.id, Invoice.number, Invoice.amount_due, Invoice.due_date,
                                   Invoice.promised_on, Invoice.disputed, Invoice.currency, Invoice.home_rate,
-                                  Customer.name, RiskScore.p_late)
+                                  Invoice.customer_id, Customer.name, RiskScore.p_late)
                            .outerjoin(Customer, Customer.id == Invoice.customer_id)
                            .outerjoin(RiskScore, RiskScore.invoice_id == Invoice.id)
                            .where(Invoice.tenant_id == tenant.id, Invoice.status == "open", Invoice.amount_due > 0)
@@ -197,6 +198,7 @@ def _worklist_rows(session: Session, tenant: Tenant, today: date, page: list[Pri
     scores = {s.invoice_id: s for s in session.execute(
         select(RiskScore.invoice_id, RiskScore.band, RiskScore.reasons)
         .where(RiskScore.tenant_id == tenant.id, RiskScore.invoice_id.in_([int(r.item.invoice_id) for r in page])))}
+    holds = holds_for(session, tenant, {by_id[r.item.invoice_id].customer_id for r in page} - {None})
     out = []
     for ranked in page:
         inv = by_id[ranked.item.invoice_id]
@@ -210,7 +212,9 @@ def _worklist_rows(session: Session, tenant: Tenant, today: date, page: list[Pri
                     "priority": None if ranked.priority is None else round(ranked.priority, 2), "why": ranked.why,
                     "reasons": list(score.reasons) if score else [],
                     "promised_on": inv.promised_on.isoformat() if inv.promised_on else None,
-                    "disputed": bool(inv.disputed)})
+                    "disputed": bool(inv.disputed), "customer_id": inv.customer_id,
+                    # the customer's chase hold in force today (no automatic reminders), else null
+                    "hold": hold_state(holds.get(inv.customer_id), today) if inv.customer_id else None})
     return out
 
 

@@ -12,6 +12,7 @@ import dataclasses
 import logging
 from collections import Counter
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, date, datetime, time
 from typing import Any
 
@@ -26,13 +27,16 @@ from addon.services.dunning_policies import TenantPolicies, load_policies
 from addon.services.dunning_retries import cancel_unplanned
 from addon.services.dunning_send import (
     NOTE_FAILED,
+    Claimed,
     DunningMailer,
     Execution,
     MailConfigurationError,
-    execute,
+    deliver,
+    prepare,
     retry_notes,
 )
 from addon.services.sync import Mirror, SyncResult
+from addon.services.tenant_lock import Lease, TenantBusy
 from connectors.base import AccountingConnector
 from connectors.errors import NotFoundError
 
@@ -44,35 +48,43 @@ __all__ = ["DunningMailer", "approve", "open_tasks", "pending_approvals", "previ
 
 def run_dunning(session: Session, tenant: Tenant, connector: AccountingConnector, now: datetime,
                 mailer: DunningMailer, *, actor: str = "job:dunning",
-                guard: Callable[[], None] | None = None) -> dict[str, Any]:
+                guard: Callable[[], None] | None = None, lock: Locker | None = None) -> dict[str, Any]:
     """One dunning run for a tenant at ``now``: send what is due now; returns a summary for logs/demo.
 
     Commits after every claim and every outcome (see dunning_send), so a killed run loses nothing and
-    repeats nothing. The job calls it holding the tenant's sync lock (the per-action re-read writes the
-    mirror, and no sync may rewrite it meanwhile); ``guard`` is called before each action and raises to stop
-    the run when that lock was lost.
+    repeats nothing. ``lock`` (the job passes the tenant's sync lock, addon/services/tenant_lock.py) is held
+    while the run decides: planning, and each action's re-read (which writes the mirror) and claim; not while
+    it sends, so a slow mail server does not hold up the tenant's sync. A lock still busy after its wait at
+    the start raises ``TenantBusy``; later it stops the run (``busy`` in the summary: the rest is planned
+    again by the next run, nothing was claimed). ``guard`` (and the lock's lease) is checked before each
+    action's decisions and raises to stop the run when the lock was lost.
     """
-    config = with_sms(load_policies(session, tenant), mailer)
-    session.commit()  # the default policy, if it was just seeded
-    ledger = load_plan_ledger(session, tenant, now)
-    plan = plan_run(ledger.invoices, ledger.customers, config.policies, ledger.history, now, config.settings,
-                    suppressed=ledger.suppressed)
-    outcomes: Counter[str] = Counter()
-    # Deferred sends and approvals whose reminder no longer applies (paid, disputed, stage removed, superseded).
-    outcomes.update(cancel_unplanned(session, tenant, plan, config.policies, config.settings, actor))
-    session.commit()
+    locked = lock or _unlocked
+    with locked() as lease:
+        config = with_sms(load_policies(session, tenant), mailer)
+        session.commit()  # the default policy, if it was just seeded
+        ledger = load_plan_ledger(session, tenant, now)
+        plan = plan_run(ledger.invoices, ledger.customers, config.policies, ledger.history, now, config.settings,
+                        suppressed=ledger.suppressed)
+        outcomes: Counter[str] = Counter()
+        # Deferred sends and approvals whose reminder no longer applies (paid, disputed, stage removed, superseded).
+        _check(lease, guard)
+        outcomes.update(cancel_unplanned(session, tenant, plan, config.policies, config.settings, actor))
+        session.commit()
     due = [a for a in plan.actions if a.send_at <= now]
     outcomes["later"] = len(plan.actions) - len(due)
     for planned in due:
-        if guard is not None:
-            guard()
-        action, stopped, customer_ledger = _fresh_action(session, tenant, connector, now, config, planned, actor)
-        outcomes["stopped_now"] += stopped
-        if action is None:
-            continue
-        ex = _execution(session, tenant, connector, now, mailer, config, action, actor, customer_ledger)
         try:
-            outcomes[execute(ex, action)] += 1
+            step = _decide_and_claim(session, tenant, connector, now, mailer, config, planned, actor, locked, guard,
+                                     outcomes)
+        except TenantBusy:
+            outcomes["busy"] += 1  # a sync has the tenant: the next run plans the rest again
+            break
+        if step is None:
+            continue
+        ex, claimed = step
+        try:
+            outcomes[claimed if isinstance(claimed, str) else deliver(ex, claimed)] += 1
         except MailConfigurationError as exc:
             logger.warning("dunning run for tenant %s stopped: %s", tenant.id, exc)
             outcomes["mail_error"] += 1
@@ -83,6 +95,37 @@ def run_dunning(session: Session, tenant: Tenant, connector: AccountingConnector
                **{k: v for k, v in sorted(outcomes.items()) if v}}
     logger.info("dunning run for tenant %s: %s", tenant.id, summary)
     return summary
+
+
+Locker = Callable[[], AbstractContextManager[Lease | None]]
+
+
+def _unlocked() -> AbstractContextManager[Lease | None]:
+    return nullcontext(None)
+
+
+def _check(lease: Lease | None, guard: Callable[[], None] | None) -> None:
+    """Raise before writing when the tenant's lock was lost (the holder stalled past its TTL)."""
+    if lease is not None:
+        lease.check()
+    if guard is not None:
+        guard()
+
+
+def _decide_and_claim(session: Session, tenant: Tenant, connector: AccountingConnector, now: datetime,
+                      mailer: DunningMailer, config: TenantPolicies, planned: ReminderAction, actor: str,
+                      locked: Locker, guard: Callable[[], None] | None,
+                      outcomes: Counter[str]) -> tuple[Execution, Claimed | str] | None:
+    """Under the lock: re-read the action's invoices, plan the customer again and claim what is still due.
+    None when nothing is due any more; else the execution and the claim (or the outcome, e.g. a wait)."""
+    with locked() as lease:
+        _check(lease, guard)
+        action, stopped, customer_ledger = _fresh_action(session, tenant, connector, now, config, planned, actor)
+        outcomes["stopped_now"] += stopped
+        if action is None:
+            return None
+        ex = _execution(session, tenant, connector, now, mailer, config, action, actor, customer_ledger)
+        return ex, prepare(ex, action)
 
 
 def sms_configured(app_config: Any) -> bool:
@@ -256,10 +299,11 @@ def unsubscribe(session: Session, tenant: Tenant, customer_remote_id: str) -> in
     billing = session.scalars(select(Invoice.billing_email).where(Invoice.customer_id == customer.id,
                                                                   Invoice.billing_email.is_not(None)))
     addresses = {str(a).strip().lower() for a in [*(customer.emails or []), *billing] if a and "@" in str(a)}
-    known = set(session.scalars(select(Suppression.email).where(Suppression.tenant_id == tenant.id)))
+    known = set(session.scalars(select(Suppression.address).where(Suppression.tenant_id == tenant.id,
+                                                                  Suppression.channel == "email")))
     added = sorted(addresses - known)
     for address in added:
-        session.add(Suppression(tenant_id=tenant.id, email=address, reason="unsubscribed"))
+        session.add(Suppression(tenant_id=tenant.id, channel="email", address=address, reason="unsubscribed"))
     session.add(AuditLog(tenant_id=tenant.id, actor=f"customer:{customer_remote_id}", action="reminder.unsubscribed",
                          object_type="customer", object_id=customer_remote_id, before=None,
                          after={"suppressed": added}, reason="one-click unsubscribe link"))

@@ -18,6 +18,7 @@ from addon.domain.dunning import DunningCustomer, DunningInvoice, RiskBand, Sent
 from addon.domain.dunning.model import SendSlot
 from addon.domain.dunning.sendtime import ReminderOutcome, learn_send_slots
 from addon.models import Customer, DunningAction, Invoice, RiskScore, Suppression, Tenant
+from addon.services.dunning_holds import holds_for, to_chase_hold
 from addon.services.dunning_policies import tenant_timezone
 
 # Rows in these states do not block the planner: the action is planned again each run and sent once an
@@ -163,7 +164,8 @@ def _finish(session: Session, tenant: Tenant, now: datetime, ledger: Ledger,
     """History, suppression list and the customers' engine view: the same for both loaders."""
     ledger.customer_names = {c.remote_id: c.name for c in customers}
     ledger.history = _history(session, tenant)
-    ledger.suppressed = set(session.scalars(select(Suppression.email).where(Suppression.tenant_id == tenant.id)))
+    # Both lists in one set: e-mail addresses block email, E.164 numbers block SMS (the two never look alike).
+    ledger.suppressed = set(session.scalars(select(Suppression.address).where(Suppression.tenant_id == tenant.id)))
     ledger.customers = _customers(session, tenant, customers, now)
 
 
@@ -197,9 +199,11 @@ def _customers(session: Session, tenant: Tenant, rows: Sequence[_CustomerColumns
     reliable = _reliable(session, tenant, ids)
     recent = _recent_reminders(session, tenant, ids, now)
     slots = _send_slots(session, tenant, rows)
+    holds = {cid: to_chase_hold(hold) for cid, hold in holds_for(session, tenant, ids).items()}
     return [DunningCustomer(customer_id=c.remote_id, name=c.name, emails=tuple(str(e) for e in c.emails or ()),
                             timezone=c.timezone, reliable=c.id in reliable, phone=c.mobile,
-                            last_reminders=tuple(sorted(recent.get(c.id, ()))), send_slot=slots.get(c.remote_id))
+                            last_reminders=tuple(sorted(recent.get(c.id, ()))), send_slot=slots.get(c.remote_id),
+                            hold=holds.get(c.id))
             for c in rows]
 
 

@@ -113,9 +113,26 @@ class Execution:
     actor: str = "job:dunning"
 
 
+@dataclass(frozen=True)
+class Claimed:
+    """An action whose exactly-once keys this run holds (claim committed): what ``deliver`` carries out."""
+
+    action: ReminderAction
+    rows: list[DunningAction]
+    prior: dict[int, str]  # each taken-over row's status before the claim (a release puts it back)
+
+
 def execute(ex: Execution, action: ReminderAction) -> str:
     """Run one action; returns its outcome: sent, task, awaiting_approval, deferred, retry, retry_later,
     failed, sms_stopped, claimed_elsewhere."""
+    step = prepare(ex, action)
+    return step if isinstance(step, str) else deliver(ex, step)
+
+
+def prepare(ex: Execution, action: ReminderAction) -> Claimed | str:
+    """Decide and claim: the part of an action that must see the mirror as it is (the run holds the tenant's
+    lock around it). Commits the claim; the outcome instead when there is nothing to deliver (retry_later,
+    awaiting_approval, claimed_elsewhere)."""
     existing = {r.exactly_once_key: r for r in ex.session.scalars(select(DunningAction).where(
         DunningAction.tenant_id == ex.tenant.id, DunningAction.exactly_once_key.in_(action.exactly_once_keys)))}
     if any(r.status == RETRY and r.retry_at is not None and r.retry_at > ex.now for r in existing.values()):
@@ -134,6 +151,14 @@ def execute(ex: Execution, action: ReminderAction) -> str:
         return "claimed_elsewhere"
     if waived:
         _audit(ex, action, "reminder.approval_no_longer_needed", {"keys": waived})
+    return Claimed(action, rows, prior)
+
+
+def deliver(ex: Execution, claimed: Claimed) -> str:
+    """Send a claimed action and record the outcome. Reads and writes no mirror table (only dunning_actions,
+    suppressions, the audit log and the ERP's notes), so the run does it without the tenant's lock: a slow
+    mail server no longer holds up the tenant's sync. The committed claim keeps it exactly once."""
+    action, rows, prior = claimed.action, claimed.rows, claimed.prior
     if action.channel is Channel.TASK:
         _audit(ex, action, "reminder.task", {"channel": str(action.channel)})
         _write_notes(ex, action, rows)
@@ -276,10 +301,11 @@ def _fail(ex: Execution, action: ReminderAction, rows: list[DunningAction], erro
 
 
 def _suppress_number(ex: Execution, number: str, reason: str) -> None:
-    """Put a mobile number (E.164) on the suppression list, beside the e-mail addresses."""
+    """Put a mobile number (E.164) on the SMS suppression list."""
     if number and ex.session.scalar(select(Suppression.id).where(
-            Suppression.tenant_id == ex.tenant.id, Suppression.email == number)) is None:
-        ex.session.add(Suppression(tenant_id=ex.tenant.id, email=number, reason=reason))
+            Suppression.tenant_id == ex.tenant.id, Suppression.channel == "sms",
+            Suppression.address == number)) is None:
+        ex.session.add(Suppression(tenant_id=ex.tenant.id, channel="sms", address=number, reason=reason))
         ex.session.flush()
 
 
@@ -342,11 +368,12 @@ def _mark(ex: Execution, action: ReminderAction, rows: list[DunningAction], stat
 
 def _suppress(ex: Execution, bounces: dict[str, BounceKind]) -> list[str]:
     hard = sorted({a.strip().lower() for a, kind in bounces.items() if kind is BounceKind.HARD})
-    known = set(ex.session.scalars(select(Suppression.email).where(Suppression.tenant_id == ex.tenant.id,
-                                                                   Suppression.email.in_(hard))))
+    known = set(ex.session.scalars(select(Suppression.address).where(
+        Suppression.tenant_id == ex.tenant.id, Suppression.channel == "email", Suppression.address.in_(hard))))
     for address in hard:
         if address not in known:
-            ex.session.add(Suppression(tenant_id=ex.tenant.id, email=address, reason="hard_bounce"))
+            ex.session.add(Suppression(tenant_id=ex.tenant.id, channel="email", address=address,
+                                       reason="hard_bounce"))
     ex.session.flush()
     return hard
 

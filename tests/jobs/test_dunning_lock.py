@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from addon.domain.types import Allocation, NewPayment
+from addon.mail import SmtpSender
 from addon.models import DunningAction, Invoice
 from addon.queueing import get_queue
 from addon.services import tenant_lock
@@ -102,3 +103,49 @@ def test_the_last_look_before_sending_sees_a_dispute_committed_during_the_run(
     assert summary.get("sent", 0) == 1  # Globex only
     db.expire_all()
     assert db.scalar(select(DunningAction).where(DunningAction.exactly_once_key == "I1:overdue_7")) is None
+
+
+def test_the_tenant_lock_is_free_while_a_reminder_is_sent(db, job_env, redis_conn, monkeypatch) -> None:
+    """A slow mail server must not hold up the tenant's sync: the run decides and claims under the lock and
+    sends without it."""
+    env, sink = job_env
+    free: list[bool] = []
+    real = SmtpSender.send
+
+    def send(self, message):  # type: ignore[no-untyped-def]
+        try:  # a sync starting while the SMTP conversation goes on gets the tenant at once
+            with tenant_lock.hold(redis_conn, [env.tenant.id], wait=0.1):
+                free.append(True)
+        except tenant_lock.TenantBusy:
+            free.append(False)
+        return real(self, message)
+
+    monkeypatch.setattr(SmtpSender, "send", send)
+    assert dunning_jobs.run_tenant(env.tenant.id)["sent"] == 2
+    assert free == [True, True]
+    assert len(sink.arrived) == 2
+
+
+def test_a_sync_taking_the_tenant_between_two_reminders_defers_the_rest(app, db, job_env, redis_conn,
+                                                                        monkeypatch) -> None:
+    env, sink = job_env
+    monkeypatch.setitem(app.config, "TENANT_LOCK_WAIT", 0.2)
+    sync_lock = redis_conn.lock(tenant_lock.MIRROR.key(env.tenant.id), timeout=60, thread_local=False)
+    real = SmtpSender.send
+
+    def send(self, message):  # type: ignore[no-untyped-def]
+        sync_lock.acquire(blocking=False)  # a sync starts during the first send and is still running after it
+        return real(self, message)
+
+    monkeypatch.setattr(SmtpSender, "send", send)
+    summary = dunning_jobs.run_tenant(env.tenant.id)
+    assert (summary["sent"], summary["deferred"]) == (1, 1)
+    assert "busy" not in summary
+    [first] = sink.arrived
+    scheduled = ScheduledJobRegistry(queue=get_queue("dunning", redis_conn)).get_job_ids()
+    assert [job_id.startswith(f"dunning-{env.tenant.id}-at-") for job_id in scheduled] == [True]
+    sync_lock.release()
+    monkeypatch.setattr(SmtpSender, "send", real)
+    assert dunning_jobs.run_tenant(env.tenant.id)["sent"] == 1  # the deferred run sends the other one, once
+    assert sorted(m.rcpt_tos[0] for m in sink.arrived) == ["ap@acme.example", "ar@globex.example"]
+    assert first.rcpt_tos[0] in ("ap@acme.example", "ar@globex.example")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from addon.domain.dunning.adapt import EffectiveStage, Schedule, adapt_schedule
 from addon.domain.dunning.model import (
     ActionLine,
+    ChaseHold,
     DunningCustomer,
     DunningInvoice,
     DunningPlan,
@@ -35,7 +36,7 @@ from addon.domain.dunning.statutory import StatutoryClaim, statutory_claim
 from addon.domain.dunning.stops import stop_reason
 
 __all__ = [
-    "ActionLine", "Channel", "DunningCustomer", "DunningInvoice", "DunningPlan", "DunningSettings",
+    "ActionLine", "Channel", "ChaseHold", "DunningCustomer", "DunningInvoice", "DunningPlan", "DunningSettings",
     "EffectiveStage", "Policy", "PolicyError", "PolicySet", "ReminderAction", "ReminderOutcome",
     "RiskAdaptation", "RiskBand", "Schedule", "SendSlot", "SentStage", "Skip", "Stage", "StageConditions",
     "StatutoryClaim", "Tone", "action_as_json", "adapt_schedule", "default_policy", "exactly_once_key",

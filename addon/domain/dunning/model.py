@@ -42,6 +42,23 @@ class SendSlot:
 
 
 @dataclass(frozen=True, slots=True)
+class ChaseHold:
+    """A credit controller paused chasing this customer (payment plan agreed, key account, in legal hands)."""
+
+    reason: str
+    until: date | None = None  # the last day of the hold (tenant's date); None = until someone lifts it
+
+    def applies(self, today: date) -> bool:
+        """Whether the hold still stops reminders on ``today``: an expired one lifts itself."""
+        return self.until is None or today <= self.until
+
+    @property
+    def note(self) -> str:
+        """The skip reason: "on hold until 2027-01-15: payment plan agreed"."""
+        return f"on hold until {self.until.isoformat()}: {self.reason}" if self.until else f"on hold: {self.reason}"
+
+
+@dataclass(frozen=True, slots=True)
 class DunningCustomer:
     customer_id: str
     name: str
@@ -54,6 +71,7 @@ class DunningCustomer:
     segment: str | None = None
     phone: str | None = None
     send_slot: SendSlot | None = None  # learned by ``learn_send_slots``
+    hold: ChaseHold | None = None  # no reminders of any channel while it applies (the worklist still lists them)
 
 
 @dataclass(frozen=True, slots=True)

@@ -71,6 +71,10 @@ def plan_run(invoices: Iterable[DunningInvoice], customers: Iterable[DunningCust
         if reason is not None or customer is None:
             skipped.append(Skip(invoice.invoice_id, invoice.customer_id, reason or "unknown customer"))
             continue
+        if customer.hold is not None and customer.hold.applies(today):
+            # No email, SMS or task while a controller holds the customer: they are already handling it.
+            skipped.append(Skip(invoice.invoice_id, invoice.customer_id, customer.hold.note))
+            continue
         chosen = policies.for_customer(customer.customer_id, customer.segment)
         if not chosen.enabled:
             continue

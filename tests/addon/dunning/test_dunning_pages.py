@@ -182,7 +182,7 @@ def test_one_click_unsubscribe(app, client, db, ledger) -> None:
         as_text=True)
     done = client.post(f"/unsubscribe/{token}", data="List-Unsubscribe=One-Click")  # RFC 8058: no CSRF token
     assert done.status_code == 200
-    assert db.scalar(select(Suppression.email)) == "ap@acme.example"
+    assert db.scalar(select(Suppression.address).where(Suppression.channel == "email")) == "ap@acme.example"
     assert client.get("/unsubscribe/forged").status_code == 404
 
 

@@ -54,7 +54,7 @@ def _generated_ledger(db, tenant, seed: int = 3, customers: int = 40, invoices: 
                                  customer_id=customer.id, stage_key="overdue_7", tone="firm", channel="email",
                                  status=rng.choice(("sent", "sent", "task", "awaiting_approval")),
                                  send_at=sent, sent_at=sent))
-    db.add(Suppression(tenant_id=tenant.id, email="ap3@example.test", reason="unsubscribed"))
+    db.add(Suppression(tenant_id=tenant.id, channel="email", address="ap3@example.test", reason="unsubscribed"))
     ensure_default_policy(db, tenant)
     db.commit()
 

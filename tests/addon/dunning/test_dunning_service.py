@@ -133,7 +133,8 @@ def test_a_hard_bounce_suppresses_the_address_and_the_next_run_makes_a_task(db, 
     first = run_dunning(db, ledger.tenant, ledger.platform, now, mailer)
     assert first["failed"] == 1
     assert first["sent"] == 1
-    assert db.scalar(select(Suppression.reason).where(Suppression.email == "ap@acme.example")) == "hard_bounce"
+    assert db.scalar(select(Suppression.reason).where(
+        Suppression.channel == "email", Suppression.address == "ap@acme.example")) == "hard_bounce"
     second = run_dunning(db, ledger.tenant, ledger.platform, now + timedelta(hours=1), mailer)
     assert second["task"] == 1
     assert _actions(db)["I1:overdue_7"].status == "task"

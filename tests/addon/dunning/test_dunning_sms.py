@@ -107,7 +107,7 @@ def test_stop_suppresses_texting_and_the_reminder_goes_by_email(db, ledger, sms_
     assert summary["sms_stopped"] == 1
     assert twilio.state.messages == []
     assert _row(db, "I1:overdue_7") is None  # the claim went back: the next run plans it again
-    stop = db.scalar(select(Suppression).where(Suppression.email == MOBILE))
+    stop = db.scalar(select(Suppression).where(Suppression.channel == "sms", Suppression.address == MOBILE))
     assert stop.reason == "sms_stop"
     assert db.scalar(select(AuditLog).where(AuditLog.action == "reminder.sms_stopped")).after["error"].startswith(
         "Twilio 21610")
@@ -131,7 +131,8 @@ def test_an_invalid_number_fails_its_action_onto_the_worklist(db, ledger, sms_st
     assert row.error.startswith("invalid mobile number +15005550001: Twilio 21211")
     [task] = [t for t in open_tasks(db, ledger.tenant, NOW) if t["number"] == "INV-I1"]
     assert task["why"].startswith("SMS failed: invalid mobile number +15005550001")
-    assert db.scalar(select(Suppression.reason).where(Suppression.email == "+15005550001")) == "sms_invalid"
+    assert db.scalar(select(Suppression.reason).where(
+        Suppression.channel == "sms", Suppression.address == "+15005550001")) == "sms_invalid"
     # A later stage e-mails rather than failing the same way.
     later = run_dunning(db, ledger.tenant, ledger.platform, at(DUE + timedelta(days=18)),
                         texting(smtp_server.port, twilio))

@@ -10,6 +10,7 @@ import pytest
 
 from addon.domain.dunning import (
     Channel,
+    ChaseHold,
     DunningSettings,
     Policy,
     PolicySet,
@@ -277,3 +278,40 @@ def test_a_customer_turning_reliable_never_goes_back_a_stage(make_invoice, make_
     assert plan([make_invoice(20)], [make_customer(reliable=True)], history) == []
     [action] = plan([make_invoice(30)], [make_customer(reliable=True)], history)
     assert action.stage_key == "overdue_30"
+
+
+@pytest.mark.parametrize(("hold", "note"), [
+    (ChaseHold("payment plan agreed", date(2027, 1, 15)), "on hold until 2027-01-15: payment plan agreed"),
+    (ChaseHold("in legal hands"), "on hold: in legal hands"),
+    (ChaseHold("key account", date(2026, 11, 18)), "on hold until 2026-11-18: key account"),  # its last day
+])
+def test_a_customer_on_hold_gets_no_reminder_of_any_channel(make_invoice, make_customer, hold, note):
+    invoices = [make_invoice(8), make_invoice(40, invoice_id="I2", number="INV-002")]
+    sms = Policy("sms", "SMS", (Stage("overdue_7", 7, Tone.FIRM, channel=Channel.SMS),
+                                Stage("call", 30, Tone.URGENT, channel=Channel.TASK)))
+    for policy in (default_policy(), sms):
+        result = plan_run(invoices, [make_customer(hold=hold, phone="+447700900123")], policy, [], NOW,
+                          DunningSettings(sms_enabled=True))
+        assert result.actions == ()  # not even a worklist task: the controller is handling the customer
+        assert {(s.invoice_id, s.reason) for s in result.skipped} == {("I1", note), ("I2", note)}
+
+
+def test_an_expired_hold_no_longer_applies(make_invoice, make_customer):
+    held = make_customer(hold=ChaseHold("payment plan agreed", date(2026, 11, 17)))  # ended yesterday
+    [action] = plan([make_invoice(8)], [held])
+    assert action.stage_key == "overdue_7"
+    assert action.channel is Channel.EMAIL
+
+
+def test_a_hold_on_one_customer_leaves_the_others_chased(make_invoice, make_customer):
+    invoices = [make_invoice(8), make_invoice(8, invoice_id="I2", customer_id="C2")]
+    customers = [make_customer(hold=ChaseHold("key account")), make_customer(customer_id="C2")]
+    result = plan_run(invoices, customers, default_policy(), [], NOW)
+    assert [a.customer_id for a in result.actions] == ["C2"]
+    assert [s.invoice_id for s in result.skipped] == ["I1"]
+
+
+def test_a_stop_condition_is_named_before_the_hold(make_invoice, make_customer):
+    result = plan_run([make_invoice(8, disputed=True)], [make_customer(hold=ChaseHold("key account"))],
+                      default_policy(), [], NOW)
+    assert [s.reason for s in result.skipped] == ["disputed"]

@@ -1,0 +1,129 @@
+"""Holding a customer's chasing: a credit controller pauses every automatic reminder for one customer (payment
+plan agreed, key account, in legal hands) with a reason and optionally a last day. The planner skips the
+customer's invoices while the hold applies (``ChaseHold.applies`` on the run's date); an expired hold lifts
+itself, no job needed. Set and lift are audited (``customer.hold_set``, ``customer.hold_lifted``)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from addon.domain.dunning import ChaseHold
+from addon.extensions import get_for_tenant
+from addon.models import AuditLog, Customer, DunningHold, Tenant
+
+MAX_REASON = 200  # the column's length: a short note, the detail belongs in the ERP or the CRM
+
+
+class HoldError(ValueError):
+    """A hold that cannot be set (no reason, a reason too long, an end date in the past, unknown customer)."""
+
+
+class CustomerNotFound(HoldError):
+    pass
+
+
+def hold_state(hold: DunningHold | None, today: date) -> dict[str, Any] | None:
+    """A hold as the API and the audit log show it; None when there is none or it has expired."""
+    if hold is None or not to_chase_hold(hold).applies(today):
+        return None
+    return {"reason": hold.reason, "until": hold.until.isoformat() if hold.until else None,
+            "set_by": hold.set_by, "set_at": hold.set_at.isoformat(), "note": to_chase_hold(hold).note}
+
+
+def customer_state(customer: Customer, hold: DunningHold | None, today: date) -> dict[str, Any]:
+    """A customer and its hold (null when none applies), as the API returns it."""
+    return {"customer_id": customer.id, "remote_id": customer.remote_id, "name": customer.name,
+            "hold": hold_state(hold, today)}
+
+
+def to_chase_hold(hold: DunningHold) -> ChaseHold:
+    return ChaseHold(hold.reason, hold.until)
+
+
+def set_hold(session: Session, tenant: Tenant, customer_id: int, reason: str | None, until: date | None,
+             today: date, now: datetime, actor: str) -> DunningHold:
+    """Hold the customer's chasing until ``until`` (its last day, today or later; None = until lifted). A new
+    hold replaces the customer's current (or expired) one; setting the same hold again changes nothing."""
+    customer = _customer(session, tenant, customer_id)
+    text = (reason or "").strip()
+    if not text:
+        raise HoldError("a hold needs a reason (e.g. payment plan agreed, in legal hands)")
+    if len(text) > MAX_REASON:
+        raise HoldError(f"the reason is {len(text)} characters; at most {MAX_REASON}")
+    if until is not None and until < today:
+        raise HoldError(f"a hold ends today or later, not {until.isoformat()}")
+    hold = _hold(session, tenant, customer.id)
+    before = hold_state(hold, today)
+    if hold is not None and before is not None and (hold.reason, hold.until) == (text, until):
+        return hold
+    if hold is None:
+        hold = DunningHold(tenant_id=tenant.id, customer_id=customer.id)
+        session.add(hold)
+    hold.reason, hold.until, hold.set_by, hold.set_at = text, until, actor, now
+    session.flush()
+    _audit(session, tenant, customer, actor, "customer.hold_set", before, hold_state(hold, today), text)
+    return hold
+
+
+def lift_hold(session: Session, tenant: Tenant, customer_id: int, today: date, actor: str,
+              note: str | None = None) -> Customer:
+    """Lift the customer's hold: chasing resumes at the next run. Nothing to lift changes nothing."""
+    customer = _customer(session, tenant, customer_id)
+    hold = _hold(session, tenant, customer.id)
+    if hold is None:
+        return customer
+    before = hold_state(hold, today)
+    session.delete(hold)
+    session.flush()
+    if before is not None:  # an expired hold had already stopped applying: tidying it away is no change
+        _audit(session, tenant, customer, actor, "customer.hold_lifted", before, None, note)
+    return customer
+
+
+def customer_hold(session: Session, tenant: Tenant, customer_id: int) -> tuple[Customer, DunningHold | None]:
+    customer = _customer(session, tenant, customer_id)
+    return customer, _hold(session, tenant, customer.id)
+
+
+def holds_for(session: Session, tenant: Tenant, customer_ids: Collection[int]) -> dict[int, DunningHold]:
+    """The customers' holds (expired ones too: whether one applies is decided on the run's date)."""
+    if not customer_ids:
+        return {}
+    # populate_existing: the last look before sending must see a hold changed since the run's first read.
+    rows = session.scalars(select(DunningHold).where(DunningHold.tenant_id == tenant.id,
+                                                     DunningHold.customer_id.in_(list(customer_ids)))
+                           .execution_options(populate_existing=True))
+    return {h.customer_id: h for h in rows}
+
+
+def holds_in_force(session: Session, tenant: Tenant, today: date, limit: int, offset: int
+                   ) -> tuple[list[dict[str, Any]], int]:
+    """The customers on hold today (by name, then id, so pages neither repeat nor skip), and how many."""
+    where = (DunningHold.tenant_id == tenant.id, or_(DunningHold.until.is_(None), DunningHold.until >= today))
+    total = session.scalar(select(func.count()).select_from(DunningHold).where(*where)) or 0
+    rows = session.execute(select(Customer, DunningHold).join(DunningHold, DunningHold.customer_id == Customer.id)
+                           .where(*where).order_by(Customer.name, Customer.id).offset(offset).limit(limit)).all()
+    return [customer_state(customer, hold, today) for customer, hold in rows], total
+
+
+def _customer(session: Session, tenant: Tenant, customer_id: int) -> Customer:
+    customer = get_for_tenant(session, Customer, customer_id, tenant.id)
+    if customer is None:
+        raise CustomerNotFound(f"no customer {customer_id} for this organisation")
+    return customer
+
+
+def _hold(session: Session, tenant: Tenant, customer_id: int) -> DunningHold | None:
+    return session.scalar(select(DunningHold).where(DunningHold.tenant_id == tenant.id,
+                                                    DunningHold.customer_id == customer_id))
+
+
+def _audit(session: Session, tenant: Tenant, customer: Customer, actor: str, action: str,
+           before: dict[str, Any] | None, after: dict[str, Any] | None, reason: str | None) -> None:
+    session.add(AuditLog(tenant_id=tenant.id, actor=actor, action=action, object_type="customer",
+                         object_id=str(customer.id), before=before, after=after, reason=reason))
