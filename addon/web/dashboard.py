@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, jsonify, render_template, request
 
-from addon.extensions import get_db
+from addon.extensions import get_db, get_redis
 from addon.models import Tenant
 from addon.services.dashboard import open_invoice_count, scored_invoices, tenant_dashboard, worklist
 from addon.services.dunning_policies import tenant_today
@@ -20,7 +20,7 @@ bp = Blueprint("dashboard", __name__)
 @tenant_view()
 def page(tenant: Tenant) -> Any:
     today = tenant_today(get_db().session, tenant)  # the tenant's date, not the server's: aging turns at its midnight
-    data = tenant_dashboard(get_db().session, tenant, today)
+    data = tenant_dashboard(get_db().session, tenant, today, redis=get_redis())
     return render_template("dashboard/dashboard.html", tenant=tenant, data=data,
                            work=worklist(get_db().session, tenant, today, limit=15))
 
@@ -49,7 +49,8 @@ def render_worklist(tenant: Tenant, status: int = 200, refused: dict[str, Any] |
 @bp.get("/api/tenants/<int:tenant_id>/dashboard")
 @tenant_view()
 def api(tenant: Tenant) -> Any:
-    return jsonify(tenant_dashboard(get_db().session, tenant, tenant_today(get_db().session, tenant)))
+    return jsonify(tenant_dashboard(get_db().session, tenant, tenant_today(get_db().session, tenant),
+                                    redis=get_redis()))
 
 
 # The JSON lists: without ?limit= the first page is what they returned before they had paging.
