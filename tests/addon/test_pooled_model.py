@@ -14,8 +14,7 @@ from addon.domain.scoring.model import RiskModel
 from addon.domain.scoring.train import TrainConfig, train_model
 from addon.models import AuditLog, ModelVersion
 from addon.services import tenant_lock
-from addon.services.model_registry import (ModelRegistryError, activate_pooled_model, active_model,
-                                          make_pooled_active)
+from addon.services.model_registry import ModelRegistryError, activate_pooled_model, active_model, make_pooled_active
 from addon.services.scoring_prior import after_last_date, generated_history
 
 
@@ -123,7 +122,8 @@ def test_activate_prior_command(app, db, redis_conn, priors, tmp_path) -> None:
     junk.write_bytes(b"junk")
     out = runner.invoke(group, ["activate-prior", "--artifact", str(junk)])
     assert out.exit_code != 0
-    assert "cannot be loaded by this release" in out.output and "nothing was changed" in out.output
+    assert "cannot be loaded by this release" in out.output
+    assert "nothing was changed" in out.output
     assert _active_pooled(db) == [_pooled_version(second)]
 
 
