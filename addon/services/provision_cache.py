@@ -19,7 +19,9 @@ One key per tenant (``cashline:provision:v1:<tenant>``) holds the matrix with wh
 - ``generation``: the tenant's invalidation counter (``cashline:provision-gen:<tenant>``) read *before* the
   history was read. ``invalidate`` increments it after a backfill has committed; a matrix measured from
   data read before that commit carries the older generation and is recomputed on the next request, even if
-  it was stored after the increment.
+  it was stored after the increment. This relies on each read seeing what was committed before it started
+  (PostgreSQL's default READ COMMITTED; SQLite through pysqlite reads outside an explicit transaction), not
+  on a snapshot taken when the request's transaction began.
 
 ``v1`` is the format and rules version: bump it when ``provision_matrix``'s rules or this layout change, so
 a release never serves a matrix measured under the old rules.
