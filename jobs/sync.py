@@ -7,12 +7,13 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from redis.exceptions import RedisError
 from sqlalchemy import select
 
 from addon.extensions import get_redis
 from addon.models import Tenant, TenantStatus
 from addon.queueing import enqueue, enqueue_in
-from addon.services import sync, tenant_lock
+from addon.services import provision_cache, sync, tenant_lock
 from connectors.errors import AuthError, RateLimitedError
 from jobs.runtime import connector_factory, job_context
 from jobs.scoring import request_scoring
@@ -32,6 +33,8 @@ def _run_sync(tenant_id: int, run: Callable[..., sync.SyncResult], *, full: bool
                     return result
                 lease.check()
                 ctx.session.commit()  # while the lock is held: the next holder must see these rows
+                if full:  # after commit: the dashboard's write-off rates are measured on the whole history
+                    _forget_provision(tenant_id)
         except tenant_lock.TenantBusy:
             _defer(kind, tenant_id, ctx.app.config["TENANT_LOCK_RETRY"], "tenant busy")
             return {"deferred": 1}
@@ -42,6 +45,16 @@ def _run_sync(tenant_id: int, run: Callable[..., sync.SyncResult], *, full: bool
     if full or result.invoices or result.payments or result.credit_notes:
         request_scoring(tenant_id)  # after commit: score what was just mirrored
     return result.as_dict()
+
+
+def _forget_provision(tenant_id: int) -> None:
+    """Make the tenant's cached provision matrix stale. A failure is logged, not raised: the backfill is
+    committed, and at worst the dashboard keeps today's rates until the tenant's next day."""
+    try:
+        provision_cache.invalidate(get_redis(), tenant_id)
+    except RedisError:
+        logger.warning("tenant %s: cached write-off rates not invalidated after the backfill", tenant_id,
+                       exc_info=True)
 
 
 def _sync_locked(ctx, tenant_id: int, run: Callable[..., sync.SyncResult],  # type: ignore[no-untyped-def]

@@ -149,7 +149,7 @@ def test_0013_keeps_only_the_newest_active_model_of_each_tenant(empty_database_u
                                                   kind="tenant" if tenant_id else "pooled", metrics={},
                                                   artifact=b"model", active=active))
     with caplog.at_level("WARNING"):
-        migrate.upgrade(empty_database_url)
+        migrate.upgrade(empty_database_url, "0013_one_active_model")
     with engine.connect() as conn:
         active = conn.execute(select(versions.c.id).where(versions.c.active).order_by(versions.c.id)).scalars()
         assert list(active) == [4, 5, 6, 7]
@@ -218,4 +218,40 @@ def test_0019_keeps_one_hold_per_customer(empty_database_url: str) -> None:
         conn.execute(hold, {"until": None})
     migrate.downgrade(empty_database_url, "0018_suppression_channel")
     assert "dunning_holds" not in inspect(engine).get_table_names()
+    engine.dispose()
+
+
+def test_0020_keeps_only_the_newest_active_pooled_model(empty_database_url: str, caplog) -> None:
+    """Several active pooled models (no tenant; 0013's index let them be) keep the newest, the one scoring
+    used; the others are deactivated, logged, and kept. Tenants' models are left alone. Then the database
+    refuses a second active pooled model."""
+    migrate.upgrade(empty_database_url, "0019_dunning_holds")
+    engine = make_engine(empty_database_url)
+    tenants, versions = Base.metadata.tables["tenants"], Base.metadata.tables["model_versions"]
+    with engine.begin() as conn:
+        conn.execute(tenants.insert().values(id=1, platform="fake", remote_id="org-1", name="Tenant 1",
+                                             status=TenantStatus.CONNECTED, settings={}))
+        for row_id, tenant_id, active in ((1, None, True), (2, None, False), (3, 1, True), (4, None, True),
+                                          (5, None, True), (6, 1, False)):
+            conn.execute(versions.insert().values(id=row_id, tenant_id=tenant_id, version=f"v{row_id}",
+                                                  kind="tenant" if tenant_id else "pooled", metrics={},
+                                                  artifact=b"model", active=active))
+    with caplog.at_level("WARNING"):
+        migrate.upgrade(empty_database_url)
+    with engine.connect() as conn:
+        active = conn.execute(select(versions.c.id).where(versions.c.active).order_by(versions.c.id)).scalars()
+        assert list(active) == [3, 5]
+        assert conn.execute(select(func.count()).select_from(versions)).scalar() == 6
+    warnings = [r.getMessage() for r in caplog.records if "several active pooled models" in r.getMessage()]
+    assert warnings == ["several active pooled models: deactivated v4, kept v5",
+                        "several active pooled models: deactivated v1, kept v5"]
+    with engine.begin() as conn, pytest.raises(IntegrityError):
+        conn.execute(versions.update().where(versions.c.id == 2).values(active=True))
+    migrate.downgrade(empty_database_url, "0019_dunning_holds")  # the index goes; the repair stays
+    with engine.begin() as conn:
+        conn.execute(versions.update().where(versions.c.id == 2).values(active=True))
+    migrate.upgrade(empty_database_url)  # repaired again on the way up
+    with engine.connect() as conn:
+        active = conn.execute(select(versions.c.id).where(versions.c.active).order_by(versions.c.id)).scalars()
+        assert list(active) == [3, 5]
     engine.dispose()

@@ -1,12 +1,13 @@
-"""`cashline model score-tenant / train-tenant / list-tenant / activate-tenant`: the risk model on one
-tenant's mirrored ledger, and its registry of model versions.
+"""`cashline model score-tenant / train-tenant / list-tenant / activate-tenant / activate-prior`: the risk
+model on one tenant's mirrored ledger, its registry of model versions, and the shared pooled model.
 
 The CSV commands of ``addon/cli/model.py`` work on files; these run what the scoring job runs, on the
 database, synchronously. They are added to the same ``model`` group from here (see build_cli).
 
 score-tenant, train-tenant and activate-tenant hold the tenant's model lock (``tenant_lock.MODEL``) up to
-their commit, as the scoring job does: a tenant whose model another job or command is training or
-switching is waited for up to ``--wait`` seconds, then the command fails saying so, having changed nothing.
+their commit (activate-prior the pooled model's, ``tenant_lock.POOLED``), as the scoring job does: a tenant
+whose model another job or command is training or switching is waited for up to ``--wait`` seconds, then
+the command fails saying so, having changed nothing.
 """
 
 from __future__ import annotations
@@ -36,18 +37,20 @@ _WAIT = click.option("--wait", type=click.FloatRange(min=0), default=LOCK_WAIT, 
 def _model_lock(tenant_id: int, wait: float) -> Iterator[None]:
     """Hold the tenant's model lock for the block and commit the session before releasing it (the next
     holder must see this one's active model); a tenant still busy after ``wait`` seconds is a clear error,
-    not a second writer of its active model."""
+    not a second writer of its active model. ``tenant_lock.POOLED`` is the shared pooled model's lock."""
     from redis.exceptions import RedisError
 
     from addon.extensions import get_db, get_redis
     from addon.services import tenant_lock
 
+    pooled = tenant_id == tenant_lock.POOLED
+    who, whose, lock = (("pooled model", "the pooled model", "the pooled model's lock") if pooled
+                        else (f"tenant {tenant_id}", "this tenant's model", "the tenant's model lock"))
     redis = get_redis()
     try:
         redis.ping()
     except RedisError as exc:  # an outage is a clear error here, not a traceback from inside the lock
-        raise click.ClickException(f"tenant {tenant_id}: cannot reach Redis for the tenant's model lock ({exc}); "
-                                   "nothing was changed") from exc
+        raise click.ClickException(f"{who}: cannot reach Redis for {lock} ({exc}); nothing was changed") from exc
     try:
         with tenant_lock.hold(redis, [tenant_id], wait=wait, kind=tenant_lock.MODEL) as lease:
             yield
@@ -55,8 +58,8 @@ def _model_lock(tenant_id: int, wait: float) -> Iterator[None]:
             get_db().session.commit()
     except tenant_lock.TenantBusy as exc:
         raise click.ClickException(
-            f"tenant {tenant_id}: another job is training, activating or scoring this tenant's model "
-            f"(waited {wait:g} s); nothing was changed. Try again later, or pass a longer --wait.") from exc
+            f"{who}: another {'command is activating' if pooled else 'job is training, activating or scoring'} "
+            f"{whose} (waited {wait:g} s); nothing was changed. Try again later, or pass a longer --wait.") from exc
 
 
 def _connector(tenant: Any) -> Any:
@@ -245,6 +248,41 @@ def activate_tenant_command(tenant_id: int, version: str, as_json: bool, reason:
         return
     click.echo(f"Tenant {tenant_id}: {version} is now the active model (was {done.previous or 'none'}); "
                f"quality gate verdict when it was trained: {gate.get('outcome') or 'none'}.")
+
+
+@group.command("activate-prior")
+@click.option("--artifact", "artifact_path", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="A pooled model written by `cashline model train-prior`.")
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as one JSON object.")
+@click.option("--reason", default=None, help="Why (kept in the audit log).")
+@_WAIT
+@with_appcontext
+def activate_prior_command(artifact_path: str, as_json: bool, reason: str | None, wait: float) -> None:
+    """Register a pooled cold-start model (or find it registered) and make it the only active pooled model:
+    the one every tenant without an active model of its own scores with. Audited."""
+    from pathlib import Path
+
+    from addon.extensions import get_db
+    from addon.services import tenant_lock
+    from addon.services.model_registry import ModelRegistryError, activate_pooled_model
+
+    session = get_db().session
+    artifact = Path(artifact_path).read_bytes()
+    actor = _cli_actor("activate-prior")
+    with _model_lock(tenant_lock.POOLED, wait):
+        try:
+            done = activate_pooled_model(session, artifact, actor=actor, reason=reason)
+        except ModelRegistryError as exc:
+            session.rollback()
+            raise click.ClickException(f"{artifact_path}: {exc}; nothing was changed") from exc
+    result = {"model_version": done.model.version, "previous": done.previous, "changed": done.changed,
+              "actor": actor}
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+    elif not done.changed:
+        click.echo(f"{done.model.version} is already the active pooled model; nothing changed.")
+    else:
+        click.echo(f"{done.model.version} is now the active pooled model (was {done.previous or 'none'}).")
 
 
 def _cli_actor(command: str) -> str:

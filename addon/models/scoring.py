@@ -13,8 +13,12 @@ from addon.models.base import Base, TimestampMixin, utcnow
 
 # At most one active model per tenant, whatever runs at once (two activations racing would otherwise leave
 # two, and scoring would silently use the newer). Pooled rows have no tenant: NULLs are distinct in a unique
-# index on both PostgreSQL and SQLite, so the shared pooled models are not constrained by it.
+# index on both PostgreSQL and SQLite, so the shared pooled models are not constrained by it...
 ONE_ACTIVE_MODEL_INDEX = "uq_model_versions_one_active_per_tenant"
+# ...but by this one: it indexes the ``active`` flag of the active pooled rows only, so every indexed row has
+# the same key (true) and a second active pooled model is refused (migration 0020).
+ONE_ACTIVE_POOLED_INDEX = "uq_model_versions_one_active_pooled"
+POOLED_ACTIVE = "active AND tenant_id IS NULL"
 
 
 class ModelVersion(TimestampMixin, Base):
@@ -23,7 +27,9 @@ class ModelVersion(TimestampMixin, Base):
     __tablename__ = "model_versions"
     __table_args__ = (UniqueConstraint("version"),
                       Index(ONE_ACTIVE_MODEL_INDEX, "tenant_id", unique=True,
-                            postgresql_where=text("active"), sqlite_where=text("active")))
+                            postgresql_where=text("active"), sqlite_where=text("active")),
+                      Index(ONE_ACTIVE_POOLED_INDEX, "active", unique=True,
+                            postgresql_where=text(POOLED_ACTIVE), sqlite_where=text(POOLED_ACTIVE)))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     tenant_id: Mapped[int | None] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)

@@ -23,6 +23,7 @@ from addon.domain.metrics import Receivable, aging, cei, dso
 from addon.domain.worklist import Prioritised, WorkItem, prioritise
 from addon.domain.write_offs import BucketRate, allowance, provision_matrix, rate_for
 from addon.models import CreditAllocation, CreditNote, Customer, Invoice, Payment, PaymentAllocation, RiskScore, Tenant
+from addon.services import provision_cache
 from addon.services.bad_debt import past_invoices
 from addon.services.dunning_holds import hold_state, holds_for
 from addon.services.list_snapshots import walk_snapshot
@@ -78,8 +79,13 @@ _DASHBOARD_COLUMNS = (Invoice.id, Invoice.currency, Invoice.status, Invoice.issu
                       Invoice.customer_id)
 
 
-def tenant_dashboard(session: Session, tenant: Tenant, today: date) -> dict[str, Any]:
-    """Everything the dashboard page and its JSON API show, grouped by currency."""
+def tenant_dashboard(session: Session, tenant: Tenant, today: date, *, redis: Redis | None = None) -> dict[str, Any]:
+    """Everything the dashboard page and its JSON API show, grouped by currency.
+
+    With ``redis``, the write-off provision matrix is cached for the tenant's day (addon/services/
+    provision_cache.py); without it, it is measured on every call."""
+    # Before any history is read: a backfill committing meanwhile must make what is measured here stale.
+    cached = provision_cache.lookup(redis, tenant, today)
     # Only the columns the figures read, as plain rows: building ORM objects for a 10,000-invoice ledger
     # cost more than computing its figures.
     invoices = session.execute(select(*_DASHBOARD_COLUMNS).where(Invoice.tenant_id == tenant.id,
@@ -90,7 +96,11 @@ def tenant_dashboard(session: Session, tenant: Tenant, today: date) -> dict[str,
         .where(RiskScore.tenant_id == tenant.id))}
     # Bad debt is measured over the tenant's whole history (every currency: it is one credit control), and
     # booked per currency: nothing is converted.
-    matrix = provision_matrix(past_invoices(session, tenant.id, paid, credited), today)
+    # Measuring it reads every closed invoice of the tenant: once a day (per backfill), not per request.
+    matrix = cached.matrix
+    if matrix is None:
+        matrix = provision_matrix(past_invoices(session, tenant.id, paid, credited), today)
+        provision_cache.store(redis, tenant, today, cached, matrix)
     by_currency: dict[str, list[Any]] = defaultdict(list)
     for inv in invoices:
         by_currency[inv.currency].append(inv)

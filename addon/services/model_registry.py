@@ -6,6 +6,11 @@ Training registers versions (``scoring_training.train_for_tenant``); this module
 At most one version per tenant is active: the database refuses a second (a partial unique index, see
 ``models.scoring``), ``make_active`` switches in an order that never trips it, and every caller holds the
 tenant's model lock (``tenant_lock.MODEL``) so two switches do not race into that refusal.
+
+The shared pooled model (``tenant_id`` NULL, the cold-start model of every tenant without one of its own)
+follows the same rules: at most one is active (its own partial unique index), ``activate_pooled_model``
+registers or re-activates one and switches with ``make_pooled_active``, and its caller holds the model lock
+of ``tenant_lock.POOLED`` (``cashline:tenant-model:0``; no tenant has id 0).
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import logging
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session, defer
 
 from addon.domain.scoring.model import ArtifactError, RiskModel
@@ -87,12 +92,72 @@ def make_active(session: Session, tenant: Tenant, row: ModelVersion) -> None:
     the one-active index would refuse it."""
     if row.tenant_id != tenant.id or row.id is None:
         raise ModelRegistryError(f"model version {row.version!r} is not a registered model of tenant {tenant.id}")
+    _switch(session, ModelVersion.tenant_id == tenant.id, row)
+
+
+def make_pooled_active(session: Session, row: ModelVersion) -> None:
+    """Make ``row`` (a flushed pooled version) the only active pooled model, in the caller's transaction,
+    switching in the same order as ``make_active`` (the one-active-pooled index would refuse the other)."""
+    if row.tenant_id is not None or row.id is None:
+        raise ModelRegistryError(f"model version {row.version!r} is not a registered pooled model")
+    _switch(session, ModelVersion.tenant_id.is_(None), row)
+
+
+def _switch(session: Session, owner: ColumnElement[bool], row: ModelVersion) -> None:
     session.flush()  # pending changes first, so the UPDATE below sees every active row
-    session.execute(update(ModelVersion).where(ModelVersion.tenant_id == tenant.id, ModelVersion.active,
-                                               ModelVersion.id != row.id).values(active=False)
-                    .execution_options(synchronize_session="fetch"))
+    session.execute(update(ModelVersion).where(owner, ModelVersion.active, ModelVersion.id != row.id)
+                    .values(active=False).execution_options(synchronize_session="fetch"))
     row.active = True
     session.flush()
+
+
+def activate_pooled_model(session: Session, artifact: bytes, *, actor: str,
+                          reason: str | None = None) -> Activation:
+    """Register the pooled model ``artifact`` (``cashline model train-prior``'s file) as ``pooled-<version>``,
+    or find it registered already, and make it the only active pooled model, audited. The caller holds the
+    pooled model lock (``tenant_lock.POOLED``) and commits.
+
+    Refused with ModelRegistryError, changing nothing: an artifact this release cannot load, one that is not
+    a pooled model (a tenant's model would score every cold tenant on one company's customers), or a version
+    already registered to a tenant. Activating the pooled model already active changes nothing."""
+    try:
+        model = RiskModel.from_bytes(artifact)
+    except ArtifactError as exc:
+        raise ModelRegistryError(f"the artifact cannot be loaded by this release ({exc}); train it again "
+                                 "(`cashline model train-prior`)") from exc
+    if not model.metadata.get("pooled_prior"):
+        raise ModelRegistryError(f"model {model.version} is not a pooled model (train one with "
+                                 "`cashline model train-prior`)")
+    version = f"pooled-{model.version}"
+    row = session.scalar(select(ModelVersion).where(ModelVersion.version == version))
+    if row is not None and row.tenant_id is not None:
+        raise ModelRegistryError(f"model version {version!r} belongs to tenant {row.tenant_id}")
+    current = session.scalar(select(ModelVersion).where(ModelVersion.tenant_id.is_(None), ModelVersion.active)
+                             .order_by(ModelVersion.id.desc()))
+    previous = current.version if current is not None else None
+    if row is None:
+        window = model.metadata.get("training_window") or {}
+        row = ModelVersion(tenant_id=None, version=version, kind="pooled", trained_from=_day(window.get("start")),
+                           trained_to=_day(window.get("end")), metrics=model.metadata.get("metrics") or {},
+                           artifact=artifact, active=False)
+        session.add(row)
+        session.flush()
+    elif current is not None and current.id == row.id:
+        return Activation(row, previous, changed=False)
+    make_pooled_active(session, row)
+    session.add(AuditLog(tenant_id=None, actor=actor, action="model.pooled_activated", object_type="model_version",
+                         object_id=row.version, before={"active": previous}, after={"active": row.version},
+                         reason=reason or "pooled model activated"))
+    session.flush()
+    logger.warning("pooled model %s activated by %s (was %s)", row.version, actor, previous)
+    return Activation(row, previous, changed=True)
+
+
+def _day(value: object) -> date | None:
+    try:
+        return date.fromisoformat(str(value)[:10]) if value else None
+    except ValueError:
+        return None
 
 
 def _activatable(session: Session, tenant: Tenant, version: str) -> ModelVersion:

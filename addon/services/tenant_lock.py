@@ -52,6 +52,9 @@ MIRROR = LockKind("cashline:tenant-sync", "being synced")
 # The model registry: the scoring job (it may retrain), `cashline model train-tenant` / `activate-tenant` /
 # `score-tenant` change which model version is active.
 MODEL = LockKind("cashline:tenant-model", "having its risk model trained, activated or scored")
+# The MODEL lock "tenant" of the shared pooled model (``tenant_id`` NULL): no tenant has id 0 (ids start at 1
+# on PostgreSQL and SQLite), so `cashline model activate-prior` takes ``cashline:tenant-model:0``.
+POOLED = 0
 
 
 class Lease:

@@ -27,7 +27,7 @@ bp = Blueprint("dashboard", __name__)
 @tenant_view()
 def page(tenant: Tenant) -> Any:
     today = tenant_today(get_db().session, tenant)  # the tenant's date, not the server's: aging turns at its midnight
-    data = tenant_dashboard(get_db().session, tenant, today)
+    data = tenant_dashboard(get_db().session, tenant, today, redis=get_redis())
     return render_template("dashboard/dashboard.html", tenant=tenant, data=data,
                            work=worklist(get_db().session, tenant, today, limit=15))
 
@@ -56,7 +56,8 @@ def render_worklist(tenant: Tenant, status: int = 200, refused: dict[str, Any] |
 @bp.get("/api/tenants/<int:tenant_id>/dashboard")
 @tenant_view()
 def api(tenant: Tenant) -> Any:
-    return jsonify(tenant_dashboard(get_db().session, tenant, tenant_today(get_db().session, tenant)))
+    return jsonify(tenant_dashboard(get_db().session, tenant, tenant_today(get_db().session, tenant),
+                                    redis=get_redis()))
 
 
 # The JSON lists: without ?limit= the first page is what they returned before they had paging.

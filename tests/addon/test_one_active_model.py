@@ -1,5 +1,6 @@
-"""At most one active model per tenant: the database refuses a second one (a partial unique index), hand
-activations switch in an order the index allows, and two activations racing on PostgreSQL leave one.
+"""At most one active model per tenant, and one active pooled model: the database refuses a second one
+(partial unique indexes), activations switch in an order the indexes allow, and two activations racing on
+PostgreSQL leave one.
 
 The model-lock side (the scoring job deferring, the CLI's bounded wait) is in tests/jobs/test_model_lock.py."""
 
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from addon.domain.scoring.train import TrainConfig, train_model
 from addon.models import ModelVersion
-from addon.services.model_registry import activate_model
+from addon.services.model_registry import activate_model, make_pooled_active
 from addon.services.scoring_prior import after_last_date, generated_history
 
 TODAY = date(2026, 11, 1)
@@ -57,13 +58,26 @@ def test_the_database_refuses_a_second_active_model_for_a_tenant(db, make_tenant
     assert _active(db, tenant.id) == ["t-first"]
 
 
-def test_pooled_models_have_no_tenant_and_are_not_constrained(db, make_tenant, artifact) -> None:
-    """NULL tenant ids are distinct in a unique index (PostgreSQL and SQLite): the shared pooled models are
-    left as they were, e.g. several active ones (scoring takes the newest)."""
+def test_the_database_refuses_a_second_active_pooled_model(db, make_tenant, artifact) -> None:
+    """NULL tenant ids are distinct in a unique index (PostgreSQL and SQLite), so the pooled models have an
+    index of their own (on the active flag of the active pooled rows): one active pooled model, beside any
+    number of inactive ones and of tenants' active ones."""
+    tenant = make_tenant()
     _version(db, None, "pooled-1", artifact, active=True)
-    _version(db, None, "pooled-2", artifact, active=True)
+    _version(db, None, "pooled-0", artifact, active=False)
+    _version(db, tenant.id, "t-first", artifact, active=True)
     db.commit()
-    assert db.query(ModelVersion).filter(ModelVersion.tenant_id.is_(None), ModelVersion.active).count() == 2
+    with pytest.raises(IntegrityError):
+        _version(db, None, "pooled-2", artifact, active=True)
+    db.rollback()
+    assert _active_pooled(db) == ["pooled-1"]
+    assert _active(db, tenant.id) == ["t-first"]
+
+
+def _active_pooled(db) -> list[str]:  # type: ignore[no-untyped-def]
+    db.expire_all()
+    return list(db.scalars(select(ModelVersion.version).where(ModelVersion.tenant_id.is_(None), ModelVersion.active)
+                           .order_by(ModelVersion.id)))
 
 
 def test_activating_an_older_version_deactivates_the_newer_first(db, make_tenant, artifact) -> None:
@@ -122,6 +136,45 @@ def test_two_activations_racing_on_postgresql_leave_one_active_model(app, db, ma
     second.join(30)
     assert outcome == {"t-a": "committed", "t-b": "refused: UniqueViolation"}
     assert _active(db, tenant_id) == ["t-a"]
+
+
+@pytest.mark.db
+def test_two_pooled_activations_racing_on_postgresql_leave_one_active_pooled_model(app, db, artifact,
+                                                                                  database_url) -> None:
+    """As above, for the shared pooled model: two sessions switch it at once without the pooled model lock;
+    the index refuses the second."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("row locks and concurrent transactions: PostgreSQL only")
+    _version(db, None, "pooled-current", artifact, active=True)
+    _version(db, None, "pooled-a", artifact, active=False)
+    _version(db, None, "pooled-b", artifact, active=False)
+    db.commit()
+    engine = app.extensions["cashline_db"].engine
+    first_flushed, outcome = threading.Event(), {}
+
+    def activate(version: str, hold_until_other_waits: bool) -> None:
+        with Session(engine) as session:
+            try:
+                make_pooled_active(session, session.scalars(select(ModelVersion)
+                                                            .where(ModelVersion.version == version)).one())
+                if hold_until_other_waits:
+                    first_flushed.set()
+                    _wait_for_a_blocked_backend(session)
+                session.commit()
+                outcome[version] = "committed"
+            except IntegrityError as exc:
+                session.rollback()
+                outcome[version] = f"refused: {exc.orig.__class__.__name__}"
+
+    first = threading.Thread(target=activate, args=("pooled-a", True))
+    first.start()
+    assert first_flushed.wait(20)
+    second = threading.Thread(target=activate, args=("pooled-b", False))
+    second.start()
+    first.join(30)
+    second.join(30)
+    assert outcome == {"pooled-a": "committed", "pooled-b": "refused: UniqueViolation"}
+    assert _active_pooled(db) == ["pooled-a"]
 
 
 def _wait_for_a_blocked_backend(session: Session) -> None:

@@ -51,6 +51,21 @@ def test_incremental_sync_applies_payments(db, fake_tenant, redis_conn) -> None:
     assert [(a.invoice_id, a.amount) for a in payment.allocations] == [(inv.id, Decimal("40.00"))]
 
 
+def test_a_backfill_invalidates_the_cached_write_off_rates_and_a_sync_does_not(db, fake_tenant, redis_conn) -> None:
+    from addon.services import provision_cache
+
+    tenant, connector = fake_tenant
+    generation = provision_cache.generation_key(tenant.id)
+    sync_jobs.backfill_tenant(tenant.id)
+    assert redis_conn.get(generation) == b"1"
+    connector.create_payment(NewPayment(contact_id="C1", date=datetime.now(UTC).date(), currency="GBP",
+                                        allocations=(Allocation("I1", Decimal("40.00")),)), idempotency_key="k1")
+    assert sync_jobs.sync_tenant(tenant.id)["payments"] == 1
+    assert redis_conn.get(generation) == b"1"  # an incremental sync keeps the day's rates (docs/forecasting.md)
+    sync_jobs.backfill_tenant(tenant.id)
+    assert redis_conn.get(generation) == b"2"
+
+
 def test_platform_side_disconnect_marks_tenant_and_stops(db, fake_tenant, redis_conn) -> None:
     tenant, connector = fake_tenant
     connector.fail_next(AuthError("401 Unauthorized: token revoked", status=401))
