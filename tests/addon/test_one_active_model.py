@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from datetime import date
+from typing import Any
 
 import pytest
 from sqlalchemy import select, text
@@ -16,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from addon.domain.scoring.train import TrainConfig, train_model
-from addon.models import ModelVersion
+from addon.models import ModelVersion, Tenant
 from addon.services.model_registry import activate_model, make_pooled_active
 from addon.services.scoring_prior import after_last_date, generated_history
 
@@ -108,32 +110,11 @@ def test_two_activations_racing_on_postgresql_leave_one_active_model(app, db, ma
     _version(db, tenant_id, "t-a", artifact, active=False)
     _version(db, tenant_id, "t-b", artifact, active=False)
     db.commit()
-    engine = app.extensions["cashline_db"].engine
-    first_flushed, outcome = threading.Event(), {}
 
-    def activate(version: str, hold_until_other_waits: bool) -> None:
-        with Session(engine) as session:
-            try:
-                from addon.models import Tenant
+    def switch(session: Session, version: str) -> None:
+        activate_model(session, session.get_one(Tenant, tenant_id), version, actor=f"race-{version}", today=TODAY)
 
-                activate_model(session, session.get_one(Tenant, tenant_id), version, actor=f"race-{version}",
-                               today=TODAY)
-                if hold_until_other_waits:
-                    first_flushed.set()
-                    _wait_for_a_blocked_backend(session)
-                session.commit()
-                outcome[version] = "committed"
-            except IntegrityError as exc:
-                session.rollback()
-                outcome[version] = f"refused: {exc.orig.__class__.__name__}"
-
-    first = threading.Thread(target=activate, args=("t-a", True))
-    first.start()
-    assert first_flushed.wait(20)
-    second = threading.Thread(target=activate, args=("t-b", False))
-    second.start()
-    first.join(30)
-    second.join(30)
+    outcome = _race(app.extensions["cashline_db"].engine, switch, "t-a", "t-b")
     assert outcome == {"t-a": "committed", "t-b": "refused: UniqueViolation"}
     assert _active(db, tenant_id) == ["t-a"]
 
@@ -149,14 +130,25 @@ def test_two_pooled_activations_racing_on_postgresql_leave_one_active_pooled_mod
     _version(db, None, "pooled-a", artifact, active=False)
     _version(db, None, "pooled-b", artifact, active=False)
     db.commit()
-    engine = app.extensions["cashline_db"].engine
+
+    def switch(session: Session, version: str) -> None:
+        make_pooled_active(session, session.scalars(select(ModelVersion).where(ModelVersion.version == version)).one())
+
+    outcome = _race(app.extensions["cashline_db"].engine, switch, "pooled-a", "pooled-b")
+    assert outcome == {"pooled-a": "committed", "pooled-b": "refused: UniqueViolation"}
+    assert _active_pooled(db) == ["pooled-a"]
+
+
+def _race(engine: Any, switch: Callable[[Session, str], None], first_version: str,
+          second_version: str) -> dict[str, str]:
+    """Two sessions switch the active model at once: the first flushes its switch and holds its transaction
+    open until the second is blocked inside its own, then commits. What became of each."""
     first_flushed, outcome = threading.Event(), {}
 
     def activate(version: str, hold_until_other_waits: bool) -> None:
         with Session(engine) as session:
             try:
-                make_pooled_active(session, session.scalars(select(ModelVersion)
-                                                            .where(ModelVersion.version == version)).one())
+                switch(session, version)
                 if hold_until_other_waits:
                     first_flushed.set()
                     _wait_for_a_blocked_backend(session)
@@ -166,15 +158,14 @@ def test_two_pooled_activations_racing_on_postgresql_leave_one_active_pooled_mod
                 session.rollback()
                 outcome[version] = f"refused: {exc.orig.__class__.__name__}"
 
-    first = threading.Thread(target=activate, args=("pooled-a", True))
+    first = threading.Thread(target=activate, args=(first_version, True))
     first.start()
     assert first_flushed.wait(20)
-    second = threading.Thread(target=activate, args=("pooled-b", False))
+    second = threading.Thread(target=activate, args=(second_version, False))
     second.start()
     first.join(30)
     second.join(30)
-    assert outcome == {"pooled-a": "committed", "pooled-b": "refused: UniqueViolation"}
-    assert _active_pooled(db) == ["pooled-a"]
+    return outcome
 
 
 def _wait_for_a_blocked_backend(session: Session) -> None:
