@@ -226,6 +226,25 @@ def step_collect(state: DemoState) -> None:
                        f"{item['days_overdue']} days overdue): dunning now stops ({why}); audited; re-scored: "
                        f"{'; '.join(score.reasons[:2]) if score else '-'}")
     state.facts["collect"] = {"promise": kept.json(), "dispute": disputed.json()}
+    _hold_one_customer(state, browser, tenant_id, platform, headers, work,
+                       {first["customer_id"], second["customer_id"]})
+
+
+def _hold_one_customer(state: DemoState, browser: requests.Session, tenant_id: int, platform: str,
+                       headers: dict[str, str], work: list[dict[str, Any]], taken: set[int | None]) -> None:
+    """A credit controller agrees a payment plan with another customer: its chasing is held for 30 days."""
+    other = next((row for row in work if row["customer_id"] is not None and row["customer_id"] not in taken), None)
+    if other is None:
+        return
+    until = (date.today() + timedelta(days=30)).isoformat()
+    held = browser.post(f"{state.url}/api/tenants/{tenant_id}/customers/{other['customer_id']}/hold",
+                        json={"reason": "payment plan agreed", "until": until}, headers=headers, timeout=30)
+    held.raise_for_status()
+    body = held.json()
+    open_invoices = sum(1 for row in work if row["customer_id"] == other["customer_id"])
+    state.echo(f"    {platform}: {body['name']} on hold ({body['hold']['note']}): no reminders for its "
+               f"{open_invoices} open invoice(s) on the worklist page, which still lists them; audited")
+    state.facts["collect"]["hold"] = body
 
 
 def _first_sending_hour(tenant_id: int, now: datetime) -> datetime:

@@ -30,6 +30,7 @@ def test_demo_runs_every_step(app, db, redis_conn) -> None:
     assert state.facts["emails"] > 0
     assert state.facts["collect"]["promise"]["promised_on"] is not None  # recorded through the worklist API
     assert state.facts["collect"]["dispute"]["disputed"] is True
+    assert state.facts["collect"]["hold"]["hold"]["reason"] == "payment plan agreed"  # a third customer held
     assert any("dunning now stops (disputed)" in line for line in lines)
     assert state.facts["reconcile"]["again"]["imported"] == 0
     assert state.facts["reconcile"]["summary"]["posted"] > 0
