@@ -125,6 +125,27 @@ def test_deleting_a_batch_payment_reopens_its_invoices(sandbox: XeroSandbox, api
     assert twice.status_code == 400
 
 
+def test_one_payment_of_a_batch_payment_cannot_be_deleted_on_its_own(sandbox: XeroSandbox,
+                                                                      api: requests.Session) -> None:
+    # Xero refuses it ("Payments within a batch cannot be deleted.", Bookeo's help page quoting Xero's
+    # answer); only the whole batch payment can be deleted.
+    a, b = two_open(sandbox)
+    made = api.put(sandbox.api_url("/BatchPayments"),
+                   json=batch_body(sandbox, [(a.id, "1.00"), (b.id, "2.00")])).json()["BatchPayments"][0]
+    due = (a.amount_due, b.amount_due)
+    part = made["Payments"][0]["PaymentID"]
+    resp = api.post(sandbox.api_url(f"/Payments/{part}"), json={"Payments": [{"Status": "DELETED"}]})
+    assert resp.status_code == 400, resp.text
+    (element,) = resp.json()["Elements"]
+    assert element["ValidationErrors"] == [{"Message": "Payments within a batch cannot be deleted."}]
+    assert element["PaymentID"] == part
+    assert sandbox.store.payments[part].status == "AUTHORISED"
+    assert (a.amount_due, b.amount_due) == due
+    gone = api.post(sandbox.api_url(f"/BatchPayments/{made['BatchPaymentID']}"), json={"Status": "DELETED"})
+    assert gone.status_code == 200, gone.text
+    assert sandbox.store.payments[part].status == "DELETED"
+
+
 # --- the connector ----------------------------------------------------------------------------------
 
 def test_combined_payment_posts_as_one_batch_payment(sandbox: XeroSandbox, connector: XeroConnector) -> None:

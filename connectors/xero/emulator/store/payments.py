@@ -57,9 +57,16 @@ class PaymentBook(OrganisationState):
         self.bank_account(account_code)
 
     def delete_payment(self, payment_id: str) -> PaymentRecord:
-        """Delete (Status DELETED) a payment; its invoice is re-opened."""
+        """Delete (Status DELETED) a payment; its invoice is re-opened. A payment of a batch payment is
+        refused: Xero deletes only the whole batch payment (docs/xero.md, Batch payments)."""
         with self.lock:
             pay = self.payment(payment_id)
+            if pay.batch_id is not None and pay.status != "DELETED":
+                raise XeroValidationError("Payments within a batch cannot be deleted.")
+            return self._delete_payment(pay)
+
+    def _delete_payment(self, pay: PaymentRecord) -> PaymentRecord:
+        with self.lock:
             if pay.status == "DELETED":
                 raise XeroValidationError("Payment has already been deleted")
             inv = self.invoice(pay.invoice_id)
@@ -109,7 +116,7 @@ class PaymentBook(OrganisationState):
                 raise XeroValidationError("Batch payment has already been deleted")
             for pay in rec.payments:
                 if pay.status != "DELETED":
-                    self.delete_payment(pay.id)
+                    self._delete_payment(pay)
             rec.status, rec.updated = "DELETED", self.clock.now()
         return rec
 
