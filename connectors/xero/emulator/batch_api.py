@@ -36,7 +36,7 @@ def batch_payments_blueprint(store: OrgStore) -> Blueprint:
 
     @bp.put("/BatchPayments")
     def create_batch_payments() -> Response:
-        """PUT /BatchPayments: one or more batch payments, all or nothing unless summarizeErrors=false."""
+        """PUT /BatchPayments: one or more batch payments, each saved whole or refused (``write``)."""
         # A BatchPayment has no HasErrors flag: a refused one carries the ValidationErrors, its refused
         # payments' included.
         return write(store, "BatchPayments", lambda item, claims: _prepare_batch(store, item, claims),
