@@ -1,4 +1,4 @@
-"""``/v3/company/{realmId}/...``: entity reads and writes, query, CDC and preferences.
+"""``/v3/company/{realmId}/...``: entity reads and writes, query, CDC, preferences and company info.
 
 Every call is authenticated (Bearer), checked against the token's realm, counted by the per-realm
 rate limiter, and may carry ``minorversion`` (accepted) and ``requestid`` (a repeat replays the first
@@ -114,8 +114,12 @@ def run_query(realm_id: str) -> Response:
     if not text:
         raise faults.query_error("query is required")
     parsed = query.parse(text)
-    kind = query.bind(parsed, KINDS)
-    page, total = _state().store.read(kind, lambda items: query.run(parsed, items))
+    kind = query.bind(parsed, KINDS + tuple(_COMPANY_OBJECTS))
+    store = _state().store
+    if kind in _COMPANY_OBJECTS:
+        page, total = query.run(parsed, [_COMPANY_OBJECTS[kind](store)])
+    else:
+        page, total = store.read(kind, lambda items: query.run(parsed, items))
     if parsed.count:
         return _ok({"QueryResponse": {"totalCount": total}})
     if not page:
@@ -170,7 +174,16 @@ def _changed(store: QboStore, kind: str, since: datetime) -> list[Entity]:
 
 @bp.get("/preferences")
 def preferences(realm_id: str) -> Response:
-    store = _state().store
+    return _ok({"Preferences": company_preferences(_state().store)})
+
+
+@bp.get("/companyinfo/<company_id>")
+def company_info(realm_id: str, company_id: str) -> Response:
+    return _ok({"CompanyInfo": company_info_of(_state().store)})
+
+
+def company_preferences(store: QboStore) -> Entity:
+    """The company's Preferences object, as GET /preferences and ``SELECT * FROM Preferences`` serve it."""
     fields = []
     for definition, name in sorted(store.custom_fields.items()):
         # QBO's odd shape: per field, a "use" flag and a name, both as nested CustomField pairs.
@@ -178,18 +191,24 @@ def preferences(realm_id: str) -> Response:
             {"Name": f"SalesFormsPrefs.UseSalesCustom{definition}", "Type": "BooleanType", "BooleanValue": True},
             {"Name": f"SalesFormsPrefs.SalesCustomName{definition}", "Type": "StringType", "StringValue": name},
         ]})
-    return _ok({"Preferences": {
+    return {
         "Id": "1", "SyncToken": "0", "domain": "QBO", "sparse": False,
         "SalesFormsPrefs": {"CustomField": fields, "AllowDeposit": False, "AllowDiscount": True},
         "CurrencyPrefs": {"MultiCurrencyEnabled": True, "HomeCurrency": {"value": store.currency}},
-    }})
+    }
 
 
-@bp.get("/companyinfo/<company_id>")
-def company_info(realm_id: str, company_id: str) -> Response:
-    store = _state().store
-    return _ok({"CompanyInfo": {"Id": "1", "SyncToken": "0", "CompanyName": store.company_name,
-                                "LegalName": store.company_name, "Country": store.country, "domain": "QBO"}})
+def company_info_of(store: QboStore) -> Entity:
+    """The company's CompanyInfo object, as GET /companyinfo/{id} and ``SELECT * FROM CompanyInfo`` serve it."""
+    return {"Id": "1", "SyncToken": "0", "CompanyName": store.company_name, "LegalName": store.company_name,
+            "Country": store.country, "domain": "QBO"}
+
+
+# The one-per-company objects the query endpoint also serves (QBO answers ``SELECT * FROM CompanyInfo``
+# with a QueryResponse holding the one object, as python-quickbooks' CompanyInfo.all() expects); they are
+# built from the company's state rather than stored as entities.
+_COMPANY_OBJECTS: dict[str, Callable[[QboStore], Entity]] = {
+    "Preferences": company_preferences, "CompanyInfo": company_info_of}
 
 
 # --- writes --------------------------------------------------------------------------------------

@@ -2,8 +2,8 @@
 
 ``SELECT * | COUNT(*) FROM Entity [WHERE cond AND cond ...] [ORDERBY field [ASC|DESC], ...]
 [STARTPOSITION n] [MAXRESULTS n]``; conditions are ``field op value`` (=, !=, <, <=, >, >=), ``LIKE``
-with ``%`` only, and ``IN (...)``. No OR, JOIN or GROUP BY, as in QBO. MAXRESULTS over 1000, an unknown
-entity, a WHERE or ORDERBY on a property the entity lacks, a WHERE on one Intuit does not mark filterable or
+with ``%`` only, and ``IN (...)``. No OR, JOIN or GROUP BY, as in QBO. MAXRESULTS over 1000 or under 1, an
+unknown entity, a WHERE or ORDERBY on a property the entity lacks, a WHERE on one Intuit does not mark filterable or
 an ORDERBY on one it does not mark sortable, and a date literal that is not a date (CURRENT_DATE included:
 QBO's language has no such keyword) are refused (4001).
 """
@@ -139,10 +139,14 @@ def _tail(p: _Parser, query: Query) -> None:
 
 def _max_results(value: int) -> int:
     # QBO refuses a page over the limit rather than shortening it: a client that trusted a silent cap
-    # would take the short page for the last one and stop paging.
+    # would take the short page for the last one and stop paging. It refuses an empty page size too
+    # ("value 0 is too small. Min allowed value is 1", a real answer quoted in docs/quickbooks.md), rather
+    # than answer no rows, which a paging client would take for the end of the data.
     if value > MAX_RESULTS:
         raise faults.query_invalid(f"value {value} is too large. Max allowed value is {MAX_RESULTS}")
-    return max(0, value)
+    if value < 1:
+        raise faults.query_invalid(f"value {value} is too small. Min allowed value is 1")
+    return value
 
 
 def _order_item(p: _Parser) -> tuple[str, bool]:

@@ -262,7 +262,7 @@ def _payment_routes(bp: Blueprint, store: OrgStore) -> None:
 
     @bp.route("/Payments", methods=["PUT", "POST"])
     def create_payments() -> Response:
-        """PUT/POST /Payments: one payment or a batch (all or nothing unless summarizeErrors=false)."""
+        """PUT/POST /Payments: one payment or a batch (the valid ones saved, see ``write``)."""
         return write(store, "Payments", lambda item, claims: _prepare_payment(store, item, claims),
                      lambda p: wire.payment(store, p), "HasValidationErrors")
 

@@ -36,9 +36,9 @@ def batch_payments_blueprint(store: OrgStore) -> Blueprint:
 
     @bp.put("/BatchPayments")
     def create_batch_payments() -> Response:
-        """PUT /BatchPayments: one or more batch payments, all or nothing unless summarizeErrors=false."""
-        # A BatchPayment has no HasErrors flag: a refused one carries its ValidationErrors, and each
-        # refused payment inside it its own.
+        """PUT /BatchPayments: one or more batch payments, each saved whole or refused (``write``)."""
+        # A BatchPayment has no HasErrors flag: a refused one carries the ValidationErrors, its refused
+        # payments' included.
         return write(store, "BatchPayments", lambda item, claims: _prepare_batch(store, item, claims),
                      lambda b: wire.batch_payment(store, b), None)
 
@@ -68,9 +68,9 @@ def _delete(store: OrgStore, batch_payment_id: str | None) -> Response:
 
 
 def _prepare_batch(store: OrgStore, item: dict[str, Any], claims: BatchClaims) -> Callable[[], BatchPaymentRecord]:
-    """Check a whole batch payment before anything is saved. A fault of the batch itself (account, date)
-    is its own ValidationError; a fault of one payment is echoed on that payment inside ``Payments``, so
-    the answer says which invoices were refused."""
+    """Check a whole batch payment before anything is saved. Every fault, of the batch itself (account,
+    date) or of one of its payments, is a ValidationError of the batch payment element, as Xero answers
+    (Xero-NetStandard#324, Xero-OpenAPI#377): the payments are echoed as sent, without errors of their own."""
     account = item.get("Account")
     if not isinstance(account, dict) or not account.get("AccountID"):
         raise XeroValidationError("Account.AccountID is required.")
@@ -82,21 +82,17 @@ def _prepare_batch(store: OrgStore, item: dict[str, Any], claims: BatchClaims) -
         raise XeroValidationError("A batch payment must have at least one payment.")
     paid = dict(claims.invoice_payments)  # what earlier batches of the request pay, then this one's
     items: list[tuple[str, Decimal, str | None]] = []
-    echoes: list[dict[str, Any]] = []
-    refused = False
+    problems: list[str] = []  # every refused payment's, in request order
     for pay in payments:
         try:
             inv, amount = _checked_item(store, pay, code, paid)
         except XeroValidationError as exc:
-            refused = True
-            echoes.append({**pay, "HasValidationErrors": True,
-                           "ValidationErrors": [{"Message": m} for m in exc.messages]})
+            problems.extend(exc.messages)
             continue
         paid[inv.id] = paid.get(inv.id, Decimal("0")) + amount
         items.append((inv.id, amount, pay.get("Reference")))
-        echoes.append(pay)
-    if refused:
-        raise XeroValidationError(element={"Payments": echoes})
+    if problems:
+        raise XeroValidationError(*problems)
     claims.invoice_payments.update(paid)
     reference = item.get("Reference")
     return lambda: store.create_batch_payment(code, on, items, reference=reference)

@@ -1,5 +1,5 @@
-"""Reading Xero request bodies and answering in Xero's envelopes and error shapes, and the all-or-nothing
-batch write every collection endpoint shares (``write``)."""
+"""Reading Xero request bodies and answering in Xero's envelopes and error shapes, and the batch write every
+collection endpoint shares (``write``: the valid elements saved, the failing ones answered as a 400)."""
 
 from __future__ import annotations
 
@@ -160,8 +160,9 @@ Prepare = Callable[[dict[str, Any], BatchClaims], Callable[[], R]]
 
 def save_all(store: OrgStore, items: list[dict[str, Any]], prepare: Prepare[R], error_flag: str | None,
              known: dict[str, Any] | None = None) -> list[R]:
-    """Save every element or none (Xero's default, summarizeErrors=true); when any fails, raise
-    ElementsInvalidError echoing every failing element (not only the first), in request order."""
+    """Save every element or none (credit-note allocations, and the one element of POST /{plural}/{id});
+    when any fails, raise ElementsInvalidError echoing every failing element (not only the first), in
+    request order."""
     # Every element is checked before the first one is saved, or the valid ones would be kept beside
     # the 400 that the invalid one causes (the lock keeps other requests from changing what was checked).
     # A failing element claims nothing (its checks raise before it claims), so the elements after it are
@@ -196,13 +197,34 @@ def save_each(store: OrgStore, items: list[dict[str, Any]], prepare: Prepare[R],
     return out
 
 
+def save_valid(store: OrgStore, items: list[dict[str, Any]], prepare: Prepare[R], error_flag: str | None) -> list[R]:
+    """Xero's default for a collection (summarizeErrors=true): each element is saved in turn, judged against
+    the state the earlier ones leave; when any fails, raise ElementsInvalidError echoing every failing
+    element, in request order, while the valid ones stay saved (the 400 does not list them).
+
+    Xero saves them (Stack Overflow 52706101, Xero's answer pointing to summarizeErrors=false to see them;
+    Xero-Net#354): a client that re-sends a refused request under a new key creates them twice."""
+    with store.lock:  # the whole request at once, as save_all, so another request cannot interleave
+        made: list[R] = []
+        failed: list[dict[str, Any]] = []
+        for item in items:
+            try:
+                made.append(prepare(item, BatchClaims())())
+            except XeroValidationError as exc:
+                failed.append(echo(item, exc, error_flag))
+        if failed:
+            raise ElementsInvalidError(failed)
+        return made
+
+
 def write(store: OrgStore, plural: str, prepare: Prepare[R], serialise: Callable[[R], dict[str, Any]],
           error_flag: str | None) -> Response:
-    """PUT/POST of a collection: all or nothing unless the request says summarizeErrors=false."""
+    """PUT/POST of a collection: the valid elements are saved and a 400 lists the failing ones, or with
+    summarizeErrors=false a 200 lists every element with its outcome."""
     items = elements(body_json(), plural)
     if request.args.get("summarizeErrors", "true").lower() == "false":
         return envelope(store, plural, save_each(store, items, prepare, serialise, error_flag))
-    return envelope(store, plural, [serialise(r) for r in save_all(store, items, prepare, error_flag)])
+    return envelope(store, plural, [serialise(r) for r in save_valid(store, items, prepare, error_flag)])
 
 
 def write_one(store: OrgStore, plural: str, prepare: Prepare[R], serialise: Callable[[R], dict[str, Any]],

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -62,16 +63,20 @@ def test_batch_payment_pays_every_invoice_as_one_document(sandbox: XeroSandbox, 
     assert later.json()["BatchPayments"] == []
 
 
-def test_a_refused_batch_payment_saves_nothing_and_names_the_refused_invoice(
+def test_a_refused_batch_payment_saves_nothing_and_carries_its_payments_errors(
         sandbox: XeroSandbox, api: requests.Session) -> None:
+    # Xero puts a refused payment's message on the batch payment element, not on the payment inside it
+    # (Xero-NetStandard#324: the payment came back with HasValidationErrors false and no PaymentID, and
+    # Xero-OpenAPI#377 added ValidationErrors to BatchPayment to carry the message).
     a, b = two_open(sandbox)
     before = (len(sandbox.store.payments), a.amount_due, b.amount_due)
-    resp = api.put(sandbox.api_url("/BatchPayments"),
-                   json=batch_body(sandbox, [(a.id, "1.00"), (b.id, b.amount_due + 1)]))
+    body = batch_body(sandbox, [(a.id, "1.00"), (b.id, b.amount_due + 1)])
+    resp = api.put(sandbox.api_url("/BatchPayments"), json=body)
     assert resp.status_code == 400
     element = resp.json()["Elements"][0]
-    assert [p.get("ValidationErrors") for p in element["Payments"]] == [
-        None, [{"Message": "Payment amount exceeds the amount outstanding on this document"}]]
+    assert element["ValidationErrors"] == [
+        {"Message": "Payment amount exceeds the amount outstanding on this document"}]
+    assert element["Payments"] == json.loads(json.dumps(body["BatchPayments"][0]["Payments"]))
     assert (len(sandbox.store.payments), a.amount_due, b.amount_due) == before
     assert not sandbox.store.batch_payments
 
@@ -125,6 +130,27 @@ def test_deleting_a_batch_payment_reopens_its_invoices(sandbox: XeroSandbox, api
     assert twice.status_code == 400
 
 
+def test_one_payment_of_a_batch_payment_cannot_be_deleted_on_its_own(sandbox: XeroSandbox,
+                                                                      api: requests.Session) -> None:
+    # Xero refuses it ("Payments within a batch cannot be deleted.", Bookeo's help page quoting Xero's
+    # answer); only the whole batch payment can be deleted.
+    a, b = two_open(sandbox)
+    made = api.put(sandbox.api_url("/BatchPayments"),
+                   json=batch_body(sandbox, [(a.id, "1.00"), (b.id, "2.00")])).json()["BatchPayments"][0]
+    due = (a.amount_due, b.amount_due)
+    part = made["Payments"][0]["PaymentID"]
+    resp = api.post(sandbox.api_url(f"/Payments/{part}"), json={"Payments": [{"Status": "DELETED"}]})
+    assert resp.status_code == 400, resp.text
+    (element,) = resp.json()["Elements"]
+    assert element["ValidationErrors"] == [{"Message": "Payments within a batch cannot be deleted."}]
+    assert element["PaymentID"] == part
+    assert sandbox.store.payments[part].status == "AUTHORISED"
+    assert (a.amount_due, b.amount_due) == due
+    gone = api.post(sandbox.api_url(f"/BatchPayments/{made['BatchPaymentID']}"), json={"Status": "DELETED"})
+    assert gone.status_code == 200, gone.text
+    assert sandbox.store.payments[part].status == "DELETED"
+
+
 # --- the connector ----------------------------------------------------------------------------------
 
 def test_combined_payment_posts_as_one_batch_payment(sandbox: XeroSandbox, connector: XeroConnector) -> None:
@@ -152,7 +178,8 @@ def test_refused_combined_payment_saves_nothing(sandbox: XeroSandbox, connector:
     with pytest.raises(ValidationError) as err:
         connector.create_payment(new, idempotency_key="remit-10")
     assert not isinstance(err.value, PartiallyPostedError)
-    assert err.value.errors == [f"Payment amount exceeds the amount outstanding on this document (invoice {b.id})"]
+    # Xero gives the message on the batch payment, not on the refused payment, so it names no invoice.
+    assert err.value.errors == ["Payment amount exceeds the amount outstanding on this document"]
     assert len(sandbox.store.payments) == before
     assert not sandbox.store.batch_payments
 

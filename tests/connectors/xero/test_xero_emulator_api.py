@@ -120,9 +120,12 @@ def test_payment_updates_invoice_and_status(sandbox: XeroSandbox, api: requests.
     assert reopened["AmountDue"] == due
 
 
-def test_batch_payments_are_all_or_nothing(sandbox: XeroSandbox, api: requests.Session) -> None:
+def test_payments_sent_together_refuse_what_the_earlier_ones_leave_unpaid(sandbox: XeroSandbox,
+                                                                         api: requests.Session) -> None:
+    # The first payment is saved (Xero keeps the valid elements of a refused batch); the second is judged
+    # against what the first leaves due, and refused.
     inv = open_invoice(sandbox)
-    before = len(sandbox.store.payments)
+    before, due = len(sandbox.store.payments), inv.amount_due
     resp = api.put(api_url(sandbox, "/Payments"), json={"Payments": [
         {"Invoice": {"InvoiceID": inv.id}, "Account": {"Code": "090"}, "Date": "2026-11-02", "Amount": 1},
         {"Invoice": {"InvoiceID": inv.id}, "Account": {"Code": "090"}, "Date": "2026-11-02",
@@ -132,7 +135,8 @@ def test_batch_payments_are_all_or_nothing(sandbox: XeroSandbox, api: requests.S
     assert body["Type"] == "ValidationException"
     assert body["ErrorNumber"] == 10
     assert "exceeds the amount outstanding" in body["Elements"][0]["ValidationErrors"][0]["Message"]
-    assert len(sandbox.store.payments) == before
+    assert len(sandbox.store.payments) == before + 1
+    assert inv.amount_due == due - 1
 
 
 def test_credit_note_allocation_reduces_amount_due(sandbox: XeroSandbox, api: requests.Session) -> None:
@@ -348,9 +352,9 @@ def test_extra_redirect_uri_can_be_registered() -> None:
 
 @pytest.mark.parametrize("bad", [{"Invoice": "paid"}, {"Amount": 0}, {"Account": {"Code": "200"}}],
                          ids=["paid-invoice", "zero-amount", "not-a-bank-account"])
-def test_batch_payment_with_one_bad_element_creates_nothing(sandbox: XeroSandbox, api: requests.Session,
-                                                             bad: dict[str, object]) -> None:
-    # summarizeErrors defaults to true: one invalid element fails the whole batch, the valid ones included.
+def test_payments_with_one_bad_element_save_the_good_one(sandbox: XeroSandbox, api: requests.Session,
+                                                          bad: dict[str, object]) -> None:
+    # summarizeErrors defaults to true: the invalid element is answered with a 400, the valid one is saved.
     inv = open_invoice(sandbox)
     paid = next(i for i in sandbox.store.invoices.values() if i.status == "PAID")
     good = {"Invoice": {"InvoiceID": inv.id}, "Account": {"Code": "090"}, "Date": "2026-11-02", "Amount": 1}
@@ -361,8 +365,9 @@ def test_batch_payment_with_one_bad_element_creates_nothing(sandbox: XeroSandbox
     resp = api.put(api_url(sandbox, "/Payments"), json={"Payments": [good, wrong]})
     assert resp.status_code == 400
     assert resp.json()["Type"] == "ValidationException"
-    assert len(sandbox.store.payments) == before
-    assert inv.amount_due == due
+    assert len(resp.json()["Elements"]) == 1
+    assert len(sandbox.store.payments) == before + 1
+    assert inv.amount_due == due - 1
 
 
 def test_allocation_batch_over_the_remaining_credit_allocates_nothing(sandbox: XeroSandbox,

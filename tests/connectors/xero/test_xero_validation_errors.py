@@ -56,7 +56,7 @@ def test_every_failing_invoice_is_echoed_with_its_own_errors(sandbox: XeroSandbo
     assert first["ValidationErrors"] == [{"Message": "The contact could not be found."}]
     assert second["Reference"] == "no lines"
     assert second["ValidationErrors"] == [{"Message": "Invoice must have at least one line item."}]
-    assert len(sandbox.store.invoices) == before  # still all or nothing
+    assert len(sandbox.store.invoices) == before + 1  # the valid one is saved, as Xero does
 
 
 def test_an_update_by_url_echoes_the_invoice_id(sandbox: XeroSandbox, api: requests.Session) -> None:
@@ -134,7 +134,8 @@ def test_the_sdk_reads_the_echoed_element(sandbox: XeroSandbox, connector: XeroC
     assert sdk_error.error_data["Elements"][0]["Invoice"]["InvoiceID"] == inv.id
 
 
-def test_connector_names_every_refused_payment(sandbox: XeroSandbox, connector: XeroConnector) -> None:
+def test_connector_reports_every_refused_payment(sandbox: XeroSandbox, connector: XeroConnector) -> None:
+    # One batch payment: Xero gives each refused payment's message on the batch payment element.
     first = open_invoices(sandbox)[0]
     a, b = [i for i in open_invoices(sandbox) if i.contact_id == first.contact_id][:2]
     new = NewPayment(a.contact_id, date(2026, 11, 2), a.currency,
@@ -142,10 +143,16 @@ def test_connector_names_every_refused_payment(sandbox: XeroSandbox, connector: 
     with pytest.raises(ValidationError) as err:
         connector.create_payment(new, idempotency_key="two-bad")
     assert len(err.value.errors) == 2
-    assert f"(invoice {a.id})" in err.value.errors[0]
-    assert f"(invoice {b.id})" in err.value.errors[1]
     assert all("exceeds the amount outstanding" in e for e in err.value.errors)
     assert str(err.value) == "; ".join(err.value.errors)
+
+
+def test_connector_names_the_invoice_of_an_error_given_on_a_nested_payment() -> None:
+    """Should Xero put a message on a payment inside a batch payment, it names the payment's invoice."""
+    body = ('{"ErrorNumber": 10, "Type": "ValidationException", "Message": "A validation exception occurred", '
+            '"Elements": [{"ValidationErrors": [], "Payments": [{"Invoice": {"InvoiceID": "3f"}, '
+            '"ValidationErrors": [{"Message": "Invoice not of valid status for modification"}]}]}]}')
+    assert _validation_messages(body) == ["Invoice not of valid status for modification (invoice 3f)"]
 
 
 def test_connector_keeps_line_item_errors() -> None:
