@@ -65,7 +65,6 @@ class DunningCustomer:
     emails: tuple[str, ...] = ()
     timezone: str | None = None  # IANA name; the tenant's timezone when unknown
     reliable: bool = False  # history says this customer pays on time
-    opted_out: bool = False  # unsubscribed or on the suppression list (hard bounce)
     last_reminders: tuple[datetime, ...] = ()  # when earlier reminders were sent (any channel)
     language: str = "en"
     segment: str | None = None

@@ -148,7 +148,8 @@ def _consolidate(customer: DunningCustomer, items: Sequence[_Due], now: datetime
     lead = max(items, key=lambda d: (TONE_ORDER[d.stage.tone], d.line.days_overdue))
     candidates = _recipients(customer, items)
     recipients = tuple(r for r in candidates if r.lower() not in suppressed)
-    channel, channel_note = _channel(lead.stage.stage.channel, customer, recipients, settings, suppressed)
+    channel, channel_note = _channel(lead.stage.stage.channel, customer, recipients, candidates, settings,
+                                   suppressed)
     if len(recipients) < len(candidates):
         dropped = ", ".join(r for r in candidates if r not in recipients)
         channel_note = "; ".join(n for n in (channel_note, f"suppressed address(es) left out: {dropped}") if n)
@@ -188,21 +189,27 @@ def _addressed(channel: Channel, recipients: tuple[str, ...], customer: DunningC
     return ()
 
 
-def _channel(wanted: Channel, customer: DunningCustomer, recipients: tuple[str, ...],
+def _channel(wanted: Channel, customer: DunningCustomer, recipients: tuple[str, ...], candidates: tuple[str, ...],
              settings: DunningSettings, suppressed: frozenset[str]) -> tuple[Channel, str]:
-    """The channel actually used, and why it differs from the stage's (missing address, opt-out)."""
+    """The channel actually used, and why it differs from the stage's (no address, every address suppressed).
+
+    A customer who unsubscribed has every address on the suppression list (``unsubscribe`` puts them all
+    there): that is how an opt-out reaches the planner, so it needs no flag of its own."""
     note = ""
     if wanted is Channel.SMS:
         sms_note = _sms_refusal(customer, settings, suppressed)
         if not sms_note:
             return Channel.SMS, ""
         wanted, note = Channel.EMAIL, f"{sms_note}: email instead"
-    if wanted is Channel.EMAIL:
-        if customer.opted_out:
-            return Channel.TASK, "customer opted out of email reminders: worklist task instead"
-        if not recipients:
-            return Channel.TASK, "no usable email address (missing or suppressed): worklist task instead"
+    if wanted is Channel.EMAIL and not recipients:
+        return Channel.TASK, f"no usable email address ({_why_none(candidates)}): worklist task instead"
     return wanted, note
+
+
+def _why_none(candidates: tuple[str, ...]) -> str:
+    if candidates:
+        return "every one is on the suppression list: unsubscribed or bounced"
+    return "none on record"
 
 
 def _sms_refusal(customer: DunningCustomer, settings: DunningSettings, suppressed: frozenset[str]) -> str:
@@ -212,8 +219,6 @@ def _sms_refusal(customer: DunningCustomer, settings: DunningSettings, suppresse
         return "SMS off (no SMS_PROVIDER)"
     if not customer.phone:
         return "no mobile number"
-    if customer.opted_out:
-        return "customer opted out"
     if customer.phone.lower() in suppressed:
         return f"{customer.phone} opted out of texts (STOP) or was refused as invalid"
     return ""
