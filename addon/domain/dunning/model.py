@@ -71,6 +71,11 @@ class DunningCustomer:
     phone: str | None = None
     send_slot: SendSlot | None = None  # learned by ``learn_send_slots``
     hold: ChaseHold | None = None  # no reminders of any channel while it applies (the worklist still lists them)
+    country: str | None = None  # ISO 3166 alpha-2 of the customer's address, as the platform holds it
+    # The public holidays of the customer's country (``day -> name or None``), skipped like the organisation's
+    # (``DunningSettings.holidays``); the service leaves it None when the country is unknown, has no holiday
+    # calendar, or is the organisation's own (whose region, an admin's choice included, then decides).
+    holidays: Callable[[date], str | None] | None = None
 
 
 @dataclass(frozen=True, slots=True)

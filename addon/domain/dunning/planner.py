@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -158,7 +158,8 @@ def _consolidate(customer: DunningCustomer, items: Sequence[_Due], now: datetime
     if channel is Channel.TASK:
         send_at = now  # worklist tasks are for people; they appear at once
     else:
-        send_at, timing = plan_send_time(now, zone, settings, customer.send_slot, customer.last_reminders)
+        send_at, timing = plan_send_time(now, zone, with_customer_holidays(settings, customer), customer.send_slot,
+                                         customer.last_reminders)
     head = (f"{len(items)} invoice(s) consolidated; lead stage {lead.stage.stage.key} "
             f"({lead.stage.tone}) via {channel}")
     reason = "; ".join(p for p in (head, channel_note, zone_note, *timing) if p)
@@ -171,6 +172,25 @@ def _consolidate(customer: DunningCustomer, items: Sequence[_Due], now: datetime
         exactly_once_keys=tuple(exactly_once_key(d.invoice.invoice_id, d.stage.stage.key) for d in items),
         reliable_payer=all(d.reliable for d in items),
     )
+
+
+def with_customer_holidays(settings: DunningSettings, customer: DunningCustomer) -> DunningSettings:
+    """The settings whose holidays are the organisation's and the customer's country's: a reminder lands on
+    neither. The customer's are named with their country ("Tag der Deutschen Einheit (DE, the customer's
+    country)"); on a day that is both, the organisation's name is given."""
+    theirs = customer.holidays
+    if theirs is None:
+        return settings
+    ours, where = settings.holidays, f"{customer.country or 'unknown'}, the customer's country"
+
+    def either(day: date) -> str | None:
+        name = ours(day) if ours is not None else None
+        if name is not None:
+            return name
+        other = theirs(day)
+        return f"{other} ({where})" if other is not None else None
+
+    return replace(settings, holidays=either)
 
 
 def _recipients(customer: DunningCustomer, items: Sequence[_Due]) -> tuple[str, ...]:
