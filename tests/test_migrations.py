@@ -255,3 +255,26 @@ def test_0020_keeps_only_the_newest_active_pooled_model(empty_database_url: str,
         active = conn.execute(select(versions.c.id).where(versions.c.active).order_by(versions.c.id)).scalars()
         assert list(active) == [3, 5]
     engine.dispose()
+
+
+def test_0021_adds_an_empty_customer_country_and_keeps_customers(empty_database_url: str) -> None:
+    """Customers mirrored before 0021 keep every value and have no country (the next sync brings it); the
+    downgrade drops only the column."""
+    migrate.upgrade(empty_database_url, "0020_one_active_pooled_model")
+    engine = make_engine(empty_database_url)
+    tenants, customers = Base.metadata.tables["tenants"], Base.metadata.tables["customers"]
+    with engine.begin() as conn:
+        conn.execute(tenants.insert().values(id=1, platform="fake", remote_id="org-1", name="Tenant 1",
+                                             status=TenantStatus.CONNECTED, settings={}))
+        conn.execute(customers.insert().values(id=1, tenant_id=1, remote_id="C1", name="Acme GmbH", emails=[],
+                                               bank_accounts=[], archived=False, mobile="+4930123456"))
+    migrate.upgrade(empty_database_url)
+    with engine.begin() as conn:
+        row = conn.execute(select(customers.c.name, customers.c.mobile, customers.c.country)).one()
+        assert tuple(row) == ("Acme GmbH", "+4930123456", None)
+        conn.execute(customers.update().values(country="DE"))
+    migrate.downgrade(empty_database_url, "0020_one_active_pooled_model")
+    assert "country" not in {c["name"] for c in inspect(engine).get_columns("customers")}
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT name, mobile FROM customers")).one() == ("Acme GmbH", "+4930123456")
+    engine.dispose()

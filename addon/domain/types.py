@@ -56,6 +56,9 @@ class Contact:
     # The number to text, as the platform holds it (mobile preferred, else the main number); the mirror
     # stores it in E.164 (addon/domain/phones.py), or None when it cannot be read.
     mobile: str | None = None
+    # ISO 3166 alpha-2 of the customer's (billing, else street) address, read from the free text the platform
+    # holds; None when it has none or it names no one country. Dunning skips that country's public holidays.
+    country: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,9 @@ class Customer(TenantScoped, TimestampMixin, Base):
     timezone: Mapped[str | None] = mapped_column(String(64))
     # E.164 (at most 15 digits and the "+"); None when the platform has none or it could not be read.
     mobile: Mapped[str | None] = mapped_column(String(16))
+    # ISO 3166 alpha-2 from the platform's address (Xero Addresses[].Country, QBO BillAddr.Country); None when
+    # it has none or it cannot be read. Dunning skips this country's public holidays too.
+    country: Mapped[str | None] = mapped_column(String(2))
     archived: Mapped[bool] = mapped_column(Boolean, default=False)
     remote_updated_at: Mapped[datetime | None]
 

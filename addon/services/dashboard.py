@@ -25,7 +25,7 @@ from addon.domain.write_offs import BucketRate, allowance, provision_matrix, rat
 from addon.models import CreditAllocation, CreditNote, Customer, Invoice, Payment, PaymentAllocation, RiskScore, Tenant
 from addon.services import provision_cache
 from addon.services.bad_debt import past_invoices
-from addon.services.dunning_holds import hold_state, holds_for
+from addon.services.dunning_holds import actor_names, hold_state, holds_for
 from addon.services.list_snapshots import walk_snapshot
 
 # Without a score, assume "pays around the due date, give or take a few weeks" for the forecast.
@@ -209,6 +209,7 @@ def _worklist_rows(session: Session, tenant: Tenant, today: date, page: list[Pri
         select(RiskScore.invoice_id, RiskScore.band, RiskScore.reasons)
         .where(RiskScore.tenant_id == tenant.id, RiskScore.invoice_id.in_([int(r.item.invoice_id) for r in page])))}
     holds = holds_for(session, tenant, {by_id[r.item.invoice_id].customer_id for r in page} - {None})
+    people = actor_names(session, [h.set_by for h in holds.values()])
     out = []
     for ranked in page:
         inv = by_id[ranked.item.invoice_id]
@@ -224,7 +225,7 @@ def _worklist_rows(session: Session, tenant: Tenant, today: date, page: list[Pri
                     "promised_on": inv.promised_on.isoformat() if inv.promised_on else None,
                     "disputed": bool(inv.disputed), "customer_id": inv.customer_id,
                     # the customer's chase hold in force today (no automatic reminders), else null
-                    "hold": hold_state(holds.get(inv.customer_id), today) if inv.customer_id else None})
+                    "hold": hold_state(holds.get(inv.customer_id), today, people) if inv.customer_id else None})
     return out
 
 

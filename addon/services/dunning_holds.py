@@ -5,7 +5,7 @@ itself, no job needed. Set and lift are audited (``customer.hold_set``, ``custom
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable, Mapping
 from datetime import date, datetime
 from typing import Any
 
@@ -14,8 +14,9 @@ from sqlalchemy.orm import Session
 
 from addon.domain.dunning import ChaseHold
 from addon.extensions import get_for_tenant
-from addon.models import AuditLog, Customer, DunningHold, Tenant
+from addon.models import AuditLog, Customer, DunningHold, Tenant, User
 
+USER_ACTOR = "user:"  # how the web layer names a signed-in user as the audit actor
 MAX_REASON = 200  # the column's length: a short note, the detail belongs in the ERP or the CRM
 
 
@@ -27,18 +28,49 @@ class CustomerNotFound(HoldError):
     pass
 
 
-def hold_state(hold: DunningHold | None, today: date) -> dict[str, Any] | None:
-    """A hold as the API and the audit log show it; None when there is none or it has expired."""
+def hold_state(hold: DunningHold | None, today: date, people: Mapping[str, str] | None = None) -> dict[str, Any] | None:
+    """A hold as the API and the audit log show it; None when there is none or it has expired. With ``people``
+    (``actor_names``), ``set_by_name`` says who set it the way a person reads it; the audit log keeps the actor."""
     if hold is None or not to_chase_hold(hold).applies(today):
         return None
-    return {"reason": hold.reason, "until": hold.until.isoformat() if hold.until else None,
-            "set_by": hold.set_by, "set_at": hold.set_at.isoformat(), "note": to_chase_hold(hold).note}
+    state = {"reason": hold.reason, "until": hold.until.isoformat() if hold.until else None,
+             "set_by": hold.set_by, "set_at": hold.set_at.isoformat(), "note": to_chase_hold(hold).note}
+    if people is not None:
+        state["set_by_name"] = people.get(hold.set_by) or actor_label(hold.set_by)
+    return state
 
 
-def customer_state(customer: Customer, hold: DunningHold | None, today: date) -> dict[str, Any]:
+def customer_state(session: Session, customer: Customer, hold: DunningHold | None, today: date,
+                   people: Mapping[str, str] | None = None) -> dict[str, Any]:
     """A customer and its hold (null when none applies), as the API returns it."""
+    if people is None:
+        people = actor_names(session, [hold.set_by] if hold is not None else [])
     return {"customer_id": customer.id, "remote_id": customer.remote_id, "name": customer.name,
-            "hold": hold_state(hold, today)}
+            "hold": hold_state(hold, today, people)}
+
+
+def actor_names(session: Session, actors: Iterable[str]) -> dict[str, str]:
+    """Audit actors (``user:12``) -> the user as a person reads it: "Ann Smith (ann@example.com)", the name or
+    the e-mail alone when the platform gave only one. Actors that are not users are left out."""
+    ids = {int(a.removeprefix(USER_ACTOR)) for a in actors
+           if a.startswith(USER_ACTOR) and a.removeprefix(USER_ACTOR).isdecimal()}
+    if not ids:
+        return {}
+    users = session.scalars(select(User).where(User.id.in_(ids)))
+    return {f"{USER_ACTOR}{u.id}": label for u in users if (label := user_label(u.name, u.email))}
+
+
+def user_label(name: str | None, email: str | None) -> str:
+    """How a user is written on a page: the name with the e-mail in brackets, or whichever the platform gave."""
+    name, email = (name or "").strip(), (email or "").strip()
+    if name and email:
+        return f"{name} ({email})"
+    return name or email
+
+
+def actor_label(actor: str) -> str:
+    """An actor with no user behind it (deleted, or not a person): "user 12", "system"."""
+    return actor.replace(":", " ", 1) if actor.startswith(USER_ACTOR) else actor
 
 
 def to_chase_hold(hold: DunningHold) -> ChaseHold:
@@ -108,7 +140,8 @@ def holds_in_force(session: Session, tenant: Tenant, today: date, limit: int, of
     total = session.scalar(select(func.count()).select_from(DunningHold).where(*where)) or 0
     rows = session.execute(select(Customer, DunningHold).join(DunningHold, DunningHold.customer_id == Customer.id)
                            .where(*where).order_by(Customer.name, Customer.id).offset(offset).limit(limit)).all()
-    return [customer_state(customer, hold, today) for customer, hold in rows], total
+    people = actor_names(session, [hold.set_by for _, hold in rows])
+    return [customer_state(session, customer, hold, today, people) for customer, hold in rows], total
 
 
 def _customer(session: Session, tenant: Tenant, customer_id: int) -> Customer:

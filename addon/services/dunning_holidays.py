@@ -12,7 +12,7 @@ Europe/Amsterdam -> NL); a timezone without a country (UTC) means no holidays.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -111,3 +111,26 @@ def holiday_lookup(country: str | None, subdivision: str | None) -> Callable[[da
         return calendar.get(day)
 
     return lookup
+
+
+def home_countries(options: Mapping[str, Any], timezone: str, platform_country: str | None) -> frozenset[str]:
+    """The organisation's own country: its holiday region's, and where the platform (else the timezone) says it
+    is. A customer there follows the organisation's region (an admin's subdivision, or "none"), not a second
+    nationwide calendar."""
+    region = resolve_region(options, timezone, platform_country)
+    where = str(platform_country or "").strip().upper() or country_for_timezone(timezone)
+    return frozenset(c for c in (region.country, where) if c)
+
+
+def customer_holiday_lookups(countries: Iterable[str | None], home: Collection[str]
+                             ) -> dict[str, Callable[[date], str | None]]:
+    """Country -> ``day -> holiday name or None`` for the customers' countries: nationwide holidays (the mirror
+    keeps no subdivision), none for the organisation's own country (``home_countries``) or a country the
+    ``holidays`` package has no calendar for (then only the organisation's holidays apply, as for an unknown
+    country)."""
+    out: dict[str, Callable[[date], str | None]] = {}
+    for country in {c for c in countries if c and c not in home}:
+        lookup = holiday_lookup(country, None)
+        if lookup is not None:
+            out[country] = lookup
+    return out

@@ -5,7 +5,7 @@ name the invoice the way the ERP does."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -14,12 +14,13 @@ from typing import Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from addon.domain.dunning import DunningCustomer, DunningInvoice, RiskBand, SentStage
+from addon.domain.dunning import DunningCustomer, DunningInvoice, DunningSettings, RiskBand, SentStage
 from addon.domain.dunning.model import SendSlot
 from addon.domain.dunning.sendtime import ReminderOutcome, learn_send_slots
 from addon.models import Customer, DunningAction, Invoice, RiskScore, Suppression, Tenant
 from addon.services.dunning_holds import holds_for, to_chase_hold
-from addon.services.dunning_policies import tenant_timezone
+from addon.services.dunning_holidays import customer_holiday_lookups, home_countries
+from addon.services.dunning_policies import ensure_default_policy, tenant_timezone
 
 # Rows in these states do not block the planner: the action is planned again each run and sent once an
 # admin has approved it (the keys are then claimed by updating the rows, see dunning_send.claim).
@@ -63,6 +64,8 @@ class _CustomerColumns(Protocol):
     def mobile(self) -> str | None: ...
     @property
     def timezone(self) -> str | None: ...
+    @property
+    def country(self) -> str | None: ...
 
 
 class _InvoiceColumns(Protocol):
@@ -102,7 +105,7 @@ _INVOICE_COLUMNS = (Invoice.remote_id, Invoice.number, Invoice.currency, Invoice
                     Invoice.issue_date, Invoice.total, Invoice.status, Invoice.amount_credited, Invoice.disputed,
                     Invoice.promised_on, Invoice.billing_email, Invoice.online_url)
 _CUSTOMER_COLUMNS = (Customer.id, Customer.remote_id, Customer.name, Customer.emails, Customer.timezone,
-                     Customer.mobile)
+                     Customer.mobile, Customer.country)
 
 
 def split_key(key: str) -> tuple[str, str]:
@@ -200,11 +203,21 @@ def _customers(session: Session, tenant: Tenant, rows: Sequence[_CustomerColumns
     recent = _recent_reminders(session, tenant, ids, now)
     slots = _send_slots(session, tenant, rows)
     holds = {cid: to_chase_hold(hold) for cid, hold in holds_for(session, tenant, ids).items()}
+    holidays = _customer_holidays(session, tenant, rows)
     return [DunningCustomer(customer_id=c.remote_id, name=c.name, emails=tuple(str(e) for e in c.emails or ()),
                             timezone=c.timezone, reliable=c.id in reliable, phone=c.mobile,
                             last_reminders=tuple(sorted(recent.get(c.id, ()))), send_slot=slots.get(c.remote_id),
-                            hold=holds.get(c.id))
+                            hold=holds.get(c.id), country=c.country,
+                            holidays=holidays.get(c.country) if c.country else None)
             for c in rows]
+
+
+def _customer_holidays(session: Session, tenant: Tenant, rows: Sequence[_CustomerColumns]
+                       ) -> dict[str, Callable[[date], str | None]]:
+    """Each customer country's public holidays (one calendar per country), but the organisation's own."""
+    options = ensure_default_policy(session, tenant).options or {}
+    home = home_countries(options, str(options.get("timezone") or DunningSettings().timezone), tenant.country)
+    return customer_holiday_lookups((c.country for c in rows), home)
 
 
 def _send_slots(session: Session, tenant: Tenant, rows: Sequence[_CustomerColumns]) -> dict[str, SendSlot]:

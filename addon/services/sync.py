@@ -130,6 +130,7 @@ class Mirror:
             row.name, row.emails, row.currency = c.name, list(c.emails), c.currency
             row.bank_accounts, row.timezone = list(c.bank_accounts), c.timezone
             row.mobile = to_e164(c.mobile, self.tenant.country)  # national numbers read in the tenant's country
+            row.country = c.country
             row.archived, row.remote_updated_at = c.archived, c.updated_at
             self._customers[c.remote_id] = row
         self.session.flush()

@@ -156,7 +156,7 @@ def hold_api(tenant: Tenant, customer_id: int) -> Any:
         return jsonify({"error": str(exc)}), 404
     except dunning_holds.HoldError as exc:
         return jsonify({"error": str(exc)}), 400
-    return jsonify(dunning_holds.customer_state(customer, hold, today))
+    return jsonify(dunning_holds.customer_state(get_db().session, customer, hold, today))
 
 
 @bp.get("/api/tenants/<int:tenant_id>/holds")

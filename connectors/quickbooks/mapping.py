@@ -61,7 +61,19 @@ def to_contact(customer: Json) -> Contact:
     return Contact(remote_id=str(customer["Id"]), name=str(customer.get("DisplayName") or ""),
                    emails=(str(email),) if email else (), currency=ref(customer, "CurrencyRef"),
                    archived=customer.get("Active") is False, updated_at=updated_at(customer),
-                   mobile=_phone(customer, "Mobile") or _phone(customer, "PrimaryPhone"))
+                   mobile=_phone(customer, "Mobile") or _phone(customer, "PrimaryPhone"),
+                   country=customer_country(customer))
+
+
+def customer_country(customer: Json) -> str | None:
+    """The customer's country: its billing address's ``Country`` (free text: "United States", "USA", "UK"),
+    else its shipping address's. ``CountrySubDivisionCode`` (a state or province: "CA" is California there)
+    is never read as a country."""
+    for field in ("BillAddr", "ShipAddr"):
+        code = country_code((customer.get(field) or {}).get("Country"))
+        if code is not None:
+            return code
+    return None
 
 
 def _phone(customer: Json, field: str) -> str | None:

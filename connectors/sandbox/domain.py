@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time
 
 from addon.domain.types import Allocation, Contact, CreditNote, Invoice, InvoiceStatus, Payment
+from connectors.countries import country_code
 from connectors.sandbox.generator import SandboxCompany, SandboxInvoice
 
 
@@ -28,7 +29,8 @@ def as_domain(company: SandboxCompany) -> tuple[list[Contact], list[Invoice], li
     """Contacts, invoices, payments and credit notes exactly as a platform would report them today."""
     contacts = [Contact(remote_id=c.id, name=c.name, emails=(c.email,), currency=c.currency,
                         bank_accounts=(c.iban,), timezone=c.timezone, updated_at=_stamp(company.today),
-                        mobile=c.phone.national if c.phone else None)
+                        mobile=c.phone.national if c.phone else None,
+                        country=country_code(c.address.country) if c.address else None)
                 for c in company.customers]
     emails = {c.id: c.email for c in company.customers}
     invoices = [Invoice(remote_id=i.id, number=i.number, contact_id=i.customer_id, currency=i.currency,

@@ -67,6 +67,19 @@ class SandboxCustomer:
     # Phones as the company's bookkeeper typed them (national format of the company's country); most
     # customers have a mobile, some only a landline, some none (see sandbox_phone).
     phone: SandboxPhone | None = None
+    # The billing address as the bookkeeper typed it: the country is free text ("United Kingdom", "UK",
+    # "Nederland"), mostly in the customer's own timezone's country, some abroad (see sandbox_address).
+    address: SandboxAddress | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxAddress:
+    line1: str
+    city: str
+    region: str  # "" where the country's addresses have none
+    postal_code: str
+    country: str  # free text, as typed; connectors.countries reads it
+    country_code: str  # what it means (ISO 3166 alpha-2), for tests
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,9 +216,45 @@ def _make_customer(rng: random.Random, i: int, mix: dict[str, float], base_curre
         list(CURRENCY_WEIGHTS), weights=list(CURRENCY_WEIGHTS.values()))[0]
     typical = Decimal(str(round(math.exp(rng.gauss(7.0, 1.0)), 2)))
     iban = f"GB{rng.randrange(10, 99)}NWBK{rng.randrange(10**13, 10**14)}"
+    zone = rng.choice(_TIMEZONES)
     return SandboxCustomer(id=f"C{i + 1:05d}", name=name, email=f"ap@{slug}.example", currency=currency,
-                           behaviour=behaviour, iban=iban, timezone=rng.choice(_TIMEZONES),
-                           typical_amount=typical, phone=sandbox_phone(name, base_currency))
+                           behaviour=behaviour, iban=iban, timezone=zone,
+                           typical_amount=typical, phone=sandbox_phone(name, base_currency),
+                           address=sandbox_address(name, zone))
+
+
+# Where a sandbox customer's address is: (city, region, postal code pattern) per country, and the ways a
+# bookkeeper writes the country (names, codes, the local name).
+_PLACES = {
+    "GB": (("London", "", "EC1A {n}AB"), ("Manchester", "", "M1 {n}AE")),
+    "NL": (("Amsterdam", "", "10{n}{n} AB"), ("Rotterdam", "", "30{n}{n} CD")),
+    "US": (("New York", "NY", "100{n}{n}"), ("Boston", "MA", "021{n}{n}")),
+    "AU": (("Sydney", "NSW", "20{n}{n}"), ("Melbourne", "VIC", "30{n}{n}")),
+    "DE": (("Berlin", "", "101{n}{n}"), ("München", "", "803{n}{n}")),
+    "IE": (("Dublin", "", "D0{n} X{n}Y{n}"),),
+}
+_COUNTRY_SPELLINGS = {
+    "GB": ("United Kingdom", "UK", "GB", "England"), "NL": ("Netherlands", "Nederland", "NL"),
+    "US": ("United States", "USA", "US"), "AU": ("Australia", "AU"), "DE": ("Germany", "Deutschland", "DE"),
+    "IE": ("Ireland", "IE"),
+}
+_ZONE_COUNTRY = {"Europe/London": "GB", "Europe/Amsterdam": "NL", "America/New_York": "US", "Australia/Sydney": "AU"}
+
+
+def sandbox_address(name: str, timezone: str) -> SandboxAddress | None:
+    """A billing address, drawn from its own random stream (seeded by the customer's name, as
+    ``sandbox_phone``) so that adding addresses left every other generated value unchanged: 90% have one, in
+    the country of the customer's timezone, or 15% of those abroad (Germany or Ireland); 10% none."""
+    rng = random.Random(f"address {name}")
+    if rng.random() >= 0.90:
+        return None
+    country = _ZONE_COUNTRY.get(timezone, "GB")
+    if rng.random() < 0.15:
+        country = rng.choice(("DE", "IE"))
+    city, region, pattern = rng.choice(_PLACES[country])
+    postal = pattern.replace("{n}", "{}").format(*(rng.randrange(10) for _ in range(pattern.count("{n}"))))
+    line1 = f"{rng.randrange(1, 200)} {rng.choice(('High Street', 'Station Road', 'Main Street', 'Market Square'))}"
+    return SandboxAddress(line1, city, region, postal, rng.choice(_COUNTRY_SPELLINGS[country]), country)
 
 
 def sandbox_phone(name: str, base_currency: str) -> SandboxPhone | None:

@@ -20,6 +20,7 @@ from addon.domain.types import (
     InvoiceStatus,
     Payment,
 )
+from connectors.countries import country_code
 
 ZERO = Decimal("0")
 # Precision of a converted rate (the domain's ``Invoice.home_rate``): a JPY invoice in a GBP organisation
@@ -73,7 +74,23 @@ def to_contact(c: Any) -> Contact:
     banks = tuple(b for b in [c.bank_account_details] if b)
     return Contact(remote_id=str(c.contact_id), name=c.name or "", emails=emails,
                    currency=enum_value(c.default_currency), archived=enum_value(c.contact_status) == "ARCHIVED",
-                   updated_at=aware(c.updated_date_utc), bank_accounts=banks, mobile=contact_phone(c.phones))
+                   updated_at=aware(c.updated_date_utc), bank_accounts=banks, mobile=contact_phone(c.phones),
+                   country=contact_country(c.addresses))
+
+
+def contact_country(addresses: Any) -> str | None:
+    """The contact's country from its Addresses: the POBOX one (Xero's postal address, where invoices go)
+    first, else the STREET one. ``Country`` is free text ("United Kingdom", "UK", "Deutschland"); one that
+    names no single country counts as none, and the other address is tried."""
+    by_type: dict[str, list[Any]] = {}
+    for address in addresses or ():
+        by_type.setdefault(enum_value(address.address_type) or "", []).append(address.country)
+    for kind in ("POBOX", "STREET"):
+        for text in by_type.get(kind, ()):
+            code = country_code(text)
+            if code is not None:
+                return code
+    return None
 
 
 def contact_phone(phones: Any) -> str | None:

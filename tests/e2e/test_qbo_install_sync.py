@@ -7,7 +7,8 @@ from decimal import Decimal
 import pytest
 import requests
 
-from addon.models import Invoice, Membership, Role, Tenant, TenantStatus, User, WebhookEvent
+from addon.models import Customer, Invoice, Membership, Role, Tenant, TenantStatus, User, WebhookEvent
+from connectors.countries import country_code
 from connectors.quickbooks.emulator.testing import start_qbo_emulator
 from tests.e2e.conftest import csrf_token, submit_consent
 
@@ -49,6 +50,11 @@ def test_install_backfill_webhook_and_disconnect(live_app, qbo, db, redis_conn) 
     db.expire_all()
     open_before = {i.remote_id: i.amount_due for i in db.query(Invoice).filter_by(status="open")}
     assert db.query(Invoice).count() == len(qbo.store.all("Invoice")) > 0
+    # Each customer's country is mirrored from its billing address (free text) as ISO 3166.
+    countries = {c.remote_id: c.country for c in db.query(Customer)}
+    assert countries == {c["Id"]: country_code((c.get("BillAddr") or {}).get("Country"))
+                         for c in qbo.store.all("Customer")}
+    assert any(countries.values())
     assert open_before
     # QuickBooks keeps no paid date: each paid invoice is dated by the latest payment applied to it.
     last_payment: dict[str, str] = {}

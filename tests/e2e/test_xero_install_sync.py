@@ -7,7 +7,8 @@ from datetime import date
 import pytest
 import requests
 
-from addon.models import Connection, Invoice, Tenant, TenantStatus, User
+from addon.models import Connection, Customer, Invoice, Tenant, TenantStatus, User
+from connectors.countries import country_code
 from connectors.xero.emulator.testing import start_xero_emulator
 from jobs import sync as sync_jobs
 from jobs.runtime import set_app
@@ -47,6 +48,11 @@ def test_install_webhook_and_disconnect_in_xero(live_app, xero, db, redis_conn) 
     live_app.work(redis_conn)
     db.expire_all()
     assert db.query(Invoice).count() == len([i for i in xero.store.invoices.values() if i.type == "ACCREC"])
+    # Each customer's country is mirrored from its postal (POBOX) address (free text) as ISO 3166.
+    countries = {c.remote_id: c.country for c in db.query(Customer)}
+    assert countries == {c.id: country_code(next(a["Country"] for a in c.addresses if a["AddressType"] == "POBOX"))
+                         for c in xero.store.contacts.values()}
+    assert any(countries.values())
     target = db.query(Invoice).filter_by(status="open").order_by(Invoice.remote_id).first()
     assert target is not None
 

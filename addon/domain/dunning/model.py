@@ -65,13 +65,17 @@ class DunningCustomer:
     emails: tuple[str, ...] = ()
     timezone: str | None = None  # IANA name; the tenant's timezone when unknown
     reliable: bool = False  # history says this customer pays on time
-    opted_out: bool = False  # unsubscribed or on the suppression list (hard bounce)
     last_reminders: tuple[datetime, ...] = ()  # when earlier reminders were sent (any channel)
     language: str = "en"
     segment: str | None = None
     phone: str | None = None
     send_slot: SendSlot | None = None  # learned by ``learn_send_slots``
     hold: ChaseHold | None = None  # no reminders of any channel while it applies (the worklist still lists them)
+    country: str | None = None  # ISO 3166 alpha-2 of the customer's address, as the platform holds it
+    # The public holidays of the customer's country (``day -> name or None``), skipped like the organisation's
+    # (``DunningSettings.holidays``); the service leaves it None when the country is unknown, has no holiday
+    # calendar, or is the organisation's own (whose region, an admin's choice included, then decides).
+    holidays: Callable[[date], str | None] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -148,7 +148,8 @@ def _consolidate(customer: DunningCustomer, items: Sequence[_Due], now: datetime
     lead = max(items, key=lambda d: (TONE_ORDER[d.stage.tone], d.line.days_overdue))
     candidates = _recipients(customer, items)
     recipients = tuple(r for r in candidates if r.lower() not in suppressed)
-    channel, channel_note = _channel(lead.stage.stage.channel, customer, recipients, settings, suppressed)
+    channel, channel_note = _channel(lead.stage.stage.channel, customer, recipients, candidates, settings,
+                                   suppressed)
     if len(recipients) < len(candidates):
         dropped = ", ".join(r for r in candidates if r not in recipients)
         channel_note = "; ".join(n for n in (channel_note, f"suppressed address(es) left out: {dropped}") if n)
@@ -157,7 +158,8 @@ def _consolidate(customer: DunningCustomer, items: Sequence[_Due], now: datetime
     if channel is Channel.TASK:
         send_at = now  # worklist tasks are for people; they appear at once
     else:
-        send_at, timing = plan_send_time(now, zone, settings, customer.send_slot, customer.last_reminders)
+        send_at, timing = plan_send_time(now, zone, with_customer_holidays(settings, customer), customer.send_slot,
+                                         customer.last_reminders)
     head = (f"{len(items)} invoice(s) consolidated; lead stage {lead.stage.stage.key} "
             f"({lead.stage.tone}) via {channel}")
     reason = "; ".join(p for p in (head, channel_note, zone_note, *timing) if p)
@@ -170,6 +172,25 @@ def _consolidate(customer: DunningCustomer, items: Sequence[_Due], now: datetime
         exactly_once_keys=tuple(exactly_once_key(d.invoice.invoice_id, d.stage.stage.key) for d in items),
         reliable_payer=all(d.reliable for d in items),
     )
+
+
+def with_customer_holidays(settings: DunningSettings, customer: DunningCustomer) -> DunningSettings:
+    """The settings whose holidays are the organisation's and the customer's country's: a reminder lands on
+    neither. The customer's are named with their country ("Tag der Deutschen Einheit (DE, the customer's
+    country)"); on a day that is both, the organisation's name is given."""
+    theirs = customer.holidays
+    if theirs is None:
+        return settings
+    ours, where = settings.holidays, f"{customer.country or 'unknown'}, the customer's country"
+
+    def either(day: date) -> str | None:
+        name = ours(day) if ours is not None else None
+        if name is not None:
+            return name
+        other = theirs(day)
+        return f"{other} ({where})" if other is not None else None
+
+    return replace(settings, holidays=either)
 
 
 def _recipients(customer: DunningCustomer, items: Sequence[_Due]) -> tuple[str, ...]:
@@ -188,21 +209,27 @@ def _addressed(channel: Channel, recipients: tuple[str, ...], customer: DunningC
     return ()
 
 
-def _channel(wanted: Channel, customer: DunningCustomer, recipients: tuple[str, ...],
+def _channel(wanted: Channel, customer: DunningCustomer, recipients: tuple[str, ...], candidates: tuple[str, ...],
              settings: DunningSettings, suppressed: frozenset[str]) -> tuple[Channel, str]:
-    """The channel actually used, and why it differs from the stage's (missing address, opt-out)."""
+    """The channel actually used, and why it differs from the stage's (no address, every address suppressed).
+
+    A customer who unsubscribed has every address on the suppression list (``unsubscribe`` puts them all
+    there): that is how an opt-out reaches the planner, so it needs no flag of its own."""
     note = ""
     if wanted is Channel.SMS:
         sms_note = _sms_refusal(customer, settings, suppressed)
         if not sms_note:
             return Channel.SMS, ""
         wanted, note = Channel.EMAIL, f"{sms_note}: email instead"
-    if wanted is Channel.EMAIL:
-        if customer.opted_out:
-            return Channel.TASK, "customer opted out of email reminders: worklist task instead"
-        if not recipients:
-            return Channel.TASK, "no usable email address (missing or suppressed): worklist task instead"
+    if wanted is Channel.EMAIL and not recipients:
+        return Channel.TASK, f"no usable email address ({_why_none(candidates)}): worklist task instead"
     return wanted, note
+
+
+def _why_none(candidates: tuple[str, ...]) -> str:
+    if candidates:
+        return "every one is on the suppression list: unsubscribed or bounced"
+    return "none on record"
 
 
 def _sms_refusal(customer: DunningCustomer, settings: DunningSettings, suppressed: frozenset[str]) -> str:
@@ -212,8 +239,6 @@ def _sms_refusal(customer: DunningCustomer, settings: DunningSettings, suppresse
         return "SMS off (no SMS_PROVIDER)"
     if not customer.phone:
         return "no mobile number"
-    if customer.opted_out:
-        return "customer opted out"
     if customer.phone.lower() in suppressed:
         return f"{customer.phone} opted out of texts (STOP) or was refused as invalid"
     return ""

@@ -35,6 +35,11 @@ def seed_store(store: QboStore, company: SandboxCompany) -> dict[str, str]:
             if cust.phone is not None:  # QBO's TelephoneNumber: the number as typed, free-form
                 entity["Mobile" if cust.phone.kind == "mobile" else "PrimaryPhone"] = {
                     "FreeFormNumber": cust.phone.national}
+            if cust.address is not None:  # QBO's PhysicalAddress: Country and CountrySubDivisionCode as typed
+                a = cust.address
+                fields = {"Line1": a.line1, "City": a.city, "CountrySubDivisionCode": a.region,
+                          "PostalCode": a.postal_code, "Country": a.country}
+                entity["BillAddr"] = {k: v for k, v in fields.items() if v}  # QBO leaves out what is empty
             ids[cust.id] = store.insert("Customer", entity, notify=False,
                                         created=_at(company.today.replace(year=company.today.year - 3)))["Id"]
         for inv in company.invoices:

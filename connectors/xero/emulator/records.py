@@ -26,6 +26,9 @@ class ContactRecord:
     # Phones as Xero holds them: dicts with PhoneType (DEFAULT/DDI/MOBILE/FAX/OFFICE), PhoneCountryCode,
     # PhoneAreaCode, PhoneNumber.
     phones: list[dict[str, str]] = field(default_factory=list)
+    # Addresses as Xero holds them: dicts with AddressType (POBOX, the postal address, or STREET), AddressLine1-4,
+    # City, Region, PostalCode, Country (free text), AttentionTo.
+    addresses: list[dict[str, str]] = field(default_factory=list)
 
 
 @dataclass

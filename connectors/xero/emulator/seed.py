@@ -5,7 +5,13 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time
 
 from connectors.sandbox.fx import day_rate
-from connectors.sandbox.generator import CURRENCY_WEIGHTS, SandboxCompany, SandboxInvoice, SandboxPhone
+from connectors.sandbox.generator import (
+    CURRENCY_WEIGHTS,
+    SandboxAddress,
+    SandboxCompany,
+    SandboxInvoice,
+    SandboxPhone,
+)
 from connectors.xero.emulator.clock import Clock, stable_id
 from connectors.xero.emulator.records import (
     AllocationRecord,
@@ -35,7 +41,8 @@ def build_store(company: SandboxCompany, *, clock: Clock | None = None) -> OrgSt
         cid = stable_id(seed, "contact", cust.id)
         store.contacts[cid] = ContactRecord(cid, cust.name, cust.email, cust.currency,
                                             _noon(company.today.replace(day=1)), bank_account=cust.iban,
-                                            account_number=cust.id, phones=_phones(cust.phone))
+                                            account_number=cust.id, phones=_phones(cust.phone),
+                                            addresses=_addresses(cust.address))
     for sinv in company.invoices:
         _add_invoice(store, sinv)
     return store
@@ -79,3 +86,14 @@ def _phones(phone: SandboxPhone | None) -> list[dict[str, str]]:
         out["MOBILE" if phone.kind == "mobile" else "DEFAULT"].update(
             PhoneNumber=phone.number, PhoneAreaCode=phone.area, PhoneCountryCode=phone.country_code)
     return list(out.values())
+
+
+def _addresses(address: SandboxAddress | None) -> list[dict[str, str]]:
+    """Xero's Addresses: a real contact lists both types, STREET then POBOX (the postal address, where invoices
+    go), the unused one with empty fields; the generated address is the postal one."""
+    street = {"AddressType": "STREET", "City": "", "Region": "", "PostalCode": "", "Country": ""}
+    postal = {"AddressType": "POBOX", "City": "", "Region": "", "PostalCode": "", "Country": ""}
+    if address is not None:
+        postal.update(AddressLine1=address.line1, City=address.city, Region=address.region,
+                      PostalCode=address.postal_code, Country=address.country)
+    return [street, postal]

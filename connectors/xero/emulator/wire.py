@@ -93,7 +93,8 @@ def contact(rec: ContactRecord) -> dict[str, Any]:
         "ContactID": rec.id, "ContactStatus": rec.status, "Name": rec.name, "EmailAddress": rec.email,
         "AccountNumber": rec.account_number, "BankAccountDetails": rec.bank_account,
         "DefaultCurrency": rec.currency, "IsCustomer": True, "IsSupplier": False,
-        "UpdatedDateUTC": rec.updated, "Addresses": [], "Phones": [dict(p) for p in rec.phones], "ContactGroups": [],
+        "UpdatedDateUTC": rec.updated, "Addresses": [dict(a) for a in rec.addresses],
+        "Phones": [dict(p) for p in rec.phones], "ContactGroups": [],
         "ContactPersons": [], "HasAttachments": False, "HasValidationErrors": False,
     }
 

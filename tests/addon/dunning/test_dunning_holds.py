@@ -150,6 +150,9 @@ def test_worklist_forms_hold_and_lift_a_customer(client, db, ledger, sign_in) ->
     assert f"Acme Ltd: on hold, no reminders (on hold until {until}: payment plan agreed)." in text
     assert "INV-I1" in text  # the invoices stay on the worklist, with the hold beside the customer
     assert f"on hold</span> <span class=\"muted\">on hold until {until}: payment plan agreed" in text
+    # Who set it, as a person reads it (the user's name and e-mail), not the audit actor "user:12".
+    assert f"set by Admin (admin@example.test) on {datetime.now(UTC).date().isoformat()}" in text
+    assert "user:" not in text
     assert 'value="lift">Lift hold' in text
     refused = client.post(f"/tenants/{tenant.id}/customers/{acme.id}/hold",
                           data={"csrf_token": _csrf(page), "reason": " ", "until": "2027-02-30", "action": "set",
@@ -193,6 +196,7 @@ def test_json_api_sets_lists_and_lifts_holds(client, db, ledger, sign_in) -> Non
     assert ok.json["hold"]["note"] == "on hold: in legal hands"
     assert ok.json["hold"]["until"] is None
     assert ok.json["hold"]["set_by"].startswith("user:")
+    assert ok.json["hold"]["set_by_name"] == "Admin (admin@example.test)"
     assert (ok.json["customer_id"], ok.json["remote_id"], ok.json["name"]) == (acme.id, "C1", "Acme Ltd")
     until = (tenant_today(db, tenant) + timedelta(days=3)).isoformat()
     assert client.post(f"/api/tenants/{tenant.id}/customers/{globex.id}/hold",
@@ -204,8 +208,10 @@ def test_json_api_sets_lists_and_lifts_holds(client, db, ledger, sign_in) -> Non
     assert 'rel="next"' in listed.headers["Link"]
     assert [c["hold"]["until"] for c in client.get(f"/api/tenants/{tenant.id}/holds?offset=1").json] == [until]
     assert client.get(f"/api/tenants/{tenant.id}/holds?limit=0").status_code == 400
+    assert [c["hold"]["set_by_name"] for c in listed.json] == ["Admin (admin@example.test)"]
     work = {w["customer"]: w["hold"] for w in client.get(f"/api/tenants/{tenant.id}/worklist").json}
     assert work["Acme Ltd"]["reason"] == "in legal hands"
+    assert work["Acme Ltd"]["set_by_name"] == "Admin (admin@example.test)"
     assert client.post(url, json={"reason": ""}, headers=headers).status_code == 400
     assert client.post(url, json={"reason": "x", "until": "soon"}, headers=headers).json["error"].startswith("until")
     assert client.post(url, json=["not", "an", "object"], headers=headers).status_code == 400
@@ -252,3 +258,16 @@ def test_a_reminder_waiting_for_approval_is_cancelled_when_its_customer_is_held(
     assert rows["I1:final"].status == "cancelled"
     assert rows["I1:final"].error == "cancelled: the invoice is not chased: on hold: in legal hands"
     assert rows["I2:final"].status == "awaiting_approval"  # Globex is not held
+
+
+@pytest.mark.parametrize(("name", "email", "label"), [
+    ("Ann Smith", "ann@example.test", "Ann Smith (ann@example.test)"), ("Ann Smith", None, "Ann Smith"),
+    (None, "ann@example.test", "ann@example.test"), (" ", "", "")])
+def test_a_user_is_written_by_name_and_email(name, email, label) -> None:  # type: ignore[no-untyped-def]
+    assert dunning_holds.user_label(name, email) == label
+
+
+def test_actors_without_a_user_behind_them_keep_a_readable_label(db, ledger) -> None:  # type: ignore[no-untyped-def]
+    assert dunning_holds.actor_names(db, ["user:999999", "system", "user:abc"]) == {}
+    assert dunning_holds.actor_label("user:999999") == "user 999999"
+    assert dunning_holds.actor_label("system") == "system"

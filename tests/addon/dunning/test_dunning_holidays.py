@@ -10,8 +10,8 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
-from addon.models import DunningPolicy, Role
-from addon.services.dunning import run_dunning
+from addon.models import Customer, DunningPolicy, Role
+from addon.services.dunning import preview, run_dunning
 from addon.services.dunning_holidays import country_for_timezone, region_error
 from addon.services.dunning_policies import ensure_default_policy, settings_from_options
 from tests.addon.dunning.conftest import at
@@ -166,3 +166,39 @@ def test_the_settings_page_says_where_the_region_came_from_and_keeps_the_default
     with time_machine.travel(at(date(2026, 12, 20)), tick=False):
         assert "Public holidays now: GB, the country of the timezone Europe/London (the platform has not said " \
                "where the organisation is yet)." in client.get(url).get_data(as_text=True)
+
+
+THANKSGIVING = date(2026, 11, 26)  # a Thursday: a US holiday, a working day in the UK
+
+
+def _country(db, remote_id: str, country: str | None) -> None:  # type: ignore[no-untyped-def]
+    db.scalar(select(Customer).where(Customer.remote_id == remote_id)).country = country
+    db.commit()
+
+
+def _send_days(db, ledger, day: date) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    return {a["customer"]: a["send_at"][:10] for a in preview(db, ledger.tenant, day)}
+
+
+def test_a_customer_s_own_public_holiday_is_skipped_too(db, ledger) -> None:
+    _country(db, "C2", "US")  # Globex is in the US, mirrored from its address; the company is in the UK
+    assert _send_days(db, ledger, THANKSGIVING) == {"Acme Ltd": "2026-11-26", "Globex BV": "2026-11-27"}
+    [globex] = [a for a in preview(db, ledger.tenant, THANKSGIVING) if a["customer"] == "Globex BV"]
+    assert "public holiday skipped: 2026-11-26 Thanksgiving Day (US, the customer's country)" in globex["reason"]
+    # And the organisation's holidays still hold for it: Christmas and Boxing Day (observed) in the UK.
+    assert _send_days(db, ledger, CHRISTMAS)["Globex BV"] == "2026-12-29"
+
+
+@pytest.mark.parametrize("country", [None, "ZZ", "AQ"])  # unknown, not a country, no holiday calendar
+def test_a_customer_country_without_holidays_leaves_the_organisation_s_only(db, ledger, country) -> None:
+    _country(db, "C2", country)
+    assert _send_days(db, ledger, THANKSGIVING) == {"Acme Ltd": "2026-11-26", "Globex BV": "2026-11-26"}
+
+
+def test_a_customer_in_the_organisation_s_country_follows_the_admin_s_region(db, ledger) -> None:
+    policy = ensure_default_policy(db, ledger.tenant)
+    policy.options = {**(policy.options or {}), "holiday_country": ""}  # an admin: no holidays
+    db.commit()
+    _country(db, "C1", "GB")  # at home: the admin's "none" holds, not the UK's nationwide calendar
+    _country(db, "C2", "US")  # abroad: its own country's holidays still apply
+    assert _send_days(db, ledger, CHRISTMAS) == {"Acme Ltd": "2026-12-25", "Globex BV": "2026-12-28"}

@@ -147,6 +147,8 @@ def test_unsubscribe_suppresses_every_address_of_the_customer(db, ledger, mailer
     assert summary["task"] == 1
     assert summary["sent"] == 1
     assert [m.rcpt_tos for m in smtp_server.sink.arrived] == [["ar@globex.example"]]
+    # The opt-out reaches the planner as the suppressed addresses: the task says so.
+    assert "every one is on the suppression list: unsubscribed or bounced" in _actions(db)["I1:overdue_7"].reason
 
 
 def test_future_send_times_wait_for_a_later_run(db, ledger, mailer, smtp_server) -> None:

@@ -129,10 +129,18 @@ def test_missing_email_becomes_a_worklist_task(make_invoice, make_customer):
     assert "no usable email address" in action.reason
 
 
-def test_opted_out_customer_gets_no_email(make_invoice, make_customer):
-    [action] = plan([make_invoice(8)], [make_customer(opted_out=True)])
-    assert action.channel is Channel.TASK
-    assert "opted out" in action.reason
+def test_an_unsubscribed_customer_is_a_worklist_task_saying_why(make_invoice, make_customer):
+    # Unsubscribing puts every address of the customer on the suppression list: that is the opt-out.
+    cust = make_customer(emails=("ap@acme.example", "boss@acme.example"))
+    [action] = plan_reminders([make_invoice(8)], [cust], default_policy(), [], NOW,
+                              suppressed={"ap@acme.example", "boss@acme.example"})
+    assert (action.channel, action.recipients) == (Channel.TASK, ())
+    assert "every one is on the suppression list: unsubscribed or bounced" in action.reason
+
+
+def test_a_customer_without_addresses_is_a_worklist_task_saying_why(make_invoice, make_customer):
+    [action] = plan([make_invoice(8)], [make_customer(emails=())])
+    assert "no usable email address (none on record)" in action.reason
 
 
 def test_invoice_billing_contact_wins_over_contact_record(make_invoice, make_customer):
