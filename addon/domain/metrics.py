@@ -17,6 +17,8 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 ZERO = Decimal("0")
+DSO_PERIOD_DAYS = 90
+CEI_PERIOD_DAYS = 30
 AGING_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
     ("current", -10**6, 0), ("1-30", 1, 30), ("31-60", 31, 60), ("61-90", 61, 90), ("90+", 91, None))
 
@@ -70,7 +72,7 @@ def aging(receivables: Iterable[Receivable], as_of: date) -> dict[str, Decimal]:
     return buckets
 
 
-def dso(receivables: Sequence[Receivable], as_of: date, period_days: int = 90) -> Decimal | None:
+def dso(receivables: Sequence[Receivable], as_of: date, period_days: int = DSO_PERIOD_DAYS) -> Decimal | None:
     """Days sales outstanding: receivables at ``as_of`` / net credit sales in the period x period days."""
     sales = net_credit_sales(receivables, as_of - timedelta(days=period_days), as_of)
     if sales <= 0:
@@ -79,7 +81,7 @@ def dso(receivables: Sequence[Receivable], as_of: date, period_days: int = 90) -
     return (ar / sales * period_days).quantize(Decimal("0.1"), ROUND_HALF_UP)
 
 
-def cei(receivables: Sequence[Receivable], as_of: date, period_days: int = 30) -> Decimal | None:
+def cei(receivables: Sequence[Receivable], as_of: date, period_days: int = CEI_PERIOD_DAYS) -> Decimal | None:
     """Collection effectiveness index (%): how much of what could be collected in the period was.
 
     CEI = (begin AR + net credit sales - end AR) / (begin AR + net credit sales - end current AR) x 100.
@@ -93,3 +95,31 @@ def cei(receivables: Sequence[Receivable], as_of: date, period_days: int = 30) -
     if collectable <= 0:
         return None
     return ((begin + sales - end_total) / collectable * 100).quantize(Decimal("0.1"), ROUND_HALF_UP)
+
+
+def earliest_day_read(as_of: date) -> date:
+    """The day on or before which nothing can move ``aging``, ``dso`` or ``cei`` at ``as_of`` (default periods).
+
+    A receivable is *settled by* a day when it was issued on or before it, every settlement and credit is
+    dated on or before it, and together they cover its total. Such a receivable, settled by
+    ``earliest_day_read(as_of)`` (= as_of - 90 days, the start of DSO's period, the longest), adds nothing:
+
+    - ``outstanding_on(day)`` for any day on or after that cutoff counts every settlement and credit, which
+      cover the total, so it is ``max(0, total - settled) = 0``. ``aging`` and ``dso`` read it at ``as_of``,
+      ``cei`` at ``as_of`` and at ``as_of - 30``: all on or after the cutoff, so 0 each time (and ``aging``
+      skips a zero balance).
+    - ``net_credit_sales(start, end]`` counts the total of invoices issued after ``start`` and the credits
+      dated after ``start``; ``start`` is ``as_of - 90`` (DSO) or ``as_of - 30`` (CEI), both on or after
+      the cutoff, and the issue date and every credit are on or before it: nothing is counted.
+
+    Nothing here assumes settlements are positive or that the balance only falls: once every one of them is
+    dated, they are all counted. ``settled_by`` is that predicate; the dashboard applies it in SQL.
+    """
+    return as_of - timedelta(days=max(DSO_PERIOD_DAYS, CEI_PERIOD_DAYS))
+
+
+def settled_by(r: Receivable, day: date) -> bool:
+    """Issued, and settled and credited in full, on or before ``day`` (see ``earliest_day_read``)."""
+    dated = (*r.settlements, *r.credits)
+    return (r.issue_date <= day and all(when <= day for when, _ in dated)
+            and sum((amount for _, amount in dated), ZERO) >= r.total)
