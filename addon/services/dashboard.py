@@ -15,11 +15,11 @@ from decimal import Decimal
 from typing import Any
 
 from redis import Redis
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from addon.domain.forecasting import OpenAmount, forecast_cash
-from addon.domain.metrics import Receivable, aging, cei, dso
+from addon.domain.metrics import Receivable, aging, cei, dso, earliest_day_read
 from addon.domain.worklist import Prioritised, WorkItem, prioritise
 from addon.domain.write_offs import BucketRate, allowance, provision_matrix, rate_for
 from addon.models import CreditAllocation, CreditNote, Customer, Invoice, Payment, PaymentAllocation, RiskScore, Tenant
@@ -35,23 +35,63 @@ DEFAULT_QUANTILES = (-3, 5, 30)
 Dated = list[tuple[date, Decimal]]
 
 
-def _settlements(session: Session, tenant_id: int) -> tuple[dict[int, Dated], dict[int, Dated]]:
-    """Per invoice: (payments received, credit notes applied), each as (date, amount) rows."""
+def _settlements(session: Session, tenant_id: int,
+                 invoice_ids: Select[Any] | None = None) -> tuple[dict[int, Dated], dict[int, Dated]]:
+    """Per invoice: (payments received, credit notes applied), each as (date, amount) rows; of the invoices
+    ``invoice_ids`` selects (a subquery: no parameter per id, whatever the count), else of the whole tenant."""
     payments: dict[int, Dated] = defaultdict(list)
     credits: dict[int, Dated] = defaultdict(list)
-    pay = session.execute(select(PaymentAllocation.invoice_id, Payment.date, PaymentAllocation.amount)
-                          .join(Payment, Payment.id == PaymentAllocation.payment_id)
-                          .where(PaymentAllocation.tenant_id == tenant_id, Payment.deleted.is_(False)))
-    applied_on = func.coalesce(CreditAllocation.applied_on, CreditNote.date)  # QBO: the applying payment's date
-    credit = session.execute(select(CreditAllocation.invoice_id, applied_on, CreditAllocation.amount)
-                             .select_from(CreditAllocation)
-                             .join(CreditNote, CreditNote.id == CreditAllocation.credit_note_id)
-                             .where(CreditAllocation.tenant_id == tenant_id, CreditNote.voided.is_(False)))
-    for rows, out in ((pay, payments), (credit, credits)):
+    pay_query = (select(PaymentAllocation.invoice_id, Payment.date, PaymentAllocation.amount)
+                 .join(Payment, Payment.id == PaymentAllocation.payment_id)
+                 .where(PaymentAllocation.tenant_id == tenant_id, Payment.deleted.is_(False)))
+    credit_query = (select(CreditAllocation.invoice_id, _applied_on(), CreditAllocation.amount)
+                    .select_from(CreditAllocation)
+                    .join(CreditNote, CreditNote.id == CreditAllocation.credit_note_id)
+                    .where(CreditAllocation.tenant_id == tenant_id, CreditNote.voided.is_(False)))
+    if invoice_ids is not None:
+        pay_query = pay_query.where(PaymentAllocation.invoice_id.in_(invoice_ids))
+        credit_query = credit_query.where(CreditAllocation.invoice_id.in_(invoice_ids))
+    for rows, out in ((session.execute(pay_query), payments), (session.execute(credit_query), credits)):
         for invoice_id, when, amount in rows:
             if invoice_id is not None:
                 out[invoice_id].append((when, amount))
     return payments, credits
+
+
+def _applied_on() -> ColumnElement[date]:
+    return func.coalesce(CreditAllocation.applied_on, CreditNote.date)  # QBO: the applying payment's date
+
+
+def _figured(tenant_id: int, today: date) -> ColumnElement[bool]:
+    """The tenant's open and paid invoices that can move a figure of the dashboard on ``today``.
+
+    An invoice left out is one ``metrics.settled_by(receivable, earliest_day_read(today))`` holds for, as
+    ``_receivable`` builds it, so it changes neither aging, DSO nor CEI (the proof is at
+    ``earliest_day_read``), and with nothing due it is in no open amount (forecast, allowance, outstanding):
+
+    - issued on or before the cutoff;
+    - every settlement the mirror has dated on or before it: no allocation of a payment (not deleted) or
+      of a credit note (not voided) dated after it, the same rows ``_settlements`` reads;
+    - the settlement ``_receivable`` fills in for what the mirror lacks, dated min(fully_paid_on or
+      due_date, today), on or before it: the cutoff is before today, so fully_paid_on (else due_date) is;
+    - nothing due (amount_due <= 0): then ``_receivable``'s settlements cover the total (what is missing is
+      filled in up to total - amount_due, and more rows only add to it).
+
+    The allocation conditions are kept as "or id in (allocations dated after the cutoff)": few rows (the
+    last 90 days' payments), where a correlated check would probe every old invoice.
+    """
+    cutoff = earliest_day_read(today)
+    late_payments = (select(PaymentAllocation.invoice_id).join(Payment, Payment.id == PaymentAllocation.payment_id)
+                     .where(PaymentAllocation.tenant_id == tenant_id, PaymentAllocation.invoice_id.is_not(None),
+                            Payment.deleted.is_(False), Payment.date > cutoff))
+    late_credits = (select(CreditAllocation.invoice_id)
+                    .join(CreditNote, CreditNote.id == CreditAllocation.credit_note_id)
+                    .where(CreditAllocation.tenant_id == tenant_id, CreditAllocation.invoice_id.is_not(None),
+                           CreditNote.voided.is_(False), _applied_on() > cutoff))
+    return and_(Invoice.tenant_id == tenant_id, Invoice.status.in_(["open", "paid"]),
+                or_(Invoice.amount_due > 0, Invoice.issue_date > cutoff,
+                    func.coalesce(Invoice.fully_paid_on, Invoice.due_date) > cutoff,
+                    Invoice.id.in_(late_payments), Invoice.id.in_(late_credits)))
 
 
 def _receivable(inv: Any, paid: Dated, credited: Dated, today: date) -> Receivable:
@@ -86,26 +126,30 @@ def tenant_dashboard(session: Session, tenant: Tenant, today: date, *, redis: Re
     provision_cache.py); without it, it is measured on every call."""
     # Before any history is read: a backfill committing meanwhile must make what is measured here stale.
     cached = provision_cache.lookup(redis, tenant, today)
-    # Only the columns the figures read, as plain rows: building ORM objects for a 10,000-invoice ledger
-    # cost more than computing its figures.
-    invoices = session.execute(select(*_DASHBOARD_COLUMNS).where(Invoice.tenant_id == tenant.id,
-                                                                 Invoice.status.in_(["open", "paid"]))).all()
-    paid, credited = _settlements(session, tenant.id)
+    # Only the invoices that can move a figure today (``_figured``: not those settled in full before the
+    # earliest day any figure looks at), only the columns the figures read, as plain rows: building ORM
+    # objects for a 10,000-invoice ledger cost more than computing its figures.
+    figured = _figured(tenant.id, today)
+    invoices = session.execute(select(*_DASHBOARD_COLUMNS).where(figured)).all()
     scores = {s.invoice_id: s for s in session.execute(
         select(RiskScore.invoice_id, RiskScore.p10_days, RiskScore.p50_days, RiskScore.p90_days)
         .where(RiskScore.tenant_id == tenant.id))}
     # Bad debt is measured over the tenant's whole history (every currency: it is one credit control), and
     # booked per currency: nothing is converted.
-    # Measuring it reads every closed invoice of the tenant: once a day (per backfill), not per request.
+    # Measuring it reads every closed invoice of the tenant and its settlements: once a day (per backfill),
+    # not per request. Otherwise only the settlements of the invoices read above are.
     matrix = cached.matrix
     if matrix is None:
+        paid, credited = _settlements(session, tenant.id)
         matrix = provision_matrix(past_invoices(session, tenant.id, paid, credited), today)
         provision_cache.store(redis, tenant, today, cached, matrix)
-    by_currency: dict[str, list[Any]] = defaultdict(list)
+    else:
+        paid, credited = _settlements(session, tenant.id, select(Invoice.id).where(figured))
+    by_currency: dict[str, list[Any]] = {currency: [] for currency in _currencies(session, tenant.id)}
     for inv in invoices:
-        by_currency[inv.currency].append(inv)
+        by_currency.setdefault(inv.currency, []).append(inv)  # (committed between the two reads)
     currencies = {}
-    for currency, group in sorted(by_currency.items(), key=lambda kv: -len(kv[1])):
+    for currency, group in by_currency.items():
         receivables = [_receivable(inv, paid.get(inv.id, []), credited.get(inv.id, []), today) for inv in group]
         open_items = [_open_amount(inv, scores.get(inv.id), rate_for(matrix, (today - inv.due_date).days))
                       for inv in group if inv.status == "open" and inv.amount_due > 0]
@@ -124,6 +168,17 @@ def tenant_dashboard(session: Session, tenant: Tenant, today: date, *, redis: Re
     return {"tenant": tenant.name, "as_of": today.isoformat(), "currencies": currencies,
             "write_off_rates": [{"bucket": r.bucket, "rate": str(r.rate), "past_invoices_unpaid": r.unpaid,
                                  "past_invoices_written_off": r.written_off} for r in matrix]}
+
+
+def _currencies(session: Session, tenant_id: int) -> list[str]:
+    """The currencies of the tenant's open and paid invoices, those with most invoices first (ties: by code).
+
+    Every one of them is shown, and in that order, including one whose invoices were all settled long ago
+    (its figures are zero or none): counted in SQL, since those invoices are not read."""
+    rows = session.execute(select(Invoice.currency, func.count())
+                           .where(Invoice.tenant_id == tenant_id, Invoice.status.in_(["open", "paid"]))
+                           .group_by(Invoice.currency)).all()
+    return [currency for currency, _ in sorted(rows, key=lambda row: (-row[1], row[0]))]
 
 
 def _allowance(open_items: list[OpenAmount], matrix: list[BucketRate], today: date) -> dict[str, Any]:
