@@ -9,21 +9,42 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from addon.domain.forecasting import forecast_cash
 from addon.domain.metrics import aging, cei, dso
 from addon.domain.write_offs import BucketRate, rate_for
-from addon.models import Invoice, RiskScore, Tenant
-from addon.services.dashboard import _DASHBOARD_COLUMNS, _allowance, _open_amount, _receivable, _settlements, _str
+from addon.models import CreditAllocation, CreditNote, Invoice, Payment, PaymentAllocation, RiskScore, Tenant
+from addon.services.dashboard import _DASHBOARD_COLUMNS, _allowance, _open_amount, _receivable, _str
+
+Dated = list[tuple[date, Decimal]]
+
+
+def full_settlements(session: Session, tenant_id: int) -> tuple[dict[int, Dated], dict[int, Dated]]:
+    """Every payment and credit allocation of the tenant per invoice, as the dashboard read them."""
+    payments: dict[int, Dated] = defaultdict(list)
+    credits: dict[int, Dated] = defaultdict(list)
+    pay = session.execute(select(PaymentAllocation.invoice_id, Payment.date, PaymentAllocation.amount)
+                          .join(Payment, Payment.id == PaymentAllocation.payment_id)
+                          .where(PaymentAllocation.tenant_id == tenant_id, Payment.deleted.is_(False)))
+    applied_on = func.coalesce(CreditAllocation.applied_on, CreditNote.date)
+    credit = session.execute(select(CreditAllocation.invoice_id, applied_on, CreditAllocation.amount)
+                             .select_from(CreditAllocation)
+                             .join(CreditNote, CreditNote.id == CreditAllocation.credit_note_id)
+                             .where(CreditAllocation.tenant_id == tenant_id, CreditNote.voided.is_(False)))
+    for rows, out in ((pay, payments), (credit, credits)):
+        for invoice_id, when, amount in rows:
+            if invoice_id is not None:
+                out[invoice_id].append((when, amount))
+    return payments, credits
 
 
 def full_read_dashboard(session: Session, tenant: Tenant, today: date, matrix: list[BucketRate]) -> dict[str, Any]:
     """``tenant_dashboard`` as it was, given the provision matrix (measured the same way before and after)."""
     invoices = session.execute(select(*_DASHBOARD_COLUMNS).where(Invoice.tenant_id == tenant.id,
                                                                  Invoice.status.in_(["open", "paid"]))).all()
-    paid, credited = _settlements(session, tenant.id)
+    paid, credited = full_settlements(session, tenant.id)
     scores = {s.invoice_id: s for s in session.execute(
         select(RiskScore.invoice_id, RiskScore.p10_days, RiskScore.p50_days, RiskScore.p90_days)
         .where(RiskScore.tenant_id == tenant.id))}
