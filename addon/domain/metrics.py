@@ -98,28 +98,35 @@ def cei(receivables: Sequence[Receivable], as_of: date, period_days: int = CEI_P
 
 
 def earliest_day_read(as_of: date) -> date:
-    """The day on or before which nothing can move ``aging``, ``dso`` or ``cei`` at ``as_of`` (default periods).
-
-    A receivable is *settled by* a day when it was issued on or before it, every settlement and credit is
-    dated on or before it, and together they cover its total. Such a receivable, settled by
-    ``earliest_day_read(as_of)`` (= as_of - 90 days, the start of DSO's period, the longest), adds nothing:
-
-    - ``outstanding_on(day)`` for any day on or after that cutoff counts every settlement and credit, which
-      cover the total, so it is ``max(0, total - settled) = 0``. ``aging`` and ``dso`` read it at ``as_of``,
-      ``cei`` at ``as_of`` and at ``as_of - 30``: all on or after the cutoff, so 0 each time (and ``aging``
-      skips a zero balance).
-    - ``net_credit_sales(start, end]`` counts the total of invoices issued after ``start`` and the credits
-      dated after ``start``; ``start`` is ``as_of - 90`` (DSO) or ``as_of - 30`` (CEI), both on or after
-      the cutoff, and the issue date and every credit are on or before it: nothing is counted.
-
-    Nothing here assumes settlements are positive or that the balance only falls: once every one of them is
-    dated, they are all counted. ``settled_by`` is that predicate; the dashboard applies it in SQL.
-    """
+    """The last day before the periods ``dso`` and ``cei`` read sales in: ``as_of`` - 90 days (DSO's, the
+    longer). An invoice issued, or a credit dated, on or before it is in neither period's net credit sales."""
     return as_of - timedelta(days=max(DSO_PERIOD_DAYS, CEI_PERIOD_DAYS))
 
 
-def settled_by(r: Receivable, day: date) -> bool:
-    """Issued, and settled and credited in full, on or before ``day`` (see ``earliest_day_read``)."""
-    dated = (*r.settlements, *r.credits)
-    return (r.issue_date <= day and all(when <= day for when, _ in dated)
-            and sum((amount for _, amount in dated), ZERO) >= r.total)
+def earliest_balance_read(as_of: date) -> date:
+    """The earliest day a balance is read on: ``as_of`` - 30 days, CEI's opening AR (the others read
+    ``as_of``)."""
+    return as_of - timedelta(days=CEI_PERIOD_DAYS)
+
+
+def moves_no_figure(r: Receivable, as_of: date) -> bool:
+    """True when ``r`` adds nothing to ``aging``, ``dso`` or ``cei`` at ``as_of`` (default periods), because:
+
+    - it was issued, and every credit is dated, on or before ``earliest_day_read(as_of)``;
+    - every settlement is dated on or before ``earliest_balance_read(as_of)``;
+    - together, settlements and credits cover its total.
+
+    Proof. ``outstanding_on(day)`` for a day on or after ``earliest_balance_read`` counts every settlement
+    and credit (all dated on or before it), which cover the total: ``max(0, total - settled) = 0``.
+    ``aging`` and ``dso`` read balances at ``as_of``, ``cei`` at ``as_of`` and ``as_of - 30``: each is 0
+    (``aging`` skips a zero balance). ``net_credit_sales(start, end]`` counts the total of invoices issued
+    after ``start`` and the credits dated after it; ``start`` is ``as_of - 90`` (DSO) or ``as_of - 30``
+    (CEI), both on or after ``earliest_day_read``, on or after the issue date and every credit: nothing is
+    counted. Nothing assumes amounts are positive or that a balance only falls: every row is counted.
+    Conversely, an invoice issued or credited a day later, or paid a day later, can move DSO or CEI
+    (tests/domain/test_metrics_cutoff.py). The dashboard applies this predicate in SQL.
+    """
+    sales_from, balances_from = earliest_day_read(as_of), earliest_balance_read(as_of)
+    return (r.issue_date <= sales_from and all(when <= sales_from for when, _ in r.credits)
+            and all(when <= balances_from for when, _ in r.settlements)
+            and sum((amount for _, amount in (*r.settlements, *r.credits)), ZERO) >= r.total)

@@ -21,7 +21,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from addon.domain.forecasting import OpenAmount, forecast_cash
-from addon.domain.metrics import Receivable, aging, cei, dso, earliest_day_read
+from addon.domain.metrics import Receivable, aging, cei, dso, earliest_balance_read, earliest_day_read
 from addon.domain.worklist import Prioritised, WorkItem, prioritise
 from addon.domain.write_offs import BucketRate, allowance, provision_matrix, rate_for
 from addon.models import CreditAllocation, CreditNote, Customer, Invoice, Payment, PaymentAllocation, RiskScore, Tenant
@@ -97,33 +97,40 @@ def _applied_on() -> ColumnElement[date]:
 def _figured(tenant_id: int, today: date) -> ColumnElement[bool]:
     """The tenant's open and paid invoices that can move a figure of the dashboard on ``today``.
 
-    An invoice left out is one ``metrics.settled_by(receivable, earliest_day_read(today))`` holds for, as
-    ``_receivable`` builds it, so it changes neither aging, DSO nor CEI (the proof is at
-    ``earliest_day_read``), and with nothing due it is in no open amount (forecast, allowance, outstanding):
+    An invoice left out is one ``metrics.moves_no_figure(receivable, today)`` holds for, as ``_receivable``
+    builds it from the mirror (the proof is there), and with nothing due it is in no open amount (forecast,
+    allowance, outstanding). With ``sales_from`` = today - 90 and ``balances_from`` = today - 30, it is:
 
-    - issued on or before the cutoff;
-    - every settlement the mirror has dated on or before it: no allocation of a payment (not deleted) or
-      of a credit note (not voided) dated after it, the same rows ``_settlements`` reads;
-    - the settlement ``_receivable`` fills in for what the mirror lacks, dated min(fully_paid_on or
-      due_date, today), on or before it: the cutoff is before today, so fully_paid_on (else due_date) is;
-    - nothing due (amount_due <= 0): then ``_receivable``'s settlements cover the total (what is missing is
-      filled in up to total - amount_due, and more rows only add to it).
+    - nothing due (amount_due <= 0): then ``_receivable``'s rows cover the total (what the mirror lacks is
+      filled in up to total - amount_due, and more rows only add to it);
+    - issued on or before ``sales_from``;
+    - no allocation of a credit note (not voided) dated after ``sales_from``, and none of a payment (not
+      deleted) dated after ``balances_from``: the rows ``_settlements`` reads (of any tenant: more is kept,
+      never less);
+    - the settlement ``_receivable`` fills in, dated min(fully_paid_on or due_date, today), on or before
+      ``balances_from`` (both cutoffs are before today, so fully_paid_on, else due_date, is), and on or
+      before ``sales_from`` unless it cannot be a credit: it is one only for the part of amount_credited
+      the credit rows do not explain, none when amount_credited <= 0 and no credit row of the invoice is
+      negative.
 
-    The allocation conditions are kept as "or id in (allocations dated after the cutoff)": few rows (the
-    last 90 days' payments), where a correlated check would probe every old invoice.
+    Allocations are matched as "id in (those dated after the cutoff)": few rows (the last 30 days' payments,
+    the last 90 days' credits) where a correlated check would probe every old invoice.
     """
-    cutoff = earliest_day_read(today)
+    sales_from, balances_from = earliest_day_read(today), earliest_balance_read(today)
     late_payments = (select(PaymentAllocation.invoice_id).join(Payment, Payment.id == PaymentAllocation.payment_id)
                      .where(Payment.tenant_id == tenant_id, PaymentAllocation.invoice_id.is_not(None),
-                            Payment.deleted.is_(False), Payment.date > cutoff))
-    late_credits = (select(CreditAllocation.invoice_id)
+                            Payment.deleted.is_(False), Payment.date > balances_from))
+    live_credits = (select(CreditAllocation.invoice_id)
                     .join(CreditNote, CreditNote.id == CreditAllocation.credit_note_id)
                     .where(CreditAllocation.tenant_id == tenant_id, CreditAllocation.invoice_id.is_not(None),
-                           CreditNote.voided.is_(False), _applied_on() > cutoff))
+                           CreditNote.voided.is_(False)))
+    filled_in_on = func.coalesce(Invoice.fully_paid_on, Invoice.due_date)
     return and_(Invoice.tenant_id == tenant_id, Invoice.status.in_(["open", "paid"]),
-                or_(Invoice.amount_due > 0, Invoice.issue_date > cutoff,
-                    func.coalesce(Invoice.fully_paid_on, Invoice.due_date) > cutoff,
-                    Invoice.id.in_(late_payments), Invoice.id.in_(late_credits)))
+                or_(Invoice.amount_due > 0, Invoice.issue_date > sales_from, filled_in_on > balances_from,
+                    Invoice.id.in_(late_payments), Invoice.id.in_(live_credits.where(_applied_on() > sales_from)),
+                    and_(filled_in_on > sales_from,
+                         or_(func.coalesce(Invoice.amount_credited, 0) > 0,
+                             Invoice.id.in_(live_credits.where(CreditAllocation.amount < 0))))))
 
 
 def _receivable(inv: Any, paid: Dated, credited: Dated, today: date) -> Receivable:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, select
 
-from addon.domain.metrics import earliest_day_read, settled_by
+from addon.domain.metrics import earliest_balance_read, earliest_day_read, moves_no_figure
 from addon.domain.write_offs import provision_matrix
 from addon.models import CreditAllocation, CreditNote, Customer, Invoice, Payment, PaymentAllocation, RiskScore
 from addon.services import dashboard
@@ -22,6 +22,7 @@ from tests.addon.dashboard_reference import full_read_dashboard, full_settlement
 
 TODAY = date(2026, 6, 15)
 CUTOFF = earliest_day_read(TODAY)  # TODAY - 90: the DSO period is (CUTOFF, TODAY]
+CEI_START = earliest_balance_read(TODAY)  # TODAY - 30: CEI's opening balances
 C = Decimal("0.01")
 
 
@@ -146,10 +147,10 @@ def test_the_dashboard_equals_the_full_read_on_generated_ledgers(db, make_tenant
 
 
 @pytest.mark.parametrize("seed", [1, 2])
-def test_an_invoice_left_out_is_settled_by_the_earliest_day_any_figure_reads(db, make_tenant, seed: int) -> None:
-    """What ``_figured`` leaves out is, as ``_receivable`` builds it from every row, settled by the cutoff
-    (metrics.settled_by: it cannot move aging, DSO or CEI, see metrics.earliest_day_read) with nothing due;
-    and the generated ledger's old settled invoices are left out (the filter is not vacuous)."""
+def test_an_invoice_left_out_moves_no_figure(db, make_tenant, seed: int) -> None:
+    """What ``_figured`` leaves out is, as ``_receivable`` builds it from every row, one that cannot move
+    aging, DSO or CEI (metrics.moves_no_figure, proof there) with nothing due; and the generated ledger's
+    old settled invoices are left out (the filter is not vacuous)."""
     tenant = make_tenant(name=f"Left out {seed}")
     _generate(db, tenant, random.Random(seed))
     db.commit()
@@ -161,7 +162,7 @@ def test_an_invoice_left_out_is_settled_by_the_earliest_day_any_figure_reads(db,
     assert len(left_out) > len(rows) // 4
     for r in left_out:
         assert r.amount_due <= 0
-        assert settled_by(_receivable(r, paid.get(r.id, []), credited.get(r.id, []), TODAY), CUTOFF), r.id
+        assert moves_no_figure(_receivable(r, paid.get(r.id, []), credited.get(r.id, []), TODAY), TODAY), r.id
 
 
 def _old(db, tenant, n: str, *, total: str = "400.00", due: str = "0.00", status: str = "paid",  # type: ignore[no-untyped-def]
@@ -205,8 +206,8 @@ def _credit_applied_in_the_period_from_an_old_note(db, tenant) -> Invoice:  # ty
 
 
 def _payment_row_after_its_fully_paid_on(db, tenant) -> Invoice:  # type: ignore[no-untyped-def]
-    inv = _old(db, tenant, "ROW-LATER")  # fully_paid_on says long ago; the payment row says 10 days ago
-    _pay(db, tenant, inv, TODAY - timedelta(days=10), inv.total)
+    inv = _old(db, tenant, "ROW-LATER")  # fully_paid_on says long ago; the row, the day after CEI's start
+    _pay(db, tenant, inv, CEI_START + timedelta(days=1), inv.total)
     return inv
 
 
@@ -226,6 +227,30 @@ def _part_paid_long_ago_still_due(db, tenant) -> Invoice:  # type: ignore[no-unt
     return inv
 
 
+def _paid_the_day_after_cei_starts(db, tenant) -> Invoice:  # type: ignore[no-untyped-def]
+    # No rows: filled in on fully_paid_on, the day after CEI's start, so it was due at that start.
+    return _old(db, tenant, "CEI-SECOND-DAY", fully_paid_on=CEI_START + timedelta(days=1))
+
+
+def _credit_without_rows_in_the_dso_period(db, tenant) -> Invoice:  # type: ignore[no-untyped-def]
+    # Paid before CEI's start, but the platform says 100 of it was a credit note the mirror has no row of:
+    # filled in as a credit dated fully_paid_on, in DSO's period, it lowers net credit sales.
+    inv = _old(db, tenant, "CREDIT-NO-ROW", fully_paid_on=CEI_START - timedelta(days=20))
+    inv.amount_credited = Decimal("100.00")
+    _pay(db, tenant, inv, CUTOFF - timedelta(days=30), Decimal("300.00"))
+    return inv
+
+
+def _negative_credit_row_leaves_a_credit_to_fill_in(db, tenant) -> Invoice:  # type: ignore[no-untyped-def]
+    # amount_credited 0, but credit rows of +100 and -150 (an unapplied credit recorded as a negative row):
+    # 50 of what the mirror lacks is filled in as a credit, dated fully_paid_on, in DSO's period.
+    inv = _old(db, tenant, "NEGATIVE-CREDIT", fully_paid_on=CEI_START - timedelta(days=20))
+    _credit(db, tenant, inv, CUTOFF - timedelta(days=50), Decimal("100.00"))
+    _credit(db, tenant, inv, CUTOFF - timedelta(days=40), Decimal("-150.00"))
+    _pay(db, tenant, inv, CUTOFF - timedelta(days=30), Decimal("300.00"))
+    return inv
+
+
 def _credited_in_full_after_the_cutoff(db, tenant) -> Invoice:  # type: ignore[no-untyped-def]
     inv = _old(db, tenant, "CREDITED", fully_paid_on=CUTOFF - timedelta(days=60))
     _credit(db, tenant, inv, TODAY - timedelta(days=5), inv.total)
@@ -237,7 +262,8 @@ def _credited_in_full_after_the_cutoff(db, tenant) -> Invoice:  # type: ignore[n
     _credited_on_the_first_day_of_the_dso_period,
     _credit_applied_in_the_period_from_an_old_note, _payment_row_after_its_fully_paid_on,
     _paid_after_today_but_open_in_the_mirror, _paid_without_rows_or_date_due_in_the_cei_period,
-    _part_paid_long_ago_still_due, _credited_in_full_after_the_cutoff,
+    _part_paid_long_ago_still_due, _credited_in_full_after_the_cutoff, _paid_the_day_after_cei_starts,
+    _credit_without_rows_in_the_dso_period, _negative_credit_row_leaves_a_credit_to_fill_in,
 ])
 def test_an_invoice_that_moves_a_figure_is_read(db, make_tenant, redis_conn,
                                                 build: Callable[..., Invoice]) -> None:
@@ -259,17 +285,23 @@ def test_an_invoice_that_moves_a_figure_is_read(db, make_tenant, redis_conn,
     assert without["currencies"]["GBP"] != with_it["currencies"]["GBP"]
 
 
-def test_an_invoice_settled_on_the_cutoff_is_left_out_and_moves_nothing(db, make_tenant, redis_conn) -> None:
+def test_an_invoice_settled_on_the_cutoffs_is_left_out_and_moves_nothing(db, make_tenant, redis_conn) -> None:
     tenant = make_tenant(name="Cutoff Ltd")
     _old(db, tenant, "RECENT", issued=TODAY - timedelta(days=40), due="900.00", total="900.00", status="open",
          fully_paid_on=None)
+    # (fully_paid_on on the sales cutoff: with a credit, a later one would be kept, the filled-in part possibly
+    # being a credit in DSO's period)
     inv = _old(db, tenant, "ON-CUTOFF", issued=CUTOFF, fully_paid_on=CUTOFF)
-    _pay(db, tenant, inv, CUTOFF, Decimal("300.00"))
+    inv.amount_credited = Decimal("100.00")
+    _pay(db, tenant, inv, CEI_START, Decimal("300.00"))  # paid as CEI's period starts: its opening AR is 0
     _credit(db, tenant, inv, CUTOFF - timedelta(days=5), Decimal("100.00"), applied_on=CUTOFF)
     _pay(db, tenant, inv, TODAY, inv.total, deleted=True)  # a deleted payment is no settlement
     _credit(db, tenant, inv, TODAY, inv.total, voided=True)  # nor is a voided note
+    missing = _old(db, tenant, "NO-ROWS", fully_paid_on=CEI_START)  # filled in on CEI's start, as a payment
     db.commit()
-    assert inv.id not in set(db.scalars(select(Invoice.id).where(_figured(tenant.id, TODAY))))
+    selected = set(db.scalars(select(Invoice.id).where(_figured(tenant.id, TODAY))))
+    assert inv.id not in selected
+    assert missing.id not in selected
     _compare(db, tenant, TODAY, redis_conn)
 
 

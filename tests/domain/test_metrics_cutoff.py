@@ -1,5 +1,6 @@
-"""A receivable settled by ``earliest_day_read(as_of)`` moves neither aging, DSO nor CEI at ``as_of`` (hypothesis),
-and one a day later can: the dashboard leaves the former out of what it reads (addon/services/dashboard.py)."""
+"""A receivable ``moves_no_figure`` holds for adds nothing to aging, DSO or CEI (hypothesis), and one issued,
+credited or paid a day later can: the dashboard leaves the former out of what it reads
+(addon/services/dashboard.py)."""
 
 from __future__ import annotations
 
@@ -16,17 +17,23 @@ from addon.domain.metrics import (
     aging,
     cei,
     dso,
+    earliest_balance_read,
     earliest_day_read,
-    settled_by,
+    moves_no_figure,
 )
 
 AS_OF = date(2026, 6, 15)
-CUTOFF = earliest_day_read(AS_OF)
+SALES_FROM = earliest_day_read(AS_OF)
+BALANCES_FROM = earliest_balance_read(AS_OF)
 D = Decimal
 
 days = st.integers(min_value=-400, max_value=60).map(lambda n: AS_OF + timedelta(days=n))
 amounts = st.integers(min_value=-50_000, max_value=500_000).map(lambda n: D(n) / 100)
 dated = st.lists(st.tuples(days, amounts), max_size=4).map(tuple)
+
+
+def on_or_before(day: date) -> st.SearchStrategy[date]:
+    return st.integers(min_value=0, max_value=400).map(lambda n: day - timedelta(days=n))
 
 
 @st.composite
@@ -37,19 +44,19 @@ def receivables(draw: st.DrawFn) -> Receivable:
 
 
 @st.composite
-def settled_by_cutoff(draw: st.DrawFn) -> Receivable:
-    """Issued, paid and credited on or before the cutoff, in any order, amounts of either sign, covering the total."""
-    old = st.integers(min_value=0, max_value=400).map(lambda n: CUTOFF - timedelta(days=n))
-    issued = draw(old)
-    paid = draw(st.lists(st.tuples(old, amounts), max_size=3))
-    credited = draw(st.lists(st.tuples(old, amounts), max_size=3))
+def moving_nothing(draw: st.DrawFn) -> Receivable:
+    """Issued and credited by SALES_FROM, paid by BALANCES_FROM, in any order, amounts of either sign,
+    covering the total."""
+    issued = draw(on_or_before(SALES_FROM))
+    paid = draw(st.lists(st.tuples(on_or_before(BALANCES_FROM), amounts), max_size=3))
+    credited = draw(st.lists(st.tuples(on_or_before(SALES_FROM), amounts), max_size=3))
     total = draw(amounts)
     cover = total - sum((a for _, a in (*paid, *credited)), D("0"))
     if cover > 0:
-        paid.append((draw(old), cover + draw(st.integers(0, 1000)) / D(100)))
+        paid.append((draw(on_or_before(BALANCES_FROM)), cover + draw(st.integers(0, 1000)) / D(100)))
     due = issued + timedelta(days=draw(st.integers(0, 90)))
     r = Receivable("old", issued, due, total, tuple(paid), tuple(credited))
-    assert settled_by(r, CUTOFF)
+    assert moves_no_figure(r, AS_OF)
     return r
 
 
@@ -57,13 +64,14 @@ def _figures(rs: list[Receivable]) -> tuple[object, ...]:
     return aging(rs, AS_OF), dso(rs, AS_OF), cei(rs, AS_OF)
 
 
-def test_the_cutoff_is_the_start_of_the_longest_period() -> None:
-    assert CUTOFF == AS_OF - timedelta(days=max(DSO_PERIOD_DAYS, CEI_PERIOD_DAYS)) == AS_OF - timedelta(days=90)
+def test_the_cutoffs_are_the_periods_starts() -> None:
+    assert SALES_FROM == AS_OF - timedelta(days=max(DSO_PERIOD_DAYS, CEI_PERIOD_DAYS)) == AS_OF - timedelta(days=90)
+    assert BALANCES_FROM == AS_OF - timedelta(days=CEI_PERIOD_DAYS) == AS_OF - timedelta(days=30)
 
 
 @settings(max_examples=300, deadline=None)
-@given(others=st.lists(receivables(), max_size=6), old=st.lists(settled_by_cutoff(), min_size=1, max_size=4))
-def test_a_receivable_settled_by_the_cutoff_moves_no_figure(others: list[Receivable], old: list[Receivable]) -> None:
+@given(others=st.lists(receivables(), max_size=6), old=st.lists(moving_nothing(), min_size=1, max_size=4))
+def test_a_receivable_that_moves_no_figure_moves_none(others: list[Receivable], old: list[Receivable]) -> None:
     assert _figures(others + old) == _figures(others)
     assert _figures(old + others) == _figures(others)
 
@@ -75,13 +83,14 @@ def _one(issued: date, *settled: tuple[date, str], credits: tuple[tuple[date, st
 
 def test_a_day_later_it_can() -> None:
     background = [Receivable("open", AS_OF - timedelta(days=40), AS_OF - timedelta(days=10), D("900"))]
-    first = CUTOFF + timedelta(days=1)
-    old = CUTOFF - timedelta(days=100)
-    for moving in (_one(first, (first, "400")),                               # issued on DSO's first day
-                   _one(old, (old, "300"), credits=((first, "100"),)),        # credited on it
-                   _one(old, (AS_OF - timedelta(days=29), "400"))):            # still due at CEI's start
-        assert not settled_by(moving, CUTOFF)
+    first = SALES_FROM + timedelta(days=1)
+    old = SALES_FROM - timedelta(days=100)
+    for moving in (_one(first, (first, "400")),                                        # issued on DSO's first day
+                   _one(old, (old, "300"), credits=((first, "100"),)),                 # credited on it
+                   _one(old, (BALANCES_FROM + timedelta(days=1), "400"))):             # still due as CEI starts
+        assert not moves_no_figure(moving, AS_OF)
         assert _figures([*background, moving]) != _figures(background)
-    on_cutoff = _one(CUTOFF, (CUTOFF, "300"), credits=((CUTOFF, "100"),))
-    assert settled_by(on_cutoff, CUTOFF)
-    assert not settled_by(_one(old, (old, "399.99")), CUTOFF)  # not covered: it is still due
+    on_the_days = _one(SALES_FROM, (BALANCES_FROM, "300"), credits=((SALES_FROM, "100"),))
+    assert moves_no_figure(on_the_days, AS_OF)
+    assert _figures([*background, on_the_days]) == _figures(background)
+    assert not moves_no_figure(_one(old, (old, "399.99")), AS_OF)  # not covered: it is still due
