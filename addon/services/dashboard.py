@@ -105,8 +105,9 @@ def _figured(tenant_id: int, today: date) -> ColumnElement[bool]:
       filled in up to total - amount_due, and more rows only add to it);
     - issued on or before ``sales_from``;
     - no allocation of a credit note (not voided) dated after ``sales_from``, and none of a payment (not
-      deleted) dated after ``balances_from``: the rows ``_settlements`` reads (of any tenant: more is kept,
-      never less);
+      deleted) dated after ``balances_from``: the rows ``_settlements`` reads. (Payments are found by their
+      own tenant, for the (tenant_id, date) index: the sync writes a payment's allocations with it, under
+      the same tenant, sync.Mirror._allocations.)
     - the settlement ``_receivable`` fills in, dated min(fully_paid_on or due_date, today), on or before
       ``balances_from`` (both cutoffs are before today, so fully_paid_on, else due_date, is), and on or
       before ``sales_from`` unless it cannot be a credit: it is one only for the part of amount_credited
@@ -166,8 +167,8 @@ def tenant_dashboard(session: Session, tenant: Tenant, today: date, *, redis: Re
     # Before any history is read: a backfill committing meanwhile must make what is measured here stale.
     cached = provision_cache.lookup(redis, tenant, today)
     # Only the invoices that can move a figure today (``_figured``: not those settled in full before the
-    # earliest day any figure looks at), only the columns the figures read, as plain rows: building ORM
-    # objects for a 10,000-invoice ledger cost more than computing its figures.
+    # days the figures read), only the columns the figures read, as plain rows: building ORM objects for a
+    # 10,000-invoice ledger cost more than computing its figures.
     invoices = session.execute(select(*_DASHBOARD_COLUMNS).where(_figured(tenant.id, today))).all()
     scores = {s.invoice_id: s for s in session.execute(
         select(RiskScore.invoice_id, RiskScore.p10_days, RiskScore.p50_days, RiskScore.p90_days)
