@@ -170,9 +170,12 @@ def tenant_dashboard(session: Session, tenant: Tenant, today: date, *, redis: Re
     # days the figures read), only the columns the figures read, as plain rows: building ORM objects for a
     # 10,000-invoice ledger cost more than computing its figures.
     invoices = session.execute(select(*_DASHBOARD_COLUMNS).where(_figured(tenant.id, today))).all()
+    # Scores stay when an invoice is paid: only those of the open invoices with money due are used.
     scores = {s.invoice_id: s for s in session.execute(
         select(RiskScore.invoice_id, RiskScore.p10_days, RiskScore.p50_days, RiskScore.p90_days)
-        .where(RiskScore.tenant_id == tenant.id))}
+        .join(Invoice, Invoice.id == RiskScore.invoice_id)
+        .where(RiskScore.tenant_id == tenant.id, Invoice.tenant_id == tenant.id, Invoice.status == "open",
+               Invoice.amount_due > 0))}
     # Bad debt is measured over the tenant's whole history (every currency: it is one credit control), and
     # booked per currency: nothing is converted.
     # Measuring it reads every closed invoice of the tenant and its settlements: once a day (per backfill),

@@ -102,8 +102,8 @@ def _generate(db, tenant, rng: random.Random, n: int = 240) -> None:  # type: ig
                                             amount=Decimal("5.00"), currency="GBP")]
     db.add(orphan)
     db.flush()
-    for inv_id in db.scalars(select(Invoice.id).where(Invoice.tenant_id == tenant.id, Invoice.status == "open")
-                             .limit(20)):
+    # Scores of open invoices, and of paid ones (scores stay when an invoice is paid).
+    for inv_id in db.scalars(select(Invoice.id).where(Invoice.tenant_id == tenant.id).limit(60)):
         db.add(RiskScore(tenant_id=tenant.id, invoice_id=inv_id, model_version="t", p_late=Decimal("0.5"),
                          band="medium", p10_days=rng.randint(-5, 5), p50_days=rng.randint(5, 30),
                          p90_days=rng.randint(30, 90), reasons=[]))
