@@ -9,7 +9,10 @@ request starts:
 
 - measuring the matrix alone (``past_invoices`` + ``provision_matrix``) against reading it from the cache;
 - ``tenant_dashboard`` without the cache, and with a warm one (the first request of the day stores it),
-  checking that both give the same figures.
+  checking that both give the same figures;
+- with the cache warm, the dashboard as it read before (every open and paid invoice and every allocation of
+  the tenant: tests/addon/dashboard_reference.py) against ``tenant_dashboard``, which reads only the
+  invoices its figures can depend on and their allocations, checking the figures are identical.
 
 Prints the figures and the before/after ratios. Figures are printed, never asserted. Redis: ``REDIS_URL``
 (default db 12); the bench tenant's cache keys are deleted at the end.
@@ -44,6 +47,7 @@ from addon.models import Base, CreditAllocation, CreditNote, Invoice, Payment, P
 from addon.services import provision_cache
 from addon.services.bad_debt import past_invoices
 from addon.services.dashboard import _settlements, tenant_dashboard
+from tests.addon.dashboard_reference import full_read_dashboard
 from tests.addon.helpers import insert_big_ledger
 
 TODAY = date(2026, 12, 7)
@@ -164,8 +168,14 @@ def measure(db: Any, redis: Redis, tenant_id: int, repeat: int) -> None:
     print(f"dashboard, measured        : {before * 1000:9.1f} ms")
     print(f"dashboard, cached matrix   : {after * 1000:9.1f} ms  ({before / after:.1f}x faster; "
           f"identical figures: {old == new})")
+    full, reference = best_of(repeat, db, lambda: full_read_dashboard(db, db.get(Tenant, tenant_id), TODAY, fresh))
+    print(f"dashboard, cached, full read (before)   : {full * 1000:9.1f} ms")
+    print(f"dashboard, cached, figures' rows (after): {after * 1000:9.1f} ms  ({full / after:.1f}x faster; "
+          f"identical figures: {reference == new})")
     if old != new or cached != fresh:
         sys.exit("the cached figures differ from the fresh ones")
+    if reference != new or list(reference["currencies"]) != list(new["currencies"]):
+        sys.exit("the dashboard's figures differ from the full read's")
 
 
 def cleanup(app: Any, redis: Redis, tenant_id: int, path: str | None) -> None:

@@ -41,6 +41,7 @@ class Invoice(TenantScoped, TimestampMixin, Base):
     __table_args__ = (
         UniqueConstraint("tenant_id", "remote_id"),
         Index("ix_invoices_tenant_status_due", "tenant_id", "status", "due_date"),
+        Index("ix_invoices_tenant_status_currency", "tenant_id", "status", "currency"),  # dashboard: currencies
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -76,7 +77,8 @@ class Invoice(TenantScoped, TimestampMixin, Base):
 
 class Payment(TenantScoped, TimestampMixin, Base):
     __tablename__ = "payments"
-    __table_args__ = (UniqueConstraint("tenant_id", "remote_id"),)
+    # (tenant_id, date): the dashboard's payments since the start of DSO's period
+    __table_args__ = (UniqueConstraint("tenant_id", "remote_id"), Index("ix_payments_tenant_date", "tenant_id", "date"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     remote_id: Mapped[str] = mapped_column(String(64))
