@@ -2,8 +2,8 @@
 tenant with a long settled history (addon/services/dashboard.py, docs/forecasting.md "Reading only what the
 figures need")
 
-Revision ID: 0021_dashboard_read_indexes
-Revises: 0020_one_active_pooled_model
+Revision ID: 0022_dashboard_read_indexes
+Revises: 0021_customer_country
 Create Date: 2026-12-08 09:30:00
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = '0021_dashboard_read_indexes'
-down_revision = '0020_one_active_pooled_model'
+revision = '0022_dashboard_read_indexes'
+down_revision = '0021_customer_country'
 branch_labels = None
 depends_on = None
 
