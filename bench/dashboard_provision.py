@@ -27,7 +27,6 @@ import argparse
 import os
 import random
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -37,16 +36,15 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from cryptography.fernet import Fernet
 from redis import Redis
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
-from addon import create_app, migrate
 from addon.domain.write_offs import provision_matrix
-from addon.models import Base, CreditAllocation, CreditNote, Invoice, Payment, PaymentAllocation, Tenant
+from addon.models import CreditAllocation, CreditNote, Invoice, Payment, PaymentAllocation, Tenant
 from addon.services import provision_cache
 from addon.services.bad_debt import past_invoices
 from addon.services.dashboard import _settlements, tenant_dashboard
+from bench.support import bench_app, best_of, drop_tenant
 from tests.addon.dashboard_reference import full_read_dashboard
 from tests.addon.helpers import insert_big_ledger
 
@@ -105,17 +103,6 @@ def build(db: Any, closed: int, open_: int, customers: int, seed: int) -> int:
     return tenant.id
 
 
-def best_of(repeat: int, db: Any, run: Callable[[], Any]) -> tuple[float, Any]:
-    times, result = [], None
-    for _ in range(repeat):
-        db.expunge_all()  # every request starts with an empty session
-        started = time.perf_counter()
-        result = run()
-        times.append(time.perf_counter() - started)
-        db.rollback()
-    return min(times), result
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--closed", type=int, default=200_000, help="settled invoices in the history")
@@ -125,50 +112,46 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="best of this many runs each")
     parser.add_argument("--database-url", help="default: a temporary SQLite file")
     args = parser.parse_args()
-    path = None
-    url = args.database_url
-    if url is None:
-        fd, path = tempfile.mkstemp(suffix=".db", prefix="cashline-bench-")
-        os.close(fd)
-        url = f"sqlite:///{path}"
-    migrate.upgrade(url)
-    app = create_app({"CASHLINE_ENV": "test", "TESTING": True, "DATABASE_URL": url, "SECRET_KEY": "bench",
-                      "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/12"),
-                      "TOKEN_ENCRYPTION_KEY": Fernet.generate_key().decode(), "LOG_LEVEL": "WARNING",
-                      "PUBLIC_URL": "http://127.0.0.1:5000"})
-    redis = Redis.from_url(app.config["REDIS_URL"])
-    tenant_id = 0
-    try:
-        with app.app_context():
-            db = app.extensions["cashline_db"].session
-            started = time.perf_counter()
-            tenant_id = build(db, args.closed, args.open, args.customers, args.seed)
-            print(f"{args.closed:,} settled + {args.open:,} open invoices, {args.customers:,} customers on "
-                  f"{url.split(':')[0]} (built in {time.perf_counter() - started:.1f} s); best of {args.repeat}")
-            measure(db, redis, tenant_id, args.repeat)
-    finally:
-        cleanup(app, redis, tenant_id, path)
+    with bench_app(args.database_url) as (app, url):
+        redis = Redis.from_url(app.config["REDIS_URL"])
+        tenant_id = 0
+        try:
+            with app.app_context():
+                db = app.extensions["cashline_db"].session
+                started = time.perf_counter()
+                tenant_id = build(db, args.closed, args.open, args.customers, args.seed)
+                print(f"{args.closed:,} settled + {args.open:,} open invoices, {args.customers:,} customers on "
+                      f"{url.split(':')[0]} (built in {time.perf_counter() - started:.1f} s); best of {args.repeat}")
+                measure(db, redis, tenant_id, args.repeat)
+        finally:
+            if tenant_id:
+                redis.delete(provision_cache.cache_key(tenant_id), provision_cache.generation_key(tenant_id))
+            if args.database_url:  # a shared database: take the bench tenant's rows out again
+                drop_tenant(app, tenant_id)
 
 
 def measure(db: Any, redis: Redis, tenant_id: int, repeat: int) -> None:
+    def timed(run: Callable[[], Any]) -> tuple[float, Any]:  # every request starts with an empty session
+        return best_of(repeat, run, before=db.expunge_all, after=db.rollback)
+
     def matrix_fresh() -> Any:
         paid, credited = _settlements(db, tenant_id)
         return provision_matrix(past_invoices(db, tenant_id, paid, credited), TODAY)
 
     redis.delete(provision_cache.cache_key(tenant_id))
-    fresh_time, fresh = best_of(repeat, db, matrix_fresh)
+    fresh_time, fresh = timed(matrix_fresh)
     tenant_dashboard(db, db.get(Tenant, tenant_id), TODAY, redis=redis)  # the day's first request stores it
-    cached_time, cached = best_of(repeat, db, lambda: provision_cache.lookup(redis, db.get(Tenant, tenant_id),
+    cached_time, cached = timed(lambda: provision_cache.lookup(redis, db.get(Tenant, tenant_id),
                                                                              TODAY).matrix)
     print(f"provision matrix, measured : {fresh_time * 1000:9.1f} ms (with the settlements it reads)")
     print(f"provision matrix, cached   : {cached_time * 1000:9.1f} ms  ({fresh_time / cached_time:,.0f}x faster; "
           f"same rates: {cached == fresh})")
-    before, old = best_of(repeat, db, lambda: tenant_dashboard(db, db.get(Tenant, tenant_id), TODAY))
-    after, new = best_of(repeat, db, lambda: tenant_dashboard(db, db.get(Tenant, tenant_id), TODAY, redis=redis))
+    before, old = timed(lambda: tenant_dashboard(db, db.get(Tenant, tenant_id), TODAY))
+    after, new = timed(lambda: tenant_dashboard(db, db.get(Tenant, tenant_id), TODAY, redis=redis))
     print(f"dashboard, measured        : {before * 1000:9.1f} ms")
     print(f"dashboard, cached matrix   : {after * 1000:9.1f} ms  ({before / after:.1f}x faster; "
           f"identical figures: {old == new})")
-    full, reference = best_of(repeat, db, lambda: full_read_dashboard(db, db.get(Tenant, tenant_id), TODAY, fresh))
+    full, reference = timed(lambda: full_read_dashboard(db, db.get(Tenant, tenant_id), TODAY, fresh))
     print(f"dashboard, cached, full read (before)   : {full * 1000:9.1f} ms")
     print(f"dashboard, cached, figures' rows (after): {after * 1000:9.1f} ms  ({full / after:.1f}x faster; "
           f"identical figures: {reference == new})")
@@ -176,21 +159,6 @@ def measure(db: Any, redis: Redis, tenant_id: int, repeat: int) -> None:
         sys.exit("the cached figures differ from the fresh ones")
     if reference != new or list(reference["currencies"]) != list(new["currencies"]):
         sys.exit("the dashboard's figures differ from the full read's")
-
-
-def cleanup(app: Any, redis: Redis, tenant_id: int, path: str | None) -> None:
-    if tenant_id:
-        redis.delete(provision_cache.cache_key(tenant_id), provision_cache.generation_key(tenant_id))
-    if path is not None:
-        os.unlink(path)
-        return
-    with app.app_context():  # a shared database: take the bench tenant's rows out again
-        db = app.extensions["cashline_db"].session
-        for table in reversed(Base.metadata.sorted_tables):
-            if "tenant_id" in table.c and tenant_id:
-                db.execute(delete(table).where(table.c.tenant_id == tenant_id))
-        db.execute(delete(Tenant).where(Tenant.id == tenant_id))
-        db.commit()
 
 
 if __name__ == "__main__":

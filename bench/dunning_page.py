@@ -24,7 +24,6 @@ import argparse
 import os
 import random
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -35,15 +34,14 @@ from typing import Any
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import time_machine
-from cryptography.fernet import Fernet
 from sqlalchemy import delete, select
 
-from addon import create_app, migrate
 from addon.domain.dunning import preview_day
-from addon.models import Base, Customer, DunningAction, Invoice, Membership, RiskScore, Role, Tenant, User
+from addon.models import Customer, DunningAction, Invoice, Membership, RiskScore, Role, Tenant, User
 from addon.services import dunning
 from addon.services.dunning_inputs import Ledger, load_ledger, load_plan_ledger
 from addon.services.dunning_policies import ensure_default_policy, load_policies
+from bench.support import bench_app, best_of, drop_tenant
 from tests.addon.helpers import insert_big_ledger
 
 DUE = date(2026, 11, 1)  # invoices fall due from here to 59 days on: the run plans overdue and upcoming stages
@@ -87,16 +85,6 @@ def build(db: Any, invoices: int, customers: int, seed: int) -> tuple[int, int]:
     return tenant.id, user.id
 
 
-def best_of(repeat: int, db: Any, run: Callable[[], Any]) -> tuple[float, Any]:
-    times, result = [], None
-    for _ in range(repeat):
-        db.expunge_all()  # every request starts with an empty session
-        started = time.perf_counter()
-        result = run()
-        times.append(time.perf_counter() - started)
-    return min(times), result
-
-
 def same_inputs(a: Ledger, b: Ledger) -> bool:
     def key(ledger: Ledger) -> tuple[Any, ...]:
         return (sorted(ledger.invoices, key=lambda i: i.invoice_id),
@@ -113,37 +101,31 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="best of this many runs each")
     parser.add_argument("--database-url", help="default: a temporary SQLite file")
     args = parser.parse_args()
-    path = None
-    url = args.database_url
-    if url is None:
-        fd, path = tempfile.mkstemp(suffix=".db", prefix="cashline-bench-")
-        os.close(fd)
-        url = f"sqlite:///{path}"
-    migrate.upgrade(url)
-    app = create_app({"CASHLINE_ENV": "test", "TESTING": True, "DATABASE_URL": url, "SECRET_KEY": "bench",
-                      "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/12"),
-                      "TOKEN_ENCRYPTION_KEY": Fernet.generate_key().decode(), "LOG_LEVEL": "WARNING",
-                      "PUBLIC_URL": "http://127.0.0.1:5000"})
-    tenant_id = 0
-    try:
-        with app.app_context():
-            db = app.extensions["cashline_db"].session
-            started = time.perf_counter()
-            tenant_id, user_id = build(db, args.invoices, args.customers, args.seed)
-            print(f"{args.invoices:,} open invoices, {args.customers:,} customers on {url.split(':')[0]} "
-                  f"(built in {time.perf_counter() - started:.1f} s); best of {args.repeat}")
-            measure(app, db, tenant_id, user_id, args.repeat)
-    finally:
-        cleanup(app, tenant_id, path)
+    with bench_app(args.database_url) as (app, url):
+        tenant_id = 0
+        try:
+            with app.app_context():
+                db = app.extensions["cashline_db"].session
+                started = time.perf_counter()
+                tenant_id, user_id = build(db, args.invoices, args.customers, args.seed)
+                print(f"{args.invoices:,} open invoices, {args.customers:,} customers on {url.split(':')[0]} "
+                      f"(built in {time.perf_counter() - started:.1f} s); best of {args.repeat}")
+                measure(app, db, tenant_id, user_id, args.repeat)
+        finally:
+            if args.database_url:  # a shared database: take the bench tenant's rows out again
+                drop_tenant(app, tenant_id, delete(User).where(User.subject == f"bench-{os.getpid()}"))
 
 
 def measure(app: Any, db: Any, tenant_id: int, user_id: int, repeat: int) -> None:
+    def timed(run: Callable[[], Any]) -> tuple[float, Any]:  # every request starts with an empty session
+        return best_of(repeat, run, before=db.expunge_all)
+
     tenant = db.get(Tenant, tenant_id)
     config = load_policies(db, tenant)
     db.commit()
-    old_load, old = best_of(repeat, db, lambda: load_ledger(db, db.get(Tenant, tenant_id), END_OF_TOMORROW))
-    new_load, new = best_of(repeat, db, lambda: load_plan_ledger(db, db.get(Tenant, tenant_id), END_OF_TOMORROW))
-    plan, actions = best_of(repeat, db, lambda: preview_day(new.invoices, new.customers, config.policies,
+    old_load, old = timed(lambda: load_ledger(db, db.get(Tenant, tenant_id), END_OF_TOMORROW))
+    new_load, new = timed(lambda: load_plan_ledger(db, db.get(Tenant, tenant_id), END_OF_TOMORROW))
+    plan, actions = timed(lambda: preview_day(new.invoices, new.customers, config.policies,
                                                             new.history, TOMORROW, config.settings,
                                                             suppressed=new.suppressed))
     print(f"load ledger, ORM objects : {old_load * 1000:8.1f} ms")
@@ -151,16 +133,16 @@ def measure(app: Any, db: Any, tenant_id: int, user_id: int, repeat: int) -> Non
           f"same engine inputs: {same_inputs(old, new)})")
     print(f"plan tomorrow (pure)     : {plan * 1000:8.1f} ms  ({len(actions):,} actions)")
     with time_machine.travel(datetime.combine(TODAY, clock(12), tzinfo=UTC), tick=False):
-        dry_new, _ = best_of(repeat, db, lambda: dunning.preview(db, db.get(Tenant, tenant_id), TOMORROW))
+        dry_new, _ = timed(lambda: dunning.preview(db, db.get(Tenant, tenant_id), TOMORROW))
         client = app.test_client()
         with client.session_transaction() as s:
             s["user_id"] = user_id
-        page_new, answer = best_of(repeat, db, lambda: client.get(f"/tenants/{tenant_id}/dunning"))
+        page_new, answer = timed(lambda: client.get(f"/tenants/{tenant_id}/dunning"))
         assert answer.status_code == 200, answer.status_code
         dunning.load_plan_ledger = load_ledger  # type: ignore[attr-defined]  # the page as it was
         try:
-            dry_old, _ = best_of(repeat, db, lambda: dunning.preview(db, db.get(Tenant, tenant_id), TOMORROW))
-            page_old, _ = best_of(repeat, db, lambda: client.get(f"/tenants/{tenant_id}/dunning"))
+            dry_old, _ = timed(lambda: dunning.preview(db, db.get(Tenant, tenant_id), TOMORROW))
+            page_old, _ = timed(lambda: client.get(f"/tenants/{tenant_id}/dunning"))
         finally:
             dunning.load_plan_ledger = load_plan_ledger  # type: ignore[attr-defined]
     print(f"dry run (preview), before: {dry_old * 1000:8.1f} ms")
@@ -168,20 +150,6 @@ def measure(app: Any, db: Any, tenant_id: int, user_id: int, repeat: int) -> Non
     print(f"settings page, before    : {page_old * 1000:8.1f} ms")
     print(f"settings page, after     : {page_new * 1000:8.1f} ms  ({page_old / page_new:.1f}x faster; "
           f"the dry run is {dry_new / page_new:.0%} of it)")
-
-
-def cleanup(app: Any, tenant_id: int, path: str | None) -> None:
-    if path is not None:
-        os.unlink(path)
-        return
-    with app.app_context():  # a shared database: take the bench tenant's rows out again
-        db = app.extensions["cashline_db"].session
-        for table in reversed(Base.metadata.sorted_tables):
-            if "tenant_id" in table.c and tenant_id:
-                db.execute(delete(table).where(table.c.tenant_id == tenant_id))
-        db.execute(delete(Tenant).where(Tenant.id == tenant_id))
-        db.execute(delete(User).where(User.subject == f"bench-{os.getpid()}"))
-        db.commit()
 
 
 if __name__ == "__main__":

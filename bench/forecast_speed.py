@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import random
 import sys
-import time
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -23,6 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from addon.domain.forecasting import OpenAmount, forecast_cash
+from bench.support import best_of
 from tests.domain.forecast_reference import reference_forecast_cash
 
 TODAY = date(2026, 12, 7)
@@ -42,15 +42,6 @@ def open_invoices(n: int, customers: int, seed: int) -> list[OpenAmount]:
                               TODAY + timedelta(days=rng.randint(-365, 90)), p10, p50, p90,
                               customer_id=f"C{rng.randrange(customers)}" if rng.random() > 0.05 else ""))
     return out
-
-
-def best_of(repeat: int, run):  # type: ignore[no-untyped-def]
-    times, result = [], None
-    for _ in range(repeat):
-        started = time.perf_counter()
-        result = run()
-        times.append(time.perf_counter() - started)
-    return min(times), result
 
 
 def main() -> None:
