@@ -243,7 +243,7 @@ def _hold_one_customer(state: DemoState, browser: requests.Session, tenant_id: i
     body = held.json()
     open_invoices = sum(1 for row in work if row["customer_id"] == other["customer_id"])
     state.echo(f"    {platform}: {body['name']} on hold ({body['hold']['note']}): no reminders for its "
-               f"{open_invoices} open invoice(s) on the worklist page, which still lists them; audited")
+               f"{open_invoices} overdue invoice(s), which stay on the worklist with the hold shown; audited")
     state.facts["collect"]["hold"] = body
 
 
@@ -406,7 +406,7 @@ STEPS: list[tuple[str, Callable[[DemoState], None]]] = [
     ("Backfill invoices, contacts, payments and credit notes (RQ sync jobs)", step_sync),
     ("Score every open invoice (XGBoost) and write risk notes back", step_score),
     ("React to a payment made in QuickBooks (signed webhook)", step_webhook),
-    ("Record a promise to pay and a dispute from the worklist", step_collect),
+    ("Record a promise to pay and a dispute, and hold a customer's chasing, from the worklist", step_collect),
     ("Chase overdue invoices: the next 24 hourly dunning runs (real SMTP)", step_dunning),
     ("Reconcile a bank statement against open Xero invoices (and a payment the bank returns)", step_reconcile),
 ]
