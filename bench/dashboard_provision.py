@@ -43,7 +43,8 @@ from addon.domain.write_offs import provision_matrix
 from addon.models import CreditAllocation, CreditNote, Invoice, Payment, PaymentAllocation, Tenant
 from addon.services import provision_cache
 from addon.services.bad_debt import past_invoices
-from addon.services.dashboard import _settlements, tenant_dashboard
+from addon.services.dashboard import tenant_dashboard
+from addon.services.dashboard_reads import settlements
 from bench.support import bench_app, best_of, drop_tenant
 from tests.addon.dashboard_reference import full_read_dashboard
 from tests.addon.helpers import insert_big_ledger
@@ -135,7 +136,7 @@ def measure(db: Any, redis: Redis, tenant_id: int, repeat: int) -> None:
         return best_of(repeat, run, before=db.expunge_all, after=db.rollback)
 
     def matrix_fresh() -> Any:
-        paid, credited = _settlements(db, tenant_id)
+        paid, credited = settlements(db, tenant_id)
         return provision_matrix(past_invoices(db, tenant_id, paid, credited), TODAY)
 
     redis.delete(provision_cache.cache_key(tenant_id))

@@ -9,129 +9,27 @@ recorded on it (never an invented one).
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from redis import Redis
-from sqlalchemy import ColumnElement, Integer, Select, and_, any_, bindparam, func, or_, select
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from addon.domain.forecasting import OpenAmount, forecast_cash
-from addon.domain.metrics import Receivable, aging, cei, dso, earliest_balance_read, earliest_day_read
+from addon.domain.metrics import Receivable, aging, cei, dso
 from addon.domain.worklist import Prioritised, WorkItem, prioritise
 from addon.domain.write_offs import BucketRate, allowance, provision_matrix, rate_for
-from addon.models import CreditAllocation, CreditNote, Customer, Invoice, Payment, PaymentAllocation, RiskScore, Tenant
+from addon.models import Customer, Invoice, RiskScore, Tenant
 from addon.services import provision_cache
 from addon.services.bad_debt import past_invoices
+from addon.services.dashboard_reads import Dated, currencies_by_size, figured, settlements, settlements_of
 from addon.services.dunning_holds import actor_names, hold_state, holds_for
 from addon.services.list_snapshots import walk_snapshot
 
 # Without a score, assume "pays around the due date, give or take a few weeks" for the forecast.
 DEFAULT_QUANTILES = (-3, 5, 30)
-
-
-Dated = list[tuple[date, Decimal]]
-
-
-def _settlements(session: Session, tenant_id: int) -> tuple[dict[int, Dated], dict[int, Dated]]:
-    """Per invoice: (payments received, credit notes applied), each as (date, amount) rows."""
-    payments: dict[int, Dated] = defaultdict(list)
-    credits: dict[int, Dated] = defaultdict(list)
-    pay = session.execute(_payment_rows().where(PaymentAllocation.tenant_id == tenant_id))
-    credit = session.execute(_credit_rows().where(CreditAllocation.tenant_id == tenant_id))
-    for rows, out in ((pay, payments), (credit, credits)):
-        for _, invoice_id, when, amount in rows:
-            if invoice_id is not None:
-                out[invoice_id].append((when, amount))
-    return payments, credits
-
-
-_ID_CHUNK = 500  # stay well below every backend's bound-parameter limit (SQLite's was 999)
-
-
-def _settlements_of(session: Session, tenant_id: int,
-                    invoice_ids: Sequence[int]) -> tuple[dict[int, Dated], dict[int, Dated]]:
-    """``_settlements`` of these invoices only (the same rows; their order is immaterial: they are summed,
-    exactly, and compared by date).
-
-    Read by invoice id, through the invoice_id indexes: on PostgreSQL in one query per table, the ids in
-    one array parameter; elsewhere in batches of ``_ID_CHUNK``. (Measured on 24,000 invoices: 98 batches
-    of 500 cost PostgreSQL three times one array.) The tenant is checked here rather than in SQL, where
-    SQLite (no statistics) would rather scan every allocation of the tenant by tenant_id."""
-    payments: dict[int, Dated] = defaultdict(list)
-    credits: dict[int, Dated] = defaultdict(list)
-    if session.get_bind().dialect.name == "postgresql":
-        ids = bindparam("invoice_ids", list(invoice_ids), type_=postgresql.ARRAY(Integer))
-        batches = [(PaymentAllocation.invoice_id == any_(ids), CreditAllocation.invoice_id == any_(ids))]
-    else:
-        batches = [(PaymentAllocation.invoice_id.in_(chunk), CreditAllocation.invoice_id.in_(chunk))
-                   for chunk in (invoice_ids[n:n + _ID_CHUNK] for n in range(0, len(invoice_ids), _ID_CHUNK))]
-    for paid_in, credited_in in batches:
-        for rows, out in ((session.execute(_payment_rows().where(paid_in)), payments),
-                          (session.execute(_credit_rows().where(credited_in)), credits)):
-            for row_tenant, invoice_id, when, amount in rows:
-                if row_tenant == tenant_id and invoice_id is not None:
-                    out[invoice_id].append((when, amount))
-    return payments, credits
-
-
-def _payment_rows() -> Select[int, int | None, date, Decimal]:
-    return (select(PaymentAllocation.tenant_id, PaymentAllocation.invoice_id, Payment.date, PaymentAllocation.amount)
-            .join(Payment, Payment.id == PaymentAllocation.payment_id).where(Payment.deleted.is_(False)))
-
-
-def _credit_rows() -> Select[int, int | None, date, Decimal]:
-    return (select(CreditAllocation.tenant_id, CreditAllocation.invoice_id, _applied_on(), CreditAllocation.amount)
-            .select_from(CreditAllocation).join(CreditNote, CreditNote.id == CreditAllocation.credit_note_id)
-            .where(CreditNote.voided.is_(False)))
-
-
-def _applied_on() -> ColumnElement[date]:
-    return func.coalesce(CreditAllocation.applied_on, CreditNote.date)  # QBO: the applying payment's date
-
-
-def _figured(tenant_id: int, today: date) -> ColumnElement[bool]:
-    """The tenant's open and paid invoices that can move a figure of the dashboard on ``today``.
-
-    An invoice left out is one ``metrics.moves_no_figure(receivable, today)`` holds for, as ``_receivable``
-    builds it from the mirror (the proof is there), and with nothing due it is in no open amount (forecast,
-    allowance, outstanding). With ``sales_from`` = today - 90 and ``balances_from`` = today - 30, it is:
-
-    - nothing due (amount_due <= 0): then ``_receivable``'s rows cover the total (what the mirror lacks is
-      filled in up to total - amount_due, and more rows only add to it);
-    - issued on or before ``sales_from``;
-    - no allocation of a credit note (not voided) dated after ``sales_from``, and none of a payment (not
-      deleted) dated after ``balances_from``: the rows ``_settlements`` reads. (Payments are found by their
-      own tenant, for the (tenant_id, date) index: the sync writes a payment's allocations with it, under
-      the same tenant, sync.Mirror._allocations.)
-    - the settlement ``_receivable`` fills in, dated min(fully_paid_on or due_date, today), on or before
-      ``balances_from`` (both cutoffs are before today, so fully_paid_on, else due_date, is), and on or
-      before ``sales_from`` unless it cannot be a credit: it is one only for the part of amount_credited
-      the credit rows do not explain, none when amount_credited <= 0 and no credit row of the invoice is
-      negative.
-
-    Allocations are matched as "id in (those dated after the cutoff)": few rows (the last 30 days' payments,
-    the last 90 days' credits) where a correlated check would probe every old invoice.
-    """
-    sales_from, balances_from = earliest_day_read(today), earliest_balance_read(today)
-    late_payments = (select(PaymentAllocation.invoice_id).join(Payment, Payment.id == PaymentAllocation.payment_id)
-                     .where(Payment.tenant_id == tenant_id, PaymentAllocation.invoice_id.is_not(None),
-                            Payment.deleted.is_(False), Payment.date > balances_from))
-    live_credits = (select(CreditAllocation.invoice_id)
-                    .join(CreditNote, CreditNote.id == CreditAllocation.credit_note_id)
-                    .where(CreditAllocation.tenant_id == tenant_id, CreditAllocation.invoice_id.is_not(None),
-                           CreditNote.voided.is_(False)))
-    filled_in_on = func.coalesce(Invoice.fully_paid_on, Invoice.due_date)
-    return and_(Invoice.tenant_id == tenant_id, Invoice.status.in_(["open", "paid"]),
-                or_(Invoice.amount_due > 0, Invoice.issue_date > sales_from, filled_in_on > balances_from,
-                    Invoice.id.in_(late_payments), Invoice.id.in_(live_credits.where(_applied_on() > sales_from)),
-                    and_(filled_in_on > sales_from,
-                         or_(func.coalesce(Invoice.amount_credited, 0) > 0,
-                             Invoice.id.in_(live_credits.where(CreditAllocation.amount < 0))))))
 
 
 def _receivable(inv: Any, paid: Dated, credited: Dated, today: date) -> Receivable:
@@ -166,10 +64,10 @@ def tenant_dashboard(session: Session, tenant: Tenant, today: date, *, redis: Re
     provision_cache.py); without it, it is measured on every call."""
     # Before any history is read: a backfill committing meanwhile must make what is measured here stale.
     cached = provision_cache.lookup(redis, tenant, today)
-    # Only the invoices that can move a figure today (``_figured``: not those settled in full before the
+    # Only the invoices that can move a figure today (``figured``: not those settled in full before the
     # days the figures read), only the columns the figures read, as plain rows: building ORM objects for a
     # 10,000-invoice ledger cost more than computing its figures.
-    invoices = session.execute(select(*_DASHBOARD_COLUMNS).where(_figured(tenant.id, today))).all()
+    invoices = session.execute(select(*_DASHBOARD_COLUMNS).where(figured(tenant.id, today))).all()
     # Scores stay when an invoice is paid: only those of the open invoices with money due are used.
     scores = {s.invoice_id: s for s in session.execute(
         select(RiskScore.invoice_id, RiskScore.p10_days, RiskScore.p50_days, RiskScore.p90_days)
@@ -182,12 +80,12 @@ def tenant_dashboard(session: Session, tenant: Tenant, today: date, *, redis: Re
     # not per request. Otherwise only the settlements of the invoices read above are.
     matrix = cached.matrix
     if matrix is None:
-        paid, credited = _settlements(session, tenant.id)
+        paid, credited = settlements(session, tenant.id)
         matrix = provision_matrix(past_invoices(session, tenant.id, paid, credited), today)
         provision_cache.store(redis, tenant, today, cached, matrix)
     else:
-        paid, credited = _settlements_of(session, tenant.id, [inv.id for inv in invoices])
-    by_currency: dict[str, list[Any]] = {currency: [] for currency in _currencies(session, tenant.id)}
+        paid, credited = settlements_of(session, tenant.id, [inv.id for inv in invoices])
+    by_currency: dict[str, list[Any]] = {currency: [] for currency in currencies_by_size(session, tenant.id)}
     for inv in invoices:
         by_currency.setdefault(inv.currency, []).append(inv)  # (committed between the two reads)
     currencies = {}
@@ -210,17 +108,6 @@ def tenant_dashboard(session: Session, tenant: Tenant, today: date, *, redis: Re
     return {"tenant": tenant.name, "as_of": today.isoformat(), "currencies": currencies,
             "write_off_rates": [{"bucket": r.bucket, "rate": str(r.rate), "past_invoices_unpaid": r.unpaid,
                                  "past_invoices_written_off": r.written_off} for r in matrix]}
-
-
-def _currencies(session: Session, tenant_id: int) -> list[str]:
-    """The currencies of the tenant's open and paid invoices, those with most invoices first (ties: by code).
-
-    Every one of them is shown, and in that order, including one whose invoices were all settled long ago
-    (its figures are zero or none): counted in SQL, since those invoices are not read."""
-    rows = session.execute(select(Invoice.currency, func.count())
-                           .where(Invoice.tenant_id == tenant_id, Invoice.status.in_(["open", "paid"]))
-                           .group_by(Invoice.currency)).all()
-    return [currency for currency, _ in sorted(rows, key=lambda row: (-row[1], row[0]))]
 
 
 def _allowance(open_items: list[OpenAmount], matrix: list[BucketRate], today: date) -> dict[str, Any]:

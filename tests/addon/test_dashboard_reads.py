@@ -15,9 +15,10 @@ from sqlalchemy import delete, select
 from addon.domain.metrics import earliest_balance_read, earliest_day_read, moves_no_figure
 from addon.domain.write_offs import provision_matrix
 from addon.models import CreditAllocation, CreditNote, Customer, Invoice, Payment, PaymentAllocation, RiskScore
-from addon.services import dashboard
+from addon.services import dashboard_reads
 from addon.services.bad_debt import past_invoices
-from addon.services.dashboard import _DASHBOARD_COLUMNS, _figured, _receivable, tenant_dashboard
+from addon.services.dashboard import _DASHBOARD_COLUMNS, _receivable, tenant_dashboard
+from addon.services.dashboard_reads import figured
 from tests.addon.dashboard_reference import full_read_dashboard, full_settlements
 
 TODAY = date(2026, 6, 15)
@@ -128,7 +129,7 @@ def _compare(db, tenant, today: date, redis_conn) -> dict[str, Any]:  # type: ig
 @pytest.mark.parametrize(("seed", "chunk"), [(1, 500), (2, 7), (3, 1)])
 def test_the_dashboard_equals_the_full_read_on_generated_ledgers(db, make_tenant, redis_conn, monkeypatch,
                                                                   seed: int, chunk: int) -> None:
-    monkeypatch.setattr(dashboard, "_ID_CHUNK", chunk)  # allocations read in many batches (not on PostgreSQL)
+    monkeypatch.setattr(dashboard_reads, "_ID_CHUNK", chunk)  # allocations read in many batches (not on PostgreSQL)
     tenant = make_tenant(name=f"Generated {seed}")
     _generate(db, tenant, random.Random(seed))
     # An allocation recorded under another tenant for one of this tenant's invoices: neither read counts it.
@@ -148,13 +149,13 @@ def test_the_dashboard_equals_the_full_read_on_generated_ledgers(db, make_tenant
 
 @pytest.mark.parametrize("seed", [1, 2])
 def test_an_invoice_left_out_moves_no_figure(db, make_tenant, seed: int) -> None:
-    """What ``_figured`` leaves out is, as ``_receivable`` builds it from every row, one that cannot move
+    """What ``figured`` leaves out is, as ``_receivable`` builds it from every row, one that cannot move
     aging, DSO or CEI (metrics.moves_no_figure, proof there) with nothing due; and the generated ledger's
     old settled invoices are left out (the filter is not vacuous)."""
     tenant = make_tenant(name=f"Left out {seed}")
     _generate(db, tenant, random.Random(seed))
     db.commit()
-    selected = set(db.scalars(select(Invoice.id).where(_figured(tenant.id, TODAY))))
+    selected = set(db.scalars(select(Invoice.id).where(figured(tenant.id, TODAY))))
     rows = db.execute(select(*_DASHBOARD_COLUMNS).where(Invoice.tenant_id == tenant.id,
                                                         Invoice.status.in_(["open", "paid"]))).all()
     paid, credited = full_settlements(db, tenant.id)
@@ -274,7 +275,7 @@ def test_an_invoice_that_moves_a_figure_is_read(db, make_tenant, redis_conn,
     _old(db, tenant, "OVERDUE", due="500.00", total="500.00", status="open", fully_paid_on=None)
     inv = build(db, tenant)
     db.commit()
-    assert inv.id in set(db.scalars(select(Invoice.id).where(_figured(tenant.id, TODAY))))
+    assert inv.id in set(db.scalars(select(Invoice.id).where(figured(tenant.id, TODAY))))
     with_it = _compare(db, tenant, TODAY, redis_conn)
     # ... and it matters: without it, the full read's figures differ.
     db.execute(delete(PaymentAllocation).where(PaymentAllocation.invoice_id == inv.id))
@@ -299,7 +300,7 @@ def test_an_invoice_settled_on_the_cutoffs_is_left_out_and_moves_nothing(db, mak
     _credit(db, tenant, inv, TODAY, inv.total, voided=True)  # nor is a voided note
     missing = _old(db, tenant, "NO-ROWS", fully_paid_on=CEI_START)  # filled in on CEI's start, as a payment
     db.commit()
-    selected = set(db.scalars(select(Invoice.id).where(_figured(tenant.id, TODAY))))
+    selected = set(db.scalars(select(Invoice.id).where(figured(tenant.id, TODAY))))
     assert inv.id not in selected
     assert missing.id not in selected
     _compare(db, tenant, TODAY, redis_conn)
