@@ -9,6 +9,7 @@ recorded on it (never an invented one).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -88,26 +89,35 @@ def tenant_dashboard(session: Session, tenant: Tenant, today: date, *, redis: Re
     by_currency: dict[str, list[Any]] = {currency: [] for currency in currencies_by_size(session, tenant.id)}
     for inv in invoices:
         by_currency.setdefault(inv.currency, []).append(inv)  # (committed between the two reads)
-    currencies = {}
-    for currency, group in by_currency.items():
-        receivables = [_receivable(inv, paid.get(inv.id, []), credited.get(inv.id, []), today) for inv in group]
-        open_items = [_open_amount(inv, scores.get(inv.id), rate_for(matrix, (today - inv.due_date).days))
-                      for inv in group if inv.status == "open" and inv.amount_due > 0]
-        currencies[currency] = {
-            "open_invoices": len(open_items),
-            "outstanding": str(sum((i.amount_due for i in open_items), Decimal("0"))),
-            "aging": {k: str(v) for k, v in aging(receivables, today).items()},
-            "dso_days": _str(dso(receivables, today)),
-            "cei_percent": _str(cei(receivables, today)),
-            "forecast": [{"week_start": w.week_start.isoformat(), "expected": str(w.expected), "low": str(w.low),
-                          "high": str(w.high), "cumulative_expected": str(w.cumulative_expected),
-                          "cumulative_low": str(w.cumulative_low), "cumulative_high": str(w.cumulative_high)}
-                         for w in forecast_cash(open_items, today, weeks=13)],
-            "allowance": _allowance(open_items, matrix, today),
-        }
+    currencies = {currency: currency_figures(group, paid, credited, scores, matrix, today)
+                  for currency, group in by_currency.items()}
     return {"tenant": tenant.name, "as_of": today.isoformat(), "currencies": currencies,
-            "write_off_rates": [{"bucket": r.bucket, "rate": str(r.rate), "past_invoices_unpaid": r.unpaid,
-                                 "past_invoices_written_off": r.written_off} for r in matrix]}
+            "write_off_rates": write_off_rates(matrix)}
+
+
+def currency_figures(group: Sequence[Any], paid: dict[int, Dated], credited: dict[int, Dated],
+                     scores: dict[int, Any], matrix: list[BucketRate], today: date) -> dict[str, Any]:
+    """One currency's figures from its invoice rows, the settlements applied to them and their scores."""
+    receivables = [_receivable(inv, paid.get(inv.id, []), credited.get(inv.id, []), today) for inv in group]
+    open_items = [_open_amount(inv, scores.get(inv.id), rate_for(matrix, (today - inv.due_date).days))
+                  for inv in group if inv.status == "open" and inv.amount_due > 0]
+    return {
+        "open_invoices": len(open_items),
+        "outstanding": str(sum((i.amount_due for i in open_items), Decimal("0"))),
+        "aging": {k: str(v) for k, v in aging(receivables, today).items()},
+        "dso_days": _str(dso(receivables, today)),
+        "cei_percent": _str(cei(receivables, today)),
+        "forecast": [{"week_start": w.week_start.isoformat(), "expected": str(w.expected), "low": str(w.low),
+                      "high": str(w.high), "cumulative_expected": str(w.cumulative_expected),
+                      "cumulative_low": str(w.cumulative_low), "cumulative_high": str(w.cumulative_high)}
+                     for w in forecast_cash(open_items, today, weeks=13)],
+        "allowance": _allowance(open_items, matrix, today),
+    }
+
+
+def write_off_rates(matrix: list[BucketRate]) -> list[dict[str, Any]]:
+    return [{"bucket": r.bucket, "rate": str(r.rate), "past_invoices_unpaid": r.unpaid,
+             "past_invoices_written_off": r.written_off} for r in matrix]
 
 
 def _allowance(open_items: list[OpenAmount], matrix: list[BucketRate], today: date) -> dict[str, Any]:

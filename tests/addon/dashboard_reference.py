@@ -1,5 +1,6 @@
 """The dashboard as it was computed before it read only the invoices its figures depend on: every open and
-paid invoice of the tenant and every payment and credit allocation (kept to check the new one against it,
+paid invoice of the tenant and every payment and credit allocation, its figures computed from them as the
+dashboard computes them (kept to check the new reads against the old ones,
 in tests/addon/test_dashboard_reads.py and bench/dashboard_provision.py)."""
 
 from __future__ import annotations
@@ -12,11 +13,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from addon.domain.forecasting import forecast_cash
-from addon.domain.metrics import aging, cei, dso
-from addon.domain.write_offs import BucketRate, rate_for
+from addon.domain.write_offs import BucketRate
 from addon.models import CreditAllocation, CreditNote, Invoice, Payment, PaymentAllocation, RiskScore, Tenant
-from addon.services.dashboard import _DASHBOARD_COLUMNS, _allowance, _open_amount, _receivable, _str
+from addon.services.dashboard import _DASHBOARD_COLUMNS, currency_figures, write_off_rates
 
 Dated = list[tuple[date, Decimal]]
 
@@ -51,23 +50,7 @@ def full_read_dashboard(session: Session, tenant: Tenant, today: date, matrix: l
     by_currency: dict[str, list[Any]] = defaultdict(list)
     for inv in invoices:
         by_currency[inv.currency].append(inv)
-    currencies = {}
-    for currency, group in sorted(by_currency.items(), key=lambda kv: -len(kv[1])):
-        receivables = [_receivable(inv, paid.get(inv.id, []), credited.get(inv.id, []), today) for inv in group]
-        open_items = [_open_amount(inv, scores.get(inv.id), rate_for(matrix, (today - inv.due_date).days))
-                      for inv in group if inv.status == "open" and inv.amount_due > 0]
-        currencies[currency] = {
-            "open_invoices": len(open_items),
-            "outstanding": str(sum((i.amount_due for i in open_items), Decimal("0"))),
-            "aging": {k: str(v) for k, v in aging(receivables, today).items()},
-            "dso_days": _str(dso(receivables, today)),
-            "cei_percent": _str(cei(receivables, today)),
-            "forecast": [{"week_start": w.week_start.isoformat(), "expected": str(w.expected), "low": str(w.low),
-                          "high": str(w.high), "cumulative_expected": str(w.cumulative_expected),
-                          "cumulative_low": str(w.cumulative_low), "cumulative_high": str(w.cumulative_high)}
-                         for w in forecast_cash(open_items, today, weeks=13)],
-            "allowance": _allowance(open_items, matrix, today),
-        }
+    currencies = {currency: currency_figures(group, paid, credited, scores, matrix, today)
+                  for currency, group in sorted(by_currency.items(), key=lambda kv: -len(kv[1]))}
     return {"tenant": tenant.name, "as_of": today.isoformat(), "currencies": currencies,
-            "write_off_rates": [{"bucket": r.bucket, "rate": str(r.rate), "past_invoices_unpaid": r.unpaid,
-                                 "past_invoices_written_off": r.written_off} for r in matrix]}
+            "write_off_rates": write_off_rates(matrix)}
