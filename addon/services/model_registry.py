@@ -136,9 +136,9 @@ def activate_pooled_model(session: Session, artifact: bytes, *, actor: str,
                              .order_by(ModelVersion.id.desc()))
     previous = current.version if current is not None else None
     if row is None:
-        window = model.metadata.get("training_window") or {}
-        row = ModelVersion(tenant_id=None, version=version, kind="pooled", trained_from=_day(window.get("start")),
-                           trained_to=_day(window.get("end")), metrics=model.metadata.get("metrics") or {},
+        trained_from, trained_to = training_window(model)
+        row = ModelVersion(tenant_id=None, version=version, kind="pooled", trained_from=trained_from,
+                           trained_to=trained_to, metrics=model.metadata.get("metrics") or {},
                            artifact=artifact, active=False)
         session.add(row)
         session.flush()
@@ -151,6 +151,13 @@ def activate_pooled_model(session: Session, artifact: bytes, *, actor: str,
     session.flush()
     logger.warning("pooled model %s activated by %s (was %s)", row.version, actor, previous)
     return Activation(row, previous, changed=True)
+
+
+def training_window(model: RiskModel) -> tuple[date | None, date | None]:
+    """The first and last day of the model's training window, as its metadata records them (None where an
+    artifact from elsewhere lacks them or holds something that is no date)."""
+    window = model.metadata.get("training_window") or {}
+    return _day(window.get("start")), _day(window.get("end"))
 
 
 def _day(value: object) -> date | None:

@@ -20,7 +20,7 @@ from addon.domain.scoring.history import HistoryInvoice
 from addon.domain.scoring.model import ArtifactError, RiskModel
 from addon.domain.scoring.train import NotEnoughHistoryError, TrainConfig, train_leaning_on_prior
 from addon.models import AuditLog, ModelVersion, Tenant
-from addon.services.model_registry import active_model, make_active
+from addon.services.model_registry import active_model, make_active, training_window
 from addon.services.scoring_gate import DEFAULT_TOLERANCES, GateDecision, GateTolerances, compare
 
 logger = logging.getLogger(__name__)
@@ -52,12 +52,12 @@ def train_for_tenant(session: Session, tenant: Tenant, history: Sequence[History
     decision = _gate(current, model, history, today, config, tolerances)
     activate = decision.passed or force
     outcome = "activated" if decision.passed else "forced" if force else "rejected"
-    window = model.metadata.get("training_window", {})
+    trained_from, trained_to = training_window(model)
     gate = {"outcome": outcome, "reason": decision.reason, "compared_with": current.version if current else None,
             "candidate": decision.candidate, "active": decision.active, "tolerances": tolerances.as_dict()}
     row = ModelVersion(tenant_id=tenant.id, version=_unused_version(session, f"t{tenant.id}-{model.version}"),
                        kind="tenant+prior" if use_prior else "tenant",
-                       trained_from=_date(window.get("start")), trained_to=_date(window.get("end")),
+                       trained_from=trained_from, trained_to=trained_to,
                        metrics={"rows": model.metadata.get("rows"), "late_rate": model.metadata.get("late_rate"),
                                 "calibrated_on": model.metadata.get("calibrated_on"), "gate": gate},
                        artifact=model.to_bytes(), active=False)
@@ -101,10 +101,6 @@ def _unused_version(session: Session, version: str) -> str:
     taken = set(session.scalars(select(ModelVersion.version).where(same_prefix)))
     candidates = itertools.chain((version,), (f"{version}-{n}" for n in itertools.count(2)))
     return next(v for v in candidates if v not in taken)
-
-
-def _date(value: str | None) -> date | None:
-    return date.fromisoformat(value) if value else None
 
 
 def ensure_model(session: Session, tenant: Tenant,
