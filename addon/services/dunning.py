@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from addon.domain.dunning import ReminderAction, action_as_json, plan_run, preview_day
 from addon.domain.types import InvoiceStatus
-from addon.models import AuditLog, Customer, DunningAction, Invoice, Suppression, Tenant
+from addon.models import AuditLog, Customer, DunningAction, Invoice, Tenant
 from addon.services.dunning_inputs import PENDING_APPROVAL, Ledger, load_ledger, load_plan_ledger, split_key
 from addon.services.dunning_policies import TenantPolicies, load_policies
 from addon.services.dunning_retries import cancel_unplanned
@@ -31,6 +31,7 @@ from addon.services.dunning_send import (
     DunningMailer,
     Execution,
     MailConfigurationError,
+    add_suppressions,
     deliver,
     prepare,
     retry_notes,
@@ -299,11 +300,7 @@ def unsubscribe(session: Session, tenant: Tenant, customer_remote_id: str) -> in
     billing = session.scalars(select(Invoice.billing_email).where(Invoice.customer_id == customer.id,
                                                                   Invoice.billing_email.is_not(None)))
     addresses = {str(a).strip().lower() for a in [*(customer.emails or []), *billing] if a and "@" in str(a)}
-    known = set(session.scalars(select(Suppression.address).where(Suppression.tenant_id == tenant.id,
-                                                                  Suppression.channel == "email")))
-    added = sorted(addresses - known)
-    for address in added:
-        session.add(Suppression(tenant_id=tenant.id, channel="email", address=address, reason="unsubscribed"))
+    added = add_suppressions(session, tenant.id, "email", addresses, "unsubscribed")
     session.add(AuditLog(tenant_id=tenant.id, actor=f"customer:{customer_remote_id}", action="reminder.unsubscribed",
                          object_type="customer", object_id=customer_remote_id, before=None,
                          after={"suppressed": added}, reason="one-click unsubscribe link"))

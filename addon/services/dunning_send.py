@@ -9,7 +9,7 @@ sending could send again.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -302,11 +302,23 @@ def _fail(ex: Execution, action: ReminderAction, rows: list[DunningAction], erro
 
 def _suppress_number(ex: Execution, number: str, reason: str) -> None:
     """Put a mobile number (E.164) on the SMS suppression list."""
-    if number and ex.session.scalar(select(Suppression.id).where(
-            Suppression.tenant_id == ex.tenant.id, Suppression.channel == "sms",
-            Suppression.address == number)) is None:
-        ex.session.add(Suppression(tenant_id=ex.tenant.id, channel="sms", address=number, reason=reason))
-        ex.session.flush()
+    add_suppressions(ex.session, ex.tenant.id, "sms", [number], reason)
+
+
+def add_suppressions(session: Session, tenant_id: int, channel: str, addresses: Iterable[str],
+                     reason: str) -> list[str]:
+    """Put ``addresses`` on the tenant's suppression list of ``channel`` ('email' or 'sms'); returns those
+    that were not on it yet, sorted."""
+    wanted = sorted({a for a in addresses if a})
+    if not wanted:
+        return []
+    known = set(session.scalars(select(Suppression.address).where(
+        Suppression.tenant_id == tenant_id, Suppression.channel == channel, Suppression.address.in_(wanted))))
+    added = [a for a in wanted if a not in known]
+    for address in added:
+        session.add(Suppression(tenant_id=tenant_id, channel=channel, address=address, reason=reason))
+    session.flush()
+    return added
 
 
 def _release(ex: Execution, action: ReminderAction, rows: list[DunningAction], outcome: str, error: str,
@@ -368,13 +380,7 @@ def _mark(ex: Execution, action: ReminderAction, rows: list[DunningAction], stat
 
 def _suppress(ex: Execution, bounces: dict[str, BounceKind]) -> list[str]:
     hard = sorted({a.strip().lower() for a, kind in bounces.items() if kind is BounceKind.HARD})
-    known = set(ex.session.scalars(select(Suppression.address).where(
-        Suppression.tenant_id == ex.tenant.id, Suppression.channel == "email", Suppression.address.in_(hard))))
-    for address in hard:
-        if address not in known:
-            ex.session.add(Suppression(tenant_id=ex.tenant.id, channel="email", address=address,
-                                       reason="hard_bounce"))
-    ex.session.flush()
+    add_suppressions(ex.session, ex.tenant.id, "email", hard, "hard_bounce")
     return hard
 
 
