@@ -23,7 +23,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from addon.domain.scoring.baseline import baseline_predictions
-from addon.domain.scoring.evaluate import Evaluation, evaluate, split_date
+from addon.domain.scoring.evaluate import Evaluation, evaluate, split_date, test_outcomes
 from addon.domain.scoring.features import FeatureBuilder
 from addon.domain.scoring.history import HistoryInvoice
 from addon.domain.scoring.metrics import bootstrap_interval, expected_calibration_error
@@ -42,10 +42,8 @@ def noise(history: Sequence[HistoryInvoice], result: Evaluation, test_fraction: 
     q = np.array([[rows[i.invoice_id].p10_days, rows[i.invoice_id].p50_days, rows[i.invoice_id].p90_days]
                   for i in test])
     base = baseline_predictions(FeatureBuilder(history), [(i, i.issue_date) for i in test])
-    late = np.array([i.paid_date is None or i.paid_date > i.due_date for i in test], dtype=float)
-    known = np.array([i.paid_date is not None or i.due_date < end for i in test])
-    paid = np.array([i.paid_date is not None for i in test])
-    actual = np.array([i.delay_days() or 0 for i in test], dtype=float)
+    outcome = test_outcomes(test, end)
+    late, known, paid, actual = outcome.late, outcome.known, outcome.paid, outcome.actual
     pk, yk = p[known], late[known]
     qa, a, b50 = q[paid], actual[paid], base.p50[paid]
     hit = (np.abs(qa[:, 1] - a) <= 5).astype(float) - (np.abs(b50 - a) <= 5).astype(float)
