@@ -23,7 +23,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from addon.domain.scoring.baseline import baseline_predictions
-from addon.domain.scoring.evaluate import Evaluation, evaluate, split_date, test_outcomes
+from addon.domain.scoring.evaluate import Evaluation, evaluate, test_outcomes, time_split
 from addon.domain.scoring.features import FeatureBuilder
 from addon.domain.scoring.history import HistoryInvoice
 from addon.domain.scoring.metrics import bootstrap_interval, expected_calibration_error
@@ -34,9 +34,7 @@ COLUMNS = ("roc_auc", "ece", "coverage_80", "width_80", "within_5d", "mae_days")
 
 def noise(history: Sequence[HistoryInvoice], result: Evaluation, test_fraction: float) -> dict[str, Any]:
     """95% bootstrap intervals (same predictions, resampled test invoices) for the noisy targets."""
-    cutoff = split_date(history, test_fraction)
-    end = max(max(i.issue_date, i.paid_date or i.issue_date) for i in history)
-    test = [i for i in history if i.issue_date >= cutoff]
+    _, end, test = time_split(history, test_fraction)
     rows = {r.invoice_id: r for r in result.predictions}
     p = np.array([rows[i.invoice_id].p_late for i in test])
     q = np.array([[rows[i.invoice_id].p10_days, rows[i.invoice_id].p50_days, rows[i.invoice_id].p90_days]

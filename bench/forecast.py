@@ -39,7 +39,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from addon.domain.forecasting import ForecastWeek, OpenAmount, forecast_cash
-from addon.domain.scoring.history import HistoryInvoice, as_seen_at
+from addon.domain.scoring.history import HistoryInvoice, as_seen_at, last_date
 from addon.domain.scoring.train import TrainConfig, train_model
 from addon.domain.write_offs import PastInvoice, provision_matrix, rate_for
 from addon.services.scoring_prior import generated_history
@@ -150,8 +150,7 @@ def score(actual: list[float], methods: dict[str, list[float]], bands: dict[str,
 def forecast_dates(history: Sequence[HistoryInvoice], dates: int, step_weeks: int) -> list[date]:
     """``dates`` forecast dates ``step_weeks`` apart, the last one 13 weeks before the file ends (so every
     forecast week has its outcome)."""
-    end = max(max(i.issue_date, i.paid_date or i.issue_date) for i in history)
-    last = end - timedelta(days=7 * WEEKS)
+    last = last_date(history) - timedelta(days=7 * WEEKS)
     return [last - timedelta(days=7 * step_weeks * k) for k in reversed(range(dates))]
 
 

@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from addon.domain.scoring.baseline import baseline_predictions
 from addon.domain.scoring.calibration import whole_day_p50
-from addon.domain.scoring.evaluate import compare, evaluate, split_date, targets_met, test_outcomes
+from addon.domain.scoring.evaluate import compare, evaluate, targets_met, test_outcomes, time_split
 from addon.domain.scoring.features import FeatureBuilder
 from addon.domain.scoring.history import HistoryInvoice
 from addon.domain.scoring.metrics import Predictions
@@ -66,9 +66,7 @@ def run(seed: int, mix: str, customers: int, invoices: int, test_fraction: float
         with_model: bool) -> dict[str, Any]:
     company = generate_company(seed, customers=customers, invoices=invoices, mix=mix)
     history = history_of(company)
-    cutoff = split_date(history, test_fraction)
-    end = max(max(i.issue_date, i.paid_date or i.issue_date) for i in history)
-    test = [i for i in history if i.issue_date >= cutoff]
+    _, end, test = time_split(history, test_fraction)
     builder = FeatureBuilder(history)
     base = baseline_predictions(builder, [(i, i.issue_date) for i in test])
     report = compare(oracle_predictions(company, test, draws), base, test_outcomes(test, end))

@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from functools import lru_cache
 from typing import Any
 
-from addon.domain.scoring.history import HistoryInvoice
+from addon.domain.scoring.history import HistoryInvoice, last_date
 from connectors.sandbox.generator import MIXES, SandboxCompany, generate_company
 
 PRIOR_SEEDS = (101, 202)
@@ -55,8 +55,7 @@ def history_of(company: SandboxCompany) -> list[HistoryInvoice]:
 
 
 def after_last_date(history: Sequence[HistoryInvoice]) -> date:
-    last = max(max(i.issue_date, i.paid_date or i.issue_date) for i in history)
-    return last + timedelta(days=1)
+    return last_date(history) + timedelta(days=1)
 
 
 @lru_cache(maxsize=4)

@@ -18,7 +18,7 @@ import numpy.typing as npt
 
 from addon.domain.scoring.baseline import baseline_predictions
 from addon.domain.scoring.features import FeatureBuilder
-from addon.domain.scoring.history import HistoryInvoice
+from addon.domain.scoring.history import HistoryInvoice, last_date
 from addon.domain.scoring.metrics import (
     Predictions,
     Vector,
@@ -64,13 +64,19 @@ def split_date(history: Sequence[HistoryInvoice], test_fraction: float) -> date:
     return days[min(len(days) - 1, int(len(days) * (1 - test_fraction)))]
 
 
+def time_split(history: Sequence[HistoryInvoice], test_fraction: float
+               ) -> tuple[date, date, list[HistoryInvoice]]:
+    """The cut-off (first issue date of the test set), the last date in the file (outcomes are judged as of
+    it) and the test invoices."""
+    cutoff = split_date(history, test_fraction)
+    return cutoff, last_date(history), [i for i in history if i.issue_date >= cutoff]
+
+
 def evaluate(history: Sequence[HistoryInvoice], test_fraction: float = 0.25,
              config: TrainConfig | None = None, bootstrap_rounds: int = 1000) -> Evaluation:
     """Train before the cut-off, score the test invoices at issue, and compare with the baseline."""
-    cutoff = split_date(history, test_fraction)
-    end = max(max(i.issue_date, i.paid_date or i.issue_date) for i in history)
+    cutoff, end, test = time_split(history, test_fraction)
     model = train_model(history, cutoff, config)
-    test = [i for i in history if i.issue_date >= cutoff]
     snaps = [(inv, inv.issue_date) for inv in test]
     builder = FeatureBuilder(history)  # point-in-time by construction: each row reads only its past
     snap = builder.snapshots(snaps)

@@ -26,8 +26,8 @@ from addon.domain.scoring.history.frame import (
     InvoiceEvents,
     decimal_string_rank,
 )
-from addon.domain.scoring.history.record import HistoryInvoice, as_seen_at
+from addon.domain.scoring.history.record import HistoryInvoice, as_seen_at, last_date
 
 __all__ = ["FIRST_DATE", "LAST_DATE", "NO_DATE", "OPEN_STATE", "OPTIONAL_COLUMNS", "REQUIRED_COLUMNS", "BoolArray",
            "FloatArray", "HistoryFormatError", "HistoryFrame", "HistoryInvoice", "IntArray", "InvoiceEvents",
-           "as_seen_at", "decimal_string_rank", "read_history_csv", "write_history_csv"]
+           "as_seen_at", "decimal_string_rank", "last_date", "read_history_csv", "write_history_csv"]

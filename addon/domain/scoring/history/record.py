@@ -56,6 +56,11 @@ class HistoryInvoice:
         return known_from <= as_of and (self.dispute_resolved_date is None or as_of < self.dispute_resolved_date)
 
 
+def last_date(invoices: Iterable[HistoryInvoice]) -> date:
+    """The last day the history says anything about: its latest issue or settlement date."""
+    return max(max(i.issue_date, i.paid_date or i.issue_date) for i in invoices)
+
+
 def as_seen_at(invoices: Iterable[HistoryInvoice], as_of: date) -> list[HistoryInvoice]:
     """The history as it looked at ``as_of``: later invoices dropped, later settlements undone."""
     out = []
