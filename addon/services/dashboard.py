@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from redis import Redis
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from addon.domain.forecasting import OpenAmount, forecast_cash
@@ -73,8 +73,7 @@ def tenant_dashboard(session: Session, tenant: Tenant, today: date, *, redis: Re
     scores = {s.invoice_id: s for s in session.execute(
         select(RiskScore.invoice_id, RiskScore.p10_days, RiskScore.p50_days, RiskScore.p90_days)
         .join(Invoice, Invoice.id == RiskScore.invoice_id)
-        .where(RiskScore.tenant_id == tenant.id, Invoice.tenant_id == tenant.id, Invoice.status == "open",
-               Invoice.amount_due > 0))}
+        .where(RiskScore.tenant_id == tenant.id, *_money_due(tenant)))}
     # Bad debt is measured over the tenant's whole history (every currency: it is one credit control), and
     # booked per currency: nothing is converted.
     # Measuring it reads every closed invoice of the tenant and its settlements: once a day (per backfill),
@@ -140,12 +139,18 @@ def _open_amount(inv: Any, score: Any, p_never: Decimal = Decimal("0")) -> OpenA
                       customer_id=str(inv.customer_id) if inv.customer_id is not None else "", p_never=float(p_never))
 
 
+def _money_due(tenant: Tenant) -> tuple[ColumnElement[bool], ...]:
+    """The tenant's open invoices with money still due: what the worklist, the risk list and the forecast
+    read."""
+    return Invoice.tenant_id == tenant.id, Invoice.status == "open", Invoice.amount_due > 0
+
+
 def _open_with_scores(tenant: Tenant) -> Any:
     """(invoice, customer name, risk score or None) for the tenant's open invoices with money due."""
     return (select(Invoice, Customer.name, RiskScore)
             .outerjoin(Customer, Customer.id == Invoice.customer_id)
             .outerjoin(RiskScore, RiskScore.invoice_id == Invoice.id)
-            .where(Invoice.tenant_id == tenant.id, Invoice.status == "open", Invoice.amount_due > 0))
+            .where(*_money_due(tenant)))
 
 
 def open_invoice_count(session: Session, tenant: Tenant) -> int:
@@ -187,7 +192,7 @@ def _ranking(session: Session, tenant: Tenant, today: date,
                                   Invoice.customer_id, Customer.name, RiskScore.p_late)
                            .outerjoin(Customer, Customer.id == Invoice.customer_id)
                            .outerjoin(RiskScore, RiskScore.invoice_id == Invoice.id)
-                           .where(Invoice.tenant_id == tenant.id, Invoice.status == "open", Invoice.amount_due > 0)
+                           .where(*_money_due(tenant))
                            ).all()
     items = [WorkItem(str(r.id), r.name or "?", r.number, r.amount_due, r.due_date,
                       p_late=float(r.p_late) if r.p_late is not None else None, promised_on=r.promised_on,
@@ -240,7 +245,7 @@ def scored_invoices_walk(session: Session, redis: Redis, tenant: Tenant, limit: 
 
     ``p_late`` is stored, but re-scoring rewrites it at any time, so a keyset on it would skip or repeat
     the invoices it moves: the walk keeps the ranking it began with (addon/services/list_snapshots.py)."""
-    open_now = (Invoice.tenant_id == tenant.id, Invoice.status == "open", Invoice.amount_due > 0)
+    open_now = _money_due(tenant)
     page = walk_snapshot(
         redis, state, limit,
         lambda: session.scalars(select(Invoice.id).outerjoin(RiskScore, RiskScore.invoice_id == Invoice.id)

@@ -18,7 +18,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import Select, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from addon.domain.statements.text import minor_units
@@ -277,10 +277,9 @@ def _actor(user_id: int | None) -> str:
 def exception_queue(session: Session, tenant: Tenant, limit: int = 200, offset: int = 0) -> list[dict[str, Any]]:
     """Lines waiting for a human, oldest first (``BankLine.id`` breaks ties, so consecutive pages neither
     repeat nor skip a line), with their ranked suggestions and explanation."""
-    rows = session.execute(select(BankLine, Match).join(Match, Match.bank_line_id == BankLine.id)
-                           .where(BankLine.tenant_id == tenant.id, BankLine.status == "exception")
-                           .order_by(BankLine.booking_date, BankLine.id).offset(offset).limit(limit)).all()
-    return [{"line": line, "match": match, "suggestions": match.suggestions[:3]} for line, match in rows]
+    rows = session.execute(_queue(tenant).order_by(BankLine.booking_date, BankLine.id)
+                           .offset(offset).limit(limit)).all()
+    return [_queue_entry(line, match) for line, match in rows]
 
 
 def exception_queue_after(session: Session, tenant: Tenant, limit: int, after: tuple[date, int] | None
@@ -290,21 +289,29 @@ def exception_queue_after(session: Session, tenant: Tenant, limit: int, after: t
 
     Both keys are stored and never change for a line, so a line that waits throughout a walk is served
     exactly once however many lines are decided or imported meanwhile."""
-    query = (select(BankLine, Match).join(Match, Match.bank_line_id == BankLine.id)
-             .where(BankLine.tenant_id == tenant.id, BankLine.status == "exception"))
+    query = _queue(tenant)
     if after is not None:
         query = query.where(or_(BankLine.booking_date > after[0],
                                 and_(BankLine.booking_date == after[0], BankLine.id > after[1])))
     rows = session.execute(query.order_by(BankLine.booking_date, BankLine.id).limit(limit + 1)).all()
     more, rows = len(rows) > limit, rows[:limit]
-    page = [{"line": line, "match": match, "suggestions": match.suggestions[:3]} for line, match in rows]
+    page = [_queue_entry(line, match) for line, match in rows]
     return page, ((rows[-1][0].booking_date, rows[-1][0].id) if more else None)
+
+
+def _queue(tenant: Tenant) -> Select[BankLine, Match]:
+    """The tenant's lines waiting for a human, with their match."""
+    return (select(BankLine, Match).join(Match, Match.bank_line_id == BankLine.id)
+            .where(BankLine.tenant_id == tenant.id, BankLine.status == "exception"))
+
+
+def _queue_entry(line: BankLine, match: Match) -> dict[str, Any]:
+    return {"line": line, "match": match, "suggestions": match.suggestions[:3]}
 
 
 def exception_count(session: Session, tenant: Tenant) -> int:
     """How many lines wait for a human in all (for the queue's paging)."""
-    return session.scalar(select(func.count()).select_from(BankLine).join(Match, Match.bank_line_id == BankLine.id)
-                          .where(BankLine.tenant_id == tenant.id, BankLine.status == "exception")) or 0
+    return session.scalar(select(func.count()).select_from(_queue(tenant).subquery())) or 0
 
 
 def recent_statements(session: Session, tenant: Tenant, limit: int = 20) -> list[dict[str, Any]]:
